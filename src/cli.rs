@@ -1,0 +1,245 @@
+//! Command-line front end; all logic lives in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use routoo::{Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
+
+/// Route prompts to the LLM that gives the most quality for a budget.
+#[derive(Parser)]
+#[command(name = "routoo", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print each model's predicted quality for a prompt.
+    Predict {
+        #[command(flatten)]
+        common: Common,
+        /// Predict every prompt of a JSON file `{"prompts": [...]}` instead.
+        #[arg(long, conflicts_with = "prompt")]
+        prompts: Option<PathBuf>,
+        /// The prompt.
+        #[arg(required_unless_present = "prompts")]
+        prompt: Option<String>,
+    },
+    /// Choose a model for a prompt under a budget, with the ranked alternatives.
+    Route {
+        #[command(flatten)]
+        common: Common,
+        /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
+        #[arg(long)]
+        budget: Option<f64>,
+        /// Use this λ (quality per US$) instead of a budget.
+        #[arg(long, conflicts_with = "budget")]
+        lambda: Option<f64>,
+        /// Most US$ this request may cost.
+        #[arg(long)]
+        max_cost: Option<f64>,
+        /// Slowest typical latency allowed, in ms.
+        #[arg(long)]
+        max_latency_ms: Option<u32>,
+        /// Providers you have keys for, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        providers: Option<Vec<String>>,
+        /// Models never to choose, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// The prompt.
+        prompt: String,
+    },
+    /// Print the pool's budget curve: λ against expected spend and quality.
+    Curve {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// Directory holding predictor.json and the files it names.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models"))]
+    bundle: PathBuf,
+    /// Pool file (JSON); by default the pool shipped with routoo.
+    #[arg(long)]
+    pool: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Common {
+    fn router(&self) -> Result<Router> {
+        let predictor = Predictor::from_dir(&self.bundle)
+            .with_context(|| format!("loading the bundle in {}", self.bundle.display()))?;
+        let pool = match &self.pool {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Pool::from_json(&text).with_context(|| format!("in {}", path.display()))?
+            }
+            None => Pool::default_pool(),
+        };
+        Ok(Router::new(predictor, pool)?)
+    }
+}
+
+pub fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("routoo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Predict {
+            common,
+            prompts,
+            prompt,
+        } => {
+            let router = common.router()?;
+            if let Some(path) = prompts {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let file: PromptsFile = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not {{\"prompts\": [...]}}", path.display()))?;
+                let out = file
+                    .prompts
+                    .iter()
+                    .map(|p| router.predict(p))
+                    .collect::<Result<Vec<_>, _>>()?;
+                println!("{}", serde_json::to_string_pretty(&out)?);
+                return Ok(());
+            }
+            let prediction = router.predict(prompt.as_deref().unwrap_or_default())?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&prediction)?);
+            } else {
+                print_prediction(&router, &prediction);
+            }
+        }
+        Command::Route {
+            common,
+            budget,
+            lambda,
+            max_cost,
+            max_latency_ms,
+            providers,
+            exclude,
+            prompt,
+        } => {
+            let router = common.router()?;
+            let options = RouteOptions {
+                budget,
+                lambda,
+                constraints: Constraints {
+                    max_cost_per_request: max_cost,
+                    max_latency_ms,
+                    providers,
+                    exclude,
+                },
+            };
+            let decision = router.route(&prompt, &options)?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&decision)?);
+            } else {
+                print_decision(&decision);
+            }
+        }
+        Command::Curve { common } => {
+            let router = common.router()?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(router.curve())?);
+            } else {
+                println!("{:>12}  {:>14}  {:>9}", "lambda", "US$ per 1k", "quality");
+                for p in &router.curve().points {
+                    println!(
+                        "{:>12.3}  {:>14.4}  {:>9.4}",
+                        p.lambda, p.cost_per_1k, p.quality
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct PromptsFile {
+    prompts: Vec<String>,
+}
+
+fn print_prediction(router: &Router, p: &Prediction) {
+    println!("{}", read_line(p.tokens, p.truncated));
+    println!(
+        "{:<28} {:<12} {:>8} {:>14}",
+        "model", "provider", "quality", "est. US$"
+    );
+    for q in &p.quality {
+        let Some(model) = router.pool().model(&q.model) else {
+            println!("{:<28} {:<12} {:>8.4} {:>14}", q.model, "-", q.quality, "-");
+            continue;
+        };
+        let cost = routoo::cost::estimate(router.pool(), model, p.chars);
+        println!(
+            "{:<28} {:<12} {:>8.4} {:>14.8}",
+            q.model, model.provider, q.quality, cost.usd
+        );
+    }
+}
+
+fn print_decision(d: &Decision) {
+    println!("{}", read_line(d.tokens, d.truncated));
+    match d.budget {
+        Some(b) => println!(
+            "budget US${b} per 1k requests -> lambda {:.3} (expected US${:.4} per 1k)",
+            d.lambda, d.expected_cost_per_1k
+        ),
+        None => println!("lambda {:.3}", d.lambda),
+    }
+    let c = &d.choice;
+    println!(
+        "choice: {} ({}) quality {:.4}, est. US${:.8} ({} in + {} out tokens)",
+        c.model, c.provider, c.quality, c.cost.usd, c.cost.input_tokens, c.cost.output_tokens
+    );
+    println!();
+    println!(
+        "{:>4}  {:<28} {:<12} {:>8} {:>14} {:>10}",
+        "rank", "model", "provider", "quality", "est. US$", "score"
+    );
+    for (i, c) in d.ranked.iter().enumerate() {
+        println!(
+            "{:>4}  {:<28} {:<12} {:>8.4} {:>14.8} {:>10.4}",
+            i + 1,
+            c.model,
+            c.provider,
+            c.quality,
+            c.cost.usd,
+            c.score
+        );
+    }
+    if !d.excluded.is_empty() {
+        println!();
+        println!("excluded:");
+        for e in &d.excluded {
+            println!("  {:<28} {}", e.model, e.message);
+        }
+    }
+}
+
+fn read_line(tokens: usize, truncated: bool) -> String {
+    if truncated {
+        format!("read the first {tokens} tokens (prompt truncated)")
+    } else {
+        format!("read {tokens} tokens")
+    }
+}

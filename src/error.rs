@@ -1,0 +1,102 @@
+//! The one error type of the crate.
+
+use std::fmt;
+
+/// Everything that can go wrong while loading a bundle, predicting or routing.
+///
+/// Messages are lowercase and name the bad value, so they can be shown to a user as they are.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The prompt is empty or only whitespace.
+    #[error("the prompt is empty: type something to route")]
+    EmptyPrompt,
+    /// `predictor.json` does not parse or misses a field.
+    #[error("invalid predictor manifest: {0}")]
+    Manifest(String),
+    /// `predictor.json` has a format version this build cannot read.
+    #[error("predictor manifest has format version {found}; this build reads version {supported}")]
+    UnsupportedVersion {
+        /// Version found in the manifest.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// A bundle file's bytes do not match the sha256 recorded in the manifest.
+    #[error(
+        "{file} is corrupt or from another bundle: sha256 is {actual}, the manifest expects {expected}"
+    )]
+    Checksum {
+        /// File name as written in the manifest.
+        file: String,
+        /// Digest recorded in the manifest.
+        expected: String,
+        /// Digest of the bytes given.
+        actual: String,
+    },
+    /// `tokenizer.json` does not parse, or tokenizing failed.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
+    /// The ONNX encoder failed to load or run.
+    #[error("encoder error: {0}")]
+    Encoder(String),
+    /// A pool file does not parse or is inconsistent.
+    #[error("invalid pool: {0}")]
+    Pool(String),
+    /// A pool model has no head in the predictor, so its quality cannot be estimated.
+    #[error("pool model {model:?} has no head in the predictor (known heads: {known})")]
+    MissingHead {
+        /// The pool model id.
+        model: String,
+        /// Comma-separated head ids of the predictor.
+        known: String,
+    },
+    /// A routing option has a value that makes no sense.
+    #[error("invalid option {name}: {value} ({reason})")]
+    InvalidOption {
+        /// Option name as the user spells it.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// What a valid value looks like.
+        reason: &'static str,
+    },
+    /// Every model of the pool was excluded by the request's constraints.
+    #[error("no model of the pool can take this request: {0}")]
+    NoCandidate(Exclusions),
+    /// Reading a file failed (native only).
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The path that failed.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// Fetching a bundle file failed (browser only).
+    #[error("cannot fetch {url}: {message}")]
+    Fetch {
+        /// The URL that failed.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The models a request excluded and why, listed in an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exclusions(pub Vec<crate::select::Excluded>);
+
+impl fmt::Display for Exclusions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{} ({})", e.model, e.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,44 @@
+/*!
+routoo routes each prompt to the LLM that gives the most quality for a budget, entirely in the
+browser.
+
+The crate is a pure core with a thin binding layer:
+
+- [`Predictor`] reads a bundle (`predictor.json`, an ONNX text encoder run by tract, a
+  `tokenizer.json`) and estimates, for a prompt, how likely each model is to answer well.
+- [`Pool`] lists the models a user can route to, with prices, context windows and latencies.
+- [`Router`] binds a predictor to a pool and picks, for a prompt and a budget, the model that
+  maximises predicted quality − λ·estimated cost under the request's [`Constraints`], returning
+  the ranked alternatives and why each other model was excluded.
+- [`cost`] and [`select`] hold the arithmetic, free of any I/O.
+- `wasm` (wasm32 only) exposes the same router to JavaScript.
+
+```no_run
+use routoo::{Pool, Predictor, RouteOptions, Router};
+
+let predictor = Predictor::from_dir("www/models")?;
+let router = Router::new(predictor, Pool::default_pool())?;
+let options = RouteOptions { budget: Some(1.0), ..Default::default() };
+let decision = router.route("What is the capital of France?", &options)?;
+println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
+# Ok::<(), routoo::Error>(())
+```
+*/
+
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod cost;
+mod error;
+pub mod pool;
+pub mod predictor;
+mod router;
+pub mod select;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use crate::error::{Error, Exclusions, Result};
+pub use crate::pool::{Pool, PoolModel};
+pub use crate::predictor::{ModelQuality, Prediction, Predictor};
+pub use crate::router::{Decision, RouteOptions, Router};
+pub use crate::select::{BudgetCurve, Candidate, Constraints, Excluded, Reason};

@@ -1,0 +1,115 @@
+//! The pool: the models a user can route to, with what they cost and where they live.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Output tokens assumed for an answer when neither the pool nor the model says.
+pub const DEFAULT_OUTPUT_TOKENS: u32 = 256;
+
+/// A set of models to route between.
+///
+/// Written as JSON with camelCase keys; see `www/pool.json` for the default pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pool {
+    /// Output tokens expected of an answer, for cost estimates. By default 256.
+    #[serde(default = "default_output_tokens")]
+    pub expected_output_tokens: u32,
+    /// The models, in no particular order.
+    pub models: Vec<PoolModel>,
+}
+
+/// One model a request can go to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolModel {
+    /// Model id; must match a head of the predictor.
+    pub id: String,
+    /// Who serves it, e.g. `openai`, `anthropic`, `google`, `together`, `local`.
+    pub provider: String,
+    /// The model name the provider's API expects.
+    pub api_model: String,
+    /// Base URL of the provider's API.
+    pub base_url: String,
+    /// US$ per 1M input tokens.
+    pub price_in: f64,
+    /// US$ per 1M output tokens.
+    pub price_out: f64,
+    /// Most tokens (prompt + answer) the model takes.
+    pub context_window: u32,
+    /// Typical time to a full answer, in milliseconds.
+    pub latency_ms: u32,
+    /// Output tokens expected of this model's answers, if it differs from the pool's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_output_tokens: Option<u32>,
+}
+
+fn default_output_tokens() -> u32 {
+    DEFAULT_OUTPUT_TOKENS
+}
+
+const DEFAULT_POOL: &str = include_str!("../www/pool.json");
+
+impl Pool {
+    /// Parses and checks a pool written as JSON.
+    pub fn from_json(json: &str) -> Result<Pool> {
+        let pool: Pool = serde_json::from_str(json).map_err(|e| Error::Pool(e.to_string()))?;
+        pool.validate()?;
+        Ok(pool)
+    }
+
+    /// The pool shipped with routoo: the 18 models of the routing data at their list prices.
+    pub fn default_pool() -> Pool {
+        // Checked by a unit test, so this cannot fail at run time.
+        Pool::from_json(DEFAULT_POOL).unwrap_or(Pool {
+            expected_output_tokens: DEFAULT_OUTPUT_TOKENS,
+            models: Vec::new(),
+        })
+    }
+
+    /// The model with this id.
+    pub fn model(&self, id: &str) -> Option<&PoolModel> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// Output tokens expected of a model's answer.
+    pub fn output_tokens(&self, model: &PoolModel) -> u32 {
+        model
+            .expected_output_tokens
+            .unwrap_or(self.expected_output_tokens)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.models.is_empty() {
+            return Err(Error::Pool("the pool has no models".into()));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.models {
+            if m.id.trim().is_empty() {
+                return Err(Error::Pool("a model has an empty id".into()));
+            }
+            if !seen.insert(m.id.as_str()) {
+                return Err(Error::Pool(format!("model {:?} appears twice", m.id)));
+            }
+            if m.provider.trim().is_empty() {
+                return Err(Error::Pool(format!("model {:?} has no provider", m.id)));
+            }
+            for (name, price) in [("priceIn", m.price_in), ("priceOut", m.price_out)] {
+                if !price.is_finite() || price < 0.0 {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has {name} {price}; prices are US$ per 1M tokens, 0 or more",
+                        m.id
+                    )));
+                }
+            }
+            if m.context_window == 0 {
+                return Err(Error::Pool(format!(
+                    "model {:?} has a context window of 0 tokens",
+                    m.id
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,216 @@
+//! The performance predictor: tokenizer → ONNX encoder (tract) → one logistic head per model.
+
+use std::sync::Arc;
+
+use tokenizers::{Tokenizer, TruncationParams};
+use tract_onnx::prelude::*;
+
+use crate::bundle::{self, Manifest};
+use crate::error::{Error, Result};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// What the predictor says about one prompt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prediction {
+    /// Tokens the encoder saw, special tokens included.
+    pub tokens: usize,
+    /// True when the prompt was longer than the encoder's `max_tokens` and only its start was read.
+    pub truncated: bool,
+    /// Length of the prompt in characters.
+    pub chars: usize,
+    /// Estimated probability that each model answers well, in head order.
+    pub quality: Vec<ModelQuality>,
+}
+
+/// One model's estimated quality for a prompt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelQuality {
+    /// Model id.
+    pub model: String,
+    /// Estimated probability of a good answer, in [0, 1].
+    pub quality: f64,
+}
+
+impl Prediction {
+    /// Quality of a model, if the predictor has a head for it.
+    pub fn quality_of(&self, model: &str) -> Option<f64> {
+        self.quality
+            .iter()
+            .find(|q| q.model == model)
+            .map(|q| q.quality)
+    }
+}
+
+/// A loaded predictor: optimised once, reused for every prompt.
+pub struct Predictor {
+    manifest: Manifest,
+    tokenizer: Tokenizer,
+    plan: Plan,
+}
+
+impl std::fmt::Debug for Predictor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictor")
+            .field("encoder", &self.manifest.encoder.file)
+            .field("heads", &self.manifest.heads.len())
+            .finish()
+    }
+}
+
+impl Predictor {
+    /// Builds a predictor from the bytes of `predictor.json`, the encoder and the tokenizer.
+    ///
+    /// Checks both files against the digests in the manifest before parsing them.
+    pub fn from_bytes(manifest: &[u8], encoder: &[u8], tokenizer: &[u8]) -> Result<Predictor> {
+        let manifest = Manifest::from_json(manifest)?;
+        bundle::verify(&manifest.encoder.file, &manifest.encoder.sha256, encoder)?;
+        bundle::verify(
+            &manifest.tokenizer.file,
+            &manifest.tokenizer.sha256,
+            tokenizer,
+        )?;
+        let tokenizer = load_tokenizer(tokenizer, manifest.encoder.max_tokens)?;
+        let plan = load_encoder(encoder)?;
+        Ok(Predictor {
+            manifest,
+            tokenizer,
+            plan,
+        })
+    }
+
+    /// Reads a bundle from a directory holding `predictor.json` and the files it names.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: impl AsRef<std::path::Path>) -> Result<Predictor> {
+        let dir = dir.as_ref();
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|e| Error::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })
+        };
+        let manifest_bytes = read("predictor.json")?;
+        let manifest = Manifest::from_json(&manifest_bytes)?;
+        let encoder = read(&manifest.encoder.file)?;
+        let tokenizer = read(&manifest.tokenizer.file)?;
+        Predictor::from_bytes(&manifest_bytes, &encoder, &tokenizer)
+    }
+
+    /// The manifest the predictor was built from.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Token ids the encoder sees for a prompt (after truncation), and whether it was truncated.
+    pub fn tokenize(&self, prompt: &str) -> Result<(Vec<u32>, bool)> {
+        if prompt.trim().is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        let encoding = self
+            .tokenizer
+            .encode(prompt, true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let truncated = !encoding.get_overflowing().is_empty();
+        Ok((encoding.get_ids().to_vec(), truncated))
+    }
+
+    /// The encoder's normalised vector for a prompt.
+    pub fn embed(&self, prompt: &str) -> Result<(Vec<f32>, usize, bool)> {
+        let (ids, truncated) = self.tokenize(prompt)?;
+        let n = ids.len();
+        let ids: Vec<i64> = ids.into_iter().map(i64::from).collect();
+        let input_ids = Tensor::from_shape(&[1, n], &ids).map_err(encoder_err)?;
+        let mask = Tensor::from_shape(&[1, n], &vec![1i64; n]).map_err(encoder_err)?;
+        let outputs = self
+            .plan
+            .run(tvec!(input_ids.into(), mask.into()))
+            .map_err(encoder_err)?;
+        let output = outputs
+            .first()
+            .ok_or_else(|| Error::Encoder("the encoder returned no output".into()))?;
+        let view = output.to_plain_array_view::<f32>().map_err(encoder_err)?;
+        let vector: Vec<f32> = view.iter().copied().collect();
+        if vector.len() != self.manifest.encoder.dim {
+            return Err(Error::Encoder(format!(
+                "the encoder returned {} values, the manifest says {}",
+                vector.len(),
+                self.manifest.encoder.dim
+            )));
+        }
+        Ok((vector, n, truncated))
+    }
+
+    /// Estimates, for every head, how likely that model is to answer the prompt well.
+    pub fn predict(&self, prompt: &str) -> Result<Prediction> {
+        let (vector, tokens, truncated) = self.embed(prompt)?;
+        let quality = self
+            .manifest
+            .heads
+            .iter()
+            .map(|head| ModelQuality {
+                model: head.id.clone(),
+                quality: head_probability(&head.weights, head.bias, &vector),
+            })
+            .collect();
+        Ok(Prediction {
+            tokens,
+            truncated,
+            chars: prompt.chars().count(),
+            quality,
+        })
+    }
+}
+
+/// sigmoid(w · x + b), accumulated in f64 so native and wasm round alike.
+fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
+    let z: f64 = weights
+        .iter()
+        .zip(x)
+        .map(|(w, v)| f64::from(*w) * f64::from(*v))
+        .sum::<f64>()
+        + f64::from(bias);
+    1.0 / (1.0 + (-z).exp())
+}
+
+fn encoder_err(e: impl std::fmt::Display) -> Error {
+    Error::Encoder(e.to_string())
+}
+
+fn load_tokenizer(bytes: &[u8], max_tokens: usize) -> Result<Tokenizer> {
+    let mut tokenizer =
+        Tokenizer::from_bytes(bytes).map_err(|e| Error::Tokenizer(format!("cannot parse: {e}")))?;
+    tokenizer.with_padding(None);
+    tokenizer
+        .with_truncation(Some(TruncationParams {
+            max_length: max_tokens,
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
+    Ok(tokenizer)
+}
+
+fn load_encoder(bytes: &[u8]) -> Result<Plan> {
+    let mut model = tract_onnx::onnx()
+        .with_ignore_value_info(true)
+        .with_ignore_output_shapes(true)
+        .model_for_read(&mut std::io::Cursor::new(bytes))
+        .map_err(|e| Error::Encoder(format!("cannot parse the ONNX graph: {e}")))?;
+    let seq = model.symbols.sym("S");
+    for input in 0..2 {
+        model
+            .set_input_fact(
+                input,
+                InferenceFact::dt_shape(
+                    i64::datum_type(),
+                    tvec![TDim::from(1), seq.clone().into()],
+                ),
+            )
+            .map_err(encoder_err)?;
+    }
+    model
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| Error::Encoder(format!("cannot prepare the ONNX graph: {e}")))
+}

@@ -1,0 +1,191 @@
+//! The router: a predictor, a pool and the pool's budget curve, ready to route prompts.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Exclusions, Result};
+use crate::pool::Pool;
+use crate::predictor::{Prediction, Predictor};
+use crate::select::{self, BudgetCurve, Candidate, Constraints, Excluded};
+
+/// How to trade quality for cost on one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteOptions {
+    /// Target average spend, in US$ per 1,000 requests. By default none: the best predicted
+    /// quality wins whatever it costs.
+    #[serde(default)]
+    pub budget: Option<f64>,
+    /// Use this λ (quality per US$) instead of deriving one from `budget`.
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    /// Hard limits on this request.
+    #[serde(default, flatten)]
+    pub constraints: Constraints,
+}
+
+/// The router's answer for one prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// The model to call.
+    pub choice: Candidate,
+    /// Every allowed model, best first (the choice is the first); fall back down this list.
+    pub ranked: Vec<Candidate>,
+    /// Models the request's constraints ruled out, and why.
+    pub excluded: Vec<Excluded>,
+    /// λ used, in quality per US$.
+    pub lambda: f64,
+    /// The budget asked for, in US$ per 1,000 requests.
+    pub budget: Option<f64>,
+    /// Expected mean spend at this λ on the reference prompts, US$ per 1,000 requests.
+    pub expected_cost_per_1k: f64,
+    /// Tokens the encoder read.
+    pub tokens: usize,
+    /// True when the prompt was cut to the encoder's `max_tokens` before predicting.
+    pub truncated: bool,
+}
+
+/// A predictor bound to a pool.
+#[derive(Debug)]
+pub struct Router {
+    predictor: Predictor,
+    pool: Pool,
+    /// Index of each pool model's head in the predictor's output.
+    heads: Vec<usize>,
+    curve: BudgetCurve,
+}
+
+impl Router {
+    /// Binds a predictor to a pool; fails if a pool model has no head.
+    pub fn new(predictor: Predictor, pool: Pool) -> Result<Router> {
+        let manifest = predictor.manifest();
+        let heads = pool
+            .models
+            .iter()
+            .map(|m| {
+                manifest
+                    .heads
+                    .iter()
+                    .position(|h| h.id == m.id)
+                    .ok_or_else(|| Error::MissingHead {
+                        model: m.id.clone(),
+                        known: manifest
+                            .heads
+                            .iter()
+                            .map(|h| h.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let reference = &manifest.reference;
+        let quality: Vec<Vec<f64>> = (0..reference.chars.len())
+            .map(|p| {
+                pool.models
+                    .iter()
+                    .map(|m| {
+                        reference
+                            .quality
+                            .get(&m.id)
+                            .and_then(|q| q.get(p))
+                            .map_or(0.0, |&q| f64::from(q))
+                    })
+                    .collect()
+            })
+            .collect();
+        let curve = BudgetCurve::trace(&pool, &reference.chars, &quality);
+        Ok(Router {
+            predictor,
+            pool,
+            heads,
+            curve,
+        })
+    }
+
+    /// The predictor.
+    pub fn predictor(&self) -> &Predictor {
+        &self.predictor
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The pool's budget curve.
+    pub fn curve(&self) -> &BudgetCurve {
+        &self.curve
+    }
+
+    /// Predicted quality of every head for a prompt.
+    pub fn predict(&self, prompt: &str) -> Result<Prediction> {
+        self.predictor.predict(prompt)
+    }
+
+    /// Chooses a model for a prompt.
+    pub fn route(&self, prompt: &str, options: &RouteOptions) -> Result<Decision> {
+        let prediction = self.predictor.predict(prompt)?;
+        self.decide(&prediction, options)
+    }
+
+    /// Chooses a model given a prediction made earlier.
+    pub fn decide(&self, prediction: &Prediction, options: &RouteOptions) -> Result<Decision> {
+        options.constraints.validate(&self.pool)?;
+        let lambda = self.lambda(options)?;
+        let quality: Vec<f64> = self
+            .heads
+            .iter()
+            .map(|&h| prediction.quality.get(h).map_or(0.0, |q| q.quality))
+            .collect();
+        let (ranked, excluded) = select::rank(
+            &self.pool,
+            &quality,
+            prediction.chars,
+            lambda,
+            &options.constraints,
+        );
+        let Some(choice) = ranked.first().cloned() else {
+            return Err(Error::NoCandidate(Exclusions(excluded)));
+        };
+        let expected_cost_per_1k = self
+            .curve
+            .points
+            .iter()
+            .take_while(|p| p.lambda <= lambda)
+            .last()
+            .map_or(0.0, |p| p.cost_per_1k);
+        Ok(Decision {
+            choice,
+            ranked,
+            excluded,
+            lambda,
+            budget: options.budget,
+            expected_cost_per_1k,
+            tokens: prediction.tokens,
+            truncated: prediction.truncated,
+        })
+    }
+
+    fn lambda(&self, options: &RouteOptions) -> Result<f64> {
+        match (options.budget, options.lambda) {
+            (Some(_), Some(_)) => Err(Error::InvalidOption {
+                name: "lambda",
+                value: "given with budget".into(),
+                reason: "give a budget or a lambda, not both",
+            }),
+            (Some(b), None) if !b.is_finite() || b < 0.0 => Err(Error::InvalidOption {
+                name: "budget",
+                value: b.to_string(),
+                reason: "US$ per 1,000 requests, 0 or more",
+            }),
+            (Some(b), None) => Ok(self.curve.lambda_for(b)),
+            (None, Some(l)) if !l.is_finite() || l < 0.0 => Err(Error::InvalidOption {
+                name: "lambda",
+                value: l.to_string(),
+                reason: "quality per US$, 0 or more",
+            }),
+            (None, Some(l)) => Ok(l),
+            (None, None) => Ok(0.0),
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Cost-aware selection: argmax of quality − λ·cost over the models a request allows.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cost::{self, CostEstimate};
+use crate::error::{Error, Result};
+use crate::pool::{Pool, PoolModel};
+
+/// What a request allows, beyond the budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Constraints {
+    /// Most US$ one request may cost. By default no limit.
+    #[serde(default)]
+    pub max_cost_per_request: Option<f64>,
+    /// Slowest typical latency allowed, in milliseconds. By default no limit.
+    #[serde(default)]
+    pub max_latency_ms: Option<u32>,
+    /// Providers the user has keys for. By default every provider is allowed.
+    #[serde(default)]
+    pub providers: Option<Vec<String>>,
+    /// Model ids never to choose.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Constraints {
+    /// Fails on a limit that cannot be met by anything, or an exclusion naming no pool model.
+    pub fn validate(&self, pool: &Pool) -> Result<()> {
+        if let Some(c) = self.max_cost_per_request {
+            if !c.is_finite() || c < 0.0 {
+                return Err(Error::InvalidOption {
+                    name: "maxCostPerRequest",
+                    value: c.to_string(),
+                    reason: "US$ per request, 0 or more",
+                });
+            }
+        }
+        for id in &self.exclude {
+            if pool.model(id).is_none() {
+                return Err(Error::InvalidOption {
+                    name: "exclude",
+                    value: id.clone(),
+                    reason: "not a model of the pool",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a model was left out of a decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase", tag = "kind")]
+pub enum Reason {
+    /// Prompt plus expected answer do not fit the context window.
+    #[serde(rename_all = "camelCase")]
+    ContextWindow {
+        /// Tokens the request needs.
+        needed: u64,
+        /// Tokens the model takes.
+        window: u32,
+    },
+    /// The request would cost more than `maxCostPerRequest`.
+    #[serde(rename_all = "camelCase")]
+    MaxCost {
+        /// Estimated US$.
+        cost: f64,
+        /// The limit.
+        limit: f64,
+    },
+    /// The model is slower than `maxLatencyMs`.
+    #[serde(rename_all = "camelCase")]
+    MaxLatency {
+        /// The model's typical latency.
+        latency_ms: u32,
+        /// The limit.
+        limit: u32,
+    },
+    /// The user has no key for the model's provider.
+    NoKey {
+        /// The provider.
+        provider: String,
+    },
+    /// The user excluded the model.
+    Excluded,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::ContextWindow { needed, window } => {
+                write!(f, "needs {needed} tokens, context window is {window}")
+            }
+            Reason::MaxCost { cost, limit } => {
+                write!(f, "costs ~US${cost:.6}, limit is US${limit:.6}")
+            }
+            Reason::MaxLatency { latency_ms, limit } => {
+                write!(f, "takes ~{latency_ms} ms, limit is {limit} ms")
+            }
+            Reason::NoKey { provider } => write!(f, "no API key for {provider}"),
+            Reason::Excluded => f.write_str("excluded by the user"),
+        }
+    }
+}
+
+/// A model left out of a decision, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Excluded {
+    /// Model id.
+    pub model: String,
+    /// Why.
+    pub reason: Reason,
+    /// The reason in words.
+    pub message: String,
+}
+
+/// A model a request may go to, with what the router expects of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// Model id.
+    pub model: String,
+    /// Provider.
+    pub provider: String,
+    /// Predicted probability of a good answer.
+    pub quality: f64,
+    /// Estimated cost.
+    pub cost: CostEstimate,
+    /// quality − λ·cost: what the router maximises.
+    pub score: f64,
+}
+
+/// Splits the pool into candidates ranked best first and excluded models.
+///
+/// `quality[i]` is the predicted quality of `pool.models[i]`. Ties in score go to the cheaper
+/// model, then to the smaller id, so the ranking is deterministic.
+pub fn rank(
+    pool: &Pool,
+    quality: &[f64],
+    chars: usize,
+    lambda: f64,
+    constraints: &Constraints,
+) -> (Vec<Candidate>, Vec<Excluded>) {
+    let mut candidates = Vec::with_capacity(pool.models.len());
+    let mut excluded = Vec::new();
+    for (model, &q) in pool.models.iter().zip(quality) {
+        let cost = cost::estimate(pool, model, chars);
+        match exclusion(model, &cost, constraints) {
+            Some(reason) => excluded.push(Excluded {
+                model: model.id.clone(),
+                message: reason.to_string(),
+                reason,
+            }),
+            None => candidates.push(Candidate {
+                model: model.id.clone(),
+                provider: model.provider.clone(),
+                quality: q,
+                cost,
+                score: q - lambda * cost.usd,
+            }),
+        }
+    }
+    candidates.sort_by(compare);
+    (candidates, excluded)
+}
+
+fn compare(a: &Candidate, b: &Candidate) -> Ordering {
+    b.score
+        .total_cmp(&a.score)
+        .then(a.cost.usd.total_cmp(&b.cost.usd))
+        .then_with(|| a.model.cmp(&b.model))
+}
+
+fn exclusion(model: &PoolModel, cost: &CostEstimate, c: &Constraints) -> Option<Reason> {
+    if c.exclude.iter().any(|id| *id == model.id) {
+        return Some(Reason::Excluded);
+    }
+    if let Some(providers) = &c.providers {
+        if !providers.iter().any(|p| *p == model.provider) {
+            return Some(Reason::NoKey {
+                provider: model.provider.clone(),
+            });
+        }
+    }
+    let needed = cost.input_tokens + cost.output_tokens;
+    if needed > u64::from(model.context_window) {
+        return Some(Reason::ContextWindow {
+            needed,
+            window: model.context_window,
+        });
+    }
+    if let Some(limit) = c.max_latency_ms {
+        if model.latency_ms > limit {
+            return Some(Reason::MaxLatency {
+                latency_ms: model.latency_ms,
+                limit,
+            });
+        }
+    }
+    if let Some(limit) = c.max_cost_per_request {
+        if cost.usd > limit {
+            return Some(Reason::MaxCost {
+                cost: cost.usd,
+                limit,
+            });
+        }
+    }
+    None
+}
+
+/// One point of a pool's budget curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurvePoint {
+    /// The trade-off λ, in quality per US$.
+    pub lambda: f64,
+    /// Mean estimated US$ per 1,000 requests over the reference prompts.
+    pub cost_per_1k: f64,
+    /// Mean predicted quality of the chosen models over the reference prompts.
+    pub quality: f64,
+}
+
+/// λ versus expected spend and quality for one pool, on the predictor's reference prompts.
+///
+/// Spend never rises with λ, so a budget maps to the smallest λ whose spend fits it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetCurve {
+    /// Points by increasing λ; the first has λ = 0.
+    pub points: Vec<CurvePoint>,
+}
+
+/// λ grid: 0, then 25 steps a decade from 1e-2 to 1e8 quality per US$.
+fn lambda_grid() -> impl Iterator<Item = f64> {
+    std::iter::once(0.0).chain((0..=250).map(|i| 10f64.powf(-2.0 + f64::from(i) / 25.0)))
+}
+
+impl BudgetCurve {
+    /// Traces the curve. `quality[p][i]` is the quality of `pool.models[i]` on reference prompt
+    /// `p`, whose length in characters is `chars[p]`.
+    pub fn trace(pool: &Pool, chars: &[usize], quality: &[Vec<f64>]) -> BudgetCurve {
+        let none = Constraints::default();
+        let points = lambda_grid()
+            .map(|lambda| {
+                let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
+                for (&c, qs) in chars.iter().zip(quality) {
+                    if let Some(best) = rank(pool, qs, c, lambda, &none).0.first() {
+                        spend += best.cost.usd;
+                        q += best.quality;
+                        n += 1;
+                    }
+                }
+                let n = n.max(1) as f64;
+                CurvePoint {
+                    lambda,
+                    cost_per_1k: spend / n * 1000.0,
+                    quality: q / n,
+                }
+            })
+            .collect();
+        BudgetCurve { points }
+    }
+
+    /// The smallest λ whose expected spend fits `per_1k` US$ per 1,000 requests; the largest λ
+    /// of the curve when even that spends more.
+    pub fn lambda_for(&self, per_1k: f64) -> f64 {
+        self.point_for(per_1k).map_or(0.0, |p| p.lambda)
+    }
+
+    /// The curve point a budget selects.
+    pub fn point_for(&self, per_1k: f64) -> Option<&CurvePoint> {
+        self.points
+            .iter()
+            .find(|p| p.cost_per_1k <= per_1k)
+            .or(self.points.last())
+    }
+}
