@@ -34,7 +34,20 @@ pub fn estimate(pool: &Pool, model: &PoolModel, chars: usize) -> CostEstimate {
     }
 }
 
-/// US$ per request from US$ per 1,000 requests.
-pub fn per_request(per_thousand: f64) -> f64 {
-    per_thousand / 1000.0
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_tokens_times_price_per_million() {
+        assert_eq!(estimate_input_tokens(0), 0);
+        assert_eq!(estimate_input_tokens(1), 1);
+        assert_eq!(estimate_input_tokens(8), 2);
+        assert_eq!(estimate_input_tokens(9), 3);
+        let pool = Pool::default_pool();
+        let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        let c = estimate(&pool, gpt4, 400);
+        assert_eq!((c.input_tokens, c.output_tokens), (100, 256));
+        assert!((c.usd - (100.0 * 10.0 + 256.0 * 30.0) / 1e6).abs() < 1e-15);
+    }
 }

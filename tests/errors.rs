@@ -1,0 +1,190 @@
+//! Bad input never panics and says what is wrong.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use routoo::bundle::sha256_hex;
+use routoo::{Constraints, Error, Pool, Predictor, RouteOptions, Router};
+
+fn parts() -> (serde_json::Value, Vec<u8>, Vec<u8>) {
+    let manifest = serde_json::from_slice(&common::read("www/models/predictor.json")).unwrap();
+    (
+        manifest,
+        common::read("www/models/encoder.onnx"),
+        common::read("www/models/tokenizer.json"),
+    )
+}
+
+fn load(
+    manifest: &serde_json::Value,
+    encoder: &[u8],
+    tokenizer: &[u8],
+) -> Result<Predictor, Error> {
+    Predictor::from_bytes(&serde_json::to_vec(manifest).unwrap(), encoder, tokenizer)
+}
+
+#[test]
+fn empty_and_whitespace_prompts_are_refused() {
+    let router = common::router();
+    for prompt in ["", "   ", "\n\t  \r\n"] {
+        let err = router.route(prompt, &RouteOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::EmptyPrompt), "{prompt:?}: {err}");
+        assert!(err.to_string().contains("empty"));
+    }
+}
+
+#[test]
+fn a_megabyte_prompt_is_truncated_and_says_so() {
+    let router = common::router();
+    let prompt = "Explain the following log line by line. ".repeat((1 << 20) / 40);
+    assert!(prompt.len() >= 1_000_000);
+    let prediction = router.predict(&prompt).unwrap();
+    assert!(prediction.truncated);
+    assert_eq!(
+        prediction.tokens,
+        router.predictor().manifest().encoder.max_tokens
+    );
+    assert_eq!(prediction.chars, prompt.chars().count());
+    // Routing estimates cost on the whole prompt: ~262k tokens fit no window of the pool.
+    match router.route(&prompt, &RouteOptions::default()) {
+        Err(Error::NoCandidate(ex)) => {
+            assert_eq!(ex.0.len(), router.pool().models.len());
+            let message = Error::NoCandidate(ex).to_string();
+            assert!(message.contains("context window is 128000"), "{message}");
+        }
+        other => panic!("expected NoCandidate, got {other:?}"),
+    }
+    // A long prompt that fits some window routes, and says it was truncated.
+    let long = "Summarise this report section. ".repeat(3000);
+    let decision = router.route(&long, &RouteOptions::default()).unwrap();
+    assert!(decision.truncated);
+    assert!(decision
+        .excluded
+        .iter()
+        .any(|e| e.model == "llama-2-70b-chat"));
+}
+
+#[test]
+fn invalid_pool_json_is_refused_with_the_position() {
+    let err = Pool::from_json("{\"models\": [").unwrap_err();
+    assert!(matches!(err, Error::Pool(_)));
+    assert!(err.to_string().contains("line 1"), "{err}");
+    let err = Pool::from_json(r#"{"models": []}"#).unwrap_err();
+    assert!(err.to_string().contains("no models"), "{err}");
+    let err = Pool::from_json(r#"{"models": [{"id": "x"}]}"#).unwrap_err();
+    assert!(err.to_string().contains("missing field"), "{err}");
+}
+
+#[test]
+fn a_pool_model_without_a_head_is_named() {
+    let mut pool = Pool::default_pool();
+    let mut extra = pool.models[0].clone();
+    extra.id = "no-such-model".into();
+    pool.models.push(extra);
+    let predictor = Predictor::from_dir(common::models_dir()).unwrap();
+    let err = Router::new(predictor, pool).unwrap_err();
+    assert!(matches!(err, Error::MissingHead { ref model, .. } if model == "no-such-model"));
+    assert!(err.to_string().contains("no-such-model"));
+}
+
+#[test]
+fn truncated_or_altered_onnx_fails_the_checksum() {
+    let (manifest, encoder, tokenizer) = parts();
+    let truncated = &encoder[..encoder.len() / 2];
+    let err = load(&manifest, truncated, &tokenizer).unwrap_err();
+    assert!(
+        matches!(err, Error::Checksum { ref file, .. } if file == "encoder.onnx"),
+        "{err}"
+    );
+    let mut altered = encoder.clone();
+    altered[encoder.len() / 3] ^= 0x5a;
+    let err = load(&manifest, &altered, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("encoder.onnx is corrupt"), "{err}");
+}
+
+#[test]
+fn garbage_onnx_with_a_matching_digest_is_an_encoder_error() {
+    let (mut manifest, _, tokenizer) = parts();
+    let garbage = b"this is not an onnx file".to_vec();
+    manifest["encoder"]["sha256"] = sha256_hex(&garbage).into();
+    let err = load(&manifest, &garbage, &tokenizer).unwrap_err();
+    assert!(matches!(err, Error::Encoder(_)), "{err}");
+}
+
+#[test]
+fn a_tokenizer_that_does_not_parse_is_named() {
+    let (mut manifest, encoder, _) = parts();
+    let broken = br#"{"version": "1.0", "model": "#.to_vec();
+    manifest["tokenizer"]["sha256"] = sha256_hex(&broken).into();
+    let err = load(&manifest, &encoder, &broken).unwrap_err();
+    assert!(matches!(err, Error::Tokenizer(_)), "{err}");
+    assert!(err.to_string().contains("cannot parse"), "{err}");
+}
+
+#[test]
+fn manifests_from_elsewhere_are_refused() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    assert!(matches!(
+        Predictor::from_bytes(b"not json", &encoder, &tokenizer),
+        Err(Error::Manifest(_))
+    ));
+    manifest["version"] = 99.into();
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedVersion { found: 99, .. }),
+        "{err}"
+    );
+    manifest["version"] = 1.into();
+    manifest["heads"][0]["weights"] = serde_json::json!([1.0, 2.0]);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("has 2 weights"), "{err}");
+}
+
+#[test]
+fn nonsense_options_are_refused() {
+    let router = common::router();
+    let cases = [
+        RouteOptions {
+            budget: Some(-1.0),
+            ..Default::default()
+        },
+        RouteOptions {
+            budget: Some(f64::NAN),
+            ..Default::default()
+        },
+        RouteOptions {
+            lambda: Some(-3.0),
+            ..Default::default()
+        },
+        RouteOptions {
+            budget: Some(1.0),
+            lambda: Some(1.0),
+            ..Default::default()
+        },
+        RouteOptions {
+            constraints: Constraints {
+                exclude: vec!["gpt-5".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    ];
+    for options in cases {
+        let err = router.route("hello", &options).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidOption { .. }),
+            "{options:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_bundle_names_the_path() {
+    let err = Predictor::from_dir("/nonexistent/routoo").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/routoo/predictor.json"),
+        "{err}"
+    );
+}

@@ -1,0 +1,171 @@
+//! Selection properties: spend moves with the budget, constraints hold, ties are deterministic.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use proptest::prelude::*;
+use routoo::select::{rank, BudgetCurve, Constraints};
+use routoo::{Pool, PoolModel, RouteOptions};
+
+fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> PoolModel {
+    PoolModel {
+        id: format!("m{i}"),
+        provider: format!("p{}", i % 3),
+        api_model: format!("m{i}"),
+        base_url: "http://127.0.0.1:1/v1".into(),
+        price_in,
+        price_out,
+        context_window: window,
+        latency_ms: latency,
+        expected_output_tokens: None,
+    }
+}
+
+prop_compose! {
+    fn pool_and_quality()(
+        specs in prop::collection::vec(
+            (0.0..40.0f64, 0.0..80.0f64, 300u32..200_000, 100u32..20_000, 0.0..1.0f64),
+            1..10,
+        ),
+        out in 1u32..2000,
+    ) -> (Pool, Vec<f64>) {
+        let models = specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| model(i, s.0, s.1, s.2, s.3))
+            .collect();
+        (Pool { expected_output_tokens: out, models }, specs.iter().map(|s| s.4).collect())
+    }
+}
+
+prop_compose! {
+    fn constraints()(
+        max_cost in prop::option::of(0.0..0.05f64),
+        max_latency in prop::option::of(100u32..20_000),
+        providers in prop::option::of(prop::sample::subsequence(vec!["p0", "p1", "p2"], 0..=3)),
+        exclude in prop::sample::subsequence(vec!["m0", "m3"], 0..=2),
+    ) -> Constraints {
+        Constraints {
+            max_cost_per_request: max_cost,
+            max_latency_ms: max_latency,
+            providers: providers.map(|p| p.into_iter().map(String::from).collect()),
+            exclude: exclude.into_iter().map(String::from).collect(),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn a_larger_lambda_never_picks_a_dearer_model(
+        (pool, quality) in pool_and_quality(),
+        chars in 1usize..100_000,
+        l1 in 0.0..1e6f64,
+        l2 in 0.0..1e6f64,
+    ) {
+        let (lo, hi) = if l1 <= l2 { (l1, l2) } else { (l2, l1) };
+        let none = Constraints::default();
+        let at_lo = rank(&pool, &quality, chars, lo, &none).0;
+        let at_hi = rank(&pool, &quality, chars, hi, &none).0;
+        if let (Some(a), Some(b)) = (at_lo.first(), at_hi.first()) {
+            prop_assert!(b.cost.usd <= a.cost.usd + 1e-15, "λ {hi}: {b:?} dearer than λ {lo}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn constraints_are_never_violated(
+        (pool, quality) in pool_and_quality(),
+        chars in 1usize..400_000,
+        lambda in 0.0..1e5f64,
+        c in constraints(),
+    ) {
+        let (ranked, excluded) = rank(&pool, &quality, chars, lambda, &c);
+        prop_assert_eq!(ranked.len() + excluded.len(), pool.models.len());
+        for cand in &ranked {
+            let m = pool.model(&cand.model).unwrap();
+            prop_assert!(!c.exclude.contains(&m.id));
+            if let Some(p) = &c.providers { prop_assert!(p.contains(&m.provider)); }
+            if let Some(l) = c.max_cost_per_request { prop_assert!(cand.cost.usd <= l); }
+            if let Some(l) = c.max_latency_ms { prop_assert!(m.latency_ms <= l); }
+            prop_assert!(cand.cost.input_tokens + cand.cost.output_tokens <= u64::from(m.context_window));
+        }
+        for pair in ranked.windows(2) {
+            prop_assert!(pair[0].score >= pair[1].score);
+        }
+    }
+
+    #[test]
+    fn the_budget_curve_is_monotone(
+        (pool, _) in pool_and_quality(),
+        reference in prop::collection::vec((1usize..20_000, prop::collection::vec(0.0..1.0f64, 10)), 1..40),
+        budgets in prop::collection::vec(0.0..50.0f64, 2..8),
+    ) {
+        let chars: Vec<usize> = reference.iter().map(|r| r.0).collect();
+        let quality: Vec<Vec<f64>> = reference.iter().map(|r| r.1[..pool.models.len()].to_vec()).collect();
+        let curve = BudgetCurve::trace(&pool, &chars, &quality);
+        for pair in curve.points.windows(2) {
+            prop_assert!(pair[0].lambda < pair[1].lambda);
+            prop_assert!(pair[1].cost_per_1k <= pair[0].cost_per_1k * (1.0 + 1e-12));
+        }
+        let mut budgets = budgets;
+        budgets.sort_by(f64::total_cmp);
+        let cheapest = curve.points.last().unwrap().cost_per_1k;
+        let mut last_spend = 0.0;
+        for b in budgets {
+            let point = curve.point_for(b).unwrap();
+            // Spend fits the budget whenever any λ can make it fit, and grows with it.
+            if b >= cheapest { prop_assert!(point.cost_per_1k <= b); }
+            prop_assert!(point.cost_per_1k >= last_spend);
+            last_spend = point.cost_per_1k;
+        }
+    }
+}
+
+#[test]
+fn ties_go_to_the_cheaper_then_the_smaller_id_whatever_the_order() {
+    let same = |i| model(i, 1.0, 1.0, 8000, 1000);
+    let mut models = vec![same(2), same(0), model(5, 0.5, 0.5, 8000, 1000), same(1)];
+    let quality = [0.5, 0.5, 0.5, 0.5];
+    for round in 0..4 {
+        let pool = Pool {
+            expected_output_tokens: 100,
+            models: models.clone(),
+        };
+        let (ranked, _) = rank(&pool, &quality, 400, 0.0, &Constraints::default());
+        let order: Vec<&str> = ranked.iter().map(|c| c.model.as_str()).collect();
+        assert_eq!(order, ["m5", "m0", "m1", "m2"], "round {round}");
+        models.rotate_left(1);
+    }
+}
+
+#[test]
+fn the_real_router_spends_more_only_when_the_budget_grows() {
+    let router = common::router();
+    let budgets = [0.0, 0.01, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0];
+    for prompt in common::prompts() {
+        let prediction = router.predict(&prompt).unwrap();
+        let mut last: Option<(f64, f64)> = None;
+        for b in budgets {
+            let options = RouteOptions {
+                budget: Some(b),
+                ..Default::default()
+            };
+            let d = router.decide(&prediction, &options).unwrap();
+            if let Some((cost, lambda)) = last {
+                assert!(d.lambda <= lambda, "λ rose with the budget");
+                assert!(
+                    d.choice.cost.usd >= cost,
+                    "budget {b} chose a cheaper model"
+                );
+            }
+            last = Some((d.choice.cost.usd, d.lambda));
+        }
+    }
+    let curve = router.curve();
+    let cheap = curve.point_for(0.1).unwrap().cost_per_1k;
+    let rich = curve.point_for(5.0).unwrap().cost_per_1k;
+    assert!(
+        cheap <= 0.1 && rich <= 5.0 && rich > cheap,
+        "{cheap} {rich}"
+    );
+}
