@@ -50,7 +50,8 @@ test-native:
 
 test-wasm:
 	@mkdir -p $(LOGS)
-	CHROMEDRIVER=/usr/bin/chromedriver cargo test --target wasm32-unknown-unknown 2>&1 | tee $(LOGS)/wasm.log
+	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 \
+	  cargo test --target wasm32-unknown-unknown 2>&1 | tee $(LOGS)/wasm.log
 
 test-browser: wasm
 	@mkdir -p $(LOGS)

@@ -177,11 +177,11 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
 }
 
 fn exclusion(model: &PoolModel, cost: &CostEstimate, c: &Constraints) -> Option<Reason> {
-    if c.exclude.iter().any(|id| *id == model.id) {
+    if c.exclude.contains(&model.id) {
         return Some(Reason::Excluded);
     }
     if let Some(providers) = &c.providers {
-        if !providers.iter().any(|p| *p == model.provider) {
+        if !providers.contains(&model.provider) {
             return Some(Reason::NoKey {
                 provider: model.provider.clone(),
             });
