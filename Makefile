@@ -51,7 +51,7 @@ test-native:
 test-wasm:
 	@mkdir -p $(LOGS)
 	CHROMEDRIVER=/usr/bin/chromedriver WASM_BINDGEN_TEST_TIMEOUT=600 \
-	  cargo test --target wasm32-unknown-unknown 2>&1 | tee $(LOGS)/wasm.log
+	  cargo test --target wasm32-unknown-unknown --tests 2>&1 | tee $(LOGS)/wasm.log
 
 test-browser: wasm
 	@mkdir -p $(LOGS)

@@ -1,10 +1,11 @@
 //! Command-line front end; all logic lives in the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use routoo::eval::{Inputs, Report, Table};
 use routoo::{Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
@@ -57,6 +58,18 @@ enum Command {
     Curve {
         #[command(flatten)]
         common: Common,
+    },
+    /// Score the router on a routing table: its accuracy-cost curve against the single models.
+    Eval {
+        #[command(flatten)]
+        common: Common,
+        /// The table (CSV in the format of the routing data).
+        #[arg(long)]
+        data: PathBuf,
+        /// Models to route between, comma-separated (default: every model of the table that
+        /// the bundle has a head for).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
     },
 }
 
@@ -155,6 +168,19 @@ fn run(cli: Cli) -> Result<()> {
                 print_decision(&decision);
             }
         }
+        Command::Eval {
+            common,
+            data,
+            models,
+        } => {
+            let router = common.router()?;
+            let report = eval(&router, &data, models)?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report);
+            }
+        }
         Command::Curve { common } => {
             let router = common.router()?;
             if common.json {
@@ -241,5 +267,129 @@ fn read_line(tokens: usize, truncated: bool) -> String {
         format!("read the first {tokens} tokens (prompt truncated)")
     } else {
         format!("read {tokens} tokens")
+    }
+}
+
+fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Report> {
+    let file = std::fs::File::open(data).with_context(|| format!("opening {}", data.display()))?;
+    let table = Table::from_csv(std::io::BufReader::new(file))
+        .with_context(|| format!("in {}", data.display()))?;
+    let manifest = router.predictor().manifest();
+    let ids = match models {
+        Some(ids) => ids,
+        None => table
+            .models
+            .iter()
+            .filter(|m| manifest.head(m).is_some())
+            .cloned()
+            .collect(),
+    };
+    anyhow::ensure!(!ids.is_empty(), "no model of {} has a head", data.display());
+    let mut columns = Vec::with_capacity(ids.len());
+    let mut pool_models = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let column = table.models.iter().position(|m| m == id);
+        columns.push(column.with_context(|| format!("{} has no column {id:?}", data.display()))?);
+        anyhow::ensure!(
+            manifest.head(id).is_some(),
+            "the bundle has no head for {id:?}"
+        );
+        let model = router.pool().model(id);
+        pool_models.push(model.with_context(|| format!("the pool has no model {id:?}"))?);
+    }
+    let rows = table.complete_rows(&columns);
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "no row of {} labels every model",
+        data.display()
+    );
+    let predictions = predict_all(
+        router,
+        &rows
+            .iter()
+            .map(|&r| table.prompts[r].as_str())
+            .collect::<Vec<_>>(),
+    )?;
+    let pool = router.pool();
+    let pick = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
+        (0..rows.len())
+            .map(|i| (0..ids.len()).map(|m| f(i, m)).collect())
+            .collect()
+    };
+    let inputs = Inputs {
+        models: ids.clone(),
+        correct: rows
+            .iter()
+            .map(|&r| {
+                columns
+                    .iter()
+                    .map(|&c| table.labels[r][c] == Some(true))
+                    .collect()
+            })
+            .collect(),
+        cost: pick(&|i, m| table.costs[rows[i]][columns[m]].unwrap_or(0.0)),
+        quality: pick(&|i, m| predictions[i].quality_of(&ids[m]).unwrap_or(0.0)),
+        estimate: pick(&|i, m| {
+            routoo::cost::estimate(pool, pool_models[m], predictions[i].chars).usd
+        }),
+    };
+    Ok(routoo::eval::evaluate(&inputs))
+}
+
+/// Predicts every prompt, one thread per core (the tract plan is shared).
+fn predict_all(router: &Router, prompts: &[&str]) -> Result<Vec<Prediction>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = prompts.len().div_ceil(threads).max(1);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<routoo::Result<Vec<Prediction>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = prompts
+            .chunks(chunk)
+            .map(|part| {
+                let done = &done;
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| {
+                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if n % 1000 == 0 {
+                                eprintln!("routoo: predicted {n}/{}", prompts.len());
+                            }
+                            router.predict(p)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(prompts.len());
+    for r in results {
+        out.extend(r?);
+    }
+    anyhow::ensure!(out.len() == prompts.len(), "a prediction thread failed");
+    Ok(out)
+}
+
+fn print_report(r: &Report) {
+    println!("{} rows", r.rows);
+    println!(
+        "{:<28} {:>9} {:>12} {:>14} {:>12}",
+        "", "accuracy", "mean US$", "cost to match", "gain at cost"
+    );
+    for (id, s) in &r.models {
+        let ctm = r.cost_to_match[id].map_or("never".to_string(), |x| format!("{x:.3}x"));
+        println!(
+            "{:<28} {:>9.4} {:>12.8} {:>14} {:>+12.4}",
+            id, s.accuracy, s.mean_cost, ctm, r.gain_at_cost[id]
+        );
+    }
+    for (name, s) in [("oracle", &r.oracle), ("random", &r.random)] {
+        println!("{:<28} {:>9.4} {:>12.8}", name, s.accuracy, s.mean_cost);
+    }
+    println!("AIQ {:.4}", r.aiq);
+    if let Some(apgr) = r.apgr {
+        println!("APGR {apgr:.4}");
     }
 }

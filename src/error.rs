@@ -64,6 +64,9 @@ pub enum Error {
     /// Every model of the pool was excluded by the request's constraints.
     #[error("no model of the pool can take this request: {0}")]
     NoCandidate(Exclusions),
+    /// A routing table does not parse.
+    #[error("invalid routing table: {0}")]
+    Table(String),
     /// Reading a file failed (native only).
     #[error("cannot read {path}: {message}")]
     Io {

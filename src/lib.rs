@@ -10,7 +10,8 @@ The crate is a pure core with a thin binding layer:
 - [`Router`] binds a predictor to a pool and picks, for a prompt and a budget, the model that
   maximises predicted quality − λ·estimated cost under the request's [`Constraints`], returning
   the ranked alternatives and why each other model was excluded.
-- [`cost`] and [`select`] hold the arithmetic, free of any I/O.
+- [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`eval`] scores a router on a
+  routing table.
 - `wasm` (wasm32 only) exposes the same router to JavaScript.
 
 ```no_run
@@ -30,6 +31,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 pub mod bundle;
 pub mod cost;
 mod error;
+pub mod eval;
 pub mod pool;
 pub mod predictor;
 mod router;

@@ -1,0 +1,504 @@
+//! Offline evaluation on a routing table: the router's accuracy–cost curve against the single
+//! models, the oracle and random routing, with the metrics of the Routoo paper, RouterBench
+//! (AIQ) and RouteLLM (APGR).
+//!
+//! The router decides with its own estimates (predicted quality, pool prices × token
+//! estimates); each choice is charged the table's true cost and scored with its true label.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+const FIXED: [&str; 4] = ["id", "benchmark", "subject", "prompt"];
+
+/// A routing table: per prompt, which model answered correctly and at what cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Row ids.
+    pub ids: Vec<String>,
+    /// Prompts.
+    pub prompts: Vec<String>,
+    /// Model ids, from the header (columns that are neither fixed nor contain `|`).
+    pub models: Vec<String>,
+    /// `labels[row][model]`: `Some(true)` if correct, `None` if not evaluated.
+    pub labels: Vec<Vec<Option<bool>>>,
+    /// `costs[row][model]`: US$ charged, `None` if not evaluated.
+    pub costs: Vec<Vec<Option<f64>>>,
+}
+
+impl Table {
+    /// Reads a table in the format of the routing data (CSV, header row, RFC 4180 quoting).
+    pub fn from_csv(data: impl std::io::Read) -> Result<Table> {
+        let bad = |m: String| Error::Table(m);
+        let mut reader = csv::Reader::from_reader(data);
+        let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (id, prompt) = match (col("id"), col("prompt")) {
+            (Some(i), Some(p)) => (i, p),
+            _ => return Err(bad("the header needs an `id` and a `prompt` column".into())),
+        };
+        let models: Vec<String> = header
+            .iter()
+            .filter(|h| !FIXED.contains(h) && !h.contains('|'))
+            .map(String::from)
+            .collect();
+        if models.is_empty() {
+            return Err(bad("the header names no model column".into()));
+        }
+        let label_cols: Vec<usize> = models.iter().filter_map(|m| col(m)).collect();
+        let cost_cols: Vec<Option<usize>> =
+            models.iter().map(|m| col(&format!("{m}|cost"))).collect();
+        let mut t = Table {
+            ids: Vec::new(),
+            prompts: Vec::new(),
+            models,
+            labels: Vec::new(),
+            costs: Vec::new(),
+        };
+        for (n, record) in reader.records().enumerate() {
+            let record = record.map_err(|e| bad(e.to_string()))?;
+            let row = n + 2; // 1-based, after the header
+            let cell = |i: usize| record.get(i).unwrap_or("").trim();
+            let mut labels = Vec::with_capacity(label_cols.len());
+            let mut costs = Vec::with_capacity(label_cols.len());
+            for (k, (&lc, cc)) in label_cols.iter().zip(&cost_cols).enumerate() {
+                let label = match cell(lc) {
+                    "" => None,
+                    "1" | "1.0" => Some(true),
+                    "0" | "0.0" => Some(false),
+                    other => {
+                        return Err(bad(format!(
+                            "row {row}, column {}: label {other:?} is not 0, 1 or empty",
+                            t.models[k]
+                        )))
+                    }
+                };
+                let cost = match cc.map(cell).unwrap_or("") {
+                    "" => None,
+                    text => Some(
+                        text.parse::<f64>()
+                            .ok()
+                            .filter(|c| c.is_finite() && *c >= 0.0)
+                            .ok_or_else(|| {
+                                bad(format!(
+                                    "row {row}, column {}|cost: {text:?} is not a cost",
+                                    t.models[k]
+                                ))
+                            })?,
+                    ),
+                };
+                labels.push(label);
+                costs.push(cost);
+            }
+            t.ids.push(cell(id).to_string());
+            t.prompts.push(record.get(prompt).unwrap_or("").to_string());
+            t.labels.push(labels);
+            t.costs.push(costs);
+        }
+        Ok(t)
+    }
+
+    /// Rows on which every model of `models` (indices into [`Table::models`]) has a label and
+    /// a cost.
+    pub fn complete_rows(&self, models: &[usize]) -> Vec<usize> {
+        (0..self.ids.len())
+            .filter(|&r| {
+                models
+                    .iter()
+                    .all(|&m| self.labels[r][m].is_some() && self.costs[r][m].is_some())
+            })
+            .collect()
+    }
+}
+
+/// What the router knows and what the table says, for the rows and models evaluated.
+///
+/// All matrices are `[row][model]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// Model ids, in column order.
+    pub models: Vec<String>,
+    /// True labels.
+    pub correct: Vec<Vec<bool>>,
+    /// True US$ charged.
+    pub cost: Vec<Vec<f64>>,
+    /// The router's predicted quality.
+    pub quality: Vec<Vec<f64>>,
+    /// The router's estimated US$.
+    pub estimate: Vec<Vec<f64>>,
+}
+
+/// Accuracy and mean true cost of one way of routing.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Score {
+    /// Fraction of rows answered correctly.
+    pub accuracy: f64,
+    /// Mean US$ per row.
+    pub mean_cost: f64,
+}
+
+/// One point of the router's curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    /// λ, quality per US$.
+    pub lambda: f64,
+    /// Fraction of rows answered correctly.
+    pub accuracy: f64,
+    /// Mean true US$ per row.
+    pub mean_cost: f64,
+}
+
+/// Everything `routoo eval --json` prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Each model alone.
+    pub models: BTreeMap<String, Score>,
+    /// Always the cheapest correct model (the cheapest model when none is correct).
+    pub oracle: Score,
+    /// A model drawn uniformly at random for each row (expected values).
+    pub random: Score,
+    /// The router, from always-cheapest to always-best-predicted.
+    pub curve: Vec<Point>,
+    /// Router's lowest mean cost reaching the model's accuracy ÷ the model's mean cost.
+    pub cost_to_match: BTreeMap<String, Option<f64>>,
+    /// Router's best accuracy at a mean cost ≤ the model's, minus the model's accuracy.
+    pub gain_at_cost: BTreeMap<String, f64>,
+    /// Area under the non-decreasing convex hull of (cost, accuracy) ÷ the cost range.
+    pub aiq: f64,
+    /// Average performance gap recovered, when exactly two models are evaluated.
+    pub apgr: Option<f64>,
+}
+
+/// The router's choice on a row at λ: argmax of quality − λ·estimate, ties to the cheaper
+/// estimate then the lower column (the order `select::rank` uses for equal ids).
+fn choose(quality: &[f64], estimate: &[f64], lambda: f64) -> usize {
+    let score = |m: usize| {
+        if lambda.is_infinite() {
+            -estimate[m]
+        } else {
+            quality[m] - lambda * estimate[m]
+        }
+    };
+    (0..quality.len())
+        .reduce(|best, m| {
+            let (a, b) = (score(m), score(best));
+            if a > b || (a == b && estimate[m] < estimate[best]) {
+                m
+            } else {
+                best
+            }
+        })
+        .unwrap_or(0)
+}
+
+fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
+    values.sum::<f64>() / n.max(1) as f64
+}
+
+/// λ grid: 0, 25 steps a decade from 1e-3 to 1e9, then ∞ (always the cheapest estimate).
+fn grid() -> Vec<f64> {
+    let mut g = vec![0.0];
+    g.extend((0..=300).map(|i| 10f64.powf(-3.0 + f64::from(i) / 25.0)));
+    g.push(f64::INFINITY);
+    g
+}
+
+/// Evaluates the router on `inputs`.
+pub fn evaluate(inputs: &Inputs) -> Report {
+    let n = inputs.correct.len();
+    let k = inputs.models.len();
+    let score_of = |pick: &dyn Fn(usize) -> usize| Score {
+        accuracy: mean(
+            (0..n).map(|r| f64::from(u8::from(inputs.correct[r][pick(r)]))),
+            n,
+        ),
+        mean_cost: mean((0..n).map(|r| inputs.cost[r][pick(r)]), n),
+    };
+    let models: BTreeMap<String, Score> = (0..k)
+        .map(|m| (inputs.models[m].clone(), score_of(&|_| m)))
+        .collect();
+    let oracle = score_of(&|r| {
+        let by_cost = |a: &usize, b: &usize| inputs.cost[r][*a].total_cmp(&inputs.cost[r][*b]);
+        (0..k)
+            .filter(|&m| inputs.correct[r][m])
+            .min_by(by_cost)
+            .or_else(|| (0..k).min_by(by_cost))
+            .unwrap_or(0)
+    });
+    let random = Score {
+        accuracy: mean(models.values().map(|s| s.accuracy), k),
+        mean_cost: mean(models.values().map(|s| s.mean_cost), k),
+    };
+    let mut curve: Vec<Point> = grid()
+        .into_iter()
+        .map(|lambda| {
+            let s = score_of(&|r| choose(&inputs.quality[r], &inputs.estimate[r], lambda));
+            Point {
+                lambda,
+                accuracy: s.accuracy,
+                mean_cost: s.mean_cost,
+            }
+        })
+        .collect();
+    curve.dedup_by(|b, a| a.accuracy == b.accuracy && a.mean_cost == b.mean_cost);
+    let cost_to_match = models
+        .iter()
+        .map(|(id, s)| {
+            let best = curve
+                .iter()
+                .filter(|p| p.accuracy >= s.accuracy)
+                .map(|p| p.mean_cost)
+                .min_by(f64::total_cmp);
+            (id.clone(), best.map(|c| ratio(c, s.mean_cost)))
+        })
+        .collect();
+    let gain_at_cost = models
+        .iter()
+        .map(|(id, s)| {
+            let best = curve
+                .iter()
+                .filter(|p| p.mean_cost <= s.mean_cost)
+                .map(|p| p.accuracy)
+                .max_by(f64::total_cmp);
+            (
+                id.clone(),
+                best.map_or(f64::NEG_INFINITY, |a| a - s.accuracy),
+            )
+        })
+        .collect();
+    let points: Vec<(f64, f64)> = curve.iter().map(|p| (p.mean_cost, p.accuracy)).collect();
+    Report {
+        rows: n,
+        aiq: aiq(&points),
+        apgr: (k == 2).then(|| apgr(inputs)),
+        models,
+        oracle,
+        random,
+        curve,
+        cost_to_match,
+        gain_at_cost,
+    }
+}
+
+fn ratio(cost: f64, of: f64) -> f64 {
+    if of > 0.0 {
+        cost / of
+    } else if cost > 0.0 {
+        f64::INFINITY
+    } else {
+        1.0
+    }
+}
+
+/// RouterBench's AIQ: the area under the non-decreasing upper convex hull of the
+/// (cost, accuracy) points, divided by their cost range. A single cost gives its accuracy.
+pub fn aiq(points: &[(f64, f64)]) -> f64 {
+    let mut pts: Vec<(f64, f64)> = points.to_vec();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let Some(&(lo, _)) = pts.first() else {
+        return 0.0;
+    };
+    let hi = pts.last().map_or(lo, |p| p.0);
+    if hi <= lo {
+        return pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    }
+    // Upper hull, left to right.
+    let mut hull: Vec<(f64, f64)> = Vec::new();
+    for p in pts {
+        while hull.len() >= 2 {
+            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
+            let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
+            if cross >= 0.0 {
+                hull.pop();
+            } else {
+                break;
+            }
+        }
+        hull.push(p);
+    }
+    // Non-decreasing: past the hull's peak, accuracy stays at the peak.
+    let mut area = 0.0;
+    let mut best = f64::NEG_INFINITY;
+    for w in hull.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let (ya, yb) = (a.1.max(best), b.1.max(a.1.max(best)));
+        area += (b.0 - a.0) * (ya + yb) / 2.0;
+        best = yb;
+    }
+    if let Some(&(last, y)) = hull.last() {
+        area += (hi - last) * y.max(best);
+    }
+    area / (hi - lo)
+}
+
+/// RouteLLM's APGR for two models: the gap between the weaker and the stronger model that
+/// routing recovers, averaged over every share of calls to the stronger model from 0 to 1.
+fn apgr(inputs: &Inputs) -> f64 {
+    let n = inputs.correct.len();
+    let acc = |m: usize| mean((0..n).map(|r| f64::from(u8::from(inputs.correct[r][m]))), n);
+    let (weak, strong) = if acc(0) <= acc(1) { (0, 1) } else { (1, 0) };
+    let gap = acc(strong) - acc(weak);
+    if n == 0 || gap <= 0.0 {
+        return 0.0;
+    }
+    // The λ at which each row switches to the stronger model; higher switches first.
+    let mut order: Vec<(f64, usize)> = (0..n)
+        .map(|r| {
+            let dq = inputs.quality[r][strong] - inputs.quality[r][weak];
+            let dc = inputs.estimate[r][strong] - inputs.estimate[r][weak];
+            let key = if dc > 0.0 {
+                dq / dc
+            } else if dq >= 0.0 {
+                f64::INFINITY
+            } else {
+                f64::NEG_INFINITY
+            };
+            (key, r)
+        })
+        .collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut correct: f64 = (0..n)
+        .map(|r| f64::from(u8::from(inputs.correct[r][weak])))
+        .sum();
+    let pgr = |c: f64| (c / n as f64 - acc(weak)) / gap;
+    let mut total = pgr(correct) / 2.0;
+    for (i, &(_, r)) in order.iter().enumerate() {
+        correct += f64::from(u8::from(inputs.correct[r][strong]))
+            - f64::from(u8::from(inputs.correct[r][weak]));
+        total += if i + 1 == n {
+            pgr(correct) / 2.0
+        } else {
+            pgr(correct)
+        };
+    }
+    total / n as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two rows per pattern of which model is right, three models of rising price.
+    fn inputs(quality: impl Fn(usize, usize, bool) -> f64) -> Inputs {
+        let correct = vec![
+            vec![true, true, true],
+            vec![false, true, true],
+            vec![false, false, true],
+            vec![false, false, false],
+            vec![true, false, true],
+        ];
+        let price = [1.0, 2.0, 4.0];
+        let cost: Vec<Vec<f64>> = (0..correct.len()).map(|_| price.to_vec()).collect();
+        let quality = (0..correct.len())
+            .map(|r| (0..3).map(|m| quality(r, m, correct[r][m])).collect())
+            .collect();
+        Inputs {
+            models: vec!["small".into(), "medium".into(), "large".into()],
+            correct,
+            estimate: cost.clone(),
+            cost,
+            quality,
+        }
+    }
+
+    #[test]
+    fn a_perfect_predictor_reaches_the_oracle() {
+        let report = evaluate(&inputs(|_, _, right| f64::from(u8::from(right))));
+        assert_eq!(report.rows, 5);
+        assert_eq!(report.oracle.accuracy, 0.8);
+        assert_eq!(report.oracle.mean_cost, (1.0 + 2.0 + 4.0 + 1.0 + 1.0) / 5.0);
+        assert!(report.curve.iter().any(
+            |p| p.accuracy == report.oracle.accuracy && p.mean_cost == report.oracle.mean_cost
+        ));
+        assert_eq!(report.cost_to_match["large"], Some(1.8 / 4.0));
+        assert!((report.gain_at_cost["small"] - 0.0).abs() < 1e-12);
+        assert!(report.aiq > report.random.accuracy);
+    }
+
+    #[test]
+    fn a_constant_predictor_traces_the_single_models() {
+        let base = [0.4, 0.6, 0.8];
+        let report = evaluate(&inputs(|_, m, _| base[m]));
+        for p in &report.curve {
+            assert!(
+                report
+                    .models
+                    .values()
+                    .any(|s| s.accuracy == p.accuracy && s.mean_cost == p.mean_cost),
+                "{p:?} is no single model"
+            );
+        }
+        assert_eq!(report.curve.first().map(|p| p.mean_cost), Some(4.0));
+        assert_eq!(report.curve.last().map(|p| p.mean_cost), Some(1.0));
+        assert_eq!(report.cost_to_match["large"], Some(1.0));
+        assert_eq!(report.gain_at_cost["medium"], 0.0);
+        assert_eq!(report.apgr, None);
+    }
+
+    #[test]
+    fn an_adversarial_predictor_never_matches_the_best_model() {
+        let report = evaluate(&inputs(|_, _, right| f64::from(u8::from(!right))));
+        assert_eq!(report.cost_to_match["large"], None);
+        assert!(report.gain_at_cost["large"] < 0.0);
+    }
+
+    #[test]
+    fn aiq_edge_cases() {
+        assert_eq!(aiq(&[]), 0.0);
+        assert_eq!(aiq(&[(3.0, 0.7)]), 0.7);
+        assert_eq!(aiq(&[(1.0, 0.5), (1.0, 0.6)]), 0.6);
+        assert!((aiq(&[(0.0, 0.0), (1.0, 1.0)]) - 0.5).abs() < 1e-12);
+        // A dip under the hull does not count; past the peak the hull stays flat.
+        let with_dip = aiq(&[(0.0, 0.0), (0.5, 0.1), (1.0, 1.0), (2.0, 0.2)]);
+        assert!((with_dip - (0.5 + 1.0) / 2.0).abs() < 1e-12, "{with_dip}");
+    }
+
+    #[test]
+    fn apgr_of_two_models() {
+        let make = |quality: [[f64; 2]; 4]| Inputs {
+            models: vec!["weak".into(), "strong".into()],
+            correct: vec![
+                vec![true, true],
+                vec![true, true],
+                vec![false, true],
+                vec![false, true],
+            ],
+            cost: vec![vec![1.0, 10.0]; 4],
+            estimate: vec![vec![1.0, 10.0]; 4],
+            quality: quality.iter().map(|q| q.to_vec()).collect(),
+        };
+        let perfect = evaluate(&make([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]]));
+        assert_eq!(perfect.apgr, Some(0.75));
+        let backwards = evaluate(&make([[0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]));
+        assert_eq!(backwards.apgr, Some(0.25));
+    }
+
+    #[test]
+    fn tables_are_read_from_the_header() {
+        let csv = "id,benchmark,subject,prompt,a,b,a|cost,b|cost,b|response\n\
+                   r1,mmlu,x,\"Q, with comma\nand newline\",1,,0.5,,\n\
+                   r2,mmlu,x,Q2,0,1,0.5,2e-3,\"answer\"\n";
+        let t = Table::from_csv(csv.as_bytes()).unwrap();
+        assert_eq!(t.models, ["a", "b"]);
+        assert_eq!(t.prompts[0], "Q, with comma\nand newline");
+        assert_eq!(
+            t.labels,
+            [vec![Some(true), None], vec![Some(false), Some(true)]]
+        );
+        assert_eq!(t.costs[1], [Some(0.5), Some(0.002)]);
+        assert_eq!(t.complete_rows(&[0, 1]), [1]);
+        assert_eq!(t.complete_rows(&[0]), [0, 1]);
+        let bad = "id,benchmark,subject,prompt,a,a|cost\nr1,m,,Q,yes,1\n";
+        let err = Table::from_csv(bad.as_bytes()).unwrap_err().to_string();
+        assert!(
+            err.contains("row 2, column a") && err.contains("\"yes\""),
+            "{err}"
+        );
+        let none = Table::from_csv("id,prompt\nr,Q\n".as_bytes()).unwrap_err();
+        assert!(none.to_string().contains("no model column"));
+    }
+}
