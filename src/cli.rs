@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use routoo::eval::{Inputs, Report, Table};
+use routoo::eval::{Report, Selection, Table};
 use routoo::{Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
@@ -275,64 +275,15 @@ fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Rep
     let table = Table::from_csv(std::io::BufReader::new(file))
         .with_context(|| format!("in {}", data.display()))?;
     let manifest = router.predictor().manifest();
-    let ids = match models {
-        Some(ids) => ids,
-        None => table
-            .models
-            .iter()
-            .filter(|m| manifest.head(m).is_some())
-            .cloned()
-            .collect(),
-    };
-    anyhow::ensure!(!ids.is_empty(), "no model of {} has a head", data.display());
-    let mut columns = Vec::with_capacity(ids.len());
-    let mut pool_models = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let column = table.models.iter().position(|m| m == id);
-        columns.push(column.with_context(|| format!("{} has no column {id:?}", data.display()))?);
-        anyhow::ensure!(
-            manifest.head(id).is_some(),
-            "the bundle has no head for {id:?}"
-        );
-        let model = router.pool().model(id);
-        pool_models.push(model.with_context(|| format!("the pool has no model {id:?}"))?);
-    }
-    let rows = table.complete_rows(&columns);
-    anyhow::ensure!(
-        !rows.is_empty(),
-        "no row of {} labels every model",
-        data.display()
-    );
-    let predictions = predict_all(
-        router,
-        &rows
-            .iter()
-            .map(|&r| table.prompts[r].as_str())
-            .collect::<Vec<_>>(),
-    )?;
-    let pool = router.pool();
-    let pick = |f: &dyn Fn(usize, usize) -> f64| -> Vec<Vec<f64>> {
-        (0..rows.len())
-            .map(|i| (0..ids.len()).map(|m| f(i, m)).collect())
-            .collect()
-    };
-    let inputs = Inputs {
-        models: ids.clone(),
-        correct: rows
-            .iter()
-            .map(|&r| {
-                columns
-                    .iter()
-                    .map(|&c| table.labels[r][c] == Some(true))
-                    .collect()
-            })
-            .collect(),
-        cost: pick(&|i, m| table.costs[rows[i]][columns[m]].unwrap_or(0.0)),
-        quality: pick(&|i, m| predictions[i].quality_of(&ids[m]).unwrap_or(0.0)),
-        estimate: pick(&|i, m| {
-            routoo::cost::estimate(pool, pool_models[m], predictions[i].chars).usd
-        }),
-    };
+    let selection = Selection::new(
+        &table,
+        router.pool(),
+        |id| manifest.head(id).is_some(),
+        models.as_deref(),
+    )
+    .with_context(|| format!("evaluating {}", data.display()))?;
+    let predictions = predict_all(router, &selection.prompts(&table))?;
+    let inputs = selection.inputs(&table, &predictions)?;
     Ok(routoo::eval::evaluate(&inputs))
 }
 

@@ -9,7 +9,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::cost;
 use crate::error::{Error, Result};
+use crate::pool::Pool;
+use crate::predictor::Prediction;
+use crate::select::{self, Constraints};
 
 const FIXED: [&str; 4] = ["id", "benchmark", "subject", "prompt"];
 
@@ -113,21 +117,145 @@ impl Table {
     }
 }
 
+/// The models and rows of a table an evaluation uses, and the pool the router prices them with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    /// Model ids evaluated.
+    pub models: Vec<String>,
+    /// Their columns in [`Table::models`].
+    pub columns: Vec<usize>,
+    /// Rows on which every evaluated model has a label and a cost.
+    pub rows: Vec<usize>,
+    /// The pool restricted to the evaluated models, in the same order.
+    pub pool: Pool,
+}
+
+impl Selection {
+    /// Chooses what to evaluate: `models`, or by default every model of the table that
+    /// `has_head` accepts; each needs a column in the table and an entry in `pool`.
+    pub fn new(
+        table: &Table,
+        pool: &Pool,
+        has_head: impl Fn(&str) -> bool,
+        models: Option<&[String]>,
+    ) -> Result<Selection> {
+        let bad = |m: String| Error::Table(m);
+        let models: Vec<String> = match models {
+            Some(ids) => ids.to_vec(),
+            None => table.models.iter().filter(|m| has_head(m)).cloned().collect(),
+        };
+        if models.is_empty() {
+            return Err(bad("no model of the table has a head in the predictor".into()));
+        }
+        let mut columns = Vec::with_capacity(models.len());
+        let mut pool_models = Vec::with_capacity(models.len());
+        for id in &models {
+            let column = table.models.iter().position(|m| m == id);
+            columns.push(column.ok_or_else(|| bad(format!("the table has no column {id:?}")))?);
+            if !has_head(id) {
+                return Err(bad(format!("the predictor has no head for {id:?}")));
+            }
+            let model = pool.model(id).cloned();
+            pool_models.push(model.ok_or_else(|| bad(format!("the pool has no model {id:?}")))?);
+        }
+        let rows = table.complete_rows(&columns);
+        if rows.is_empty() {
+            return Err(bad(format!("no row labels every model of {models:?}")));
+        }
+        Ok(Selection {
+            models,
+            columns,
+            rows,
+            pool: Pool {
+                expected_output_tokens: pool.expected_output_tokens,
+                models: pool_models,
+            },
+        })
+    }
+
+    /// The prompts of the selected rows, in order.
+    pub fn prompts<'t>(&self, table: &'t Table) -> Vec<&'t str> {
+        self.rows.iter().map(|&r| table.prompts[r].as_str()).collect()
+    }
+
+    /// Joins the table's truth with the router's predictions, one per selected row.
+    pub fn inputs(&self, table: &Table, predictions: &[Prediction]) -> Result<Inputs> {
+        if predictions.len() != self.rows.len() {
+            return Err(Error::Table(format!(
+                "{} predictions for {} rows",
+                predictions.len(),
+                self.rows.len()
+            )));
+        }
+        Ok(Inputs {
+            pool: self.pool.clone(),
+            chars: predictions.iter().map(|p| p.chars).collect(),
+            correct: self
+                .rows
+                .iter()
+                .map(|&r| {
+                    self.columns
+                        .iter()
+                        .map(|&c| table.labels[r][c] == Some(true))
+                        .collect()
+                })
+                .collect(),
+            cost: self
+                .rows
+                .iter()
+                .map(|&r| {
+                    self.columns
+                        .iter()
+                        .map(|&c| table.costs[r][c].unwrap_or(0.0))
+                        .collect()
+                })
+                .collect(),
+            quality: predictions
+                .iter()
+                .map(|p| {
+                    self.models
+                        .iter()
+                        .map(|id| p.quality_of(id).unwrap_or(0.0))
+                        .collect()
+                })
+                .collect(),
+        })
+    }
+}
+
 /// What the router knows and what the table says, for the rows and models evaluated.
 ///
-/// All matrices are `[row][model]`.
+/// All matrices are `[row][model]`, models in the order of `pool.models`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {
-    /// Model ids, in column order.
-    pub models: Vec<String>,
+    /// The evaluated models with the prices the router estimates costs from.
+    pub pool: Pool,
+    /// Prompt length of each row, in characters (what the cost estimate reads).
+    pub chars: Vec<usize>,
     /// True labels.
     pub correct: Vec<Vec<bool>>,
     /// True US$ charged.
     pub cost: Vec<Vec<f64>>,
     /// The router's predicted quality.
     pub quality: Vec<Vec<f64>>,
-    /// The router's estimated US$.
-    pub estimate: Vec<Vec<f64>>,
+}
+
+impl Inputs {
+    /// The router's estimated US$ for model `m` on row `r`.
+    fn estimate(&self, r: usize, m: usize) -> f64 {
+        cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
+    }
+
+    /// The router's choice on row `r` at `lambda`: the top of [`select::rank`], the ranking
+    /// the browser uses. A row no model can take (context windows) goes to the first model.
+    fn choose(&self, r: usize, lambda: f64) -> usize {
+        let none = Constraints::default();
+        let (ranked, _) = select::rank(&self.pool, &self.quality[r], self.chars[r], lambda, &none);
+        ranked
+            .first()
+            .and_then(|c| self.pool.models.iter().position(|m| m.id == c.model))
+            .unwrap_or(0)
+    }
 }
 
 /// Accuracy and mean true cost of one way of routing.
@@ -173,44 +301,22 @@ pub struct Report {
     pub apgr: Option<f64>,
 }
 
-/// The router's choice on a row at λ: argmax of quality − λ·estimate, ties to the cheaper
-/// estimate then the lower column (the order `select::rank` uses for equal ids).
-fn choose(quality: &[f64], estimate: &[f64], lambda: f64) -> usize {
-    let score = |m: usize| {
-        if lambda.is_infinite() {
-            -estimate[m]
-        } else {
-            quality[m] - lambda * estimate[m]
-        }
-    };
-    (0..quality.len())
-        .reduce(|best, m| {
-            let (a, b) = (score(m), score(best));
-            if a > b || (a == b && estimate[m] < estimate[best]) {
-                m
-            } else {
-                best
-            }
-        })
-        .unwrap_or(0)
-}
-
 fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
     values.sum::<f64>() / n.max(1) as f64
 }
 
-/// λ grid: 0, 25 steps a decade from 1e-3 to 1e9, then ∞ (always the cheapest estimate).
+/// λ grid: 0, then 25 steps a decade from 1e-3 to 1e12 quality per US$; at the top the cost
+/// term outweighs any quality difference, so the router takes the cheapest estimate.
 fn grid() -> Vec<f64> {
     let mut g = vec![0.0];
-    g.extend((0..=300).map(|i| 10f64.powf(-3.0 + f64::from(i) / 25.0)));
-    g.push(f64::INFINITY);
+    g.extend((0..=375).map(|i| 10f64.powf(-3.0 + f64::from(i) / 25.0)));
     g
 }
 
 /// Evaluates the router on `inputs`.
 pub fn evaluate(inputs: &Inputs) -> Report {
     let n = inputs.correct.len();
-    let k = inputs.models.len();
+    let k = inputs.pool.models.len();
     let score_of = |pick: &dyn Fn(usize) -> usize| Score {
         accuracy: mean(
             (0..n).map(|r| f64::from(u8::from(inputs.correct[r][pick(r)]))),
@@ -219,7 +325,7 @@ pub fn evaluate(inputs: &Inputs) -> Report {
         mean_cost: mean((0..n).map(|r| inputs.cost[r][pick(r)]), n),
     };
     let models: BTreeMap<String, Score> = (0..k)
-        .map(|m| (inputs.models[m].clone(), score_of(&|_| m)))
+        .map(|m| (inputs.pool.models[m].id.clone(), score_of(&|_| m)))
         .collect();
     let oracle = score_of(&|r| {
         let by_cost = |a: &usize, b: &usize| inputs.cost[r][*a].total_cmp(&inputs.cost[r][*b]);
@@ -236,7 +342,7 @@ pub fn evaluate(inputs: &Inputs) -> Report {
     let mut curve: Vec<Point> = grid()
         .into_iter()
         .map(|lambda| {
-            let s = score_of(&|r| choose(&inputs.quality[r], &inputs.estimate[r], lambda));
+            let s = score_of(&|r| inputs.choose(r, lambda));
             Point {
                 lambda,
                 accuracy: s.accuracy,
@@ -349,7 +455,7 @@ fn apgr(inputs: &Inputs) -> f64 {
     let mut order: Vec<(f64, usize)> = (0..n)
         .map(|r| {
             let dq = inputs.quality[r][strong] - inputs.quality[r][weak];
-            let dc = inputs.estimate[r][strong] - inputs.estimate[r][weak];
+            let dc = inputs.estimate(r, strong) - inputs.estimate(r, weak);
             let key = if dc > 0.0 {
                 dq / dc
             } else if dq >= 0.0 {
@@ -381,6 +487,29 @@ fn apgr(inputs: &Inputs) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pool::PoolModel;
+    use crate::predictor::ModelQuality;
+
+    /// A pool whose estimate for a 4-character prompt (one token, no output) is `price` US$.
+    fn pool(models: &[(&str, f64)]) -> Pool {
+        Pool {
+            expected_output_tokens: 0,
+            models: models
+                .iter()
+                .map(|&(id, price)| PoolModel {
+                    id: id.into(),
+                    provider: "test".into(),
+                    api_model: id.into(),
+                    base_url: "http://127.0.0.1".into(),
+                    price_in: price * 1e6,
+                    price_out: 0.0,
+                    context_window: 100,
+                    latency_ms: 1,
+                    expected_output_tokens: None,
+                })
+                .collect(),
+        }
+    }
 
     /// Two rows per pattern of which model is right, three models of rising price.
     fn inputs(quality: impl Fn(usize, usize, bool) -> f64) -> Inputs {
@@ -397,9 +526,9 @@ mod tests {
             .map(|r| (0..3).map(|m| quality(r, m, correct[r][m])).collect())
             .collect();
         Inputs {
-            models: vec!["small".into(), "medium".into(), "large".into()],
+            pool: pool(&[("small", 1.0), ("medium", 2.0), ("large", 4.0)]),
+            chars: vec![4; correct.len()],
             correct,
-            estimate: cost.clone(),
             cost,
             quality,
         }
@@ -460,7 +589,8 @@ mod tests {
     #[test]
     fn apgr_of_two_models() {
         let make = |quality: [[f64; 2]; 4]| Inputs {
-            models: vec!["weak".into(), "strong".into()],
+            pool: pool(&[("weak", 1.0), ("strong", 10.0)]),
+            chars: vec![4; 4],
             correct: vec![
                 vec![true, true],
                 vec![true, true],
@@ -468,13 +598,61 @@ mod tests {
                 vec![false, true],
             ],
             cost: vec![vec![1.0, 10.0]; 4],
-            estimate: vec![vec![1.0, 10.0]; 4],
             quality: quality.iter().map(|q| q.to_vec()).collect(),
         };
         let perfect = evaluate(&make([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]]));
         assert_eq!(perfect.apgr, Some(0.75));
         let backwards = evaluate(&make([[0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]));
         assert_eq!(backwards.apgr, Some(0.25));
+    }
+
+    #[test]
+    fn a_selection_joins_table_pool_and_predictions() {
+        let csv = "id,benchmark,subject,prompt,a,b,c,a|cost,b|cost,c|cost\n\
+                   r1,m,,Q1,1,0,1,0.1,0.2,0.3\n\
+                   r2,m,,Q2,0,,1,0.1,,0.3\n\
+                   r3,m,,Q3,0,1,0,0.1,0.2,0.3\n";
+        let table = Table::from_csv(csv.as_bytes()).unwrap();
+        let pool = pool(&[("b", 2.0), ("a", 1.0), ("c", 3.0)]);
+        let heads = |id: &str| id != "c";
+        let sel = Selection::new(&table, &pool, heads, None).unwrap();
+        assert_eq!(sel.models, ["a", "b"]);
+        assert_eq!(sel.rows, [0, 2]);
+        let ids: Vec<&str> = sel.pool.models.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "the sub-pool follows the evaluated order");
+        assert_eq!(sel.prompts(&table), ["Q1", "Q3"]);
+        let prediction = |qa: f64, qb: f64| Prediction {
+            tokens: 1,
+            truncated: false,
+            chars: 4,
+            quality: vec![
+                ModelQuality { model: "b".into(), quality: qb },
+                ModelQuality { model: "a".into(), quality: qa },
+            ],
+        };
+        let inputs = sel
+            .inputs(&table, &[prediction(0.9, 0.1), prediction(0.2, 0.8)])
+            .unwrap();
+        assert_eq!(inputs.correct, [[true, false], [false, true]]);
+        assert_eq!(inputs.cost, [[0.1, 0.2], [0.1, 0.2]]);
+        assert_eq!(inputs.quality, [[0.9, 0.1], [0.2, 0.8]]);
+        // At λ = 0 the router follows the predictions: both rows right at mixed cost.
+        let report = evaluate(&inputs);
+        assert_eq!(report.curve[0].accuracy, 1.0);
+        assert!(sel.inputs(&table, &[prediction(0.5, 0.5)]).is_err());
+
+        let err = |models: &[&str]| {
+            let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+            Selection::new(&table, &pool, |_| true, Some(&models))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&["z"]).contains("no column \"z\""));
+        let small = super::tests::pool(&[("a", 1.0)]);
+        let missing = Selection::new(&table, &small, |_| true, Some(&["b".to_string()]));
+        assert!(missing.unwrap_err().to_string().contains("pool has no model \"b\""));
+        let none = Selection::new(&table, &pool, |_| false, None).unwrap_err();
+        assert!(none.to_string().contains("no model of the table"));
     }
 
     #[test]
