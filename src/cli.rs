@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::eval::{Report, Selection, Table};
-use routoo::{Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
+use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
 #[derive(Parser)]
@@ -39,20 +39,22 @@ enum Command {
         /// Use this λ (quality per US$) instead of a budget.
         #[arg(long, conflicts_with = "budget")]
         lambda: Option<f64>,
-        /// Most US$ this request may cost.
-        #[arg(long)]
-        max_cost: Option<f64>,
-        /// Slowest typical latency allowed, in ms.
-        #[arg(long)]
-        max_latency_ms: Option<u32>,
-        /// Providers you have keys for, comma-separated (default: all).
-        #[arg(long, value_delimiter = ',')]
-        providers: Option<Vec<String>>,
-        /// Models never to choose, comma-separated.
-        #[arg(long, value_delimiter = ',')]
-        exclude: Vec<String>,
+        #[command(flatten)]
+        limits: Limits,
         /// The prompt.
         prompt: String,
+    },
+    /// Choose a model for each prompt of a file so the whole batch fits one total budget.
+    RouteBatch {
+        #[command(flatten)]
+        common: Common,
+        /// Total US$ the batch may cost (estimated).
+        #[arg(long)]
+        budget_total: f64,
+        #[command(flatten)]
+        limits: Limits,
+        /// Prompts: a JSON file `{"prompts": [...]}`, or text with one prompt per line.
+        file: PathBuf,
     },
     /// Print the pool's budget curve: λ against expected spend and quality.
     Curve {
@@ -121,12 +123,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let router = common.router()?;
             if let Some(path) = prompts {
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                let file: PromptsFile = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not {{\"prompts\": [...]}}", path.display()))?;
-                let out = file
-                    .prompts
+                let out = read_prompts(&path)?
                     .iter()
                     .map(|p| router.predict(p))
                     .collect::<Result<Vec<_>, _>>()?;
@@ -144,28 +141,36 @@ fn run(cli: Cli) -> Result<()> {
             common,
             budget,
             lambda,
-            max_cost,
-            max_latency_ms,
-            providers,
-            exclude,
+            limits,
             prompt,
         } => {
             let router = common.router()?;
             let options = RouteOptions {
                 budget,
                 lambda,
-                constraints: Constraints {
-                    max_cost_per_request: max_cost,
-                    max_latency_ms,
-                    providers,
-                    exclude,
-                },
+                constraints: limits.into(),
             };
             let decision = router.route(&prompt, &options)?;
             if common.json {
                 println!("{}", serde_json::to_string_pretty(&decision)?);
             } else {
                 print_decision(&decision);
+            }
+        }
+        Command::RouteBatch {
+            common,
+            budget_total,
+            limits,
+            file,
+        } => {
+            let router = common.router()?;
+            let prompts = read_prompts(&file)?;
+            let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
+            let plan = router.route_batch(&prompts, budget_total, &limits.into())?;
+            if common.json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print_plan(&plan, &prompts);
             }
         }
         Command::Eval {
@@ -197,6 +202,50 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Hard limits on each request.
+#[derive(Args)]
+struct Limits {
+    /// Most US$ one request may cost.
+    #[arg(long)]
+    max_cost: Option<f64>,
+    /// Slowest typical latency allowed, in ms.
+    #[arg(long)]
+    max_latency_ms: Option<u32>,
+    /// Providers you have keys for, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    providers: Option<Vec<String>>,
+    /// Models never to choose, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+}
+
+impl From<Limits> for Constraints {
+    fn from(l: Limits) -> Constraints {
+        Constraints {
+            max_cost_per_request: l.max_cost,
+            max_latency_ms: l.max_latency_ms,
+            providers: l.providers,
+            exclude: l.exclude,
+        }
+    }
+}
+
+/// Reads prompts from `{"prompts": [...]}` JSON, or one per non-empty line of text.
+fn read_prompts(path: &Path) -> Result<Vec<String>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    if text.trim_start().starts_with('{') {
+        let file: PromptsFile = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not {{\"prompts\": [...]}}", path.display()))?;
+        return Ok(file.prompts);
+    }
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect())
 }
 
 #[derive(serde::Deserialize)]
@@ -259,6 +308,31 @@ fn print_decision(d: &Decision) {
         for e in &d.excluded {
             println!("  {:<28} {}", e.model, e.message);
         }
+    }
+}
+
+fn print_plan(plan: &BatchPlan, prompts: &[&str]) {
+    println!(
+        "{} prompts: spend US${:.6} of US${} (least US${:.6}, most useful US${:.6}); \
+         expected accuracy {:.4}; lambda {:.3}",
+        prompts.len(),
+        plan.spend,
+        plan.budget_total,
+        plan.min_spend,
+        plan.max_spend,
+        plan.expected_accuracy,
+        plan.lambda
+    );
+    println!(
+        "{:>5}  {:<28} {:>8} {:>12}  prompt",
+        "#", "model", "quality", "est. US$"
+    );
+    for (i, (c, p)) in plan.choices.iter().zip(prompts).enumerate() {
+        let short: String = p.chars().take(40).collect::<String>().replace('\n', " ");
+        println!(
+            "{:>5}  {:<28} {:>8.4} {:>12.8}  {short}",
+            i, c.model, c.quality, c.cost.usd
+        );
     }
 }
 

@@ -64,6 +64,25 @@ pub enum Error {
     /// Every model of the pool was excluded by the request's constraints.
     #[error("no model of the pool can take this request: {0}")]
     NoCandidate(Exclusions),
+    /// A batch's total budget cannot pay even the cheapest allowed model for every prompt.
+    #[error(
+        "a total budget of US${budget} cannot pay for the cheapest allowed model of every prompt \
+         (that needs US${needed:.8})"
+    )]
+    BudgetTooSmall {
+        /// The total budget given, US$.
+        budget: f64,
+        /// The least the batch can cost, US$.
+        needed: f64,
+    },
+    /// One prompt of a batch failed.
+    #[error("prompt {index} of the batch: {source}")]
+    BatchItem {
+        /// Position of the prompt in the batch, from 0.
+        index: usize,
+        /// What went wrong with it.
+        source: Box<Error>,
+    },
     /// A routing table does not parse.
     #[error("invalid routing table: {0}")]
     Table(String),

@@ -142,10 +142,17 @@ impl Selection {
         let bad = |m: String| Error::Table(m);
         let models: Vec<String> = match models {
             Some(ids) => ids.to_vec(),
-            None => table.models.iter().filter(|m| has_head(m)).cloned().collect(),
+            None => table
+                .models
+                .iter()
+                .filter(|m| has_head(m))
+                .cloned()
+                .collect(),
         };
         if models.is_empty() {
-            return Err(bad("no model of the table has a head in the predictor".into()));
+            return Err(bad(
+                "no model of the table has a head in the predictor".into()
+            ));
         }
         let mut columns = Vec::with_capacity(models.len());
         let mut pool_models = Vec::with_capacity(models.len());
@@ -175,7 +182,10 @@ impl Selection {
 
     /// The prompts of the selected rows, in order.
     pub fn prompts<'t>(&self, table: &'t Table) -> Vec<&'t str> {
-        self.rows.iter().map(|&r| table.prompts[r].as_str()).collect()
+        self.rows
+            .iter()
+            .map(|&r| table.prompts[r].as_str())
+            .collect()
     }
 
     /// Joins the table's truth with the router's predictions, one per selected row.
@@ -626,8 +636,14 @@ mod tests {
             truncated: false,
             chars: 4,
             quality: vec![
-                ModelQuality { model: "b".into(), quality: qb },
-                ModelQuality { model: "a".into(), quality: qa },
+                ModelQuality {
+                    model: "b".into(),
+                    quality: qb,
+                },
+                ModelQuality {
+                    model: "a".into(),
+                    quality: qa,
+                },
             ],
         };
         let inputs = sel
@@ -650,7 +666,10 @@ mod tests {
         assert!(err(&["z"]).contains("no column \"z\""));
         let small = super::tests::pool(&[("a", 1.0)]);
         let missing = Selection::new(&table, &small, |_| true, Some(&["b".to_string()]));
-        assert!(missing.unwrap_err().to_string().contains("pool has no model \"b\""));
+        assert!(missing
+            .unwrap_err()
+            .to_string()
+            .contains("pool has no model \"b\""));
         let none = Selection::new(&table, &pool, |_| false, None).unwrap_err();
         assert!(none.to_string().contains("no model of the table"));
     }

@@ -10,8 +10,8 @@ The crate is a pure core with a thin binding layer:
 - [`Router`] binds a predictor to a pool and picks, for a prompt and a budget, the model that
   maximises predicted quality − λ·estimated cost under the request's [`Constraints`], returning
   the ranked alternatives and why each other model was excluded.
-- [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`eval`] scores a router on a
-  routing table.
+- [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`batch`] spreads one total
+  budget over many prompts; [`eval`] scores a router on a routing table.
 - `wasm` (wasm32 only) exposes the same router to JavaScript.
 
 ```no_run
@@ -28,6 +28,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod bundle;
 pub mod cost;
 mod error;
@@ -39,6 +40,7 @@ pub mod select;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+pub use crate::batch::BatchPlan;
 pub use crate::error::{Error, Exclusions, Result};
 pub use crate::pool::{Pool, PoolModel};
 pub use crate::predictor::{ModelQuality, Prediction, Predictor};

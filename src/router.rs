@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::batch::{self, BatchPlan};
 use crate::error::{Error, Exclusions, Result};
 use crate::pool::Pool;
 use crate::predictor::{Prediction, Predictor};
@@ -132,11 +133,7 @@ impl Router {
     pub fn decide(&self, prediction: &Prediction, options: &RouteOptions) -> Result<Decision> {
         options.constraints.validate(&self.pool)?;
         let lambda = self.lambda(options)?;
-        let quality: Vec<f64> = self
-            .heads
-            .iter()
-            .map(|&h| prediction.quality.get(h).map_or(0.0, |q| q.quality))
-            .collect();
+        let quality = self.qualities(prediction);
         let (ranked, excluded) = select::rank(
             &self.pool,
             &quality,
@@ -164,6 +161,62 @@ impl Router {
             tokens: prediction.tokens,
             truncated: prediction.truncated,
         })
+    }
+
+    /// Chooses a model for each prompt so that the batch's estimated spend stays within
+    /// `budget_total` US$ and its expected accuracy is as high as the plan can make it.
+    pub fn route_batch(
+        &self,
+        prompts: &[&str],
+        budget_total: f64,
+        constraints: &Constraints,
+    ) -> Result<BatchPlan> {
+        let predictions = prompts
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                self.predictor.predict(p).map_err(|e| Error::BatchItem {
+                    index,
+                    source: Box::new(e),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.plan_batch(&predictions, budget_total, constraints)
+    }
+
+    /// [`Router::route_batch`] given predictions made earlier.
+    pub fn plan_batch(
+        &self,
+        predictions: &[Prediction],
+        budget_total: f64,
+        constraints: &Constraints,
+    ) -> Result<BatchPlan> {
+        constraints.validate(&self.pool)?;
+        let candidates = predictions
+            .iter()
+            .enumerate()
+            .map(|(index, prediction)| {
+                let quality = self.qualities(prediction);
+                let (ranked, excluded) =
+                    select::rank(&self.pool, &quality, prediction.chars, 0.0, constraints);
+                if ranked.is_empty() {
+                    return Err(Error::BatchItem {
+                        index,
+                        source: Box::new(Error::NoCandidate(Exclusions(excluded))),
+                    });
+                }
+                Ok(ranked)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        batch::plan(&candidates, budget_total)
+    }
+
+    /// Predicted quality of each pool model, in pool order.
+    fn qualities(&self, prediction: &Prediction) -> Vec<f64> {
+        self.heads
+            .iter()
+            .map(|&h| prediction.quality.get(h).map_or(0.0, |q| q.quality))
+            .collect()
     }
 
     fn lambda(&self, options: &RouteOptions) -> Result<f64> {

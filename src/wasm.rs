@@ -4,7 +4,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use crate::error::Error;
-use crate::{Pool, Predictor, RouteOptions, Router};
+use crate::{Constraints, Pool, Predictor, RouteOptions, Router};
 
 /// The one place an error becomes a JS `Error`.
 fn js_error(e: impl std::fmt::Display) -> JsError {
@@ -127,6 +127,28 @@ impl JsRouter {
                 .map_err(|e| js_error(format!("invalid route options: {e}")))?
         };
         to_js(&self.inner.route(prompt, &options).map_err(js_error)?)
+    }
+
+    /// Chooses a model for each prompt so the batch's estimated spend stays within
+    /// `budgetTotal` US$: `{choices, spend, budgetTotal, expectedAccuracy, lambda, minSpend,
+    /// maxSpend}`. `constraints` may set `maxCostPerRequest`, `maxLatencyMs`, `providers` and
+    /// `exclude`.
+    #[wasm_bindgen(js_name = routeBatch)]
+    pub fn route_batch(
+        &self,
+        prompts: Vec<String>,
+        #[wasm_bindgen(js_name = budgetTotal)] budget_total: f64,
+        constraints: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let constraints: Constraints = if constraints.is_undefined() || constraints.is_null() {
+            Constraints::default()
+        } else {
+            serde_wasm_bindgen::from_value(constraints)
+                .map_err(|e| js_error(format!("invalid batch constraints: {e}")))?
+        };
+        let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        let plan = self.inner.route_batch(&prompts, budget_total, &constraints);
+        to_js(&plan.map_err(js_error)?)
     }
 
     /// The pool in use, as a plain object.

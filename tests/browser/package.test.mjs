@@ -60,6 +60,34 @@ test("route returns plain objects: choice, ranked, excluded", async () => {
   assert.equal(d.ranked.length + d.excluded.length, pool.models.length);
 });
 
+test("routeBatch keeps a batch within its total budget", async () => {
+  const plans = await page.evaluate(() => {
+    const prompts = ["What is 2+2?", "Prove that there are infinitely many primes.",
+      "Write a Rust function that reverses a linked list.", "Translate 'good night' to French."];
+    const r = window.router;
+    const widest = r.routeBatch(prompts, 1e9);
+    const budgets = [0, 0.1, 0.3, 0.6, 1].map(
+      (t) => widest.minSpend + t * (widest.maxSpend - widest.minSpend));
+    return budgets.map((b) => r.routeBatch(prompts, b, { providers: ["openai", "together"] }))
+      .concat([widest]);
+  });
+  for (const p of plans) {
+    assert.equal(p.choices.length, 4);
+    assert.ok(p.spend <= p.budgetTotal, `spent ${p.spend} of ${p.budgetTotal}`);
+  }
+  for (let i = 1; i < 5; i++) {
+    assert.ok(plans[i].expectedAccuracy >= plans[i - 1].expectedAccuracy);
+    assert.ok(plans[i].choices.every((c) => ["openai", "together"].includes(c.provider)));
+  }
+  const err = await page.evaluate(() => {
+    try { window.router.routeBatch(["hi"], -1); return null; } catch (e) {
+      return { isError: e instanceof Error, message: e.message };
+    }
+  });
+  assert.ok(err && err.isError);
+  assert.match(err.message, /budget-total/);
+});
+
 test("failures are JS Errors with clear messages", async () => {
   const errors = await page.evaluate(async (base) => {
     const r = window.router;

@@ -1,0 +1,207 @@
+"""Compare predictor designs on a fixed validation split; writes training/report/.
+
+The split is by row id (sha256 of the id, 20 % to validation), so it does not depend on row
+order and every design sees the same rows. Nothing is tuned on validation rows: choices of C,
+k and blend weights are made by 5-fold cross-validation inside the training rows.
+
+Metrics follow `routoo eval` (src/eval.rs): the router decides with estimated costs
+(pool prices × ⌈chars/4⌉ input tokens + expected output tokens) and is charged the table's
+true costs. The shipped design is re-checked with `routoo eval` itself.
+"""
+
+import argparse
+import hashlib
+import json
+import pathlib
+
+import numpy as np
+
+import features
+from train import ROOT, embed, read_table
+
+VAL_PERCENT = 20
+
+
+def is_validation(row_id):
+    return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 100 < VAL_PERCENT
+
+
+def load(data, models_dir, work):
+    """Every row of every table, with its embedding, labels, costs and split."""
+    tables = sorted(data.glob("*.csv"))
+    rows, prompts = [], []
+    for table in tables:
+        table_rows, models = read_table(table)
+        for row in table_rows:
+            rows.append({
+                "table": table.stem, "id": row["id"], "benchmark": row["benchmark"],
+                "subject": row["subject"], "chars": len(row["prompt"]),
+                "labels": {m: int(row[m]) for m in models if row[m] != ""},
+                "cost": {m: float(row[f"{m}|cost"]) for m in models if row[m] != ""},
+            })
+            prompts.append(row["prompt"])
+    x = embed(models_dir, prompts, work)
+    val = np.array([is_validation(r["id"]) for r in rows])
+    return rows, prompts, x, val
+
+
+# --- metrics, as in src/eval.rs ---------------------------------------------------------------
+
+LAMBDAS = np.concatenate([[0.0], 10.0 ** (-3.0 + np.arange(376) / 25.0)])
+
+
+def curve(correct, cost, quality, estimate):
+    n = len(correct)
+    pts = []
+    for lam in LAMBDAS:
+        score = quality - lam * estimate
+        # ties go to the cheaper estimate, as select::rank does
+        score = score - 1e-12 * estimate / estimate.max()
+        pick = score.argmax(axis=1)
+        pts.append((lam, correct[np.arange(n), pick].mean(), cost[np.arange(n), pick].mean()))
+    return pts
+
+
+def hull_area(points):
+    pts = sorted(points)
+    lo, hi = pts[0][0], pts[-1][0]
+    if hi <= lo:
+        return max(p[1] for p in pts)
+    hull = []
+    for p in pts:
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]) >= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    area, best = 0.0, -np.inf
+    for a, b in zip(hull, hull[1:]):
+        ya = max(a[1], best)
+        yb = max(b[1], ya)
+        area += (b[0] - a[0]) * (ya + yb) / 2
+        best = yb
+    area += (hi - hull[-1][0]) * max(hull[-1][1], best)
+    return area / (hi - lo)
+
+
+def apgr(correct, quality, estimate):
+    correct = correct.astype(int)
+    acc = correct.mean(axis=0)
+    weak, strong = (0, 1) if acc[0] <= acc[1] else (1, 0)
+    gap = acc[strong] - acc[weak]
+    n = len(correct)
+    dq = quality[:, strong] - quality[:, weak]
+    dc = estimate[:, strong] - estimate[:, weak]
+    key = np.where(dc > 0, dq / np.where(dc > 0, dc, 1), np.where(dq >= 0, np.inf, -np.inf))
+    order = sorted(range(n), key=lambda r: (-key[r], r))
+    c = correct[:, weak].sum()
+    pgr = lambda c: (c / n - acc[weak]) / gap
+    total = pgr(c) / 2
+    for i, r in enumerate(order):
+        c += correct[r, strong] - correct[r, weak]
+        total += pgr(c) / 2 if i + 1 == n else pgr(c)
+    return total / n
+
+
+def report(models, correct, cost, quality, estimate):
+    pts = curve(correct, cost, quality, estimate)
+    single = {m: (correct[:, i].mean(), cost[:, i].mean()) for i, m in enumerate(models)}
+    out = {"rows": len(correct), "models": single, "curve": pts, "ctm": {}, "gac": {}}
+    for m, (acc, c) in single.items():
+        reach = [p[2] for p in pts if p[1] >= acc]
+        out["ctm"][m] = min(reach) / c if reach else None
+        within = [p[1] for p in pts if p[2] <= c]
+        out["gac"][m] = max(within) - acc if within else -np.inf
+    out["aiq"] = hull_area([(p[2], p[1]) for p in pts])
+    out["apgr"] = apgr(correct, quality, estimate) if len(models) == 2 else None
+    oracle = np.where(correct, cost, np.inf).min(axis=1)
+    none = ~correct.any(axis=1)
+    oracle[none] = cost[none].min(axis=1)
+    out["oracle"] = (correct.any(axis=1).mean(), oracle.mean())
+    return out
+
+
+def accuracy_at(rep, budget):
+    within = [p[1] for p in rep["curve"] if p[2] <= budget]
+    return max(within) if within else float("nan")
+
+
+# --- the evaluations the targets name ---------------------------------------------------------
+
+def evaluations(rows, val, pool):
+    """(name, table, models) for each target, restricted to validation rows."""
+    mmlu9 = ["gpt-4-1106-preview", "mixtral-8x7b-instruct", "mistral-7b-v0.1",
+             "metamath-mistral-7b", "chinese-mistral-7b-v0.1", "zephyr-7b-beta",
+             "dolphin-2.6-mistral-7b", "llama-3-8b", "dolphin-2.9-llama3-8b"]
+    rb = sorted({m for r in rows if r["table"] == "routerbench" for m in r["labels"]})
+    return [
+        ("mmlu, 9 models", "mmlu", mmlu9),
+        ("mmlu, open pool", "mmlu", mmlu9[1:]),
+        ("mmlu, mixtral vs gpt-4", "mmlu", mmlu9[:2]),
+        ("routerbench, 11 models", "routerbench", rb),
+        ("gsm8k, mixtral vs gpt-4", "gsm8k", mmlu9[:2]),
+    ]
+
+
+def matrices(rows, idx, models, pool, output_tokens):
+    correct = np.array([[rows[i]["labels"][m] for m in models] for i in idx], dtype=bool)
+    cost = np.array([[rows[i]["cost"][m] for m in models] for i in idx])
+    price = {m["id"]: m for m in pool["models"]}
+    est = np.array([[((rows[i]["chars"] + 3) // 4 * price[m]["priceIn"]
+                      + output_tokens * price[m]["priceOut"]) / 1e6 for m in models]
+                    for i in idx])
+    return correct, cost, est
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--models-dir", default=ROOT / "www" / "models", type=pathlib.Path)
+    ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "report", type=pathlib.Path)
+    ap.add_argument("--designs", default=",".join(features.DESIGNS))
+    ap.add_argument("--output-tokens", default=1, type=int,
+                    help="expected output tokens in the router's estimate")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows, prompts, x, val = load(args.data, args.models_dir, args.work)
+    pool = json.loads((ROOT / "www" / "pool.json").read_text())
+    print(f"{len(rows)} rows, {val.sum()} in validation")
+
+    results = {}
+    for design in args.designs.split(","):
+        print(f"== {design}", flush=True)
+        quality = features.DESIGNS[design](rows, prompts, x, val)
+        results[design] = {}
+        for name, table, models in evaluations(rows, val, pool):
+            idx = [i for i in np.flatnonzero(val) if rows[i]["table"] == table
+                   and all(m in rows[i]["labels"] for m in models)]
+            correct, cost, est = matrices(rows, idx, models, pool,
+                                          args.output_tokens if table != "routerbench" else 256)
+            q = np.array([[quality[m][i] for m in models] for i in idx])
+            rep = report(models, correct, cost, q, est)
+            results[design][name] = rep
+            line = f"  {name:<26} rows {rep['rows']:>5} aiq {rep['aiq']:.4f}"
+            if rep["apgr"] is not None:
+                line += f" apgr {rep['apgr']:.3f}"
+            for m in models[:2]:
+                ctm = rep["ctm"][m]
+                line += f" | {m[:8]} ctm {ctm if ctm is None else round(ctm, 3)}"
+                line += f" gac {rep['gac'][m]:+.4f}"
+            if table == "mmlu" and models[0].startswith("gpt-4"):
+                acc, c = rep["models"][models[0]]
+                line += f" | acc@0.5x {accuracy_at(rep, 0.5 * c) - acc:+.4f}"
+            if table == "routerbench":
+                line += f" | min gac {min(rep['gac'].values()):+.4f}"
+                worst = max((v if v is not None else np.inf) for v in rep["ctm"].values())
+                line += f" max ctm {worst:.3f}"
+            print(line, flush=True)
+    (args.out / "results.json").write_text(json.dumps(
+        {d: {n: {k: v for k, v in r.items()} for n, r in res.items()}
+         for d, res in results.items()}, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
