@@ -61,6 +61,34 @@ fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
     out
 }
 
+/// The Lagrangian path of a batch: each prompt's hull, and every move up a hull, best rate
+/// first. Applying the first `n` moves gives, for every prompt, argmax(quality − λ·cost) for
+/// λ between the rates of moves `n` and `n + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Path {
+    /// Per prompt: (cost, quality, index into its candidates), cheapest first.
+    pub hulls: Vec<Vec<(f64, f64, usize)>>,
+    /// (rate, prompt, step): prompt moves from hull point `step − 1` to `step`.
+    pub moves: Vec<(f64, usize, usize)>,
+}
+
+impl Path {
+    /// The path of prompts whose allowed models are `candidates[p]`. A prompt with no
+    /// candidate gets an empty hull.
+    pub fn new(candidates: &[Vec<Candidate>]) -> Path {
+        let hulls: Vec<Vec<(f64, f64, usize)>> = candidates.iter().map(|c| hull(c)).collect();
+        let mut moves: Vec<(f64, usize, usize)> = Vec::new();
+        for (p, h) in hulls.iter().enumerate() {
+            for j in 1..h.len() {
+                moves.push(((h[j].1 - h[j - 1].1) / (h[j].0 - h[j - 1].0), p, j));
+            }
+        }
+        // Ties by prompt then step, so the order never depends on anything but the input.
+        moves.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        Path { hulls, moves }
+    }
+}
+
 /// Plans a batch. `candidates[p]` are the allowed models of prompt `p` with their predicted
 /// quality and estimated cost (as [`crate::select::rank`] returns them).
 pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPlan> {
@@ -71,7 +99,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
             reason: "US$ for the whole batch, 0 or more",
         });
     }
-    let hulls: Vec<Vec<(f64, f64, usize)>> = candidates.iter().map(|c| hull(c)).collect();
+    let Path { hulls, moves } = Path::new(candidates);
     if let Some(index) = hulls.iter().position(Vec::is_empty) {
         return Err(Error::BatchItem {
             index,
@@ -86,14 +114,6 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
             needed: min_spend,
         });
     }
-    // Every move up a hull, best rate first; ties by prompt then step, so the order is fixed.
-    let mut moves: Vec<(f64, usize, usize)> = Vec::new();
-    for (p, h) in hulls.iter().enumerate() {
-        for j in 1..h.len() {
-            moves.push(((h[j].1 - h[j - 1].1) / (h[j].0 - h[j - 1].0), p, j));
-        }
-    }
-    moves.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut step = vec![0usize; hulls.len()];
     let mut spend = min_spend;
     let mut lambda = 0.0;

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// Format version of `predictor.json` this build reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The parsed `predictor.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -20,8 +20,12 @@ pub struct Manifest {
     pub encoder: EncoderSpec,
     /// The tokenizer file.
     pub tokenizer: FileSpec,
-    /// One head per model id, in a stable order.
+    /// One head per model id, in a stable order; it fixes the order of models everywhere.
     pub heads: Vec<Head>,
+    /// The predicted-domain prior.
+    pub domains: Domains,
+    /// The nearest-neighbour estimate and the file holding the training prompts' vectors.
+    pub neighbours: NeighbourSpec,
     /// Held-in prompts the budget is calibrated on.
     pub reference: Reference,
     /// Where the bundle came from.
@@ -62,6 +66,51 @@ pub struct Head {
     pub weights: Vec<f32>,
     /// Intercept.
     pub bias: f32,
+}
+
+/// A classifier over the prompt's source (an MMLU subject, a benchmark) and each model's
+/// accuracy per source: quality = Σ_d softmax(weights · vector + bias)_d · rates[model][d].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Domains {
+    /// Domain names, e.g. `mmlu/anatomy`, `gsm8k`.
+    pub ids: Vec<String>,
+    /// One row of `dim` weights per domain.
+    pub weights: Vec<Vec<f32>>,
+    /// One intercept per domain.
+    pub bias: Vec<f32>,
+    /// Per head id, the model's accuracy in each domain (shrunk toward its overall accuracy).
+    pub rates: std::collections::BTreeMap<String, Vec<f32>>,
+}
+
+/// The training prompts' vectors and labels, for a k-nearest-neighbour estimate:
+/// quality = (Σ w·label + prior_weight·base_rate) / (Σ w + prior_weight) over the `k` most
+/// similar prompts the model has a label for, with w = exp(temperature · cosine).
+///
+/// The file holds `rows × dim` int8 vector components (value = q / 127), then, per head in
+/// head order, `rows` bytes: 0 wrong, 1 right, 255 not evaluated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NeighbourSpec {
+    /// File name, relative to `predictor.json`.
+    pub file: String,
+    /// Lowercase hex sha256 of the file.
+    pub sha256: String,
+    /// Training prompts stored.
+    pub rows: usize,
+    /// Neighbours consulted.
+    pub k: usize,
+    /// Sharpness of the similarity weights.
+    pub temperature: f64,
+    /// Pseudo-count of the base rate.
+    pub prior_weight: f64,
+    /// Per head id, the model's overall accuracy.
+    pub base_rate: std::collections::BTreeMap<String, f64>,
+}
+
+impl NeighbourSpec {
+    /// Size in bytes the file must have for `dim`-vectors and `heads` models.
+    pub fn file_len(&self, dim: usize, heads: usize) -> usize {
+        self.rows * (dim + heads)
+    }
 }
 
 /// Predicted qualities of held-in prompts, from which the budget curve of a pool is derived.
@@ -122,6 +171,52 @@ impl Manifest {
             if !head.bias.is_finite() || head.weights.iter().any(|w| !w.is_finite()) {
                 return Err(Error::Manifest(format!(
                     "head {:?} has a non-finite weight",
+                    head.id
+                )));
+            }
+        }
+        let d = &self.domains;
+        if d.ids.is_empty() || d.weights.len() != d.ids.len() || d.bias.len() != d.ids.len() {
+            return Err(Error::Manifest(format!(
+                "domains: {} ids, {} weight rows and {} intercepts must agree",
+                d.ids.len(),
+                d.weights.len(),
+                d.bias.len()
+            )));
+        }
+        if let Some(row) = d.weights.iter().find(|w| w.len() != self.encoder.dim) {
+            return Err(Error::Manifest(format!(
+                "a domain has {} weights, the encoder outputs {}",
+                row.len(),
+                self.encoder.dim
+            )));
+        }
+        let n = &self.neighbours;
+        if n.rows == 0
+            || n.k == 0
+            || !n.temperature.is_finite()
+            || !n.prior_weight.is_finite()
+            || n.prior_weight < 0.0
+        {
+            return Err(Error::Manifest(format!(
+                "neighbours: rows {}, k {}, temperature {}, prior_weight {} are out of range",
+                n.rows, n.k, n.temperature, n.prior_weight
+            )));
+        }
+        for head in &self.heads {
+            match d.rates.get(&head.id) {
+                Some(r) if r.len() == d.ids.len() => {}
+                _ => {
+                    return Err(Error::Manifest(format!(
+                        "domains: head {:?} needs {} rates",
+                        head.id,
+                        d.ids.len()
+                    )))
+                }
+            }
+            if !n.base_rate.contains_key(&head.id) {
+                return Err(Error::Manifest(format!(
+                    "neighbours: head {:?} has no base_rate",
                     head.id
                 )));
             }

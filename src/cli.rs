@@ -361,40 +361,43 @@ fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Rep
     Ok(routoo::eval::evaluate(&inputs))
 }
 
-/// Predicts every prompt, one thread per core (the tract plan is shared).
+/// Predicts every prompt, one thread per core (the tract plan is shared). Threads take the
+/// next prompt from a shared counter, so long prompts do not pile up on one thread.
 fn predict_all(router: &Router, prompts: &[&str]) -> Result<Vec<Prediction>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = prompts.len().div_ceil(threads).max(1);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<routoo::Result<Vec<Prediction>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = prompts
-            .chunks(chunk)
-            .map(|part| {
-                let done = &done;
-                s.spawn(move || {
-                    part.iter()
-                        .map(|p| {
-                            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if n % 1000 == 0 {
-                                eprintln!("routoo: predicted {n}/{}", prompts.len());
-                            }
-                            router.predict(p)
-                        })
-                        .collect()
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, routoo::Result<Prediction>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(prompt) = prompts.get(i) else {
+                            return out;
+                        };
+                        if i % 1000 == 0 {
+                            eprintln!("routoo: predicted {i}/{}", prompts.len());
+                        }
+                        out.push((i, router.predict(prompt)));
+                    }
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let mut out = Vec::with_capacity(prompts.len());
-    for r in results {
-        out.extend(r?);
+    let mut slots: Vec<Option<Prediction>> = vec![None; prompts.len()];
+    for (i, prediction) in results.into_iter().flatten() {
+        slots[i] = Some(prediction.with_context(|| format!("prompt {i}"))?);
     }
-    anyhow::ensure!(out.len() == prompts.len(), "a prediction thread failed");
-    Ok(out)
+    slots
+        .into_iter()
+        .collect::<Option<Vec<_>>>()
+        .context("a prediction thread failed")
 }
 
 fn print_report(r: &Report) {

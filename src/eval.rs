@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::batch::Path;
 use crate::cost;
 use crate::error::{Error, Result};
 use crate::pool::Pool;
 use crate::predictor::Prediction;
-use crate::select::{self, Constraints};
+use crate::select::{self, Candidate, Constraints};
 
 const FIXED: [&str; 4] = ["id", "benchmark", "subject", "prompt"];
 
@@ -256,15 +257,24 @@ impl Inputs {
         cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
     }
 
-    /// The router's choice on row `r` at `lambda`: the top of [`select::rank`], the ranking
-    /// the browser uses. A row no model can take (context windows) goes to the first model.
-    fn choose(&self, r: usize, lambda: f64) -> usize {
+    /// The models the router may choose on each row, priced by [`select::rank`] (the code the
+    /// browser ranks with), as indices into the pool.
+    fn candidates(&self) -> (Vec<Vec<Candidate>>, Vec<Vec<usize>>) {
         let none = Constraints::default();
-        let (ranked, _) = select::rank(&self.pool, &self.quality[r], self.chars[r], lambda, &none);
-        ranked
-            .first()
-            .and_then(|c| self.pool.models.iter().position(|m| m.id == c.model))
-            .unwrap_or(0)
+        (0..self.correct.len())
+            .map(|r| {
+                let (ranked, _) =
+                    select::rank(&self.pool, &self.quality[r], self.chars[r], 0.0, &none);
+                let index = ranked
+                    .iter()
+                    .map(|c| {
+                        let at = self.pool.models.iter().position(|m| m.id == c.model);
+                        at.unwrap_or(0)
+                    })
+                    .collect();
+                (ranked, index)
+            })
+            .unzip()
     }
 }
 
@@ -315,12 +325,64 @@ fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
     values.sum::<f64>() / n.max(1) as f64
 }
 
-/// λ grid: 0, then 25 steps a decade from 1e-3 to 1e12 quality per US$; at the top the cost
-/// term outweighs any quality difference, so the router takes the cheapest estimate.
-fn grid() -> Vec<f64> {
-    let mut g = vec![0.0];
-    g.extend((0..=375).map(|i| 10f64.powf(-3.0 + f64::from(i) / 25.0)));
-    g
+/// The router's accuracy and true cost for every λ, from λ = ∞ (each row on its cheapest
+/// estimate) down to λ = 0 (each row on its highest predicted quality).
+///
+/// The choice argmax(quality − λ·cost) changes only where λ crosses the slope of a row's upper
+/// hull of (estimated cost, quality), so the sweep walks those slopes in order (the path batch
+/// routing walks) instead of sampling a grid, and sees every routing the router can make.
+/// Returns the points no cheaper point matches in accuracy, by increasing λ.
+fn sweep(inputs: &Inputs) -> Vec<Point> {
+    let n = inputs.correct.len();
+    let (candidates, index) = inputs.candidates();
+    let path = Path::new(&candidates);
+    let model = |r: usize, step: usize| -> Option<usize> {
+        let h = path.hulls[r].get(step)?;
+        index[r].get(h.2).copied()
+    };
+    let (mut right, mut spend) = (0.0, 0.0);
+    for r in 0..n {
+        // A row no model can take (context windows) goes to the first model.
+        let m = model(r, 0).unwrap_or(0);
+        right += f64::from(u8::from(inputs.correct[r][m]));
+        spend += inputs.cost[r][m];
+    }
+    let mut points = Vec::new();
+    let point = |lambda: f64, right: f64, spend: f64| Point {
+        lambda,
+        accuracy: right / n.max(1) as f64,
+        mean_cost: spend / n.max(1) as f64,
+    };
+    let mut i = 0;
+    while i < path.moves.len() {
+        let rate = path.moves[i].0;
+        points.push(point(rate, right, spend));
+        // Moves at one rate happen together: between two rates the routing is fixed.
+        while i < path.moves.len() && path.moves[i].0 == rate {
+            let (_, r, j) = path.moves[i];
+            if let (Some(from), Some(to)) = (model(r, j - 1), model(r, j)) {
+                right += f64::from(u8::from(inputs.correct[r][to]))
+                    - f64::from(u8::from(inputs.correct[r][from]));
+                spend += inputs.cost[r][to] - inputs.cost[r][from];
+            }
+            i += 1;
+        }
+    }
+    points.push(point(0.0, right, spend));
+    // Keep what a budget can buy: each point must beat every cheaper one in accuracy.
+    points.sort_by(|a, b| {
+        a.mean_cost
+            .total_cmp(&b.mean_cost)
+            .then(b.accuracy.total_cmp(&a.accuracy))
+    });
+    let mut best = f64::NEG_INFINITY;
+    points.retain(|p| {
+        let keep = p.accuracy > best;
+        best = best.max(p.accuracy);
+        keep
+    });
+    points.sort_by(|a, b| a.lambda.total_cmp(&b.lambda));
+    points
 }
 
 /// Evaluates the router on `inputs`.
@@ -349,18 +411,7 @@ pub fn evaluate(inputs: &Inputs) -> Report {
         accuracy: mean(models.values().map(|s| s.accuracy), k),
         mean_cost: mean(models.values().map(|s| s.mean_cost), k),
     };
-    let mut curve: Vec<Point> = grid()
-        .into_iter()
-        .map(|lambda| {
-            let s = score_of(&|r| inputs.choose(r, lambda));
-            Point {
-                lambda,
-                accuracy: s.accuracy,
-                mean_cost: s.mean_cost,
-            }
-        })
-        .collect();
-    curve.dedup_by(|b, a| a.accuracy == b.accuracy && a.mean_cost == b.mean_cost);
+    let curve = sweep(inputs);
     let cost_to_match = models
         .iter()
         .map(|(id, s)| {
@@ -583,6 +634,44 @@ mod tests {
         let report = evaluate(&inputs(|_, _, right| f64::from(u8::from(!right))));
         assert_eq!(report.cost_to_match["large"], None);
         assert!(report.gain_at_cost["large"] < 0.0);
+    }
+
+    proptest::proptest! {
+        /// No λ gives a routing the sweep misses: at any λ, the top of `select::rank` on every
+        /// row scores a point that some curve point matches in accuracy at no higher cost.
+        #[test]
+        fn the_sweep_dominates_every_lambda(
+            rows in proptest::collection::vec(
+                (proptest::collection::vec((0.0..1.0f64, proptest::bool::ANY), 3), 1..400usize),
+                1..30,
+            ),
+            lambdas in proptest::collection::vec(0.0..1e3f64, 1..20),
+        ) {
+            let inputs = Inputs {
+                pool: pool(&[("small", 1.0), ("medium", 2.0), ("large", 4.0)]),
+                chars: rows.iter().map(|r| r.1).collect(),
+                correct: rows.iter().map(|r| r.0.iter().map(|m| m.1).collect()).collect(),
+                cost: rows.iter().map(|r| vec![1.0 * r.1 as f64, 2.0 * r.1 as f64, 3.0]).collect(),
+                quality: rows.iter().map(|r| r.0.iter().map(|m| m.0).collect()).collect(),
+            };
+            let report = evaluate(&inputs);
+            let none = Constraints::default();
+            for lambda in lambdas {
+                let (mut right, mut spend) = (0.0, 0.0);
+                for r in 0..rows.len() {
+                    let q = &inputs.quality[r];
+                    let (ranked, _) = select::rank(&inputs.pool, q, inputs.chars[r], lambda, &none);
+                    let m = inputs.pool.models.iter().position(|m| m.id == ranked[0].model).unwrap();
+                    right += f64::from(u8::from(inputs.correct[r][m]));
+                    spend += inputs.cost[r][m];
+                }
+                let (acc, cost) = (right / rows.len() as f64, spend / rows.len() as f64);
+                proptest::prop_assert!(
+                    report.curve.iter().any(|p| p.accuracy >= acc - 1e-9 && p.mean_cost <= cost + 1e-9),
+                    "lambda {lambda}: ({acc}, {cost}) is above the curve {:?}", report.curve
+                );
+            }
+        }
     }
 
     #[test]

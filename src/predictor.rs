@@ -1,4 +1,5 @@
-//! The performance predictor: tokenizer → ONNX encoder (tract) → one logistic head per model.
+//! The performance predictor: tokenizer → ONNX encoder (tract) → a blend of three estimates
+//! per model: a logistic head, a predicted-domain prior and the nearest training prompts.
 
 use std::sync::Arc;
 
@@ -48,7 +49,17 @@ pub struct Predictor {
     manifest: Manifest,
     tokenizer: Tokenizer,
     plan: Plan,
+    neighbours: Neighbours,
 }
+
+/// The training prompts' vectors (int8) and, per head, their labels.
+struct Neighbours {
+    keys: Vec<i8>,
+    labels: Vec<u8>,
+}
+
+/// Label byte of a training prompt a model was not evaluated on.
+const UNLABELLED: u8 = 255;
 
 impl std::fmt::Debug for Predictor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,8 +73,16 @@ impl std::fmt::Debug for Predictor {
 impl Predictor {
     /// Builds a predictor from the bytes of `predictor.json`, the encoder and the tokenizer.
     ///
-    /// Checks both files against the digests in the manifest before parsing them.
-    pub fn from_bytes(manifest: &[u8], encoder: &[u8], tokenizer: &[u8]) -> Result<Predictor> {
+    /// Builds a predictor from the bytes of `predictor.json`, the encoder, the tokenizer and the
+    /// neighbours file.
+    ///
+    /// Checks every file against the digests in the manifest before parsing it.
+    pub fn from_bytes(
+        manifest: &[u8],
+        encoder: &[u8],
+        tokenizer: &[u8],
+        neighbours: &[u8],
+    ) -> Result<Predictor> {
         let manifest = Manifest::from_json(manifest)?;
         bundle::verify(&manifest.encoder.file, &manifest.encoder.sha256, encoder)?;
         bundle::verify(
@@ -71,12 +90,31 @@ impl Predictor {
             &manifest.tokenizer.sha256,
             tokenizer,
         )?;
+        let spec = &manifest.neighbours;
+        bundle::verify(&spec.file, &spec.sha256, neighbours)?;
+        let dim = manifest.encoder.dim;
+        let expected = spec.file_len(dim, manifest.heads.len());
+        if neighbours.len() != expected {
+            return Err(Error::Manifest(format!(
+                "{} has {} bytes; {} prompts of {dim} dimensions and {} models need {expected}",
+                spec.file,
+                neighbours.len(),
+                spec.rows,
+                manifest.heads.len()
+            )));
+        }
+        let (keys, labels) = neighbours.split_at(spec.rows * dim);
+        let neighbours = Neighbours {
+            keys: keys.iter().map(|&b| b as i8).collect(),
+            labels: labels.to_vec(),
+        };
         let tokenizer = load_tokenizer(tokenizer, manifest.encoder.max_tokens)?;
         let plan = load_encoder(encoder)?;
         Ok(Predictor {
             manifest,
             tokenizer,
             plan,
+            neighbours,
         })
     }
 
@@ -95,7 +133,8 @@ impl Predictor {
         let manifest = Manifest::from_json(&manifest_bytes)?;
         let encoder = read(&manifest.encoder.file)?;
         let tokenizer = read(&manifest.tokenizer.file)?;
-        Predictor::from_bytes(&manifest_bytes, &encoder, &tokenizer)
+        let neighbours = read(&manifest.neighbours.file)?;
+        Predictor::from_bytes(&manifest_bytes, &encoder, &tokenizer, &neighbours)
     }
 
     /// The manifest the predictor was built from.
@@ -145,13 +184,23 @@ impl Predictor {
     /// Estimates, for every head, how likely that model is to answer the prompt well.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
         let (vector, tokens, truncated) = self.embed(prompt)?;
+        let domains = self.domain_probabilities(&vector);
+        let similarity = self.similarities(&vector);
         let quality = self
             .manifest
             .heads
             .iter()
-            .map(|head| ModelQuality {
-                model: head.id.clone(),
-                quality: head_probability(&head.weights, head.bias, &vector),
+            .enumerate()
+            .map(|(h, head)| {
+                let logistic = head_probability(&head.weights, head.bias, &vector);
+                let prior = self.manifest.domains.rates.get(&head.id).map_or(0.0, |r| {
+                    r.iter().zip(&domains).map(|(r, p)| f64::from(*r) * p).sum()
+                });
+                let near = self.nearest(h, &head.id, &similarity);
+                ModelQuality {
+                    model: head.id.clone(),
+                    quality: (logistic + prior + near) / 3.0,
+                }
             })
             .collect();
         Ok(Prediction {
@@ -163,14 +212,76 @@ impl Predictor {
     }
 }
 
-/// sigmoid(w · x + b), accumulated in f64 so native and wasm round alike.
-fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
-    let z: f64 = weights
-        .iter()
+impl Predictor {
+    /// softmax over the domain classifier's logits.
+    fn domain_probabilities(&self, x: &[f32]) -> Vec<f64> {
+        let d = &self.manifest.domains;
+        let logits: Vec<f64> = d
+            .weights
+            .iter()
+            .zip(&d.bias)
+            .map(|(w, b)| dot(w, x) + f64::from(*b))
+            .collect();
+        let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let exp: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        exp.into_iter().map(|e| e / sum).collect()
+    }
+
+    /// Cosine of the prompt with every training prompt (vectors are unit length).
+    fn similarities(&self, x: &[f32]) -> Vec<f32> {
+        self.neighbours
+            .keys
+            .chunks_exact(x.len())
+            .map(|key| {
+                let s: f32 = key.iter().zip(x).map(|(&k, &v)| f32::from(k) * v).sum();
+                s / 127.0
+            })
+            .collect()
+    }
+
+    /// The neighbour estimate of head `h` from the prompt's similarities.
+    fn nearest(&self, h: usize, id: &str, similarity: &[f32]) -> f64 {
+        let spec = &self.manifest.neighbours;
+        let labels = &self.neighbours.labels[h * spec.rows..(h + 1) * spec.rows];
+        let mut near: Vec<(f32, usize)> = similarity
+            .iter()
+            .zip(labels)
+            .enumerate()
+            .filter(|(_, (_, &l))| l != UNLABELLED)
+            .map(|(i, (&s, _))| (s, i))
+            .collect();
+        let by_similarity =
+            |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if near.len() > spec.k {
+            near.select_nth_unstable_by(spec.k - 1, by_similarity);
+            near.truncate(spec.k);
+        }
+        let base = spec.base_rate.get(id).copied().unwrap_or(0.5);
+        let (mut hits, mut total) = (spec.prior_weight * base, spec.prior_weight);
+        for (s, i) in near {
+            let w = (spec.temperature * f64::from(s)).exp();
+            hits += w * f64::from(labels[i]);
+            total += w;
+        }
+        if total > 0.0 {
+            hits / total
+        } else {
+            base
+        }
+    }
+}
+
+fn dot(w: &[f32], x: &[f32]) -> f64 {
+    w.iter()
         .zip(x)
         .map(|(w, v)| f64::from(*w) * f64::from(*v))
-        .sum::<f64>()
-        + f64::from(bias);
+        .sum()
+}
+
+/// sigmoid(w · x + b), accumulated in f64 so native and wasm round alike.
+fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
+    let z = dot(weights, x) + f64::from(bias);
     1.0 / (1.0 + (-z).exp())
 }
 

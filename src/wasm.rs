@@ -71,7 +71,7 @@ pub struct JsRouter {
 
 #[wasm_bindgen(js_class = Router)]
 impl JsRouter {
-    /// Fetches `predictor.json` from `manifestUrl`, then the encoder and tokenizer beside it.
+    /// Fetches `predictor.json` from `manifestUrl`, then the files it names beside it.
     /// `pool` is a pool object or JSON string; the default pool when omitted.
     pub async fn load(
         #[wasm_bindgen(js_name = manifestUrl)] manifest_url: String,
@@ -86,27 +86,40 @@ impl JsRouter {
         let tokenizer = fetch_bytes(&sibling(&manifest_url, &manifest.tokenizer.file))
             .await
             .map_err(js_error)?;
-        JsRouter::build(&manifest_bytes, &encoder, &tokenizer, pool)
+        let neighbours = fetch_bytes(&sibling(&manifest_url, &manifest.neighbours.file))
+            .await
+            .map_err(js_error)?;
+        JsRouter::build(&manifest_bytes, &encoder, &tokenizer, &neighbours, pool)
     }
 
-    /// Builds a router from the bytes of `predictor.json`, the encoder and the tokenizer.
+    /// Builds a router from the bytes of `predictor.json`, the encoder, the tokenizer and the
+    /// neighbours file.
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(
         manifest: &[u8],
         encoder: &[u8],
         tokenizer: &[u8],
+        neighbours: &[u8],
         pool: JsValue,
     ) -> Result<JsRouter, JsError> {
-        JsRouter::build(manifest, encoder, tokenizer, pool_from_js(pool)?)
+        JsRouter::build(
+            manifest,
+            encoder,
+            tokenizer,
+            neighbours,
+            pool_from_js(pool)?,
+        )
     }
 
     fn build(
         manifest: &[u8],
         encoder: &[u8],
         tokenizer: &[u8],
+        neighbours: &[u8],
         pool: Pool,
     ) -> Result<JsRouter, JsError> {
-        let predictor = Predictor::from_bytes(manifest, encoder, tokenizer).map_err(js_error)?;
+        let predictor =
+            Predictor::from_bytes(manifest, encoder, tokenizer, neighbours).map_err(js_error)?;
         let inner = Router::new(predictor, pool).map_err(js_error)?;
         Ok(JsRouter { inner })
     }

@@ -16,12 +16,17 @@ fn parts() -> (serde_json::Value, Vec<u8>, Vec<u8>) {
     )
 }
 
+fn neighbours() -> Vec<u8> {
+    common::read("www/models/neighbours.bin")
+}
+
 fn load(
     manifest: &serde_json::Value,
     encoder: &[u8],
     tokenizer: &[u8],
 ) -> Result<Predictor, Error> {
-    Predictor::from_bytes(&serde_json::to_vec(manifest).unwrap(), encoder, tokenizer)
+    let manifest = serde_json::to_vec(manifest).unwrap();
+    Predictor::from_bytes(&manifest, encoder, tokenizer, &neighbours())
 }
 
 #[test]
@@ -126,7 +131,7 @@ fn a_tokenizer_that_does_not_parse_is_named() {
 fn manifests_from_elsewhere_are_refused() {
     let (mut manifest, encoder, tokenizer) = parts();
     assert!(matches!(
-        Predictor::from_bytes(b"not json", &encoder, &tokenizer),
+        Predictor::from_bytes(b"not json", &encoder, &tokenizer, &neighbours()),
         Err(Error::Manifest(_))
     ));
     manifest["version"] = 99.into();
@@ -135,7 +140,7 @@ fn manifests_from_elsewhere_are_refused() {
         matches!(err, Error::UnsupportedVersion { found: 99, .. }),
         "{err}"
     );
-    manifest["version"] = 1.into();
+    manifest["version"] = 2.into();
     manifest["heads"][0]["weights"] = serde_json::json!([1.0, 2.0]);
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
     assert!(err.to_string().contains("has 2 weights"), "{err}");

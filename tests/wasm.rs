@@ -10,11 +10,12 @@ wasm_bindgen_test_configure!(run_in_browser);
 const MANIFEST: &[u8] = include_bytes!("../www/models/predictor.json");
 const ENCODER: &[u8] = include_bytes!("../www/models/encoder.onnx");
 const TOKENIZER: &[u8] = include_bytes!("../www/models/tokenizer.json");
+const NEIGHBOURS: &[u8] = include_bytes!("../www/models/neighbours.bin");
 const PROMPTS: &str = include_str!("fixtures/prompts.json");
 const EXPECTED: &str = include_str!("fixtures/expected.json");
 
 fn router() -> Router {
-    let predictor = Predictor::from_bytes(MANIFEST, ENCODER, TOKENIZER).unwrap();
+    let predictor = Predictor::from_bytes(MANIFEST, ENCODER, TOKENIZER, NEIGHBOURS).unwrap();
     Router::new(predictor, Pool::default_pool()).unwrap()
 }
 
@@ -53,7 +54,7 @@ fn bad_input_is_refused_in_the_browser_too() {
     let mut altered = ENCODER.to_vec();
     altered[1000] ^= 1;
     assert!(matches!(
-        Predictor::from_bytes(MANIFEST, &altered, TOKENIZER),
+        Predictor::from_bytes(MANIFEST, &altered, TOKENIZER, NEIGHBOURS),
         Err(Error::Checksum { .. })
     ));
     let long = "lorem ipsum dolor ".repeat(60_000);

@@ -114,24 +114,42 @@ def true_domain_prior(rows, prompts, x, val):
     return {m: rates[m][d] for m in rates}
 
 
-def knn(rows, prompts, x, val, k=50, prior=None):
-    """Similarity-weighted label mean of the k nearest training prompts, shrunk to a prior."""
+K, TEMPERATURE, PRIOR_WEIGHT = 50, 10.0, 5.0
+
+
+def quantize(x):
+    """Neighbour vectors as the bundle stores them: int8, value = q / 127."""
+    return np.clip(np.round(x * 127), -127, 127).astype(np.int8)
+
+
+def knn_quality(rows, x, keys, train, models, prior, k=None, temperature=None):
+    """Similarity-weighted label mean of the K nearest training prompts, shrunk to `prior`.
+
+    `keys` are the (dequantized) vectors of all rows; a row is never its own neighbour.
+    """
+    k = k or K
+    temperature = temperature or TEMPERATURE
     out = {}
-    prior = prior if prior is not None else base_rate(rows, prompts, x, val)
-    for m in models_of(rows):
-        idx, y = labelled(rows, m, ~val)
+    for m in models:
+        idx, y = labelled(rows, m, train)
         q = np.zeros(len(rows))
         for start in range(0, len(rows), 2048):
-            sims = x[start:start + 2048] @ x[idx].T
-            # a training row is not its own neighbour
-            own = np.isin(np.arange(start, min(start + 2048, len(rows)))[:, None], idx[None, :])
-            sims[own & (np.arange(start, min(start + 2048, len(rows)))[:, None] == idx[None, :])] = -2
+            stop = min(start + 2048, len(rows))
+            sims = x[start:stop].astype(np.float32) @ keys[idx].T
+            sims[np.arange(start, stop)[:, None] == idx[None, :]] = -np.inf
             top = np.argpartition(-sims, k, axis=1)[:, :k]
-            w = np.exp(np.take_along_axis(sims, top, 1) * 10)
-            q[start:start + 2048] = ((w * y[top]).sum(1) + 5 * prior[m][start:start + 2048]) / (
-                w.sum(1) + 5)
+            w = np.exp(np.take_along_axis(sims, top, 1).astype(np.float64) * temperature)
+            q[start:stop] = ((w * y[top]).sum(1) + PRIOR_WEIGHT * prior[m]) / (
+                w.sum(1) + PRIOR_WEIGHT)
         out[m] = q
     return out
+
+
+def knn(rows, prompts, x, val, k=None, temperature=None):
+    keys = quantize(x).astype(np.float32) / 127
+    models = models_of(rows)
+    prior = {m: labelled(rows, m, ~val)[1].mean() for m in models}
+    return knn_quality(rows, x, keys, ~val, models, prior, k, temperature)
 
 
 def lr_domain(rows, prompts, x, val):
@@ -143,10 +161,6 @@ def lr_domain(rows, prompts, x, val):
         idx, y = labelled(rows, m, ~val)
         out[m] = logistic(z[idx], y, 1.0).predict_proba(z)[:, 1]
     return out
-
-
-def knn_domain(rows, prompts, x, val):
-    return knn(rows, prompts, x, val, prior=domain_prior(rows, prompts, x, val))
 
 
 def blend(rows, prompts, x, val):
@@ -162,7 +176,40 @@ DESIGNS = {
     "domain-prior": domain_prior,
     "true-domain-prior": true_domain_prior,
     "knn": knn,
-    "knn-domain": knn_domain,
     "lr-domain": lr_domain,
     "blend": blend,
 }
+
+
+def blend_lr_domain(rows, prompts, x, val):
+    parts = [lr(rows, prompts, x, val), domain_prior(rows, prompts, x, val)]
+    return {m: sum(p[m] for p in parts) / len(parts) for m in parts[0]}
+
+
+def blend_knn_domain(rows, prompts, x, val):
+    parts = [knn(rows, prompts, x, val), domain_prior(rows, prompts, x, val)]
+    return {m: sum(p[m] for p in parts) / len(parts) for m in parts[0]}
+
+
+DESIGNS["blend-lr-domain"] = blend_lr_domain
+DESIGNS["blend-knn-domain"] = blend_knn_domain
+
+
+def variant(design, **kw):
+    return lambda rows, prompts, x, val: design(rows, prompts, x, val, **kw)
+
+
+def weighted_blend(weights):
+    def run(rows, prompts, x, val):
+        parts = [lr(rows, prompts, x, val), domain_prior(rows, prompts, x, val),
+                 knn(rows, prompts, x, val)]
+        return {m: sum(w * p[m] for w, p in zip(weights, parts)) / sum(weights)
+                for m in parts[0]}
+    return run
+
+
+DESIGNS["knn-k20"] = variant(knn, k=20)
+DESIGNS["knn-k200"] = variant(knn, k=200)
+DESIGNS["knn-t30"] = variant(knn, temperature=30.0)
+DESIGNS["blend-1-1-2"] = weighted_blend((1, 1, 2))
+DESIGNS["blend-2-1-1"] = weighted_blend((2, 1, 1))

@@ -10,55 +10,56 @@ true costs. The shipped design is re-checked with `routoo eval` itself.
 """
 
 import argparse
-import hashlib
 import json
 import pathlib
 
 import numpy as np
 
 import features
-from train import ROOT, embed, read_table
-
-VAL_PERCENT = 20
-
-
-def is_validation(row_id):
-    return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 100 < VAL_PERCENT
-
-
-def load(data, models_dir, work):
-    """Every row of every table, with its embedding, labels, costs and split."""
-    tables = sorted(data.glob("*.csv"))
-    rows, prompts = [], []
-    for table in tables:
-        table_rows, models = read_table(table)
-        for row in table_rows:
-            rows.append({
-                "table": table.stem, "id": row["id"], "benchmark": row["benchmark"],
-                "subject": row["subject"], "chars": len(row["prompt"]),
-                "labels": {m: int(row[m]) for m in models if row[m] != ""},
-                "cost": {m: float(row[f"{m}|cost"]) for m in models if row[m] != ""},
-            })
-            prompts.append(row["prompt"])
-    x = embed(models_dir, prompts, work)
-    val = np.array([is_validation(r["id"]) for r in rows])
-    return rows, prompts, x, val
+from data import ROOT, load
 
 
 # --- metrics, as in src/eval.rs ---------------------------------------------------------------
 
-LAMBDAS = np.concatenate([[0.0], 10.0 ** (-3.0 + np.arange(376) / 25.0)])
+def upper_hull(costs, qualities):
+    """(cost, quality, model) of a row's upper hull, cheapest first (as src/batch.rs)."""
+    pts = sorted(zip(costs, qualities, range(len(costs))), key=lambda p: (p[0], -p[1]))
+    out = []
+    for p in pts:
+        if out and p[1] <= out[-1][1]:
+            continue
+        while len(out) >= 2:
+            a, b = out[-2], out[-1]
+            if (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]) >= 0:
+                out.pop()
+            else:
+                break
+        out.append(p)
+    return out
 
 
 def curve(correct, cost, quality, estimate):
+    """Every routing argmax(quality − λ·estimate) makes as λ falls from ∞ to 0, as
+    (λ, accuracy, mean cost); the exact sweep of src/eval.rs."""
     n = len(correct)
-    pts = []
-    for lam in LAMBDAS:
-        score = quality - lam * estimate
-        # ties go to the cheaper estimate, as select::rank does
-        score = score - 1e-12 * estimate / estimate.max()
-        pick = score.argmax(axis=1)
-        pts.append((lam, correct[np.arange(n), pick].mean(), cost[np.arange(n), pick].mean()))
+    hulls = [upper_hull(estimate[r], quality[r]) for r in range(n)]
+    moves = sorted(((h[j][1] - h[j - 1][1]) / (h[j][0] - h[j - 1][0]), r, j)
+                   for r, h in enumerate(hulls) for j in range(1, len(h)))
+    moves.sort(key=lambda m: (-m[0], m[1], m[2]))
+    pick = [h[0][2] for h in hulls]
+    right = float(sum(correct[r, pick[r]] for r in range(n)))
+    spend = float(sum(cost[r, pick[r]] for r in range(n)))
+    pts, i = [], 0
+    while i < len(moves):
+        rate = moves[i][0]
+        pts.append((rate, right / n, spend / n))
+        while i < len(moves) and moves[i][0] == rate:
+            _, r, j = moves[i]
+            a, b = hulls[r][j - 1][2], hulls[r][j][2]
+            right += correct[r, b] - correct[r, a]
+            spend += cost[r, b] - cost[r, a]
+            i += 1
+    pts.append((0.0, right / n, spend / n))
     return pts
 
 
@@ -116,6 +117,7 @@ def report(models, correct, cost, quality, estimate):
         out["gac"][m] = max(within) - acc if within else -np.inf
     out["aiq"] = hull_area([(p[2], p[1]) for p in pts])
     out["apgr"] = apgr(correct, quality, estimate) if len(models) == 2 else None
+    correct = correct.astype(bool)
     oracle = np.where(correct, cost, np.inf).min(axis=1)
     none = ~correct.any(axis=1)
     oracle[none] = cost[none].min(axis=1)
@@ -146,7 +148,7 @@ def evaluations(rows, val, pool):
 
 
 def matrices(rows, idx, models, pool, output_tokens):
-    correct = np.array([[rows[i]["labels"][m] for m in models] for i in idx], dtype=bool)
+    correct = np.array([[rows[i]["labels"][m] for m in models] for i in idx], dtype=int)
     cost = np.array([[rows[i]["cost"][m] for m in models] for i in idx])
     price = {m["id"]: m for m in pool["models"]}
     est = np.array([[((rows[i]["chars"] + 3) // 4 * price[m]["priceIn"]

@@ -1,72 +1,75 @@
-"""Train routoo's heads and write www/models/predictor.json.
+"""Train routoo's predictor and write www/models/predictor.json and neighbours.bin.
 
-Embeds every prompt of the routing tables with the committed int8 encoder (onnxruntime), fits
-one logistic regression per model on the prompts that model has labels for, prints held-out
-accuracy and Brier score per model, then refits on all rows and writes the bundle manifest.
-Needs no torch: `make bundle` runs export.py first when the encoder must be rebuilt.
+The predictor (format version 2) blends three estimates of P(model answers well | prompt),
+each computed from the prompt's encoder vector (the committed int8 encoder, run here with
+onnxruntime):
+  1. heads: one logistic regression per model;
+  2. domains: a classifier over the prompt's source (MMLU subject or benchmark) times each
+     model's accuracy per domain, shrunk toward its overall accuracy;
+  3. neighbours: the similarity-weighted correctness of the K nearest training prompts.
+training/research.py compares this design with others on a fixed validation split; this
+script reports the same split's held-out figures, then refits on every row. Needs no torch.
 """
 
 import argparse
-import csv
 import datetime
-import hashlib
 import json
 import pathlib
+import shutil
 
 import numpy as np
-import onnxruntime as ort
 from sklearn.linear_model import LogisticRegression
 from tokenizers import Tokenizer
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXED = {"id", "benchmark", "subject", "prompt"}
-FORMAT_VERSION = 1
+import features
+from data import ROOT, VAL_PERCENT, load, read_table, sha256
+
+FORMAT_VERSION = 2
+HEAD_C = 1.0
+DOMAIN_C = 10.0
+DOMAIN_STRENGTH = 10.0
 
 
-def sha256(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+def fit_all(rows, x, train):
+    """Every part of the predictor, fit on the rows where `train` is true."""
+    models = features.models_of(rows)
+    heads = {}
+    for m in models:
+        idx, y = features.labelled(rows, m, train)
+        heads[m] = LogisticRegression(C=HEAD_C, max_iter=3000).fit(x[idx], y)
+    domains = sorted({features.domain_of(r) for r in rows})
+    index = {d: i for i, d in enumerate(domains)}
+    y = np.array([index[features.domain_of(r)] for r in rows])
+    classifier = LogisticRegression(C=DOMAIN_C, max_iter=3000).fit(x[train], y[train])
+    weights = np.zeros((len(domains), x.shape[1]), dtype=np.float32)
+    bias = np.full(len(domains), -30.0, dtype=np.float32)  # a domain with no training row
+    weights[classifier.classes_] = classifier.coef_
+    bias[classifier.classes_] = classifier.intercept_
+    rates = features.domain_rates(rows, domains, train, DOMAIN_STRENGTH)
+    base = {m: float(features.labelled(rows, m, train)[1].mean()) for m in models}
+    return {"models": models, "heads": heads, "domains": domains, "domain_w": weights,
+            "domain_b": bias, "rates": rates, "base": base}
 
 
-def read_table(path):
-    """Rows and model ids of a routing table; model columns come from the header."""
-    csv.field_size_limit(1 << 30)
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        models = [c for c in reader.fieldnames if c not in FIXED and "|" not in c]
-        return list(reader), models
-
-
-def embed(models_dir, prompts, cache):
-    key = sha256(models_dir / "encoder.onnx")[:16] + hashlib.sha256(
-        "\0".join(prompts).encode()).hexdigest()[:16]
-    path = cache / f"embeddings-{key}.npy"
-    if path.exists():
-        return np.load(path)
-    tok = Tokenizer.from_file(str(models_dir / "tokenizer.json"))
-    sess = ort.InferenceSession(str(models_dir / "encoder.onnx"),
-                                providers=["CPUExecutionProvider"])
-    encs = [tok.encode(p).ids for p in prompts]
-    order = np.argsort([len(e) for e in encs])
-    out = np.zeros((len(prompts), 384), dtype=np.float32)
-    for start in range(0, len(order), 64):
-        idx = order[start:start + 64]
-        width = max(len(encs[i]) for i in idx)
-        ids = np.zeros((len(idx), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, i in enumerate(idx):
-            ids[row, :len(encs[i])] = encs[i]
-            mask[row, :len(encs[i])] = 1
-        out[idx] = sess.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-        if start % 2048 == 0:
-            print(f"  embedded {start}/{len(prompts)}", flush=True)
-    np.save(path, out)
-    return out
-
-
-def fit(x, y, c):
-    clf = LogisticRegression(C=c, max_iter=2000)
-    clf.fit(x, y)
-    return clf
+def predict_all(fit, rows, x, keys, train, at):
+    """Blended quality, {model: values at rows `at`}; neighbours come from `train` rows."""
+    h = {m: fit["heads"][m].predict_proba(x[at])[:, 1] for m in fit["models"]}
+    logits = x[at].astype(np.float64) @ fit["domain_w"].T.astype(np.float64) + fit["domain_b"]
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    d = {m: probs @ fit["rates"][m] for m in fit["models"]}
+    # neighbours: rows `at` query the keys of the training rows
+    knn = {}
+    for m in fit["models"]:
+        idx, y = features.labelled(rows, m, train)
+        sims = x[at].astype(np.float32) @ keys[idx].T
+        sims[np.asarray(at)[:, None] == idx[None, :]] = -np.inf
+        top = np.argpartition(-sims, features.K, axis=1)[:, :features.K]
+        w = np.exp(np.take_along_axis(sims, top, 1).astype(np.float64) * features.TEMPERATURE)
+        knn[m] = ((w * y[top]).sum(1) + features.PRIOR_WEIGHT * fit["base"][m]) / (
+            w.sum(1) + features.PRIOR_WEIGHT)
+    return {m: (h[m] + d[m] + knn[m]) / 3 for m in fit["models"]}
 
 
 def main():
@@ -75,59 +78,62 @@ def main():
     ap.add_argument("--models-dir", default=ROOT / "www" / "models", type=pathlib.Path)
     ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
     ap.add_argument("--seed", default=0, type=int)
-    ap.add_argument("--holdout", default=0.2, type=float)
-    ap.add_argument("--c", default=1.0, type=float, help="inverse L2 strength of the heads")
     ap.add_argument("--reference", default=1000, type=int, help="prompts the budget curve uses")
+    ap.add_argument("--fit-on", choices=["all", "train"], default="all",
+                    help="'train' leaves the validation rows out, so `routoo eval` on them is "
+                         "a held-out test; the bundle goes to --out")
+    ap.add_argument("--out", type=pathlib.Path, help="bundle directory (default --models-dir)")
     args = ap.parse_args()
+    out_dir = args.out or args.models_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.resolve() != args.models_dir.resolve():
+        for name in ("encoder.onnx", "tokenizer.json"):
+            shutil.copyfile(args.models_dir / name, out_dir / name)
     args.work.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
-
-    tables = sorted(args.data.glob("*.csv"))
-    prompts, labels, sources = [], {}, []
-    for table in tables:
-        rows, models = read_table(table)
-        for row in rows:
-            i = len(prompts)
-            prompts.append(row["prompt"])
-            for m in models:
-                if row[m] != "":
-                    labels.setdefault(m, []).append((i, int(row[m])))
-        sources.append({"file": table.name, "sha256": sha256(table), "rows": len(rows)})
-        print(f"{table.name}: {len(rows)} rows, {len(models)} models")
-
-    x = embed(args.models_dir, prompts, args.work)
-    held = rng.random(len(prompts)) < args.holdout
-
+    rows, prompts, x, val = load(args.data, args.models_dir, args.work)
+    keys_q = features.quantize(x)
+    keys = keys_q.astype(np.float32) / 127
     known = json.loads((args.data / "models.json").read_text())["models"]
-    order = [m["id"] for m in known if m["id"] in labels]
-    order += sorted(m for m in labels if m not in order)
 
-    heads, report = [], {}
+    # Held-out figures on the fixed validation split.
+    held = fit_all(rows, x, ~val)
+    at = np.flatnonzero(val)
+    q = predict_all(held, rows, x, keys, ~val, at)
+    report = {}
     print(f"{'model':<28} {'rows':>6} {'base':>6} {'acc':>6} {'brier':>7} {'brier0':>7}")
-    for m in order:
-        idx = np.array([i for i, _ in labels[m]])
-        y = np.array([v for _, v in labels[m]])
-        tr, te = ~held[idx], held[idx]
-        clf = fit(x[idx[tr]], y[tr], args.c)
-        p = clf.predict_proba(x[idx[te]])[:, 1]
-        base = y[tr].mean()
-        acc = float(((p > 0.5) == y[te]).mean())
-        brier = float(((p - y[te]) ** 2).mean())
-        brier0 = float(((base - y[te]) ** 2).mean())
-        report[m] = {"rows": int(len(y)), "heldout_rows": int(te.sum()), "base_rate": float(base),
-                     "heldout_accuracy": acc, "heldout_brier": brier,
-                     "heldout_brier_base_rate": brier0}
-        print(f"{m:<28} {len(y):>6} {base:>6.3f} {acc:>6.3f} {brier:>7.4f} {brier0:>7.4f}")
-        final = fit(x[idx], y, args.c)
-        heads.append({"id": m, "weights": [float(np.float32(w)) for w in final.coef_[0]],
-                      "bias": float(np.float32(final.intercept_[0])), "_clf": final})
+    for m in held["models"]:
+        keep = np.array([m in rows[i]["labels"] for i in at])
+        y = np.array([rows[i]["labels"][m] for i in at[keep]])
+        p = q[m][keep]
+        base = held["base"][m]
+        report[m] = {"rows": int(sum(m in r["labels"] for r in rows)),
+                     "heldout_rows": int(keep.sum()), "base_rate": base,
+                     "heldout_accuracy": float(((p > 0.5) == y).mean()),
+                     "heldout_brier": float(((p - y) ** 2).mean()),
+                     "heldout_brier_base_rate": float(((base - y) ** 2).mean())}
+        r = report[m]
+        print(f"{m:<28} {r['rows']:>6} {base:>6.3f} {r['heldout_accuracy']:>6.3f} "
+              f"{r['heldout_brier']:>7.4f} {r['heldout_brier_base_rate']:>7.4f}")
 
-    ref = np.sort(rng.choice(len(prompts), size=min(args.reference, len(prompts)), replace=False))
-    quality = {h["id"]: [round(float(q), 5) for q in h["_clf"].predict_proba(x[ref])[:, 1]]
-               for h in heads}
-    for h in heads:
-        del h["_clf"]
+    # The shipped predictor: every row (or, for a held-out test, the training rows).
+    every = np.ones(len(rows), dtype=bool) if args.fit_on == "all" else ~val
+    fit = fit_all(rows, x, every)
+    order = [m["id"] for m in known if m["id"] in fit["models"]]
+    order += [m for m in fit["models"] if m not in order]
+    pick = np.flatnonzero(every)
+    ref = np.sort(rng.choice(pick, size=min(args.reference, len(pick)), replace=False))
+    ref_q = predict_all(fit, rows, x, keys, every, ref)
 
+    labels = np.full((len(order), len(rows)), 255, dtype=np.uint8)
+    for j, m in enumerate(order):
+        for i, r in enumerate(rows):
+            if every[i] and m in r["labels"]:
+                labels[j, i] = r["labels"][m]
+    neighbours = out_dir / "neighbours.bin"
+    neighbours.write_bytes(keys_q.tobytes() + labels.tobytes())
+
+    f32 = lambda v: float(np.float32(v))
     manifest = {
         "format": "routoo-predictor",
         "version": FORMAT_VERSION,
@@ -142,21 +148,42 @@ def main():
         },
         "tokenizer": {"file": "tokenizer.json",
                       "sha256": sha256(args.models_dir / "tokenizer.json")},
-        "heads": heads,
-        "reference": {"chars": [len(prompts[i]) for i in ref], "quality": quality},
+        "heads": [{"id": m, "weights": [f32(w) for w in fit["heads"][m].coef_[0]],
+                   "bias": f32(fit["heads"][m].intercept_[0])} for m in order],
+        "domains": {
+            "ids": fit["domains"],
+            "weights": [[f32(w) for w in row] for row in fit["domain_w"]],
+            "bias": [f32(b) for b in fit["domain_b"]],
+            "rates": {m: [round(float(v), 6) for v in fit["rates"][m]] for m in order},
+        },
+        "neighbours": {
+            "file": neighbours.name,
+            "sha256": sha256(neighbours),
+            "rows": len(rows),
+            "k": features.K,
+            "temperature": features.TEMPERATURE,
+            "prior_weight": features.PRIOR_WEIGHT,
+            "base_rate": {m: round(fit["base"][m], 6) for m in order},
+        },
+        "reference": {"chars": [len(prompts[i]) for i in ref],
+                      "quality": {m: [round(float(v), 5) for v in ref_q[m]] for m in order}},
         "provenance": {
             "script": "training/train.py",
-            "data": sources,
+            "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
+                     for t in sorted(args.data.glob("*.csv"))],
             "seed": args.seed,
-            "holdout_fraction": args.holdout,
-            "head": f"logistic regression, L2, C={args.c}, refit on all labelled rows",
+            "fit_on": args.fit_on,
+            "validation": f"rows whose sha256(id) mod 100 < {VAL_PERCENT}",
+            "design": "mean of logistic heads (C=1), predicted-domain prior (C=10, shrinkage "
+                      "10) and K=50 nearest neighbours (weights exp(10·cos), prior weight 5)",
             "date": datetime.date.today().isoformat(),
             "heldout": report,
         },
     }
-    out = args.models_dir / "predictor.json"
+    out = out_dir / "predictor.json"
     out.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {out} ({out.stat().st_size} bytes, {len(heads)} heads)")
+    print(f"wrote {out} ({out.stat().st_size} bytes) and {neighbours} "
+          f"({neighbours.stat().st_size} bytes), {len(order)} models")
 
 
 if __name__ == "__main__":

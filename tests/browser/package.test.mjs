@@ -103,7 +103,7 @@ test("failures are JS Errors with clear messages", async () => {
       pool: await caught(() => window.routoo.Router.load(base + "models/predictor.json", "{bad")),
       fetch: await caught(() => window.routoo.Router.load(base + "models/missing.json")),
       bytes: await caught(() => window.routoo.Router.fromBytes(
-        new TextEncoder().encode("{}"), new Uint8Array(), new Uint8Array())),
+        new TextEncoder().encode("{}"), new Uint8Array(), new Uint8Array(), new Uint8Array())),
     };
   }, url);
   for (const [name, e] of Object.entries(errors)) {
