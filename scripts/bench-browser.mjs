@@ -24,7 +24,7 @@ try {
 } catch (e) {
   console.log(`wasm-opt unavailable: ${e.message.split("\n")[0]}`);
 }
-for (const f of ["encoder.onnx", "tokenizer.json", "predictor.json"]) {
+for (const f of ["encoder.onnx", "tokenizer.json", "predictor.json", "neighbours.bin"]) {
   console.log(`bundle ${f}: ${kb((await stat(`www/models/${f}`)).size)}`);
 }
 

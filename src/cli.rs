@@ -408,9 +408,10 @@ fn print_report(r: &Report) {
     );
     for (id, s) in &r.models {
         let ctm = r.cost_to_match[id].map_or("never".to_string(), |x| format!("{x:.3}x"));
+        let gain = r.gain_at_cost[id].map_or("-".to_string(), |g| format!("{g:+.4}"));
         println!(
-            "{:<28} {:>9.4} {:>12.8} {:>14} {:>+12.4}",
-            id, s.accuracy, s.mean_cost, ctm, r.gain_at_cost[id]
+            "{:<28} {:>9.4} {:>12.8} {:>14} {:>12}",
+            id, s.accuracy, s.mean_cost, ctm, gain
         );
     }
     for (name, s) in [("oracle", &r.oracle), ("random", &r.random)] {

@@ -109,6 +109,42 @@ fn truncated_or_altered_onnx_fails_the_checksum() {
 }
 
 #[test]
+fn neighbours_must_match_their_digest_and_size() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let good = neighbours();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let mut altered = good.clone();
+    altered[7] ^= 1;
+    let err = Predictor::from_bytes(&bytes, &encoder, &tokenizer, &altered).unwrap_err();
+    assert!(
+        matches!(err, Error::Checksum { ref file, .. } if file == "neighbours.bin"),
+        "{err}"
+    );
+    let short = &good[..good.len() - 1];
+    manifest["neighbours"]["sha256"] = sha256_hex(short).into();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let err = Predictor::from_bytes(&bytes, &encoder, &tokenizer, short).unwrap_err();
+    assert!(matches!(err, Error::Manifest(_)), "{err}");
+    assert!(err.to_string().contains("neighbours.bin has"), "{err}");
+}
+
+#[test]
+fn inconsistent_domains_are_refused() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    manifest["domains"]["bias"] = serde_json::json!([0.0]);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("domains:"), "{err}");
+    let (mut manifest, ..) = parts();
+    let first = manifest["heads"][0]["id"].as_str().unwrap().to_string();
+    manifest["neighbours"]["base_rate"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&first);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains(&first), "{err}");
+}
+
+#[test]
 fn garbage_onnx_with_a_matching_digest_is_an_encoder_error() {
     let (mut manifest, _, tokenizer) = parts();
     let garbage = b"this is not an onnx file".to_vec();
