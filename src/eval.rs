@@ -670,6 +670,8 @@ mod tests {
         assert!(matches!(report.gain_at_cost["large"], Some(g) if g < 0.0));
     }
 
+    // proptest is a native-only dev-dependency.
+    #[cfg(not(target_arch = "wasm32"))]
     proptest::proptest! {
         /// No λ gives a routing the sweep misses: at any λ, the top of `select::rank` on every
         /// row scores a point that some curve point matches in accuracy at no higher cost.

@@ -186,6 +186,7 @@ impl Predictor {
         let (vector, tokens, truncated) = self.embed(prompt)?;
         let domains = self.domain_probabilities(&vector);
         let similarity = self.similarities(&vector);
+        let order = Self::by_similarity(&similarity);
         let quality = self
             .manifest
             .heads
@@ -196,7 +197,7 @@ impl Predictor {
                 let prior = self.manifest.domains.rates.get(&head.id).map_or(0.0, |r| {
                     r.iter().zip(&domains).map(|(r, p)| f64::from(*r) * p).sum()
                 });
-                let near = self.nearest(h, &head.id, &similarity);
+                let near = self.nearest(h, &head.id, &similarity, &order);
                 ModelQuality {
                     model: head.id.clone(),
                     quality: (logistic + prior + near) / 3.0,
@@ -233,34 +234,34 @@ impl Predictor {
         self.neighbours
             .keys
             .chunks_exact(x.len())
-            .map(|key| {
-                let s: f32 = key.iter().zip(x).map(|(&k, &v)| f32::from(k) * v).sum();
-                s / 127.0
-            })
+            .map(|key| dot_i8(key, x) / 127.0)
             .collect()
     }
 
-    /// The neighbour estimate of head `h` from the prompt's similarities.
-    fn nearest(&self, h: usize, id: &str, similarity: &[f32]) -> f64 {
+    /// Training prompts from most to least similar; ties to the earlier prompt.
+    fn by_similarity(similarity: &[f32]) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..similarity.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| {
+            similarity[b as usize]
+                .total_cmp(&similarity[a as usize])
+                .then(a.cmp(&b))
+        });
+        order
+    }
+
+    /// The neighbour estimate of head `h`: its `k` most similar labelled training prompts.
+    fn nearest(&self, h: usize, id: &str, similarity: &[f32], order: &[u32]) -> f64 {
         let spec = &self.manifest.neighbours;
         let labels = &self.neighbours.labels[h * spec.rows..(h + 1) * spec.rows];
-        let mut near: Vec<(f32, usize)> = similarity
-            .iter()
-            .zip(labels)
-            .enumerate()
-            .filter(|(_, (_, &l))| l != UNLABELLED)
-            .map(|(i, (&s, _))| (s, i))
-            .collect();
-        let by_similarity =
-            |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-        if near.len() > spec.k {
-            near.select_nth_unstable_by(spec.k - 1, by_similarity);
-            near.truncate(spec.k);
-        }
         let base = spec.base_rate.get(id).copied().unwrap_or(0.5);
         let (mut hits, mut total) = (spec.prior_weight * base, spec.prior_weight);
-        for (s, i) in near {
-            let w = (spec.temperature * f64::from(s)).exp();
+        let near = order
+            .iter()
+            .map(|&i| i as usize)
+            .filter(|&i| labels[i] != UNLABELLED)
+            .take(spec.k);
+        for i in near {
+            let w = (spec.temperature * f64::from(similarity[i])).exp();
             hits += w * f64::from(labels[i]);
             total += w;
         }
@@ -270,6 +271,26 @@ impl Predictor {
             base
         }
     }
+}
+
+/// Dot product of an int8 vector with an f32 one, in eight running sums so the compiler can
+/// vectorise it; the order is fixed, so native and wasm agree to the bit.
+fn dot_i8(key: &[i8], x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut keys = key.chunks_exact(8);
+    let mut xs = x.chunks_exact(8);
+    for (k, v) in keys.by_ref().zip(xs.by_ref()) {
+        for j in 0..8 {
+            acc[j] += f32::from(k[j]) * v[j];
+        }
+    }
+    let tail: f32 = keys
+        .remainder()
+        .iter()
+        .zip(xs.remainder())
+        .map(|(&k, &v)| f32::from(k) * v)
+        .sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 fn dot(w: &[f32], x: &[f32]) -> f64 {

@@ -69,5 +69,30 @@ def main():
     print(f"wrote {OUT / 'curves.png'}")
 
 
+
+
+def table():
+    """Markdown table of the target metrics per design (research.py's validation figures)."""
+    research = json.loads((WORK / "research" / "results.json").read_text())
+    g4, mx = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
+    fmt = lambda v: "never" if v is None else f"{v:.3f}"
+    print("| design | MMLU-9 AIQ | MMLU-9 cost to match GPT-4 | MMLU-9 vs GPT-4 at 0.5× cost "
+          "| open AIQ | open cost to match Mixtral | open gain at Mixtral cost | APGR "
+          "| RouterBench AIQ | RouterBench worst gain | RouterBench models matched ≤1× |")
+    print("|---" * 11 + "|")
+    for design, res in research.items():
+        m9, op, two, rb = (res[n] for n in ("mmlu, 9 models", "mmlu, open pool",
+                                            "mmlu, mixtral vs gpt-4", "routerbench, 11 models"))
+        acc, cost = m9["models"][g4]
+        at_half = max([p[1] for p in m9["curve"] if p[2] <= 0.5 * cost], default=float("nan"))
+        gains = [v for v in rb["gac"].values()]
+        matched = sum(1 for v in rb["ctm"].values() if v is not None and v <= 1 + 1e-9)
+        print(f"| {design} | {m9['aiq']:.4f} | {fmt(m9['ctm'][g4])} | {at_half - acc:+.4f} "
+              f"| {op['aiq']:.4f} | {fmt(op['ctm'][mx])} | {op['gac'][mx]:+.4f} "
+              f"| {two['apgr']:.3f} | {rb['aiq']:.4f} | {min(gains):+.4f} "
+              f"| {matched}/{len(rb['ctm'])} |")
+
+
 if __name__ == "__main__":
     main()
+    table()

@@ -113,7 +113,7 @@ def report(models, correct, cost, quality, estimate):
     for m, (acc, c) in single.items():
         reach = [p[2] for p in pts if p[1] >= acc]
         out["ctm"][m] = min(reach) / c if reach else None
-        within = [p[1] for p in pts if p[2] <= c]
+        within = [p[1] for p in pts if p[2] <= c * (1 + 1e-9)]  # as COST_SLACK in eval.rs
         out["gac"][m] = max(within) - acc if within else -np.inf
     out["aiq"] = hull_area([(p[2], p[1]) for p in pts])
     out["apgr"] = apgr(correct, quality, estimate) if len(models) == 2 else None
@@ -162,7 +162,7 @@ def main():
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
     ap.add_argument("--models-dir", default=ROOT / "www" / "models", type=pathlib.Path)
     ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
-    ap.add_argument("--out", default=ROOT / "training" / "report", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "work" / "research", type=pathlib.Path)
     ap.add_argument("--designs", default=",".join(features.DESIGNS))
     ap.add_argument("--output-tokens", default=1, type=int,
                     help="expected output tokens in the router's estimate")

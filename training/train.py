@@ -12,7 +12,6 @@ script reports the same split's held-out figures, then refits on every row. Need
 """
 
 import argparse
-import datetime
 import json
 import pathlib
 import shutil
@@ -176,7 +175,6 @@ def main():
             "validation": f"rows whose sha256(id) mod 100 < {VAL_PERCENT}",
             "design": "mean of logistic heads (C=1), predicted-domain prior (C=10, shrinkage "
                       "10) and K=50 nearest neighbours (weights exp(10·cos), prior weight 5)",
-            "date": datetime.date.today().isoformat(),
             "heldout": report,
         },
     }
