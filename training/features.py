@@ -122,24 +122,25 @@ def quantize(x):
     return np.clip(np.round(x * 127), -127, 127).astype(np.int8)
 
 
-def knn_quality(rows, x, keys, train, models, prior, k=None, temperature=None):
-    """Similarity-weighted label mean of the K nearest training prompts, shrunk to `prior`.
-
-    `keys` are the (dequantized) vectors of all rows; a row is never its own neighbour.
+def knn_quality(rows, x, keys, train, models, prior, k=None, temperature=None, at=None):
+    """Similarity-weighted label mean of the K nearest training prompts, shrunk to `prior`,
+    for the rows `at` (default all). `keys` are the (dequantized) vectors of all rows; a row is
+    never its own neighbour.
     """
     k = k or K
     temperature = temperature or TEMPERATURE
+    at = np.arange(len(rows)) if at is None else np.asarray(at)
     out = {}
     for m in models:
         idx, y = labelled(rows, m, train)
-        q = np.zeros(len(rows))
-        for start in range(0, len(rows), 2048):
-            stop = min(start + 2048, len(rows))
-            sims = x[start:stop].astype(np.float32) @ keys[idx].T
-            sims[np.arange(start, stop)[:, None] == idx[None, :]] = -np.inf
+        q = np.zeros(len(at))
+        for start in range(0, len(at), 2048):
+            part = at[start:start + 2048]
+            sims = x[part].astype(np.float32) @ keys[idx].T
+            sims[part[:, None] == idx[None, :]] = -np.inf
             top = np.argpartition(-sims, k, axis=1)[:, :k]
             w = np.exp(np.take_along_axis(sims, top, 1).astype(np.float64) * temperature)
-            q[start:stop] = ((w * y[top]).sum(1) + PRIOR_WEIGHT * prior[m]) / (
+            q[start:start + len(part)] = ((w * y[top]).sum(1) + PRIOR_WEIGHT * prior[m]) / (
                 w.sum(1) + PRIOR_WEIGHT)
         out[m] = q
     return out

@@ -58,16 +58,7 @@ def predict_all(fit, rows, x, keys, train, at):
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
     d = {m: probs @ fit["rates"][m] for m in fit["models"]}
-    # neighbours: rows `at` query the keys of the training rows
-    knn = {}
-    for m in fit["models"]:
-        idx, y = features.labelled(rows, m, train)
-        sims = x[at].astype(np.float32) @ keys[idx].T
-        sims[np.asarray(at)[:, None] == idx[None, :]] = -np.inf
-        top = np.argpartition(-sims, features.K, axis=1)[:, :features.K]
-        w = np.exp(np.take_along_axis(sims, top, 1).astype(np.float64) * features.TEMPERATURE)
-        knn[m] = ((w * y[top]).sum(1) + features.PRIOR_WEIGHT * fit["base"][m]) / (
-            w.sum(1) + features.PRIOR_WEIGHT)
+    knn = features.knn_quality(rows, x, keys, train, fit["models"], fit["base"], at=at)
     return {m: (h[m] + d[m] + knn[m]) / 3 for m in fit["models"]}
 
 
