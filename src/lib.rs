@@ -12,6 +12,8 @@ The crate is a pure core with a thin binding layer:
   the ranked alternatives and why each other model was excluded.
 - [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`batch`] spreads one total
   budget over many prompts; [`eval`] scores a router on a routing table.
+- [`provider`] speaks the providers' wire formats (OpenAI-compatible, Anthropic, Gemini):
+  requests, answers and server-sent event streams, with typed errors and redacted keys.
 - `wasm` (wasm32 only) exposes the same router to JavaScript.
 
 ```no_run
@@ -35,6 +37,7 @@ mod error;
 pub mod eval;
 pub mod pool;
 pub mod predictor;
+pub mod provider;
 mod router;
 pub mod select;
 #[cfg(target_arch = "wasm32")]

@@ -1,0 +1,119 @@
+//! Anthropic Messages (`POST {base}/messages`), as documented at
+//! docs.anthropic.com/en/api/messages and /en/api/messages-streaming.
+
+use serde_json::{json, Value};
+
+use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
+use super::{sse::Event, ProviderError};
+
+const VERSION: &str = "2023-06-01";
+
+pub(super) fn build(r: &ChatRequest) -> HttpRequest {
+    let body = json!({
+        "model": r.api_model,
+        "max_tokens": r.max_tokens,
+        "messages": [{"role": "user", "content": r.prompt}],
+        "stream": r.stream,
+    });
+    let mut headers = vec![
+        ("content-type", "application/json".to_string()),
+        ("anthropic-version", VERSION.to_string()),
+        // Required for calls made from a web page (CORS).
+        (
+            "anthropic-dangerous-direct-browser-access",
+            "true".to_string(),
+        ),
+    ];
+    if let Some(key) = &r.key {
+        headers.push(("x-api-key", key.expose().to_string()));
+    }
+    HttpRequest {
+        method: "POST",
+        url: format!("{}/messages", trim_base(&r.base_url)),
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn finish(v: &Value) -> Option<Finish> {
+    v.as_str().map(|f| match f {
+        "end_turn" | "stop_sequence" => Finish::Stop,
+        "max_tokens" => Finish::Length,
+        "refusal" => Finish::ContentFilter,
+        other => Finish::Other(other.to_string()),
+    })
+}
+
+fn usage(u: Option<&Value>) -> Option<Usage> {
+    let u = u.filter(|u| u.is_object())?;
+    Some(Usage {
+        input_tokens: tokens(u, "input_tokens"),
+        output_tokens: tokens(u, "output_tokens"),
+    })
+}
+
+fn error_in(v: &Value) -> Option<ProviderError> {
+    if v.get("type").and_then(Value::as_str) != Some("error") {
+        return None;
+    }
+    let kind = v.pointer("/error/type").and_then(Value::as_str);
+    let message = v
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown error")
+        .to_string();
+    Some(match kind {
+        Some("overloaded_error") => ProviderError::Overloaded {
+            status: 529,
+            message,
+        },
+        _ => ProviderError::InStream(message),
+    })
+}
+
+pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
+    let v = json(body)?;
+    if let Some(e) = error_in(&v) {
+        return Err(e);
+    }
+    let content = v
+        .get("content")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ProviderError::Malformed("no content in the answer".into()))?;
+    let text = content
+        .iter()
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+        .filter_map(|b| b.get("text").and_then(Value::as_str))
+        .collect();
+    Ok(Answer {
+        text,
+        finish: finish(&v["stop_reason"]),
+        usage: usage(v.get("usage")),
+    })
+}
+
+pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
+    let v = json(&e.data)?;
+    if let Some(err) = error_in(&v) {
+        return Err(err);
+    }
+    let mut delta = Delta::default();
+    match v.get("type").and_then(Value::as_str) {
+        Some("message_start") => delta.usage = usage(v.pointer("/message/usage")),
+        Some("content_block_delta") => {
+            delta.text = v
+                .pointer("/delta/text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+        }
+        Some("message_delta") => {
+            delta.finish = finish(&v["delta"]["stop_reason"]);
+            delta.usage = usage(v.get("usage"));
+        }
+        Some("message_stop") => delta.done = true,
+        // ping, content_block_start/stop and event types added later carry no text.
+        _ => {}
+    }
+    Ok(delta)
+}

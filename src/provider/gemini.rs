@@ -1,0 +1,106 @@
+//! Google Gemini (`POST {base}/models/{model}:generateContent`, or
+//! `:streamGenerateContent?alt=sse`), as documented at ai.google.dev/api/generate-content.
+
+use serde_json::{json, Value};
+
+use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
+use super::{sse::Event, ProviderError};
+
+pub(super) fn build(r: &ChatRequest) -> HttpRequest {
+    let body = json!({
+        "contents": [{"role": "user", "parts": [{"text": r.prompt}]}],
+        "generationConfig": {"maxOutputTokens": r.max_tokens},
+    });
+    let method = if r.stream {
+        "streamGenerateContent?alt=sse"
+    } else {
+        "generateContent"
+    };
+    let mut headers = vec![("content-type", "application/json".to_string())];
+    if let Some(key) = &r.key {
+        // In a header, not the URL, so the key stays out of logs and history.
+        headers.push(("x-goog-api-key", key.expose().to_string()));
+    }
+    HttpRequest {
+        method: "POST",
+        url: format!("{}/models/{}:{method}", trim_base(&r.base_url), r.api_model),
+        headers,
+        body: body.to_string(),
+    }
+}
+
+fn finish(v: &Value) -> Option<Finish> {
+    v.as_str().map(|f| match f {
+        "STOP" => Finish::Stop,
+        "MAX_TOKENS" => Finish::Length,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => {
+            Finish::ContentFilter
+        }
+        other => Finish::Other(other.to_string()),
+    })
+}
+
+fn chunk(v: &Value) -> Result<Delta, ProviderError> {
+    if let Some(message) = v.pointer("/error/message").and_then(Value::as_str) {
+        return Err(ProviderError::InStream(message.to_string()));
+    }
+    if let Some(reason) = v
+        .pointer("/promptFeedback/blockReason")
+        .and_then(Value::as_str)
+    {
+        return Ok(Delta {
+            finish: Some(if reason == "OTHER" {
+                Finish::Other(reason.to_string())
+            } else {
+                Finish::ContentFilter
+            }),
+            ..Delta::default()
+        });
+    }
+    let candidate = v.pointer("/candidates/0");
+    let text = candidate
+        .and_then(|c| c.pointer("/content/parts"))
+        .and_then(Value::as_array)
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let usage = v
+        .get("usageMetadata")
+        .filter(|u| u.is_object())
+        .map(|u| Usage {
+            input_tokens: tokens(u, "promptTokenCount"),
+            output_tokens: tokens(u, "candidatesTokenCount"),
+        });
+    Ok(Delta {
+        text,
+        finish: candidate.and_then(|c| finish(&c["finishReason"])),
+        usage,
+        done: false,
+    })
+}
+
+pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
+    let v = json(body)?;
+    if v.get("candidates").is_none()
+        && v.get("error").is_none()
+        && v.get("promptFeedback").is_none()
+    {
+        return Err(ProviderError::Malformed(
+            "no candidates in the answer".into(),
+        ));
+    }
+    let d = chunk(&v)?;
+    Ok(Answer {
+        text: d.text,
+        finish: d.finish,
+        usage: d.usage,
+    })
+}
+
+pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
+    chunk(&json(&e.data)?)
+}

@@ -1,0 +1,254 @@
+//! Provider wire formats: building requests and reading answers, free of any transport.
+//!
+//! Three formats cover the providers a pool names: OpenAI Chat Completions (OpenAI, OpenRouter,
+//! Groq, Together, Mistral, DeepSeek, Fireworks, and local servers such as Ollama, llama.cpp
+//! and vLLM, each at its own base URL), Anthropic Messages and Google Gemini
+//! `generateContent`. Each format builds an [`HttpRequest`], reads a whole response body into
+//! an [`Answer`], and reads one server-sent event of a streamed response into a [`Delta`].
+//! Splitting a byte stream into events is [`sse`]'s job; sending bytes is the transport's
+//! (`gloo-net` in the browser, a native HTTP client in the CLI).
+
+mod anthropic;
+mod error;
+mod gemini;
+mod openai;
+pub mod sse;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use self::error::{retry_after, ProviderError, StopIssue};
+
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Format {
+    /// OpenAI Chat Completions and the many servers that speak it.
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini `generateContent` / `streamGenerateContent`.
+    Gemini,
+}
+
+impl Format {
+    /// The format of a pool's `provider` name: `anthropic`, `google`/`gemini`, else OpenAI's.
+    pub fn of_provider(provider: &str) -> Format {
+        match provider.to_ascii_lowercase().as_str() {
+            "anthropic" => Format::Anthropic,
+            "google" | "gemini" => Format::Gemini,
+            _ => Format::OpenAi,
+        }
+    }
+}
+
+/// An API key. Its `Debug` and `Display` never show it, so it cannot leak into a log line,
+/// an error message or a serialized object.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> ApiKey {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the one header that carries it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What to ask a model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    /// Base URL of the API, e.g. `https://api.openai.com/v1` (no trailing path).
+    pub base_url: String,
+    /// Model name as the provider's API expects it.
+    pub api_model: String,
+    /// The user's prompt.
+    pub prompt: String,
+    /// Most tokens the answer may take.
+    pub max_tokens: u32,
+    /// Stream the answer as server-sent events.
+    pub stream: bool,
+    /// The key; `None` for servers that need none (local ones).
+    pub key: Option<ApiKey>,
+}
+
+/// An HTTP request ready for any transport. Header values may hold the key: never log them.
+#[derive(Clone, PartialEq)]
+pub struct HttpRequest {
+    /// Always `POST` for these APIs.
+    pub method: &'static str,
+    /// Full URL.
+    pub url: String,
+    /// Header names and values.
+    pub headers: Vec<(&'static str, String)>,
+    /// JSON body.
+    pub body: String,
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|h| h.0).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Tokens a call used, as the provider reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+impl Usage {
+    /// US$ at prices per 1M tokens.
+    pub fn cost(&self, price_in: f64, price_out: f64) -> f64 {
+        (self.input_tokens as f64 * price_in + self.output_tokens as f64 * price_out) / 1e6
+    }
+}
+
+/// Why a model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Finish {
+    /// It finished its answer.
+    Stop,
+    /// It hit `max_tokens`.
+    Length,
+    /// The provider's content filter stopped it.
+    ContentFilter,
+    /// Another reason, as the provider named it.
+    Other(String),
+}
+
+/// A whole answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Answer {
+    /// The text.
+    pub text: String,
+    /// Why it stopped, when the provider said.
+    pub finish: Option<Finish>,
+    /// Tokens used, when the provider said.
+    pub usage: Option<Usage>,
+}
+
+/// What one streamed event adds to the answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Delta {
+    /// Text to append.
+    pub text: String,
+    /// Set when the event says why the model stopped.
+    pub finish: Option<Finish>,
+    /// Usage reported so far (Anthropic reports input and output in different events).
+    pub usage: Option<Usage>,
+    /// True on the event that ends the stream (`[DONE]`, `message_stop`).
+    pub done: bool,
+}
+
+/// Builds the HTTP request for `request` in `format`.
+pub fn build(format: Format, request: &ChatRequest) -> HttpRequest {
+    match format {
+        Format::OpenAi => openai::build(request),
+        Format::Anthropic => anthropic::build(request),
+        Format::Gemini => gemini::build(request),
+    }
+}
+
+/// Reads a whole (non-streamed) response body.
+pub fn parse_answer(format: Format, body: &str) -> Result<Answer, ProviderError> {
+    match format {
+        Format::OpenAi => openai::answer(body),
+        Format::Anthropic => anthropic::answer(body),
+        Format::Gemini => gemini::answer(body),
+    }
+}
+
+/// Reads one server-sent event of a streamed response.
+pub fn parse_event(format: Format, event: &sse::Event) -> Result<Delta, ProviderError> {
+    match format {
+        Format::OpenAi => openai::event(event),
+        Format::Anthropic => anthropic::event(event),
+        Format::Gemini => gemini::event(event),
+    }
+}
+
+/// Folds streamed deltas into an answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accumulator {
+    answer: Option<Answer>,
+    done: bool,
+}
+
+impl Accumulator {
+    /// Adds one delta.
+    pub fn push(&mut self, delta: Delta) {
+        let answer = self.answer.get_or_insert(Answer {
+            text: String::new(),
+            finish: None,
+            usage: None,
+        });
+        answer.text.push_str(&delta.text);
+        if delta.finish.is_some() {
+            answer.finish = delta.finish;
+        }
+        if let Some(u) = delta.usage {
+            let old = answer.usage.unwrap_or_default();
+            answer.usage = Some(Usage {
+                input_tokens: u.input_tokens.max(old.input_tokens),
+                output_tokens: u.output_tokens.max(old.output_tokens),
+            });
+        }
+        self.done |= delta.done;
+    }
+
+    /// True once the stream's end event arrived.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The answer so far.
+    pub fn answer(&self) -> Answer {
+        self.answer.clone().unwrap_or(Answer {
+            text: String::new(),
+            finish: None,
+            usage: None,
+        })
+    }
+}
+
+fn json(body: &str) -> Result<serde_json::Value, ProviderError> {
+    serde_json::from_str(body).map_err(|e| ProviderError::Malformed(format!("not JSON: {e}")))
+}
+
+fn tokens(v: &serde_json::Value, key: &str) -> u64 {
+    v.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0)
+}
+
+fn trim_base(base: &str) -> &str {
+    base.trim_end_matches('/')
+}

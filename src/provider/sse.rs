@@ -1,0 +1,99 @@
+//! Server-sent events over any byte stream, parsed by the `eventsource-stream` crate (the
+//! parser `async-openai` and `reqwest-eventsource` build on; it is `no_std`-capable, so it
+//! builds for wasm32). It joins multi-line `data:`, skips comments and copes with events
+//! split across chunks at any byte.
+
+use std::fmt;
+
+use eventsource_stream::{EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+
+use super::{parse_event, Accumulator, Answer, Finish, Format, ProviderError};
+
+/// One event: its `event:` name (empty when none) and its `data:` lines joined by `\n`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Event {
+    /// The event type.
+    pub event: String,
+    /// The payload.
+    pub data: String,
+}
+
+/// Splits a stream of byte chunks into events; transport errors become
+/// [`ProviderError::Network`].
+pub fn events<S, B, E>(bytes: S) -> impl Stream<Item = Result<Event, ProviderError>>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+    E: fmt::Display,
+{
+    bytes.eventsource().map(|item| match item {
+        Ok(e) => Ok(Event {
+            event: e.event,
+            data: e.data,
+        }),
+        Err(EventStreamError::Transport(e)) => Err(ProviderError::Network(e.to_string())),
+        Err(EventStreamError::Utf8(e)) => Err(ProviderError::Malformed(format!(
+            "the stream is not UTF-8: {e}"
+        ))),
+        Err(EventStreamError::Parser(e)) => Err(ProviderError::Malformed(format!(
+            "not a server-sent event stream: {e}"
+        ))),
+    })
+}
+
+/// Reads a streamed answer in `format`, calling `on_text` with each piece of text as it
+/// arrives. A stream that ends before the provider's end marker (or, for Gemini, before a
+/// finish reason) is [`ProviderError::Malformed`]: the answer was cut.
+pub async fn read<S, B, E>(
+    format: Format,
+    bytes: S,
+    mut on_text: impl FnMut(&str),
+) -> Result<Answer, ProviderError>
+where
+    S: Stream<Item = Result<B, E>>,
+    B: AsRef<[u8]>,
+    E: fmt::Display,
+{
+    let mut acc = Accumulator::default();
+    let stream = events(bytes);
+    futures_util::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        let delta = parse_event(format, &event?)?;
+        if !delta.text.is_empty() {
+            on_text(&delta.text);
+        }
+        acc.push(delta);
+        if acc.is_done() {
+            break;
+        }
+    }
+    let answer = acc.answer();
+    let complete = match format {
+        Format::Gemini => answer.finish.is_some(),
+        _ => acc.is_done(),
+    };
+    if !complete {
+        return Err(ProviderError::Malformed(format!(
+            "the stream ended before the answer was complete ({} characters received)",
+            answer.text.chars().count()
+        )));
+    }
+    if format == Format::OpenAi && answer.finish.is_none() {
+        return Err(ProviderError::Malformed(
+            "the stream ended without a finish reason".into(),
+        ));
+    }
+    Ok(answer)
+}
+
+impl Answer {
+    /// The stop reason as a problem the user should see, if it is one.
+    pub fn issue(&self) -> Option<super::StopIssue> {
+        match self.finish {
+            Some(Finish::Length) => Some(super::StopIssue::Length),
+            Some(Finish::ContentFilter) => Some(super::StopIssue::ContentFilter),
+            _ => None,
+        }
+    }
+}

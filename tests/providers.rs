@@ -1,0 +1,247 @@
+//! Provider wire formats from recorded-style streams: every split of the bytes gives the same
+//! answer; cut streams, error events and bad bodies are typed errors; keys stay in their header.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::convert::Infallible;
+
+use futures::executor::block_on;
+use routoo::provider::{
+    self, sse, Answer, ApiKey, ChatRequest, Finish, Format, ProviderError, StopIssue, Usage,
+};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/streams/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn read(format: Format, chunks: Vec<Vec<u8>>) -> (Result<Answer, ProviderError>, String) {
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
+    let mut seen = String::new();
+    let answer = block_on(sse::read(format, stream, |t| seen.push_str(t)));
+    (answer, seen)
+}
+
+fn cases() -> Vec<(Format, &'static str, Answer)> {
+    vec![
+        (
+            Format::OpenAi,
+            "openai.sse",
+            Answer {
+                text: "Bonjour, ça va ? 🚀".into(),
+                finish: Some(Finish::Stop),
+                usage: Some(Usage {
+                    input_tokens: 12,
+                    output_tokens: 7,
+                }),
+            },
+        ),
+        (
+            Format::Anthropic,
+            "anthropic.sse",
+            Answer {
+                text: "Grüße aus 東京".into(),
+                finish: Some(Finish::Length),
+                usage: Some(Usage {
+                    input_tokens: 25,
+                    output_tokens: 15,
+                }),
+            },
+        ),
+        (
+            Format::Gemini,
+            "gemini.sse",
+            Answer {
+                text: "The answer is 42.".into(),
+                finish: Some(Finish::Stop),
+                usage: Some(Usage {
+                    input_tokens: 9,
+                    output_tokens: 6,
+                }),
+            },
+        ),
+    ]
+}
+
+#[test]
+fn every_split_of_a_stream_gives_the_same_answer() {
+    for (format, file, expected) in cases() {
+        let bytes = fixture(file);
+        for at in 0..=bytes.len() {
+            let (answer, seen) = read(format, vec![bytes[..at].to_vec(), bytes[at..].to_vec()]);
+            let answer = answer.unwrap_or_else(|e| panic!("{file} split at {at}: {e}"));
+            assert_eq!(answer, expected, "{file} split at {at}");
+            assert_eq!(seen, expected.text, "{file} split at {at}: streamed text");
+        }
+        let single: Vec<Vec<u8>> = bytes.iter().map(|&b| vec![b]).collect();
+        assert_eq!(
+            read(format, single).0.unwrap(),
+            expected,
+            "{file} byte by byte"
+        );
+    }
+}
+
+#[test]
+fn a_cut_stream_is_an_error_not_a_short_answer() {
+    for (format, file, _) in cases() {
+        let bytes = fixture(file);
+        // Cut inside the last event that carries the end marker or the finish reason.
+        let cut = bytes.len() - 20;
+        let (answer, _) = read(format, vec![bytes[..cut].to_vec()]);
+        let err = answer.expect_err(file);
+        assert!(matches!(err, ProviderError::Malformed(_)), "{file}: {err}");
+        assert!(err.to_string().contains("ended"), "{file}: {err}");
+    }
+}
+
+#[test]
+fn error_events_and_transport_failures_are_typed() {
+    let overloaded = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n\
+        event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n";
+    let (r, _) = read(Format::Anthropic, vec![overloaded.as_bytes().to_vec()]);
+    let err = r.unwrap_err();
+    assert!(matches!(err, ProviderError::Overloaded { status: 529, .. }) && err.is_retryable());
+
+    let openai = "data: {\"error\": {\"message\": \"The server had an error\", \"type\": \"server_error\"}}\n\n";
+    let (r, _) = read(Format::OpenAi, vec![openai.as_bytes().to_vec()]);
+    assert!(r
+        .unwrap_err()
+        .to_string()
+        .contains("The server had an error"));
+
+    let not_json = "data: {\"candidates\": [\n\n";
+    let (r, _) = read(Format::Gemini, vec![not_json.as_bytes().to_vec()]);
+    assert!(matches!(r.unwrap_err(), ProviderError::Malformed(_)));
+
+    let bad_utf8 = vec![b'd', b'a', b't', b'a', b':', b' ', 0xff, 0xfe, b'\n', b'\n'];
+    let (r, _) = read(Format::OpenAi, vec![bad_utf8]);
+    assert!(r.unwrap_err().to_string().contains("UTF-8"));
+
+    let chunks = vec![
+        Ok(b"data: {\"choices\":[]}\n\n".to_vec()),
+        Err("connection reset"),
+    ];
+    let answer = block_on(sse::read(
+        Format::OpenAi,
+        futures::stream::iter(chunks),
+        |_| {},
+    ));
+    let err = answer.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Network(_)) && err.to_string().contains("connection reset")
+    );
+}
+
+#[test]
+fn multi_line_data_and_comments() {
+    let text = ": comment\nevent: delta\ndata: {\"a\":\ndata: 1}\n\n";
+    let events: Vec<_> = block_on(futures::StreamExt::collect::<Vec<_>>(sse::events(
+        futures::stream::iter([Ok::<_, Infallible>(text.as_bytes().to_vec())]),
+    )));
+    assert_eq!(
+        events,
+        [Ok(sse::Event {
+            event: "delta".into(),
+            data: "{\"a\":\n1}".into()
+        })]
+    );
+}
+
+#[test]
+fn whole_answers_and_stop_reasons() {
+    let openai = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi"},"finish_reason":"content_filter"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
+    let a = provider::parse_answer(Format::OpenAi, openai).unwrap();
+    assert_eq!(a.text, "Hi");
+    assert_eq!(a.issue(), Some(StopIssue::ContentFilter));
+    assert_eq!(a.usage.unwrap().cost(10.0, 30.0), (5.0 * 10.0 + 30.0) / 1e6);
+    let anthropic = r#"{"content":[{"type":"text","text":"Hello"},{"type":"text","text":"!"}],"stop_reason":"end_turn","usage":{"input_tokens":4,"output_tokens":2}}"#;
+    let a = provider::parse_answer(Format::Anthropic, anthropic).unwrap();
+    assert_eq!((a.text.as_str(), a.issue()), ("Hello!", None));
+    let gemini = r#"{"candidates":[{"content":{"parts":[{"text":"Hey"}]},"finishReason":"MAX_TOKENS"}],"usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":8}}"#;
+    let a = provider::parse_answer(Format::Gemini, gemini).unwrap();
+    assert_eq!(a.issue(), Some(StopIssue::Length));
+    assert_eq!(
+        a.usage,
+        Some(Usage {
+            input_tokens: 3,
+            output_tokens: 8
+        })
+    );
+    let blocked = r#"{"promptFeedback":{"blockReason":"SAFETY"}}"#;
+    let a = provider::parse_answer(Format::Gemini, blocked).unwrap();
+    assert_eq!(a.issue(), Some(StopIssue::ContentFilter));
+    for format in [Format::OpenAi, Format::Anthropic, Format::Gemini] {
+        assert!(matches!(
+            provider::parse_answer(format, "{}"),
+            Err(ProviderError::Malformed(_))
+        ));
+        assert!(provider::parse_answer(format, "<html>").is_err());
+    }
+}
+
+#[test]
+fn requests_follow_each_format_and_keep_the_key_in_its_header() {
+    let key = "sk-test-1234567890";
+    let request = |base: &str, stream| ChatRequest {
+        base_url: base.into(),
+        api_model: "m-1".into(),
+        prompt: "Say \"hi\"".into(),
+        max_tokens: 64,
+        stream,
+        key: Some(ApiKey::new(key)),
+    };
+    let cases = [
+        (Format::OpenAi, "https://api.openai.com/v1/", "https://api.openai.com/v1/chat/completions", "authorization", format!("Bearer {key}")),
+        (Format::Anthropic, "https://api.anthropic.com/v1", "https://api.anthropic.com/v1/messages", "x-api-key", key.to_string()),
+        (Format::Gemini, "https://generativelanguage.googleapis.com/v1beta", "https://generativelanguage.googleapis.com/v1beta/models/m-1:streamGenerateContent?alt=sse", "x-goog-api-key", key.to_string()),
+    ];
+    for (format, base, url, header, value) in cases {
+        let r = request(base, true);
+        let http = provider::build(format, &r);
+        assert_eq!(http.url, url);
+        assert_eq!(http.method, "POST");
+        let with_key: Vec<_> = http.headers.iter().filter(|h| h.1.contains(key)).collect();
+        assert_eq!(with_key, [&(header, value)], "{format:?}");
+        assert!(!http.body.contains(key) && !http.url.contains(key));
+        let body: serde_json::Value = serde_json::from_str(&http.body).unwrap();
+        assert!(http.body.contains("Say \\\"hi\\\""), "{}", http.body);
+        match format {
+            Format::OpenAi => {
+                assert_eq!(body["stream"], true);
+                assert_eq!(body["stream_options"]["include_usage"], true);
+                assert_eq!(body["max_tokens"], 64);
+            }
+            Format::Anthropic => {
+                assert_eq!(body["max_tokens"], 64);
+                assert!(http
+                    .headers
+                    .contains(&("anthropic-dangerous-direct-browser-access", "true".into())));
+                assert!(http
+                    .headers
+                    .contains(&("anthropic-version", "2023-06-01".into())));
+            }
+            Format::Gemini => assert_eq!(body["generationConfig"]["maxOutputTokens"], 64),
+        }
+        // Debug output of the request and of the key never shows the key.
+        assert!(!format!("{http:?}").contains(key));
+        assert!(!format!("{r:?}").contains(key));
+        assert!(!format!("{}", r.key.as_ref().unwrap()).contains(key));
+        let plain = provider::build(format, &request(base, false));
+        assert!(!plain.url.contains("stream") || format == Format::OpenAi);
+    }
+    let local = ChatRequest {
+        key: None,
+        ..request("http://127.0.0.1:11434/v1", true)
+    };
+    assert!(provider::build(Format::OpenAi, &local)
+        .headers
+        .iter()
+        .all(|h| h.0 != "authorization"));
+    assert_eq!(Format::of_provider("anthropic"), Format::Anthropic);
+    assert_eq!(Format::of_provider("Google"), Format::Gemini);
+    assert_eq!(Format::of_provider("groq"), Format::OpenAi);
+}
