@@ -10,6 +10,7 @@
 
 mod anthropic;
 mod error;
+mod fallback;
 mod gemini;
 mod openai;
 pub mod sse;
@@ -19,6 +20,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub use self::error::{retry_after, ProviderError, StopIssue};
+pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
