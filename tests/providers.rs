@@ -245,3 +245,41 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
     assert_eq!(Format::of_provider("Google"), Format::Gemini);
     assert_eq!(Format::of_provider("groq"), Format::OpenAi);
 }
+
+proptest::proptest! {
+    /// Whatever bytes arrive, in whatever chunks, the parsers answer or fail; they never panic.
+    #[test]
+    fn arbitrary_streams_never_panic(
+        bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        cuts in proptest::collection::vec(0usize..600, 0..6),
+        format in 0usize..3,
+    ) {
+        let format = [Format::OpenAi, Format::Anthropic, Format::Gemini][format];
+        let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= bytes.len()).collect();
+        cuts.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut last = 0;
+        for c in cuts.into_iter().chain([bytes.len()]) {
+            chunks.push(bytes[last..c.max(last)].to_vec());
+            last = c.max(last);
+        }
+        let _ = read(format, chunks);
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = provider::parse_answer(format, &text);
+    }
+
+    /// Fixture streams with bytes flipped still never panic, and a clean one still parses.
+    #[test]
+    fn corrupted_fixture_streams_never_panic(
+        which in 0usize..3,
+        flips in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..8),
+    ) {
+        let (format, file, _) = cases().swap_remove(which);
+        let mut bytes = fixture(file);
+        for (at, b) in flips {
+            let at = at % bytes.len();
+            bytes[at] = b;
+        }
+        let _ = read(format, vec![bytes]);
+    }
+}
