@@ -1,0 +1,252 @@
+// A provider emulator on 127.0.0.1 for tests and for trying routoo without keys. It speaks
+// OpenAI Chat Completions (`/v1/chat/completions`), Anthropic Messages (`/v1/messages`) and
+// Gemini (`/v1beta/models/{m}:generateContent` / `:streamGenerateContent?alt=sse`), with CORS
+// (preflight included) and SSE streaming. Answers come from the recorded model responses in
+// ../shared/data (gsm8k.csv, routerbench.csv) when the prompt matches one, else a deterministic
+// placeholder.
+//
+// Faults, per API model name, in order: POST /_script {"model": "m", "faults": ["429", "500",
+// "401", "stall", "cut", "ok"]} queues them; a name starting with `always-401`, `always-500`,
+// `stall` or `cut` fails every call. Any key is accepted except a missing one or "bad".
+// GET /_calls lists every request (method, path, header names and values) for leak checks.
+//
+//   node scripts/emulator.mjs [--port 8787]   prints the URL it listens on
+import http from "node:http";
+import { readFileSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parse } from "csv-parse/sync";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** prompt -> {model: response} from the tables that recorded responses. */
+function recorded(dataDir) {
+  const answers = new Map();
+  for (const name of ["gsm8k.csv", "routerbench.csv"]) {
+    const path = `${dataDir}/${name}`;
+    if (!existsSync(path)) continue;
+    for (const row of parse(readFileSync(path), { columns: true, relax_quotes: false })) {
+      const byModel = {};
+      for (const [col, value] of Object.entries(row)) {
+        if (col.endsWith("|response") && value) byModel[col.slice(0, -"|response".length)] = value;
+      }
+      if (Object.keys(byModel).length) answers.set(row.prompt.trim(), byModel);
+    }
+  }
+  return answers;
+}
+
+function placeholder(prompt) {
+  const hash = createHash("sha256").update(prompt).digest("hex").slice(0, 8);
+  const start = prompt.trim().slice(0, 40).replace(/\s+/g, " ");
+  return `Emulated answer ${hash} to: "${start}". No real model was called.`;
+}
+
+const tokens = (text) => Math.max(1, Math.ceil(text.length / 4));
+
+function pieces(text) {
+  const out = [];
+  for (let i = 0; i < text.length; i += 12) out.push(text.slice(i, i + 12));
+  return out.length ? out : [""];
+}
+
+/** The SSE events of a streamed answer in each format. */
+const streams = {
+  openai(model, text, prompt) {
+    const chunk = (delta, finish, usage = null) => ({
+      id: "chatcmpl-emulator", object: "chat.completion.chunk", created: 0, model,
+      choices: finish === undefined ? [] : [{ index: 0, delta, finish_reason: finish }], usage,
+    });
+    return [
+      chunk({ role: "assistant", content: "" }, null),
+      ...pieces(text).map((p) => chunk({ content: p }, null)),
+      chunk({}, "stop"),
+      chunk(undefined, undefined, {
+        prompt_tokens: tokens(prompt), completion_tokens: tokens(text),
+        total_tokens: tokens(prompt) + tokens(text),
+      }),
+    ].map((c) => ({ data: JSON.stringify(c) })).concat([{ data: "[DONE]" }]);
+  },
+  anthropic(model, text, prompt) {
+    const ev = (event, data) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+    return [
+      ev("message_start", { message: { id: "msg_emulator", type: "message", role: "assistant",
+        model, content: [], stop_reason: null,
+        usage: { input_tokens: tokens(prompt), output_tokens: 1 } } }),
+      ev("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+      ev("ping", {}),
+      ...pieces(text).map((p) => ev("content_block_delta",
+        { index: 0, delta: { type: "text_delta", text: p } })),
+      ev("content_block_stop", { index: 0 }),
+      ev("message_delta", { delta: { stop_reason: "end_turn" },
+        usage: { output_tokens: tokens(text) } }),
+      ev("message_stop", {}),
+    ];
+  },
+  gemini(model, text, prompt) {
+    const parts = pieces(text);
+    return parts.map((p, i) => ({ data: JSON.stringify({
+      candidates: [{ content: { parts: [{ text: p }], role: "model" }, index: 0,
+        ...(i === parts.length - 1 ? { finishReason: "STOP" } : {}) }],
+      usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: tokens(text),
+        totalTokenCount: tokens(prompt) + tokens(text) },
+      modelVersion: model,
+    }) }));
+  },
+};
+
+/** The whole (non-streamed) answer in each format. */
+const whole = {
+  openai: (model, text, prompt) => ({
+    id: "chatcmpl-emulator", object: "chat.completion", created: 0, model,
+    choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+    usage: { prompt_tokens: tokens(prompt), completion_tokens: tokens(text),
+      total_tokens: tokens(prompt) + tokens(text) },
+  }),
+  anthropic: (model, text, prompt) => ({
+    id: "msg_emulator", type: "message", role: "assistant", model,
+    content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null,
+    usage: { input_tokens: tokens(prompt), output_tokens: tokens(text) },
+  }),
+  gemini: (model, text, prompt) => ({
+    candidates: [{ content: { parts: [{ text }], role: "model" }, finishReason: "STOP", index: 0 }],
+    usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: tokens(text),
+      totalTokenCount: tokens(prompt) + tokens(text) },
+    modelVersion: model,
+  }),
+};
+
+/** Each format's error body. */
+function errorBody(format, status, message) {
+  if (format === "anthropic") {
+    const type = { 401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error" }[status] ?? "api_error";
+    return { type: "error", error: { type, message } };
+  }
+  if (format === "gemini") {
+    const s = { 401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED" }[status] ?? "INTERNAL";
+    return { error: { code: status, message, status: s } };
+  }
+  return { error: { message, type: status === 429 ? "rate_limit_exceeded" : "server_error", code: null } };
+}
+
+const CORS_HEADERS = "authorization, content-type, x-api-key, anthropic-version, " +
+  "anthropic-dangerous-direct-browser-access, x-goog-api-key";
+
+/** Parses the route: which format, which model, streamed or not. */
+function route(method, url, body) {
+  const path = url.pathname;
+  let m;
+  if ((m = path.match(/\/chat\/completions$/))) {
+    return { format: "openai", model: body.model, stream: !!body.stream,
+      prompt: body.messages?.map((x) => x.content).join("\n") ?? "" };
+  }
+  if ((m = path.match(/\/messages$/))) {
+    return { format: "anthropic", model: body.model, stream: !!body.stream,
+      prompt: body.messages?.map((x) => typeof x.content === "string" ? x.content : "").join("\n") ?? "" };
+  }
+  if ((m = path.match(/\/models\/([^/:]+):(generateContent|streamGenerateContent)$/))) {
+    return { format: "gemini", model: decodeURIComponent(m[1]),
+      stream: m[2] === "streamGenerateContent",
+      prompt: body.contents?.flatMap((c) => c.parts?.map((p) => p.text ?? "") ?? []).join("\n") ?? "" };
+  }
+  return null;
+}
+
+function keyOf(format, headers) {
+  if (format === "anthropic") return headers["x-api-key"];
+  if (format === "gemini") return headers["x-goog-api-key"];
+  const auth = headers.authorization ?? "";
+  return auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+}
+
+/** Starts the emulator; resolves to {url, close, calls, script}. */
+export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {}) {
+  const answers = recorded(dataDir);
+  const queues = new Map();
+  const calls = [];
+  const sockets = new Set();
+  const server = http.createServer(async (req, res) => {
+    const origin = req.headers.origin ?? "*";
+    res.setHeader("access-control-allow-origin", origin);
+    res.setHeader("vary", "origin");
+    res.setHeader("access-control-expose-headers", "retry-after, retry-after-ms");
+    const url = new URL(req.url, "http://127.0.0.1");
+    calls.push({ method: req.method, path: url.pathname + url.search, headers: { ...req.headers } });
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, { "access-control-allow-methods": "POST, GET, OPTIONS",
+        "access-control-allow-headers": CORS_HEADERS, "access-control-max-age": "600" });
+      return res.end();
+    }
+    if (req.method === "GET" && url.pathname === "/_calls") {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify(calls));
+    }
+    let raw = "";
+    for await (const chunk of req) raw += chunk;
+    let body;
+    try { body = raw ? JSON.parse(raw) : {}; } catch {
+      res.writeHead(400, { "content-type": "application/json" });
+      return res.end(JSON.stringify({ error: { message: "the body is not JSON" } }));
+    }
+    if (req.method === "POST" && url.pathname === "/_script") {
+      queues.set(body.model, [...(body.faults ?? [])]);
+      res.writeHead(204);
+      return res.end();
+    }
+    const r = req.method === "POST" ? route(req.method, url, body) : null;
+    if (!r || !r.model) {
+      res.writeHead(404, { "content-type": "application/json" });
+      return res.end(JSON.stringify(errorBody("openai", 404, `no route ${req.method} ${url.pathname}`)));
+    }
+    const fail = (status, message, extra = {}) => {
+      res.writeHead(status, { "content-type": "application/json", ...extra });
+      res.end(JSON.stringify(errorBody(r.format, status, message)));
+    };
+    const key = keyOf(r.format, req.headers);
+    const queued = queues.get(r.model)?.shift();
+    const fault = queued ?? ["always-401", "always-500", "stall", "cut"]
+      .find((f) => r.model.startsWith(f))?.replace("always-", "");
+    if (!key || key === "bad" || fault === "401") return fail(401, "invalid x-api-key: the emulator refuses this key");
+    if (fault === "429") return fail(429, "rate limit reached, retry shortly", { "retry-after": "1" });
+    if (fault === "500") return fail(500, "the emulator failed on purpose");
+    if (fault === "stall") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.flushHeaders();
+      return; // never answers; the client must time out or abort
+    }
+    const recordedAnswer = answers.get(r.prompt.trim());
+    const text = recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);
+    if (!r.stream) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt)));
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const events = streams[r.format](r.model, text, r.prompt);
+    const upTo = fault === "cut" ? Math.max(1, Math.floor(events.length / 2)) : events.length;
+    res.write(": emulator stream\n\n");
+    for (const e of events.slice(0, upTo)) {
+      res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${e.data}\n\n`);
+      await new Promise((done) => setTimeout(done, 2));
+    }
+    if (fault === "cut") return res.socket?.destroy();
+    res.end();
+  });
+  server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return {
+    url,
+    calls,
+    answers: answers.size,
+    script: (model, faults) => queues.set(model, [...faults]),
+    close: () => new Promise((ok) => { for (const s of sockets) s.destroy(); server.close(ok); }),
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const i = process.argv.indexOf("--port");
+  const port = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.EMULATOR_PORT ?? 8787);
+  const emulator = await start({ port });
+  console.log(`provider emulator on ${emulator.url} (${emulator.answers} recorded prompts)`);
+  console.log(`  OpenAI ${emulator.url}/v1   Anthropic ${emulator.url}/v1   Gemini ${emulator.url}/v1beta`);
+}
