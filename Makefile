@@ -22,7 +22,8 @@ tools-web:
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force
 	@wasm-pack --version 2>/dev/null | grep -q "$(WASM_PACK_VERSION)" || \
 	  cargo install wasm-pack --version $(WASM_PACK_VERSION) --force
-	@[ -d node_modules/sirv ] && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	@# npm writes node_modules/.package-lock.json last: reinstall when the lock file is newer.
+	@[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 
 tools-browser:
 	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { \
