@@ -12,6 +12,8 @@ mod anthropic;
 mod error;
 mod fallback;
 mod gemini;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
 mod openai;
 pub mod sse;
 
@@ -21,6 +23,8 @@ use serde::Serialize;
 
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
+#[cfg(not(target_arch = "wasm32"))]
+pub use self::native::NativeClient;
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -44,7 +44,8 @@ where
 
 /// Reads a streamed answer in `format`, calling `on_text` with each piece of text as it
 /// arrives. A stream that ends before the provider's end marker (or, for Gemini, before a
-/// finish reason) is [`ProviderError::Malformed`]: the answer was cut.
+/// finish reason), or whose connection drops after text arrived, is
+/// [`ProviderError::Malformed`]: the answer was cut.
 pub async fn read<S, B, E>(
     format: Format,
     bytes: S,
@@ -59,7 +60,17 @@ where
     let stream = events(bytes);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
-        let delta = parse_event(format, &event?)?;
+        let event = match event {
+            // Text already shown to the user makes a dropped connection a cut answer.
+            Err(ProviderError::Network(why)) if !acc.answer().text.is_empty() => {
+                return Err(ProviderError::Malformed(format!(
+                    "the stream was cut after {} characters ({why})",
+                    acc.answer().text.chars().count()
+                )));
+            }
+            other => other?,
+        };
+        let delta = parse_event(format, &event)?;
         if !delta.text.is_empty() {
             on_text(&delta.text);
         }

@@ -1,0 +1,109 @@
+//! The native transport (for the CLI): blocking HTTP with `ureq`, the stream read on the
+//! calling thread and fed to the same [`super::sse::read`] the browser uses.
+
+use std::io::Read;
+use std::time::Duration;
+
+use super::{build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError};
+
+/// An HTTP client for provider calls.
+#[derive(Debug, Clone)]
+pub struct NativeClient {
+    agent: ureq::Agent,
+    timeout: Duration,
+}
+
+impl NativeClient {
+    /// A client that waits at most `first_byte` for the response to start and `total` for
+    /// all of it.
+    pub fn new(first_byte: Duration, total: Duration) -> NativeClient {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_recv_response(Some(first_byte))
+            .timeout_global(Some(total))
+            .build();
+        NativeClient {
+            agent: config.into(),
+            timeout: total,
+        }
+    }
+
+    /// Calls the provider, passing streamed text to `on_text` as it arrives.
+    pub fn call(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        mut on_text: impl FnMut(&str),
+    ) -> Result<Answer, ProviderError> {
+        let http = build(format, request);
+        let mut call = self.agent.post(&http.url);
+        for (name, value) in &http.headers {
+            call = call.header(*name, value);
+        }
+        let response = call
+            .send(http.body.as_bytes())
+            .map_err(|e| self.transport(e))?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let wait = retry_after(
+            header("retry-after-ms").as_deref(),
+            header("retry-after").as_deref(),
+        );
+        let mut body = response.into_body().into_reader();
+        if !(200..300).contains(&status) {
+            let mut text = String::new();
+            let _ = body.by_ref().take(64 * 1024).read_to_string(&mut text);
+            return Err(ProviderError::from_status(status, wait, &text));
+        }
+        if !request.stream {
+            let mut text = String::new();
+            body.read_to_string(&mut text).map_err(|e| self.io(&e))?;
+            return parse_answer(format, &text);
+        }
+        let chunks = std::iter::from_fn(move || {
+            let mut buf = vec![0u8; 8192];
+            match body.read(&mut buf) {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some(Ok(buf))
+                }
+                Err(e) => Some(Err(e)),
+            }
+        });
+        futures_executor::block_on(sse::read(
+            format,
+            futures_util::stream::iter(chunks),
+            &mut on_text,
+        ))
+        .map_err(|e| match e {
+            ProviderError::Network(m) if m.contains("timed out") || m.contains("Timeout") => {
+                ProviderError::Timeout(self.timeout)
+            }
+            other => other,
+        })
+    }
+
+    fn transport(&self, e: ureq::Error) -> ProviderError {
+        match e {
+            ureq::Error::Timeout(_) => ProviderError::Timeout(self.timeout),
+            ureq::Error::Io(e) => self.io(&e),
+            other => ProviderError::Network(other.to_string()),
+        }
+    }
+
+    fn io(&self, e: &std::io::Error) -> ProviderError {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            ProviderError::Timeout(self.timeout)
+        } else {
+            ProviderError::Network(e.to_string())
+        }
+    }
+}

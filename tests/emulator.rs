@@ -1,0 +1,217 @@
+//! The native transport and the wire formats against the provider emulator, over real HTTP on
+//! loopback: answers in all three formats, typed faults, retry and fallback.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use routoo::cost::CostEstimate;
+use routoo::provider::{
+    ApiKey, ChatRequest, Fallback, Finish, Format, NativeClient, Next, ProviderError, RetryPolicy,
+};
+use routoo::Candidate;
+
+struct Emulator {
+    child: Child,
+    url: String,
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let mut child = Command::new("node")
+            .args(["scripts/emulator.mjs", "--port", "0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node scripts/emulator.mjs: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        Emulator { child, url }
+    }
+
+    fn script(&self, model: &str, faults: &[&str]) {
+        let body = serde_json::json!({"model": model, "faults": faults}).to_string();
+        ureq::post(format!("{}/_script", self.url))
+            .header("content-type", "application/json")
+            .send(body.as_bytes())
+            .unwrap();
+    }
+
+    fn base(&self, format: Format) -> String {
+        match format {
+            Format::Gemini => format!("{}/v1beta", self.url),
+            _ => format!("{}/v1", self.url),
+        }
+    }
+
+    fn request(&self, format: Format, model: &str, stream: bool) -> ChatRequest {
+        ChatRequest {
+            base_url: self.base(format),
+            api_model: model.into(),
+            prompt: "Name three routers.".into(),
+            max_tokens: 128,
+            stream,
+            key: Some(ApiKey::new("emulator-key")),
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> NativeClient {
+    NativeClient::new(Duration::from_secs(5), Duration::from_secs(10))
+}
+
+const FORMATS: [Format; 3] = [Format::OpenAi, Format::Anthropic, Format::Gemini];
+
+#[test]
+fn every_format_answers_whole_and_streamed() {
+    let emulator = Emulator::start();
+    for format in FORMATS {
+        let whole = client()
+            .call(format, &emulator.request(format, "m-1", false), |_| {})
+            .unwrap_or_else(|e| panic!("{format:?} whole: {e}"));
+        assert!(
+            whole.text.starts_with("Emulated answer"),
+            "{format:?}: {}",
+            whole.text
+        );
+        assert_eq!(whole.finish, Some(Finish::Stop));
+        let mut pieces = Vec::new();
+        let streamed = client()
+            .call(format, &emulator.request(format, "m-1", true), |t| {
+                pieces.push(t.to_string())
+            })
+            .unwrap_or_else(|e| panic!("{format:?} streamed: {e}"));
+        assert_eq!(streamed.text, whole.text, "{format:?}");
+        assert!(pieces.len() > 1, "{format:?} arrived in one piece");
+        assert_eq!(pieces.concat(), streamed.text);
+        let usage = streamed.usage.expect("usage reported");
+        assert!(
+            usage.input_tokens > 0 && usage.output_tokens > 0,
+            "{format:?}: {usage:?}"
+        );
+        assert_eq!(streamed.usage, whole.usage, "{format:?}");
+    }
+}
+
+#[test]
+fn faults_become_typed_errors() {
+    let emulator = Emulator::start();
+    for format in FORMATS {
+        let call = |model: &str, stream| {
+            client().call(format, &emulator.request(format, model, stream), |_| {})
+        };
+        let mut bad_key = emulator.request(format, "m-1", false);
+        bad_key.key = Some(ApiKey::new("bad"));
+        let err = client().call(format, &bad_key, |_| {}).unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Auth { status: 401, .. }),
+            "{format:?}: {err}"
+        );
+        assert!(err.to_string().contains("refuses this key"), "{err}");
+
+        emulator.script("limited", &["429"]);
+        match call("limited", true).unwrap_err() {
+            ProviderError::RateLimited { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(1)))
+            }
+            other => panic!("{format:?}: {other}"),
+        }
+        let err = call("always-500", false).unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Server { status: 500, .. }),
+            "{format:?}: {err}"
+        );
+        let err = call("cut-stream", true).unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Malformed(_)),
+            "{format:?}: {err}"
+        );
+    }
+    let quick = NativeClient::new(Duration::from_secs(2), Duration::from_millis(600));
+    let err = quick
+        .call(
+            Format::OpenAi,
+            &emulator.request(Format::OpenAi, "stall", true),
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Timeout(_) | ProviderError::Network(_)),
+        "{err}"
+    );
+    let closed = ChatRequest {
+        base_url: "http://127.0.0.1:9/v1".into(),
+        ..emulator.request(Format::OpenAi, "m", false)
+    };
+    let err = client().call(Format::OpenAi, &closed, |_| {}).unwrap_err();
+    assert!(matches!(err, ProviderError::Network(_)), "{err}");
+}
+
+#[test]
+fn a_429_is_retried_and_a_500_falls_back_to_the_next_model() {
+    let emulator = Emulator::start();
+    let candidate = |model: &str, provider: &str| Candidate {
+        model: model.into(),
+        provider: provider.into(),
+        quality: 0.5,
+        cost: CostEstimate {
+            input_tokens: 1,
+            output_tokens: 1,
+            usd: 0.0,
+        },
+        score: 0.5,
+    };
+    emulator.script("flaky", &["429"]);
+    let ranked = vec![
+        candidate("always-500", "openai"),
+        candidate("flaky", "anthropic"),
+    ];
+    let policy = RetryPolicy {
+        initial: Duration::from_millis(10),
+        ..RetryPolicy::default()
+    };
+    let mut fallback = Fallback::new(ranked, policy);
+    let answer = loop {
+        let c = fallback.current().expect("a candidate is left").clone();
+        let format = Format::of_provider(&c.provider);
+        match client().call(format, &emulator.request(format, &c.model, true), |_| {}) {
+            Ok(answer) => break (c.model, answer),
+            Err(e) => match fallback.failed(&e) {
+                Next::Retry(wait) => std::thread::sleep(wait.min(Duration::from_millis(1100))),
+                Next::FallBack(_) => {}
+                Next::GiveUp => panic!("gave up: {:?}", fallback.attempts()),
+            },
+        }
+    };
+    assert_eq!(answer.0, "flaky");
+    assert!(answer.1.text.starts_with("Emulated answer"));
+    let tried: Vec<(&str, bool)> = fallback
+        .attempts()
+        .iter()
+        .map(|a| (a.model.as_str(), a.error.contains("HTTP 429")))
+        .collect();
+    assert_eq!(
+        tried,
+        [
+            ("always-500", false),
+            ("always-500", false),
+            ("always-500", false),
+            ("flaky", true)
+        ]
+    );
+}
