@@ -7,7 +7,6 @@ mod common;
 
 use proptest::prelude::*;
 use routoo::batch::plan;
-use routoo::cost::CostEstimate;
 use routoo::{Candidate, Constraints};
 
 fn batch() -> impl Strategy<Value = Vec<Vec<Candidate>>> {
@@ -15,17 +14,7 @@ fn batch() -> impl Strategy<Value = Vec<Vec<Candidate>>> {
         models
             .into_iter()
             .enumerate()
-            .map(|(i, (quality, usd))| Candidate {
-                model: format!("m{i}"),
-                provider: "p".into(),
-                quality,
-                cost: CostEstimate {
-                    input_tokens: 1,
-                    output_tokens: 1,
-                    usd,
-                },
-                score: quality,
-            })
+            .map(|(i, (quality, usd))| common::candidate(&format!("m{i}"), "p", quality, usd))
             .collect()
     });
     prop::collection::vec(prompt, 0..40)

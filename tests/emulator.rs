@@ -3,15 +3,15 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use routoo::cost::CostEstimate;
 use routoo::provider::{
     ApiKey, ChatRequest, Fallback, Finish, Format, NativeClient, Next, ProviderError, RetryPolicy,
 };
-use routoo::Candidate;
 
 struct Emulator {
     child: Child,
@@ -165,17 +165,7 @@ fn faults_become_typed_errors() {
 #[test]
 fn a_429_is_retried_and_a_500_falls_back_to_the_next_model() {
     let emulator = Emulator::start();
-    let candidate = |model: &str, provider: &str| Candidate {
-        model: model.into(),
-        provider: provider.into(),
-        quality: 0.5,
-        cost: CostEstimate {
-            input_tokens: 1,
-            output_tokens: 1,
-            usd: 0.0,
-        },
-        score: 0.5,
-    };
+    let candidate = |model: &str, provider: &str| common::candidate(model, provider, 0.5, 0.0);
     emulator.script("flaky", &["429"]);
     let ranked = vec![
         candidate("always-500", "openai"),

@@ -40,3 +40,18 @@ pub fn router() -> &'static Router {
             .unwrap_or_else(|e| panic!("the default pool does not fit the bundle: {e}"))
     })
 }
+
+/// A ranked candidate with made-up figures, for tests of what happens after ranking.
+pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo::Candidate {
+    routoo::Candidate {
+        model: model.into(),
+        provider: provider.into(),
+        quality,
+        cost: routoo::cost::CostEstimate {
+            input_tokens: 1,
+            output_tokens: 1,
+            usd,
+        },
+        score: quality,
+    }
+}
