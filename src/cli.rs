@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::eval::{Report, Selection, Table};
+use routoo::provider::{ApiKey, ChatRequest, Fallback, Format, NativeClient, Next, RetryPolicy};
 use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
@@ -41,6 +43,27 @@ enum Command {
         lambda: Option<f64>,
         #[command(flatten)]
         limits: Limits,
+        /// The prompt.
+        prompt: String,
+    },
+    /// Route a prompt, call the chosen provider and stream its answer; fall back on failure.
+    ///
+    /// Keys come from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY,
+    /// GROQ_API_KEY, ... (`<PROVIDER>_API_KEY`); models at a loopback base URL need none.
+    Ask {
+        #[command(flatten)]
+        common: Common,
+        /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
+        #[arg(long)]
+        budget: Option<f64>,
+        #[command(flatten)]
+        limits: Limits,
+        /// Most answer tokens.
+        #[arg(long, default_value_t = 1024)]
+        max_tokens: u32,
+        /// Seconds to wait for an answer to start; ten times that for all of it.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
         /// The prompt.
         prompt: String,
     },
@@ -157,6 +180,21 @@ fn run(cli: Cli) -> Result<()> {
                 print_decision(&decision);
             }
         }
+        Command::Ask {
+            common,
+            budget,
+            limits,
+            max_tokens,
+            timeout,
+            prompt,
+        } => ask(
+            &common.router()?,
+            budget,
+            limits,
+            max_tokens,
+            timeout,
+            &prompt,
+        )?,
         Command::RouteBatch {
             common,
             budget_total,
@@ -202,6 +240,136 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The key for a provider from the environment: `<PROVIDER>_API_KEY`, and `GOOGLE_API_KEY`
+/// for Gemini too.
+fn key_for(provider: &str) -> Option<ApiKey> {
+    let name = format!(
+        "{}_API_KEY",
+        provider.to_ascii_uppercase().replace('-', "_")
+    );
+    let gemini = matches!(provider, "google" | "gemini");
+    let names = [
+        Some(name),
+        gemini.then(|| "GEMINI_API_KEY".to_string()),
+        gemini.then(|| "GOOGLE_API_KEY".to_string()),
+    ];
+    names
+        .into_iter()
+        .flatten()
+        .find_map(|n| std::env::var(n).ok().filter(|k| !k.trim().is_empty()))
+        .map(ApiKey::new)
+}
+
+/// A base URL on this machine, where a local server needs no key.
+fn is_loopback(base_url: &str) -> bool {
+    let rest = base_url.split("://").nth(1).unwrap_or(base_url);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    rest.starts_with("[::1]") || matches!(host, "127.0.0.1" | "localhost")
+}
+
+fn ask(
+    router: &Router,
+    budget: Option<f64>,
+    limits: Limits,
+    max_tokens: u32,
+    timeout: u64,
+    prompt: &str,
+) -> Result<()> {
+    use std::io::Write;
+    let pool = router.pool();
+    let usable: Vec<String> = pool
+        .models
+        .iter()
+        .filter(|m| key_for(&m.provider).is_some() || is_loopback(&m.base_url))
+        .map(|m| m.provider.clone())
+        .collect();
+    let mut constraints: Constraints = limits.into();
+    constraints.providers = Some(match constraints.providers.take() {
+        Some(asked) => asked.into_iter().filter(|p| usable.contains(p)).collect(),
+        None => usable,
+    });
+    let options = RouteOptions {
+        budget,
+        lambda: None,
+        constraints,
+    };
+    let decision = router.route(prompt, &options).context(
+        "no model can take this prompt (set the provider's API key, e.g. OPENAI_API_KEY)",
+    )?;
+    let client = NativeClient::new(
+        Duration::from_secs(timeout),
+        Duration::from_secs(timeout.saturating_mul(10)),
+    );
+    let mut fallback = Fallback::new(decision.ranked.clone(), RetryPolicy::default());
+    let mut stdout = std::io::stdout();
+    loop {
+        let Some(candidate) = fallback.current().cloned() else {
+            anyhow::bail!("every model failed: {}", attempts_line(fallback.attempts()));
+        };
+        let Some(model) = pool.model(&candidate.model) else {
+            anyhow::bail!("the pool has no model {:?}", candidate.model);
+        };
+        let format = Format::of_provider(&model.provider);
+        let request = ChatRequest {
+            base_url: model.base_url.clone(),
+            api_model: model.api_model.clone(),
+            prompt: prompt.to_string(),
+            max_tokens,
+            stream: true,
+            key: key_for(&model.provider),
+        };
+        let mut printed = false;
+        let result = client.call(format, &request, |text| {
+            printed = true;
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+        });
+        match result {
+            Ok(answer) => {
+                println!();
+                let usage = answer.usage.unwrap_or_default();
+                eprintln!(
+                    "routoo: answered by {} ({}): {} tokens in, {} out; US${:.6} (estimated US${:.6})",
+                    model.id,
+                    model.provider,
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cost(model.price_in, model.price_out),
+                    candidate.cost.usd
+                );
+                if let Some(issue) = answer.issue() {
+                    eprintln!("routoo: note: {issue}");
+                }
+                if !fallback.attempts().is_empty() {
+                    eprintln!(
+                        "routoo: tried first: {}",
+                        attempts_line(fallback.attempts())
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) => {
+                if printed {
+                    println!();
+                }
+                eprintln!("routoo: {} failed: {e}", model.id);
+                match fallback.failed(&e) {
+                    Next::Retry(wait) => std::thread::sleep(wait),
+                    Next::FallBack(_) | Next::GiveUp => {}
+                }
+            }
+        }
+    }
+}
+
+fn attempts_line(attempts: &[routoo::provider::Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| format!("{} ({})", a.model, a.error))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Hard limits on each request.

@@ -2,6 +2,8 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use std::process::Command;
 
 fn routoo(args: &[&str]) -> (bool, String, String) {
@@ -86,4 +88,86 @@ fn eval_names_what_is_missing() {
     let (ok, _, stderr) = routoo(&["eval", "--data", "tests/fixtures/missing.csv"]);
     assert!(!ok);
     assert!(stderr.contains("missing.csv"), "{stderr}");
+}
+
+#[test]
+fn ask_streams_an_answer_from_the_emulator_in_each_format() {
+    let emulator = common::Emulator::start();
+    let model = |id: &str, provider: &str, api: &str, base: String| {
+        // The failing model is by far the cheapest, so a zero budget ranks it first.
+        let price = if api == "always-500" { 0.01 } else { 1.0 };
+        serde_json::json!({"id": id, "provider": provider, "apiModel": api, "baseUrl": base,
+            "priceIn": price, "priceOut": price, "contextWindow": 100000, "latencyMs": 1000})
+    };
+    let v1 = format!("{}/v1", emulator.url);
+    let pool = serde_json::json!({"models": [
+        model("gpt-4-1106-preview", "openai", "gpt-emu", v1.clone()),
+        model("claude-v2", "anthropic", "claude-emu", v1.clone()),
+        model("mixtral-8x7b-instruct", "google", "gemini-emu", format!("{}/v1beta", emulator.url)),
+        model("llama-3-8b", "together", "always-500", v1),
+    ]});
+    let dir = std::env::temp_dir().join(format!("routoo-ask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool_file = dir.join("pool.json");
+    std::fs::write(&pool_file, pool.to_string()).unwrap();
+    let ask = |exclude: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_routoo"))
+            .args([
+                "ask",
+                "--pool",
+                pool_file.to_str().unwrap(),
+                "--exclude",
+                exclude,
+            ])
+            .arg("Name three routers.")
+            .env("OPENAI_API_KEY", "k-openai")
+            .env("ANTHROPIC_API_KEY", "k-anthropic")
+            .env("GEMINI_API_KEY", "k-gemini")
+            .env("TOGETHER_API_KEY", "k-together")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ids = [
+        "gpt-4-1106-preview",
+        "claude-v2",
+        "mixtral-8x7b-instruct",
+        "llama-3-8b",
+    ];
+    for (i, id) in ids[..3].iter().enumerate() {
+        let others: Vec<&str> = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, m)| *m)
+            .collect();
+        let (ok, stdout, stderr) = ask(&others.join(","));
+        assert!(ok, "{id}: {stderr}");
+        assert!(stdout.starts_with("Emulated answer"), "{id}: {stdout}");
+        assert!(
+            stderr.contains(&format!("answered by {id}")),
+            "{id}: {stderr}"
+        );
+        assert!(stderr.contains("tokens in"), "{stderr}");
+        assert!(!stderr.contains("k-openai") && !stdout.contains("k-anthropic"));
+    }
+    // Only the failing model and one good one: the 500 is retried, then routoo falls back.
+    let (ok, stdout, stderr) = ask("gpt-4-1106-preview,claude-v2");
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("Emulated answer"), "{stdout}");
+    if stderr.contains("answered by mixtral-8x7b-instruct") && stderr.contains("tried first") {
+        assert!(
+            stderr.contains("llama-3-8b (the provider failed (HTTP 500)"),
+            "{stderr}"
+        );
+    } else {
+        // The router ranked the good model first: no fallback was needed.
+        assert!(stderr.contains("answered by"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,71 +5,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use common::Emulator;
 
 use routoo::provider::{
     ApiKey, ChatRequest, Fallback, Finish, Format, NativeClient, Next, ProviderError, RetryPolicy,
 };
-
-struct Emulator {
-    child: Child,
-    url: String,
-}
-
-impl Emulator {
-    fn start() -> Emulator {
-        let mut child = Command::new("node")
-            .args(["scripts/emulator.mjs", "--port", "0"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start node scripts/emulator.mjs: {e}"));
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("piped stdout");
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        Emulator { child, url }
-    }
-
-    fn script(&self, model: &str, faults: &[&str]) {
-        let body = serde_json::json!({"model": model, "faults": faults}).to_string();
-        ureq::post(format!("{}/_script", self.url))
-            .header("content-type", "application/json")
-            .send(body.as_bytes())
-            .unwrap();
-    }
-
-    fn base(&self, format: Format) -> String {
-        match format {
-            Format::Gemini => format!("{}/v1beta", self.url),
-            _ => format!("{}/v1", self.url),
-        }
-    }
-
-    fn request(&self, format: Format, model: &str, stream: bool) -> ChatRequest {
-        ChatRequest {
-            base_url: self.base(format),
-            api_model: model.into(),
-            prompt: "Name three routers.".into(),
-            max_tokens: 128,
-            stream,
-            key: Some(ApiKey::new("emulator-key")),
-        }
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn client() -> NativeClient {
     NativeClient::new(Duration::from_secs(5), Duration::from_secs(10))

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
 use routoo::{Pool, Predictor, Router};
@@ -53,5 +55,70 @@ pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo:
             usd,
         },
         score: quality,
+    }
+}
+
+/// The provider emulator (`scripts/emulator.mjs`) on a free port, stopped on drop.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let mut child = Command::new("node")
+            .args(["scripts/emulator.mjs", "--port", "0"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start node scripts/emulator.mjs: {e}"));
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        Emulator { child, url }
+    }
+
+    pub fn script(&self, model: &str, faults: &[&str]) {
+        let body = serde_json::json!({"model": model, "faults": faults}).to_string();
+        ureq::post(format!("{}/_script", self.url))
+            .header("content-type", "application/json")
+            .send(body.as_bytes())
+            .unwrap();
+    }
+
+    pub fn base(&self, format: routoo::provider::Format) -> String {
+        match format {
+            routoo::provider::Format::Gemini => format!("{}/v1beta", self.url),
+            _ => format!("{}/v1", self.url),
+        }
+    }
+
+    pub fn request(
+        &self,
+        format: routoo::provider::Format,
+        model: &str,
+        stream: bool,
+    ) -> routoo::provider::ChatRequest {
+        routoo::provider::ChatRequest {
+            base_url: self.base(format),
+            api_model: model.into(),
+            prompt: "Name three routers.".into(),
+            max_tokens: 128,
+            stream,
+            key: Some(routoo::provider::ApiKey::new("emulator-key")),
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
