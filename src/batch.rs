@@ -33,22 +33,23 @@ pub struct BatchPlan {
     pub max_spend: f64,
 }
 
-/// A prompt's hull: (cost, quality, index into its candidates), cost and quality increasing,
-/// slopes decreasing.
-fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
-    let mut points: Vec<(f64, f64, usize)> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.cost.usd, c.quality, i))
-        .collect();
-    points.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-    let mut out: Vec<(f64, f64, usize)> = Vec::with_capacity(points.len());
-    for p in points {
-        if out.last().is_some_and(|last| p.1 <= last.1) {
-            continue; // costs at least as much for no more quality
+/// Indices of the points of `(cost, value)` on the upper convex hull that no cheaper point
+/// matches: cost and value strictly increasing, slopes decreasing. Ties in cost keep the
+/// higher value.
+pub(crate) fn upper_hull(points: &[(f64, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (points[a], points[b]);
+        a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1))
+    });
+    let mut out: Vec<usize> = Vec::with_capacity(points.len());
+    for i in order {
+        let p = points[i];
+        if out.last().is_some_and(|&last| p.1 <= points[last].1) {
+            continue; // costs at least as much for no more value
         }
         while out.len() >= 2 {
-            let (a, b) = (out[out.len() - 2], out[out.len() - 1]);
+            let (a, b) = (points[out[out.len() - 2]], points[out[out.len() - 1]]);
             // b lies on or under the segment a–p: it is never the best trade-off
             if (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) >= 0.0 {
                 out.pop();
@@ -56,9 +57,18 @@ fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
                 break;
             }
         }
-        out.push(p);
+        out.push(i);
     }
     out
+}
+
+/// A prompt's hull: (cost, quality, index into its candidates), cheapest first.
+fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
+    let points: Vec<(f64, f64)> = candidates.iter().map(|c| (c.cost.usd, c.quality)).collect();
+    upper_hull(&points)
+        .into_iter()
+        .map(|i| (points[i].0, points[i].1, i))
+        .collect()
 }
 
 /// The Lagrangian path of a batch: each prompt's hull, and every move up a hull, best rate

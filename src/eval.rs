@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::batch::Path;
+use crate::batch::{upper_hull, Path};
 use crate::cost;
 use crate::error::{Error, Result};
 use crate::pool::Pool;
@@ -498,40 +498,23 @@ fn ratio(cost: f64, of: f64) -> f64 {
 /// RouterBench's AIQ: the area under the non-decreasing upper convex hull of the
 /// (cost, accuracy) points, divided by their cost range. A single cost gives its accuracy.
 pub fn aiq(points: &[(f64, f64)]) -> f64 {
-    let mut pts: Vec<(f64, f64)> = points.to_vec();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    let Some(&(lo, _)) = pts.first() else {
+    if points.is_empty() {
         return 0.0;
-    };
-    let hi = pts.last().map_or(lo, |p| p.0);
+    }
+    let lo = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
     if hi <= lo {
-        return pts.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        return points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     }
-    // Upper hull, left to right.
-    let mut hull: Vec<(f64, f64)> = Vec::new();
-    for p in pts {
-        while hull.len() >= 2 {
-            let (a, b) = (hull[hull.len() - 2], hull[hull.len() - 1]);
-            let cross = (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0);
-            if cross >= 0.0 {
-                hull.pop();
-            } else {
-                break;
-            }
-        }
-        hull.push(p);
-    }
-    // Non-decreasing: past the hull's peak, accuracy stays at the peak.
-    let mut area = 0.0;
-    let mut best = f64::NEG_INFINITY;
-    for w in hull.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let (ya, yb) = (a.1.max(best), b.1.max(a.1.max(best)));
-        area += (b.0 - a.0) * (ya + yb) / 2.0;
-        best = yb;
-    }
+    // The hull of points no cheaper point matches rises all the way; past its last point the
+    // accuracy stays at that peak.
+    let hull: Vec<(f64, f64)> = upper_hull(points).into_iter().map(|i| points[i]).collect();
+    let mut area: f64 = hull
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+        .sum();
     if let Some(&(last, y)) = hull.last() {
-        area += (hi - last) * y.max(best);
+        area += (hi - last) * y;
     }
     area / (hi - lo)
 }
