@@ -112,6 +112,16 @@ struct Common {
 }
 
 impl Common {
+    /// Prints `value` as JSON with `--json`, else as the table `print` writes.
+    fn show<T: serde::Serialize>(&self, value: &T, print: impl FnOnce(&T)) -> Result<()> {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value)?);
+        } else {
+            print(value);
+        }
+        Ok(())
+    }
+
     fn router(&self) -> Result<Router> {
         let predictor = Predictor::from_dir(&self.bundle)
             .with_context(|| format!("loading the bundle in {}", self.bundle.display()))?;
@@ -154,11 +164,7 @@ fn run(cli: Cli) -> Result<()> {
                 return Ok(());
             }
             let prediction = router.predict(prompt.as_deref().unwrap_or_default())?;
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&prediction)?);
-            } else {
-                print_prediction(&router, &prediction);
-            }
+            common.show(&prediction, |p| print_prediction(&router, p))?;
         }
         Command::Route {
             common,
@@ -174,11 +180,7 @@ fn run(cli: Cli) -> Result<()> {
                 constraints: limits.into(),
             };
             let decision = router.route(&prompt, &options)?;
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&decision)?);
-            } else {
-                print_decision(&decision);
-            }
+            common.show(&decision, print_decision)?;
         }
         Command::Ask {
             common,
@@ -205,11 +207,7 @@ fn run(cli: Cli) -> Result<()> {
             let prompts = read_prompts(&file)?;
             let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
             let plan = router.route_batch(&prompts, budget_total, &limits.into())?;
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
-            } else {
-                print_plan(&plan, &prompts);
-            }
+            common.show(&plan, |plan| print_plan(plan, &prompts))?;
         }
         Command::Eval {
             common,
@@ -218,25 +216,19 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let router = common.router()?;
             let report = eval(&router, &data, models)?;
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print_report(&report);
-            }
+            common.show(&report, print_report)?;
         }
         Command::Curve { common } => {
             let router = common.router()?;
-            if common.json {
-                println!("{}", serde_json::to_string_pretty(router.curve())?);
-            } else {
+            common.show(router.curve(), |curve| {
                 println!("{:>12}  {:>14}  {:>9}", "lambda", "US$ per 1k", "quality");
-                for p in &router.curve().points {
+                for p in &curve.points {
                     println!(
                         "{:>12.3}  {:>14.4}  {:>9.4}",
                         p.lambda, p.cost_per_1k, p.quality
                     );
                 }
-            }
+            })?;
         }
     }
     Ok(())
