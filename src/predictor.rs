@@ -71,8 +71,6 @@ impl std::fmt::Debug for Predictor {
 }
 
 impl Predictor {
-    /// Builds a predictor from the bytes of `predictor.json`, the encoder and the tokenizer.
-    ///
     /// Builds a predictor from the bytes of `predictor.json`, the encoder, the tokenizer and the
     /// neighbours file.
     ///

@@ -152,7 +152,7 @@ pub enum Finish {
 }
 
 /// A whole answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Answer {
     /// The text.
@@ -206,18 +206,14 @@ pub fn parse_event(format: Format, event: &sse::Event) -> Result<Delta, Provider
 /// Folds streamed deltas into an answer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accumulator {
-    answer: Option<Answer>,
+    answer: Answer,
     done: bool,
 }
 
 impl Accumulator {
     /// Adds one delta.
     pub fn push(&mut self, delta: Delta) {
-        let answer = self.answer.get_or_insert(Answer {
-            text: String::new(),
-            finish: None,
-            usage: None,
-        });
+        let answer = &mut self.answer;
         answer.text.push_str(&delta.text);
         if delta.finish.is_some() {
             answer.finish = delta.finish;
@@ -238,12 +234,13 @@ impl Accumulator {
     }
 
     /// The answer so far.
-    pub fn answer(&self) -> Answer {
-        self.answer.clone().unwrap_or(Answer {
-            text: String::new(),
-            finish: None,
-            usage: None,
-        })
+    pub fn answer(&self) -> &Answer {
+        &self.answer
+    }
+
+    /// The answer, once the stream is over.
+    pub fn into_answer(self) -> Answer {
+        self.answer
     }
 }
 

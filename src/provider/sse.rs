@@ -79,11 +79,11 @@ where
             break;
         }
     }
-    let answer = acc.answer();
     let complete = match format {
-        Format::Gemini => answer.finish.is_some(),
+        Format::Gemini => acc.answer().finish.is_some(),
         _ => acc.is_done(),
     };
+    let answer = acc.into_answer();
     if !complete {
         return Err(ProviderError::Malformed(format!(
             "the stream ended before the answer was complete ({} characters received)",
