@@ -70,12 +70,17 @@ def lr_cv(rows, prompts, x, val):
     return out
 
 
-def domain_classifier(rows, x, train, c=10.0):
-    """P(domain | prompt) for every row, from a multinomial logistic regression."""
+def fit_domain_classifier(rows, x, train, c=10.0):
+    """Every domain name, and a multinomial logistic regression over them fit on `train`."""
     domains = sorted({domain_of(r) for r in rows})
     index = {d: i for i, d in enumerate(domains)}
     y = np.array([index[domain_of(r)] for r in rows])
-    clf = LogisticRegression(C=c, max_iter=3000).fit(x[train], y[train])
+    return domains, LogisticRegression(C=c, max_iter=3000).fit(x[train], y[train])
+
+
+def domain_classifier(rows, x, train, c=10.0):
+    """P(domain | prompt) for every row."""
+    domains, clf = fit_domain_classifier(rows, x, train, c)
     probs = np.zeros((len(rows), len(domains)))
     probs[:, clf.classes_] = clf.predict_proba(x)
     return domains, probs

@@ -17,7 +17,6 @@ import pathlib
 import shutil
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from tokenizers import Tokenizer
 
 import features
@@ -35,11 +34,8 @@ def fit_all(rows, x, train):
     heads = {}
     for m in models:
         idx, y = features.labelled(rows, m, train)
-        heads[m] = LogisticRegression(C=HEAD_C, max_iter=3000).fit(x[idx], y)
-    domains = sorted({features.domain_of(r) for r in rows})
-    index = {d: i for i, d in enumerate(domains)}
-    y = np.array([index[features.domain_of(r)] for r in rows])
-    classifier = LogisticRegression(C=DOMAIN_C, max_iter=3000).fit(x[train], y[train])
+        heads[m] = features.logistic(x[idx], y, HEAD_C)
+    domains, classifier = features.fit_domain_classifier(rows, x, train, DOMAIN_C)
     weights = np.zeros((len(domains), x.shape[1]), dtype=np.float32)
     bias = np.full(len(domains), -30.0, dtype=np.float32)  # a domain with no training row
     weights[classifier.classes_] = classifier.coef_
