@@ -71,7 +71,8 @@ venv-export: venv
 	$(VENV)/bin/pip install -q -r training/requirements-export.txt
 
 # Retrains the predictor on ../shared/data with the committed encoder (seed 0, no torch):
-# rewrites www/models/predictor.json and neighbours.bin byte for byte, then the fixtures.
+# rewrites www/models/predictor.json and neighbours.bin (byte for byte on the machine that
+# made them; BLAS threads and CPU can move the last bits), then the fixtures.
 train: venv
 	$(VENV)/bin/python training/train.py
 	$(MAKE) fixtures
