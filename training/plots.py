@@ -2,7 +2,6 @@
 outputs (training/validate.sh). Writes PNGs to training/report/."""
 
 import json
-import pathlib
 
 import matplotlib
 

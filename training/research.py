@@ -132,8 +132,8 @@ def accuracy_at(rep, budget):
 
 # --- the evaluations the targets name ---------------------------------------------------------
 
-def evaluations(rows, val, pool):
-    """(name, table, models) for each target, restricted to validation rows."""
+def evaluations(rows):
+    """(name, table, models) for each target; the caller keeps the validation rows."""
     mmlu9 = ["gpt-4-1106-preview", "mixtral-8x7b-instruct", "mistral-7b-v0.1",
              "metamath-mistral-7b", "chinese-mistral-7b-v0.1", "zephyr-7b-beta",
              "dolphin-2.6-mistral-7b", "llama-3-8b", "dolphin-2.9-llama3-8b"]
@@ -177,7 +177,7 @@ def main():
         print(f"== {design}", flush=True)
         quality = features.DESIGNS[design](rows, prompts, x, val)
         results[design] = {}
-        for name, table, models in evaluations(rows, val, pool):
+        for name, table, models in evaluations(rows):
             idx = [i for i in np.flatnonzero(val) if rows[i]["table"] == table
                    and all(m in rows[i]["labels"] for m in models)]
             correct, cost, est = matrices(rows, idx, models, pool,
