@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::eval::{Report, Selection, Table};
-use routoo::provider::{ApiKey, ChatRequest, Fallback, Format, NativeClient, Next, RetryPolicy};
+use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
 use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
@@ -255,12 +255,6 @@ fn key_for(provider: &str) -> Option<ApiKey> {
 }
 
 /// A base URL on this machine, where a local server needs no key.
-fn is_loopback(base_url: &str) -> bool {
-    let rest = base_url.split("://").nth(1).unwrap_or(base_url);
-    let host = rest.split(['/', ':']).next().unwrap_or("");
-    rest.starts_with("[::1]") || matches!(host, "127.0.0.1" | "localhost")
-}
-
 fn ask(
     router: &Router,
     budget: Option<f64>,
@@ -271,16 +265,16 @@ fn ask(
 ) -> Result<()> {
     use std::io::Write;
     let pool = router.pool();
-    let usable: Vec<String> = pool
+    let keys: Keys = pool
         .models
         .iter()
-        .filter(|m| key_for(&m.provider).is_some() || is_loopback(&m.base_url))
-        .map(|m| m.provider.clone())
+        .filter_map(|m| Some((m.provider.clone(), key_for(&m.provider)?)))
         .collect();
+    let callable = keys.callable_providers(pool);
     let mut constraints: Constraints = limits.into();
     constraints.providers = Some(match constraints.providers.take() {
-        Some(asked) => asked.into_iter().filter(|p| usable.contains(p)).collect(),
-        None => usable,
+        Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
+        None => callable,
     });
     let options = RouteOptions {
         budget,
@@ -294,74 +288,55 @@ fn ask(
         Duration::from_secs(timeout),
         Duration::from_secs(timeout.saturating_mul(10)),
     );
-    let mut fallback = Fallback::new(decision.ranked.clone(), RetryPolicy::default());
+    let ask_options = AskOptions {
+        max_tokens,
+        ..AskOptions::default()
+    };
     let mut stdout = std::io::stdout();
-    loop {
-        let Some(candidate) = fallback.current().cloned() else {
-            anyhow::bail!("every model failed: {}", attempts_line(fallback.attempts()));
-        };
-        let Some(model) = pool.model(&candidate.model) else {
-            anyhow::bail!("the pool has no model {:?}", candidate.model);
-        };
-        let format = Format::of_provider(&model.provider);
-        let request = ChatRequest {
-            base_url: model.base_url.clone(),
-            api_model: model.api_model.clone(),
-            prompt: prompt.to_string(),
-            max_tokens,
-            stream: true,
-            key: key_for(&model.provider),
-        };
-        let mut printed = false;
-        let result = client.call(format, &request, |text| {
-            printed = true;
-            let _ = stdout.write_all(text.as_bytes());
-            let _ = stdout.flush();
-        });
-        match result {
-            Ok(answer) => {
-                println!();
-                let usage = answer.usage.unwrap_or_default();
-                eprintln!(
-                    "routoo: answered by {} ({}): {} tokens in, {} out; US${:.6} (estimated US${:.6})",
-                    model.id,
-                    model.provider,
-                    usage.input_tokens,
-                    usage.output_tokens,
-                    usage.cost(model.price_in, model.price_out),
-                    candidate.cost.usd
-                );
-                if let Some(issue) = answer.issue() {
-                    eprintln!("routoo: note: {issue}");
-                }
-                if !fallback.attempts().is_empty() {
-                    eprintln!(
-                        "routoo: tried first: {}",
-                        attempts_line(fallback.attempts())
-                    );
-                }
-                return Ok(());
+    let mut printed = false;
+    let reply = futures_executor::block_on(provider::ask(
+        &client,
+        pool,
+        decision.ranked,
+        prompt,
+        &keys,
+        &ask_options,
+        |progress| match progress {
+            Progress::Calling { .. } => printed = false,
+            Progress::Text(text) => {
+                printed = true;
+                let _ = stdout.write_all(text.as_bytes());
+                let _ = stdout.flush();
             }
-            Err(e) => {
+            Progress::Failed { attempt, .. } => {
                 if printed {
                     println!();
                 }
-                eprintln!("routoo: {} failed: {e}", model.id);
-                match fallback.failed(&e) {
-                    Next::Retry(wait) => std::thread::sleep(wait),
-                    Next::FallBack(_) | Next::GiveUp => {}
-                }
+                eprintln!("routoo: {} failed: {}", attempt.model, attempt.error);
             }
-        }
+        },
+    ))?;
+    println!();
+    let usage = reply.answer.usage.unwrap_or_default();
+    let cost = reply
+        .cost
+        .map_or("unknown".to_string(), |c| format!("US${c:.6}"));
+    eprintln!(
+        "routoo: answered by {} ({}): {} tokens in, {} out; {cost} (estimated US${:.6})",
+        reply.model, reply.provider, usage.input_tokens, usage.output_tokens, reply.estimated_cost
+    );
+    if let Some(note) = &reply.note {
+        eprintln!("routoo: note: {note}");
     }
-}
-
-fn attempts_line(attempts: &[routoo::provider::Attempt]) -> String {
-    attempts
-        .iter()
-        .map(|a| format!("{} ({})", a.model, a.error))
-        .collect::<Vec<_>>()
-        .join("; ")
+    if !reply.attempts.is_empty() {
+        let tried: Vec<String> = reply
+            .attempts
+            .iter()
+            .map(|a| format!("{} ({})", a.model, a.error))
+            .collect();
+        eprintln!("routoo: tried first: {}", tried.join("; "));
+    }
+    Ok(())
 }
 
 /// Hard limits on each request.
@@ -537,7 +512,7 @@ fn predict_all(router: &Router, prompts: &[&str]) -> Result<Vec<Prediction>> {
                         let Some(prompt) = prompts.get(i) else {
                             return out;
                         };
-                        if i % 1000 == 0 {
+                        if i.is_multiple_of(1000) {
                             eprintln!("routoo: predicted {i}/{}", prompts.len());
                         }
                         out.push((i, router.predict(prompt)));

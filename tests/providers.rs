@@ -3,8 +3,6 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::convert::Infallible;
-
 use futures::executor::block_on;
 use routoo::provider::{
     self, sse, Answer, ApiKey, ChatRequest, Finish, Format, ProviderError, StopIssue, Usage,
@@ -19,7 +17,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn read(format: Format, chunks: Vec<Vec<u8>>) -> (Result<Answer, ProviderError>, String) {
-    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
+    let stream = futures::stream::iter(chunks.into_iter().map(Ok::<_, ProviderError>));
     let mut seen = String::new();
     let answer = block_on(sse::read(format, stream, |t| seen.push_str(t)));
     (answer, seen)
@@ -123,7 +121,7 @@ fn error_events_and_transport_failures_are_typed() {
 
     let chunks = vec![
         Ok(b"data: {\"choices\":[]}\n\n".to_vec()),
-        Err("connection reset"),
+        Err(ProviderError::Network("connection reset".into())),
     ];
     let answer = block_on(sse::read(
         Format::OpenAi,
@@ -140,7 +138,7 @@ fn error_events_and_transport_failures_are_typed() {
 fn multi_line_data_and_comments() {
     let text = ": comment\nevent: delta\ndata: {\"a\":\ndata: 1}\n\n";
     let events: Vec<_> = block_on(futures::StreamExt::collect::<Vec<_>>(sse::events(
-        futures::stream::iter([Ok::<_, Infallible>(text.as_bytes().to_vec())]),
+        futures::stream::iter([Ok::<_, ProviderError>(text.as_bytes().to_vec())]),
     )));
     assert_eq!(
         events,

@@ -59,6 +59,9 @@ pub enum ProviderError {
     /// The provider reported an error inside a stream that had started fine.
     #[error("the provider stopped with an error: {0}")]
     InStream(String),
+    /// The caller stopped the call (the page's Stop button).
+    #[error("the call was stopped")]
+    Cancelled,
     /// The model stopped for a reason the user should know about.
     #[error("{0}")]
     Stopped(StopIssue),

@@ -9,6 +9,7 @@
 //! (`gloo-net` in the browser, a native HTTP client in the CLI).
 
 mod anthropic;
+mod ask;
 mod error;
 mod fallback;
 mod gemini;
@@ -21,6 +22,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+pub use self::ask::{ask, is_loopback, AskError, AskOptions, Keys, Progress, Reply, Transport};
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
 #[cfg(not(target_arch = "wasm32"))]

@@ -4,7 +4,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use super::{build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError};
+use super::{
+    build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError, Transport,
+};
 
 /// An HTTP client for provider calls.
 #[derive(Debug, Clone)]
@@ -35,6 +37,16 @@ impl NativeClient {
         format: Format,
         request: &ChatRequest,
         mut on_text: impl FnMut(&str),
+    ) -> Result<Answer, ProviderError> {
+        futures_executor::block_on(self.fetch(format, request, &mut on_text))
+    }
+
+    /// The call, as a future that blocks the thread while it reads (ureq is blocking).
+    async fn fetch(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        on_text: &mut dyn FnMut(&str),
     ) -> Result<Answer, ProviderError> {
         let http = build(format, request);
         let mut call = self.agent.post(&http.url);
@@ -75,20 +87,10 @@ impl NativeClient {
                     buf.truncate(n);
                     Some(Ok(buf))
                 }
-                Err(e) => Some(Err(e)),
+                Err(e) => Some(Err(self.io(&e))),
             }
         });
-        futures_executor::block_on(sse::read(
-            format,
-            futures_util::stream::iter(chunks),
-            &mut on_text,
-        ))
-        .map_err(|e| match e {
-            ProviderError::Network(m) if m.contains("timed out") || m.contains("Timeout") => {
-                ProviderError::Timeout(self.timeout)
-            }
-            other => other,
-        })
+        sse::read(format, futures_util::stream::iter(chunks), on_text).await
     }
 
     fn transport(&self, e: ureq::Error) -> ProviderError {
@@ -100,10 +102,30 @@ impl NativeClient {
     }
 
     fn io(&self, e: &std::io::Error) -> ProviderError {
-        if e.kind() == std::io::ErrorKind::TimedOut {
+        // ureq reports its own deadlines as I/O errors of kind Other that say so.
+        let text = e.to_string();
+        if e.kind() == std::io::ErrorKind::TimedOut
+            || text.contains("timed out")
+            || text.contains("Timeout")
+        {
             ProviderError::Timeout(self.timeout)
         } else {
-            ProviderError::Network(e.to_string())
+            ProviderError::Network(text)
         }
+    }
+}
+
+impl Transport for NativeClient {
+    async fn send(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Answer, ProviderError> {
+        self.fetch(format, request, on_text).await
+    }
+
+    async fn sleep(&self, pause: Duration) {
+        std::thread::sleep(pause);
     }
 }

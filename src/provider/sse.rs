@@ -3,8 +3,6 @@
 //! builds for wasm32). It joins multi-line `data:`, skips comments and copes with events
 //! split across chunks at any byte.
 
-use std::fmt;
-
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
 
@@ -19,20 +17,18 @@ pub struct Event {
     pub data: String,
 }
 
-/// Splits a stream of byte chunks into events; transport errors become
-/// [`ProviderError::Network`].
-pub fn events<S, B, E>(bytes: S) -> impl Stream<Item = Result<Event, ProviderError>>
+/// Splits a stream of byte chunks into events; the transport's errors pass through.
+pub fn events<S, B>(bytes: S) -> impl Stream<Item = Result<Event, ProviderError>>
 where
-    S: Stream<Item = Result<B, E>>,
+    S: Stream<Item = Result<B, ProviderError>>,
     B: AsRef<[u8]>,
-    E: fmt::Display,
 {
     bytes.eventsource().map(|item| match item {
         Ok(e) => Ok(Event {
             event: e.event,
             data: e.data,
         }),
-        Err(EventStreamError::Transport(e)) => Err(ProviderError::Network(e.to_string())),
+        Err(EventStreamError::Transport(e)) => Err(e),
         Err(EventStreamError::Utf8(e)) => Err(ProviderError::Malformed(format!(
             "the stream is not UTF-8: {e}"
         ))),
@@ -46,15 +42,14 @@ where
 /// arrives. A stream that ends before the provider's end marker (or, for Gemini, before a
 /// finish reason), or whose connection drops after text arrived, is
 /// [`ProviderError::Malformed`]: the answer was cut.
-pub async fn read<S, B, E>(
+pub async fn read<S, B>(
     format: Format,
     bytes: S,
     mut on_text: impl FnMut(&str),
 ) -> Result<Answer, ProviderError>
 where
-    S: Stream<Item = Result<B, E>>,
+    S: Stream<Item = Result<B, ProviderError>>,
     B: AsRef<[u8]>,
-    E: fmt::Display,
 {
     let mut acc = Accumulator::default();
     let stream = events(bytes);

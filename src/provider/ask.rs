@@ -1,0 +1,463 @@
+//! One prompt, end to end: call the router's ranked models in turn over any transport,
+//! retrying and falling back as [`Fallback`] says, until one answers. The browser and the CLI
+//! run this same loop; only [`Transport`] differs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
+use super::{RetryPolicy, Usage};
+use crate::pool::{Pool, PoolModel};
+use crate::select::Candidate;
+
+/// Sends one request to a provider. The browser's transport is single-threaded, so the
+/// futures need not be `Send`.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    /// Sends `request` in `format`; a streamed answer's text goes to `on_text` as it arrives.
+    async fn send(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Answer, ProviderError>;
+
+    /// Waits before a retry.
+    async fn sleep(&self, pause: Duration);
+}
+
+/// API keys by provider name. `Debug` names the providers only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Keys(BTreeMap<String, ApiKey>);
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl Keys {
+    /// No keys.
+    pub fn new() -> Keys {
+        Keys::default()
+    }
+
+    /// Sets the key of `provider`; a blank key is no key.
+    pub fn insert(&mut self, provider: impl Into<String>, key: ApiKey) {
+        let provider = provider.into();
+        if key.expose().trim().is_empty() {
+            self.0.remove(&provider);
+        } else {
+            self.0.insert(provider, key);
+        }
+    }
+
+    /// The key of `provider`.
+    pub fn get(&self, provider: &str) -> Option<&ApiKey> {
+        self.0.get(provider)
+    }
+
+    /// Whether a call to `model` can be made: its provider has a key, or it is served on this
+    /// machine (local servers need none).
+    pub fn can_call(&self, model: &PoolModel) -> bool {
+        self.get(&model.provider).is_some() || is_loopback(&model.base_url)
+    }
+
+    /// The providers of `pool` that can be called, for the router's `providers` constraint.
+    pub fn callable_providers(&self, pool: &Pool) -> Vec<String> {
+        let mut names: Vec<String> = pool
+            .models
+            .iter()
+            .filter(|m| self.can_call(m))
+            .map(|m| m.provider.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+impl FromIterator<(String, ApiKey)> for Keys {
+    fn from_iter<I: IntoIterator<Item = (String, ApiKey)>>(iter: I) -> Keys {
+        let mut keys = Keys::new();
+        for (provider, key) in iter {
+            keys.insert(provider, key);
+        }
+        keys
+    }
+}
+
+/// True for a base URL on this machine (`localhost`, `127.0.0.1`, `[::1]`).
+pub fn is_loopback(base_url: &str) -> bool {
+    let rest = base_url.split("://").nth(1).unwrap_or(base_url);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    rest.starts_with("[::1]") || matches!(host, "127.0.0.1" | "localhost")
+}
+
+/// What is happening, for a UI to show as it happens.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress<'a> {
+    /// A call to `model` starts; `retry` counts earlier calls to the same model.
+    Calling {
+        /// The candidate called.
+        model: &'a Candidate,
+        /// 0 for the first call.
+        retry: u32,
+    },
+    /// A piece of the answer.
+    Text(&'a str),
+    /// A call failed; any text shown since `Calling` is void.
+    Failed {
+        /// What failed and why.
+        attempt: &'a Attempt,
+        /// What happens next.
+        next: &'a Next,
+    },
+}
+
+/// How to ask.
+#[derive(Debug, Clone)]
+pub struct AskOptions {
+    /// Most tokens the answer may take.
+    pub max_tokens: u32,
+    /// Stream the answer.
+    pub stream: bool,
+    /// Retries and their pauses.
+    pub policy: RetryPolicy,
+}
+
+impl Default for AskOptions {
+    fn default() -> AskOptions {
+        AskOptions {
+            max_tokens: 1024,
+            stream: true,
+            policy: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The answer, who gave it, what it cost, and what failed before.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reply {
+    /// Model id that answered.
+    pub model: String,
+    /// Its provider.
+    pub provider: String,
+    /// The answer.
+    pub answer: Answer,
+    /// US$ from the provider's token counts; `None` when it reported none.
+    pub cost: Option<f64>,
+    /// The router's estimate for this model, US$.
+    pub estimated_cost: f64,
+    /// A stop reason the user should know about (length, content filter).
+    pub note: Option<String>,
+    /// Failed calls before this answer, oldest first.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Why no answer came.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AskError {
+    /// The ranked list was empty.
+    #[error("no model can take this prompt: add a key for one of the pool's providers, or raise the budget")]
+    NoCandidate,
+    /// Every candidate failed.
+    #[error("every model failed: {}", list(.0))]
+    Exhausted(Vec<Attempt>),
+    /// The caller stopped the call.
+    #[error("stopped")]
+    Cancelled(Vec<Attempt>),
+    /// A ranked model is not in the pool (the pool changed after routing).
+    #[error("the pool has no model {0:?}")]
+    UnknownModel(String),
+}
+
+fn list(attempts: &[Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| format!("{} ({})", a.model, a.error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AskError {
+    /// The failed calls, oldest first.
+    pub fn attempts(&self) -> &[Attempt] {
+        match self {
+            AskError::Exhausted(a) | AskError::Cancelled(a) => a,
+            _ => &[],
+        }
+    }
+}
+
+/// Asks the `ranked` candidates (best first, as the router returned them) for an answer to
+/// `prompt`, each with its provider's key from `keys`.
+pub async fn ask<T: Transport>(
+    transport: &T,
+    pool: &Pool,
+    ranked: Vec<Candidate>,
+    prompt: &str,
+    keys: &Keys,
+    options: &AskOptions,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Reply, AskError> {
+    if ranked.is_empty() {
+        return Err(AskError::NoCandidate);
+    }
+    let mut fallback = Fallback::new(ranked, options.policy);
+    let mut retry = 0;
+    while let Some(candidate) = fallback.current().cloned() {
+        let model = pool
+            .model(&candidate.model)
+            .ok_or_else(|| AskError::UnknownModel(candidate.model.clone()))?;
+        let format = Format::of_provider(&model.provider);
+        let request = ChatRequest {
+            base_url: model.base_url.clone(),
+            api_model: model.api_model.clone(),
+            prompt: prompt.to_string(),
+            max_tokens: options.max_tokens,
+            stream: options.stream,
+            key: keys.get(&model.provider).cloned(),
+        };
+        progress(Progress::Calling {
+            model: &candidate,
+            retry,
+        });
+        let mut on_text = |text: &str| progress(Progress::Text(text));
+        let error = match transport.send(format, &request, &mut on_text).await {
+            Ok(answer) => {
+                let cost = answer
+                    .usage
+                    .map(|u: Usage| u.cost(model.price_in, model.price_out));
+                return Ok(Reply {
+                    model: model.id.clone(),
+                    provider: model.provider.clone(),
+                    note: answer.issue().map(|i| i.to_string()),
+                    answer,
+                    cost,
+                    estimated_cost: candidate.cost.usd,
+                    attempts: fallback.attempts().to_vec(),
+                });
+            }
+            Err(e) => e,
+        };
+        if error == ProviderError::Cancelled {
+            return Err(AskError::Cancelled(fallback.attempts().to_vec()));
+        }
+        let next = fallback.failed(&error);
+        if let Some(attempt) = fallback.attempts().last() {
+            progress(Progress::Failed {
+                attempt,
+                next: &next,
+            });
+        }
+        match next {
+            Next::Retry(pause) => {
+                retry += 1;
+                transport.sleep(pause).await;
+            }
+            Next::FallBack(_) | Next::GiveUp => retry = 0,
+        }
+    }
+    Err(AskError::Exhausted(fallback.attempts().to_vec()))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::cost::CostEstimate;
+
+    /// Answers from a script: one result per call, in order.
+    struct Scripted {
+        results: RefCell<Vec<Result<Answer, ProviderError>>>,
+        calls: RefCell<Vec<(String, Option<String>)>>,
+        slept: RefCell<Vec<Duration>>,
+    }
+
+    impl Transport for Scripted {
+        async fn send(
+            &self,
+            _format: Format,
+            request: &ChatRequest,
+            on_text: &mut dyn FnMut(&str),
+        ) -> Result<Answer, ProviderError> {
+            let key = request.key.as_ref().map(|k| k.expose().to_string());
+            self.calls
+                .borrow_mut()
+                .push((request.base_url.clone(), key));
+            let next = self.results.borrow_mut().remove(0);
+            if let Ok(a) = &next {
+                on_text(&a.text);
+            }
+            next
+        }
+
+        async fn sleep(&self, pause: Duration) {
+            self.slept.borrow_mut().push(pause);
+        }
+    }
+
+    fn pool() -> Pool {
+        let model = |id: &str, provider: &str, base: &str| PoolModel {
+            id: id.into(),
+            provider: provider.into(),
+            api_model: id.into(),
+            base_url: base.into(),
+            price_in: 1.0,
+            price_out: 2.0,
+            context_window: 1000,
+            latency_ms: 100,
+            expected_output_tokens: None,
+        };
+        Pool {
+            expected_output_tokens: 10,
+            models: vec![
+                model("a", "openai", "https://api.example/v1"),
+                model("b", "anthropic", "https://other.example/v1"),
+                model("c", "local", "http://127.0.0.1:11434/v1"),
+            ],
+        }
+    }
+
+    fn ranked(ids: &[&str]) -> Vec<Candidate> {
+        let pool = pool();
+        ids.iter()
+            .filter_map(|id| pool.model(id))
+            .map(|m| Candidate {
+                model: m.id.clone(),
+                provider: m.provider.clone(),
+                quality: 0.5,
+                cost: CostEstimate {
+                    input_tokens: 1,
+                    output_tokens: 1,
+                    usd: 0.25,
+                },
+                score: 0.5,
+            })
+            .collect()
+    }
+
+    fn answer(text: &str) -> Answer {
+        Answer {
+            text: text.into(),
+            finish: Some(super::super::Finish::Stop),
+            usage: Some(Usage {
+                input_tokens: 1000,
+                output_tokens: 500,
+            }),
+        }
+    }
+
+    fn run(
+        results: Vec<Result<Answer, ProviderError>>,
+        ids: &[&str],
+    ) -> (Result<Reply, AskError>, Scripted, Vec<String>) {
+        let transport = Scripted {
+            results: RefCell::new(results),
+            calls: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let keys: Keys = [
+            ("openai".to_string(), ApiKey::new("sk-a")),
+            ("anthropic".to_string(), ApiKey::new("sk-b")),
+        ]
+        .into_iter()
+        .collect();
+        let mut seen = Vec::new();
+        let reply = futures_executor::block_on(ask(
+            &transport,
+            &pool(),
+            ranked(ids),
+            "hi",
+            &keys,
+            &AskOptions::default(),
+            |p| {
+                seen.push(match p {
+                    Progress::Calling { model, retry } => format!("call {} {retry}", model.model),
+                    Progress::Text(t) => format!("text {t}"),
+                    Progress::Failed { attempt, next } => {
+                        format!("fail {} {next:?}", attempt.model)
+                    }
+                })
+            },
+        ));
+        (reply, transport, seen)
+    }
+
+    #[test]
+    fn retries_then_falls_back_and_reports_every_step() {
+        let server = || ProviderError::from_status(500, None, "");
+        let (reply, transport, seen) = run(
+            vec![
+                Err(server()),
+                Err(server()),
+                Err(server()),
+                Ok(answer("yes")),
+            ],
+            &["a", "b"],
+        );
+        let reply = reply.unwrap();
+        assert_eq!(
+            (reply.model.as_str(), reply.answer.text.as_str()),
+            ("b", "yes")
+        );
+        assert_eq!(reply.cost, Some((1000.0 * 1.0 + 500.0 * 2.0) / 1e6));
+        assert_eq!(reply.estimated_cost, 0.25);
+        assert_eq!(reply.attempts.len(), 3);
+        assert_eq!(
+            *transport.slept.borrow(),
+            [Duration::from_millis(500), Duration::from_secs(1)]
+        );
+        let keys: Vec<_> = transport
+            .calls
+            .borrow()
+            .iter()
+            .map(|c| c.1.clone())
+            .collect();
+        assert_eq!(keys[0].as_deref(), Some("sk-a"));
+        assert_eq!(
+            keys[3].as_deref(),
+            Some("sk-b"),
+            "each provider gets its own key"
+        );
+        assert_eq!(seen[0], "call a 0");
+        assert_eq!(seen[2], "call a 1");
+        assert_eq!(seen[5], "fail a FallBack(1)");
+        assert_eq!(seen[6..], ["call b 0", "text yes"]);
+    }
+
+    #[test]
+    fn stops_at_once_when_cancelled_and_lists_failures_when_exhausted() {
+        let (reply, transport, _) = run(vec![Err(ProviderError::Cancelled)], &["a", "b"]);
+        assert_eq!(reply.unwrap_err(), AskError::Cancelled(Vec::new()));
+        assert_eq!(transport.calls.borrow().len(), 1);
+
+        let refused = ProviderError::from_status(401, None, r#"{"error":{"message":"no"}}"#);
+        let (reply, _, _) = run(vec![Err(refused.clone()), Err(refused)], &["a", "b"]);
+        let err = reply.unwrap_err();
+        assert_eq!(err.attempts().len(), 2);
+        assert!(err
+            .to_string()
+            .starts_with("every model failed: a (the provider refused"));
+
+        let (reply, _, _) = run(Vec::new(), &[]);
+        assert_eq!(reply.unwrap_err(), AskError::NoCandidate);
+    }
+
+    #[test]
+    fn keys_decide_which_providers_can_be_called() {
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new("sk-secret"));
+        keys.insert("anthropic", ApiKey::new("  "));
+        assert_eq!(keys.callable_providers(&pool()), ["local", "openai"]);
+        assert_eq!(format!("{keys:?}"), r#"{"openai"}"#);
+        assert!(is_loopback("http://localhost:8080/v1") && is_loopback("http://[::1]:1/v1"));
+        assert!(!is_loopback("https://127.0.0.1.example.com/v1"));
+    }
+}
