@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures bundle train research venv venv-export bench clean
+        check-counts fixtures bundle train research venv venv-export fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -92,6 +92,18 @@ research: venv
 # The native predictions the browser tests compare against.
 fixtures:
 	cargo run --release --bin routoo -- predict --prompts tests/fixtures/prompts.json > tests/fixtures/expected.json
+
+## Fuzzing (nightly; not part of `make test`) ##
+FUZZ_SECONDS ?= 600
+# Seeds the corpus with the fixture streams (byte 0 picks the format, byte 1 the chunk size).
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+	@mkdir -p fuzz/corpus/providers
+	@i=0; for f in openai anthropic gemini; do \
+	  { printf "\\x$$(printf %02x $$i)\\x07"; cat tests/fixtures/streams/$$f.sse; } > fuzz/corpus/providers/seed-$$f; \
+	  i=$$((i+1)); done
+	cargo +nightly fuzz run providers -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192
 
 ## Benchmarks (print figures, assert nothing) ##
 bench: wasm tools-browser

@@ -1,0 +1,190 @@
+//! The browser's transport: `fetch` through gloo-net, the body read as a `ReadableStream`
+//! (wasm-streams) into the same [`sse::read`] the CLI uses, and an `AbortController` that
+//! fires on the caller's signal (Stop) or when the provider goes quiet for too long.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gloo_net::http::{Headers, Request};
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{AbortController, AbortSignal};
+
+use crate::provider::{
+    build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError, Transport,
+};
+
+/// Calls providers with `fetch`.
+pub struct Fetch {
+    /// The caller's signal: aborting it stops the call in flight and any retry.
+    pub signal: Option<AbortSignal>,
+    /// Longest silence, before the response starts or between chunks, before giving up.
+    pub idle: Duration,
+}
+
+impl Fetch {
+    fn cancelled(&self) -> bool {
+        self.signal.as_ref().is_some_and(AbortSignal::aborted)
+    }
+}
+
+/// One call's abort wiring: its own controller, aborted by the caller's signal (through a
+/// listener removed when the call ends) or by the idle timer, which every chunk re-arms.
+struct Call {
+    controller: AbortController,
+    user: Option<(AbortSignal, Closure<dyn FnMut()>)>,
+    idle: Duration,
+    timed_out: Rc<Cell<bool>>,
+    timer: RefCell<Option<Timeout>>,
+}
+
+impl Call {
+    fn new(user: Option<&AbortSignal>, idle: Duration) -> Result<Call, ProviderError> {
+        let controller = AbortController::new().map_err(|e| network(&e))?;
+        let user = match user {
+            Some(signal) => {
+                let ours = controller.clone();
+                let listener = Closure::<dyn FnMut()>::new(move || ours.abort());
+                signal
+                    .add_event_listener_with_callback("abort", listener.as_ref().unchecked_ref())
+                    .map_err(|e| network(&e))?;
+                Some((signal.clone(), listener))
+            }
+            None => None,
+        };
+        let call = Call {
+            controller,
+            user,
+            idle,
+            timed_out: Rc::new(Cell::new(false)),
+            timer: RefCell::new(None),
+        };
+        call.arm();
+        Ok(call)
+    }
+
+    fn signal(&self) -> AbortSignal {
+        self.controller.signal()
+    }
+
+    /// (Re)starts the idle timer; the old one is cancelled as it drops.
+    fn arm(&self) {
+        let controller = self.controller.clone();
+        let timed_out = Rc::clone(&self.timed_out);
+        let millis = u32::try_from(self.idle.as_millis()).unwrap_or(u32::MAX);
+        *self.timer.borrow_mut() = Some(Timeout::new(millis, move || {
+            timed_out.set(true);
+            controller.abort();
+        }));
+    }
+
+    /// What a failed fetch or read means: the caller stopped it, it went quiet, or the
+    /// network (or CORS, which the browser reports the same way) failed.
+    fn error(&self, message: String) -> ProviderError {
+        if self
+            .user
+            .as_ref()
+            .is_some_and(|(signal, _)| signal.aborted())
+        {
+            ProviderError::Cancelled
+        } else if self.timed_out.get() {
+            ProviderError::Timeout(self.idle)
+        } else {
+            ProviderError::Network(message)
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        if let Some((signal, listener)) = &self.user {
+            let _ = signal
+                .remove_event_listener_with_callback("abort", listener.as_ref().unchecked_ref());
+        }
+    }
+}
+
+fn network(e: &JsValue) -> ProviderError {
+    ProviderError::Network(js_message(e))
+}
+
+/// A thrown JS value in words.
+pub fn js_message(e: &JsValue) -> String {
+    if let Some(error) = e.dyn_ref::<js_sys::Error>() {
+        format!("{}: {}", error.name(), error.message())
+    } else {
+        e.as_string().unwrap_or_else(|| format!("{e:?}"))
+    }
+}
+
+impl Transport for Fetch {
+    async fn send(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Answer, ProviderError> {
+        if self.cancelled() {
+            return Err(ProviderError::Cancelled);
+        }
+        let call = Call::new(self.signal.as_ref(), self.idle)?;
+        let http = build(format, request);
+        let headers = Headers::new();
+        for (name, value) in &http.headers {
+            headers.set(name, value);
+        }
+        let response = Request::post(&http.url)
+            .headers(headers)
+            .abort_signal(Some(&call.signal()))
+            .body(http.body)
+            .map_err(|e| call.error(e.to_string()))?
+            .send()
+            .await
+            .map_err(|e| call.error(e.to_string()))?;
+        let status = response.status();
+        if !response.ok() {
+            let head = response.headers();
+            let wait = retry_after(
+                head.get("retry-after-ms").as_deref(),
+                head.get("retry-after").as_deref(),
+            );
+            let body = response.text().await.unwrap_or_default();
+            return Err(ProviderError::from_status(status, wait, &body));
+        }
+        if !request.stream {
+            let body = response
+                .text()
+                .await
+                .map_err(|e| call.error(e.to_string()))?;
+            return parse_answer(format, &body);
+        }
+        let Some(body) = response.body() else {
+            return Err(ProviderError::Malformed("the response has no body".into()));
+        };
+        let chunks = wasm_streams::ReadableStream::from_raw(body)
+            .try_into_stream()
+            .map_err(|(e, _)| network(&e))?
+            .map(|chunk| match chunk {
+                Ok(bytes) => {
+                    call.arm();
+                    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
+                }
+                Err(e) => Err(call.error(js_message(&e))),
+            });
+        sse::read(format, chunks, on_text).await
+    }
+
+    async fn sleep(&self, pause: Duration) {
+        // In slices, so Stop during a long retry-after takes effect at once.
+        let step = Duration::from_millis(100);
+        let mut left = pause;
+        while !left.is_zero() && !self.cancelled() {
+            let now = left.min(step);
+            gloo_timers::future::sleep(now).await;
+            left -= now;
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! JavaScript bindings: a thin layer over [`Router`]; no logic lives here.
+
+mod fetch;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::error::Error;
+use crate::provider::{self, ApiKey, AskOptions, Keys, Next, Progress};
+use crate::{Constraints, Pool, Predictor, RouteOptions, Router};
+
+#[wasm_bindgen(typescript_custom_section)]
+const ASK_TYPES: &str = r#"
+/** How `Router.ask` calls providers. */
+export interface AskCall {
+  /** API keys by provider name, e.g. `{openai: "sk-..."}`. Each goes only to its provider. */
+  keys?: Record<string, string>;
+  /** Most tokens the answer may take (default 1024). */
+  maxTokens?: number;
+  /** Stream the answer (default true). */
+  stream?: boolean;
+  /** Longest silence from a provider before the call times out, in ms (default 60000). */
+  idleTimeoutMs?: number;
+  /** Aborting it stops the call: the promise rejects with "stopped". */
+  signal?: AbortSignal;
+  /** Each piece of the answer as it arrives. */
+  onText?: (text: string) => void;
+  /** What is happening: a call starts, or one failed and what comes next. */
+  onEvent?: (event: AskEvent) => void;
+}
+
+export type AskEvent =
+  | { type: "calling"; model: string; provider: string; retry: number; estimatedCost: number }
+  | { type: "failed"; model: string; provider: string; error: string;
+      next: "retry" | "fallback" | "giveUp"; waitMs?: number };
+
+/** The answer, who gave it, what it cost, and what failed before. */
+export interface Reply {
+  model: string;
+  provider: string;
+  answer: { text: string; finish: "stop" | "length" | "contentFilter" | { other: string } | null;
+            usage: { inputTokens: number; outputTokens: number } | null };
+  /** US$ from the provider's token counts; null when it reported none. */
+  cost: number | null;
+  /** The router's estimate for this model, US$. */
+  estimatedCost: number;
+  /** A stop reason worth showing (token limit, content filter). */
+  note: string | null;
+  attempts: { model: string; provider: string; error: string }[];
+}
+"#;
+
+/// The one place an error becomes a JS `Error`.
+fn js_error(e: impl std::fmt::Display) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_error)
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Reads a pool given as a JSON string, a plain object, or nothing (the default pool).
+fn pool_from_js(pool: JsValue) -> Result<Pool, JsError> {
+    if pool.is_undefined() || pool.is_null() {
+        return Ok(Pool::default_pool());
+    }
+    let json = match pool.as_string() {
+        Some(text) => text,
+        None => js_sys::JSON::stringify(&pool)
+            .map_err(|_| js_error(Error::Pool("the pool is not JSON-serialisable".into())))?
+            .into(),
+    };
+    Pool::from_json(&json).map_err(js_error)
+}
+
+async fn fetch_bytes(url: &str) -> Result<Vec<u8>, Error> {
+    let fail = |message: String| Error::Fetch {
+        url: url.to_string(),
+        message,
+    };
+    let response = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !response.ok() {
+        return Err(fail(format!(
+            "HTTP {} {}",
+            response.status(),
+            response.status_text()
+        )));
+    }
+    response.binary().await.map_err(|e| fail(e.to_string()))
+}
+
+/// Resolves `file` against the URL of `predictor.json`.
+fn sibling(manifest_url: &str, file: &str) -> String {
+    match manifest_url.rfind('/') {
+        Some(i) => format!("{}{}", &manifest_url[..=i], file),
+        None => file.to_string(),
+    }
+}
+
+/// A router in the page: a predictor bound to a pool.
+#[wasm_bindgen(js_name = Router)]
+pub struct JsRouter {
+    inner: Router,
+}
+
+#[wasm_bindgen(js_class = Router)]
+impl JsRouter {
+    /// Fetches `predictor.json` from `manifestUrl`, then the files it names beside it.
+    /// `pool` is a pool object or JSON string; the default pool when omitted.
+    pub async fn load(
+        #[wasm_bindgen(js_name = manifestUrl)] manifest_url: String,
+        pool: JsValue,
+    ) -> Result<JsRouter, JsError> {
+        let pool = pool_from_js(pool)?;
+        let manifest_bytes = fetch_bytes(&manifest_url).await.map_err(js_error)?;
+        let manifest = crate::bundle::Manifest::from_json(&manifest_bytes).map_err(js_error)?;
+        let encoder = fetch_bytes(&sibling(&manifest_url, &manifest.encoder.file))
+            .await
+            .map_err(js_error)?;
+        let tokenizer = fetch_bytes(&sibling(&manifest_url, &manifest.tokenizer.file))
+            .await
+            .map_err(js_error)?;
+        let neighbours = fetch_bytes(&sibling(&manifest_url, &manifest.neighbours.file))
+            .await
+            .map_err(js_error)?;
+        JsRouter::build(&manifest_bytes, &encoder, &tokenizer, &neighbours, pool)
+    }
+
+    /// Builds a router from the bytes of `predictor.json`, the encoder, the tokenizer and the
+    /// neighbours file.
+    #[wasm_bindgen(js_name = fromBytes)]
+    pub fn from_bytes(
+        manifest: &[u8],
+        encoder: &[u8],
+        tokenizer: &[u8],
+        neighbours: &[u8],
+        pool: JsValue,
+    ) -> Result<JsRouter, JsError> {
+        JsRouter::build(
+            manifest,
+            encoder,
+            tokenizer,
+            neighbours,
+            pool_from_js(pool)?,
+        )
+    }
+
+    fn build(
+        manifest: &[u8],
+        encoder: &[u8],
+        tokenizer: &[u8],
+        neighbours: &[u8],
+        pool: Pool,
+    ) -> Result<JsRouter, JsError> {
+        let predictor =
+            Predictor::from_bytes(manifest, encoder, tokenizer, neighbours).map_err(js_error)?;
+        let inner = Router::new(predictor, pool).map_err(js_error)?;
+        Ok(JsRouter { inner })
+    }
+
+    /// Each model's predicted quality for a prompt.
+    pub fn predict(&self, prompt: &str) -> Result<JsValue, JsError> {
+        to_js(&self.inner.predict(prompt).map_err(js_error)?)
+    }
+
+    /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
+    /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `maxCostPerRequest`,
+    /// `maxLatencyMs`, `providers` and `exclude`.
+    pub fn route(&self, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
+        let options = route_options(options)?;
+        to_js(&self.inner.route(prompt, &options).map_err(js_error)?)
+    }
+
+    /// Chooses a model for each prompt so the batch's estimated spend stays within
+    /// `budgetTotal` US$: `{choices, spend, budgetTotal, expectedAccuracy, lambda, minSpend,
+    /// maxSpend}`. `constraints` may set `maxCostPerRequest`, `maxLatencyMs`, `providers` and
+    /// `exclude`.
+    #[wasm_bindgen(js_name = routeBatch)]
+    pub fn route_batch(
+        &self,
+        prompts: Vec<String>,
+        #[wasm_bindgen(js_name = budgetTotal)] budget_total: f64,
+        constraints: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let constraints: Constraints = if constraints.is_undefined() || constraints.is_null() {
+            Constraints::default()
+        } else {
+            serde_wasm_bindgen::from_value(constraints)
+                .map_err(|e| js_error(format!("invalid batch constraints: {e}")))?
+        };
+        let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        let plan = self.inner.route_batch(&prompts, budget_total, &constraints);
+        to_js(&plan.map_err(js_error)?)
+    }
+
+    /// Routes `prompt` as `route` does among the providers `call.keys` can reach (and local
+    /// servers), then asks the chosen model, retrying and falling back down the ranked list.
+    /// Resolves to a `Reply`; rejects with an `Error` naming every failed call, or "stopped".
+    #[wasm_bindgen(unchecked_return_type = "Promise<Reply>")]
+    pub fn ask(
+        &self,
+        prompt: String,
+        options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "AskCall | undefined")] call: JsValue,
+    ) -> Result<js_sys::Promise, JsError> {
+        let mut options = route_options(options)?;
+        let call = AskCall::from_js(&call)?;
+        let pool = self.inner.pool().clone();
+        let callable = call.keys.callable_providers(&pool);
+        let providers = &mut options.constraints.providers;
+        *providers = Some(match providers.take() {
+            Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
+            None => callable,
+        });
+        let decision = self.inner.route(&prompt, &options).map_err(js_error)?;
+        let future = async move {
+            let transport = fetch::Fetch {
+                signal: call.signal.clone(),
+                idle: call.idle,
+            };
+            let reply = provider::ask(
+                &transport,
+                &pool,
+                decision.ranked,
+                &prompt,
+                &call.keys,
+                &call.options,
+                |p| call.report(p),
+            )
+            .await
+            .map_err(|e| JsValue::from(js_error(e)))?;
+            to_js(&reply).map_err(JsValue::from)
+        };
+        Ok(wasm_bindgen_futures::future_to_promise(future))
+    }
+
+    /// The pool in use, as a plain object.
+    pub fn pool(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.pool())
+    }
+
+    /// The pool's budget curve: `{points: [{lambda, costPer1k, quality}]}`.
+    pub fn curve(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.curve())
+    }
+
+    /// Ids of the models the predictor has heads for.
+    pub fn models(&self) -> Vec<String> {
+        self.inner
+            .predictor()
+            .manifest()
+            .heads
+            .iter()
+            .map(|h| h.id.clone())
+            .collect()
+    }
+}
+
+fn route_options(options: JsValue) -> Result<RouteOptions, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(RouteOptions::default());
+    }
+    serde_wasm_bindgen::from_value(options)
+        .map_err(|e| js_error(format!("invalid route options: {e}")))
+}
+
+/// `Router.ask`'s second argument, read field by field.
+struct AskCall {
+    keys: Keys,
+    options: AskOptions,
+    idle: Duration,
+    signal: Option<web_sys::AbortSignal>,
+    on_text: Option<js_sys::Function>,
+    on_event: Option<js_sys::Function>,
+}
+
+impl AskCall {
+    fn from_js(call: &JsValue) -> Result<AskCall, JsError> {
+        let field = |name: &str| -> JsValue {
+            if call.is_object() {
+                js_sys::Reflect::get(call, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+            } else {
+                JsValue::UNDEFINED
+            }
+        };
+        let present = |v: &JsValue| !(v.is_undefined() || v.is_null());
+        let keys = field("keys");
+        let keys: BTreeMap<String, String> = if present(&keys) {
+            // The error names no value: a value here may be a key.
+            serde_wasm_bindgen::from_value(keys).map_err(|_| {
+                js_error("invalid ask call: `keys` must map provider names to key strings")
+            })?
+        } else {
+            BTreeMap::new()
+        };
+        let number = |name: &str, default: f64, max: f64| -> Result<f64, JsError> {
+            let v = field(name);
+            if !present(&v) {
+                return Ok(default);
+            }
+            match v.as_f64() {
+                Some(x) if x.is_finite() && x >= 1.0 && x <= max => Ok(x),
+                _ => Err(js_error(format!(
+                    "invalid ask call: `{name}` must be a number from 1 to {max}, not {v:?}"
+                ))),
+            }
+        };
+        let function = |name: &str| -> Result<Option<js_sys::Function>, JsError> {
+            let v = field(name);
+            if !present(&v) {
+                return Ok(None);
+            }
+            v.dyn_into::<js_sys::Function>()
+                .map(Some)
+                .map_err(|_| js_error(format!("invalid ask call: `{name}` must be a function")))
+        };
+        let signal = field("signal");
+        let signal = if present(&signal) {
+            Some(
+                signal
+                    .dyn_into::<web_sys::AbortSignal>()
+                    .map_err(|_| js_error("invalid ask call: `signal` must be an AbortSignal"))?,
+            )
+        } else {
+            None
+        };
+        let stream = field("stream");
+        Ok(AskCall {
+            keys: keys
+                .into_iter()
+                .map(|(provider, key)| (provider, ApiKey::new(key)))
+                .collect(),
+            options: AskOptions {
+                max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
+                stream: stream.as_bool().unwrap_or(true),
+                ..AskOptions::default()
+            },
+            idle: Duration::from_millis(number("idleTimeoutMs", 60_000.0, 3.6e6)? as u64),
+            signal,
+            on_text: function("onText")?,
+            on_event: function("onEvent")?,
+        })
+    }
+
+    /// Passes progress to the page's callbacks; what they throw is theirs, not the call's.
+    fn report(&self, progress: Progress<'_>) {
+        match progress {
+            Progress::Text(text) => {
+                if let Some(f) = &self.on_text {
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_str(text));
+                }
+            }
+            other => {
+                let (Some(f), Some(event)) = (&self.on_event, AskEvent::of(other)) else {
+                    return;
+                };
+                if let Ok(event) = to_js(&event) {
+                    let _ = f.call1(&JsValue::NULL, &event);
+                }
+            }
+        }
+    }
+}
+
+/// `onEvent`'s argument.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum AskEvent {
+    #[serde(rename_all = "camelCase")]
+    Calling {
+        model: String,
+        provider: String,
+        retry: u32,
+        estimated_cost: f64,
+    },
+    #[serde(rename_all = "camelCase")]
+    Failed {
+        model: String,
+        provider: String,
+        error: String,
+        next: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<f64>,
+    },
+}
+
+impl AskEvent {
+    /// The event for `progress`; text goes to `onText` instead.
+    fn of(progress: Progress<'_>) -> Option<AskEvent> {
+        Some(match progress {
+            Progress::Calling { model, retry } => AskEvent::Calling {
+                model: model.model.clone(),
+                provider: model.provider.clone(),
+                retry,
+                estimated_cost: model.cost.usd,
+            },
+            Progress::Failed { attempt, next } => AskEvent::Failed {
+                model: attempt.model.clone(),
+                provider: attempt.provider.clone(),
+                error: attempt.error.clone(),
+                next: match next {
+                    Next::Retry(_) => "retry",
+                    Next::FallBack(_) => "fallback",
+                    Next::GiveUp => "giveUp",
+                },
+                wait_ms: match next {
+                    Next::Retry(wait) => Some(wait.as_secs_f64() * 1e3),
+                    _ => None,
+                },
+            },
+            Progress::Text(_) => return None,
+        })
+    }
+}

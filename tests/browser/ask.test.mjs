@@ -1,0 +1,204 @@
+// Router.ask in headless Chromium: the wasm package routes a prompt, then calls the provider
+// emulator with real cross-origin fetch (CORS preflight included) and streams the answer.
+// Three emulators stand for three providers, each on its own origin, so a key sent anywhere
+// but its own provider is caught.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { serve } from "../../scripts/serve.mjs";
+import { start } from "../../scripts/emulator.mjs";
+import { launch } from "./chromium.mjs";
+
+const KEYS = { openai: "sk-openai-4f9a1c", anthropic: "sk-ant-77d2e0", google: "AIza-gem-5b31e8" };
+
+let server, url, browser, page, emulators;
+const seen = { requests: [], console: [] };
+
+before(async () => {
+  ({ server, url } = await serve());
+  emulators = { openai: await start(), anthropic: await start(), google: await start() };
+  // The default pool, each provider's models moved to its own emulator; Gemini serves the
+  // open models so all three wire formats are in one pool.
+  const pool = JSON.parse(await readFile(new URL("../../www/pool.json", import.meta.url), "utf8"));
+  const base = { openai: "/v1", anthropic: "/v1", google: "/v1beta" };
+  pool.models = pool.models.filter((m) => m.provider !== "local").map((m) => {
+    const provider = m.provider === "together" ? "google" : m.provider;
+    const apiModel = provider === "google" ? `gemini-emulated-${m.id}` : m.apiModel;
+    return { ...m, provider, apiModel, baseUrl: emulators[provider].url + base[provider] };
+  });
+  browser = await launch();
+  page = await browser.newPage();
+  page.on("console", (m) => seen.console.push(m.text()));
+  page.on("pageerror", (e) => seen.console.push(String(e)));
+  page.on("request", async (r) => {
+    seen.requests.push({ url: r.url(), headers: await r.allHeaders(), body: r.postData() ?? "" });
+  });
+  await page.goto(url + "style.css");
+  await page.evaluate(async ({ base, pool }) => {
+    const mod = await import(base + "pkg/routoo.js");
+    await mod.default();
+    window.router = await mod.Router.load(base + "models/predictor.json", pool);
+  }, { base: url, pool });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  for (const e of Object.values(emulators ?? {})) await e.close();
+});
+
+/** Asks in the page; returns {reply, text, events} or {error}. */
+function ask(prompt, options, extra = {}) {
+  return page.evaluate(async ({ prompt, options, keys, extra }) => {
+    const events = [];
+    let text = "";
+    const controller = new AbortController();
+    if (extra.stopAfterMs) setTimeout(() => controller.abort(), extra.stopAfterMs);
+    try {
+      const reply = await window.router.ask(prompt, options, {
+        keys, maxTokens: 64, idleTimeoutMs: extra.idleTimeoutMs, signal: controller.signal,
+        onText: (t) => { text += t; }, onEvent: (e) => events.push(e),
+      });
+      return { reply, text, events };
+    } catch (e) {
+      return { error: e.message, isError: e instanceof Error, text, events };
+    }
+  }, { prompt, options, keys: KEYS, extra });
+}
+
+const route = (prompt, options) =>
+  page.evaluate(({ prompt, options }) => window.router.route(prompt, options), { prompt, options });
+
+const apiModel = (decision, i = 0) =>
+  page.evaluate((id) => window.router.pool().models.find((m) => m.id === id).apiModel,
+    decision.ranked[i].model);
+
+test("a routed answer streams from the emulator in each wire format", async () => {
+  for (const provider of ["openai", "anthropic", "google"]) {
+    const options = { budget: 5, providers: [provider] };
+    const decision = await route("Explain what a hash map is.", options);
+    const r = await ask("Explain what a hash map is.", options);
+    assert.ok(r.reply, `${provider}: ${r.error}`);
+    assert.equal(r.reply.model, decision.choice.model, provider);
+    assert.equal(r.reply.provider, provider);
+    assert.match(r.reply.answer.text, /Emulated answer [0-9a-f]{8} to: "Explain what a hash map is\."/);
+    assert.equal(r.text, r.reply.answer.text, `${provider}: streamed text adds up to the answer`);
+    assert.equal(r.reply.answer.finish, "stop");
+    assert.ok(r.reply.answer.usage.inputTokens > 0 && r.reply.answer.usage.outputTokens > 0);
+    const model = await page.evaluate((id) => window.router.pool().models.find((m) => m.id === id),
+      r.reply.model);
+    const u = r.reply.answer.usage;
+    assert.ok(Math.abs(r.reply.cost - (u.inputTokens * model.priceIn + u.outputTokens * model.priceOut) / 1e6) < 1e-12);
+    assert.ok(r.reply.estimatedCost > 0);
+    assert.deepEqual(r.reply.attempts, []);
+    assert.deepEqual(r.events.map((e) => e.type), ["calling"]);
+    const calls = emulators[provider].calls.filter((c) => c.method === "POST");
+    assert.ok(calls.length > 0, `${provider} emulator was called`);
+  }
+  const preflights = emulators.anthropic.calls.filter((c) => c.method === "OPTIONS");
+  assert.ok(preflights.length > 0, "cross-origin calls went through a CORS preflight");
+});
+
+test("a 429 is retried after retry-after, then succeeds", async () => {
+  const options = { budget: 5, providers: ["openai"] };
+  const decision = await route("What is 17 * 23?", options);
+  emulators.openai.script(await apiModel(decision), ["429"]);
+  const r = await ask("What is 17 * 23?", options);
+  assert.ok(r.reply, r.error);
+  assert.equal(r.reply.model, decision.choice.model);
+  assert.equal(r.reply.attempts.length, 1);
+  assert.match(r.reply.attempts[0].error, /rate limited.*retry after 1\.0 s/);
+  const [first, failed, again] = r.events;
+  assert.deepEqual([first.type, failed.type, again.type], ["calling", "failed", "calling"]);
+  assert.equal(failed.next, "retry");
+  assert.equal(failed.waitMs, 1000, "the wait the emulator's retry-after asked for");
+  assert.equal(again.retry, 1);
+});
+
+test("a model that keeps failing with 500 falls back to the next ranked model", async () => {
+  const options = { budget: 5, providers: ["anthropic", "google"] };
+  const decision = await route("Summarise the plot of Hamlet.", options);
+  emulators[decision.ranked[0].provider].script(await apiModel(decision), ["500", "500", "500"]);
+  const r = await ask("Summarise the plot of Hamlet.", options);
+  assert.ok(r.reply, r.error);
+  assert.equal(r.reply.model, decision.ranked[1].model, "the second-ranked model answered");
+  assert.equal(r.reply.attempts.length, 3, "two retries, then the fallback");
+  assert.ok(r.reply.attempts.every((a) => a.model === decision.choice.model && /HTTP 500/.test(a.error)));
+  assert.deepEqual(r.events.filter((e) => e.type === "failed").map((e) => e.next),
+    ["retry", "retry", "fallback"]);
+  assert.equal(r.text, r.reply.answer.text);
+});
+
+test("Stop cancels a stalled stream; a quiet provider times out and is retried", async () => {
+  const options = { budget: 5, providers: ["openai"] };
+  const decision = await route("Tell me a long story.", options);
+  const model = await apiModel(decision);
+  emulators.openai.script(model, ["stall"]);
+  const stopped = await ask("Tell me a long story.", options, { stopAfterMs: 300 });
+  assert.equal(stopped.error, "stopped");
+  assert.ok(stopped.isError);
+
+  emulators.openai.script(model, ["stall"]);
+  const r = await ask("Tell me a long story.", options, { idleTimeoutMs: 400 });
+  assert.ok(r.reply, r.error);
+  assert.match(r.reply.attempts[0].error, /did not answer within 400ms/);
+  assert.equal(r.reply.model, decision.choice.model);
+});
+
+test("errors are JS Errors that name every failed call", async () => {
+  const bad = await page.evaluate(async () => {
+    try {
+      await window.router.ask("hi", {}, { keys: { openai: 42 } });
+    } catch (e) { return e.message; }
+  });
+  assert.match(bad, /keys.*must map provider names to key strings/);
+  const options = { budget: 5, providers: ["openai"] };
+  const decision = await route("Why is the sky blue?", options);
+  emulators.openai.script(await apiModel(decision), ["401"]);
+  const r = await ask("Why is the sky blue?", options);
+  assert.ok(r.isError, "rejected with an Error");
+  assert.match(r.error, /^every model failed: .*refused the API key \(HTTP 401\)/);
+  assert.equal(r.events.filter((e) => e.type === "calling").length, 1,
+    "a refused key is not retried, nor tried with the provider's other models");
+});
+
+test("no key reaches another origin, a log line or an error", async () => {
+  const origins = Object.fromEntries(Object.entries(emulators).map(([p, e]) => [p, e.url]));
+  const headerOf = { openai: "authorization", anthropic: "x-api-key", google: "x-goog-api-key" };
+  const leaks = [];
+  // Requests as the browser sent them, and as each emulator received them (preflights too).
+  const all = [...seen.requests.map((r) => ({ where: "browser", ...r })),
+    ...Object.entries(emulators).flatMap(([p, e]) => e.calls.map((c) => ({
+      where: `emulator ${p}`, url: origins[p] + c.path, headers: c.headers, body: "" })))];
+  assert.ok(all.length > 20);
+  for (const r of all) {
+    for (const [provider, key] of Object.entries(KEYS)) {
+      for (const [name, value] of Object.entries(r.headers)) {
+        if (!String(value).includes(key)) continue;
+        const ok = r.url.startsWith(origins[provider] + "/") && name.toLowerCase() === headerOf[provider];
+        if (!ok) leaks.push(`${provider} key in header ${name} of ${r.where} ${r.url}`);
+      }
+      if (r.url.includes(key) || r.body.includes(key)) leaks.push(`${provider} key in ${r.url}`);
+    }
+  }
+  const text = JSON.stringify(seen.console);
+  for (const [provider, key] of Object.entries(KEYS)) {
+    if (text.includes(key)) leaks.push(`${provider} key in the console`);
+  }
+  // What the page gets back: replies, events and errors.
+  const outputs = JSON.stringify([
+    await ask("Name three primes.", { budget: 5 }),
+    await page.evaluate(async (keys) => {
+      try { await window.router.ask("hi", { providers: ["openai"] }, { keys: { ...keys, openai: "bad" } }); } catch (e) { return e.message; }
+    }, KEYS),
+  ]);
+  for (const [provider, key] of Object.entries(KEYS)) {
+    if (outputs.includes(key)) leaks.push(`${provider} key in a reply or error`);
+  }
+  assert.deepEqual(leaks, []);
+  // And each key did reach its own provider.
+  for (const [provider, key] of Object.entries(KEYS)) {
+    assert.ok(emulators[provider].calls.some((c) => String(c.headers[headerOf[provider]]).includes(key)),
+      `${provider} received its key`);
+  }
+});
