@@ -36,6 +36,7 @@ tools: tools-web tools-browser
 wasm: tools-web
 	wasm-pack build --target web --release --out-dir pkg
 	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/*.d.ts www/pkg/
+	node scripts/build-info.mjs
 
 ## Testing ##
 test: tools lint test-native test-wasm test-browser check-counts

@@ -56,51 +56,66 @@ pub struct Router {
     curve: BudgetCurve,
 }
 
+/// Each pool model's head index, and the pool's budget curve on the reference prompts.
+fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, BudgetCurve)> {
+    let manifest = predictor.manifest();
+    let heads = pool
+        .models
+        .iter()
+        .map(|m| {
+            manifest
+                .heads
+                .iter()
+                .position(|h| h.id == m.id)
+                .ok_or_else(|| Error::MissingHead {
+                    model: m.id.clone(),
+                    known: manifest
+                        .heads
+                        .iter()
+                        .map(|h| h.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let reference = &manifest.reference;
+    let quality: Vec<Vec<f64>> = (0..reference.chars.len())
+        .map(|p| {
+            pool.models
+                .iter()
+                .map(|m| {
+                    reference
+                        .quality
+                        .get(&m.id)
+                        .and_then(|q| q.get(p))
+                        .map_or(0.0, |&q| f64::from(q))
+                })
+                .collect()
+        })
+        .collect();
+    Ok((heads, BudgetCurve::trace(pool, &reference.chars, &quality)))
+}
+
 impl Router {
     /// Binds a predictor to a pool; fails if a pool model has no head.
     pub fn new(predictor: Predictor, pool: Pool) -> Result<Router> {
-        let manifest = predictor.manifest();
-        let heads = pool
-            .models
-            .iter()
-            .map(|m| {
-                manifest
-                    .heads
-                    .iter()
-                    .position(|h| h.id == m.id)
-                    .ok_or_else(|| Error::MissingHead {
-                        model: m.id.clone(),
-                        known: manifest
-                            .heads
-                            .iter()
-                            .map(|h| h.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let reference = &manifest.reference;
-        let quality: Vec<Vec<f64>> = (0..reference.chars.len())
-            .map(|p| {
-                pool.models
-                    .iter()
-                    .map(|m| {
-                        reference
-                            .quality
-                            .get(&m.id)
-                            .and_then(|q| q.get(p))
-                            .map_or(0.0, |&q| f64::from(q))
-                    })
-                    .collect()
-            })
-            .collect();
-        let curve = BudgetCurve::trace(&pool, &reference.chars, &quality);
+        let (heads, curve) = bind(&predictor, &pool)?;
         Ok(Router {
             predictor,
             pool,
             heads,
             curve,
         })
+    }
+
+    /// Routes over another pool from now on (models toggled, prices edited). On error the
+    /// router keeps its pool.
+    pub fn set_pool(&mut self, pool: Pool) -> Result<()> {
+        let (heads, curve) = bind(&self.predictor, &pool)?;
+        self.pool = pool;
+        self.heads = heads;
+        self.curve = curve;
+        Ok(())
     }
 
     /// The predictor.

@@ -169,3 +169,24 @@ fn the_real_router_spends_more_only_when_the_budget_grows() {
         "{cheap} {rich}"
     );
 }
+
+#[test]
+fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
+    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let mut router = routoo::Router::new(predictor, Pool::default_pool()).unwrap();
+    let before = router.curve().clone();
+    let mut cheap = Pool::default_pool();
+    cheap.models.retain(|m| m.provider != "openai");
+    router.set_pool(cheap.clone()).unwrap();
+    assert_eq!(router.pool(), &cheap);
+    let best = |c: &BudgetCurve| c.points.iter().map(|p| p.quality).fold(0.0, f64::max);
+    assert!(best(router.curve()) < best(&before), "GPT-4 left the curve");
+    let d = router.route("Prove Fermat's little theorem.", &RouteOptions::default());
+    assert!(d.unwrap().ranked.iter().all(|c| c.provider != "openai"));
+
+    let mut unknown = cheap.clone();
+    unknown.models[0].id = "gpt-5".into();
+    let err = router.set_pool(unknown).unwrap_err();
+    assert!(err.to_string().contains("gpt-5"), "{err}");
+    assert_eq!(router.pool(), &cheap, "the failed call kept the pool");
+}

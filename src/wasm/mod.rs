@@ -2,6 +2,7 @@
 
 mod fetch;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use wasm_bindgen::JsCast;
 
 use crate::error::Error;
 use crate::provider::{self, ApiKey, AskOptions, Keys, Next, Progress};
-use crate::{Constraints, Pool, Predictor, RouteOptions, Router};
+use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
 #[wasm_bindgen(typescript_custom_section)]
 const ASK_TYPES: &str = r#"
@@ -115,6 +116,8 @@ fn sibling(manifest_url: &str, file: &str) -> String {
 #[wasm_bindgen(js_name = Router)]
 pub struct JsRouter {
     inner: Router,
+    /// The last prompt's prediction: moving the budget re-routes without re-encoding.
+    last: RefCell<Option<(String, Prediction)>>,
 }
 
 #[wasm_bindgen(js_class = Router)]
@@ -169,12 +172,26 @@ impl JsRouter {
         let predictor =
             Predictor::from_bytes(manifest, encoder, tokenizer, neighbours).map_err(js_error)?;
         let inner = Router::new(predictor, pool).map_err(js_error)?;
-        Ok(JsRouter { inner })
+        Ok(JsRouter {
+            inner,
+            last: RefCell::new(None),
+        })
+    }
+
+    fn prediction(&self, prompt: &str) -> Result<Prediction, JsError> {
+        if let Some((last, prediction)) = &*self.last.borrow() {
+            if last == prompt {
+                return Ok(prediction.clone());
+            }
+        }
+        let prediction = self.inner.predict(prompt).map_err(js_error)?;
+        *self.last.borrow_mut() = Some((prompt.to_string(), prediction.clone()));
+        Ok(prediction)
     }
 
     /// Each model's predicted quality for a prompt.
     pub fn predict(&self, prompt: &str) -> Result<JsValue, JsError> {
-        to_js(&self.inner.predict(prompt).map_err(js_error)?)
+        to_js(&self.prediction(prompt)?)
     }
 
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
@@ -182,7 +199,8 @@ impl JsRouter {
     /// `maxLatencyMs`, `providers` and `exclude`.
     pub fn route(&self, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
         let options = route_options(options)?;
-        to_js(&self.inner.route(prompt, &options).map_err(js_error)?)
+        let prediction = self.prediction(prompt)?;
+        to_js(&self.inner.decide(&prediction, &options).map_err(js_error)?)
     }
 
     /// Chooses a model for each prompt so the batch's estimated spend stays within
@@ -226,7 +244,8 @@ impl JsRouter {
             Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
             None => callable,
         });
-        let decision = self.inner.route(&prompt, &options).map_err(js_error)?;
+        let prediction = self.prediction(&prompt)?;
+        let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
             let transport = fetch::Fetch {
                 signal: call.signal.clone(),
@@ -246,6 +265,13 @@ impl JsRouter {
             to_js(&reply).map_err(JsValue::from)
         };
         Ok(wasm_bindgen_futures::future_to_promise(future))
+    }
+
+    /// Routes over another pool from now on (object or JSON string); on error the router
+    /// keeps its pool.
+    #[wasm_bindgen(js_name = setPool)]
+    pub fn set_pool(&mut self, pool: JsValue) -> Result<(), JsError> {
+        self.inner.set_pool(pool_from_js(pool)?).map_err(js_error)
     }
 
     /// The pool in use, as a plain object.
