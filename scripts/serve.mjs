@@ -1,18 +1,34 @@
 // Serves www/ on 127.0.0.1 (PORT, default 8080). Also imported by the browser tests.
+// Every response carries the page's Content-Security-Policy as a header too, so the worker
+// (which a <meta> policy does not reach) is bound by it as well.
 import http from "node:http";
 import path from "node:path";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import sirv from "sirv";
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "www");
+export const WWW = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "www");
+
+/** The policy in www/index.html's <meta http-equiv="Content-Security-Policy">. */
+export function pagePolicy(root = WWW) {
+  const html = readFileSync(path.join(root, "index.html"), "utf8");
+  const meta = html.match(/<meta http-equiv="Content-Security-Policy" content="([^"]+)">/);
+  if (!meta) throw new Error("www/index.html has no Content-Security-Policy meta tag");
+  // form-action and frame-ancestors only work as a header; the rest is the same policy.
+  return `${meta[1]}; frame-ancestors 'none'`;
+}
 
 /** Starts the server; resolves to { server, url }. Port 0 picks a free port. */
-export function serve(port = 0) {
+export function serve(port = 0, root = WWW) {
   const handler = sirv(root, { dev: true, etag: true });
-  const server = http.createServer((req, res) => handler(req, res, () => {
-    res.statusCode = 404;
-    res.end("not found");
-  }));
+  const policy = pagePolicy(root);
+  const server = http.createServer((req, res) => {
+    res.setHeader("content-security-policy", policy);
+    handler(req, res, () => {
+      res.statusCode = 404;
+      res.end("not found");
+    });
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => {

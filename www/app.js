@@ -1,78 +1,477 @@
-// The demo runs the package that ships: `make demo` copies pkg/ to www/pkg/.
-import init, { Router } from "./pkg/routoo.js";
-
+// The demo page. The router (the shipped wasm package) runs in worker.js; this file only
+// draws, keeps the user's pool and keys, and passes messages.
 const $ = (id) => document.getElementById(id);
-const budgetOf = () => 10 ** Number($("budget").value);
-let router;
+const EMULATOR = "http://127.0.0.1:8787";
+const STORE = { pool: "routoo.pool", keys: "routoo.keys", emulator: "routoo.emulator", budget: "routoo.budget" };
 
-function fmtUsd(x) {
-  return x >= 0.01 ? x.toFixed(4) : x.toPrecision(3);
+const state = {
+  defaults: null, // pool.json
+  edits: { off: [], prices: {} },
+  keys: {},
+  curve: null,
+  ready: false,
+  seq: 0,
+  routed: null, // the last {prediction, decision | error} for the prompt in the box
+  asking: null,
+  spent: 0,
+};
+
+const usd = (x) => (x >= 0.01 ? x.toFixed(4) : x.toPrecision(3));
+const pct = (q) => `${(q * 100).toFixed(1)} %`;
+const mb = (b) => (b / 1e6).toFixed(1);
+
+function load(key, fallback) {
+  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
+}
+function save(key, value) {
+  try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage off: memory only */ }
 }
 
-function render() {
+// ---- The pool the router sees ----
+
+const formatOf = (provider) =>
+  provider === "anthropic" ? "anthropic" : ["google", "gemini"].includes(provider) ? "gemini" : "openai";
+
+function models() {
+  return state.defaults.models.map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
+}
+
+/** The enabled models, pointed at the emulator when it is on. */
+function routedPool() {
+  const emulator = $("emulator").checked;
+  const list = models().filter((m) => !state.edits.off.includes(m.id)).map((m) => emulator
+    ? { ...m, baseUrl: EMULATOR + (formatOf(m.provider) === "gemini" ? "/v1beta" : "/v1") } : m);
+  return { ...state.defaults, models: list };
+}
+
+const isLoopback = (url) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(url);
+
+function callKeys() {
+  if (!$("emulator").checked) return { ...state.keys };
+  return Object.fromEntries(providers().map((p) => [p, "emulator"]));
+}
+
+function providers() {
+  return [...new Set(state.defaults.models.map((m) => m.provider))];
+}
+
+/** Providers a call can reach: a key, the emulator, or a server on this machine. */
+function callable() {
+  const keys = callKeys();
+  return [...new Set(routedPool().models.filter((m) => keys[m.provider] || isLoopback(m.baseUrl))
+    .map((m) => m.provider))];
+}
+
+// ---- Worker ----
+
+const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+const waiting = new Map();
+
+function request(message) {
+  const seq = ++state.seq;
+  return new Promise((resolve) => {
+    waiting.set(seq, resolve);
+    worker.postMessage({ ...message, seq });
+  });
+}
+
+worker.onmessage = ({ data: m }) => {
+  switch (m.type) {
+    case "progress": return showProgress(m);
+    case "ready": return ready(m);
+    case "fatal": return fatal(m);
+    case "text": if (m.seq === state.asking) $("answer").append(m.text); return;
+    case "event": if (m.seq === state.asking) showEvent(m.event); return;
+    case "reply": if (m.seq === state.asking) finish(m); return;
+    default: {
+      const resolve = waiting.get(m.seq);
+      waiting.delete(m.seq);
+      resolve?.(m);
+    }
+  }
+};
+worker.onerror = (e) => fatal({ kind: "load", message: e.message || "the worker failed to start" });
+
+function showProgress({ loaded, total, stage }) {
+  $("load-progress").max = total;
+  $("load-progress").value = loaded;
+  $("load-status").textContent = stage === "starting"
+    ? `Downloaded ${mb(total)} MB; starting the predictor…`
+    : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
+}
+
+function ready({ ms, curve }) {
+  state.ready = true;
+  state.curve = curve;
+  $("loading").classList.add("done");
+  $("load-status").textContent = `Predictor ready in ${(ms / 1000).toFixed(1)} s; it runs in this page.`;
+  $("budget").disabled = false;
+  $("send").disabled = false;
+  document.body.dataset.ready = "true";
+  showBudget();
+  route();
+}
+
+function fatal({ kind, message }) {
+  $("load-status").textContent = kind === "checksum"
+    ? "The predictor's files failed their integrity check and were not used."
+    : "The predictor could not load.";
+  showError(message);
+  document.body.dataset.ready = "failed";
+}
+
+// ---- Budget ----
+
+function costRange() {
+  const costs = state.curve.points.map((p) => p.costPer1k).filter((c) => c > 0);
+  const hi = Math.max(...costs);
+  const lo = Math.min(...costs, hi);
+  return { lo: Math.max(lo, hi / 1e4) * 0.9, hi: hi * 1.1 };
+}
+
+function budget() {
+  if (!state.curve) return undefined;
+  const { lo, hi } = costRange();
+  return lo * (hi / lo) ** (Number($("budget").value) / 1000);
+}
+
+/** The reference curve's point at a budget, as the router reads it. */
+function pointAt(b) {
+  const points = state.curve.points;
+  return points.find((p) => p.costPer1k <= b) ?? points[points.length - 1];
+}
+
+function showBudget() {
+  const b = budget();
+  const p = pointAt(b);
+  $("budget-out").textContent = `US$${usd(b)}`;
+  $("budget").setAttribute("aria-valuetext", `US$${usd(b)} per 1,000 requests`);
+  const expect = $("budget-expect");
+  expect.textContent = `Expected accuracy ${pct(p.quality)} at a spend of US$${usd(p.costPer1k)} ` +
+    "per 1,000 requests (on the bundle's reference prompts).";
+  expect.dataset.accuracy = p.quality;
+  expect.dataset.spend = p.costPer1k;
+  drawPlot(p);
+  save(STORE.budget, $("budget").value);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text) el.textContent = text;
+  return el;
+}
+
+function drawPlot(current) {
+  const plot = $("plot");
+  const points = [...state.curve.points].filter((p) => p.costPer1k > 0)
+    .sort((a, b) => a.costPer1k - b.costPer1k);
+  const { lo, hi } = costRange();
+  const qs = points.map((p) => p.quality);
+  const qlo = Math.min(...qs) - 0.02;
+  const qhi = Math.max(...qs) + 0.02;
+  const [l, r, t, bottom] = [40, 310, 10, 140];
+  const x = (c) => l + (r - l) * Math.log(Math.max(c, lo) / lo) / Math.log(hi / lo);
+  const y = (q) => bottom - (bottom - t) * (q - qlo) / (qhi - qlo);
+  plot.querySelectorAll(":not(title):not(desc)").forEach((n) => n.remove());
+  plot.append(
+    svg("line", { x1: l, y1: bottom, x2: r, y2: bottom, class: "axis" }),
+    svg("line", { x1: l, y1: t, x2: l, y2: bottom, class: "axis" }),
+    svg("text", { x: l, y: 158, class: "tick" }, `US$${usd(lo)}`),
+    svg("text", { x: r, y: 158, class: "tick end" }, `US$${usd(hi)} / 1k`),
+    svg("text", { x: l - 4, y: t + 8, class: "tick end" }, pct(qhi).replace(" ", "")),
+    svg("text", { x: l - 4, y: bottom, class: "tick end" }, pct(qlo).replace(" ", "")),
+    svg("polyline", { points: points.map((p) => `${x(p.costPer1k)},${y(p.quality)}`).join(" "), class: "curve" }),
+    svg("circle", { cx: x(current.costPer1k), cy: y(current.quality), r: 5, class: "marker" }),
+  );
+  $("plot-desc").textContent = `Accuracy rises from ${pct(points[0].quality)} at US$${usd(points[0].costPer1k)} ` +
+    `to ${pct(qs[qs.length - 1])} at US$${usd(points[points.length - 1].costPer1k)} per 1,000 requests; ` +
+    `the current budget buys ${pct(current.quality)}.`;
+}
+
+// ---- Routing as the user types ----
+
+let typing;
+function scheduleRoute() {
+  clearTimeout(typing);
+  typing = setTimeout(route, 250);
+}
+
+async function route() {
+  if (!state.ready) return;
   const prompt = $("prompt").value;
-  const budget = budgetOf();
-  $("budget-out").textContent = `US$${budget.toFixed(2)}`;
-  $("error").hidden = true;
   if (!prompt.trim()) {
-    $("choice").textContent = "Type a prompt to route it.";
-    $("estimates").hidden = true;
+    state.routed = null;
+    $("choice").textContent = "Type a prompt to see which model it would go to.";
+    renderPool();
     return;
   }
-  let decision;
-  try {
-    decision = router.route(prompt, { budget });
-  } catch (e) {
-    $("error").textContent = e.message;
-    $("error").hidden = false;
+  const m = await request({ type: "route", prompt, options: routeOptions() });
+  if ($("prompt").value !== m.prompt) return; // the prompt changed: its own request follows
+  state.routed = m;
+  renderChoice();
+  renderPool();
+}
+
+function routeOptions() {
+  return { budget: budget(), providers: callable() };
+}
+
+function renderChoice() {
+  const { decision, error, prediction } = state.routed;
+  const chosen = $("choice");
+  if (error) {
+    chosen.textContent = callable().length
+      ? `No model can take this prompt: ${error}`
+      : "No model can be called yet: add an API key below, or turn on the local emulator.";
+    delete chosen.dataset.model;
     return;
   }
   const c = decision.choice;
-  $("choice").textContent =
-    `Choice: ${c.model} (${c.provider}), predicted quality ${(c.quality * 100).toFixed(1)}%, ` +
-    `est. US$${fmtUsd(c.cost.usd)}` + (decision.truncated ? " — long prompt: read its first "
-    + `${decision.tokens} tokens` : "");
-  const body = $("estimates").tBodies[0];
-  body.replaceChildren(...decision.ranked.map((r, i) => {
+  chosen.dataset.model = c.model;
+  chosen.dataset.cost = c.cost.usd;
+  chosen.textContent = `Would ask ${c.model} (${c.provider}): predicted quality ${pct(c.quality)}, ` +
+    `about US$${usd(c.cost.usd)} for this prompt.` +
+    (prediction.truncated ? ` Long prompt: the predictor read its first ${prediction.tokens} tokens.` : "");
+}
+
+function reasonFor(model, decision, i) {
+  const c = decision.choice;
+  const r = decision.ranked[i];
+  if (i === 0) return "Chosen: the most quality for the budget";
+  if (r.quality > c.quality) {
+    return `Predicted better (${pct(r.quality)}) but costs US$${usd(r.cost.usd - c.cost.usd)} more ` +
+      "than the budget pays for that gain";
+  }
+  return r.cost.usd <= c.cost.usd
+    ? `Cheaper, but predicted less likely to answer well (${pct(r.quality)})`
+    : `Costs more and predicted no better (${pct(r.quality)})`;
+}
+
+function renderPool() {
+  const body = $("pool").tBodies[0];
+  const { decision, prediction } = state.routed ?? {};
+  const quality = new Map(prediction?.quality.map((q) => [q.model, q.quality]) ?? []);
+  const keys = callKeys();
+  body.replaceChildren(...models().map((m) => {
     const tr = document.createElement("tr");
-    if (i === 0) tr.className = "chosen";
-    tr.dataset.model = r.model;
-    for (const [text, num] of [[i + 1, true], [r.model], [r.provider],
-      [(r.quality * 100).toFixed(1) + "%", true], [fmtUsd(r.cost.usd), true]]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      if (num) td.className = "num";
+    tr.dataset.model = m.id;
+    const on = !state.edits.off.includes(m.id);
+    const rank = decision?.ranked.findIndex((r) => r.model === m.id) ?? -1;
+    const excluded = decision?.excluded.find((e) => e.model === m.id);
+    if (rank === 0) tr.className = "chosen";
+    if (!on) tr.classList.add("off");
+
+    const use = document.createElement("input");
+    use.type = "checkbox";
+    use.checked = on;
+    use.setAttribute("aria-label", `Use ${m.id}`);
+    use.addEventListener("change", () => toggle(m.id, use.checked));
+
+    const name = document.createElement("span");
+    name.textContent = m.id;
+    const provider = document.createElement("small");
+    provider.textContent = m.provider;
+
+    const q = quality.get(m.id);
+    const meter = document.createElement("meter");
+    meter.min = 0; meter.max = 1; meter.value = q ?? 0;
+    meter.setAttribute("aria-label", `${m.id} predicted quality`);
+    const qText = document.createElement("span");
+    qText.textContent = q === undefined ? "—" : pct(q);
+
+    const price = (field) => {
+      const input = document.createElement("input");
+      input.type = "number"; input.min = "0"; input.step = "any"; input.value = m[field];
+      input.setAttribute("aria-label", `${m.id} US$ per 1M ${field === "priceIn" ? "input" : "output"} tokens`);
+      input.addEventListener("change", () => setPrice(m.id, field, input));
+      return input;
+    };
+
+    let status;
+    if (!on) status = "Off";
+    else if (!keys[m.provider] && !isLoopback(routedPool().models.find((x) => x.id === m.id)?.baseUrl ?? "")) {
+      status = `No API key for ${m.provider}`;
+    } else if (excluded) status = excluded.message;
+    else if (rank >= 0) status = reasonFor(m, decision, rank);
+    else status = decision ? "" : "Usable";
+
+    const cells = [
+      [use], [name, document.createElement("br"), provider], [meter, " ", qText],
+      [rank >= 0 ? `US$${usd(decision.ranked[rank].cost.usd)}` : "—"],
+      [price("priceIn")], [price("priceOut")], [status],
+    ];
+    for (const [i, content] of cells.entries()) {
+      const td = document.createElement(i === 1 ? "th" : "td");
+      if (i === 1) td.scope = "row";
+      if ([2, 3].includes(i)) td.className = "num";
+      td.append(...content);
       tr.append(td);
     }
     return tr;
   }));
-  $("estimates").hidden = false;
-  $("excluded").replaceChildren(...decision.excluded.map((e) => {
-    const li = document.createElement("li");
-    li.textContent = `${e.model}: ${e.message}`;
-    return li;
+}
+
+async function poolChanged() {
+  save(STORE.pool, state.edits);
+  if (!state.ready) return renderPool();
+  const m = await request({ type: "pool", pool: routedPool() });
+  if (m.error) {
+    showError(`The pool was not changed: ${m.error}`);
+  } else {
+    state.curve = m.curve;
+    hideError();
+    showBudget();
+  }
+  route();
+}
+
+function toggle(id, on) {
+  state.edits.off = state.edits.off.filter((x) => x !== id).concat(on ? [] : [id]);
+  poolChanged();
+}
+
+function setPrice(id, field, input) {
+  const value = Number(input.value);
+  if (input.value === "" || !Number.isFinite(value) || value < 0) {
+    input.setAttribute("aria-invalid", "true");
+    return showError(`A price must be a number of US$ per 1M tokens, 0 or more; ${id} keeps its price.`);
+  }
+  input.removeAttribute("aria-invalid");
+  state.edits.prices[id] = { ...(state.edits.prices[id] ?? {}), [field]: value };
+  poolChanged();
+}
+
+// ---- Keys ----
+
+function renderKeys() {
+  $("keys").replaceChildren(...providers().map((p) => {
+    const row = document.createElement("div");
+    row.className = "key";
+    const label = document.createElement("label");
+    label.htmlFor = `key-${p}`;
+    label.textContent = `${p} key`;
+    const input = document.createElement("input");
+    input.id = `key-${p}`;
+    input.type = "password";
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    input.value = state.keys[p] ?? "";
+    input.addEventListener("input", () => {
+      if (input.value.trim()) state.keys[p] = input.value.trim(); else delete state.keys[p];
+      keysChanged();
+    });
+    row.append(label, input);
+    return row;
   }));
 }
 
-async function main() {
-  const t0 = performance.now();
-  try {
-    await init();
-    router = await Router.load(new URL("models/predictor.json", location.href).href);
-  } catch (e) {
-    $("status").textContent = "The predictor could not load.";
-    $("error").textContent = e.message;
-    $("error").hidden = false;
+function keysChanged() {
+  if ($("remember").checked) save(STORE.keys, state.keys);
+  route();
+}
+
+// ---- Asking ----
+
+function showEvent(e) {
+  if (e.type === "calling") {
+    $("answer-meta").textContent = e.retry
+      ? `Asking ${e.model} (${e.provider}) again, try ${e.retry + 1}…`
+      : `Asking ${e.model} (${e.provider})…`;
     return;
   }
-  $("status").textContent =
-    `Predictor ready in ${Math.round(performance.now() - t0)} ms; it runs in this page.`;
-  document.body.dataset.ready = "true";
-  for (const id of ["prompt", "budget"]) {
-    $(id).disabled = false;
-    $(id).addEventListener("input", render);
+  const li = document.createElement("li");
+  const next = e.next === "retry" ? `retrying in ${(e.waitMs / 1000).toFixed(1)} s`
+    : e.next === "fallback" ? "falling back to the next model" : "no model left to try";
+  li.textContent = `${e.model} failed: ${e.error}. ${next[0].toUpperCase()}${next.slice(1)}.`;
+  $("fallbacks").append(li);
+  $("answer").textContent = ""; // text from a failed call is void
+}
+
+function send(event) {
+  event.preventDefault();
+  const prompt = $("prompt").value;
+  hideError();
+  if (!prompt.trim()) return showError("Type a prompt first.");
+  $("answer").textContent = "";
+  $("fallbacks").replaceChildren();
+  $("answer-meta").textContent = "";
+  $("answer").setAttribute("aria-busy", "true");
+  $("send").disabled = true;
+  $("stop").disabled = false;
+  state.asking = ++state.seq;
+  worker.postMessage({
+    type: "ask", seq: state.asking, prompt, options: routeOptions(), keys: callKeys(), maxTokens: 1024,
+  });
+}
+
+function finish({ reply, error }) {
+  state.asking = null;
+  $("answer").setAttribute("aria-busy", "false");
+  $("send").disabled = false;
+  $("stop").disabled = true;
+  if (error) {
+    $("answer-meta").textContent = "";
+    showError(error === "stopped" ? "Stopped. The prompt is still in the box." : error);
+    return;
   }
-  render();
+  const u = reply.answer.usage;
+  state.spent += reply.cost ?? 0;
+  const meta = $("answer-meta");
+  meta.dataset.model = reply.model;
+  meta.textContent = `Answered by ${reply.model} (${reply.provider})` +
+    (u ? ` · ${u.inputTokens} tokens in, ${u.outputTokens} out` : " · tokens not reported") +
+    (reply.cost === null ? " · cost unknown" : ` · US$${usd(reply.cost)}`) +
+    ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "");
+  $("session").textContent = `Session spend: US$${state.spent.toFixed(6)}`;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = false;
+}
+function hideError() {
+  $("error").hidden = true;
+}
+
+// ---- Start ----
+
+async function main() {
+  state.edits = { off: [], prices: {}, ...load(STORE.pool, {}) };
+  state.keys = load(STORE.keys, {});
+  $("remember").checked = Object.keys(state.keys).length > 0;
+  $("emulator").checked = load(STORE.emulator, false) === true;
+  $("budget").value = load(STORE.budget, $("budget").value);
+  try {
+    state.defaults = await (await fetch("pool.json")).json();
+  } catch (e) {
+    return fatal({ kind: "load", message: `pool.json could not be loaded: ${e.message}` });
+  }
+  renderKeys();
+  renderPool();
+  worker.postMessage({ type: "load", pool: routedPool() });
+
+  $("prompt").addEventListener("input", scheduleRoute);
+  $("budget").addEventListener("input", () => { showBudget(); route(); });
+  $("ask-form").addEventListener("submit", send);
+  $("keys").addEventListener("submit", (e) => e.preventDefault());
+  $("stop").addEventListener("click", () => worker.postMessage({ type: "stop" }));
+  $("pool-reset").addEventListener("click", () => { state.edits = { off: [], prices: {} }; poolChanged(); });
+  $("remember").addEventListener("change", () => {
+    if ($("remember").checked) save(STORE.keys, state.keys);
+    else localStorage.removeItem(STORE.keys);
+  });
+  $("emulator").addEventListener("change", () => { save(STORE.emulator, $("emulator").checked); poolChanged(); });
+  $("keys-clear").addEventListener("click", () => {
+    state.keys = {};
+    localStorage.removeItem(STORE.keys);
+    renderKeys();
+    keysChanged();
+  });
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy; the page still works */ });
+  }
 }
 
 main();
