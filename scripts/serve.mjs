@@ -18,7 +18,10 @@ export function pagePolicy(root = WWW) {
   return `${meta[1]}; frame-ancestors 'none'`;
 }
 
-/** Starts the server; resolves to { server, url }. Port 0 picks a free port. */
+/**
+ * Starts the server; resolves to { server, url, sent }. Port 0 picks a free port; `sent()`
+ * is the bytes written to clients so far (headers included).
+ */
 export function serve(port = 0, root = WWW) {
   const handler = sirv(root, { dev: true, etag: true });
   const policy = pagePolicy(root);
@@ -29,10 +32,17 @@ export function serve(port = 0, root = WWW) {
       res.end("not found");
     });
   });
+  const sockets = new Set();
+  let closed = 0;
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => { closed += s.bytesWritten; sockets.delete(s); });
+  });
+  const sent = () => [...sockets].reduce((n, s) => n + s.bytesWritten, closed);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, "127.0.0.1", () => {
-      resolve({ server, url: `http://127.0.0.1:${server.address().port}/` });
+      resolve({ server, url: `http://127.0.0.1:${server.address().port}/`, sent });
     });
   });
 }

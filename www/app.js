@@ -93,6 +93,7 @@ worker.onmessage = ({ data: m }) => {
 worker.onerror = (e) => fatal({ kind: "load", message: e.message || "the worker failed to start" });
 
 function showProgress({ loaded, total, stage }) {
+  if (document.body.dataset.ready) return; // a failure is on screen: keep it there
   $("load-progress").max = total;
   $("load-progress").value = loaded;
   $("load-status").textContent = stage === "starting"
@@ -116,7 +117,9 @@ function fatal({ kind, message }) {
   $("load-status").textContent = kind === "checksum"
     ? "The predictor's files failed their integrity check and were not used."
     : "The predictor could not load.";
-  showError(message);
+  $("load-error").textContent = `${message}. Reload to try again.`;
+  $("load-error").hidden = false;
+  $("load-progress").hidden = true;
   document.body.dataset.ready = "failed";
 }
 
@@ -221,6 +224,7 @@ function routeOptions() {
 function renderChoice() {
   const { decision, error, prediction } = state.routed;
   const chosen = $("choice");
+  chosen.dataset.routed = Number(chosen.dataset.routed ?? 0) + 1; // for tests: a route was drawn
   if (error) {
     chosen.textContent = callable().length
       ? `No model can take this prompt: ${error}`
@@ -465,6 +469,7 @@ async function main() {
   $("emulator").addEventListener("change", () => { save(STORE.emulator, $("emulator").checked); poolChanged(); });
   $("keys-clear").addEventListener("click", () => {
     state.keys = {};
+    $("remember").checked = false;
     localStorage.removeItem(STORE.keys);
     renderKeys();
     keysChanged();

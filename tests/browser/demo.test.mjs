@@ -1,47 +1,291 @@
-// The demo page, as a person uses it: type a prompt, see per-model estimates, move the budget.
+// The demo page as a person uses it, in headless Chromium: load, type, move the budget, send
+// to the provider emulator, meet faults, reload offline. The emulator listens on
+// 127.0.0.1:8787, the one emulator origin the page's Content-Security-Policy allows.
+// Screenshots of each state go to target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { serve } from "../../scripts/serve.mjs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { serve, pagePolicy, WWW } from "../../scripts/serve.mjs";
+import { start } from "../../scripts/emulator.mjs";
 import { launch } from "./chromium.mjs";
 
-let server, url, browser;
+const SHOTS = "target/screenshots";
+const POOL = JSON.parse(readFileSync(`${WWW}/pool.json`, "utf8"));
+const apiModel = (id) => POOL.models.find((m) => m.id === id).apiModel;
+const HARD = "Let p be an odd prime. Prove that the sum of the quadratic residues modulo p is divisible by p " +
+  "when p > 3, and determine it exactly for p = 3.";
+
+let site, browser, context, page, emulator;
+const violations = [];
 
 before(async () => {
-  ({ server, url } = await serve());
+  mkdirSync(SHOTS, { recursive: true });
+  site = await serve();
+  emulator = await start({ port: 8787 }).catch((e) => {
+    throw new Error(`the demo tests need 127.0.0.1:8787 free for the emulator: ${e.message}`);
+  });
   browser = await launch();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      (window.__violations ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  page = await context.newPage();
+  page.on("pageerror", (e) => violations.push(`page error: ${e}`));
 });
 
 after(async () => {
   await browser?.close();
-  server?.close();
+  site?.server.close();
+  await emulator?.close();
 });
 
-test("the page shows estimates for a typed prompt and follows the budget", async () => {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e));
-  await page.goto(url);
-  await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
-  await page.fill("#prompt", "Prove that the square root of 2 is irrational.");
-  const rows = page.locator("#estimates tbody tr");
-  await page.waitForFunction(() => !document.getElementById("estimates").hidden);
-  assert.equal(await rows.count(), 18);
-  const chosen = await page.locator("tr.chosen td:nth-child(2)").textContent();
-  assert.match(await page.textContent("#choice"), new RegExp(`Choice: ${chosen}`));
+const shot = (p, name) => p.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 
-  const costAt = async (value) => {
-    await page.locator("#budget").fill(String(value));
-    return Number(await page.locator("tr.chosen td:nth-child(5)").textContent());
+/** Waits until the page has drawn a route after `action`. */
+async function routed(p, action) {
+  const before = Number(await p.getAttribute("#choice", "data-routed") ?? 0);
+  await action();
+  await p.waitForFunction((n) => Number(document.getElementById("choice").dataset.routed ?? 0) > n,
+    before, { timeout: 30_000 });
+}
+
+async function firstEstimate(p, url) {
+  const t0 = Date.now();
+  await p.goto(url);
+  await p.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  await p.waitForSelector("#choice[data-model]", { timeout: 30_000 });
+  return Date.now() - t0;
+}
+
+async function send(p) {
+  await p.click("#send");
+  await p.waitForFunction(() => document.getElementById("send").disabled === false &&
+    document.getElementById("answer").getAttribute("aria-busy") === "false", null, { timeout: 60_000 });
+}
+
+test("first load shows progress, then estimates for a typed prompt", async () => {
+  await page.addInitScript(() => {
+    window.__progress = [];
+    new MutationObserver(() => window.__progress.push(document.getElementById("load-status")?.textContent))
+      .observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  const bytes0 = site.sent();
+  const cold = await firstEstimate(page, site.url);
+  const coldBytes = site.sent() - bytes0;
+  const progress = await page.evaluate(() => window.__progress.filter((t) => /Downloading/.test(t ?? "")));
+  assert.ok(progress.length >= 2, `progress shown: ${progress.length} updates`);
+  const files = JSON.parse(readFileSync(`${WWW}/build.json`, "utf8")).files;
+  const total = Object.values(files).reduce((n, f) => n + f.bytes, 0);
+  assert.match(progress.at(-1), new RegExp(`Downloading the predictor: [\\d.]+ of ${(total / 1e6).toFixed(1)} MB`));
+
+  await routed(page, () => page.fill("#prompt", "What is the capital of Australia?"));
+  const rows = page.locator("#pool tbody tr");
+  assert.equal(await rows.count(), POOL.models.length);
+  const meters = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
+  assert.ok(meters.every((q) => q > 0 && q < 1), "a predicted quality for every model");
+  assert.equal(await page.locator("#pool tr.chosen").count(), 1);
+  const chosen = await page.getAttribute("#choice", "data-model");
+  assert.equal(await page.getAttribute("#pool tr.chosen", "data-model"), chosen);
+  // Without keys only servers on this machine can be called; the others say why.
+  const status = await page.textContent(`#pool tr[data-model="${POOL.models[0].id}"] td:last-child`);
+  assert.match(status, /No API key for openai/);
+  await shot(page, "01-estimates");
+
+  // Warm: everything from Cache Storage, the app's files revalidated.
+  await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active !== null);
+  const bytes1 = site.sent();
+  const warm = await firstEstimate(page, site.url);
+  const warmBytes = site.sent() - bytes1;
+  console.log(`load to first estimate: cold ${cold} ms, ${(coldBytes / 1e6).toFixed(2)} MB sent; ` +
+    `warm ${warm} ms, ${(warmBytes / 1e6).toFixed(3)} MB sent`);
+  assert.ok(coldBytes > 50e6, "the cold load fetched the wasm and the bundle");
+  assert.ok(warmBytes < 1e6, `a warm load fetched ${warmBytes} bytes`);
+});
+
+test("a higher budget never lowers the expected spend, and buys a stronger model", async () => {
+  await routed(page, () => page.check("#emulator"));
+  await routed(page, () => page.fill("#prompt", HARD));
+  const seen = [];
+  for (let v = 0; v <= 1000; v += 100) {
+    await routed(page, () => page.locator("#budget").fill(String(v)));
+    seen.push({
+      v,
+      spend: Number(await page.getAttribute("#budget-expect", "data-spend")),
+      accuracy: Number(await page.getAttribute("#budget-expect", "data-accuracy")),
+      model: await page.getAttribute("#choice", "data-model"),
+      cost: Number(await page.getAttribute("#choice", "data-cost")),
+    });
+    if (v === 0) await shot(page, "02-budget-low");
+  }
+  await shot(page, "03-budget-high");
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].spend >= seen[i - 1].spend, `spend fell from ${seen[i - 1].v} to ${seen[i].v}`);
+    assert.ok(seen[i].accuracy >= seen[i - 1].accuracy);
+  }
+  const [low, high] = [seen[0], seen.at(-1)];
+  assert.ok(high.cost > 10 * low.cost, `US$${low.cost} (${low.model}) → US$${high.cost} (${high.model})`);
+  const q = async (id) => Number(await page.getAttribute(`#pool tr[data-model="${id}"] meter`, "value"));
+  assert.ok(await q(high.model) > await q(low.model), "the rich choice is predicted stronger");
+});
+
+test("Send streams an answer from the emulator and shows model, tokens and cost", async () => {
+  await page.locator("#budget").fill("600");
+  await routed(page, () => page.fill("#prompt", "Explain in two sentences why the sky is blue."));
+  const chosen = await page.getAttribute("#choice", "data-model");
+  await page.evaluate(() => {
+    window.__pieces = 0;
+    new MutationObserver(() => window.__pieces++).observe(document.getElementById("answer"),
+      { childList: true, characterData: true, subtree: true });
+  });
+  const calls = emulator.calls.length;
+  await send(page);
+  assert.match(await page.textContent("#answer"), /Emulated answer [0-9a-f]{8} to: "Explain in two/);
+  assert.ok(await page.evaluate(() => window.__pieces) > 3, "the answer arrived in pieces");
+  const meta = await page.textContent("#answer-meta");
+  assert.match(meta, new RegExp(`Answered by ${chosen} \\(\\w+\\) · \\d+ tokens in, \\d+ out · US\\$[\\d.e-]+ \\(estimated US\\$`));
+  assert.match(await page.textContent("#session"), /Session spend: US\$0\.0000\d*[1-9]/);
+  assert.equal(await page.isHidden("#error"), true);
+  assert.ok(emulator.calls.slice(calls).some((c) => c.method === "POST"));
+  await shot(page, "04-answer");
+});
+
+test("a 401 says so and keeps the prompt; a 500 shows the fallback; Stop stops", async () => {
+  // Only OpenAI's models: a refused key leaves nothing else to try.
+  for (const m of POOL.models.filter((m) => m.provider !== "openai")) {
+    await routed(page, () => page.uncheck(`#pool tr[data-model="${m.id}"] input[type=checkbox]`));
+  }
+  const prompt = "Write a limerick about routers.";
+  await routed(page, () => page.fill("#prompt", prompt));
+  emulator.script(apiModel(await page.getAttribute("#choice", "data-model")), ["401"]);
+  await send(page);
+  const error = await page.textContent("#error");
+  assert.match(error, /every model failed: .*refused the API key \(HTTP 401\)/);
+  assert.equal(await page.inputValue("#prompt"), prompt, "the prompt stays in the box");
+  await shot(page, "05-error-401");
+
+  await routed(page, () => page.click("#pool-reset"));
+  const first = await page.getAttribute("#choice", "data-model");
+  emulator.script(apiModel(first), ["500", "500", "500"]);
+  await send(page);
+  const notes = await page.$$eval("#fallbacks li", (li) => li.map((l) => l.textContent));
+  assert.equal(notes.length, 3);
+  assert.match(notes[0], new RegExp(`${first} failed: .*HTTP 500.*Retrying in 0\\.5 s`));
+  assert.match(notes[2], /Falling back to the next model/);
+  const answeredBy = await page.getAttribute("#answer-meta", "data-model");
+  assert.notEqual(answeredBy, first);
+  assert.match(await page.textContent("#answer"), /Emulated answer/);
+  await shot(page, "06-fallback");
+
+  emulator.script(apiModel(first), ["stall"]);
+  await page.click("#send");
+  await page.waitForFunction(() => /Asking/.test(document.getElementById("answer-meta").textContent));
+  await page.click("#stop");
+  await page.waitForFunction(() => !document.getElementById("error").hidden);
+  assert.match(await page.textContent("#error"), /Stopped\. The prompt is still in the box\./);
+  assert.equal(await page.inputValue("#prompt"), prompt);
+});
+
+test("keys stay in memory unless remembered, and clear on request", async () => {
+  await page.fill("#key-openai", "sk-demo-test-123");
+  assert.equal(await page.evaluate(() => localStorage.getItem("routoo.keys")), null);
+  await page.check("#remember");
+  assert.match(await page.evaluate(() => localStorage.getItem("routoo.keys")), /sk-demo-test-123/);
+  await page.click("#keys-clear");
+  assert.equal(await page.evaluate(() => localStorage.getItem("routoo.keys")), null);
+  assert.equal(await page.inputValue("#key-openai"), "");
+});
+
+test("the page is labelled, keyboard-usable, and fits a phone in dark mode", async () => {
+  const unlabelled = await page.$$eval("input, textarea, button, meter", (els) =>
+    els.filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unlabelled, []);
+  // Tab from wherever focus is until the skip link, the page's first stop, then on.
+  const focused = () => page.evaluate(() => document.activeElement.id || document.activeElement.className);
+  for (let i = 0; i < 80 && await focused() !== "skip"; i++) await page.keyboard.press("Tab");
+  const order = [await focused()];
+  for (let i = 0; i < 3; i++) {
+    await page.keyboard.press("Tab");
+    order.push(await focused());
+  }
+  assert.deepEqual(order, ["skip", "prompt", "budget", "send"]);
+
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: "dark" });
+  const p = await phone.newPage();
+  await firstEstimate(p, site.url);
+  const fit = await p.evaluate(() => ({
+    wide: document.documentElement.scrollWidth, view: window.innerWidth,
+    bg: getComputedStyle(document.body).backgroundColor, fg: getComputedStyle(document.body).color,
+  }));
+  assert.ok(fit.wide <= fit.view, `the page is ${fit.wide} px wide on a ${fit.view} px screen`);
+  const lum = (rgb) => {
+    const [r, g, b] = rgb.match(/\d+/g).slice(0, 3).map((c) => {
+      const s = Number(c) / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
-  const cheap = await costAt(-2);
-  const rich = await costAt(2);
-  assert.ok(cheap <= rich, `budget US$0.01 chose US$${cheap}, US$100 chose US$${rich}`);
+  assert.ok(lum(fit.bg) < 0.05, `dark background: ${fit.bg}`);
+  const contrast = (a, b) => (Math.max(lum(a), lum(b)) + 0.05) / (Math.min(lum(a), lum(b)) + 0.05);
+  assert.ok(contrast(fit.fg, fit.bg) >= 7, `text contrast ${contrast(fit.fg, fit.bg).toFixed(1)}`);
+  const muted = await p.evaluate(() => getComputedStyle(document.querySelector(".lede")).color);
+  assert.ok(contrast(muted, fit.bg) >= 4.5, `muted text contrast ${contrast(muted, fit.bg).toFixed(1)}`);
+  await shot(p, "07-phone-dark");
+  await phone.close();
+});
 
-  await page.fill("#prompt", "   ");
-  assert.match(await page.textContent("#choice"), /Type a prompt/);
-  await mkdir("target", { recursive: true });
-  await page.fill("#prompt", "Prove that the square root of 2 is irrational.");
-  await page.screenshot({ path: "target/demo.png", fullPage: true });
-  assert.deepEqual(errors, []);
+test("the Content-Security-Policy allows the pool's providers and nothing else", async () => {
+  const policy = pagePolicy();
+  const connect = policy.match(/connect-src ([^;]+)/)[1].split(/\s+/);
+  for (const m of POOL.models) assert.ok(connect.includes(new URL(m.baseUrl).origin), m.baseUrl);
+  assert.ok(connect.includes("http://127.0.0.1:8787"), "the emulator preset");
+  assert.match(policy, /script-src 'self' 'wasm-unsafe-eval'/);
+  const blocked = await page.evaluate(async () => {
+    try { await fetch("http://127.0.0.1:9/elsewhere"); return "fetched"; } catch { return "blocked"; }
+  });
+  assert.equal(blocked, "blocked");
+  const seen = new Set(await page.evaluate(() => window.__violations ?? []));
+  assert.deepEqual([...seen], ["connect-src http://127.0.0.1:9/elsewhere"], "no other violation in any flow");
+  assert.deepEqual(violations, []);
+});
+
+test("a bundle file that fails its checksum is reported and not used", async () => {
+  const root = mkdtempSync(`${tmpdir()}/routoo-www-`);
+  try {
+    cpSync(WWW, root, { recursive: true });
+    const file = `${root}/models/tokenizer.json`;
+    writeFileSync(file, readFileSync(file, "utf8").replace("[UNK]", "[UNX]"));
+    const bad = await serve(0, root);
+    const fresh = await browser.newContext();
+    const p = await fresh.newPage();
+    await p.goto(bad.url);
+    await p.waitForSelector("body[data-ready=failed]", { timeout: 120_000 });
+    assert.match(await p.textContent("#load-status"), /failed their integrity check and were not used/);
+    assert.match(await p.textContent("#load-error"), /models\/tokenizer\.json failed its checksum/);
+    const cached = await p.evaluate(async () =>
+      Boolean(await (await caches.open("routoo-files-v1")).match("models/tokenizer.json")));
+    assert.equal(cached, false, "the bad copy was not kept");
+    await shot(p, "08-checksum");
+    await fresh.close();
+    bad.server.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("with the page's origin cut, a reload still loads from cache and routes", async () => {
+  site.server.closeAllConnections();
+  await new Promise((done) => site.server.close(done));
+  const gone = await page.evaluate(async (url) => {
+    try { await fetch(`${url}not-cached-${Date.now()}`); return "reachable"; } catch { return "cut"; }
+  }, site.url);
+  assert.equal(gone, "cut");
+  await page.reload();
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  await routed(page, () => page.fill("#prompt", "Offline: which model would take this?"));
+  assert.ok(await page.getAttribute("#choice", "data-model"));
+  await shot(page, "09-offline");
 });
