@@ -20,13 +20,14 @@ export function pagePolicy(root = WWW) {
 
 /**
  * Starts the server; resolves to { server, url, sent }. Port 0 picks a free port; `sent()`
- * is the bytes written to clients so far (headers included).
+ * is the bytes written to clients so far (headers included). `policy: false` leaves out the
+ * page's policy header, for tests of the package on a page of its own.
  */
-export function serve(port = 0, root = WWW) {
+export function serve(port = 0, root = WWW, { policy = true } = {}) {
   const handler = sirv(root, { dev: true, etag: true });
-  const policy = pagePolicy(root);
+  const header = policy ? pagePolicy(root) : null;
   const server = http.createServer((req, res) => {
-    res.setHeader("content-security-policy", policy);
+    if (header) res.setHeader("content-security-policy", header);
     handler(req, res, () => {
       res.statusCode = 404;
       res.end("not found");

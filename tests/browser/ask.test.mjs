@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { serve } from "../../scripts/serve.mjs";
+import { serve, WWW } from "../../scripts/serve.mjs";
 import { start } from "../../scripts/emulator.mjs";
 import { launch } from "./chromium.mjs";
 
@@ -15,7 +15,8 @@ let server, url, browser, page, emulators;
 const seen = { requests: [], console: [] };
 
 before(async () => {
-  ({ server, url } = await serve());
+  // A page of its own, not the demo: no demo policy limits where it may connect.
+  ({ server, url } = await serve(0, WWW, { policy: false }));
   emulators = { openai: await start(), anthropic: await start(), google: await start() };
   // The default pool, each provider's models moved to its own emulator; Gemini serves the
   // open models so all three wire formats are in one pool.

@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { serve } from "../../scripts/serve.mjs";
+import { serve, WWW } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
 
 const fixture = async (name) =>
@@ -11,7 +11,8 @@ const fixture = async (name) =>
 let server, url, browser, page;
 
 before(async () => {
-  ({ server, url } = await serve());
+  // A page of its own, not the demo: no demo policy limits where it may connect.
+  ({ server, url } = await serve(0, WWW, { policy: false }));
   browser = await launch();
   page = await browser.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
