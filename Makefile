@@ -9,11 +9,15 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures bundle train research venv venv-export fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
+
+# The provider stand-in for trying the demo without keys (127.0.0.1:8787).
+emulator: tools-web
+	node scripts/emulator.mjs
 
 ## Installing what is missing (idempotent) ##
 tools-web:
