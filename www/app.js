@@ -127,9 +127,9 @@ function fatal({ kind, message }) {
 
 function costRange() {
   const costs = state.curve.points.map((p) => p.costPer1k).filter((c) => c > 0);
+  // From the cheapest routing's spend to the richest's: every setting buys a point of the curve.
   const hi = Math.max(...costs);
-  const lo = Math.min(...costs, hi);
-  return { lo: Math.max(lo, hi / 1e4) * 0.9, hi: hi * 1.1 };
+  return { lo: Math.max(Math.min(...costs), hi / 1e4), hi };
 }
 
 function budget() {
@@ -148,6 +148,7 @@ function showBudget() {
   const b = budget();
   const p = pointAt(b);
   $("budget-out").textContent = `US$${usd(b)}`;
+  $("budget-out").dataset.usd = b;
   $("budget").setAttribute("aria-valuetext", `US$${usd(b)} per 1,000 requests`);
   const expect = $("budget-expect");
   expect.textContent = `Expected accuracy ${pct(p.quality)} at a spend of US$${usd(p.costPer1k)} ` +
@@ -225,6 +226,7 @@ function renderChoice() {
   const { decision, error, prediction } = state.routed;
   const chosen = $("choice");
   chosen.dataset.routed = Number(chosen.dataset.routed ?? 0) + 1; // for tests: a route was drawn
+  document.body.dataset.firstEstimateMs ??= Math.round(performance.now()); // since navigation
   if (error) {
     chosen.textContent = callable().length
       ? `No model can take this prompt: ${error}`

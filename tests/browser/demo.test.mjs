@@ -52,12 +52,13 @@ async function routed(p, action) {
     before, { timeout: 30_000 });
 }
 
-async function firstEstimate(p, url) {
-  const t0 = Date.now();
+/** Loads the page; resolves to the ms from navigation to the first estimate drawn. */
+async function firstEstimate(p, url, whileLoading = async () => {}) {
   await p.goto(url);
+  await whileLoading();
   await p.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
-  await p.waitForSelector("#choice[data-model]", { timeout: 30_000 });
-  return Date.now() - t0;
+  await p.waitForSelector("body[data-first-estimate-ms]", { timeout: 30_000 });
+  return Number(await p.getAttribute("body", "data-first-estimate-ms"));
 }
 
 async function send(p) {
@@ -73,7 +74,10 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
       .observe(document, { subtree: true, childList: true, characterData: true });
   });
   const bytes0 = site.sent();
-  const cold = await firstEstimate(page, site.url);
+  const cold = await firstEstimate(page, site.url, async () => {
+    await page.waitForFunction(() => document.getElementById("load-progress").value > 0 || document.body.dataset.ready);
+    await shot(page, "00-loading");
+  });
   const coldBytes = site.sent() - bytes0;
   const progress = await page.evaluate(() => window.__progress.filter((t) => /Downloading/.test(t ?? "")));
   assert.ok(progress.length >= 2, `progress shown: ${progress.length} updates`);
@@ -113,6 +117,7 @@ test("a higher budget never lowers the expected spend, and buys a stronger model
     await routed(page, () => page.locator("#budget").fill(String(v)));
     seen.push({
       v,
+      budget: Number(await page.getAttribute("#budget-out", "data-usd")),
       spend: Number(await page.getAttribute("#budget-expect", "data-spend")),
       accuracy: Number(await page.getAttribute("#budget-expect", "data-accuracy")),
       model: await page.getAttribute("#choice", "data-model"),
@@ -121,6 +126,7 @@ test("a higher budget never lowers the expected spend, and buys a stronger model
     if (v === 0) await shot(page, "02-budget-low");
   }
   await shot(page, "03-budget-high");
+  for (const s of seen) assert.ok(s.spend <= s.budget * (1 + 1e-9), `spend ${s.spend} over budget ${s.budget}`);
   for (let i = 1; i < seen.length; i++) {
     assert.ok(seen[i].spend >= seen[i - 1].spend, `spend fell from ${seen[i - 1].v} to ${seen[i].v}`);
     assert.ok(seen[i].accuracy >= seen[i - 1].accuracy);
@@ -132,7 +138,7 @@ test("a higher budget never lowers the expected spend, and buys a stronger model
 });
 
 test("Send streams an answer from the emulator and shows model, tokens and cost", async () => {
-  await page.locator("#budget").fill("600");
+  await routed(page, () => page.locator("#budget").fill("600"));
   await routed(page, () => page.fill("#prompt", "Explain in two sentences why the sky is blue."));
   const chosen = await page.getAttribute("#choice", "data-model");
   await page.evaluate(() => {
@@ -239,9 +245,9 @@ test("the page is labelled, keyboard-usable, and fits a phone in dark mode", asy
 
 test("the Content-Security-Policy allows the pool's providers and nothing else", async () => {
   const policy = pagePolicy();
-  const connect = policy.match(/connect-src ([^;]+)/)[1].split(/\s+/);
-  for (const m of POOL.models) assert.ok(connect.includes(new URL(m.baseUrl).origin), m.baseUrl);
-  assert.ok(connect.includes("http://127.0.0.1:8787"), "the emulator preset");
+  const connect = policy.match(/connect-src ([^;]+)/)[1].trim().split(/\s+/).sort();
+  const origins = new Set(["'self'", "http://127.0.0.1:8787", ...POOL.models.map((m) => new URL(m.baseUrl).origin)]);
+  assert.deepEqual(connect, [...origins].sort(), "the pool's origins, the emulator's, and no other");
   assert.match(policy, /script-src 'self' 'wasm-unsafe-eval'/);
   const blocked = await page.evaluate(async () => {
     try { await fetch("http://127.0.0.1:9/elsewhere"); return "fetched"; } catch { return "blocked"; }
