@@ -227,13 +227,24 @@ impl JsRouter {
 
     /// Routes `prompt` as `route` does among the providers `call.keys` can reach (and local
     /// servers), then asks the chosen model, retrying and falling back down the ranked list.
-    /// Resolves to a `Reply`; rejects with an `Error` naming every failed call, or "stopped".
+    /// Resolves to a `Reply`; rejects with an `Error` naming every failed call, or "stopped"
+    /// (bad arguments and routing failures reject too: it never throws).
     #[wasm_bindgen(unchecked_return_type = "Promise<Reply>")]
     pub fn ask(
         &self,
         prompt: String,
         options: JsValue,
         #[wasm_bindgen(unchecked_param_type = "AskCall | undefined")] call: JsValue,
+    ) -> js_sys::Promise {
+        self.start_ask(prompt, options, call)
+            .unwrap_or_else(|e| js_sys::Promise::reject(&JsValue::from(e)))
+    }
+
+    fn start_ask(
+        &self,
+        prompt: String,
+        options: JsValue,
+        call: JsValue,
     ) -> Result<js_sys::Promise, JsError> {
         let mut options = route_options(options)?;
         let call = AskCall::from_js(&call)?;

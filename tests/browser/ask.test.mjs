@@ -153,6 +153,11 @@ test("errors are JS Errors that name every failed call", async () => {
     } catch (e) { return e.message; }
   });
   assert.match(bad, /keys.*must map provider names to key strings/);
+  const empty = await page.evaluate(() => {
+    const p = window.router.ask("   ", {}, {});
+    return p.then(() => "resolved", (e) => `${p instanceof Promise} ${e instanceof Error} ${e.message}`);
+  });
+  assert.match(empty, /^true true .*empty/, "bad input rejects the promise, never throws");
   const options = { budget: 5, providers: ["openai"] };
   const decision = await route("Why is the sky blue?", options);
   emulators.openai.script(await apiModel(decision), ["401"]);
