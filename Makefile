@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo emulator test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator extension test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures bundle train research venv venv-export fuzz bench clean
 
 demo: tools-web wasm
@@ -42,6 +42,10 @@ wasm: tools-web
 	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/*.d.ts www/pkg/
 	node scripts/build-info.mjs
 
+# The Manifest V3 extension (the demo page, packaged) in target/extension; load it unpacked.
+extension: wasm
+	node scripts/extension.mjs
+
 ## Testing ##
 test: tools lint test-native test-wasm test-browser check-counts
 
@@ -61,7 +65,7 @@ test-wasm:
 
 test-browser: wasm
 	@mkdir -p $(LOGS)
-	node --test tests/browser/ 2>&1 | tee $(LOGS)/browser.log
+	node --test --test-concurrency=1 tests/browser/ 2>&1 | tee $(LOGS)/browser.log
 
 # Fails a run in which some suite executed nothing; prints the total for CI.
 check-counts:

@@ -250,7 +250,9 @@ function reasonFor(model, decision, i) {
     return `Predicted better (${pct(r.quality)}) but costs US$${usd(r.cost.usd - c.cost.usd)} more ` +
       "than the budget pays for that gain";
   }
-  return r.cost.usd <= c.cost.usd
+  const same = Math.abs(r.cost.usd - c.cost.usd) <= 1e-9 * Math.max(r.cost.usd, c.cost.usd);
+  if (same) return `Costs the same, predicted less likely to answer well (${pct(r.quality)})`;
+  return r.cost.usd < c.cost.usd
     ? `Cheaper, but predicted less likely to answer well (${pct(r.quality)})`
     : `Costs more and predicted no better (${pct(r.quality)})`;
 }
@@ -449,6 +451,9 @@ async function main() {
   $("remember").checked = Object.keys(state.keys).length > 0;
   $("emulator").checked = load(STORE.emulator, false) === true;
   $("budget").value = load(STORE.budget, $("budget").value);
+  // ?prompt= fills the box (the extension's context menu opens the page this way); never sends.
+  const asked = new URLSearchParams(location.search).get("prompt");
+  if (asked) $("prompt").value = asked;
   try {
     state.defaults = await (await fetch("pool.json")).json();
   } catch (e) {
@@ -476,7 +481,8 @@ async function main() {
     renderKeys();
     keysChanged();
   });
-  if ("serviceWorker" in navigator) {
+  // An extension's files are on disk already; only the web page needs the offline worker.
+  if ("serviceWorker" in navigator && location.protocol.startsWith("http")) {
     navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy; the page still works */ });
   }
 }

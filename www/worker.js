@@ -85,9 +85,15 @@ async function file(cache, name, spec, progress) {
   }
 }
 
+/** Cache Storage where the scheme allows it; an extension's files are on disk already. */
+function openCache() {
+  if (self.location.protocol.startsWith("http")) return caches.open(CACHE);
+  return { match: async () => undefined, put: async () => {}, delete: async () => false };
+}
+
 async function load(pool) {
   const t0 = performance.now();
-  const cache = await caches.open(CACHE);
+  const cache = await openCache();
   const info = await buildInfo(cache);
   const names = Object.keys(info.files);
   const total = names.reduce((n, f) => n + info.files[f].bytes, 0);

@@ -1,0 +1,39 @@
+// Assembles the Manifest V3 extension in target/extension (or the directory given): the demo
+// page and its files, extension/background.js, and a manifest whose version, host
+// permissions and page policy come from Cargo.toml, www/pool.json and www/index.html.
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { pagePolicy, WWW } from "./serve.mjs";
+
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
+const PAGE = ["index.html", "app.js", "worker.js", "style.css", "pool.json", "build.json", "pkg", "models"];
+
+export function buildExtension(out = path.join(ROOT, "target", "extension")) {
+  const version = readFileSync(path.join(ROOT, "Cargo.toml"), "utf8").match(/^version = "([^"]+)"/m)[1];
+  const pool = JSON.parse(readFileSync(path.join(WWW, "pool.json"), "utf8"));
+  const policy = pagePolicy();
+  const connect = policy.match(/connect-src ([^;]+)/)[1].trim().split(/\s+/).filter((s) => s !== "'self'");
+  const hosts = [...new Set([...pool.models.map((m) => new URL(m.baseUrl).origin), ...connect])]
+    .map((origin) => `${origin}/*`);
+  const manifest = {
+    ...JSON.parse(readFileSync(path.join(ROOT, "extension", "manifest.json"), "utf8")),
+    version,
+    host_permissions: hosts,
+    content_security_policy: {
+      // An extension page's policy must keep script-src to 'self' (+ wasm); connect-src is the page's.
+      extension_pages: `script-src 'self' 'wasm-unsafe-eval'; object-src 'self'; connect-src 'self' ${connect.join(" ")}`,
+    },
+  };
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  for (const f of PAGE) cpSync(path.join(WWW, f), path.join(out, f), { recursive: true });
+  cpSync(path.join(ROOT, "extension", "background.js"), path.join(out, "background.js"));
+  writeFileSync(path.join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return out;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = buildExtension(process.argv[2]);
+  console.log(`extension in ${out}: load it unpacked from chrome://extensions`);
+}
