@@ -228,7 +228,7 @@ function renderChoice() {
   chosen.dataset.routed = Number(chosen.dataset.routed ?? 0) + 1; // for tests: a route was drawn
   document.body.dataset.firstEstimateMs ??= Math.round(performance.now()); // since navigation
   if (error) {
-    chosen.textContent = callable().length
+    chosen.textContent = !prediction ? error : callable().length
       ? `No model can take this prompt: ${error}`
       : "No model can be called yet: add an API key below, or turn on the local emulator.";
     delete chosen.dataset.model;

@@ -137,12 +137,14 @@ const handlers = {
   },
   route({ seq, prompt, options }) {
     const t0 = performance.now();
+    // The prediction stands even when no model may be chosen (no key yet): the pool shows it.
+    let prediction;
     try {
-      const prediction = router.predict(prompt);
+      prediction = router.predict(prompt);
       const decision = router.route(prompt, options);
       post({ type: "route", seq, prompt, prediction, decision, ms: performance.now() - t0 });
     } catch (e) {
-      post({ type: "route", seq, prompt, error: e.message });
+      post({ type: "route", seq, prompt, prediction, error: e.message });
     }
   },
   async ask({ seq, prompt, options, keys, maxTokens }) {

@@ -98,6 +98,16 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   assert.match(status, /No API key for openai/);
   await shot(page, "01-estimates");
 
+  // With the local models off too, nothing can be called: it says what to do, and still predicts.
+  for (const m of POOL.models.filter((m) => m.provider === "local")) {
+    await routed(page, () => page.uncheck(`#pool tr[data-model="${m.id}"] input[type=checkbox]`));
+  }
+  assert.match(await page.textContent("#choice"), /No model can be called yet: add an API key/);
+  assert.equal(await page.locator("#pool tr.chosen").count(), 0);
+  const still = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
+  assert.ok(still.every((q) => q > 0), "predictions stay on screen");
+  await routed(page, () => page.click("#pool-reset"));
+
   // Warm: everything from Cache Storage, the app's files revalidated.
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active !== null);
   const bytes1 = site.sent();
