@@ -16,6 +16,26 @@ use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
 #[wasm_bindgen(typescript_custom_section)]
 const ASK_TYPES: &str = r#"
+/** Hard limits on each request. */
+export interface Constraints {
+  /** Most US$ one request may cost. */
+  maxCostPerRequest?: number;
+  /** Slowest typical latency allowed, in ms. */
+  maxLatencyMs?: number;
+  /** Providers that may be used (default: all). */
+  providers?: string[];
+  /** Models never to choose. */
+  exclude?: string[];
+}
+
+/** How to route: a budget (or λ) and hard limits. */
+export interface RouteOptions extends Constraints {
+  /** Target average spend, US$ per 1,000 requests (default: the best predicted, whatever it costs). */
+  budget?: number;
+  /** Quality per US$ to trade at, instead of a budget. */
+  lambda?: number;
+}
+
 /** How `Router.ask` calls providers. */
 export interface AskCall {
   /** API keys by provider name, e.g. `{openai: "sk-..."}`. Each goes only to its provider. */
@@ -126,9 +146,9 @@ impl JsRouter {
     /// `pool` is a pool object or JSON string; the default pool when omitted.
     pub async fn load(
         #[wasm_bindgen(js_name = manifestUrl)] manifest_url: String,
-        pool: JsValue,
+        pool: Option<JsValue>,
     ) -> Result<JsRouter, JsError> {
-        let pool = pool_from_js(pool)?;
+        let pool = pool_from_js(pool.unwrap_or(JsValue::UNDEFINED))?;
         let manifest_bytes = fetch_bytes(&manifest_url).await.map_err(js_error)?;
         let manifest = crate::bundle::Manifest::from_json(&manifest_bytes).map_err(js_error)?;
         let encoder = fetch_bytes(&sibling(&manifest_url, &manifest.encoder.file))
@@ -151,15 +171,10 @@ impl JsRouter {
         encoder: &[u8],
         tokenizer: &[u8],
         neighbours: &[u8],
-        pool: JsValue,
+        pool: Option<JsValue>,
     ) -> Result<JsRouter, JsError> {
-        JsRouter::build(
-            manifest,
-            encoder,
-            tokenizer,
-            neighbours,
-            pool_from_js(pool)?,
-        )
+        let pool = pool_from_js(pool.unwrap_or(JsValue::UNDEFINED))?;
+        JsRouter::build(manifest, encoder, tokenizer, neighbours, pool)
     }
 
     fn build(
@@ -197,7 +212,11 @@ impl JsRouter {
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
     /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `maxCostPerRequest`,
     /// `maxLatencyMs`, `providers` and `exclude`.
-    pub fn route(&self, prompt: &str, options: JsValue) -> Result<JsValue, JsError> {
+    pub fn route(
+        &self,
+        prompt: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "RouteOptions")] options: Option<JsValue>,
+    ) -> Result<JsValue, JsError> {
         let options = route_options(options)?;
         let prediction = self.prediction(prompt)?;
         to_js(&self.inner.decide(&prediction, &options).map_err(js_error)?)
@@ -212,13 +231,12 @@ impl JsRouter {
         &self,
         prompts: Vec<String>,
         #[wasm_bindgen(js_name = budgetTotal)] budget_total: f64,
-        constraints: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "Constraints")] constraints: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
-        let constraints: Constraints = if constraints.is_undefined() || constraints.is_null() {
-            Constraints::default()
-        } else {
-            serde_wasm_bindgen::from_value(constraints)
-                .map_err(|e| js_error(format!("invalid batch constraints: {e}")))?
+        let constraints: Constraints = match constraints {
+            Some(c) if !(c.is_undefined() || c.is_null()) => serde_wasm_bindgen::from_value(c)
+                .map_err(|e| js_error(format!("invalid batch constraints: {e}")))?,
+            _ => Constraints::default(),
         };
         let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
         let plan = self.inner.route_batch(&prompts, budget_total, &constraints);
@@ -233,8 +251,8 @@ impl JsRouter {
     pub fn ask(
         &self,
         prompt: String,
-        options: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "AskCall | undefined")] call: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "RouteOptions")] options: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "AskCall")] call: Option<JsValue>,
     ) -> js_sys::Promise {
         self.start_ask(prompt, options, call)
             .unwrap_or_else(|e| js_sys::Promise::reject(&JsValue::from(e)))
@@ -243,11 +261,11 @@ impl JsRouter {
     fn start_ask(
         &self,
         prompt: String,
-        options: JsValue,
-        call: JsValue,
+        options: Option<JsValue>,
+        call: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsError> {
         let mut options = route_options(options)?;
-        let call = AskCall::from_js(&call)?;
+        let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
         let pool = self.inner.pool().clone();
         let callable = call.keys.callable_providers(&pool);
         let providers = &mut options.constraints.providers;
@@ -307,12 +325,12 @@ impl JsRouter {
     }
 }
 
-fn route_options(options: JsValue) -> Result<RouteOptions, JsError> {
-    if options.is_undefined() || options.is_null() {
-        return Ok(RouteOptions::default());
+fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
+    match options {
+        Some(o) if !(o.is_undefined() || o.is_null()) => serde_wasm_bindgen::from_value(o)
+            .map_err(|e| js_error(format!("invalid route options: {e}"))),
+        _ => Ok(RouteOptions::default()),
     }
-    serde_wasm_bindgen::from_value(options)
-        .map_err(|e| js_error(format!("invalid route options: {e}")))
 }
 
 /// `Router.ask`'s second argument, read field by field.
