@@ -13,8 +13,10 @@ The crate is a pure core with a thin binding layer:
 - [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`batch`] spreads one total
   budget over many prompts; [`eval`] scores a router on a routing table.
 - [`provider`] speaks the providers' wire formats (OpenAI-compatible, Anthropic, Gemini):
-  requests, answers and server-sent event streams, with typed errors and redacted keys.
-- `wasm` (wasm32 only) exposes the same router to JavaScript.
+  requests, answers and server-sent event streams, with typed errors and redacted keys;
+  [`provider::ask`] calls the ranked models in turn, retrying and falling back, over any
+  [`provider::Transport`] (a blocking native client for the CLI).
+- `wasm` (wasm32 only) exposes the same router to JavaScript, with `fetch` as the transport.
 
 ```no_run
 use routoo::{Pool, Predictor, RouteOptions, Router};
