@@ -69,7 +69,7 @@ pub struct Head {
 }
 
 /// A classifier over the prompt's source (an MMLU subject, a benchmark) and each model's
-/// accuracy per source: quality = Σ_d softmax(weights · vector + bias)_d · rates[model][d].
+/// accuracy per source: quality = Σ_d softmax(weights · vector + bias)_d · `rates[model][d]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Domains {
     /// Domain names, e.g. `mmlu/anatomy`, `gsm8k`.
