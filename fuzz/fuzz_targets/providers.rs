@@ -18,11 +18,10 @@ fuzz_target!(|data: &[u8]| {
         .chunks(usize::from(*size).max(1))
         .map(|c| Ok::<_, ProviderError>(c.to_vec()));
     let mut streamed = String::new();
-    let read = futures_executor::block_on(sse::read(
-        format,
-        futures_util::stream::iter(chunks),
-        |t| streamed.push_str(t),
-    ));
+    let read =
+        futures_executor::block_on(sse::read(format, futures_util::stream::iter(chunks), |t| {
+            streamed.push_str(t)
+        }));
     // What was streamed is what the answer holds.
     if let Ok(answer) = read {
         assert_eq!(answer.text, streamed);
