@@ -270,12 +270,8 @@ fn ask(
         .iter()
         .filter_map(|m| Some((m.provider.clone(), key_for(&m.provider)?)))
         .collect();
-    let callable = keys.callable_providers(pool);
     let mut constraints: Constraints = limits.into();
-    constraints.providers = Some(match constraints.providers.take() {
-        Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
-        None => callable,
-    });
+    keys.restrict(pool, &mut constraints);
     let options = RouteOptions {
         budget,
         lambda: None,

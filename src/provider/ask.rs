@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
 use super::{RetryPolicy, Usage};
 use crate::pool::{Pool, PoolModel};
-use crate::select::Candidate;
+use crate::select::{Candidate, Constraints};
 
 /// Sends one request to a provider. The browser's transport is single-threaded, so the
 /// futures need not be `Send`.
@@ -77,6 +77,15 @@ impl Keys {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// Narrows `constraints` to the providers these keys can call: those it named, or all.
+    pub fn restrict(&self, pool: &Pool, constraints: &mut Constraints) {
+        let callable = self.callable_providers(pool);
+        constraints.providers = Some(match constraints.providers.take() {
+            Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
+            None => callable,
+        });
     }
 }
 
@@ -456,6 +465,21 @@ mod tests {
         keys.insert("openai", ApiKey::new("sk-secret"));
         keys.insert("anthropic", ApiKey::new("  "));
         assert_eq!(keys.callable_providers(&pool()), ["local", "openai"]);
+        let mut asked = Constraints {
+            providers: Some(vec!["anthropic".into(), "openai".into()]),
+            ..Constraints::default()
+        };
+        keys.restrict(&pool(), &mut asked);
+        assert_eq!(
+            asked.providers.as_deref(),
+            Some(&["openai".to_string()][..])
+        );
+        let mut any = Constraints::default();
+        keys.restrict(&pool(), &mut any);
+        assert_eq!(
+            any.providers.as_deref(),
+            Some(&["local".into(), "openai".into()][..])
+        );
         assert_eq!(format!("{keys:?}"), r#"{"openai"}"#);
         assert!(is_loopback("http://localhost:8080/v1") && is_loopback("http://[::1]:1/v1"));
         assert!(!is_loopback("https://127.0.0.1.example.com/v1"));

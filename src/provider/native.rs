@@ -38,11 +38,34 @@ impl NativeClient {
         request: &ChatRequest,
         mut on_text: impl FnMut(&str),
     ) -> Result<Answer, ProviderError> {
-        futures_executor::block_on(self.fetch(format, request, &mut on_text))
+        futures_executor::block_on(Transport::send(self, format, request, &mut on_text))
     }
 
-    /// The call, as a future that blocks the thread while it reads (ureq is blocking).
-    async fn fetch(
+    fn transport(&self, e: ureq::Error) -> ProviderError {
+        match e {
+            ureq::Error::Timeout(_) => ProviderError::Timeout(self.timeout),
+            ureq::Error::Io(e) => self.io(&e),
+            other => ProviderError::Network(other.to_string()),
+        }
+    }
+
+    fn io(&self, e: &std::io::Error) -> ProviderError {
+        // ureq reports its own deadlines as I/O errors of kind Other that say so.
+        let text = e.to_string();
+        if e.kind() == std::io::ErrorKind::TimedOut
+            || text.contains("timed out")
+            || text.contains("Timeout")
+        {
+            ProviderError::Timeout(self.timeout)
+        } else {
+            ProviderError::Network(text)
+        }
+    }
+}
+
+/// A future that blocks the thread while it reads (ureq is blocking).
+impl Transport for NativeClient {
+    async fn send(
         &self,
         format: Format,
         request: &ChatRequest,
@@ -91,38 +114,6 @@ impl NativeClient {
             }
         });
         sse::read(format, futures_util::stream::iter(chunks), on_text).await
-    }
-
-    fn transport(&self, e: ureq::Error) -> ProviderError {
-        match e {
-            ureq::Error::Timeout(_) => ProviderError::Timeout(self.timeout),
-            ureq::Error::Io(e) => self.io(&e),
-            other => ProviderError::Network(other.to_string()),
-        }
-    }
-
-    fn io(&self, e: &std::io::Error) -> ProviderError {
-        // ureq reports its own deadlines as I/O errors of kind Other that say so.
-        let text = e.to_string();
-        if e.kind() == std::io::ErrorKind::TimedOut
-            || text.contains("timed out")
-            || text.contains("Timeout")
-        {
-            ProviderError::Timeout(self.timeout)
-        } else {
-            ProviderError::Network(text)
-        }
-    }
-}
-
-impl Transport for NativeClient {
-    async fn send(
-        &self,
-        format: Format,
-        request: &ChatRequest,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Answer, ProviderError> {
-        self.fetch(format, request, on_text).await
     }
 
     async fn sleep(&self, pause: Duration) {

@@ -267,12 +267,7 @@ impl JsRouter {
         let mut options = route_options(options)?;
         let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
         let pool = self.inner.pool().clone();
-        let callable = call.keys.callable_providers(&pool);
-        let providers = &mut options.constraints.providers;
-        *providers = Some(match providers.take() {
-            Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
-            None => callable,
-        });
+        call.keys.restrict(&pool, &mut options.constraints);
         let prediction = self.prediction(&prompt)?;
         let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
