@@ -262,6 +262,7 @@ function renderPool() {
   const { decision, prediction } = state.routed ?? {};
   const quality = new Map(prediction?.quality.map((q) => [q.model, q.quality]) ?? []);
   const keys = callKeys();
+  const baseUrl = new Map(routedPool().models.map((m) => [m.id, m.baseUrl]));
   body.replaceChildren(...models().map((m) => {
     const tr = document.createElement("tr");
     tr.dataset.model = m.id;
@@ -299,7 +300,7 @@ function renderPool() {
 
     let status;
     if (!on) status = "Off";
-    else if (!keys[m.provider] && !isLoopback(routedPool().models.find((x) => x.id === m.id)?.baseUrl ?? "")) {
+    else if (!keys[m.provider] && !isLoopback(baseUrl.get(m.id) ?? "")) {
       status = `No API key for ${m.provider}`;
     } else if (excluded) status = excluded.message;
     else if (rank >= 0) status = reasonFor(m, decision, rank);
