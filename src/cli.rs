@@ -548,8 +548,18 @@ fn print_report(r: &Report) {
     for (name, s) in [("oracle", &r.oracle), ("random", &r.random)] {
         println!("{:<28} {:>9.4} {:>12.8}", name, s.accuracy, s.mean_cost);
     }
-    println!("AIQ {:.4}", r.aiq);
-    if let Some(apgr) = r.apgr {
-        println!("APGR {apgr:.4}");
+    println!(
+        "AIQ {:.4} (÷ largest cost, as RouterBench's code; ÷ cost range {:.4})",
+        r.aiq, r.aiq_range
+    );
+    if let (Some(apgr), Some(by_cost)) = (r.apgr, r.apgr_by_cost) {
+        let share =
+            |c: Option<f64>| c.map_or("never".to_string(), |c| format!("{:.1} %", 100.0 * c));
+        println!(
+            "APGR {apgr:.4} (rows by predicted gain; by gain per cost {by_cost:.4}); \
+             CPT(50 %) {}, CPT(80 %) {}",
+            share(r.cpt50),
+            share(r.cpt80)
+        );
     }
 }

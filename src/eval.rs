@@ -1,6 +1,7 @@
 //! Offline evaluation on a routing table: the router's accuracy–cost curve against the single
 //! models, the oracle and random routing, with the metrics of the Routoo paper, RouterBench
-//! (AIQ) and RouteLLM (APGR).
+//! (AIQ, as its `evaluation/AIQ.py` computes it) and RouteLLM (APGR and CPT, as
+//! `routellm/evals/evaluate.py` computes them).
 //!
 //! The router decides with its own estimates (predicted quality, pool prices × token
 //! estimates); each choice is charged the table's true cost and scored with its true label.
@@ -16,7 +17,8 @@ use crate::pool::Pool;
 use crate::predictor::Prediction;
 use crate::select::{self, Candidate, Constraints};
 
-const FIXED: [&str; 4] = ["id", "benchmark", "subject", "prompt"];
+/// Columns that are never a model: the row's identity, its prompt and the reference answer.
+const FIXED: [&str; 5] = ["id", "benchmark", "subject", "prompt", "answer"];
 
 /// A routing table: per prompt, which model answered correctly and at what cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -316,10 +318,31 @@ pub struct Report {
     /// Router's best accuracy at a mean cost ≤ the model's, minus the model's accuracy; `None`
     /// when even the router's cheapest routing costs more than the model.
     pub gain_at_cost: BTreeMap<String, Option<f64>>,
-    /// Area under the non-decreasing convex hull of (cost, accuracy) ÷ the cost range.
+    /// RouterBench's AIQ: the area under the non-decreasing convex hull of (cost, accuracy),
+    /// from the cheapest to the dearest point, ÷ the largest cost (as `evaluation/AIQ.py`).
     pub aiq: f64,
-    /// Average performance gap recovered, when exactly two models are evaluated.
+    /// The same area ÷ the cost range (the figure `routoo eval` called AIQ before).
+    pub aiq_range: f64,
+    /// RouteLLM's APGR, for exactly two models: the gap between the weak and the strong model
+    /// recovered, averaged over every share of calls to the strong model from 0 to 1
+    /// (trapezoid), the rows sent to it in order of predicted gain (its "strong win rate").
     pub apgr: Option<f64>,
+    /// The same, the rows ordered by predicted gain ÷ estimated extra cost (the order in which
+    /// argmax(quality − λ·cost) moves them as λ falls).
+    pub apgr_by_cost: Option<f64>,
+    /// RouteLLM's CPT(50 %): the share of calls to the strong model (in APGR's order) at which
+    /// half the gap is first recovered; `None` when never or not two models.
+    pub cpt50: Option<f64>,
+    /// CPT(80 %), likewise.
+    pub cpt80: Option<f64>,
+}
+
+/// RouteLLM's measures for two models.
+struct Pair {
+    apgr: f64,
+    apgr_by_cost: f64,
+    cpt50: Option<f64>,
+    cpt80: Option<f64>,
 }
 
 fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
@@ -472,10 +495,15 @@ pub fn evaluate(inputs: &Inputs) -> Report {
         })
         .collect();
     let points: Vec<(f64, f64)> = curve.iter().map(|p| (p.mean_cost, p.accuracy)).collect();
+    let pair = (k == 2).then(|| pair(inputs));
     Report {
         rows: n,
         aiq: aiq(&points),
-        apgr: (k == 2).then(|| apgr(inputs)),
+        aiq_range: aiq_range(&points),
+        apgr: pair.as_ref().map(|p| p.apgr),
+        apgr_by_cost: pair.as_ref().map(|p| p.apgr_by_cost),
+        cpt50: pair.as_ref().and_then(|p| p.cpt50),
+        cpt80: pair.as_ref().and_then(|p| p.cpt80),
         models,
         oracle,
         random,
@@ -495,19 +523,14 @@ fn ratio(cost: f64, of: f64) -> f64 {
     }
 }
 
-/// RouterBench's AIQ: the area under the non-decreasing upper convex hull of the
-/// (cost, accuracy) points, divided by their cost range. A single cost gives its accuracy.
-pub fn aiq(points: &[(f64, f64)]) -> f64 {
-    if points.is_empty() {
-        return 0.0;
-    }
+/// The area under the non-decreasing upper convex hull of the (cost, accuracy) points, from
+/// the cheapest point to the dearest (flat past the hull's peak), with that cost span.
+fn hull_area(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
     let lo = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let hi = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    if hi <= lo {
-        return points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    if points.is_empty() || hi <= lo {
+        return None;
     }
-    // The hull of points no cheaper point matches rises all the way; past its last point the
-    // accuracy stays at that peak.
     let hull: Vec<(f64, f64)> = upper_hull(points).into_iter().map(|i| points[i]).collect();
     let mut area: f64 = hull
         .windows(2)
@@ -516,50 +539,118 @@ pub fn aiq(points: &[(f64, f64)]) -> f64 {
     if let Some(&(last, y)) = hull.last() {
         area += (hi - last) * y;
     }
-    area / (hi - lo)
+    Some((area, lo, hi))
 }
 
-/// RouteLLM's APGR for two models: the gap between the weaker and the stronger model that
-/// routing recovers, averaged over every share of calls to the stronger model from 0 to 1.
-fn apgr(inputs: &Inputs) -> f64 {
+fn best_accuracy(points: &[(f64, f64)]) -> f64 {
+    if points.is_empty() {
+        return 0.0;
+    }
+    points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// RouterBench's AIQ as its code (`evaluation/AIQ.py`) computes it: the area under the
+/// non-decreasing upper convex hull of the (cost, accuracy) points, divided by the largest
+/// cost. A single cost gives its accuracy.
+pub fn aiq(points: &[(f64, f64)]) -> f64 {
+    match hull_area(points) {
+        Some((area, _, hi)) => area / hi,
+        None => best_accuracy(points),
+    }
+}
+
+/// The same hull area divided by the cost range instead (the mean accuracy the hull gives
+/// over the costs the router spans).
+pub fn aiq_range(points: &[(f64, f64)]) -> f64 {
+    match hull_area(points) {
+        Some((area, lo, hi)) => area / (hi - lo),
+        None => best_accuracy(points),
+    }
+}
+
+/// RouteLLM's measures for two models.
+fn pair(inputs: &Inputs) -> Pair {
     let n = inputs.correct.len();
     let acc = |m: usize| mean((0..n).map(|r| f64::from(u8::from(inputs.correct[r][m]))), n);
     let (weak, strong) = if acc(0) <= acc(1) { (0, 1) } else { (1, 0) };
-    let gap = acc(strong) - acc(weak);
-    if n == 0 || gap <= 0.0 {
-        return 0.0;
-    }
-    // The λ at which each row switches to the stronger model; higher switches first.
-    let mut order: Vec<(f64, usize)> = (0..n)
-        .map(|r| {
-            let dq = inputs.quality[r][strong] - inputs.quality[r][weak];
-            let dc = inputs.estimate(r, strong) - inputs.estimate(r, weak);
-            let key = if dc > 0.0 {
-                dq / dc
-            } else if dq >= 0.0 {
-                f64::INFINITY
-            } else {
-                f64::NEG_INFINITY
-            };
-            (key, r)
-        })
-        .collect();
-    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut correct: f64 = (0..n)
-        .map(|r| f64::from(u8::from(inputs.correct[r][weak])))
-        .sum();
-    let pgr = |c: f64| (c / n as f64 - acc(weak)) / gap;
-    let mut total = pgr(correct) / 2.0;
-    for (i, &(_, r)) in order.iter().enumerate() {
-        correct += f64::from(u8::from(inputs.correct[r][strong]))
-            - f64::from(u8::from(inputs.correct[r][weak]));
-        total += if i + 1 == n {
-            pgr(correct) / 2.0
+    let gain = |r: usize| inputs.quality[r][strong] - inputs.quality[r][weak];
+    let by_gain = strong_call_curve(inputs, weak, strong, gain);
+    let by_cost = strong_call_curve(inputs, weak, strong, |r| {
+        let dc = inputs.estimate(r, strong) - inputs.estimate(r, weak);
+        let dq = gain(r);
+        if dc > 0.0 {
+            dq / dc
+        } else if dq >= 0.0 {
+            f64::INFINITY
         } else {
-            pgr(correct)
-        };
+            f64::NEG_INFINITY
+        }
+    });
+    let gap = acc(strong) - acc(weak);
+    let pgr = |curve: &[f64]| -> Vec<f64> {
+        curve
+            .iter()
+            .map(|&a| {
+                if gap > 0.0 {
+                    (a - acc(weak)) / gap
+                } else {
+                    0.0
+                }
+            })
+            .collect()
+    };
+    let (recovered, recovered_by_cost) = (pgr(&by_gain), pgr(&by_cost));
+    Pair {
+        apgr: trapezoid(&recovered),
+        apgr_by_cost: trapezoid(&recovered_by_cost),
+        cpt50: (gap > 0.0).then(|| first_share(&recovered, 0.5)).flatten(),
+        cpt80: (gap > 0.0).then(|| first_share(&recovered, 0.8)).flatten(),
     }
-    total / n as f64
+}
+
+/// Accuracy after the first i rows (by decreasing `key`, ties by row) go to the strong model,
+/// for i = 0..=n.
+fn strong_call_curve(
+    inputs: &Inputs,
+    weak: usize,
+    strong: usize,
+    key: impl Fn(usize) -> f64,
+) -> Vec<f64> {
+    let n = inputs.correct.len();
+    let mut order: Vec<(f64, usize)> = (0..n).map(|r| (key(r), r)).collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let right = |r: usize, m: usize| i64::from(inputs.correct[r][m]);
+    let mut correct: i64 = (0..n).map(|r| right(r, weak)).sum();
+    let mut curve = Vec::with_capacity(n + 1);
+    curve.push(correct as f64 / n.max(1) as f64);
+    for &(_, r) in &order {
+        correct += right(r, strong) - right(r, weak);
+        curve.push(correct as f64 / n.max(1) as f64);
+    }
+    curve
+}
+
+/// Mean of a curve sampled at equal steps over [0, 1] (trapezoid rule).
+fn trapezoid(curve: &[f64]) -> f64 {
+    match curve.len() {
+        0 => 0.0,
+        1 => curve[0],
+        len => {
+            let inner: f64 = curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum();
+            inner / (len - 1) as f64
+        }
+    }
+}
+
+/// The first share of strong calls (linear between steps) at which `curve` reaches `level`.
+fn first_share(curve: &[f64], level: f64) -> Option<f64> {
+    let steps = curve.len().checked_sub(1)?.max(1) as f64;
+    let i = curve.iter().position(|&v| v >= level)?;
+    if i == 0 {
+        return Some(0.0);
+    }
+    let (a, b) = (curve[i - 1], curve[i]);
+    Some((i as f64 - 1.0 + (level - a) / (b - a)) / steps)
 }
 
 #[cfg(test)]
@@ -623,7 +714,14 @@ mod tests {
         ));
         assert_eq!(report.cost_to_match["large"], Some(1.8 / 4.0));
         assert_eq!(report.gain_at_cost["small"], Some(0.0));
-        assert!(report.aiq > report.random.accuracy);
+        assert!(report.aiq_range > report.random.accuracy);
+        // RouterBench's AIQ leaves out the area left of the cheapest point.
+        let costs = report.curve.iter().map(|p| p.mean_cost);
+        let (lo, hi) = (
+            costs.clone().fold(f64::INFINITY, f64::min),
+            costs.fold(0.0, f64::max),
+        );
+        assert!((report.aiq - report.aiq_range * (hi - lo) / hi).abs() < 1e-12);
     }
 
     #[test]
@@ -700,15 +798,24 @@ mod tests {
         assert_eq!(aiq(&[(1.0, 0.5), (1.0, 0.6)]), 0.6);
         assert!((aiq(&[(0.0, 0.0), (1.0, 1.0)]) - 0.5).abs() < 1e-12);
         // A dip under the hull does not count; past the peak the hull stays flat.
-        let with_dip = aiq(&[(0.0, 0.0), (0.5, 0.1), (1.0, 1.0), (2.0, 0.2)]);
-        assert!((with_dip - (0.5 + 1.0) / 2.0).abs() < 1e-12, "{with_dip}");
+        let with_dip = [(0.0, 0.0), (0.5, 0.1), (1.0, 1.0), (2.0, 0.2)];
+        assert!((aiq(&with_dip) - (0.5 + 1.0) / 2.0).abs() < 1e-12);
+        // RouterBench's code divides by the largest cost, not the range: from 1 to 3 the
+        // hull's area is 1.5, over a largest cost of 3 and a range of 2.
+        let shifted = [(1.0, 0.5), (3.0, 1.0)];
+        assert!(
+            (aiq(&shifted) - 1.5 / 3.0).abs() < 1e-12,
+            "{}",
+            aiq(&shifted)
+        );
+        assert!((aiq_range(&shifted) - 1.5 / 2.0).abs() < 1e-12);
     }
 
     #[test]
     fn apgr_of_two_models() {
-        let make = |quality: [[f64; 2]; 4]| Inputs {
+        let make = |quality: [[f64; 2]; 4], strong_price: [f64; 4]| Inputs {
             pool: pool(&[("weak", 1.0), ("strong", 10.0)]),
-            chars: vec![4; 4],
+            chars: strong_price.iter().map(|&p| 4 * p as usize).collect(),
             correct: vec![
                 vec![true, true],
                 vec![true, true],
@@ -718,10 +825,33 @@ mod tests {
             cost: vec![vec![1.0, 10.0]; 4],
             quality: quality.iter().map(|q| q.to_vec()).collect(),
         };
-        let perfect = evaluate(&make([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]]));
+        let short = [1.0; 4];
+        let perfect = evaluate(&make(
+            [[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 1.0]],
+            short,
+        ));
         assert_eq!(perfect.apgr, Some(0.75));
-        let backwards = evaluate(&make([[0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]]));
+        assert_eq!(perfect.apgr_by_cost, Some(0.75));
+        // Half the gap after 1 of 4 rows, 80 % after 1.6.
+        assert_eq!(perfect.cpt50, Some(0.25));
+        assert!((perfect.cpt80.unwrap() - 0.4).abs() < 1e-12);
+        let backwards = evaluate(&make(
+            [[0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]],
+            short,
+        ));
         assert_eq!(backwards.apgr, Some(0.25));
+        assert_eq!(backwards.cpt50, Some(0.75));
+        // Right gains, but the gaining rows are long prompts: per dollar they come last, so only
+        // the order by predicted gain (RouteLLM's) sees a perfect router.
+        let long_gainers = [1.0, 1.0, 50.0, 50.0];
+        let mixed = evaluate(&make(
+            [[0.5, 0.6], [0.5, 0.6], [0.1, 0.9], [0.1, 0.9]],
+            long_gainers,
+        ));
+        assert_eq!(mixed.apgr, Some(0.75));
+        assert_eq!(mixed.apgr_by_cost, Some(0.25));
+        let three = evaluate(&inputs(|_, m, _| m as f64));
+        assert_eq!((three.apgr, three.cpt50), (None, None));
     }
 
     #[test]
@@ -784,9 +914,9 @@ mod tests {
 
     #[test]
     fn tables_are_read_from_the_header() {
-        let csv = "id,benchmark,subject,prompt,a,b,a|cost,b|cost,b|response\n\
-                   r1,mmlu,x,\"Q, with comma\nand newline\",1,,0.5,,\n\
-                   r2,mmlu,x,Q2,0,1,0.5,2e-3,\"answer\"\n";
+        let csv = "id,benchmark,subject,prompt,answer,a,b,a|cost,b|cost,b|response\n\
+                   r1,mmlu,x,\"Q, with comma\nand newline\",B,1,,0.5,,\n\
+                   r2,mmlu,x,Q2,'abc',0,1,0.5,2e-3,\"answer\"\n";
         let t = Table::from_csv(csv.as_bytes()).unwrap();
         assert_eq!(t.models, ["a", "b"]);
         assert_eq!(t.prompts[0], "Q, with comma\nand newline");

@@ -46,8 +46,12 @@ fn eval_json_has_exactly_the_documented_keys() {
         keys,
         [
             "aiq",
+            "aiq_range",
             "apgr",
+            "apgr_by_cost",
             "cost_to_match",
+            "cpt50",
+            "cpt80",
             "curve",
             "gain_at_cost",
             "models",
@@ -71,7 +75,13 @@ fn eval_json_has_exactly_the_documented_keys() {
 
     let two = eval("gpt-4-1106-preview,mixtral-8x7b-instruct");
     assert_eq!(two["rows"], 4);
-    assert!(two["apgr"].is_f64());
+    assert!(two["apgr"].is_f64() && two["apgr_by_cost"].is_f64());
+    // RouterBench divides the hull's area by the largest cost, which is at least the range.
+    let (aiq, range) = (
+        two["aiq"].as_f64().unwrap(),
+        two["aiq_range"].as_f64().unwrap(),
+    );
+    assert!(aiq <= range + 1e-12, "aiq {aiq} > aiq_range {range}");
 }
 
 #[test]

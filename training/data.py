@@ -9,7 +9,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FIXED = {"id", "benchmark", "subject", "prompt"}
+FIXED = {"id", "benchmark", "subject", "prompt", "answer"}
 VAL_PERCENT = 20
 
 

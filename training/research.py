@@ -63,7 +63,10 @@ def curve(correct, cost, quality, estimate):
     return pts
 
 
-def hull_area(points):
+def hull_area(points, by="max"):
+    """RouterBench's AIQ: the area under the non-decreasing upper hull from the cheapest to the
+    dearest point, ÷ the largest cost (by="max", as its evaluation/AIQ.py) or ÷ the cost range
+    (by="range")."""
     pts = sorted(points)
     lo, hi = pts[0][0], pts[-1][0]
     if hi <= lo:
@@ -84,10 +87,11 @@ def hull_area(points):
         area += (b[0] - a[0]) * (ya + yb) / 2
         best = yb
     area += (hi - hull[-1][0]) * max(hull[-1][1], best)
-    return area / (hi - lo)
+    return area / (hi if by == "max" else hi - lo)
 
 
-def apgr(correct, quality, estimate):
+def pair(correct, quality, estimate):
+    """RouteLLM's APGR (rows by predicted gain), the cost-ordered APGR, CPT(50 %), CPT(80 %)."""
     correct = correct.astype(int)
     acc = correct.mean(axis=0)
     weak, strong = (0, 1) if acc[0] <= acc[1] else (1, 0)
@@ -95,15 +99,28 @@ def apgr(correct, quality, estimate):
     n = len(correct)
     dq = quality[:, strong] - quality[:, weak]
     dc = estimate[:, strong] - estimate[:, weak]
-    key = np.where(dc > 0, dq / np.where(dc > 0, dc, 1), np.where(dq >= 0, np.inf, -np.inf))
-    order = sorted(range(n), key=lambda r: (-key[r], r))
-    c = correct[:, weak].sum()
-    pgr = lambda c: (c / n - acc[weak]) / gap
-    total = pgr(c) / 2
-    for i, r in enumerate(order):
-        c += correct[r, strong] - correct[r, weak]
-        total += pgr(c) / 2 if i + 1 == n else pgr(c)
-    return total / n
+    per_cost = np.where(dc > 0, dq / np.where(dc > 0, dc, 1),
+                        np.where(dq >= 0, np.inf, -np.inf))
+
+    def recovered(key):
+        order = sorted(range(n), key=lambda r: (-key[r], r))
+        gains = correct[order, strong] - correct[order, weak]
+        acc_curve = (correct[:, weak].sum() + np.concatenate([[0], np.cumsum(gains)])) / n
+        return (acc_curve - acc[weak]) / gap if gap > 0 else np.zeros(n + 1)
+
+    def first(curve, level):
+        hit = np.flatnonzero(curve >= level)
+        if gap <= 0 or len(hit) == 0:
+            return None
+        i = hit[0]
+        if i == 0:
+            return 0.0
+        return (i - 1 + (level - curve[i - 1]) / (curve[i] - curve[i - 1])) / n
+
+    by_gain, by_cost = recovered(dq), recovered(per_cost)
+    trap = lambda c: float(((c[1:] + c[:-1]) / 2).mean())
+    return {"apgr": trap(by_gain), "apgr_by_cost": trap(by_cost),
+            "cpt50": first(by_gain, 0.5), "cpt80": first(by_gain, 0.8)}
 
 
 def report(models, correct, cost, quality, estimate):
@@ -116,7 +133,10 @@ def report(models, correct, cost, quality, estimate):
         within = [p[1] for p in pts if p[2] <= c * (1 + 1e-9)]  # as COST_SLACK in eval.rs
         out["gac"][m] = max(within) - acc if within else -np.inf
     out["aiq"] = hull_area([(p[2], p[1]) for p in pts])
-    out["apgr"] = apgr(correct, quality, estimate) if len(models) == 2 else None
+    out["aiq_range"] = hull_area([(p[2], p[1]) for p in pts], by="range")
+    two = pair(correct, quality, estimate) if len(models) == 2 else {}
+    for key in ("apgr", "apgr_by_cost", "cpt50", "cpt80"):
+        out[key] = two.get(key)
     correct = correct.astype(bool)
     oracle = np.where(correct, cost, np.inf).min(axis=1)
     none = ~correct.any(axis=1)
