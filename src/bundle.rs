@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 /// Format version of `predictor.json` this build reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The parsed `predictor.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,9 +22,7 @@ pub struct Manifest {
     pub tokenizer: FileSpec,
     /// One head per model id, in a stable order; it fixes the order of models everywhere.
     pub heads: Vec<Head>,
-    /// The predicted-domain prior.
-    pub domains: Domains,
-    /// The nearest-neighbour estimate and the file holding the training prompts' vectors.
+    /// The nearest-neighbour correction and the file holding the training prompts' positions.
     pub neighbours: NeighbourSpec,
     /// Held-in prompts the budget is calibrated on.
     pub reference: Reference,
@@ -41,7 +39,8 @@ pub struct FileSpec {
     pub sha256: String,
 }
 
-/// The encoder: an ONNX graph from (`input_ids`, `attention_mask`) to one normalised vector.
+/// The encoder: an ONNX graph from (`input_ids`, `attention_mask`) to the prompt's position in
+/// the space every model shares.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EncoderSpec {
     /// File name, relative to `predictor.json`.
@@ -50,44 +49,32 @@ pub struct EncoderSpec {
     pub sha256: String,
     /// Longest token sequence the encoder sees; longer prompts are truncated.
     pub max_tokens: usize,
-    /// Length of the output vector.
+    /// Dimensions of the shared space (the length of the output vector).
     pub dim: usize,
     /// Free text, e.g. how the weights were quantized.
     #[serde(default)]
     pub description: String,
 }
 
-/// Logistic head: P(model answers well) = sigmoid(weights · vector + bias).
+/// A model's place in the shared space: P(model answers well) = sigmoid(weights · z + bias),
+/// where z is the encoder's output for the prompt.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
     /// Model id, as in a pool.
     pub id: String,
-    /// One weight per vector component.
+    /// The model's vector in the shared space.
     pub weights: Vec<f32>,
-    /// Intercept.
+    /// The model's overall ability (intercept).
     pub bias: f32,
 }
 
-/// A classifier over the prompt's source (an MMLU subject, a benchmark) and each model's
-/// accuracy per source: quality = Σ_d softmax(weights · vector + bias)_d · `rates[model][d]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Domains {
-    /// Domain names, e.g. `mmlu/anatomy`, `gsm8k`.
-    pub ids: Vec<String>,
-    /// One row of `dim` weights per domain.
-    pub weights: Vec<Vec<f32>>,
-    /// One intercept per domain.
-    pub bias: Vec<f32>,
-    /// Per head id, the model's accuracy in each domain (shrunk toward its overall accuracy).
-    pub rates: std::collections::BTreeMap<String, Vec<f32>>,
-}
-
-/// The training prompts' vectors and labels, for a k-nearest-neighbour estimate:
-/// quality = (Σ w·label + prior_weight·base_rate) / (Σ w + prior_weight) over the `k` most
-/// similar prompts the model has a label for, with w = exp(temperature · cosine).
+/// The training prompts' positions and labels, for a nearest-neighbour correction of the heads:
+/// quality = (prior_weight · head + Σ w·label) / (prior_weight + Σ w) over the `k` training
+/// prompts nearest in direction that the model has a label for, with w = exp(temperature ·
+/// cosine). With `k` = 0 the quality is the head's.
 ///
-/// The file holds `rows × dim` int8 vector components (value = q / 127), then, per head in
-/// head order, `rows` bytes: 0 wrong, 1 right, 255 not evaluated.
+/// The file holds `rows × dim` int8 components of unit vectors (value = q / 127), then, per head
+/// in head order, `rows` bytes: 0 wrong, 1 right, 255 not evaluated.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NeighbourSpec {
     /// File name, relative to `predictor.json`.
@@ -96,20 +83,19 @@ pub struct NeighbourSpec {
     pub sha256: String,
     /// Training prompts stored.
     pub rows: usize,
-    /// Neighbours consulted.
+    /// Neighbours consulted (0: none).
     pub k: usize,
     /// Sharpness of the similarity weights.
     pub temperature: f64,
-    /// Pseudo-count of the base rate.
+    /// Pseudo-count of the head's own estimate.
     pub prior_weight: f64,
-    /// Per head id, the model's overall accuracy.
-    pub base_rate: std::collections::BTreeMap<String, f64>,
 }
 
 impl NeighbourSpec {
-    /// Size in bytes the file must have for `dim`-vectors and `heads` models.
-    pub fn file_len(&self, dim: usize, heads: usize) -> usize {
-        self.rows * (dim + heads)
+    /// Size in bytes the file must have for `dim`-vectors and `heads` models (`None` when that
+    /// does not fit in a `usize`, e.g. 32-bit wasm).
+    pub fn file_len(&self, dim: usize, heads: usize) -> Option<usize> {
+        self.rows.checked_mul(dim.checked_add(heads)?)
     }
 }
 
@@ -175,51 +161,16 @@ impl Manifest {
                 )));
             }
         }
-        let d = &self.domains;
-        if d.ids.is_empty() || d.weights.len() != d.ids.len() || d.bias.len() != d.ids.len() {
-            return Err(Error::Manifest(format!(
-                "domains: {} ids, {} weight rows and {} intercepts must agree",
-                d.ids.len(),
-                d.weights.len(),
-                d.bias.len()
-            )));
-        }
-        if let Some(row) = d.weights.iter().find(|w| w.len() != self.encoder.dim) {
-            return Err(Error::Manifest(format!(
-                "a domain has {} weights, the encoder outputs {}",
-                row.len(),
-                self.encoder.dim
-            )));
-        }
         let n = &self.neighbours;
-        if n.rows == 0
-            || n.k == 0
+        if (n.k > 0 && n.rows == 0)
             || !n.temperature.is_finite()
             || !n.prior_weight.is_finite()
-            || n.prior_weight < 0.0
+            || n.prior_weight <= 0.0
         {
             return Err(Error::Manifest(format!(
                 "neighbours: rows {}, k {}, temperature {}, prior_weight {} are out of range",
                 n.rows, n.k, n.temperature, n.prior_weight
             )));
-        }
-        for head in &self.heads {
-            match d.rates.get(&head.id) {
-                Some(r) if r.len() == d.ids.len() => {}
-                _ => {
-                    return Err(Error::Manifest(format!(
-                        "domains: head {:?} needs {} rates",
-                        head.id,
-                        d.ids.len()
-                    )))
-                }
-            }
-            if !n.base_rate.contains_key(&head.id) {
-                return Err(Error::Manifest(format!(
-                    "neighbours: head {:?} has no base_rate",
-                    head.id
-                )));
-            }
         }
         for (id, q) in &self.reference.quality {
             if q.len() != self.reference.chars.len() {

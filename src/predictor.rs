@@ -1,5 +1,6 @@
-//! The performance predictor: tokenizer → ONNX encoder (tract) → a blend of three estimates
-//! per model: a logistic head, a predicted-domain prior and the nearest training prompts.
+//! The performance predictor: tokenizer → ONNX encoder (tract) → the prompt's position z in a
+//! space every model shares → per model, sigmoid(θ_m · z + b_m), corrected by the labels of the
+//! nearest training prompts in that space.
 
 use std::sync::Arc;
 
@@ -92,15 +93,18 @@ impl Predictor {
         bundle::verify(&spec.file, &spec.sha256, neighbours)?;
         let dim = manifest.encoder.dim;
         let expected = spec.file_len(dim, manifest.heads.len());
-        if neighbours.len() != expected {
+        if expected != Some(neighbours.len()) {
             return Err(Error::Manifest(format!(
-                "{} has {} bytes; {} prompts of {dim} dimensions and {} models need {expected}",
+                "{} has {} bytes; {} prompts of {dim} dimensions and {} models need {}",
                 spec.file,
                 neighbours.len(),
                 spec.rows,
-                manifest.heads.len()
+                manifest.heads.len(),
+                expected.map_or("more than this machine can address".into(), |n| n
+                    .to_string())
             )));
         }
+        // Cannot overflow: file_len checked rows × (dim + heads).
         let (keys, labels) = neighbours.split_at(spec.rows * dim);
         let neighbours = Neighbours {
             keys: keys.iter().map(|&b| b as i8).collect(),
@@ -153,7 +157,8 @@ impl Predictor {
         Ok((encoding.get_ids().to_vec(), truncated))
     }
 
-    /// The encoder's normalised vector for a prompt.
+    /// The prompt's position in the shared space (the encoder's output), its token count and
+    /// whether it was truncated.
     pub fn embed(&self, prompt: &str) -> Result<(Vec<f32>, usize, bool)> {
         let (ids, truncated) = self.tokenize(prompt)?;
         let n = ids.len();
@@ -181,24 +186,25 @@ impl Predictor {
 
     /// Estimates, for every head, how likely that model is to answer the prompt well.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
-        let (vector, tokens, truncated) = self.embed(prompt)?;
-        let domains = self.domain_probabilities(&vector);
-        let similarity = self.similarities(&vector);
-        let order = Self::by_similarity(&similarity);
+        let (z, tokens, truncated) = self.embed(prompt)?;
+        let spec = &self.manifest.neighbours;
+        let (similarity, order) = if spec.k > 0 {
+            let similarity = self.similarities(&unit(&z));
+            let order = Self::by_similarity(&similarity);
+            (similarity, order)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         let quality = self
             .manifest
             .heads
             .iter()
             .enumerate()
             .map(|(h, head)| {
-                let logistic = head_probability(&head.weights, head.bias, &vector);
-                let prior = self.manifest.domains.rates.get(&head.id).map_or(0.0, |r| {
-                    r.iter().zip(&domains).map(|(r, p)| f64::from(*r) * p).sum()
-                });
-                let near = self.nearest(h, &head.id, &similarity, &order);
+                let own = head_probability(&head.weights, head.bias, &z);
                 ModelQuality {
                     model: head.id.clone(),
-                    quality: (logistic + prior + near) / 3.0,
+                    quality: self.nearest(h, own, &similarity, &order),
                 }
             })
             .collect();
@@ -212,22 +218,7 @@ impl Predictor {
 }
 
 impl Predictor {
-    /// softmax over the domain classifier's logits.
-    fn domain_probabilities(&self, x: &[f32]) -> Vec<f64> {
-        let d = &self.manifest.domains;
-        let logits: Vec<f64> = d
-            .weights
-            .iter()
-            .zip(&d.bias)
-            .map(|(w, b)| dot(w, x) + f64::from(*b))
-            .collect();
-        let top = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let exp: Vec<f64> = logits.iter().map(|l| (l - top).exp()).collect();
-        let sum: f64 = exp.iter().sum();
-        exp.into_iter().map(|e| e / sum).collect()
-    }
-
-    /// Cosine of the prompt with every training prompt (vectors are unit length).
+    /// Cosine of the prompt with every training prompt (both unit length).
     fn similarities(&self, x: &[f32]) -> Vec<f32> {
         self.neighbours
             .keys
@@ -247,12 +238,14 @@ impl Predictor {
         order
     }
 
-    /// The neighbour estimate of head `h`: its `k` most similar labelled training prompts.
-    fn nearest(&self, h: usize, id: &str, similarity: &[f32], order: &[u32]) -> f64 {
+    /// Head `h`'s estimate `own`, corrected by its `k` most similar labelled training prompts.
+    fn nearest(&self, h: usize, own: f64, similarity: &[f32], order: &[u32]) -> f64 {
         let spec = &self.manifest.neighbours;
+        if spec.k == 0 {
+            return own;
+        }
         let labels = &self.neighbours.labels[h * spec.rows..(h + 1) * spec.rows];
-        let base = spec.base_rate.get(id).copied().unwrap_or(0.5);
-        let (mut hits, mut total) = (spec.prior_weight * base, spec.prior_weight);
+        let (mut hits, mut total) = (spec.prior_weight * own, spec.prior_weight);
         let near = order
             .iter()
             .map(|&i| i as usize)
@@ -263,11 +256,17 @@ impl Predictor {
             hits += w * f64::from(labels[i]);
             total += w;
         }
-        if total > 0.0 {
-            hits / total
-        } else {
-            base
-        }
+        hits / total
+    }
+}
+
+/// `z` scaled to unit length (zero stays zero).
+fn unit(z: &[f32]) -> Vec<f32> {
+    let norm = z.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        z.iter().map(|v| v / norm).collect()
+    } else {
+        z.to_vec()
     }
 }
 

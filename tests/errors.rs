@@ -51,8 +51,23 @@ fn a_megabyte_prompt_is_truncated_and_says_so() {
         router.predictor().manifest().encoder.max_tokens
     );
     assert_eq!(prediction.chars, prompt.chars().count());
-    // Routing estimates cost on the whole prompt: ~262k tokens fit no window of the pool.
-    match router.route(&prompt, &RouteOptions::default()) {
+    // Routing estimates cost on the whole prompt: ~262k tokens fit no window but the
+    // million-token ones, which this request leaves out.
+    let huge: Vec<String> = router
+        .pool()
+        .models
+        .iter()
+        .filter(|m| m.context_window > 300_000)
+        .map(|m| m.id.clone())
+        .collect();
+    let without_huge = RouteOptions {
+        constraints: Constraints {
+            exclude: huge,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    match router.route(&prompt, &without_huge) {
         Err(Error::NoCandidate(ex)) => {
             assert_eq!(ex.0.len(), router.pool().models.len());
             let message = Error::NoCandidate(ex).to_string();
@@ -108,11 +123,27 @@ fn truncated_or_altered_onnx_fails_the_checksum() {
     assert!(err.to_string().contains("encoder.onnx is corrupt"), "{err}");
 }
 
+/// A neighbour file of `rows` prompts, all at the first axis of the space, every label `label`.
+fn neighbour_file(manifest: &mut serde_json::Value, rows: usize, label: u8) -> Vec<u8> {
+    let dim = manifest["encoder"]["dim"].as_u64().unwrap() as usize;
+    let heads = manifest["heads"].as_array().unwrap().len();
+    let mut bytes = vec![0u8; rows * dim];
+    for r in 0..rows {
+        bytes[r * dim] = 127;
+    }
+    bytes.extend(std::iter::repeat_n(label, rows * heads));
+    manifest["neighbours"]["rows"] = rows.into();
+    manifest["neighbours"]["k"] = 2.into();
+    manifest["neighbours"]["sha256"] = sha256_hex(&bytes).into();
+    bytes
+}
+
 #[test]
 fn neighbours_must_match_their_digest_and_size() {
     let (mut manifest, encoder, tokenizer) = parts();
-    let good = neighbours();
+    let good = neighbour_file(&mut manifest, 3, 1);
     let bytes = serde_json::to_vec(&manifest).unwrap();
+    assert!(Predictor::from_bytes(&bytes, &encoder, &tokenizer, &good).is_ok());
     let mut altered = good.clone();
     altered[7] ^= 1;
     let err = Predictor::from_bytes(&bytes, &encoder, &tokenizer, &altered).unwrap_err();
@@ -129,19 +160,53 @@ fn neighbours_must_match_their_digest_and_size() {
 }
 
 #[test]
-fn inconsistent_domains_are_refused() {
-    let (mut manifest, encoder, tokenizer) = parts();
-    manifest["domains"]["bias"] = serde_json::json!([0.0]);
-    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
-    assert!(err.to_string().contains("domains:"), "{err}");
-    let (mut manifest, ..) = parts();
-    let first = manifest["heads"][0]["id"].as_str().unwrap().to_string();
-    manifest["neighbours"]["base_rate"]
-        .as_object_mut()
+fn neighbours_pull_the_heads_toward_their_labels() {
+    let prompt = "Prove that the square root of 2 is irrational.";
+    let (manifest, encoder, tokenizer) = parts();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let heads = Predictor::from_bytes(&bytes, &encoder, &tokenizer, &neighbours())
         .unwrap()
-        .remove(&first);
+        .predict(prompt)
+        .unwrap();
+    for (label, pulls_up) in [(1u8, true), (0u8, false)] {
+        let mut manifest = manifest.clone();
+        let file = neighbour_file(&mut manifest, 4, label);
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let corrected = Predictor::from_bytes(&bytes, &encoder, &tokenizer, &file)
+            .unwrap()
+            .predict(prompt)
+            .unwrap();
+        for (h, c) in heads.quality.iter().zip(&corrected.quality) {
+            assert_eq!(h.model, c.model);
+            let moved = if pulls_up {
+                c.quality > h.quality
+            } else {
+                c.quality < h.quality
+            };
+            assert!(moved, "{}: head {} → {}", h.model, h.quality, c.quality);
+        }
+    }
+}
+
+#[test]
+fn out_of_range_neighbour_settings_are_refused() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    manifest["neighbours"]["prior_weight"] = serde_json::json!(0.0);
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
-    assert!(err.to_string().contains(&first), "{err}");
+    assert!(err.to_string().contains("neighbours:"), "{err}");
+    let (mut manifest, ..) = parts();
+    manifest["neighbours"]["k"] = serde_json::json!(5);
+    manifest["neighbours"]["rows"] = serde_json::json!(0);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("rows 0, k 5"), "{err}");
+}
+
+#[test]
+fn a_neighbour_file_too_large_to_address_is_refused_not_multiplied() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    manifest["neighbours"]["rows"] = serde_json::json!(usize::MAX / 2);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("more than this machine"), "{err}");
 }
 
 #[test]
@@ -177,6 +242,12 @@ fn manifests_from_elsewhere_are_refused() {
         "{err}"
     );
     manifest["version"] = 2.into();
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedVersion { found: 2, .. }),
+        "{err}"
+    );
+    manifest["version"] = 3.into();
     manifest["heads"][0]["weights"] = serde_json::json!([1.0, 2.0]);
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
     assert!(err.to_string().contains("has 2 weights"), "{err}");

