@@ -39,7 +39,11 @@ const figures = await page.evaluate(async (base) => {
   const t1 = performance.now();
   const router = await mod.Router.load(base + "models/predictor.json");
   const t2 = performance.now();
-  const out = { init: t1 - t0, load: t2 - t1, predict: {} };
+  const out = { init: t1 - t0, load: t2 - t1, predict: {}, route: {} };
+  const stats = (times) => {
+    times.sort((a, b) => a - b);
+    return { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], min: times[0] };
+  };
   for (const n of [16, 128, 256]) {
     let words = [];
     while (router.predict(words.concat("routing").join(" ")).tokens < n) words.push("routing");
@@ -51,16 +55,26 @@ const figures = await page.evaluate(async (base) => {
       router.predict(prompt);
       times.push(performance.now() - s);
     }
-    times.sort((a, b) => a - b);
-    out.predict[n] = { median: times[10], p90: times[18], min: times[0] };
+    out.predict[n] = stats(times);
+    // route = tokenise + predict + select; each prompt differs, so no prediction is reused.
+    const routes = [];
+    for (let i = 0; i < 40; i++) {
+      const p = `${i} ${prompt}`;
+      const s = performance.now();
+      router.route(p, { budget: 1 });
+      routes.push(performance.now() - s);
+    }
+    out.route[n] = stats(routes.slice(5));
   }
   return out;
 }, url);
 console.log(`wasm module init ${figures.init.toFixed(0)} ms; bundle fetch + load + optimise ` +
   `${figures.load.toFixed(0)} ms`);
 for (const [n, t] of Object.entries(figures.predict)) {
-  console.log(`chromium wasm predict ${n} tokens: median ${t.median.toFixed(1)} ms, ` +
-    `p90 ${t.p90.toFixed(1)} ms, min ${t.min.toFixed(1)} ms (20 runs)`);
+  const r = figures.route[n];
+  console.log(`chromium wasm ${n} tokens: predict median ${t.median.toFixed(2)} ms ` +
+    `(p90 ${t.p90.toFixed(2)}, 20 runs); route median ${r.median.toFixed(2)} ms ` +
+    `(p90 ${r.p90.toFixed(2)}, 35 runs)`);
 }
 await browser.close();
 server.close();

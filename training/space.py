@@ -32,7 +32,7 @@ import research
 from data import ROOT, load
 
 FOLDS = 5
-PCA_DIM = 128
+PCA_DIM = 96
 SPACE_DIM = 8
 MAX_TOKENS = 256
 
@@ -422,6 +422,7 @@ def main():
     ap.add_argument("--minilm", default=ROOT / "training" / "work" / "minilm", type=pathlib.Path)
     ap.add_argument("--transfer", action="store_true")
     ap.add_argument("--space-dim", type=int, default=SPACE_DIM)
+    ap.add_argument("--pca-dim", type=int, default=PCA_DIM)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -434,7 +435,7 @@ def main():
     models = sorted({m for r in rows for m in r["labels"]})
     y, _ = label_matrix(rows, models)
     tokens = tokenize(prompts)
-    table = {"static": pca_table(minilm_word_embeddings(), PCA_DIM)}
+    table = {"static": pca_table(minilm_word_embeddings(), args.pca_dim)}
     if any(d.startswith("m2v") for d in args.designs.split(",")):
         table["m2v"] = model2vec_table()
     pool = prices()
