@@ -111,9 +111,14 @@ fuzz:
 	cargo +nightly fuzz run providers -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192
 
 ## Benchmarks (print figures, assert nothing) ##
+# transformers.js for the side-by-side run: its own folder, install scripts off (onnxruntime-node's
+# would download from outside the registry; only onnxruntime-web runs here).
 bench: wasm tools-browser
+	@[ benches/web/node_modules/.package-lock.json -nt benches/web/package-lock.json ] || \
+	  npm ci --prefix benches/web --ignore-scripts --no-audit --no-fund
 	cargo bench --bench predict
 	node scripts/bench-browser.mjs
+	node scripts/bench-transformers.mjs
 
 clean:
 	cargo clean

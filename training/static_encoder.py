@@ -10,6 +10,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
+# The IR version opset 17 came with: onnxruntime-web (transformers.js) refuses newer ones.
+IR_VERSION = 8
 EPS = 1e-12
 
 
@@ -56,7 +58,8 @@ def build(q, scale, weight, bias, doc=""):
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", weight.shape[1]])],
         init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="routoo training/static_encoder.py")
+                              producer_name="routoo training/static_encoder.py",
+                              ir_version=IR_VERSION)
     model.doc_string = doc
     onnx.checker.check_model(model)
     return model
