@@ -243,14 +243,45 @@ impl BudgetCurve {
     /// Traces the curve. `quality[p][i]` is the quality of `pool.models[i]` on reference prompt
     /// `p`, whose length in characters is `chars[p]`.
     pub fn trace(pool: &Pool, chars: &[usize], quality: &[Vec<f64>]) -> BudgetCurve {
+        // Each prompt's allowed models, priced once: (quality, US$, rank of the id). The top of
+        // `rank` at a λ is the best of these by score, then cost, then id, as `compare` orders.
         let none = Constraints::default();
+        let mut by_id: Vec<usize> = (0..pool.models.len()).collect();
+        by_id.sort_by(|&a, &b| pool.models[a].id.cmp(&pool.models[b].id));
+        let mut id_rank = vec![0; pool.models.len()];
+        for (r, &m) in by_id.iter().enumerate() {
+            id_rank[m] = r;
+        }
+        let options: Vec<Vec<(f64, f64, usize)>> = chars
+            .iter()
+            .zip(quality)
+            .map(|(&c, qs)| {
+                pool.models
+                    .iter()
+                    .zip(qs)
+                    .enumerate()
+                    .filter_map(|(m, (model, &q))| {
+                        let cost = cost::estimate(pool, model, c);
+                        exclusion(model, &cost, &none)
+                            .is_none()
+                            .then_some((q, cost.usd, id_rank[m]))
+                    })
+                    .collect()
+            })
+            .collect();
         let points = lambda_grid()
             .map(|lambda| {
                 let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
-                for (&c, qs) in chars.iter().zip(quality) {
-                    if let Some(best) = rank(pool, qs, c, lambda, &none).0.first() {
-                        spend += best.cost.usd;
-                        q += best.quality;
+                for models in &options {
+                    let best = models.iter().min_by(|a, b| {
+                        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
+                        sb.total_cmp(&sa)
+                            .then(a.1.total_cmp(&b.1))
+                            .then(a.2.cmp(&b.2))
+                    });
+                    if let Some(&(quality, usd, _)) = best {
+                        spend += usd;
+                        q += quality;
                         n += 1;
                     }
                 }

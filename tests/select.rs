@@ -103,6 +103,20 @@ proptest! {
         let chars: Vec<usize> = reference.iter().map(|r| r.0).collect();
         let quality: Vec<Vec<f64>> = reference.iter().map(|r| r.1[..pool.models.len()].to_vec()).collect();
         let curve = BudgetCurve::trace(&pool, &chars, &quality);
+        // Each point is what the top of `rank` gives on every reference prompt at its λ.
+        for point in &curve.points {
+            let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
+            for (&c, qs) in chars.iter().zip(&quality) {
+                if let Some(best) = rank(&pool, qs, c, point.lambda, &Constraints::default()).0.first() {
+                    spend += best.cost.usd;
+                    q += best.quality;
+                    n += 1;
+                }
+            }
+            let n = n.max(1) as f64;
+            prop_assert_eq!(point.cost_per_1k, spend / n * 1000.0);
+            prop_assert_eq!(point.quality, q / n);
+        }
         for pair in curve.points.windows(2) {
             prop_assert!(pair[0].lambda < pair[1].lambda);
             prop_assert!(pair[1].cost_per_1k <= pair[0].cost_per_1k * (1.0 + 1e-12));
