@@ -5,7 +5,8 @@ browser.
 The crate is a pure core with a thin binding layer:
 
 - [`Predictor`] reads a bundle (`predictor.json`, an ONNX text encoder run by tract, a
-  `tokenizer.json`) and estimates, for a prompt, how likely each model is to answer well.
+  `tokenizer.json`), places a prompt in the space every model shares, and estimates from each
+  model's vector there how likely it is to answer well.
 - [`Pool`] lists the models a user can route to, with prices, context windows and latencies.
 - [`Router`] binds a predictor to a pool and picks, for a prompt and a budget, the model that
   maximises predicted quality − λ·estimated cost under the request's [`Constraints`], returning
