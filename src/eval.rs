@@ -586,13 +586,13 @@ fn pair(inputs: &Inputs) -> Pair {
             f64::NEG_INFINITY
         }
     });
-    let gap = acc(strong) - acc(weak);
+    let (weak_accuracy, gap) = (acc(weak), acc(strong) - acc(weak));
     let pgr = |curve: &[f64]| -> Vec<f64> {
         curve
             .iter()
             .map(|&a| {
                 if gap > 0.0 {
-                    (a - acc(weak)) / gap
+                    (a - weak_accuracy) / gap
                 } else {
                     0.0
                 }
