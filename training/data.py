@@ -1,4 +1,5 @@
-"""Shared by train.py and research.py: reading the routing tables and embedding prompts."""
+"""Shared by train.py and space.py: reading the routing tables and embedding prompts with the
+frozen MiniLM (the baseline space.py compares with)."""
 
 import csv
 import hashlib
@@ -10,7 +11,6 @@ from tokenizers import Tokenizer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIXED = {"id", "benchmark", "subject", "prompt", "answer"}
-VAL_PERCENT = 20
 
 
 def sha256(path):
@@ -53,10 +53,6 @@ def embed(models_dir, prompts, cache):
     return out
 
 
-def is_validation(row_id):
-    return int(hashlib.sha256(row_id.encode()).hexdigest()[:8], 16) % 100 < VAL_PERCENT
-
-
 def read_rows(data):
     """Every row of every table in `data`: (rows with labels and costs, prompts)."""
     tables = sorted(data.glob("*.csv"))
@@ -75,8 +71,6 @@ def read_rows(data):
 
 
 def load(data, models_dir, work):
-    """Every row of every table, with its MiniLM embedding, labels, costs and split."""
+    """Every row of every table, with its prompt and MiniLM embedding."""
     rows, prompts = read_rows(data)
-    x = embed(models_dir, prompts, work)
-    val = np.array([is_validation(r["id"]) for r in rows])
-    return rows, prompts, x, val
+    return rows, prompts, embed(models_dir, prompts, work)

@@ -2,12 +2,11 @@
 and their blend: the baseline training/space.py compares the shipped design with.
 
 Each design takes (rows, prompts, x, val) and returns {model: quality per row}, fit on the rows
-where `val` is false only. Hyper-parameters are picked by cross-validation inside those rows.
+where `val` is false only.
 """
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import KFold
 
 
 def domain_of(row):
@@ -31,42 +30,10 @@ def logistic(x, y, c):
     return LogisticRegression(C=c, max_iter=3000).fit(x, y)
 
 
-def pick_c(x, y, grid=(0.1, 0.3, 1.0, 3.0)):
-    """C with the lowest 5-fold log loss."""
-    best, best_loss = grid[0], np.inf
-    folds = KFold(5, shuffle=True, random_state=0)
-    for c in grid:
-        loss = 0.0
-        for tr, te in folds.split(x):
-            p = np.clip(logistic(x[tr], y[tr], c).predict_proba(x[te])[:, 1], 1e-6, 1 - 1e-6)
-            loss -= (y[te] * np.log(p) + (1 - y[te]) * np.log(1 - p)).sum()
-        if loss < best_loss:
-            best, best_loss = c, loss
-    return best
-
-
-def base_rate(rows, prompts, x, val):
-    out = {}
-    for m in models_of(rows):
-        _, y = labelled(rows, m, ~val)
-        out[m] = np.full(len(rows), y.mean())
-    return out
-
-
 def lr(rows, prompts, x, val, c=1.0):
     out = {}
     for m in models_of(rows):
         idx, y = labelled(rows, m, ~val)
-        out[m] = logistic(x[idx], y, c).predict_proba(x)[:, 1]
-    return out
-
-
-def lr_cv(rows, prompts, x, val):
-    out = {}
-    for m in models_of(rows):
-        idx, y = labelled(rows, m, ~val)
-        c = pick_c(x[idx], y)
-        print(f"  {m}: C={c}", flush=True)
         out[m] = logistic(x[idx], y, c).predict_proba(x)[:, 1]
     return out
 
@@ -112,14 +79,6 @@ def domain_prior(rows, prompts, x, val):
     return {m: probs @ rates[m] for m in rates}
 
 
-def true_domain_prior(rows, prompts, x, val):
-    """Upper bound for priors: the true subject, which the browser does not have."""
-    domains = sorted({domain_of(r) for r in rows})
-    rates = domain_rates(rows, domains, ~val)
-    d = np.array([domains.index(domain_of(r)) for r in rows])
-    return {m: rates[m][d] for m in rates}
-
-
 K, TEMPERATURE, PRIOR_WEIGHT = 50, 10.0, 5.0
 
 
@@ -159,65 +118,7 @@ def knn(rows, prompts, x, val, k=None, temperature=None):
     return knn_quality(rows, x, keys, ~val, models, prior, k, temperature)
 
 
-def lr_domain(rows, prompts, x, val):
-    """Logistic regression on the embedding and the predicted domain distribution."""
-    _, probs = domain_classifier(rows, x, ~val)
-    z = np.hstack([x, probs * 3])
-    out = {}
-    for m in models_of(rows):
-        idx, y = labelled(rows, m, ~val)
-        out[m] = logistic(z[idx], y, 1.0).predict_proba(z)[:, 1]
-    return out
-
-
 def blend(rows, prompts, x, val):
     parts = [lr(rows, prompts, x, val), domain_prior(rows, prompts, x, val),
              knn(rows, prompts, x, val)]
     return {m: sum(p[m] for p in parts) / len(parts) for m in parts[0]}
-
-
-DESIGNS = {
-    "base-rate": base_rate,
-    "lr": lr,
-    "lr-cv": lr_cv,
-    "domain-prior": domain_prior,
-    "true-domain-prior": true_domain_prior,
-    "knn": knn,
-    "lr-domain": lr_domain,
-    "blend": blend,
-}
-
-
-def blend_lr_domain(rows, prompts, x, val):
-    parts = [lr(rows, prompts, x, val), domain_prior(rows, prompts, x, val)]
-    return {m: sum(p[m] for p in parts) / len(parts) for m in parts[0]}
-
-
-def blend_knn_domain(rows, prompts, x, val):
-    parts = [knn(rows, prompts, x, val), domain_prior(rows, prompts, x, val)]
-    return {m: sum(p[m] for p in parts) / len(parts) for m in parts[0]}
-
-
-DESIGNS["blend-lr-domain"] = blend_lr_domain
-DESIGNS["blend-knn-domain"] = blend_knn_domain
-
-
-def variant(design, **kw):
-    return lambda rows, prompts, x, val: design(rows, prompts, x, val, **kw)
-
-
-def weighted_blend(weights):
-    def run(rows, prompts, x, val):
-        parts = [lr(rows, prompts, x, val), domain_prior(rows, prompts, x, val),
-                 knn(rows, prompts, x, val)]
-        return {m: sum(w * p[m] for w, p in zip(weights, parts)) / sum(weights)
-                for m in parts[0]}
-    return run
-
-
-DESIGNS["knn-k20"] = variant(knn, k=20)
-DESIGNS["knn-k200"] = variant(knn, k=200)
-DESIGNS["knn-t30"] = variant(knn, temperature=30.0)
-DESIGNS["blend-1-1-2"] = weighted_blend((1, 1, 2))
-DESIGNS["blend-2-1-1"] = weighted_blend((2, 1, 1))
-DESIGNS["blend-1-2-1"] = weighted_blend((1, 2, 1))

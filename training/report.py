@@ -7,14 +7,10 @@ import pathlib
 
 import numpy as np
 
+import research
 from data import ROOT
 
 G4, MX = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
-
-
-def accuracy_at(rep, budget):
-    within = [p[1] for p in rep["curve"] if p[2] <= budget]
-    return max(within) if within else float("nan")
 
 
 def figures(rep):
@@ -25,7 +21,7 @@ def figures(rep):
         acc, c = m9["models"][G4]
         out["MMLU-9 AIQ"] = m9["aiq"]
         out["MMLU-9 cost to match GPT-4"] = m9["ctm"][G4]
-        out["MMLU-9 vs GPT-4 at 0.5× cost"] = accuracy_at(m9, 0.5 * c) - acc
+        out["MMLU-9 vs GPT-4 at 0.5× cost"] = research.accuracy_at(m9, 0.5 * c) - acc
     op = rep.get("mmlu, open pool")
     if op:
         out["open AIQ"] = op["aiq"]

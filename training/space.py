@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 import features
+import report
 import research
 from data import ROOT, load
 
@@ -145,14 +146,9 @@ def bags(token_ids, idx):
     return torch.tensor(flat, dtype=torch.long), torch.tensor(offsets, dtype=torch.long)
 
 
-SETTINGS = {}
-
-
-def fit_space(inputs, y, train, *, table=None, tune_table=False, k=None, epochs=40,
-              batch=256, lr=3e-3, weight_decay=None, table_l2=1e-3, seed=0, log=""):
+def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, epochs=40,
+              batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log=""):
     """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch)."""
-    k = k or SETTINGS.get("k", SPACE_DIM)
-    weight_decay = SETTINGS.get("weight_decay", 1e-4) if weight_decay is None else weight_decay
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = np.asarray(train)
@@ -245,18 +241,19 @@ def knn_blend(z_train, y_train, z_at, prior, k=50, temperature=10.0, weight=5.0)
 
 # --- designs ----------------------------------------------------------------------------------
 
-def encoder_of(name, x, tokens, tables):
+def encoder_of(name, x, tokens, tables, fit):
     """(inputs, fit_space keywords) of a design named `encoder[-tuned][+knn]`, where encoder is
-    `minilm` (frozen vectors) or a key of `tables` (static token tables)."""
+    `minilm` (frozen vectors) or a key of `tables` (static token tables); `fit` holds the
+    keywords every design shares (the space's size, weight decay)."""
     enc = name.split("+")[0]
     tune = enc.endswith("-tuned")
     enc = enc.removesuffix("-tuned")
     if enc == "minilm":
-        return x, {}
-    return tokens, {"table": tables[enc], "tune_table": tune}
+        return x, dict(fit)
+    return tokens, {**fit, "table": tables[enc], "tune_table": tune}
 
 
-def run_design(name, rows, prompts, x, tokens, table, y, folds, log=""):
+def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
     """Out-of-fold predictions [row, model] of a design, every row predicted by the fold
     that did not see it."""
     n, nm = y.shape
@@ -273,7 +270,7 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, log=""):
             q = features.blend(rows, prompts, x, val)
             oof[test] = np.stack([q[m][test] for m in models], axis=1)
         else:
-            inputs, kw = encoder_of(name, x, tokens, table)
+            inputs, kw = encoder_of(name, x, tokens, table, fit)
             knn = name.endswith("+knn")
             model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
             p_test, z_test = predict_space(model, inputs, test, kw.get("table"))
@@ -341,42 +338,19 @@ def calibration(y, p, mask, bins=10):
 
 
 def summary_line(rep):
-    """The headline figures of one design's scores."""
-    g4, mx = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
-    parts = []
-    m9, op, two, rb = (rep.get(k) for k in ("mmlu, 9 models", "mmlu, open pool",
-                                            "mmlu, mixtral vs gpt-4", "routerbench, 11 models"))
-    if m9:
-        acc, c = m9["models"][g4]
-        parts += [f"m9 aiq {m9['aiq']:.4f}", f"ctm-g4 {fmt(m9['ctm'][g4])}",
-                  f"@0.5x {research.accuracy_at(m9, 0.5 * c) - acc:+.4f}"]
-    if op:
-        parts += [f"open ctm-mx {fmt(op['ctm'][mx])}", f"gac-mx {op['gac'][mx]:+.4f}"]
-    if two:
-        parts += [f"apgr {two['apgr']:.3f}", f"cpt50 {fmt(two['cpt50'])}"]
-    if rb:
-        parts += [f"rb aiq {rb['aiq']:.4f}", f"rb min gac {min(rb['gac'].values()):+.4f}"]
-    for t in ("zeroeval, all models", "mmlu-pro, all models"):
-        if t in rep:
-            r = rep[t]
-            best = max(r["models"], key=lambda m: r["models"][m][0])
-            parts += [f"{t.split(',')[0]} min gac {min(r['gac'].values()):+.4f} "
-                      f"ctm-best {fmt(r['ctm'][best])}"]
-    return "; ".join(parts)
+    """The headline figures of one design's scores, as the report tabulates them."""
+    return "; ".join(f"{name} {report.cell(v, name)}" for name, v in report.figures(rep).items())
 
 
-def fmt(v):
-    return "never" if v is None else f"{v:.3f}"
-
-
-def transfer(rows, prompts, x, tokens, table, y, models, folds, design, model_id, held_table):
+def transfer(rows, prompts, x, tokens, table, y, models, folds, design, model_id, held_table,
+             fit):
     """Withholds `model_id`'s labels on `held_table` (all folds) and predicts them: how well the
     space ranks that model against the others there, from its labels elsewhere."""
     j = models.index(model_id)
     y_held = y.copy()
     on = np.array([r["table"] == held_table for r in rows])
     y_held[on, j] = np.nan
-    inputs, kw = encoder_of(design, x, tokens, table)
+    inputs, kw = encoder_of(design, x, tokens, table, fit)
     test = np.flatnonzero(on & (folds == 0))
     train = np.flatnonzero(folds != 0)
     model = fit_space(inputs, y_held, train, log=f"transfer {model_id}/{held_table}: ", **kw)
@@ -426,10 +400,10 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    SETTINGS.update(k=args.space_dim, weight_decay=args.weight_decay)
+    fit = {"k": args.space_dim, "weight_decay": args.weight_decay}
     torch.set_num_threads(1)
     # The frozen MiniLM baseline: training/export.py writes its encoder to --minilm.
-    rows, prompts, x, _ = load(args.data, args.minilm, args.work)
+    rows, prompts, x = load(args.data, args.minilm, args.work)
     keys = [question_key(r, p) for r, p in zip(rows, prompts)]
     folds = np.array([fold_of(k) for k in keys])
     models = sorted({m for r in rows for m in r["labels"]})
@@ -449,7 +423,7 @@ def main():
         if path.exists():
             oof = np.load(path)
         else:
-            oof = run_design(design, rows, prompts, x, tokens, table, y, folds)
+            oof = run_design(design, rows, prompts, x, tokens, table, y, folds, fit)
             np.save(path, oof)
         per_fold = [score(rows, models, oof, folds == f, pool) for f in range(FOLDS)]
         pooled = score(rows, models, oof, np.ones(len(rows), bool), pool)
@@ -469,7 +443,7 @@ def main():
                                    ("llama-3.1-70b-instruct", "zeroeval"),
                                    ("mixtral-8x7b-instruct", "routerbench")):
                 t = transfer(rows, prompts, x, tokens, table, y, models, folds, design,
-                             model_id, held)
+                             model_id, held, fit)
                 t["design"] = design
                 print(f"  transfer {design}: {t}", flush=True)
                 out.append(t)
