@@ -1,12 +1,13 @@
 //! Routing many prompts under one total budget (the Routoo paper's cost-aware decoding).
 //!
 //! Each prompt starts on its cheapest allowed model. Moving a prompt up its upper convex hull of
-//! (estimated cost, predicted quality) buys quality at a falling rate; all such moves of the
-//! batch are taken best rate first while the total still fits the budget. This is the
-//! Lagrangian solution: every prompt ends on argmax(quality − λ·cost) for the reported λ.
-//! Because the order of moves does not depend on the budget, a larger budget takes a longer
-//! prefix of the same moves, so expected quality never falls as the budget grows. The
-//! price of that guarantee is that budget smaller than the next move's cost stays unspent.
+//! (estimated cost, predicted quality less the selector's margin) buys value at a falling rate;
+//! all such moves of the batch are taken best rate first while the total still fits the budget.
+//! This is the Lagrangian solution: every prompt ends on argmax(quality − margin − λ·cost) for
+//! the reported λ. Because the order of moves does not depend on the budget, a larger budget
+//! takes a longer prefix of the same moves, so the plan's value never falls as the budget
+//! grows. The price of that guarantee is that budget smaller than the next move's cost stays
+//! unspent.
 
 use serde::Serialize;
 
@@ -17,7 +18,8 @@ use crate::select::Candidate;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchPlan {
-    /// One choice per prompt, in the order given; `score` is quality − λ·cost at `lambda`.
+    /// One choice per prompt, in the order given; `score` is quality − margin − λ·cost at
+    /// `lambda`.
     pub choices: Vec<Candidate>,
     /// Total estimated US$ of the choices; never more than `budget_total`.
     pub spend: f64,
@@ -25,6 +27,9 @@ pub struct BatchPlan {
     pub budget_total: f64,
     /// Mean predicted quality of the choices: the expected accuracy of the batch.
     pub expected_accuracy: f64,
+    /// Mean quality less margin of the choices: what the plan maximises, which never falls as
+    /// the budget grows (expected accuracy may, where a larger budget buys a surer model).
+    pub value: f64,
     /// The trade-off the plan stops at, in quality per US$ (0 when every prompt got its best).
     pub lambda: f64,
     /// What the batch costs on the cheapest allowed models.
@@ -62,9 +67,9 @@ pub(crate) fn upper_hull(points: &[(f64, f64)]) -> Vec<usize> {
     out
 }
 
-/// A prompt's hull: (cost, quality, index into its candidates), cheapest first.
+/// A prompt's hull: (cost, quality − margin, index into its candidates), cheapest first.
 fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
-    let points: Vec<(f64, f64)> = candidates.iter().map(|c| (c.cost.usd, c.quality)).collect();
+    let points: Vec<(f64, f64)> = candidates.iter().map(|c| (c.cost.usd, c.value())).collect();
     upper_hull(&points)
         .into_iter()
         .map(|i| (points[i].0, points[i].1, i))
@@ -76,7 +81,7 @@ fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
 /// λ between the rates of moves `n` and `n + 1`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Path {
-    /// Per prompt: (cost, quality, index into its candidates), cheapest first.
+    /// Per prompt: (cost, quality − margin, index into its candidates), cheapest first.
     pub hulls: Vec<Vec<(f64, f64, usize)>>,
     /// (rate, prompt, step): prompt moves from hull point `step − 1` to `step`.
     pub moves: Vec<(f64, usize, usize)>,
@@ -152,7 +157,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
         .zip(candidates)
         .map(|((h, &s), c)| {
             let mut chosen = c[h[s].2].clone();
-            chosen.score = chosen.quality - lambda * chosen.cost.usd;
+            chosen.score = chosen.value() - lambda * chosen.cost.usd;
             chosen
         })
         .collect();
@@ -160,6 +165,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
     let n = choices.len().max(1) as f64;
     Ok(BatchPlan {
         expected_accuracy: choices.iter().map(|c| c.quality).sum::<f64>() / n,
+        value: choices.iter().map(Candidate::value).sum::<f64>() / n,
         choices,
         spend,
         budget_total,
@@ -179,6 +185,7 @@ mod tests {
             model: model.into(),
             provider: "test".into(),
             quality,
+            margin: 0.0,
             cost: CostEstimate {
                 input_tokens: 1,
                 output_tokens: 1,

@@ -26,6 +26,9 @@ pub struct Manifest {
     pub neighbours: NeighbourSpec,
     /// Held-in prompts the budget is calibrated on.
     pub reference: Reference,
+    /// How the selector uses the predictor's uncertainty.
+    #[serde(default)]
+    pub selection: SelectionSpec,
     /// Where the bundle came from.
     pub provenance: serde_json::Value,
 }
@@ -66,6 +69,10 @@ pub struct Head {
     pub weights: Vec<f32>,
     /// The model's overall ability (intercept).
     pub bias: f32,
+    /// Covariance of (weights, bias) under the fit (Laplace, the encoder taken as given), row
+    /// major, (dim + 1)² values. Without it the head's estimates carry no stated uncertainty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariance: Option<Vec<f32>>,
 }
 
 /// The training prompts' positions and labels, for a nearest-neighbour correction of the heads:
@@ -99,13 +106,23 @@ impl NeighbourSpec {
     }
 }
 
-/// Predicted qualities of held-in prompts, from which the budget curve of a pool is derived.
+/// Held-in prompts, from whose predictions the budget curve of a pool is derived.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reference {
     /// Length in characters of each reference prompt.
     pub chars: Vec<usize>,
-    /// Per head id, the predicted quality of each reference prompt.
-    pub quality: std::collections::BTreeMap<String, Vec<f32>>,
+    /// Each reference prompt's position in the shared space, so that any head (one added
+    /// later too) can be evaluated on it.
+    pub z: Vec<Vec<f32>>,
+}
+
+/// What the selector takes from the predictor besides its estimates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SelectionSpec {
+    /// Standard deviations of the predicted difference by which a model must beat the pool's
+    /// best model on average before the router prefers it (κ; 0 ignores the uncertainty).
+    #[serde(default)]
+    pub margin: f64,
 }
 
 impl Manifest {
@@ -160,6 +177,16 @@ impl Manifest {
                     head.id
                 )));
             }
+            if let Some(cov) = &head.covariance {
+                let side = self.encoder.dim + 1;
+                if side.checked_mul(side) != Some(cov.len()) || cov.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::Manifest(format!(
+                        "head {:?} has a covariance of {} values; it needs {side}×{side} finite ones",
+                        head.id,
+                        cov.len()
+                    )));
+                }
+            }
         }
         let n = &self.neighbours;
         if (n.k > 0 && n.rows == 0)
@@ -172,14 +199,30 @@ impl Manifest {
                 n.rows, n.k, n.temperature, n.prior_weight
             )));
         }
-        for (id, q) in &self.reference.quality {
-            if q.len() != self.reference.chars.len() {
-                return Err(Error::Manifest(format!(
-                    "reference quality of {id:?} has {} values for {} prompts",
-                    q.len(),
-                    self.reference.chars.len()
-                )));
-            }
+        let r = &self.reference;
+        if r.z.len() != r.chars.len() {
+            return Err(Error::Manifest(format!(
+                "reference: {} positions for {} prompts",
+                r.z.len(),
+                r.chars.len()
+            )));
+        }
+        if let Some((p, z)) =
+            r.z.iter()
+                .enumerate()
+                .find(|(_, z)| z.len() != self.encoder.dim || z.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::Manifest(format!(
+                "reference prompt {p} has {} values, not {} finite ones",
+                z.len(),
+                self.encoder.dim
+            )));
+        }
+        let margin = self.selection.margin;
+        if !margin.is_finite() || margin < 0.0 {
+            return Err(Error::Manifest(format!(
+                "selection margin {margin} is not a number of standard deviations, 0 or more"
+            )));
         }
         Ok(())
     }

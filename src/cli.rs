@@ -488,7 +488,8 @@ fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Rep
     )
     .with_context(|| format!("evaluating {}", data.display()))?;
     let predictions = predict_all(router, &selection.prompts(&table))?;
-    let inputs = selection.inputs(&table, &predictions)?;
+    let margin = router.margin_for(&selection.pool)?;
+    let inputs = selection.inputs(&table, &predictions, margin)?;
     Ok(routoo::eval::evaluate(&inputs))
 }
 

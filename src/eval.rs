@@ -14,8 +14,8 @@ use crate::batch::{upper_hull, Path};
 use crate::cost;
 use crate::error::{Error, Result};
 use crate::pool::Pool;
-use crate::predictor::Prediction;
-use crate::select::{self, Candidate, Constraints};
+use crate::predictor::{Estimate, Prediction};
+use crate::select::{self, Candidate, Constraints, Margin};
 
 /// Columns that are never a model: the row's identity, its prompt and the reference answer.
 const FIXED: [&str; 5] = ["id", "benchmark", "subject", "prompt", "answer"];
@@ -191,8 +191,14 @@ impl Selection {
             .collect()
     }
 
-    /// Joins the table's truth with the router's predictions, one per selected row.
-    pub fn inputs(&self, table: &Table, predictions: &[Prediction]) -> Result<Inputs> {
+    /// Joins the table's truth with the router's predictions, one per selected row, and the
+    /// margin the router applies over the selection's pool ([`crate::Router::margin_for`]).
+    pub fn inputs(
+        &self,
+        table: &Table,
+        predictions: &[Prediction],
+        margin: Margin,
+    ) -> Result<Inputs> {
         if predictions.len() != self.rows.len() {
             return Err(Error::Table(format!(
                 "{} predictions for {} rows",
@@ -232,6 +238,15 @@ impl Selection {
                         .collect()
                 })
                 .collect(),
+            sd: predictions
+                .iter()
+                .map(|p| {
+                    (self.models.iter())
+                        .map(|id| p.estimate_of(id).map_or(0.0, |e| e.sd))
+                        .collect()
+                })
+                .collect(),
+            margin,
         })
     }
 }
@@ -251,6 +266,10 @@ pub struct Inputs {
     pub cost: Vec<Vec<f64>>,
     /// The router's predicted quality.
     pub quality: Vec<Vec<f64>>,
+    /// Its standard deviation.
+    pub sd: Vec<Vec<f64>>,
+    /// The selector's margin over `pool`.
+    pub margin: Margin,
 }
 
 impl Inputs {
@@ -259,14 +278,31 @@ impl Inputs {
         cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
     }
 
+    /// Row `r`'s estimates, in pool order.
+    fn estimates(&self, r: usize) -> Vec<Estimate> {
+        let sd = |m: usize| self.sd.get(r).and_then(|s| s.get(m)).copied();
+        (self.quality[r].iter().enumerate())
+            .map(|(m, &quality)| Estimate {
+                quality,
+                sd: sd(m).unwrap_or(0.0),
+            })
+            .collect()
+    }
+
     /// The models the router may choose on each row, priced by [`select::rank`] (the code the
     /// browser ranks with), as indices into the pool.
     fn candidates(&self) -> (Vec<Vec<Candidate>>, Vec<Vec<usize>>) {
         let none = Constraints::default();
         (0..self.correct.len())
             .map(|r| {
-                let (ranked, _) =
-                    select::rank(&self.pool, &self.quality[r], self.chars[r], 0.0, &none);
+                let (ranked, _) = select::rank(
+                    &self.pool,
+                    &self.estimates(r),
+                    self.chars[r],
+                    0.0,
+                    &self.margin,
+                    &none,
+                );
                 let index = ranked
                     .iter()
                     .map(|c| {
@@ -573,7 +609,12 @@ fn pair(inputs: &Inputs) -> Pair {
     let n = inputs.correct.len();
     let acc = |m: usize| mean((0..n).map(|r| f64::from(u8::from(inputs.correct[r][m]))), n);
     let (weak, strong) = if acc(0) <= acc(1) { (0, 1) } else { (1, 0) };
-    let gain = |r: usize| inputs.quality[r][strong] - inputs.quality[r][weak];
+    // What the selector weighs: quality less each model's margin.
+    let gain = |r: usize| {
+        let estimates = inputs.estimates(r);
+        let h = inputs.margin.handicaps(&estimates, &[0, 1]);
+        (estimates[strong].quality - h[strong]) - (estimates[weak].quality - h[weak])
+    };
     let by_gain = strong_call_curve(inputs, weak, strong, gain);
     let by_cost = strong_call_curve(inputs, weak, strong, |r| {
         let dc = inputs.estimate(r, strong) - inputs.estimate(r, weak);
@@ -697,9 +738,11 @@ mod tests {
         Inputs {
             pool: pool(&[("small", 1.0), ("medium", 2.0), ("large", 4.0)]),
             chars: vec![4; correct.len()],
+            sd: vec![vec![0.0; 3]; correct.len()],
             correct,
             cost,
             quality,
+            margin: Margin::default(),
         }
     }
 
@@ -770,14 +813,16 @@ mod tests {
                 correct: rows.iter().map(|r| r.0.iter().map(|m| m.1).collect()).collect(),
                 cost: rows.iter().map(|r| vec![1.0 * r.1 as f64, 2.0 * r.1 as f64, 3.0]).collect(),
                 quality: rows.iter().map(|r| r.0.iter().map(|m| m.0).collect()).collect(),
+                sd: rows.iter().map(|_| vec![0.0; 3]).collect(),
+                margin: Margin::default(),
             };
             let report = evaluate(&inputs);
             let none = Constraints::default();
             for lambda in lambdas {
                 let (mut right, mut spend) = (0.0, 0.0);
                 for r in 0..rows.len() {
-                    let q = &inputs.quality[r];
-                    let (ranked, _) = select::rank(&inputs.pool, q, inputs.chars[r], lambda, &none);
+                    let q = inputs.estimates(r);
+                    let (ranked, _) = select::rank(&inputs.pool, &q, inputs.chars[r], lambda, &inputs.margin, &none);
                     let m = inputs.pool.models.iter().position(|m| m.id == ranked[0].model).unwrap();
                     right += f64::from(u8::from(inputs.correct[r][m]));
                     spend += inputs.cost[r][m];
@@ -824,6 +869,8 @@ mod tests {
             ],
             cost: vec![vec![1.0, 10.0]; 4],
             quality: quality.iter().map(|q| q.to_vec()).collect(),
+            sd: vec![vec![0.0; 2]; 4],
+            margin: Margin::default(),
         };
         let short = [1.0; 4];
         let perfect = evaluate(&make(
@@ -877,15 +924,21 @@ mod tests {
                 ModelQuality {
                     model: "b".into(),
                     quality: qb,
+                    sd: 0.0,
                 },
                 ModelQuality {
                     model: "a".into(),
                     quality: qa,
+                    sd: 0.0,
                 },
             ],
         };
         let inputs = sel
-            .inputs(&table, &[prediction(0.9, 0.1), prediction(0.2, 0.8)])
+            .inputs(
+                &table,
+                &[prediction(0.9, 0.1), prediction(0.2, 0.8)],
+                Margin::default(),
+            )
             .unwrap();
         assert_eq!(inputs.correct, [[true, false], [false, true]]);
         assert_eq!(inputs.cost, [[0.1, 0.2], [0.1, 0.2]]);
@@ -893,7 +946,9 @@ mod tests {
         // At λ = 0 the router follows the predictions: both rows right at mixed cost.
         let report = evaluate(&inputs);
         assert_eq!(report.curve[0].accuracy, 1.0);
-        assert!(sel.inputs(&table, &[prediction(0.5, 0.5)]).is_err());
+        assert!(sel
+            .inputs(&table, &[prediction(0.5, 0.5)], Margin::default())
+            .is_err());
 
         let err = |models: &[&str]| {
             let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();

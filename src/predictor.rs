@@ -1,6 +1,7 @@
 //! The performance predictor: tokenizer → ONNX encoder (tract) → the prompt's position z in a
 //! space every model shares → per model, sigmoid(θ_m · z + b_m), corrected by the labels of the
-//! nearest training prompts in that space.
+//! nearest training prompts in that space, with the estimate's standard deviation under the
+//! head's covariance.
 
 use std::sync::Arc;
 
@@ -33,15 +34,34 @@ pub struct ModelQuality {
     pub model: String,
     /// Estimated probability of a good answer, in [0, 1].
     pub quality: f64,
+    /// Standard deviation of that estimate (0 when the head states no covariance).
+    pub sd: f64,
+}
+
+/// A head's estimate for one prompt, without the model's name.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Estimate {
+    /// Estimated probability of a good answer, in [0, 1].
+    pub quality: f64,
+    /// Its standard deviation.
+    pub sd: f64,
 }
 
 impl Prediction {
     /// Quality of a model, if the predictor has a head for it.
     pub fn quality_of(&self, model: &str) -> Option<f64> {
+        self.estimate_of(model).map(|e| e.quality)
+    }
+
+    /// Quality and its standard deviation for a model, if the predictor has a head for it.
+    pub fn estimate_of(&self, model: &str) -> Option<Estimate> {
         self.quality
             .iter()
             .find(|q| q.model == model)
-            .map(|q| q.quality)
+            .map(|q| Estimate {
+                quality: q.quality,
+                sd: q.sd,
+            })
     }
 }
 
@@ -51,6 +71,8 @@ pub struct Predictor {
     tokenizer: Tokenizer,
     plan: Plan,
     neighbours: Neighbours,
+    /// Every head's estimate on each reference prompt: `[prompt][head]`.
+    reference: Vec<Vec<Estimate>>,
 }
 
 /// The training prompts' vectors (int8) and, per head, their labels.
@@ -112,12 +134,18 @@ impl Predictor {
         };
         let tokenizer = load_tokenizer(tokenizer, manifest.encoder.max_tokens)?;
         let plan = load_encoder(encoder)?;
-        Ok(Predictor {
+        let mut predictor = Predictor {
             manifest,
             tokenizer,
             plan,
             neighbours,
-        })
+            reference: Vec::new(),
+        };
+        // Once here, not per pool: the budget curve of every pool reads these.
+        predictor.reference = (predictor.manifest.reference.z.iter())
+            .map(|z| predictor.estimate(z))
+            .collect();
+        Ok(predictor)
     }
 
     /// Reads a bundle from a directory holding `predictor.json` and the files it names.
@@ -187,25 +215,15 @@ impl Predictor {
     /// Estimates, for every head, how likely that model is to answer the prompt well.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
         let (z, tokens, truncated) = self.embed(prompt)?;
-        let spec = &self.manifest.neighbours;
-        let (similarity, order) = if spec.k > 0 {
-            let similarity = self.similarities(&unit(&z));
-            let order = Self::by_similarity(&similarity);
-            (similarity, order)
-        } else {
-            (Vec::new(), Vec::new())
-        };
         let quality = self
             .manifest
             .heads
             .iter()
-            .enumerate()
-            .map(|(h, head)| {
-                let own = head_probability(&head.weights, head.bias, &z);
-                ModelQuality {
-                    model: head.id.clone(),
-                    quality: self.nearest(h, own, &similarity, &order),
-                }
+            .zip(self.estimate(&z))
+            .map(|(head, e)| ModelQuality {
+                model: head.id.clone(),
+                quality: e.quality,
+                sd: e.sd,
             })
             .collect();
         Ok(Prediction {
@@ -214,6 +232,32 @@ impl Predictor {
             chars: prompt.chars().count(),
             quality,
         })
+    }
+
+    /// Every head's estimate, in head order, for a position `z` in the shared space.
+    pub fn estimate(&self, z: &[f32]) -> Vec<Estimate> {
+        let spec = &self.manifest.neighbours;
+        let (similarity, order) = if spec.k > 0 {
+            let similarity = self.similarities(&unit(z));
+            let order = Self::by_similarity(&similarity);
+            (similarity, order)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        (self.manifest.heads.iter().enumerate())
+            .map(|(h, head)| {
+                let own = head_probability(&head.weights, head.bias, z);
+                Estimate {
+                    quality: self.nearest(h, own, &similarity, &order),
+                    sd: head.covariance.as_deref().map_or(0.0, |c| sd(c, z, own)),
+                }
+            })
+            .collect()
+    }
+
+    /// Every head's estimate on each of the manifest's reference prompts: `[prompt][head]`.
+    pub fn reference(&self) -> &[Vec<Estimate>] {
+        &self.reference
     }
 }
 
@@ -301,6 +345,18 @@ fn dot(w: &[f32], x: &[f32]) -> f64 {
 fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
     let z = dot(weights, x) + f64::from(bias);
     1.0 / (1.0 + (-z).exp())
+}
+
+/// Standard deviation of a head's probability `p` at `z` under the covariance `cov` of
+/// (weights, bias): the delta method, p(1 − p)·√(xᵀ·cov·x) with x = (z, 1). The kNN correction
+/// is left out: it only moves the estimate toward labels the head was fitted on.
+fn sd(cov: &[f32], z: &[f32], p: f64) -> f64 {
+    let x = |i: usize| z.get(i).map_or(1.0, |&v| f64::from(v));
+    let side = z.len() + 1;
+    let variance: f64 = (cov.chunks_exact(side).enumerate())
+        .map(|(i, row)| x(i) * (0..side).map(|j| f64::from(row[j]) * x(j)).sum::<f64>())
+        .sum();
+    p * (1.0 - p) * variance.max(0.0).sqrt()
 }
 
 fn encoder_err(e: impl std::fmt::Display) -> Error {

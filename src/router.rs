@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{self, BatchPlan};
 use crate::error::{Error, Exclusions, Result};
 use crate::pool::Pool;
-use crate::predictor::{Prediction, Predictor};
-use crate::select::{self, BudgetCurve, Candidate, Constraints, Excluded};
+use crate::predictor::{Estimate, Prediction, Predictor};
+use crate::select::{self, BudgetCurve, Candidate, Constraints, Excluded, Margin};
 
 /// How to trade quality for cost on one request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,14 +53,44 @@ pub struct Router {
     pool: Pool,
     /// Index of each pool model's head in the predictor's output.
     heads: Vec<usize>,
+    margin: Margin,
     curve: BudgetCurve,
 }
 
-/// Each pool model's head index, and the pool's budget curve on the reference prompts.
-fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, BudgetCurve)> {
+/// What binding a predictor to a pool derives: each pool model's head index, the selector's
+/// margin and the pool's budget curve on the reference prompts.
+fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, BudgetCurve)> {
+    let heads = head_indices(predictor, pool)?;
+    let reference = reference_estimates(predictor, &heads);
+    let margin = margin(predictor, &reference);
+    let chars = &predictor.manifest().reference.chars;
+    let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
+    Ok((heads, margin, curve))
+}
+
+/// The reference prompts' estimates for the given heads: `[prompt][model]`.
+fn reference_estimates(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<Estimate>> {
+    (predictor.reference().iter())
+        .map(|p| heads.iter().map(|&h| p[h]).collect())
+        .collect()
+}
+
+/// The manifest's κ, and each model's mean quality over the reference prompts.
+fn margin(predictor: &Predictor, reference: &[Vec<Estimate>]) -> Margin {
+    let n = reference.len().max(1) as f64;
+    let models = reference.first().map_or(0, Vec::len);
+    Margin {
+        kappa: predictor.manifest().selection.margin,
+        average: (0..models)
+            .map(|m| reference.iter().map(|p| p[m].quality).sum::<f64>() / n)
+            .collect(),
+    }
+}
+
+/// Index of each pool model's head; fails on a model the predictor has no head for.
+fn head_indices(predictor: &Predictor, pool: &Pool) -> Result<Vec<usize>> {
     let manifest = predictor.manifest();
-    let heads = pool
-        .models
+    pool.models
         .iter()
         .map(|m| {
             manifest
@@ -77,33 +107,18 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, BudgetCurve)>
                         .join(", "),
                 })
         })
-        .collect::<Result<Vec<_>>>()?;
-    let reference = &manifest.reference;
-    let quality: Vec<Vec<f64>> = (0..reference.chars.len())
-        .map(|p| {
-            pool.models
-                .iter()
-                .map(|m| {
-                    reference
-                        .quality
-                        .get(&m.id)
-                        .and_then(|q| q.get(p))
-                        .map_or(0.0, |&q| f64::from(q))
-                })
-                .collect()
-        })
-        .collect();
-    Ok((heads, BudgetCurve::trace(pool, &reference.chars, &quality)))
+        .collect()
 }
 
 impl Router {
     /// Binds a predictor to a pool; fails if a pool model has no head.
     pub fn new(predictor: Predictor, pool: Pool) -> Result<Router> {
-        let (heads, curve) = bind(&predictor, &pool)?;
+        let (heads, margin, curve) = bind(&predictor, &pool)?;
         Ok(Router {
             predictor,
             pool,
             heads,
+            margin,
             curve,
         })
     }
@@ -111,9 +126,10 @@ impl Router {
     /// Routes over another pool from now on (models toggled, prices edited). On error the
     /// router keeps its pool.
     pub fn set_pool(&mut self, pool: Pool) -> Result<()> {
-        let (heads, curve) = bind(&self.predictor, &pool)?;
+        let (heads, margin, curve) = bind(&self.predictor, &pool)?;
         self.pool = pool;
         self.heads = heads;
+        self.margin = margin;
         self.curve = curve;
         Ok(())
     }
@@ -133,6 +149,21 @@ impl Router {
         &self.curve
     }
 
+    /// The margin the selector applies over this router's pool.
+    pub fn margin(&self) -> &Margin {
+        &self.margin
+    }
+
+    /// The margin the selector would apply over another pool of this predictor's models (as
+    /// `routoo eval` needs for the models it evaluates).
+    pub fn margin_for(&self, pool: &Pool) -> Result<Margin> {
+        let heads = head_indices(&self.predictor, pool)?;
+        Ok(margin(
+            &self.predictor,
+            &reference_estimates(&self.predictor, &heads),
+        ))
+    }
+
     /// Predicted quality of every head for a prompt.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
         self.predictor.predict(prompt)
@@ -148,12 +179,13 @@ impl Router {
     pub fn decide(&self, prediction: &Prediction, options: &RouteOptions) -> Result<Decision> {
         options.constraints.validate(&self.pool)?;
         let lambda = self.lambda(options)?;
-        let quality = self.qualities(prediction);
+        let estimates = self.estimates(prediction);
         let (ranked, excluded) = select::rank(
             &self.pool,
-            &quality,
+            &estimates,
             prediction.chars,
             lambda,
+            &self.margin,
             &options.constraints,
         );
         let Some(choice) = ranked.first().cloned() else {
@@ -211,9 +243,15 @@ impl Router {
             .iter()
             .enumerate()
             .map(|(index, prediction)| {
-                let quality = self.qualities(prediction);
-                let (ranked, excluded) =
-                    select::rank(&self.pool, &quality, prediction.chars, 0.0, constraints);
+                let estimates = self.estimates(prediction);
+                let (ranked, excluded) = select::rank(
+                    &self.pool,
+                    &estimates,
+                    prediction.chars,
+                    0.0,
+                    &self.margin,
+                    constraints,
+                );
                 if ranked.is_empty() {
                     return Err(Error::BatchItem {
                         index,
@@ -226,11 +264,19 @@ impl Router {
         batch::plan(&candidates, budget_total)
     }
 
-    /// Predicted quality of each pool model, in pool order.
-    fn qualities(&self, prediction: &Prediction) -> Vec<f64> {
+    /// The estimate for each pool model, in pool order.
+    fn estimates(&self, prediction: &Prediction) -> Vec<Estimate> {
         self.heads
             .iter()
-            .map(|&h| prediction.quality.get(h).map_or(0.0, |q| q.quality))
+            .map(|&h| {
+                prediction
+                    .quality
+                    .get(h)
+                    .map_or(Estimate::default(), |q| Estimate {
+                        quality: q.quality,
+                        sd: q.sd,
+                    })
+            })
             .collect()
     }
 

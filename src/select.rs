@@ -1,4 +1,8 @@
-//! Cost-aware selection: argmax of quality − λ·cost over the models a request allows.
+//! Cost-aware selection: argmax of quality − margin − λ·cost over the models a request allows.
+//!
+//! The margin is what a model gives up for the predictor's uncertainty: every model but the
+//! pool's best on average must beat that model by κ standard deviations of the predicted
+//! difference, so the router leaves a strong default only when it is sure.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -8,6 +12,37 @@ use serde::{Deserialize, Serialize};
 use crate::cost::{self, CostEstimate};
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolModel};
+use crate::predictor::Estimate;
+
+/// How sure the predictor must be before the router leaves the pool's best model on average.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Margin {
+    /// Standard deviations of the predicted difference a model must clear (κ; 0: none).
+    pub kappa: f64,
+    /// Each pool model's mean predicted quality over the reference prompts, in pool order.
+    pub average: Vec<f64>,
+}
+
+impl Margin {
+    /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
+    /// 0 for the allowed model best on average (the first of equals), κ·√(sd² + sd_best²) for
+    /// the others.
+    pub fn handicaps(&self, estimates: &[Estimate], allowed: &[usize]) -> Vec<f64> {
+        let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
+        let best = allowed
+            .iter()
+            .copied()
+            .reduce(|a, b| if average(b) > average(a) { b } else { a });
+        let sd = |m: usize| estimates.get(m).map_or(0.0, |e| e.sd);
+        allowed
+            .iter()
+            .map(|&m| match best {
+                Some(b) if b != m && self.kappa > 0.0 => self.kappa * sd(m).hypot(sd(b)),
+                _ => 0.0,
+            })
+            .collect()
+    }
+}
 
 /// What a request allows, beyond the budget.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -129,26 +164,37 @@ pub struct Candidate {
     pub provider: String,
     /// Predicted probability of a good answer.
     pub quality: f64,
+    /// Quality given up for the predictor's uncertainty about beating the pool's best model
+    /// on average (0 for that model); see [`Margin`].
+    pub margin: f64,
     /// Estimated cost.
     pub cost: CostEstimate,
-    /// quality − λ·cost: what the router maximises.
+    /// quality − margin − λ·cost: what the router maximises.
     pub score: f64,
+}
+
+impl Candidate {
+    /// quality − margin: what the router weighs against cost.
+    pub fn value(&self) -> f64 {
+        self.quality - self.margin
+    }
 }
 
 /// Splits the pool into candidates ranked best first and excluded models.
 ///
-/// `quality[i]` is the predicted quality of `pool.models[i]`. Ties in score go to the cheaper
-/// model, then to the smaller id, so the ranking is deterministic.
+/// `estimates[i]` is the predictor's estimate for `pool.models[i]`. Ties in score go to the
+/// cheaper model, then to the smaller id, so the ranking is deterministic.
 pub fn rank(
     pool: &Pool,
-    quality: &[f64],
+    estimates: &[Estimate],
     chars: usize,
     lambda: f64,
+    margin: &Margin,
     constraints: &Constraints,
 ) -> (Vec<Candidate>, Vec<Excluded>) {
-    let mut candidates = Vec::with_capacity(pool.models.len());
+    let mut allowed = Vec::with_capacity(pool.models.len());
     let mut excluded = Vec::new();
-    for (model, &q) in pool.models.iter().zip(quality) {
+    for (m, model) in pool.models.iter().enumerate().take(estimates.len()) {
         let cost = cost::estimate(pool, model, chars);
         match exclusion(model, &cost, constraints) {
             Some(reason) => excluded.push(Excluded {
@@ -156,15 +202,26 @@ pub fn rank(
                 message: reason.to_string(),
                 reason,
             }),
-            None => candidates.push(Candidate {
-                model: model.id.clone(),
-                provider: model.provider.clone(),
-                quality: q,
-                cost,
-                score: q - lambda * cost.usd,
-            }),
+            None => allowed.push((m, cost)),
         }
     }
+    let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
+    let handicaps = margin.handicaps(estimates, &indices);
+    let mut candidates: Vec<Candidate> = allowed
+        .into_iter()
+        .zip(handicaps)
+        .map(|((m, cost), handicap)| {
+            let (model, quality) = (&pool.models[m], estimates[m].quality);
+            Candidate {
+                model: model.id.clone(),
+                provider: model.provider.clone(),
+                quality,
+                margin: handicap,
+                score: quality - handicap - lambda * cost.usd,
+                cost,
+            }
+        })
+        .collect();
     candidates.sort_by(compare);
     (candidates, excluded)
 }
@@ -240,11 +297,17 @@ fn lambda_grid() -> impl Iterator<Item = f64> {
 }
 
 impl BudgetCurve {
-    /// Traces the curve. `quality[p][i]` is the quality of `pool.models[i]` on reference prompt
-    /// `p`, whose length in characters is `chars[p]`.
-    pub fn trace(pool: &Pool, chars: &[usize], quality: &[Vec<f64>]) -> BudgetCurve {
-        // Each prompt's allowed models, priced once: (quality, US$, rank of the id). The top of
-        // `rank` at a λ is the best of these by score, then cost, then id, as `compare` orders.
+    /// Traces the curve. `estimates[p][i]` is the estimate for `pool.models[i]` on reference
+    /// prompt `p`, whose length in characters is `chars[p]`.
+    pub fn trace(
+        pool: &Pool,
+        chars: &[usize],
+        estimates: &[Vec<Estimate>],
+        margin: &Margin,
+    ) -> BudgetCurve {
+        // Each prompt's allowed models, priced once: (value, quality, US$, rank of the id). The
+        // top of `rank` at a λ is the best of these by score, then cost, then id, as `compare`
+        // orders.
         let none = Constraints::default();
         let mut by_id: Vec<usize> = (0..pool.models.len()).collect();
         by_id.sort_by(|&a, &b| pool.models[a].id.cmp(&pool.models[b].id));
@@ -252,20 +315,22 @@ impl BudgetCurve {
         for (r, &m) in by_id.iter().enumerate() {
             id_rank[m] = r;
         }
-        let options: Vec<Vec<(f64, f64, usize)>> = chars
+        let options: Vec<Vec<(f64, f64, f64, usize)>> = chars
             .iter()
-            .zip(quality)
-            .map(|(&c, qs)| {
-                pool.models
-                    .iter()
-                    .zip(qs)
-                    .enumerate()
-                    .filter_map(|(m, (model, &q))| {
+            .zip(estimates)
+            .map(|(&c, es)| {
+                let allowed: Vec<(usize, f64)> = (pool.models.iter().enumerate())
+                    .take(es.len())
+                    .filter_map(|(m, model)| {
                         let cost = cost::estimate(pool, model, c);
                         exclusion(model, &cost, &none)
                             .is_none()
-                            .then_some((q, cost.usd, id_rank[m]))
+                            .then_some((m, cost.usd))
                     })
+                    .collect();
+                let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
+                (allowed.iter().zip(margin.handicaps(es, &indices)))
+                    .map(|(&(m, usd), h)| (es[m].quality - h, es[m].quality, usd, id_rank[m]))
                     .collect()
             })
             .collect();
@@ -274,12 +339,12 @@ impl BudgetCurve {
                 let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
                 for models in &options {
                     let best = models.iter().min_by(|a, b| {
-                        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
+                        let (sa, sb) = (a.0 - lambda * a.2, b.0 - lambda * b.2);
                         sb.total_cmp(&sa)
-                            .then(a.1.total_cmp(&b.1))
-                            .then(a.2.cmp(&b.2))
+                            .then(a.2.total_cmp(&b.2))
+                            .then(a.3.cmp(&b.3))
                     });
-                    if let Some(&(quality, usd, _)) = best {
+                    if let Some(&(_, quality, usd, _)) = best {
                         spend += usd;
                         q += quality;
                         n += 1;

@@ -1,5 +1,5 @@
-//! Batch routing under a total budget: the spend fits, more budget never lowers expected
-//! accuracy, and every choice is the per-prompt best at the plan's λ.
+//! Batch routing under a total budget: the spend fits, more budget never lowers the plan's value
+//! (expected accuracy less margins), and every choice is the per-prompt best at the plan's λ.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -10,19 +10,25 @@ use routoo::batch::plan;
 use routoo::{Candidate, Constraints};
 
 fn batch() -> impl Strategy<Value = Vec<Vec<Candidate>>> {
-    let prompt = prop::collection::vec((0.0..1.0f64, 0.0..0.01f64), 1..7).prop_map(|models| {
-        models
-            .into_iter()
-            .enumerate()
-            .map(|(i, (quality, usd))| common::candidate(&format!("m{i}"), "p", quality, usd))
-            .collect()
-    });
+    let prompt =
+        prop::collection::vec((0.0..1.0f64, 0.0..0.01f64, 0.0..0.1f64), 1..7).prop_map(|models| {
+            models
+                .into_iter()
+                .enumerate()
+                .map(|(i, (quality, usd, margin))| {
+                    let mut c = common::candidate(&format!("m{i}"), "p", quality, usd);
+                    c.margin = margin;
+                    c.score = quality - margin;
+                    c
+                })
+                .collect()
+        });
     prop::collection::vec(prompt, 0..40)
 }
 
 proptest! {
     #[test]
-    fn spend_fits_and_more_budget_never_lowers_accuracy(
+    fn spend_fits_and_more_budget_never_lowers_the_value(
         batch in batch(),
         a in 0.0..1.2f64,
         b in 0.0..1.2f64,
@@ -43,12 +49,12 @@ proptest! {
             for (choice, candidates) in p.choices.iter().zip(&batch) {
                 let best = candidates
                     .iter()
-                    .map(|c| c.quality - p.lambda * c.cost.usd)
+                    .map(|c| c.value() - p.lambda * c.cost.usd)
                     .fold(f64::NEG_INFINITY, f64::max);
                 prop_assert!(choice.score >= best - 1e-9, "{} < {}", choice.score, best);
             }
         }
-        prop_assert!(large.expected_accuracy >= small.expected_accuracy - 1e-12);
+        prop_assert!(large.value >= small.value - 1e-12);
         prop_assert!(large.spend >= small.spend - 1e-15);
     }
 }
@@ -68,7 +74,7 @@ fn the_router_plans_a_batch_of_real_prompts() {
         })
         .collect();
     for w in plans.windows(2) {
-        assert!(w[1].expected_accuracy >= w[0].expected_accuracy);
+        assert!(w[1].value >= w[0].value);
         assert!(w[1].spend <= w[1].budget_total);
     }
     let (first, last) = (&plans[0], &plans[3]);

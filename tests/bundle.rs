@@ -30,8 +30,13 @@ fn manifest_has_a_head_for_every_model_of_the_data() {
         let id = m["id"].as_str().unwrap();
         assert!(manifest.head(id).is_some(), "no head for {id}");
     }
-    assert_eq!(manifest.reference.quality.len(), manifest.heads.len());
+    assert_eq!(manifest.reference.z.len(), manifest.reference.chars.len());
     assert!(!manifest.reference.chars.is_empty());
+    // Every head states its uncertainty, and the selector uses it.
+    for head in &manifest.heads {
+        assert!(head.covariance.is_some(), "{} has no covariance", head.id);
+    }
+    assert!(manifest.selection.margin > 0.0);
 }
 
 #[test]
@@ -78,28 +83,33 @@ fn encoder_matches_onnxruntime() {
 }
 
 /// `python.json` is what `training/train.py` predicts for the fixture prompts: the Rust
-/// predictor must compute the same qualities.
+/// predictor must compute the same qualities and standard deviations.
 #[test]
 fn predictions_match_python() {
     let router = common::router();
     let python = common::fixture("python.json");
     let models: Vec<String> = serde_json::from_value(python["models"].clone()).unwrap();
     let rows = python["quality"].as_array().unwrap();
+    let sds = python["sd"].as_array().unwrap();
     let prompts = common::prompts();
     assert_eq!(rows.len(), prompts.len());
+    assert_eq!(sds.len(), prompts.len());
     let mut worst = 0.0f64;
-    for (prompt, want) in prompts.iter().zip(rows) {
+    for ((prompt, want), want_sd) in prompts.iter().zip(rows).zip(sds) {
         let got = router.predict(prompt).unwrap();
         let want: Vec<f64> = serde_json::from_value(want.clone()).unwrap();
+        let want_sd: Vec<f64> = serde_json::from_value(want_sd.clone()).unwrap();
         assert_eq!(got.quality.len(), models.len());
-        for ((g, id), w) in got.quality.iter().zip(&models).zip(&want) {
+        for (((g, id), w), s) in got.quality.iter().zip(&models).zip(&want).zip(&want_sd) {
             assert_eq!(&g.model, id);
-            worst = worst.max((g.quality - w).abs());
+            worst = worst.max((g.quality - w).abs()).max((g.sd - s).abs());
             assert!(
-                (g.quality - w).abs() <= 1e-4,
-                "{id}: Rust {} vs Python {w} for {prompt:?}",
-                g.quality
+                (g.quality - w).abs() <= 1e-4 && (g.sd - s).abs() <= 1e-4,
+                "{id}: Rust {} ± {} vs Python {w} ± {s} for {prompt:?}",
+                g.quality,
+                g.sd
             );
+            assert!(g.sd > 0.0, "{id} states no uncertainty");
         }
     }
     eprintln!("largest |Rust − Python| over the fixtures: {worst:e}");

@@ -189,6 +189,32 @@ fn neighbours_pull_the_heads_toward_their_labels() {
 }
 
 #[test]
+fn bad_covariances_margins_and_reference_positions_are_refused() {
+    type Spoil = fn(&mut serde_json::Value);
+    let cases: [(&str, Spoil); 4] = [
+        ("covariance of 3 values", |m| {
+            m["heads"][0]["covariance"] = serde_json::json!([1.0, 0.0, 1.0]);
+        }),
+        ("selection margin -1", |m| {
+            m["selection"]["margin"] = serde_json::json!(-1.0);
+        }),
+        ("reference prompt 0 has 2 values", |m| {
+            m["reference"]["z"][0] = serde_json::json!([0.5, 0.5]);
+        }),
+        ("positions for", |m| {
+            m["reference"]["z"].as_array_mut().unwrap().pop();
+        }),
+    ];
+    for (message, spoil) in cases {
+        let (mut manifest, encoder, tokenizer) = parts();
+        spoil(&mut manifest);
+        let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+        assert!(matches!(err, Error::Manifest(_)), "{err}");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+}
+
+#[test]
 fn out_of_range_neighbour_settings_are_refused() {
     let (mut manifest, encoder, tokenizer) = parts();
     manifest["neighbours"]["prior_weight"] = serde_json::json!(0.0);

@@ -5,7 +5,8 @@
 mod common;
 
 use proptest::prelude::*;
-use routoo::select::{rank, BudgetCurve, Constraints};
+use routoo::predictor::Estimate;
+use routoo::select::{rank, BudgetCurve, Constraints, Margin};
 use routoo::{Pool, PoolModel, RouteOptions};
 
 fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> PoolModel {
@@ -22,20 +23,28 @@ fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> 
     }
 }
 
+fn estimate(quality: f64, sd: f64) -> Estimate {
+    Estimate { quality, sd }
+}
+
 prop_compose! {
+    /// A pool, one prompt's estimates for it and a margin over it.
     fn pool_and_quality()(
         specs in prop::collection::vec(
-            (0.0..40.0f64, 0.0..80.0f64, 300u32..200_000, 100u32..20_000, 0.0..1.0f64),
+            (0.0..40.0f64, 0.0..80.0f64, 300u32..200_000, 100u32..20_000, (0.0..1.0f64, 0.0..0.2f64, 0.0..1.0f64)),
             1..10,
         ),
         out in 1u32..2000,
-    ) -> (Pool, Vec<f64>) {
+        kappa in prop::sample::select(vec![0.0, 0.5, 1.0, 3.0]),
+    ) -> (Pool, Vec<Estimate>, Margin) {
         let models = specs
             .iter()
             .enumerate()
             .map(|(i, s)| model(i, s.0, s.1, s.2, s.3))
             .collect();
-        (Pool { expected_output_tokens: out, models }, specs.iter().map(|s| s.4).collect())
+        let estimates = specs.iter().map(|s| estimate(s.4.0, s.4.1)).collect();
+        let margin = Margin { kappa, average: specs.iter().map(|s| s.4.2).collect() };
+        (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
 }
 
@@ -58,15 +67,15 @@ prop_compose! {
 proptest! {
     #[test]
     fn a_larger_lambda_never_picks_a_dearer_model(
-        (pool, quality) in pool_and_quality(),
+        (pool, quality, margin) in pool_and_quality(),
         chars in 1usize..100_000,
         l1 in 0.0..1e6f64,
         l2 in 0.0..1e6f64,
     ) {
         let (lo, hi) = if l1 <= l2 { (l1, l2) } else { (l2, l1) };
         let none = Constraints::default();
-        let at_lo = rank(&pool, &quality, chars, lo, &none).0;
-        let at_hi = rank(&pool, &quality, chars, hi, &none).0;
+        let at_lo = rank(&pool, &quality, chars, lo, &margin, &none).0;
+        let at_hi = rank(&pool, &quality, chars, hi, &margin, &none).0;
         if let (Some(a), Some(b)) = (at_lo.first(), at_hi.first()) {
             prop_assert!(b.cost.usd <= a.cost.usd + 1e-15, "λ {hi}: {b:?} dearer than λ {lo}: {a:?}");
         }
@@ -74,12 +83,12 @@ proptest! {
 
     #[test]
     fn constraints_are_never_violated(
-        (pool, quality) in pool_and_quality(),
+        (pool, quality, margin) in pool_and_quality(),
         chars in 1usize..400_000,
         lambda in 0.0..1e5f64,
         c in constraints(),
     ) {
-        let (ranked, excluded) = rank(&pool, &quality, chars, lambda, &c);
+        let (ranked, excluded) = rank(&pool, &quality, chars, lambda, &margin, &c);
         prop_assert_eq!(ranked.len() + excluded.len(), pool.models.len());
         for cand in &ranked {
             let m = pool.model(&cand.model).unwrap();
@@ -92,22 +101,36 @@ proptest! {
         for pair in ranked.windows(2) {
             prop_assert!(pair[0].score >= pair[1].score);
         }
+        // One allowed model, the best on average among them, gives up nothing.
+        let free: Vec<&str> = ranked.iter().filter(|c| c.margin == 0.0).map(|c| c.model.as_str()).collect();
+        if margin.kappa == 0.0 || ranked.is_empty() {
+            prop_assert_eq!(free.len(), ranked.len());
+        } else {
+            prop_assert!(!free.is_empty());
+            for cand in &ranked {
+                prop_assert!(cand.margin >= 0.0);
+                prop_assert!((cand.score - (cand.quality - cand.margin - lambda * cand.cost.usd)).abs() < 1e-12);
+            }
+        }
     }
 
     #[test]
     fn the_budget_curve_is_monotone(
-        (pool, _) in pool_and_quality(),
-        reference in prop::collection::vec((1usize..20_000, prop::collection::vec(0.0..1.0f64, 10)), 1..40),
+        (pool, _, margin) in pool_and_quality(),
+        reference in prop::collection::vec((1usize..20_000, prop::collection::vec((0.0..1.0f64, 0.0..0.2f64), 10)), 1..40),
         budgets in prop::collection::vec(0.0..50.0f64, 2..8),
     ) {
         let chars: Vec<usize> = reference.iter().map(|r| r.0).collect();
-        let quality: Vec<Vec<f64>> = reference.iter().map(|r| r.1[..pool.models.len()].to_vec()).collect();
-        let curve = BudgetCurve::trace(&pool, &chars, &quality);
+        let quality: Vec<Vec<Estimate>> = reference
+            .iter()
+            .map(|r| r.1[..pool.models.len()].iter().map(|&(q, sd)| estimate(q, sd)).collect())
+            .collect();
+        let curve = BudgetCurve::trace(&pool, &chars, &quality, &margin);
         // Each point is what the top of `rank` gives on every reference prompt at its λ.
         for point in &curve.points {
             let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
             for (&c, qs) in chars.iter().zip(&quality) {
-                if let Some(best) = rank(&pool, qs, c, point.lambda, &Constraints::default()).0.first() {
+                if let Some(best) = rank(&pool, qs, c, point.lambda, &margin, &Constraints::default()).0.first() {
                     spend += best.cost.usd;
                     q += best.quality;
                     n += 1;
@@ -139,17 +162,51 @@ proptest! {
 fn ties_go_to_the_cheaper_then_the_smaller_id_whatever_the_order() {
     let same = |i| model(i, 1.0, 1.0, 8000, 1000);
     let mut models = vec![same(2), same(0), model(5, 0.5, 0.5, 8000, 1000), same(1)];
-    let quality = [0.5, 0.5, 0.5, 0.5];
+    let quality = [estimate(0.5, 0.0); 4];
     for round in 0..4 {
         let pool = Pool {
             expected_output_tokens: 100,
             models: models.clone(),
         };
-        let (ranked, _) = rank(&pool, &quality, 400, 0.0, &Constraints::default());
+        let none = (Margin::default(), Constraints::default());
+        let (ranked, _) = rank(&pool, &quality, 400, 0.0, &none.0, &none.1);
         let order: Vec<&str> = ranked.iter().map(|c| c.model.as_str()).collect();
         assert_eq!(order, ["m5", "m0", "m1", "m2"], "round {round}");
         models.rotate_left(1);
     }
+}
+
+#[test]
+fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
+    let pool = Pool {
+        expected_output_tokens: 100,
+        models: vec![
+            model(0, 10.0, 30.0, 8000, 1000),
+            model(1, 1.0, 2.0, 8000, 1000),
+        ],
+    };
+    let margin = Margin {
+        kappa: 1.0,
+        average: vec![0.8, 0.6],
+    };
+    let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
+        let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
+        (ranked[0].model.clone(), ranked[0].margin)
+    };
+    let none = Constraints::default();
+    // m1 is predicted 5 points better on this prompt, but give or take 10.
+    let unsure = [estimate(0.70, 0.01), estimate(0.75, 0.10)];
+    assert_eq!(top(&unsure, &margin, &none).0, "m0");
+    assert_eq!(top(&unsure, &Margin::default(), &none).0, "m1");
+    // Give or take 1, the same 5 points are a margin it is sure of.
+    let sure = [estimate(0.70, 0.01), estimate(0.75, 0.01)];
+    assert_eq!(top(&sure, &margin, &none).0, "m1");
+    // With m0 ruled out, m1 is the best allowed model on average and gives nothing up.
+    let without = Constraints {
+        exclude: vec!["m0".into()],
+        ..Default::default()
+    };
+    assert_eq!(top(&unsure, &margin, &without), ("m1".into(), 0.0));
 }
 
 #[test]

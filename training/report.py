@@ -22,6 +22,7 @@ def figures(rep):
         out["MMLU-9 AIQ"] = m9["aiq"]
         out["MMLU-9 cost to match GPT-4"] = m9["ctm"][G4]
         out["MMLU-9 vs GPT-4 at 0.5× cost"] = research.accuracy_at(m9, 0.5 * c) - acc
+        out["MMLU-9 gain at λ=0"] = top_gain(m9)
     op = rep.get("mmlu, open pool")
     if op:
         out["open AIQ"] = op["aiq"]
@@ -37,6 +38,7 @@ def figures(rep):
     if rb:
         out["RouterBench AIQ"] = rb["aiq"]
         out["RouterBench worst gain"] = min(finite(v) for v in rb["gac"].values())
+        out["RouterBench gain at λ=0"] = top_gain(rb)
     for name, label in (("zeroeval, all models", "ZeroEval"), ("mmlu-pro, all models", "MMLU-Pro")):
         r = rep.get(name)
         if r:
@@ -44,7 +46,13 @@ def figures(rep):
             out[f"{label} AIQ"] = r["aiq"]
             out[f"{label} worst gain"] = min(finite(v) for v in r["gac"].values())
             out[f"{label} cost to match best"] = r["ctm"][best]
+            out[f"{label} gain at λ=0"] = top_gain(r)
     return out
+
+
+def top_gain(rep):
+    """Accuracy of the router at λ = 0 (quality alone) minus the best single model's."""
+    return rep["curve"][-1][1] - max(acc for acc, _ in rep["models"].values())
 
 
 def finite(v):

@@ -135,6 +135,17 @@ def report(models, correct, cost, quality, estimate):
     return out
 
 
+def with_margin(quality, sd, kappa, average):
+    """The qualities the selector compares: every model but the one best on average (highest
+    `average`, its mean predicted quality over prompts of every table) gives up κ standard
+    deviations of its predicted difference from that model, so the router leaves that model only
+    for a margin the predictor is sure of. As src/select.rs."""
+    best = int(np.argmax(average))
+    handicap = kappa * np.sqrt(sd ** 2 + sd[:, [best]] ** 2)
+    handicap[:, best] = 0.0
+    return quality - handicap
+
+
 def accuracy_at(rep, budget):
     within = [p[1] for p in rep["curve"] if p[2] <= budget]
     return max(within) if within else float("nan")

@@ -36,6 +36,8 @@ FOLDS = 5
 PCA_DIM = 96
 SPACE_DIM = 8
 MAX_TOKENS = 256
+# Margins tried for the selector, in standard deviations of a predicted difference.
+MARGINS = [0.0, 0.5, 1.0, 2.0]
 
 
 # --- rows, groups, folds ----------------------------------------------------------------------
@@ -219,6 +221,27 @@ def predict_space(model, inputs, idx, table=None):
     return np.vstack(probs), np.vstack(zs)
 
 
+def head_covariance(z, y, theta, bias, prior=1.0):
+    """Per model, the Laplace covariance of (θ_m, b_m) with the encoder taken as given: the
+    inverse of Σ p(1−p)·[z,1][z,1]ᵀ over the model's labelled rows, plus a N(0, 1/prior) prior."""
+    x = np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
+    out = np.zeros((y.shape[1], x.shape[1], x.shape[1]))
+    for m in range(y.shape[1]):
+        have = ~np.isnan(y[:, m])
+        p = 1 / (1 + np.exp(-(z[have] @ theta[m] + bias[m])))
+        h = (x[have] * (p * (1 - p))[:, None]).T @ x[have] + prior * np.eye(x.shape[1])
+        out[m] = np.linalg.inv(h)
+    return out
+
+
+def quality_sd(z, p, cov):
+    """Standard deviation of each predicted probability [row, model] under `cov`: the logit's
+    sd by the delta method, p(1−p)·√([z,1]ᵀ Σ_m [z,1])."""
+    x = np.hstack([z, np.ones((len(z), 1))])
+    logit_var = np.einsum("ri,mij,rj->rm", x, cov, x)
+    return p * (1 - p) * np.sqrt(np.maximum(logit_var, 0))
+
+
 def knn_blend(z_train, y_train, z_at, prior, k=50, temperature=10.0, weight=5.0):
     """Similarity-weighted correctness of the K nearest training prompts in the learned space,
     per model, with `weight` pseudo-rows of the space's own prediction `prior`."""
@@ -258,6 +281,7 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
     that did not see it."""
     n, nm = y.shape
     oof = np.full((n, nm), np.nan)
+    sd = np.zeros((n, nm))
     models = sorted({m for r in rows for m in r["labels"]})
     for f in range(FOLDS):
         test = np.flatnonzero(folds == f)
@@ -272,14 +296,20 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
         else:
             inputs, kw = encoder_of(name, x, tokens, table, fit)
             knn = name.endswith("+knn")
+            margin = name.endswith("+margin")
             model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
             p_test, z_test = predict_space(model, inputs, test, kw.get("table"))
-            if knn:
+            if knn or margin:
                 _, z_train = predict_space(model, inputs, train, kw.get("table"))
+            if knn:
                 p_test = knn_blend(z_train, y[train], z_test, p_test)
+            if margin:
+                cov = head_covariance(z_train, y[train], model.theta.detach().numpy(),
+                                      model.bias.detach().numpy())
+                sd[test] = quality_sd(z_test, p_test, cov)
             oof[test] = p_test
         print(f"  {name} fold {f}: {time.time() - t0:.0f} s", flush=True)
-    return oof
+    return oof, sd
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -306,8 +336,9 @@ def prices():
 OUTPUT_TOKENS = {"routerbench": 256, "zeroeval": 256, "mmlu-pro": 256}
 
 
-def score(rows, models, quality, mask, pool):
-    """research.report for every evaluation, on rows where `mask` holds."""
+def score(rows, models, quality, mask, pool, sd=None, kappa=0.0):
+    """research.report for every evaluation, on rows where `mask` holds; with `sd`, the
+    selector's margin of κ standard deviations (research.with_margin)."""
     index = {m: j for j, m in enumerate(models)}
     out = {}
     for name, table, ms in evaluations(rows):
@@ -317,6 +348,10 @@ def score(rows, models, quality, mask, pool):
             continue
         correct, cost, est = research.matrices(rows, idx, ms, pool, OUTPUT_TOKENS.get(table, 1))
         q = quality[np.ix_(idx, [index[m] for m in ms])]
+        if sd is not None and kappa > 0:
+            cols = [index[m] for m in ms]
+            q = research.with_margin(q, sd[np.ix_(idx, cols)], kappa,
+                                     quality[:, cols].mean(axis=0))
         out[name] = research.report(ms, correct, cost, q, est)
     return out
 
@@ -419,20 +454,26 @@ def main():
     results = {}
     for design in args.designs.split(","):
         print(f"== {design}", flush=True)
-        path = args.out / f"oof-{design}.npy"
+        path, sd_path = args.out / f"oof-{design}.npy", args.out / f"sd-{design}.npy"
         if path.exists():
-            oof = np.load(path)
+            oof, sd = np.load(path), np.load(sd_path) if sd_path.exists() else None
         else:
-            oof = run_design(design, rows, prompts, x, tokens, table, y, folds, fit)
+            oof, sd = run_design(design, rows, prompts, x, tokens, table, y, folds, fit)
             np.save(path, oof)
-        per_fold = [score(rows, models, oof, folds == f, pool) for f in range(FOLDS)]
-        pooled = score(rows, models, oof, np.ones(len(rows), bool), pool)
+            if design.endswith("+margin"):
+                np.save(sd_path, sd)
         cal = calibration(y, oof, np.ones(len(rows), bool))
-        results[design] = {"pooled": pooled, "folds": per_fold,
-                           "calibration": {m: c for m, c in zip(models, cal)}}
-        print(f"  pooled: {summary_line(pooled)}", flush=True)
-        for f, rep in enumerate(per_fold):
-            print(f"  fold {f}: {summary_line(rep)}", flush=True)
+        kappas = MARGINS if design.endswith("+margin") else [0.0]
+        for kappa in kappas:
+            name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
+            per_fold = [score(rows, models, oof, folds == f, pool, sd, kappa)
+                        for f in range(FOLDS)]
+            pooled = score(rows, models, oof, np.ones(len(rows), bool), pool, sd, kappa)
+            results[name] = {"pooled": pooled, "folds": per_fold,
+                             "calibration": {m: c for m, c in zip(models, cal)}}
+            print(f"  {name} pooled: {summary_line(pooled)}", flush=True)
+            for f, rep in enumerate(per_fold):
+                print(f"  fold {f}: {summary_line(rep)}", flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
 
     if args.transfer:

@@ -23,6 +23,11 @@ import static_encoder
 from data import ROOT, read_rows, read_table, sha256
 
 FORMAT_VERSION = 3
+# κ: standard deviations of a predicted difference a model must clear to displace the pool's
+# best model on average. The cross-validation (space.py, design static+margin) tried 0–4; 1 put
+# RouterBench at λ = 0 level with always-GPT-4 and helped AIQ, APGR and ZeroEval's cost to match
+# (training/REPORT.md).
+MARGIN = 1.0
 
 
 def encode_all(model_bytes, tokens):
@@ -40,10 +45,21 @@ def unit(z):
     return np.where(n > 0, z / np.where(n > 0, n, 1), z)
 
 
+def quality_sd(z, own, cov):
+    """Each head's standard deviation at z, as src/predictor.rs computes it: p(1−p)·√(xᵀΣx)."""
+    x = np.append(z.astype(np.float64), 1.0)
+    var = np.einsum("i,mij,j->m", x, cov.astype(np.float64), x)
+    return own * (1 - own) * np.sqrt(np.maximum(var, 0))
+
+
+def head_probability(z, theta, bias):
+    return 1.0 / (1.0 + np.exp(-(theta.astype(np.float64) @ z.astype(np.float64)
+                                 + bias.astype(np.float64))))
+
+
 def predict(z, theta, bias, knn):
     """Every head's quality for one prompt's z, as src/predictor.rs computes it."""
-    own = 1.0 / (1.0 + np.exp(-(theta.astype(np.float64) @ z.astype(np.float64)
-                                + bias.astype(np.float64))))
+    own = head_probability(z, theta, bias)
     if knn["k"] == 0:
         return own
     sims = (knn["keys"].astype(np.float32) @ unit(z).astype(np.float32)) / np.float32(127)
@@ -113,7 +129,8 @@ def main():
 
     pick = np.flatnonzero(every)
     ref = np.sort(rng.choice(pick, size=min(args.reference, len(pick)), replace=False))
-    ref_q = np.array([predict(z[i], theta, bias, knn) for i in ref])
+    # The heads' uncertainty, from the rows they were fitted on, at the shipped (int8) z.
+    cov = space.head_covariance(z[pick], y[pick], theta, bias).astype(np.float32)
 
     f32 = lambda v: float(np.float32(v))
     max_tokens = space.MAX_TOKENS
@@ -128,14 +145,15 @@ def main():
             "description": doc,
         },
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
-        "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j])}
+        "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j]),
+                   "covariance": [f32(v) for v in cov[j].ravel()]}
                   for j, m in enumerate(order)],
         "neighbours": {"file": neighbours.name, "sha256": sha256(neighbours), "rows": 0,
                        "k": knn["k"], "temperature": knn["temperature"],
                        "prior_weight": knn["prior_weight"]},
         "reference": {"chars": [len(prompts[i]) for i in ref],
-                      "quality": {m: [round(float(v), 5) for v in ref_q[:, j]]
-                                  for j, m in enumerate(order)}},
+                      "z": [[f32(v) for v in z[i]] for i in ref]},
+        "selection": {"margin": MARGIN},
         "provenance": {
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
@@ -169,10 +187,12 @@ def main():
         "about": "z for prompts.json from www/models/encoder.onnx by onnxruntime (train.py).",
         "embeddings": [[round(float(v), 7) for v in row] for row in fz]}) + "\n")
     (args.fixtures / "python.json").write_text(json.dumps({
-        "about": "Each head's quality for prompts.json as train.py computes it; the Rust "
-                 "predictor must agree within 1e-4.",
+        "about": "Each head's quality and its standard deviation for prompts.json as train.py "
+                 "computes them; the Rust predictor must agree within 1e-4.",
         "models": order,
         "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn)] for zz in fz],
+        "sd": [[round(float(v), 7) for v in quality_sd(zz, head_probability(zz, theta, bias), cov)]
+               for zz in fz],
     }) + "\n")
 
 

@@ -246,6 +246,10 @@ function reasonFor(model, decision, i) {
   const c = decision.choice;
   const r = decision.ranked[i];
   if (i === 0) return "Chosen: the most quality for the budget";
+  if (r.quality > c.quality && r.cost.usd <= c.cost.usd) {
+    return `Predicted better (${pct(r.quality)}), but by less than the predictor is sure of ` +
+      `(a ${pct(r.margin)} margin against the pool's best model on average)`;
+  }
   if (r.quality > c.quality) {
     return `Predicted better (${pct(r.quality)}) but costs US$${usd(r.cost.usd - c.cost.usd)} more ` +
       "than the budget pays for that gain";

@@ -342,6 +342,7 @@ mod tests {
                 model: m.id.clone(),
                 provider: m.provider.clone(),
                 quality: 0.5,
+                margin: 0.0,
                 cost: CostEstimate {
                     input_tokens: 1,
                     output_tokens: 1,

@@ -153,6 +153,7 @@ mod tests {
                 model: model.into(),
                 provider: provider.into(),
                 quality: 0.5,
+                margin: 0.0,
                 cost: CostEstimate {
                     input_tokens: 1,
                     output_tokens: 1,

@@ -49,6 +49,7 @@ pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo:
         model: model.into(),
         provider: provider.into(),
         quality,
+        margin: 0.0,
         cost: routoo::cost::CostEstimate {
             input_tokens: 1,
             output_tokens: 1,
