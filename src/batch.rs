@@ -5,8 +5,8 @@
 //! all such moves of the batch are taken best rate first while the total still fits the budget.
 //! This is the Lagrangian solution: every prompt ends on argmax(quality − margin − λ·cost) for
 //! the reported λ. Because the order of moves does not depend on the budget, a larger budget
-//! takes a longer prefix of the same moves, so the plan's value never falls as the budget
-//! grows. The price of that guarantee is that budget smaller than the next move's cost stays
+//! takes a longer prefix of the same moves, so the plan's expected accuracy (its value) never
+//! falls as the budget grows. The price of that guarantee is that budget smaller than the next move's cost stays
 //! unspent.
 
 use serde::Serialize;
@@ -25,11 +25,9 @@ pub struct BatchPlan {
     pub spend: f64,
     /// The total budget asked for, US$.
     pub budget_total: f64,
-    /// Mean predicted quality of the choices: the expected accuracy of the batch.
+    /// The expected accuracy of the batch: the mean of the choices' quality less margin (a
+    /// challenger of the pool's best model on average counts at its discounted quality).
     pub expected_accuracy: f64,
-    /// Mean quality less margin of the choices: what the plan maximises, which never falls as
-    /// the budget grows (expected accuracy may, where a larger budget buys a surer model).
-    pub value: f64,
     /// The trade-off the plan stops at, in quality per US$ (0 when every prompt got its best).
     pub lambda: f64,
     /// What the batch costs on the cheapest allowed models.
@@ -164,8 +162,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
     let spend: f64 = choices.iter().map(|c| c.cost.usd).sum();
     let n = choices.len().max(1) as f64;
     Ok(BatchPlan {
-        expected_accuracy: choices.iter().map(|c| c.quality).sum::<f64>() / n,
-        value: choices.iter().map(Candidate::value).sum::<f64>() / n,
+        expected_accuracy: choices.iter().map(Candidate::value).sum::<f64>() / n,
         choices,
         spend,
         budget_total,

@@ -278,7 +278,8 @@ pub struct CurvePoint {
     pub lambda: f64,
     /// Mean estimated US$ per 1,000 requests over the reference prompts.
     pub cost_per_1k: f64,
-    /// Mean predicted quality of the chosen models over the reference prompts.
+    /// Expected accuracy over the reference prompts: the mean of the chosen models' quality
+    /// less margin, so it never falls as λ falls.
     pub quality: f64,
 }
 
@@ -305,9 +306,9 @@ impl BudgetCurve {
         estimates: &[Vec<Estimate>],
         margin: &Margin,
     ) -> BudgetCurve {
-        // Each prompt's allowed models, priced once: (value, quality, US$, rank of the id). The
-        // top of `rank` at a λ is the best of these by score, then cost, then id, as `compare`
-        // orders.
+        // Each prompt's allowed models, priced once: (quality − margin, US$, rank of the id).
+        // The top of `rank` at a λ is the best of these by score, then cost, then id, as
+        // `compare` orders.
         let none = Constraints::default();
         let mut by_id: Vec<usize> = (0..pool.models.len()).collect();
         by_id.sort_by(|&a, &b| pool.models[a].id.cmp(&pool.models[b].id));
@@ -315,7 +316,7 @@ impl BudgetCurve {
         for (r, &m) in by_id.iter().enumerate() {
             id_rank[m] = r;
         }
-        let options: Vec<Vec<(f64, f64, f64, usize)>> = chars
+        let options: Vec<Vec<(f64, f64, usize)>> = chars
             .iter()
             .zip(estimates)
             .map(|(&c, es)| {
@@ -330,7 +331,7 @@ impl BudgetCurve {
                     .collect();
                 let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
                 (allowed.iter().zip(margin.handicaps(es, &indices)))
-                    .map(|(&(m, usd), h)| (es[m].quality - h, es[m].quality, usd, id_rank[m]))
+                    .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
                     .collect()
             })
             .collect();
@@ -339,14 +340,14 @@ impl BudgetCurve {
                 let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
                 for models in &options {
                     let best = models.iter().min_by(|a, b| {
-                        let (sa, sb) = (a.0 - lambda * a.2, b.0 - lambda * b.2);
+                        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
                         sb.total_cmp(&sa)
-                            .then(a.2.total_cmp(&b.2))
-                            .then(a.3.cmp(&b.3))
+                            .then(a.1.total_cmp(&b.1))
+                            .then(a.2.cmp(&b.2))
                     });
-                    if let Some(&(_, quality, usd, _)) = best {
+                    if let Some(&(value, usd, _)) = best {
                         spend += usd;
-                        q += quality;
+                        q += value;
                         n += 1;
                     }
                 }

@@ -1,5 +1,5 @@
-//! Batch routing under a total budget: the spend fits, more budget never lowers the plan's value
-//! (expected accuracy less margins), and every choice is the per-prompt best at the plan's λ.
+//! Batch routing under a total budget: the spend fits, more budget never lowers expected
+//! accuracy (quality less margins), and every choice is the per-prompt best at the plan's λ.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -28,7 +28,7 @@ fn batch() -> impl Strategy<Value = Vec<Vec<Candidate>>> {
 
 proptest! {
     #[test]
-    fn spend_fits_and_more_budget_never_lowers_the_value(
+    fn spend_fits_and_more_budget_never_lowers_accuracy(
         batch in batch(),
         a in 0.0..1.2f64,
         b in 0.0..1.2f64,
@@ -54,7 +54,7 @@ proptest! {
                 prop_assert!(choice.score >= best - 1e-9, "{} < {}", choice.score, best);
             }
         }
-        prop_assert!(large.value >= small.value - 1e-12);
+        prop_assert!(large.expected_accuracy >= small.expected_accuracy - 1e-12);
         prop_assert!(large.spend >= small.spend - 1e-15);
     }
 }
@@ -74,7 +74,7 @@ fn the_router_plans_a_batch_of_real_prompts() {
         })
         .collect();
     for w in plans.windows(2) {
-        assert!(w[1].value >= w[0].value);
+        assert!(w[1].expected_accuracy >= w[0].expected_accuracy);
         assert!(w[1].spend <= w[1].budget_total);
     }
     let (first, last) = (&plans[0], &plans[3]);

@@ -132,7 +132,7 @@ proptest! {
             for (&c, qs) in chars.iter().zip(&quality) {
                 if let Some(best) = rank(&pool, qs, c, point.lambda, &margin, &Constraints::default()).0.first() {
                     spend += best.cost.usd;
-                    q += best.quality;
+                    q += best.value();
                     n += 1;
                 }
             }

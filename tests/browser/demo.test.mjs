@@ -162,7 +162,7 @@ test("Send streams an answer from the emulator and shows model, tokens and cost"
   assert.ok(await page.evaluate(() => window.__pieces) > 3, "the answer arrived in pieces");
   const meta = await page.textContent("#answer-meta");
   assert.match(meta, new RegExp(`Answered by ${chosen} \\(\\w+\\) · \\d+ tokens in, \\d+ out · US\\$[\\d.e-]+ \\(estimated US\\$`));
-  assert.match(await page.textContent("#session"), /Session spend: US\$0\.0000\d*[1-9]/);
+  assert.match(await page.textContent("#session"), /Session spend: US\$0\.\d*[1-9]/, "a spend above zero");
   assert.equal(await page.isHidden("#error"), true);
   assert.ok(emulator.calls.slice(calls).some((c) => c.method === "POST"));
   await shot(page, "04-answer");
