@@ -22,10 +22,15 @@ fn bundle_files_match_their_recorded_sha256() {
 #[test]
 fn manifest_has_a_head_for_every_model_of_the_data() {
     let manifest = Manifest::from_json(&common::read("www/models/predictor.json")).unwrap();
-    let models: serde_json::Value =
-        serde_json::from_slice(&common::read("../shared/data/models.json")).unwrap_or_else(
-            |_| serde_json::json!({"models": []}), // the shared folder may be absent
-        );
+    // The shared data folder may be absent (a clone on its own): then only the bundle is checked.
+    let data = common::root().join("../shared/data/models.json");
+    let models: serde_json::Value = match std::fs::read(&data) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+        Err(_) => {
+            eprintln!("{} is absent: the heads are not checked against it", data.display());
+            serde_json::json!({"models": []})
+        }
+    };
     for m in models["models"].as_array().into_iter().flatten() {
         let id = m["id"].as_str().unwrap();
         assert!(manifest.head(id).is_some(), "no head for {id}");
