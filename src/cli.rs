@@ -49,10 +49,16 @@ enum Command {
     /// Route a prompt, call the chosen provider and stream its answer; fall back on failure.
     ///
     /// Keys come from OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY,
-    /// GROQ_API_KEY, ... (`<PROVIDER>_API_KEY`); models at a loopback base URL need none.
+    /// GROQ_API_KEY, ... (`<PROVIDER>_API_KEY`), and each goes only to that provider's official
+    /// API origin; models at a loopback base URL need none.
     Ask {
         #[command(flatten)]
         common: Common,
+        /// Bind the key in environment variable VAR to ORIGIN (for a custom base URL), as
+        /// ORIGIN=VAR, e.g. https://llm.example.com=MY_KEY; repeatable. Keys never go on the
+        /// command line.
+        #[arg(long = "key", value_name = "ORIGIN=VAR")]
+        keys: Vec<String>,
         /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
         #[arg(long)]
         budget: Option<f64>,
@@ -184,6 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Ask {
             common,
+            keys,
             budget,
             limits,
             max_tokens,
@@ -191,6 +198,7 @@ fn run(cli: Cli) -> Result<()> {
             prompt,
         } => ask(
             &common.router()?,
+            &keys,
             budget,
             limits,
             max_tokens,
@@ -257,6 +265,7 @@ fn key_for(provider: &str) -> Option<ApiKey> {
 /// A base URL on this machine, where a local server needs no key.
 fn ask(
     router: &Router,
+    bindings: &[String],
     budget: Option<f64>,
     limits: Limits,
     max_tokens: u32,
@@ -265,11 +274,31 @@ fn ask(
 ) -> Result<()> {
     use std::io::Write;
     let pool = router.pool();
-    let keys: Keys = pool
-        .models
-        .iter()
-        .filter_map(|m| Some((m.provider.clone(), key_for(&m.provider)?)))
-        .collect();
+    let mut keys = Keys::new();
+    let mut providers: Vec<&str> = pool.models.iter().map(|m| m.provider.as_str()).collect();
+    providers.sort_unstable();
+    providers.dedup();
+    for provider in providers {
+        let Some(key) = key_for(provider) else {
+            continue;
+        };
+        match keys.insert(provider, key) {
+            Ok(()) => {}
+            // A key for a provider without an official origin could go anywhere its pool
+            // entries point: it is not used.
+            Err(e @ provider::KeyError::UnknownProvider(_)) => eprintln!("routoo: {e}; not used"),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for binding in bindings {
+        let (origin, var) = binding
+            .split_once('=')
+            .with_context(|| format!("--key {binding:?}: write ORIGIN=VAR"))?;
+        let key = std::env::var(var)
+            .with_context(|| format!("--key {binding:?}: environment variable {var} is not set"))?;
+        keys.insert(origin, ApiKey::new(key))
+            .with_context(|| format!("--key {binding:?}"))?;
+    }
     let mut constraints: Constraints = limits.into();
     keys.restrict(pool, &mut constraints);
     let options = RouteOptions {

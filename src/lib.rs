@@ -13,6 +13,8 @@ The crate is a pure core with a thin binding layer:
   the ranked alternatives and why each other model was excluded.
 - [`cost`] and [`select`] hold the arithmetic, free of any I/O; [`batch`] spreads one total
   budget over many prompts; [`eval`] scores a router on a routing table.
+- [`endpoint`] parses base URLs (https, or http to this machine) and the origins keys are bound
+  to.
 - [`provider`] speaks the providers' wire formats (OpenAI-compatible, Anthropic, Gemini):
   requests, answers and server-sent event streams, with typed errors and redacted keys;
   [`provider::ask`] calls the ranked models in turn, retrying and falling back, over any
@@ -36,6 +38,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 pub mod batch;
 pub mod bundle;
 pub mod cost;
+pub mod endpoint;
 mod error;
 pub mod eval;
 pub mod pool;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 
 /// Output tokens assumed for an answer when neither the pool nor the model says.
@@ -95,6 +96,9 @@ impl Pool {
             if m.provider.trim().is_empty() {
                 return Err(Error::Pool(format!("model {:?} has no provider", m.id)));
             }
+            if let Err(e) = Endpoint::parse(&m.base_url) {
+                return Err(Error::Pool(format!("model {:?}: {e}", m.id)));
+            }
             for (name, price) in [("priceIn", m.price_in), ("priceOut", m.price_out)] {
                 if !price.is_finite() || price < 0.0 {
                     return Err(Error::Pool(format!(
@@ -144,7 +148,7 @@ mod tests {
 
     #[test]
     fn bad_pools_name_the_problem() {
-        let model = r#"{"id": "a", "provider": "p", "apiModel": "a", "baseUrl": "u",
+        let model = r#"{"id": "a", "provider": "p", "apiModel": "a", "baseUrl": "https://x.example/v1",
             "priceIn": 1, "priceOut": 1, "contextWindow": 10, "latencyMs": 1}"#;
         let twice = format!(r#"{{"models": [{model}, {model}]}}"#);
         assert!(Pool::from_json(&twice)
@@ -154,6 +158,12 @@ mod tests {
         let negative = model.replace("\"priceIn\": 1", "\"priceIn\": -1");
         let err = Pool::from_json(&format!(r#"{{"models": [{negative}]}}"#)).unwrap_err();
         assert!(err.to_string().contains("priceIn -1"), "{err}");
+        let remote_http = model.replace(
+            "\"https://x.example/v1\"",
+            "\"http://127.0.0.1:1@evil.com/v1\"",
+        );
+        let err = Pool::from_json(&format!(r#"{{"models": [{remote_http}]}}"#)).unwrap_err();
+        assert!(err.to_string().contains("user info"), "{err}");
         let unknown = model.replace("\"latencyMs\": 1", "\"latency\": 1");
         let err = Pool::from_json(&format!(r#"{{"models": [{unknown}]}}"#)).unwrap_err();
         assert!(err.to_string().contains("unknown field `latency`"), "{err}");

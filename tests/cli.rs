@@ -120,7 +120,8 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     std::fs::create_dir_all(&dir).unwrap();
     let pool_file = dir.join("pool.json");
     std::fs::write(&pool_file, pool.to_string()).unwrap();
-    let ask = |exclude: &str| {
+    let bind = format!("{}=OPENAI_API_KEY", emulator.url);
+    let ask_with = |exclude: &str, bind: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_routoo"))
             .args([
                 "ask",
@@ -129,6 +130,7 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
                 "--exclude",
                 exclude,
             ])
+            .args(bind)
             .arg("Name three routers.")
             .env("OPENAI_API_KEY", "k-openai")
             .env("ANTHROPIC_API_KEY", "k-anthropic")
@@ -143,6 +145,7 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    let ask = |exclude: &str| ask_with(exclude, &["--key", &bind]);
     let ids = [
         "gpt-4-1106-preview",
         "claude-v2",
@@ -179,5 +182,23 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
         // The router ranked the good model first: no fallback was needed.
         assert!(stderr.contains("answered by"), "{stderr}");
     }
+    // The pool says "openai" but points at the emulator: OPENAI_API_KEY stays home unless bound
+    // to the emulator's origin, and the emulator, which refuses keyless calls, says so.
+    let before = emulator.calls().len();
+    let (ok, _, stderr) = ask_with("claude-v2,mixtral-8x7b-instruct,llama-3-8b", &[]);
+    assert!(!ok);
+    assert!(stderr.contains("refused the API key"), "{stderr}");
+    let calls = serde_json::Value::from(emulator.calls().split_off(before)).to_string();
+    assert!(calls.contains("/v1/chat/completions"), "{calls}");
+    assert!(
+        !calls.contains("k-openai"),
+        "the key reached the emulator: {calls}"
+    );
+    let (ok, _, stderr) = ask_with(
+        "claude-v2",
+        &["--key", "http://evil.example=OPENAI_API_KEY"],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("plain http"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

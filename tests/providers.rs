@@ -242,6 +242,15 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
     assert_eq!(Format::of_provider("anthropic"), Format::Anthropic);
     assert_eq!(Format::of_provider("Google"), Format::Gemini);
     assert_eq!(Format::of_provider("groq"), Format::OpenAi);
+    // Gemini puts the model id in the path: it stays one escaped segment.
+    let sneaky = ChatRequest {
+        api_model: "../../upload?x=1#".into(),
+        ..request("https://generativelanguage.googleapis.com/v1beta", false)
+    };
+    assert_eq!(
+        provider::build(Format::Gemini, &sneaky).url,
+        "https://generativelanguage.googleapis.com/v1beta/models/..%2F..%2Fupload%3Fx=1%23:generateContent"
+    );
 }
 
 proptest::proptest! {

@@ -46,9 +46,11 @@ function routedPool() {
 
 const isLoopback = (url) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(url);
 
+/** Keys for a call: by provider name (the wasm binds each to its provider's official origin),
+ *  or, with the emulator, one key bound to the emulator's origin. */
 function callKeys() {
   if (!$("emulator").checked) return { ...state.keys };
-  return Object.fromEntries(providers().map((p) => [p, "emulator"]));
+  return { [EMULATOR]: "emulator" };
 }
 
 function providers() {
@@ -101,9 +103,11 @@ function showProgress({ loaded, total, stage }) {
     : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
 }
 
-function ready({ ms, curve }) {
+function ready({ ms, curve, keyOrigins }) {
   state.ready = true;
   state.curve = curve;
+  state.keyOrigins = keyOrigins;
+  renderKeys();
   $("loading").classList.add("done");
   $("load-status").textContent = `Predictor ready in ${(ms / 1000).toFixed(1)} s; it runs in this page.`;
   $("budget").disabled = false;
@@ -359,12 +363,17 @@ function setPrice(id, field, input) {
 // ---- Keys ----
 
 function renderKeys() {
-  $("keys").replaceChildren(...providers().map((p) => {
+  // Until the router says where each provider's key may go, no key field is offered.
+  const origins = state.keyOrigins ?? {};
+  $("keys").replaceChildren(...providers().filter((p) => origins[p]).map((p) => {
     const row = document.createElement("div");
     row.className = "key";
     const label = document.createElement("label");
     label.htmlFor = `key-${p}`;
     label.textContent = `${p} key`;
+    const where = document.createElement("small");
+    where.textContent = ` sent only to ${origins[p]}`;
+    label.append(where);
     const input = document.createElement("input");
     input.id = `key-${p}`;
     input.type = "password";

@@ -118,7 +118,8 @@ async function load(pool) {
   const of = (spec) => bytes[`models/${spec.file}`];
   router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
     of(manifest.tokenizer), of(manifest.neighbours), pool);
-  return { ms: performance.now() - t0, total, curve: router.curve(), models: router.models() };
+  return { ms: performance.now() - t0, total, curve: router.curve(), models: router.models(),
+    keyOrigins: router.keyOrigins() };
 }
 
 const handlers = {

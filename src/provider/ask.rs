@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
 use super::{RetryPolicy, Usage};
+use crate::endpoint::{is_loopback, official_origin, Endpoint, EndpointError};
 use crate::pool::{Pool, PoolModel};
 use crate::select::{Candidate, Constraints};
 
@@ -29,7 +30,7 @@ pub trait Transport {
     async fn sleep(&self, pause: Duration);
 }
 
-/// API keys by provider name. `Debug` names the providers only.
+/// API keys, each bound to the one origin it may be sent to. `Debug` names the origins only.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Keys(BTreeMap<String, ApiKey>);
 
@@ -39,31 +40,82 @@ impl fmt::Debug for Keys {
     }
 }
 
+/// Why a key was refused. Names where it was meant to go, never the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A provider name with no official origin: such a key must be given for an origin.
+    #[error(
+        "provider {0:?} has no official API origin; give its key for the origin of its base \
+         URL (e.g. \"https://api.example.com\")"
+    )]
+    UnknownProvider(String),
+    /// An origin that is not one a key may go to.
+    #[error("cannot bind a key to {0}")]
+    Origin(EndpointError),
+    /// A key with a character an HTTP header cannot carry (e.g. a pasted U+200B).
+    #[error(
+        "the key for {to} has a character an HTTP header cannot carry ({code} at position \
+         {at}); paste it again"
+    )]
+    Character {
+        /// Where the key was meant to go.
+        to: String,
+        /// The character, as U+XXXX.
+        code: String,
+        /// Its position in the key, from 1.
+        at: usize,
+    },
+}
+
 impl Keys {
     /// No keys.
     pub fn new() -> Keys {
         Keys::default()
     }
 
-    /// Sets the key of `provider`; a blank key is no key.
-    pub fn insert(&mut self, provider: impl Into<String>, key: ApiKey) {
-        let provider = provider.into();
-        if key.expose().trim().is_empty() {
-            self.0.remove(&provider);
+    /// Binds `key` to `to`: an origin (`https://host[:port]`), or a provider name, which stands
+    /// for that provider's official origin ([`official_origin`]). A blank key removes the
+    /// binding. Whitespace around the key is dropped; any other character outside visible
+    /// ASCII is refused.
+    pub fn insert(&mut self, to: &str, key: ApiKey) -> Result<(), KeyError> {
+        let origin = if to.contains("://") {
+            let endpoint = Endpoint::parse(to).map_err(KeyError::Origin)?;
+            endpoint.origin()
         } else {
-            self.0.insert(provider, key);
+            official_origin(to)
+                .ok_or_else(|| KeyError::UnknownProvider(to.to_string()))?
+                .to_string()
+        };
+        let trimmed = key.expose().trim();
+        if trimmed.is_empty() {
+            self.0.remove(&origin);
+            return Ok(());
         }
+        if let Some((at, c)) = trimmed
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_graphic())
+        {
+            return Err(KeyError::Character {
+                to: to.to_string(),
+                code: format!("U+{:04X}", u32::from(c)),
+                at: at + 1,
+            });
+        }
+        self.0.insert(origin, ApiKey::new(trimmed));
+        Ok(())
     }
 
-    /// The key of `provider`.
-    pub fn get(&self, provider: &str) -> Option<&ApiKey> {
-        self.0.get(provider)
+    /// The key bound to the origin of `base_url`, if any.
+    pub fn for_base_url(&self, base_url: &str) -> Option<&ApiKey> {
+        let endpoint = Endpoint::parse(base_url).ok()?;
+        self.0.get(&endpoint.origin())
     }
 
-    /// Whether a call to `model` can be made: its provider has a key, or it is served on this
-    /// machine (local servers need none).
+    /// Whether a call to `model` can be made: a key is bound to its base URL's origin, or it is
+    /// served on this machine (local servers need none).
     pub fn can_call(&self, model: &PoolModel) -> bool {
-        self.get(&model.provider).is_some() || is_loopback(&model.base_url)
+        self.for_base_url(&model.base_url).is_some() || is_loopback(&model.base_url)
     }
 
     /// The providers of `pool` that can be called, for the router's `providers` constraint.
@@ -87,23 +139,6 @@ impl Keys {
             None => callable,
         });
     }
-}
-
-impl FromIterator<(String, ApiKey)> for Keys {
-    fn from_iter<I: IntoIterator<Item = (String, ApiKey)>>(iter: I) -> Keys {
-        let mut keys = Keys::new();
-        for (provider, key) in iter {
-            keys.insert(provider, key);
-        }
-        keys
-    }
-}
-
-/// True for a base URL on this machine (`localhost`, `127.0.0.1`, `[::1]`).
-pub fn is_loopback(base_url: &str) -> bool {
-    let rest = base_url.split("://").nth(1).unwrap_or(base_url);
-    let host = rest.split(['/', ':']).next().unwrap_or("");
-    rest.starts_with("[::1]") || matches!(host, "127.0.0.1" | "localhost")
 }
 
 /// What is happening, for a UI to show as it happens.
@@ -204,7 +239,7 @@ impl AskError {
 }
 
 /// Asks the `ranked` candidates (best first, as the router returned them) for an answer to
-/// `prompt`, each with its provider's key from `keys`.
+/// `prompt`, each with the key `keys` binds to its base URL's origin.
 pub async fn ask<T: Transport>(
     transport: &T,
     pool: &Pool,
@@ -230,7 +265,7 @@ pub async fn ask<T: Transport>(
             prompt: prompt.to_string(),
             max_tokens: options.max_tokens,
             stream: options.stream,
-            key: keys.get(&model.provider).cloned(),
+            key: keys.for_base_url(&model.base_url).cloned(),
         };
         progress(Progress::Calling {
             model: &candidate,
@@ -327,8 +362,8 @@ mod tests {
         Pool {
             expected_output_tokens: 10,
             models: vec![
-                model("a", "openai", "https://api.example/v1"),
-                model("b", "anthropic", "https://other.example/v1"),
+                model("a", "openai", "https://api.openai.com/v1"),
+                model("b", "anthropic", "https://api.anthropic.com/v1"),
                 model("c", "local", "http://127.0.0.1:11434/v1"),
             ],
         }
@@ -373,12 +408,9 @@ mod tests {
             calls: RefCell::default(),
             slept: RefCell::default(),
         };
-        let keys: Keys = [
-            ("openai".to_string(), ApiKey::new("sk-a")),
-            ("anthropic".to_string(), ApiKey::new("sk-b")),
-        ]
-        .into_iter()
-        .collect();
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new("sk-a")).unwrap();
+        keys.insert("anthropic", ApiKey::new("sk-b")).unwrap();
         let mut seen = Vec::new();
         let reply = futures_executor::block_on(ask(
             &transport,
@@ -463,8 +495,8 @@ mod tests {
     #[test]
     fn keys_decide_which_providers_can_be_called() {
         let mut keys = Keys::new();
-        keys.insert("openai", ApiKey::new("sk-secret"));
-        keys.insert("anthropic", ApiKey::new("  "));
+        keys.insert("openai", ApiKey::new("sk-secret")).unwrap();
+        keys.insert("anthropic", ApiKey::new("  ")).unwrap();
         assert_eq!(keys.callable_providers(&pool()), ["local", "openai"]);
         let mut asked = Constraints {
             providers: Some(vec!["anthropic".into(), "openai".into()]),
@@ -481,8 +513,48 @@ mod tests {
             any.providers.as_deref(),
             Some(&["local".into(), "openai".into()][..])
         );
-        assert_eq!(format!("{keys:?}"), r#"{"openai"}"#);
-        assert!(is_loopback("http://localhost:8080/v1") && is_loopback("http://[::1]:1/v1"));
-        assert!(!is_loopback("https://127.0.0.1.example.com/v1"));
+        assert_eq!(format!("{keys:?}"), r#"{"https://api.openai.com"}"#);
+    }
+
+    #[test]
+    fn a_key_goes_only_to_the_origin_it_is_bound_to() {
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new(" sk-official ")).unwrap();
+        keys.insert("https://llm.example.com:8443", ApiKey::new("sk-custom"))
+            .unwrap();
+        let key = |url: &str| keys.for_base_url(url).map(|k| k.expose().to_string());
+        assert_eq!(
+            key("https://api.openai.com/v1").as_deref(),
+            Some("sk-official")
+        );
+        // A pool entry that says "openai" but lives elsewhere gets no OpenAI key.
+        assert_eq!(key("https://anything.example/v1"), None);
+        assert_eq!(
+            key("https://llm.example.com:8443/v1").as_deref(),
+            Some("sk-custom")
+        );
+        assert_eq!(
+            key("https://llm.example.com/v1"),
+            None,
+            "another port, another origin"
+        );
+        assert_eq!(key("http://127.0.0.1:1@evil.com/v1"), None);
+
+        let err = keys.insert("my-vllm", ApiKey::new("k")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\"my-vllm\" has no official API origin"),
+            "{err}"
+        );
+        let err = keys
+            .insert("http://evil.com", ApiKey::new("k"))
+            .unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+        let err = keys
+            .insert("anthropic", ApiKey::new("sk-ant\u{200b}123"))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("U+200B at position 7"), "{text}");
+        assert!(!text.contains("sk-ant"), "the error shows no key: {text}");
     }
 }

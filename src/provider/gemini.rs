@@ -5,14 +5,15 @@ use serde_json::{json, Value};
 
 use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
 use super::{sse::Event, ProviderError};
+use crate::endpoint::Endpoint;
 
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     let body = json!({
         "contents": [{"role": "user", "parts": [{"text": r.prompt}]}],
         "generationConfig": {"maxOutputTokens": r.max_tokens},
     });
-    let method = if r.stream {
-        "streamGenerateContent?alt=sse"
+    let verb = if r.stream {
+        "streamGenerateContent"
     } else {
         "generateContent"
     };
@@ -21,9 +22,22 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
         // In a header, not the URL, so the key stays out of logs and history.
         headers.push(("x-goog-api-key", key.expose().to_string()));
     }
+    // The model id is one escaped path segment: "a/../b?x" cannot move the call elsewhere.
+    let url = match Endpoint::parse(&r.base_url) {
+        Ok(base) => {
+            let mut url = base.join("models");
+            if let Ok(mut path) = url.path_segments_mut() {
+                path.push(&format!("{}:{verb}", r.api_model));
+            }
+            url.set_query(r.stream.then_some("alt=sse"));
+            url.to_string()
+        }
+        // Pools are checked when parsed; a base that still fails yields a URL that fails too.
+        Err(_) => format!("{}/models/invalid-base-url", trim_base(&r.base_url)),
+    };
     HttpRequest {
         method: "POST",
-        url: format!("{}/models/{}:{method}", trim_base(&r.base_url), r.api_model),
+        url,
         headers,
         body: body.to_string(),
     }

@@ -22,11 +22,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use self::ask::{ask, is_loopback, AskError, AskOptions, Keys, Progress, Reply, Transport};
+pub use self::ask::{ask, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport};
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
 #[cfg(not(target_arch = "wasm32"))]
 pub use self::native::NativeClient;
+pub use crate::endpoint::is_loopback;
 
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -38,7 +38,8 @@ export interface RouteOptions extends Constraints {
 
 /** How `Router.ask` calls providers. */
 export interface AskCall {
-  /** API keys by provider name, e.g. `{openai: "sk-..."}`. Each goes only to its provider. */
+  /** API keys by provider name (sent only to its official origin, e.g. `{openai: "sk-..."}`) or
+   *  by origin (`{"https://llm.example.com": "..."}`, for a custom base URL). */
   keys?: Record<string, string>;
   /** Most tokens the answer may take (default 1024). */
   maxTokens?: number;
@@ -308,6 +309,21 @@ impl JsRouter {
         to_js(self.inner.curve())
     }
 
+    /// Where a key given for each provider of the pool may go: `{provider: origin}`, `null` for
+    /// a provider with no official origin (its key must be given for an origin).
+    #[wasm_bindgen(js_name = keyOrigins, unchecked_return_type = "Record<string, string | null>")]
+    pub fn key_origins(&self) -> Result<JsValue, JsError> {
+        let origins: BTreeMap<&str, Option<&str>> = (self.inner.pool().models.iter())
+            .map(|m| {
+                (
+                    m.provider.as_str(),
+                    crate::endpoint::official_origin(&m.provider),
+                )
+            })
+            .collect();
+        to_js(&origins)
+    }
+
     /// Ids of the models the predictor has heads for.
     pub fn models(&self) -> Vec<String> {
         self.inner
@@ -352,7 +368,9 @@ impl AskCall {
         let keys: BTreeMap<String, String> = if present(&keys) {
             // The error names no value: a value here may be a key.
             serde_wasm_bindgen::from_value(keys).map_err(|_| {
-                js_error("invalid ask call: `keys` must map provider names to key strings")
+                js_error(
+                    "invalid ask call: `keys` must map provider names or origins to key strings",
+                )
             })?
         } else {
             BTreeMap::new()
@@ -389,11 +407,14 @@ impl AskCall {
             None
         };
         let stream = field("stream");
+        let mut bound = Keys::new();
+        for (to, key) in keys {
+            bound
+                .insert(&to, ApiKey::new(key))
+                .map_err(|e| js_error(format!("invalid ask call: {e}")))?;
+        }
         Ok(AskCall {
-            keys: keys
-                .into_iter()
-                .map(|(provider, key)| (provider, ApiKey::new(key)))
-                .collect(),
+            keys: bound,
             options: AskOptions {
                 max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
                 stream: stream.as_bool().unwrap_or(true),

@@ -12,12 +12,15 @@ import { launch } from "./chromium.mjs";
 const KEYS = { openai: "sk-openai-4f9a1c", anthropic: "sk-ant-77d2e0", google: "AIza-gem-5b31e8" };
 
 let server, url, browser, page, emulators;
+/** KEYS bound to each emulator's origin, as a page binds a key to a custom base URL. */
+let BOUND;
 const seen = { requests: [], console: [] };
 
 before(async () => {
   // A page of its own, not the demo: no demo policy limits where it may connect.
   ({ server, url } = await serve(0, WWW, { policy: false }));
   emulators = { openai: await start(), anthropic: await start(), google: await start() };
+  BOUND = Object.fromEntries(Object.entries(KEYS).map(([p, k]) => [emulators[p].url, k]));
   // The default pool, each provider's models moved to its own emulator; the Gemini emulator
   // also serves every model of the other providers, so all three wire formats are in one pool.
   const pool = JSON.parse(await readFile(new URL("../../www/pool.json", import.meta.url), "utf8"));
@@ -64,7 +67,7 @@ function ask(prompt, options, extra = {}) {
     } catch (e) {
       return { error: e.message, isError: e instanceof Error, text, events };
     }
-  }, { prompt, options, keys: KEYS, extra });
+  }, { prompt, options, keys: extra.keys ?? BOUND, extra });
 }
 
 const route = (prompt, options) =>
@@ -152,7 +155,7 @@ test("errors are JS Errors that name every failed call", async () => {
       await window.router.ask("hi", {}, { keys: { openai: 42 } });
     } catch (e) { return e.message; }
   });
-  assert.match(bad, /keys.*must map provider names to key strings/);
+  assert.match(bad, /keys.*must map provider names or origins to key strings/);
   const empty = await page.evaluate(() => {
     const p = window.router.ask("   ", {}, {});
     return p.then(() => "resolved", (e) => `${p instanceof Promise} ${e instanceof Error} ${e.message}`);
@@ -166,6 +169,27 @@ test("errors are JS Errors that name every failed call", async () => {
   assert.match(r.error, /^every model failed: .*refused the API key \(HTTP 401\)/);
   assert.equal(r.events.filter((e) => e.type === "calling").length, 1,
     "a refused key is not retried, nor tried with the provider's other models");
+});
+
+test("a key given for a provider's name goes to its official origin only, never to a pool's host", async () => {
+  // The pool says "openai" but points at the emulator: the OpenAI key must not follow it.
+  const before = emulators.openai.calls.length;
+  const r = await ask("Why is the sky blue?", { budget: 5, providers: ["openai"] }, { keys: KEYS });
+  assert.ok(r.isError, "the emulator refuses a call without a key");
+  assert.match(r.error, /refused the API key \(HTTP 401\)/);
+  const calls = emulators.openai.calls.slice(before).filter((c) => c.method === "POST");
+  assert.ok(calls.length > 0, "the call was made, keyless");
+  for (const c of calls) {
+    assert.ok(!JSON.stringify(c.headers).includes(KEYS.openai), "the OpenAI key reached the emulator");
+  }
+});
+
+test("a key with an invisible character is refused with a clear error, and the call settles", async () => {
+  const r = await ask("Why is the sky blue?", { budget: 5 },
+    { keys: { ...BOUND, [emulators.anthropic.url]: "sk-ant\u200b77d2e0" } });
+  assert.ok(r.isError);
+  assert.match(r.error, /key for http:\/\/127\.0\.0\.1:\d+ has a character an HTTP header cannot carry \(U\+200B at position 7\)/);
+  assert.ok(!r.error.includes("sk-ant"), "the error shows no key");
 });
 
 test("no key reaches another origin, a log line or an error", async () => {
@@ -194,9 +218,9 @@ test("no key reaches another origin, a log line or an error", async () => {
   // What the page gets back: replies, events and errors.
   const outputs = JSON.stringify([
     await ask("Name three primes.", { budget: 5 }),
-    await page.evaluate(async (keys) => {
-      try { await window.router.ask("hi", { providers: ["openai"] }, { keys: { ...keys, openai: "bad" } }); } catch (e) { return e.message; }
-    }, KEYS),
+    await page.evaluate(async ({ keys, origin }) => {
+      try { await window.router.ask("hi", { providers: ["openai"] }, { keys: { ...keys, [origin]: "bad" } }); } catch (e) { return e.message; }
+    }, { keys: BOUND, origin: emulators.openai.url }),
   ]);
   for (const [provider, key] of Object.entries(KEYS)) {
     if (outputs.includes(key)) leaks.push(`${provider} key in a reply or error`);

@@ -93,6 +93,17 @@ impl Emulator {
             .unwrap();
     }
 
+    /// Every call the emulator logged (method, path, headers), oldest first.
+    pub fn calls(&self) -> Vec<serde_json::Value> {
+        let body = ureq::get(format!("{}/_calls", self.url))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str::<Vec<serde_json::Value>>(&body).unwrap()
+    }
+
     pub fn base(&self, format: routoo::provider::Format) -> String {
         match format {
             routoo::provider::Format::Gemini => format!("{}/v1beta", self.url),
