@@ -27,7 +27,10 @@ fn manifest_has_a_head_for_every_model_of_the_data() {
     let models: serde_json::Value = match std::fs::read(&data) {
         Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
         Err(_) => {
-            eprintln!("{} is absent: the heads are not checked against it", data.display());
+            eprintln!(
+                "{} is absent: the heads are not checked against it",
+                data.display()
+            );
             serde_json::json!({"models": []})
         }
     };
