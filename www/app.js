@@ -20,9 +20,38 @@ const usd = (x) => (x >= 0.01 ? x.toFixed(4) : x.toPrecision(3));
 const pct = (q) => `${(q * 100).toFixed(1)} %`;
 const mb = (b) => (b / 1e6).toFixed(1);
 
-function load(key, fallback) {
-  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
+/**
+ * A stored value that passes `valid`, else `fallback`. What fails (unreadable JSON, a wrong
+ * shape) is dropped from storage and named in the page's notice, so bad state never stops the page.
+ */
+function load(key, fallback, valid = () => true) {
+  let raw = null;
+  try { raw = localStorage.getItem(key); } catch { return fallback; }
+  if (raw === null) return fallback;
+  try {
+    const value = JSON.parse(raw);
+    if (valid(value)) return value;
+  } catch { /* dropped below */ }
+  try { localStorage.removeItem(key); } catch { /* storage off */ }
+  notice(`Saved ${key.replace("routoo.", "")} settings were unreadable and have been reset.`);
+  return fallback;
 }
+
+function notice(text) {
+  const el = $("notice");
+  el.textContent = el.hidden ? text : `${el.textContent} ${text}`;
+  el.hidden = false;
+}
+
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isPrice = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
+/** Pool edits hold only what the page edits: models turned off, and prices. */
+const validEdits = (e) => isObject(e)
+  && Object.keys(e).every((k) => k === "off" || k === "prices")
+  && (e.off === undefined || (Array.isArray(e.off) && e.off.every((id) => typeof id === "string")))
+  && (e.prices === undefined || (isObject(e.prices) && Object.values(e.prices).every((p) => isObject(p)
+    && Object.entries(p).every(([k, v]) => (k === "priceIn" || k === "priceOut") && isPrice(v)))));
+const validKeys = (k) => isObject(k) && Object.values(k).every((v) => typeof v === "string");
 function save(key, value) {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage off: memory only */ }
 }
@@ -460,11 +489,12 @@ function hideError() {
 // ---- Start ----
 
 async function main() {
-  state.edits = { off: [], prices: {}, ...load(STORE.pool, {}) };
-  state.keys = load(STORE.keys, {});
+  state.edits = { off: [], prices: {}, ...load(STORE.pool, {}, validEdits) };
+  state.keys = load(STORE.keys, {}, validKeys);
   $("remember").checked = Object.keys(state.keys).length > 0;
-  $("emulator").checked = load(STORE.emulator, false) === true;
-  $("budget").value = load(STORE.budget, $("budget").value);
+  $("emulator").checked = load(STORE.emulator, false, (v) => typeof v === "boolean");
+  $("budget").value = load(STORE.budget, $("budget").value,
+    (v) => (typeof v === "number" || typeof v === "string") && Number.isFinite(Number(v)));
   // ?prompt= fills the box (the extension's context menu opens the page this way); never sends.
   const asked = new URLSearchParams(location.search).get("prompt");
   if (asked) $("prompt").value = asked;

@@ -214,6 +214,31 @@ test("keys stay in memory unless remembered, and clear on request", async () => 
   assert.equal(await page.inputValue("#key-openai"), "");
 });
 
+test("corrupt or smuggled saved settings are dropped with a notice, and the page still works", async () => {
+  const p = await context.newPage();
+  p.on("pageerror", (e) => violations.push(`page error: ${e}`));
+  const setUp = (items) => p.evaluate((items) => {
+    for (const [k, v] of Object.entries(items)) localStorage.setItem(k, v);
+  }, items);
+  await p.goto(site.url);
+  await setUp({ "routoo.pool": JSON.stringify({ off: 5 }), "routoo.keys": "{not json",
+    "routoo.budget": JSON.stringify({ x: 1 }) });
+  await firstEstimate(p, site.url);
+  assert.equal(await p.isHidden("#notice"), false);
+  const text = await p.textContent("#notice");
+  for (const what of ["pool", "keys", "budget"]) assert.match(text, new RegExp(`Saved ${what} settings were unreadable`));
+  assert.equal(await p.evaluate(() => localStorage.getItem("routoo.pool")), null);
+  await routed(p, () => p.fill("#prompt", "What is the capital of France?"));
+  assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes");
+  // A saved edit may change what the page edits (on/off, prices), never where a model lives.
+  const id = POOL.models[0].id;
+  await setUp({ "routoo.pool": JSON.stringify({ prices: { [id]: { priceIn: 1, baseUrl: "https://evil.example/v1" } } }) });
+  await firstEstimate(p, site.url);
+  assert.match(await p.textContent("#notice"), /Saved pool settings were unreadable/);
+  await p.click("#pool-reset");
+  await p.close();
+});
+
 test("the page is labelled, keyboard-usable, and fits a phone in dark mode", async () => {
   const unlabelled = await page.$$eval("input, textarea, button, meter", (els) =>
     els.filter((e) => !(e.labels?.length || e.getAttribute("aria-label") || e.textContent.trim()))
