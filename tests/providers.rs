@@ -83,12 +83,23 @@ fn every_split_of_a_stream_gives_the_same_answer() {
     }
 }
 
+/// Where the event that carries the finish reason starts.
+fn finish_event(bytes: &[u8], format: Format) -> usize {
+    let key: &[u8] = match format {
+        Format::OpenAi => b"\"finish_reason\":\"",
+        Format::Anthropic => b"\"stop_reason\":\"",
+        Format::Gemini => b"\"finishReason\"",
+    };
+    let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
+    bytes[..at].windows(5).rposition(|w| w == b"data:").unwrap()
+}
+
 #[test]
 fn a_cut_stream_is_an_error_not_a_short_answer() {
     for (format, file, _) in cases() {
         let bytes = fixture(file);
-        // Cut inside the last event that carries the end marker or the finish reason.
-        let cut = bytes.len() - 20;
+        // Cut inside the event that carries the finish reason: no reason, no end marker.
+        let cut = finish_event(&bytes, format) + 10;
         let (answer, _) = read(format, vec![bytes[..cut].to_vec()]);
         let err = answer.expect_err(file);
         assert!(matches!(err, ProviderError::Malformed(_)), "{file}: {err}");
@@ -97,12 +108,78 @@ fn a_cut_stream_is_an_error_not_a_short_answer() {
 }
 
 #[test]
+fn an_answer_with_its_finish_reason_is_whole_without_the_end_marker() {
+    let markers: [(Format, &str, &str); 2] = [
+        (Format::OpenAi, "openai.sse", "data: [DONE]"),
+        (Format::Anthropic, "anthropic.sse", "event: message_stop"),
+    ];
+    for (format, file, marker) in markers {
+        let text = String::from_utf8(fixture(file)).unwrap();
+        let at = text.find(marker).unwrap();
+        let (answer, seen) = read(format, vec![text.as_bytes()[..at].to_vec()]);
+        let answer = answer.unwrap_or_else(|e| panic!("{file}: {e}"));
+        let expected = cases().into_iter().find(|c| c.1 == file).unwrap().2;
+        assert_eq!(answer.text, expected.text);
+        assert_eq!(answer.finish, expected.finish);
+        assert_eq!(seen, expected.text, "the text was shown once");
+    }
+}
+
+/// The same events with every line ending replaced by `ending`, after an optional BOM.
+fn rewritten(bytes: &[u8], ending: &str, bom: bool) -> Vec<u8> {
+    let text = String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .replace("\r\n", "\n");
+    let mut out = if bom {
+        "\u{feff}".to_string()
+    } else {
+        String::new()
+    };
+    out.push_str(&text.replace('\n', ending));
+    out.into_bytes()
+}
+
+#[test]
+fn streams_decode_as_the_whatwg_rules_say() {
+    // A byte order mark is skipped; CRLF, LF and a lone CR each end a line, at the end of the
+    // stream too; every split gives the same answer.
+    for (format, file, expected) in cases() {
+        for (ending, bom) in [("\r", false), ("\r\n", true), ("\r", true), ("\n", true)] {
+            let bytes = rewritten(&fixture(file), ending, bom);
+            for at in [0, 1, 2, 3, bytes.len() / 2, bytes.len() - 1, bytes.len()] {
+                let (answer, seen) = read(format, vec![bytes[..at].to_vec(), bytes[at..].to_vec()]);
+                let what = format!("{file}, ending {ending:?}, BOM {bom}, split at {at}");
+                assert_eq!(
+                    answer.unwrap_or_else(|e| panic!("{what}: {e}")),
+                    expected,
+                    "{what}"
+                );
+                assert_eq!(seen, expected.text, "{what}");
+            }
+        }
+    }
+    // Invalid UTF-8 becomes U+FFFD, as a browser decodes it: the JSON inside is then bad.
+    let bad_utf8 = vec![b'd', b'a', b't', b'a', b':', b' ', 0xff, 0xfe, b'\n', b'\n'];
+    let (r, _) = read(Format::OpenAi, vec![bad_utf8]);
+    assert!(matches!(r.unwrap_err(), ProviderError::Malformed(m) if m.contains("not JSON")));
+    // An event larger than the limit ends the stream with an error, even sent in small pieces.
+    let huge = format!("data: {}\n\n", "x".repeat(sse::MAX_EVENT_BYTES + 10));
+    let pieces: Vec<Vec<u8>> = huge.as_bytes().chunks(4096).map(<[u8]>::to_vec).collect();
+    let (r, _) = read(Format::OpenAi, pieces);
+    assert!(r.unwrap_err().to_string().contains("larger than"));
+}
+
+#[test]
 fn error_events_and_transport_failures_are_typed() {
     let overloaded = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n\
         event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n";
     let (r, _) = read(Format::Anthropic, vec![overloaded.as_bytes().to_vec()]);
     let err = r.unwrap_err();
-    assert!(matches!(err, ProviderError::Overloaded { status: 529, .. }) && err.is_retryable());
+    // Reported as what it is, an error inside the stream, not as an HTTP 529 it never had.
+    assert_eq!(err, ProviderError::InStream("Overloaded".into()));
+    assert!(err
+        .to_string()
+        .contains("stopped with an error: Overloaded"));
 
     let openai = "data: {\"error\": {\"message\": \"The server had an error\", \"type\": \"server_error\"}}\n\n";
     let (r, _) = read(Format::OpenAi, vec![openai.as_bytes().to_vec()]);
@@ -114,10 +191,6 @@ fn error_events_and_transport_failures_are_typed() {
     let not_json = "data: {\"candidates\": [\n\n";
     let (r, _) = read(Format::Gemini, vec![not_json.as_bytes().to_vec()]);
     assert!(matches!(r.unwrap_err(), ProviderError::Malformed(_)));
-
-    let bad_utf8 = vec![b'd', b'a', b't', b'a', b':', b' ', 0xff, 0xfe, b'\n', b'\n'];
-    let (r, _) = read(Format::OpenAi, vec![bad_utf8]);
-    assert!(r.unwrap_err().to_string().contains("UTF-8"));
 
     let chunks = vec![
         Ok(b"data: {\"choices\":[]}\n\n".to_vec()),

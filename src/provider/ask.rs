@@ -215,6 +215,10 @@ pub enum AskError {
     /// The caller stopped the call.
     #[error("stopped")]
     Cancelled(Vec<Attempt>),
+    /// A call failed after part of its answer was shown; it was not retried and no other
+    /// model was asked, so no text is shown twice.
+    #[error("the answer broke off after it had begun: {}", list(.0))]
+    Interrupted(Vec<Attempt>),
     /// A ranked model is not in the pool (the pool changed after routing).
     #[error("the pool has no model {0:?}")]
     UnknownModel(String),
@@ -232,7 +236,7 @@ impl AskError {
     /// The failed calls, oldest first.
     pub fn attempts(&self) -> &[Attempt] {
         match self {
-            AskError::Exhausted(a) | AskError::Cancelled(a) => a,
+            AskError::Exhausted(a) | AskError::Cancelled(a) | AskError::Interrupted(a) => a,
             _ => &[],
         }
     }
@@ -271,7 +275,11 @@ pub async fn ask<T: Transport>(
             model: &candidate,
             retry,
         });
-        let mut on_text = |text: &str| progress(Progress::Text(text));
+        let mut shown = false;
+        let mut on_text = |text: &str| {
+            shown |= !text.is_empty();
+            progress(Progress::Text(text));
+        };
         let error = match transport.send(format, &request, &mut on_text).await {
             Ok(answer) => {
                 let cost = answer
@@ -292,12 +300,19 @@ pub async fn ask<T: Transport>(
         if error == ProviderError::Cancelled {
             return Err(AskError::Cancelled(fallback.attempts().to_vec()));
         }
-        let next = fallback.failed(&error);
+        let next = if shown {
+            fallback.interrupted(&error)
+        } else {
+            fallback.failed(&error)
+        };
         if let Some(attempt) = fallback.attempts().last() {
             progress(Progress::Failed {
                 attempt,
                 next: &next,
             });
+        }
+        if shown {
+            return Err(AskError::Interrupted(fallback.attempts().to_vec()));
         }
         match next {
             Next::Retry(pause) => {
@@ -430,6 +445,54 @@ mod tests {
             },
         ));
         (reply, transport, seen)
+    }
+
+    /// Shows some text, then fails as a cut stream does.
+    struct BreaksOff(RefCell<u32>);
+
+    impl Transport for BreaksOff {
+        async fn send(
+            &self,
+            _format: Format,
+            _request: &ChatRequest,
+            on_text: &mut dyn FnMut(&str),
+        ) -> Result<Answer, ProviderError> {
+            *self.0.borrow_mut() += 1;
+            on_text("The sky is");
+            Err(ProviderError::InStream("Overloaded".into()))
+        }
+
+        async fn sleep(&self, _pause: Duration) {}
+    }
+
+    #[test]
+    fn text_once_shown_is_never_retried_nor_followed_by_another_answer() {
+        let transport = BreaksOff(RefCell::new(0));
+        let mut seen = Vec::new();
+        let reply = futures_executor::block_on(ask(
+            &transport,
+            &pool(),
+            ranked(&["a", "b"]),
+            "Why is the sky blue?",
+            &Keys::new(),
+            &AskOptions::default(),
+            |p| {
+                seen.push(match p {
+                    Progress::Calling { model, .. } => format!("call {}", model.model),
+                    Progress::Text(t) => format!("text {t}"),
+                    Progress::Failed { next, .. } => format!("fail {next:?}"),
+                })
+            },
+        ));
+        assert_eq!(*transport.0.borrow(), 1, "one call, no retry, no fallback");
+        assert_eq!(seen, ["call a", "text The sky is", "fail GiveUp"]);
+        let err = reply.unwrap_err();
+        assert!(matches!(err, AskError::Interrupted(ref a) if a.len() == 1));
+        assert_eq!(
+            err.to_string(),
+            "the answer broke off after it had begun: a (the provider stopped with an error: \
+             Overloaded)"
+        );
     }
 
     #[test]

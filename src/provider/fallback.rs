@@ -91,6 +91,20 @@ impl Fallback {
         &self.attempts
     }
 
+    /// Records a failure that came after part of the answer was shown: nothing more is tried,
+    /// so no text is shown twice.
+    pub fn interrupted(&mut self, error: &ProviderError) -> Next {
+        if let Some(c) = self.ranked.get(self.current) {
+            self.attempts.push(Attempt {
+                model: c.model.clone(),
+                provider: c.provider.clone(),
+                error: error.to_string(),
+            });
+        }
+        self.current = self.ranked.len();
+        Next::GiveUp
+    }
+
     /// Records a failure of the current candidate and says what to do next.
     pub fn failed(&mut self, error: &ProviderError) -> Next {
         let Some(c) = self.ranked.get(self.current) else {

@@ -1,12 +1,17 @@
-//! Server-sent events over any byte stream, parsed by the `eventsource-stream` crate (the
-//! parser `async-openai` and `reqwest-eventsource` build on; it is `no_std`-capable, so it
-//! builds for wasm32). It joins multi-line `data:`, skips comments and copes with events
-//! split across chunks at any byte.
+//! Server-sent events over any byte stream, parsed by the `sse-parse` crate, which follows the
+//! WHATWG "interpreting an event stream" algorithm: a leading byte order mark is skipped once,
+//! `\r\n`, `\n` and a lone `\r` all end a line (a `\r` at the end of the stream too),
+//! multi-line `data:` is joined, comments are skipped, invalid UTF-8 becomes U+FFFD, and events
+//! split across chunks at any byte come out the same. It never panics on any input.
 
-use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::{Stream, StreamExt};
+use sse_parse::SseParser;
 
 use super::{parse_event, Accumulator, Answer, Finish, Format, ProviderError};
+
+/// Largest event accepted, in bytes: far above any provider's chunk, far below what could
+/// exhaust a page's memory.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// One event: its `event:` name (empty when none) and its `data:` lines joined by `\n`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,31 +22,58 @@ pub struct Event {
     pub data: String,
 }
 
-/// Splits a stream of byte chunks into events; the transport's errors pass through.
+/// Splits a stream of byte chunks into events; the transport's errors pass through, and an
+/// event over [`MAX_EVENT_BYTES`] is an error.
 pub fn events<S, B>(bytes: S) -> impl Stream<Item = Result<Event, ProviderError>>
 where
     S: Stream<Item = Result<B, ProviderError>>,
     B: AsRef<[u8]>,
 {
-    bytes.eventsource().map(|item| match item {
-        Ok(e) => Ok(Event {
-            event: e.event,
-            data: e.data,
-        }),
-        Err(EventStreamError::Transport(e)) => Err(e),
-        Err(EventStreamError::Utf8(e)) => Err(ProviderError::Malformed(format!(
-            "the stream is not UTF-8: {e}"
-        ))),
-        Err(EventStreamError::Parser(e)) => Err(ProviderError::Malformed(format!(
-            "not a server-sent event stream: {e}"
-        ))),
+    let parser = SseParser::new().max_buffer(MAX_EVENT_BYTES);
+    let state = (Box::pin(bytes), parser, false);
+    futures_util::stream::unfold(state, |(mut bytes, mut parser, mut ended)| async move {
+        loop {
+            if let Some(e) = parser.next_event() {
+                let event = Event {
+                    event: e.event,
+                    data: e.data,
+                };
+                return Some((Ok(event), (bytes, parser, ended)));
+            }
+            if ended {
+                return None;
+            }
+            match bytes.next().await {
+                Some(Ok(chunk)) => {
+                    parser.feed(chunk.as_ref());
+                    // The parser drops an oversized event and goes on; the answer would miss
+                    // a piece, so the stream ends here with an error.
+                    if parser.overflows() > 0 {
+                        let error = ProviderError::Malformed(format!(
+                            "a server-sent event is larger than {MAX_EVENT_BYTES} bytes"
+                        ));
+                        return Some((Err(error), (bytes, SseParser::new(), true)));
+                    }
+                }
+                Some(Err(e)) => return Some((Err(e), (bytes, parser, ended))),
+                None => {
+                    parser.finish();
+                    ended = true;
+                }
+            }
+        }
     })
 }
 
 /// Reads a streamed answer in `format`, calling `on_text` with each piece of text as it
-/// arrives. A stream that ends before the provider's end marker (or, for Gemini, before a
-/// finish reason), or whose connection drops after text arrived, is
-/// [`ProviderError::Malformed`]: the answer was cut.
+/// arrives.
+///
+/// The answer is complete when the provider's end marker arrives (`[DONE]`, `message_stop`) or,
+/// without it, when the model stated why it stopped (a finish or stop reason): the reason is
+/// the model's own word that the answer is whole, while the marker only closes the stream, and
+/// the providers' SDKs end a stream that closes after it without an error. A stream that ends
+/// with neither, or whose connection drops after text arrived, is [`ProviderError::Malformed`]:
+/// the answer was cut. An error event is [`ProviderError::InStream`], whatever it names.
 pub async fn read<S, B>(
     format: Format,
     bytes: S,
@@ -65,7 +97,14 @@ where
             }
             other => other?,
         };
-        let delta = parse_event(format, &event)?;
+        let delta = match parse_event(format, &event) {
+            // An error inside a stream that had started is reported as such, never as an
+            // HTTP status the stream did not have.
+            Err(ProviderError::Overloaded { message, .. }) => {
+                return Err(ProviderError::InStream(message))
+            }
+            other => other?,
+        };
         if !delta.text.is_empty() {
             on_text(&delta.text);
         }
@@ -74,10 +113,7 @@ where
             break;
         }
     }
-    let complete = match format {
-        Format::Gemini => acc.answer().finish.is_some(),
-        _ => acc.is_done(),
-    };
+    let complete = acc.is_done() || acc.answer().finish.is_some();
     let answer = acc.into_answer();
     if !complete {
         return Err(ProviderError::Malformed(format!(
