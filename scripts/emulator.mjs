@@ -6,8 +6,8 @@
 // placeholder.
 //
 // Faults, per API model name, in order: POST /_script {"model": "m", "faults": ["429", "500",
-// "401", "stall", "cut", "ok"]} queues them; a name starting with `always-401`, `always-500`,
-// `stall` or `cut` fails every call. Any key is accepted except a missing one or "bad".
+// "401", "stall", "cut", "no-end", "error-mid", "bom-cr", "ok"]} queues them; a name starting
+// with `always-401`, `always-500`, `stall` or `cut` fails every call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
 //
 //   node scripts/emulator.mjs [--port 8787]   prints the URL it listens on
@@ -93,6 +93,13 @@ const streams = {
       modelVersion: model,
     }) }));
   },
+};
+
+/** An error event in the middle of a stream, as each provider sends one. */
+const midStreamError = {
+  openai: { data: JSON.stringify({ error: { message: "The server had an error while processing your request.", type: "server_error" } }) },
+  anthropic: { event: "error", data: JSON.stringify({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }) },
+  gemini: { data: JSON.stringify({ error: { code: 503, message: "The model is overloaded.", status: "UNAVAILABLE" } }) },
 };
 
 /** The whole (non-streamed) answer in each format. */
@@ -221,11 +228,17 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {
       return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt)));
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    const events = streams[r.format](r.model, text, r.prompt);
-    const upTo = fault === "cut" ? Math.max(1, Math.floor(events.length / 2)) : events.length;
-    res.write(": emulator stream\n\n");
+    let events = streams[r.format](r.model, text, r.prompt);
+    const half = Math.max(1, Math.floor(events.length / 2));
+    // "no-end": no [DONE] / message_stop after the finish reason; "error-mid": the provider's
+    // own error event after half the answer; "bom-cr": a byte order mark and bare-CR lines.
+    if (fault === "no-end") events = events.filter((e) => e.data !== "[DONE]" && e.event !== "message_stop");
+    if (fault === "error-mid") events = [...events.slice(0, half), midStreamError[r.format]];
+    const upTo = fault === "cut" ? half : events.length;
+    const nl = fault === "bom-cr" ? "\r" : "\n";
+    res.write((fault === "bom-cr" ? "\ufeff" : "") + `: emulator stream${nl}${nl}`);
     for (const e of events.slice(0, upTo)) {
-      res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${e.data}\n\n`);
+      res.write((e.event ? `event: ${e.event}${nl}` : "") + `data: ${e.data}${nl}${nl}`);
       await new Promise((done) => setTimeout(done, 2));
     }
     if (fault === "cut") return res.socket?.destroy();

@@ -103,6 +103,32 @@ test("a routed answer streams from the emulator in each wire format", async () =
   assert.ok(preflights.length > 0, "cross-origin calls went through a CORS preflight");
 });
 
+test("streams decode as the spec says in every format: BOM and bare CR, no end marker, an error mid-way", async () => {
+  for (const provider of ["openai", "anthropic", "google"]) {
+    const options = { budget: 5, providers: [provider] };
+    const prompt = "Explain what a linked list is.";
+    const model = await apiModel(await route(prompt, options));
+    const clean = await ask(prompt, options);
+    assert.ok(clean.reply, `${provider}: ${clean.error}`);
+    for (const fault of ["bom-cr", "no-end"]) {
+      emulators[provider].script(model, [fault]);
+      const r = await ask(prompt, options);
+      assert.ok(r.reply, `${provider} ${fault}: ${r.error}`);
+      assert.equal(r.reply.answer.text, clean.reply.answer.text, `${provider} ${fault}`);
+      assert.equal(r.text, clean.reply.answer.text, `${provider} ${fault}: shown once`);
+      assert.equal(r.reply.answer.finish, "stop");
+      assert.deepEqual(r.reply.attempts, [], `${provider} ${fault}: not retried`);
+    }
+    emulators[provider].script(model, ["error-mid"]);
+    const r = await ask(prompt, options);
+    assert.ok(r.isError, `${provider}: an error event mid-way fails the call`);
+    assert.match(r.error, /^the answer broke off after it had begun: .*the provider stopped with an error: .*(error|overloaded)/i);
+    assert.ok(r.text.length > 0 && clean.reply.answer.text.startsWith(r.text),
+      `${provider}: the text shown is a prefix of the answer, shown once`);
+    assert.deepEqual(r.events.map((e) => e.type), ["calling", "failed"], `${provider}: no retry, no fallback`);
+  }
+});
+
 test("a 429 is retried after retry-after, then succeeds", async () => {
   const options = { budget: 5, providers: ["openai"] };
   const decision = await route("What is 17 * 23?", options);
