@@ -51,6 +51,41 @@ fn every_format_answers_whole_and_streamed() {
 }
 
 #[test]
+fn streams_with_a_bom_bare_cr_no_end_marker_or_an_error_mid_way() {
+    let emulator = Emulator::start();
+    for format in FORMATS {
+        let call = |model: &str| {
+            let mut shown = String::new();
+            let answer = client().call(format, &emulator.request(format, model, true), |t| {
+                shown.push_str(t)
+            });
+            (answer, shown)
+        };
+        let (clean, _) = call("edge");
+        let clean = clean.unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        for fault in ["bom-cr", "no-end"] {
+            emulator.script("edge", &[fault]);
+            let (answer, shown) = call("edge");
+            let answer = answer.unwrap_or_else(|e| panic!("{format:?} {fault}: {e}"));
+            assert_eq!(answer.text, clean.text, "{format:?} {fault}");
+            assert_eq!(shown, clean.text, "{format:?} {fault}");
+            assert_eq!(answer.finish, Some(Finish::Stop), "{format:?} {fault}");
+        }
+        emulator.script("edge", &["error-mid"]);
+        let (answer, shown) = call("edge");
+        let err = answer.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::InStream(_)),
+            "{format:?}: {err}"
+        );
+        assert!(
+            clean.text.starts_with(&shown) && !shown.is_empty(),
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
 fn faults_become_typed_errors() {
     let emulator = Emulator::start();
     for format in FORMATS {
