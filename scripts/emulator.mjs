@@ -6,8 +6,9 @@
 // placeholder.
 //
 // Faults, per API model name, in order: POST /_script {"model": "m", "faults": ["429", "500",
-// "401", "stall", "cut", "no-end", "error-mid", "bom-cr", "ok"]} queues them; a name starting
-// with `always-401`, `always-500`, `stall` or `cut` fails every call. Any key is accepted except a missing one or "bad".
+// "401", "stall", "cut", "no-end", "error-mid", "bom-cr", "trickle", "endless", "huge", "ok"]}
+// queues them; a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
+// call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
 //
 //   node scripts/emulator.mjs [--port 8787]   prints the URL it listens on
@@ -93,6 +94,13 @@ const streams = {
       modelVersion: model,
     }) }));
   },
+};
+
+/** One text event of each format, for the endless stream. */
+const endlessEvent = {
+  openai: (t) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: t }, finish_reason: null }] })}\n\n`,
+  anthropic: (t) => `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: t } })}\n\n`,
+  gemini: (t) => `data: ${JSON.stringify({ candidates: [{ content: { parts: [{ text: t }], role: "model" }, index: 0 }] })}\n\n`,
 };
 
 /** An error event in the middle of a stream, as each provider sends one. */
@@ -220,6 +228,28 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.flushHeaders();
       return; // never answers; the client must time out or abort
+    }
+    if (fault === "trickle") {
+      // A comment every 50 ms, forever: never idle, never done; only a deadline ends it.
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const tick = setInterval(() => res.write(": still thinking\n\n"), 50);
+      res.on("close", () => clearInterval(tick));
+      return;
+    }
+    if (fault === "endless") {
+      // Text events as fast as the client reads them, forever.
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const event = endlessEvent[r.format]("all work and no play ".repeat(50));
+      let open = true;
+      res.on("close", () => { open = false; });
+      while (open) {
+        if (!res.write(event)) await new Promise((done) => { res.once("drain", done); res.once("close", done); });
+      }
+      return;
+    }
+    if (fault === "huge" && !r.stream) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return res.end(JSON.stringify(whole[r.format](r.model, "x".repeat(9 << 20), r.prompt)));
     }
     const recordedAnswer = answers.get(r.prompt.trim());
     const text = recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);

@@ -86,6 +86,41 @@ fn streams_with_a_bom_bare_cr_no_end_marker_or_an_error_mid_way() {
 }
 
 #[test]
+fn trickling_endless_and_huge_answers_end_with_a_clear_error() {
+    let emulator = Emulator::start();
+    // A comment every 50 ms keeps the call from going idle: only the overall deadline ends it.
+    let deadline = NativeClient::new(Duration::from_secs(5), Duration::from_secs(1));
+    emulator.script("trickle", &["trickle"]);
+    let err = deadline
+        .call(
+            Format::OpenAi,
+            &emulator.request(Format::OpenAi, "trickle", true),
+            |_| {},
+        )
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Timeout(_)), "{err}");
+    for format in FORMATS {
+        emulator.script("endless", &["endless"]);
+        let mut shown = 0;
+        let err = client()
+            .call(format, &emulator.request(format, "endless", true), |t| {
+                shown += t.len()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("longer than"), "{format:?}: {err}");
+        assert!(
+            shown <= routoo::provider::sse::MAX_ANSWER_BYTES,
+            "{format:?}"
+        );
+        emulator.script("huge", &["huge"]);
+        let err = client()
+            .call(format, &emulator.request(format, "huge", false), |_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{format:?}: {err}");
+    }
+}
+
+#[test]
 fn faults_become_typed_errors() {
     let emulator = Emulator::start();
     for format in FORMATS {

@@ -59,6 +59,9 @@ pub enum ProviderError {
     /// The provider reported an error inside a stream that had started fine.
     #[error("the provider stopped with an error: {0}")]
     InStream(String),
+    /// The request could not be sent as built (e.g. a header value the browser refuses).
+    #[error("the request could not be sent: {0}")]
+    Request(String),
     /// The caller stopped the call (the page's Stop button).
     #[error("the call was stopped")]
     Cancelled,

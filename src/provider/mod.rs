@@ -29,6 +29,12 @@ pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
 pub use self::native::NativeClient;
 pub use crate::endpoint::is_loopback;
 
+/// Largest whole (non-streamed) answer body read, in bytes; a larger one is an error.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+
+/// Bytes of an error response read for the provider's message; the rest is ignored.
+pub const MAX_ERROR_BYTES: usize = 64 << 10;
+
 /// The wire format a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -245,6 +251,17 @@ impl Accumulator {
     pub fn into_answer(self) -> Answer {
         self.answer
     }
+}
+
+/// A whole answer's bytes as text, refused when over [`MAX_BODY_BYTES`] or not UTF-8.
+pub(crate) fn whole_body(bytes: Vec<u8>) -> Result<String, ProviderError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ProviderError::Malformed(format!(
+            "the answer is larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| ProviderError::Malformed(format!("the answer is not UTF-8: {e}")))
 }
 
 fn json(body: &str) -> Result<serde_json::Value, ProviderError> {

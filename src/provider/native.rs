@@ -5,7 +5,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use super::{
-    build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError, Transport,
+    build, parse_answer, retry_after, sse, whole_body, Answer, ChatRequest, Format, ProviderError,
+    Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };
 
 /// An HTTP client for provider calls.
@@ -50,15 +51,15 @@ impl NativeClient {
     }
 
     fn io(&self, e: &std::io::Error) -> ProviderError {
-        // ureq reports its own deadlines as I/O errors of kind Other that say so.
-        let text = e.to_string();
-        if e.kind() == std::io::ErrorKind::TimedOut
-            || text.contains("timed out")
-            || text.contains("Timeout")
+        // ureq reports its own deadlines while a body is read as I/O errors wrapping its Error.
+        let ours = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>());
+        if e.kind() == std::io::ErrorKind::TimedOut || matches!(ours, Some(ureq::Error::Timeout(_)))
         {
             ProviderError::Timeout(self.timeout)
         } else {
-            ProviderError::Network(text)
+            ProviderError::Network(e.to_string())
         }
     }
 }
@@ -93,14 +94,19 @@ impl Transport for NativeClient {
         );
         let mut body = response.into_body().into_reader();
         if !(200..300).contains(&status) {
-            let mut text = String::new();
-            let _ = body.by_ref().take(64 * 1024).read_to_string(&mut text);
+            let mut bytes = Vec::new();
+            let _ = body
+                .by_ref()
+                .take(MAX_ERROR_BYTES as u64)
+                .read_to_end(&mut bytes);
+            let text = String::from_utf8_lossy(&bytes);
             return Err(ProviderError::from_status(status, wait, &text));
         }
         if !request.stream {
-            let mut text = String::new();
-            body.read_to_string(&mut text).map_err(|e| self.io(&e))?;
-            return parse_answer(format, &text);
+            let mut bytes = Vec::new();
+            let limit = MAX_BODY_BYTES as u64 + 1;
+            (body.by_ref().take(limit).read_to_end(&mut bytes)).map_err(|e| self.io(&e))?;
+            return parse_answer(format, &whole_body(bytes)?);
         }
         let chunks = std::iter::from_fn(move || {
             let mut buf = vec![0u8; 8192];

@@ -13,6 +13,9 @@ use super::{parse_event, Accumulator, Answer, Finish, Format, ProviderError};
 /// exhaust a page's memory.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
+/// Longest streamed answer accepted, in bytes of text (many times any `max_tokens` allows).
+pub const MAX_ANSWER_BYTES: usize = 4 << 20;
+
 /// One event: its `event:` name (empty when none) and its `data:` lines joined by `\n`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Event {
@@ -105,6 +108,11 @@ where
             }
             other => other?,
         };
+        if acc.answer().text.len() + delta.text.len() > MAX_ANSWER_BYTES {
+            return Err(ProviderError::Malformed(format!(
+                "the answer is longer than {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
         if !delta.text.is_empty() {
             on_text(&delta.text);
         }

@@ -1,6 +1,7 @@
 //! The browser's transport: `fetch` through gloo-net, the body read as a `ReadableStream`
-//! (wasm-streams) into the same [`sse::read`] the CLI uses, and an `AbortController` that
-//! fires on the caller's signal (Stop) or when the provider goes quiet for too long.
+//! (wasm-streams) into the same [`sse::read`] the CLI uses, every body read with a byte limit,
+//! and an `AbortController` that fires on the caller's signal (Stop), when the provider goes
+//! quiet for too long, or at the call's overall deadline.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,7 +15,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{AbortController, AbortSignal};
 
 use crate::provider::{
-    build, parse_answer, retry_after, sse, Answer, ChatRequest, Format, ProviderError, Transport,
+    build, parse_answer, retry_after, sse, whole_body, Answer, ChatRequest, Format, ProviderError,
+    Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };
 
 /// Calls providers with `fetch`.
@@ -23,6 +25,8 @@ pub struct Fetch {
     pub signal: Option<AbortSignal>,
     /// Longest silence, before the response starts or between chunks, before giving up.
     pub idle: Duration,
+    /// Longest a whole call may take, however steadily it trickles.
+    pub deadline: Duration,
 }
 
 impl Fetch {
@@ -37,12 +41,18 @@ struct Call {
     controller: AbortController,
     user: Option<(AbortSignal, Closure<dyn FnMut()>)>,
     idle: Duration,
-    timed_out: Rc<Cell<bool>>,
+    /// Which timer fired: the idle one, or the deadline.
+    timed_out: Rc<Cell<Option<Duration>>>,
     timer: RefCell<Option<Timeout>>,
+    _deadline: Timeout,
 }
 
 impl Call {
-    fn new(user: Option<&AbortSignal>, idle: Duration) -> Result<Call, ProviderError> {
+    fn new(
+        user: Option<&AbortSignal>,
+        idle: Duration,
+        deadline: Duration,
+    ) -> Result<Call, ProviderError> {
         let controller = AbortController::new().map_err(|e| network(&e))?;
         let user = match user {
             Some(signal) => {
@@ -55,12 +65,15 @@ impl Call {
             }
             None => None,
         };
+        let timed_out = Rc::new(Cell::new(None));
+        let _deadline = abort_after(&controller, &timed_out, deadline);
         let call = Call {
             controller,
             user,
             idle,
-            timed_out: Rc::new(Cell::new(false)),
+            timed_out,
             timer: RefCell::new(None),
+            _deadline,
         };
         call.arm();
         Ok(call)
@@ -72,13 +85,7 @@ impl Call {
 
     /// (Re)starts the idle timer; the old one is cancelled as it drops.
     fn arm(&self) {
-        let controller = self.controller.clone();
-        let timed_out = Rc::clone(&self.timed_out);
-        let millis = u32::try_from(self.idle.as_millis()).unwrap_or(u32::MAX);
-        *self.timer.borrow_mut() = Some(Timeout::new(millis, move || {
-            timed_out.set(true);
-            controller.abort();
-        }));
+        *self.timer.borrow_mut() = Some(abort_after(&self.controller, &self.timed_out, self.idle));
     }
 
     /// What a failed fetch or read means: the caller stopped it, it went quiet, or the
@@ -90,12 +97,58 @@ impl Call {
             .is_some_and(|(signal, _)| signal.aborted())
         {
             ProviderError::Cancelled
-        } else if self.timed_out.get() {
-            ProviderError::Timeout(self.idle)
+        } else if let Some(limit) = self.timed_out.get() {
+            ProviderError::Timeout(limit)
         } else {
             ProviderError::Network(message)
         }
     }
+}
+
+/// A timer that aborts `controller` after `limit`, noting which limit it was.
+fn abort_after(
+    controller: &AbortController,
+    timed_out: &Rc<Cell<Option<Duration>>>,
+    limit: Duration,
+) -> Timeout {
+    let (controller, timed_out) = (controller.clone(), Rc::clone(timed_out));
+    let millis = u32::try_from(limit.as_millis()).unwrap_or(u32::MAX);
+    Timeout::new(millis, move || {
+        timed_out.set(Some(limit));
+        controller.abort();
+    })
+}
+
+/// Reads a body to its end or to `limit` bytes. With `cut_at_limit` the rest is ignored (an
+/// error message); without it, a longer body is an error.
+async fn read_body(
+    response: &gloo_net::http::Response,
+    call: &Call,
+    limit: usize,
+    cut_at_limit: bool,
+) -> Result<Vec<u8>, ProviderError> {
+    let Some(body) = response.body() else {
+        return Ok(Vec::new());
+    };
+    let mut chunks = wasm_streams::ReadableStream::from_raw(body)
+        .try_into_stream()
+        .map_err(|(e, _)| network(&e))?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| call.error(js_message(&e)))?;
+        call.arm();
+        bytes.extend(js_sys::Uint8Array::new(&chunk).to_vec());
+        if bytes.len() > limit {
+            if cut_at_limit {
+                bytes.truncate(limit);
+                break;
+            }
+            return Err(ProviderError::Malformed(format!(
+                "the answer is larger than {limit} bytes"
+            )));
+        }
+    }
+    Ok(bytes)
 }
 
 impl Drop for Call {
@@ -130,12 +183,16 @@ impl Transport for Fetch {
         if self.cancelled() {
             return Err(ProviderError::Cancelled);
         }
-        let call = Call::new(self.signal.as_ref(), self.idle)?;
+        let call = Call::new(self.signal.as_ref(), self.idle, self.deadline)?;
         let http = build(format, request);
-        let headers = Headers::new();
+        // web_sys's Headers, whose set returns the browser's refusal instead of throwing.
+        let raw = web_sys::Headers::new().map_err(|e| network(&e))?;
         for (name, value) in &http.headers {
-            headers.set(name, value);
+            raw.set(name, value).map_err(|e| {
+                ProviderError::Request(format!("header {name}: {}", js_message(&e)))
+            })?;
         }
+        let headers = Headers::from_raw(raw);
         let response = Request::post(&http.url)
             .headers(headers)
             .abort_signal(Some(&call.signal()))
@@ -151,15 +208,15 @@ impl Transport for Fetch {
                 head.get("retry-after-ms").as_deref(),
                 head.get("retry-after").as_deref(),
             );
-            let body = response.text().await.unwrap_or_default();
+            let body = read_body(&response, &call, MAX_ERROR_BYTES, true)
+                .await
+                .unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
             return Err(ProviderError::from_status(status, wait, &body));
         }
         if !request.stream {
-            let body = response
-                .text()
-                .await
-                .map_err(|e| call.error(e.to_string()))?;
-            return parse_answer(format, &body);
+            let body = read_body(&response, &call, MAX_BODY_BYTES, false).await?;
+            return parse_answer(format, &whole_body(body)?);
         }
         let Some(body) = response.body() else {
             return Err(ProviderError::Malformed("the response has no body".into()));

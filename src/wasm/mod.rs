@@ -47,6 +47,8 @@ export interface AskCall {
   stream?: boolean;
   /** Longest silence from a provider before the call times out, in ms (default 60000). */
   idleTimeoutMs?: number;
+  /** Longest one call may take in all, however steadily it streams (default 600000). */
+  timeoutMs?: number;
   /** Aborting it stops the call: the promise rejects with "stopped". */
   signal?: AbortSignal;
   /** Each piece of the answer as it arrives. */
@@ -275,6 +277,7 @@ impl JsRouter {
             let transport = fetch::Fetch {
                 signal: call.signal.clone(),
                 idle: call.idle,
+                deadline: call.deadline,
             };
             let reply = provider::ask(
                 &transport,
@@ -349,6 +352,7 @@ struct AskCall {
     keys: Keys,
     options: AskOptions,
     idle: Duration,
+    deadline: Duration,
     signal: Option<web_sys::AbortSignal>,
     on_text: Option<js_sys::Function>,
     on_event: Option<js_sys::Function>,
@@ -421,6 +425,7 @@ impl AskCall {
                 ..AskOptions::default()
             },
             idle: Duration::from_millis(number("idleTimeoutMs", 60_000.0, 3.6e6)? as u64),
+            deadline: Duration::from_millis(number("timeoutMs", 600_000.0, 3.6e6)? as u64),
             signal,
             on_text: function("onText")?,
             on_event: function("onEvent")?,

@@ -60,7 +60,8 @@ function ask(prompt, options, extra = {}) {
     if (extra.stopAfterMs) setTimeout(() => controller.abort(), extra.stopAfterMs);
     try {
       const reply = await window.router.ask(prompt, options, {
-        keys, maxTokens: 64, idleTimeoutMs: extra.idleTimeoutMs, signal: controller.signal,
+        keys, maxTokens: 64, idleTimeoutMs: extra.idleTimeoutMs, timeoutMs: extra.timeoutMs,
+        stream: extra.stream, signal: controller.signal,
         onText: (t) => { text += t; }, onEvent: (e) => events.push(e),
       });
       return { reply, text, events };
@@ -127,6 +128,27 @@ test("streams decode as the spec says in every format: BOM and bare CR, no end m
       `${provider}: the text shown is a prefix of the answer, shown once`);
     assert.deepEqual(r.events.map((e) => e.type), ["calling", "failed"], `${provider}: no retry, no fallback`);
   }
+});
+
+test("a trickling, an endless and a huge answer each end with a clear error", async () => {
+  const options = { budget: 5, providers: ["openai"] };
+  const prompt = "Write the longest story you can.";
+  const model = await apiModel(await route(prompt, options));
+  // Never idle, never done: the call's overall deadline ends it, then the retries' do.
+  emulators.openai.script(model, ["trickle", "trickle", "trickle"]);
+  const slow = await ask(prompt, options, { timeoutMs: 800 });
+  assert.ok(slow.reply, slow.error);
+  assert.deepEqual(slow.reply.attempts.map((a) => a.error),
+    Array(3).fill("the provider did not answer within 800ms"));
+  emulators.openai.script(model, ["endless"]);
+  const endless = await ask(prompt, options);
+  assert.ok(endless.isError);
+  assert.match(endless.error, /broke off after it had begun: .*the answer is longer than 4194304 bytes/);
+  assert.ok(endless.text.length <= 4194304);
+  emulators.openai.script(model, ["huge"]);
+  const huge = await ask(prompt, options, { stream: false });
+  assert.ok(huge.reply, huge.error);
+  assert.match(huge.reply.attempts[0].error, /the answer is larger than 8388608 bytes/);
 });
 
 test("a 429 is retried after retry-after, then succeeds", async () => {
