@@ -95,8 +95,15 @@ function callable() {
 
 // ---- Worker ----
 
-const worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+let worker = startWorker();
 const waiting = new Map();
+
+function startWorker() {
+  const w = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
+  w.onmessage = onMessage;
+  w.onerror = onWorkerError;
+  return w;
+}
 
 function request(message) {
   const seq = ++state.seq;
@@ -106,7 +113,7 @@ function request(message) {
   });
 }
 
-worker.onmessage = ({ data: m }) => {
+function onMessage({ data: m }) {
   switch (m.type) {
     case "progress": return showProgress(m);
     case "ready": return ready(m);
@@ -120,8 +127,29 @@ worker.onmessage = ({ data: m }) => {
       resolve?.(m);
     }
   }
-};
-worker.onerror = (e) => fatal({ kind: "load", message: e.message || "the worker failed to start" });
+}
+
+/**
+ * The worker died (a wasm trap, or any error it did not catch). Before the predictor was ready
+ * that is a load failure; after, the worker is replaced and reloads from the cache, and what
+ * was waiting on the old one gets an error instead of waiting forever.
+ */
+function onWorkerError(e) {
+  e.preventDefault?.();
+  if (!state.ready) return fatal({ kind: "load", message: e.message || "the worker failed to start" });
+  worker.terminate();
+  const lost = "the router stopped unexpectedly and is restarting";
+  for (const [seq, resolve] of waiting) resolve({ seq, error: lost });
+  waiting.clear();
+  if (state.asking) finish({ error: `${lost}; the prompt is still in the box` });
+  state.ready = false;
+  $("send").disabled = true;
+  document.body.dataset.ready = "restarting";
+  notice("The router stopped unexpectedly and was restarted.");
+  document.body.dataset.restarts = String(Number(document.body.dataset.restarts ?? 0) + 1);
+  worker = startWorker();
+  worker.postMessage({ type: "load", pool: routedPool() });
+}
 
 function showProgress({ loaded, total, stage }) {
   if (document.body.dataset.ready) return; // a failure is on screen: keep it there

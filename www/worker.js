@@ -136,6 +136,7 @@ const handlers = {
       post({ type: "pool", seq, curve: router.curve() });
     } catch (e) {
       post({ type: "pool", seq, error: e.message });
+      trapped(e);
     }
   },
   route({ seq, prompt, options }) {
@@ -148,6 +149,7 @@ const handlers = {
       post({ type: "route", seq, prompt, prediction, decision, ms: performance.now() - t0 });
     } catch (e) {
       post({ type: "route", seq, prompt, prediction, error: e.message });
+      trapped(e);
     }
   },
   async ask({ seq, prompt, options, keys, maxTokens }) {
@@ -163,6 +165,7 @@ const handlers = {
       post({ type: "reply", seq, reply });
     } catch (e) {
       post({ type: "reply", seq, error: e.message });
+      trapped(e);
     } finally {
       if (asking === controller) asking = undefined;
     }
@@ -171,5 +174,13 @@ const handlers = {
     asking?.abort();
   },
 };
+
+/**
+ * A wasm trap leaves the module in an unknown state: after answering the request it broke, the
+ * worker fails loudly so the page replaces it.
+ */
+function trapped(e) {
+  if (e instanceof WebAssembly.RuntimeError) setTimeout(() => { throw e; });
+}
 
 self.onmessage = ({ data }) => handlers[data.type]?.(data);

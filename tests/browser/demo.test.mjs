@@ -204,6 +204,18 @@ test("a 401 says so and keeps the prompt; a 500 shows the fallback; Stop stops",
   assert.equal(await page.inputValue("#prompt"), prompt);
 });
 
+test("a worker that dies is replaced, and the page routes again", async () => {
+  // How a wasm trap outside a request surfaces: an uncaught RuntimeError in the worker.
+  const workers = page.workers();
+  assert.equal(workers.length, 1, "the router's worker");
+  await workers[0].evaluate(() => setTimeout(() => { throw new WebAssembly.RuntimeError("unreachable"); }));
+  await page.waitForSelector("body[data-restarts='1'][data-ready=true]", { timeout: 60_000 });
+  assert.match(await page.textContent("#notice"), /The router stopped unexpectedly and was restarted/);
+  assert.equal(await page.isDisabled("#send"), false);
+  await routed(page, () => page.fill("#prompt", "What is the boiling point of water in Kelvin?"));
+  assert.ok(await page.getAttribute("#choice", "data-model"), "the new worker routes");
+});
+
 test("keys stay in memory unless remembered, and clear on request", async () => {
   await page.fill("#key-openai", "sk-demo-test-123");
   assert.equal(await page.evaluate(() => localStorage.getItem("routoo.keys")), null);
