@@ -299,6 +299,7 @@ fn ask(
         keys.insert(origin, ApiKey::new(key))
             .with_context(|| format!("--key {binding:?}"))?;
     }
+    let max_cost = limits.max_cost;
     let mut constraints: Constraints = limits.into();
     keys.restrict(pool, &mut constraints);
     let options = RouteOptions {
@@ -315,6 +316,7 @@ fn ask(
     );
     let ask_options = AskOptions {
         max_tokens,
+        max_cost,
         ..AskOptions::default()
     };
     let mut stdout = std::io::stdout();
@@ -353,6 +355,12 @@ fn ask(
     if let Some(note) = &reply.note {
         eprintln!("routoo: note: {note}");
     }
+    if let Some(cap) = max_cost {
+        eprintln!(
+            "routoo: counted US${:.6} of the US${cap:.6} cap (every attempt; answer limit {} tokens)",
+            reply.spent, reply.max_tokens
+        );
+    }
     if !reply.attempts.is_empty() {
         let tried: Vec<String> = reply
             .attempts
@@ -367,7 +375,8 @@ fn ask(
 /// Hard limits on each request.
 #[derive(Args)]
 struct Limits {
-    /// Most US$ one request may cost.
+    /// Most US$ one request may cost. Routing compares it with the estimate; `ask` also holds
+    /// every call's worst case, retries and fallbacks included, under it.
     #[arg(long)]
     max_cost: Option<f64>,
     /// Slowest typical latency allowed, in ms.

@@ -11,6 +11,51 @@ pub fn estimate_input_tokens(chars: usize) -> u64 {
     (chars as u64).div_ceil(4)
 }
 
+/// Tokens a chat request may add around the prompt (roles, the provider's template).
+pub const REQUEST_OVERHEAD_TOKENS: u64 = 16;
+
+/// Fewest answer tokens worth asking for; a cap that leaves less excludes the model.
+pub const MIN_ANSWER_TOKENS: u32 = 16;
+
+/// Most input tokens a prompt can cost: one per UTF-8 byte (a byte-level tokenizer never makes
+/// more tokens than bytes) plus [`REQUEST_OVERHEAD_TOKENS`]. Four or more times the usual count
+/// for English, about twice it for Chinese: a bound, not an estimate.
+pub fn worst_input_tokens(prompt: &str) -> u64 {
+    prompt.len() as u64 + REQUEST_OVERHEAD_TOKENS
+}
+
+/// The most a call can cost: the worst-case input and `max_tokens` of answer, at `model`'s
+/// prices.
+pub fn worst_case(model: &PoolModel, prompt: &str, max_tokens: u32) -> f64 {
+    (worst_input_tokens(prompt) as f64 * model.price_in + f64::from(max_tokens) * model.price_out)
+        / 1e6
+}
+
+/// The largest answer, up to `wanted` tokens, whose worst case fits `usd`; `None` when not
+/// even [`MIN_ANSWER_TOKENS`] fit.
+pub fn max_tokens_within(model: &PoolModel, prompt: &str, usd: f64, wanted: u32) -> Option<u32> {
+    let input = worst_input_tokens(prompt) as f64 * model.price_in / 1e6;
+    let left = usd - input;
+    let fits = if model.price_out > 0.0 {
+        // Rounded down, and checked again below so rounding never lets the bound slip.
+        let n = (left * 1e6 / model.price_out).floor();
+        if n.is_finite() && n >= 0.0 {
+            n.min(f64::from(wanted)) as u32
+        } else {
+            0
+        }
+    } else if left >= 0.0 {
+        wanted
+    } else {
+        0
+    };
+    let mut tokens = fits;
+    while tokens >= MIN_ANSWER_TOKENS && worst_case(model, prompt, tokens) > usd {
+        tokens -= 1;
+    }
+    (tokens >= MIN_ANSWER_TOKENS.min(wanted).max(1)).then_some(tokens)
+}
+
 /// What one request to one model is expected to cost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -37,6 +82,26 @@ pub fn estimate(pool: &Pool, model: &PoolModel, chars: usize) -> CostEstimate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_worst_case_bounds_input_by_bytes_and_output_by_max_tokens() {
+        let pool = Pool::default_pool();
+        let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        // "東京" is 6 bytes: at most 6 tokens, plus the overhead.
+        assert_eq!(worst_input_tokens("東京"), 6 + REQUEST_OVERHEAD_TOKENS);
+        let worst = worst_case(gpt4, "東京", 100);
+        assert!((worst - (22.0 * 10.0 + 100.0 * 30.0) / 1e6).abs() < 1e-15);
+        // A cap that pays for the input and 50 answer tokens lowers max_tokens to 50.
+        let cap = (22.0 * 10.0 + 50.0 * 30.0) / 1e6;
+        assert_eq!(max_tokens_within(gpt4, "東京", cap, 1024), Some(50));
+        assert_eq!(max_tokens_within(gpt4, "東京", cap, 20), Some(20));
+        // Not even the minimum answer: the model cannot be called under this cap.
+        assert_eq!(
+            max_tokens_within(gpt4, "東京", 22.0 * 10.0 / 1e6, 1024),
+            None
+        );
+        assert_eq!(max_tokens_within(gpt4, "東京", -1.0, 1024), None);
+    }
 
     #[test]
     fn cost_is_tokens_times_price_per_million() {

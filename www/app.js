@@ -468,11 +468,34 @@ function showEvent(e) {
   $("answer").textContent = ""; // text from a failed call is void
 }
 
+/** A cap field's US$, or undefined when empty; NaN when it holds no amount. */
+function capOf(id) {
+  const raw = $(id).value.trim();
+  if (!raw) return undefined;
+  const v = Number(raw);
+  return Number.isFinite(v) && v >= 0 ? v : NaN;
+}
+
+/** The most this request may cost: the per-request cap and what the session cap leaves. */
+function maxCost() {
+  const request = capOf("cap-request");
+  const session = capOf("cap-session");
+  if (Number.isNaN(request) || Number.isNaN(session)) return NaN;
+  const left = session === undefined ? undefined : Math.max(0, session - state.spent);
+  if (request === undefined) return left;
+  return left === undefined ? request : Math.min(request, left);
+}
+
 function send(event) {
   event.preventDefault();
   const prompt = $("prompt").value;
   hideError();
   if (!prompt.trim()) return showError("Type a prompt first.");
+  const cap = maxCost();
+  if (Number.isNaN(cap)) return showError("A cap must be an amount in US$, 0 or more.");
+  if (capOf("cap-session") !== undefined && cap <= 0) {
+    return showError(`The session cap of US$${capOf("cap-session")} is reached; raise it to send more.`);
+  }
   $("answer").textContent = "";
   $("fallbacks").replaceChildren();
   $("answer-meta").textContent = "";
@@ -482,28 +505,37 @@ function send(event) {
   state.asking = ++state.seq;
   worker.postMessage({
     type: "ask", seq: state.asking, prompt, options: routeOptions(), keys: callKeys(), maxTokens: 1024,
+    maxCost: cap,
   });
 }
 
-function finish({ reply, error }) {
+function showSpend() {
+  $("session").textContent = `Session spend: US$${state.spent.toFixed(6)} (failed calls included)`;
+  $("session").dataset.spent = state.spent;
+}
+
+function finish({ reply, error, spent }) {
   state.asking = null;
   $("answer").setAttribute("aria-busy", "false");
   $("send").disabled = false;
   $("stop").disabled = true;
   if (error) {
+    state.spent += spent ?? 0;
+    showSpend();
     $("answer-meta").textContent = "";
     showError(error === "stopped" ? "Stopped. The prompt is still in the box." : error);
     return;
   }
   const u = reply.answer.usage;
-  state.spent += reply.cost ?? 0;
+  state.spent += reply.spent;
   const meta = $("answer-meta");
   meta.dataset.model = reply.model;
   meta.textContent = `Answered by ${reply.model} (${reply.provider})` +
     (u ? ` · ${u.inputTokens} tokens in, ${u.outputTokens} out` : " · tokens not reported") +
     (reply.cost === null ? " · cost unknown" : ` · US$${usd(reply.cost)}`) +
-    ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "");
-  $("session").textContent = `Session spend: US$${state.spent.toFixed(6)}`;
+    ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "") +
+    (reply.maxTokens < 1024 ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
+  showSpend();
 }
 
 function showError(message) {

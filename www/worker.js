@@ -152,19 +152,19 @@ const handlers = {
       trapped(e);
     }
   },
-  async ask({ seq, prompt, options, keys, maxTokens }) {
+  async ask({ seq, prompt, options, keys, maxTokens, maxCost }) {
     asking?.abort();
     const controller = new AbortController();
     asking = controller;
     try {
       const reply = await router.ask(prompt, options, {
-        keys, maxTokens, signal: controller.signal,
+        keys, maxTokens, maxCost, signal: controller.signal,
         onText: (text) => post({ type: "text", seq, text }),
         onEvent: (event) => post({ type: "event", seq, event }),
       });
       post({ type: "reply", seq, reply });
     } catch (e) {
-      post({ type: "reply", seq, error: e.message });
+      post({ type: "reply", seq, error: e.message, spent: e.spent });
       trapped(e);
     } finally {
       if (asking === controller) asking = undefined;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
 use super::{RetryPolicy, Usage};
+use crate::cost;
 use crate::endpoint::{is_loopback, official_origin, Endpoint, EndpointError};
 use crate::pool::{Pool, PoolModel};
 use crate::select::{Candidate, Constraints};
@@ -171,6 +172,9 @@ pub struct AskOptions {
     pub stream: bool,
     /// Retries and their pauses.
     pub policy: RetryPolicy,
+    /// Most US$ the whole ask may cost, retries and fallbacks included: every call's worst
+    /// case must fit what is left.
+    pub max_cost: Option<f64>,
 }
 
 impl Default for AskOptions {
@@ -179,6 +183,7 @@ impl Default for AskOptions {
             max_tokens: 1024,
             stream: true,
             policy: RetryPolicy::default(),
+            max_cost: None,
         }
     }
 }
@@ -199,6 +204,11 @@ pub struct Reply {
     pub estimated_cost: f64,
     /// A stop reason the user should know about (length, content filter).
     pub note: Option<String>,
+    /// The answer limit the call was made with (lowered to fit a spend cap).
+    pub max_tokens: u32,
+    /// What this ask counts for in all, US$: this answer's cost (its worst case if the provider
+    /// reported none) plus every failed call's [`Attempt::cost`].
+    pub spent: f64,
     /// Failed calls before this answer, oldest first.
     pub attempts: Vec<Attempt>,
 }
@@ -258,16 +268,42 @@ pub async fn ask<T: Transport>(
     }
     let mut fallback = Fallback::new(ranked, options.policy);
     let mut retry = 0;
+    // What the calls so far count for under the cap (see `Attempt::cost`).
+    let mut spent = 0.0;
     while let Some(candidate) = fallback.current().cloned() {
         let model = pool
             .model(&candidate.model)
             .ok_or_else(|| AskError::UnknownModel(candidate.model.clone()))?;
         let format = Format::of_provider(&model.provider);
+        // Under a cap, the call's worst case must fit what is left: max_tokens is lowered to
+        // fit, and a model that cannot fit its smallest answer is passed over.
+        let max_tokens = match options.max_cost {
+            None => Some(options.max_tokens),
+            Some(cap) => cost::max_tokens_within(model, prompt, cap - spent, options.max_tokens),
+        };
+        let Some(max_tokens) = max_tokens else {
+            let left = options.max_cost.map_or(0.0, |cap| cap - spent);
+            let smallest = options.max_tokens.min(cost::MIN_ANSWER_TOKENS);
+            let error = ProviderError::OverCap {
+                worst: cost::worst_case(model, prompt, smallest),
+                left,
+            };
+            let next = fallback.failed(&error);
+            if let Some(attempt) = fallback.attempts().last() {
+                progress(Progress::Failed {
+                    attempt,
+                    next: &next,
+                });
+            }
+            retry = 0;
+            continue;
+        };
+        let worst = cost::worst_case(model, prompt, max_tokens);
         let request = ChatRequest {
             base_url: model.base_url.clone(),
             api_model: model.api_model.clone(),
             prompt: prompt.to_string(),
-            max_tokens: options.max_tokens,
+            max_tokens,
             stream: options.stream,
             key: keys.for_base_url(&model.base_url).cloned(),
         };
@@ -289,15 +325,21 @@ pub async fn ask<T: Transport>(
                     model: model.id.clone(),
                     provider: model.provider.clone(),
                     note: answer.issue().map(|i| i.to_string()),
+                    spent: spent + cost.unwrap_or(worst),
                     answer,
                     cost,
                     estimated_cost: candidate.cost.usd,
+                    max_tokens,
                     attempts: fallback.attempts().to_vec(),
                 });
             }
             Err(e) => e,
         };
+        let charged = if error.is_unbilled() { 0.0 } else { worst };
         if error == ProviderError::Cancelled {
+            // Stopped mid-call: tokens may have been generated, so it counts as its worst case.
+            fallback.failed(&error);
+            fallback.charge(worst);
             return Err(AskError::Cancelled(fallback.attempts().to_vec()));
         }
         let next = if shown {
@@ -305,6 +347,8 @@ pub async fn ask<T: Transport>(
         } else {
             fallback.failed(&error)
         };
+        fallback.charge(charged);
+        spent += charged;
         if let Some(attempt) = fallback.attempts().last() {
             progress(Progress::Failed {
                 attempt,
@@ -495,6 +539,147 @@ mod tests {
         );
     }
 
+    /// How a scripted call ends: the provider bills `bill` × the call's worst case (what it
+    /// may really charge), and the call fails with `error`, or succeeds reporting that usage.
+    #[derive(Debug, Clone)]
+    struct Outcome {
+        error: Option<ProviderError>,
+        bill: f64,
+        shows_text: bool,
+    }
+
+    /// Plays outcomes in order and keeps the providers' real bills.
+    struct Billing {
+        outcomes: RefCell<Vec<Outcome>>,
+        pool: Pool,
+        prompt: String,
+        bills: RefCell<Vec<f64>>,
+        worst: RefCell<Vec<f64>>,
+    }
+
+    impl Transport for Billing {
+        async fn send(
+            &self,
+            _format: Format,
+            request: &ChatRequest,
+            on_text: &mut dyn FnMut(&str),
+        ) -> Result<Answer, ProviderError> {
+            let model = (self.pool.models.iter())
+                .find(|m| m.api_model == request.api_model)
+                .unwrap();
+            let worst = cost::worst_case(model, &self.prompt, request.max_tokens);
+            self.worst.borrow_mut().push(worst);
+            let o = {
+                let mut outcomes = self.outcomes.borrow_mut();
+                if outcomes.is_empty() {
+                    Outcome {
+                        error: None,
+                        bill: 1.0,
+                        shows_text: true,
+                    }
+                } else {
+                    outcomes.remove(0)
+                }
+            };
+            if o.shows_text {
+                on_text("partial");
+            }
+            // What the provider may charge: nothing for an HTTP refusal, at most the bound.
+            let usage = Usage {
+                input_tokens: (cost::worst_input_tokens(&self.prompt) as f64 * o.bill) as u64,
+                output_tokens: (f64::from(request.max_tokens) * o.bill) as u64,
+            };
+            let billed = match &o.error {
+                Some(e) if e.is_unbilled() => 0.0,
+                _ => usage.cost(model.price_in, model.price_out),
+            };
+            self.bills.borrow_mut().push(billed);
+            match o.error {
+                Some(e) => Err(e),
+                None => Ok(Answer {
+                    text: "partial".into(),
+                    finish: Some(super::super::Finish::Stop),
+                    usage: Some(usage),
+                }),
+            }
+        }
+
+        async fn sleep(&self, _pause: Duration) {}
+    }
+
+    fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
+        use proptest::prelude::*;
+        let error = prop_oneof![
+            Just(None),
+            Just(Some(ProviderError::from_status(500, None, ""))),
+            Just(Some(ProviderError::from_status(429, None, ""))),
+            Just(Some(ProviderError::Timeout(Duration::from_secs(1)))),
+            Just(Some(ProviderError::Network("reset".into()))),
+            Just(Some(ProviderError::Malformed("cut".into()))),
+        ];
+        (error, 0.0..=1.0f64, any::<bool>()).prop_map(|(error, bill, shows_text)| Outcome {
+            error,
+            bill,
+            shows_text,
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever fails and however often, the providers' real bills for one ask never add
+        /// up to more than its cap, nor does what the ask counts.
+        #[test]
+        fn the_spend_cap_holds_across_retries_and_fallbacks(
+            prices in proptest::collection::vec((0.0..50.0f64, 0.0..100.0f64), 1..4),
+            prompt in "\\PC{1,400}",
+            cap in 0.0..0.2f64,
+            max_tokens in 1u32..4096,
+            outcomes in proptest::collection::vec(outcome(), 0..12),
+        ) {
+            let models: Vec<PoolModel> = prices.iter().enumerate().map(|(i, &(pi, po))| PoolModel {
+                id: format!("m{i}"),
+                provider: "openai".into(),
+                api_model: format!("m{i}"),
+                base_url: "https://api.openai.com/v1".into(),
+                price_in: pi,
+                price_out: po,
+                context_window: 100_000,
+                latency_ms: 1,
+                expected_output_tokens: None,
+            }).collect();
+            let pool = Pool { expected_output_tokens: 10, models };
+            let ranked: Vec<Candidate> = pool.models.iter().map(|m| Candidate {
+                model: m.id.clone(),
+                provider: m.provider.clone(),
+                quality: 0.5,
+                margin: 0.0,
+                cost: CostEstimate { input_tokens: 1, output_tokens: 1, usd: 0.0 },
+                score: 0.5,
+            }).collect();
+            let transport = Billing {
+                outcomes: RefCell::new(outcomes),
+                pool: pool.clone(),
+                prompt: prompt.clone(),
+                bills: RefCell::default(),
+                worst: RefCell::default(),
+            };
+            let options = AskOptions { max_tokens, max_cost: Some(cap), ..AskOptions::default() };
+            let reply = futures_executor::block_on(ask(
+                &transport, &pool, ranked, &prompt, &Keys::new(), &options, |_| {},
+            ));
+            let billed: f64 = transport.bills.borrow().iter().sum();
+            proptest::prop_assert!(billed <= cap + 1e-12, "billed {billed} over the cap {cap}");
+            let counted = match &reply {
+                Ok(r) => r.spent,
+                Err(e) => e.attempts().iter().map(|a| a.cost).sum(),
+            };
+            proptest::prop_assert!(counted <= cap + 1e-12, "counted {counted} over the cap {cap}");
+            proptest::prop_assert!(counted + 1e-12 >= billed, "counted {counted} under billed {billed}");
+            for w in transport.worst.borrow().iter() {
+                proptest::prop_assert!(*w <= cap + 1e-12);
+            }
+        }
+    }
+
     #[test]
     fn retries_then_falls_back_and_reports_every_step() {
         let server = || ProviderError::from_status(500, None, "");
@@ -540,7 +725,12 @@ mod tests {
     #[test]
     fn stops_at_once_when_cancelled_and_lists_failures_when_exhausted() {
         let (reply, transport, _) = run(vec![Err(ProviderError::Cancelled)], &["a", "b"]);
-        assert_eq!(reply.unwrap_err(), AskError::Cancelled(Vec::new()));
+        let err = reply.unwrap_err();
+        assert!(
+            matches!(err, AskError::Cancelled(ref a) if a.len() == 1),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "stopped");
         assert_eq!(transport.calls.borrow().len(), 1);
 
         let refused = ProviderError::from_status(401, None, r#"{"error":{"message":"no"}}"#);

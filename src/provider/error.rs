@@ -62,6 +62,16 @@ pub enum ProviderError {
     /// The request could not be sent as built (e.g. a header value the browser refuses).
     #[error("the request could not be sent: {0}")]
     Request(String),
+    /// Not called: even its smallest answer could cost more than the spend cap leaves.
+    #[error(
+        "not called: it could cost US${worst:.6} or more, and US${left:.6} of the cap is left"
+    )]
+    OverCap {
+        /// Worst case of the smallest call, US$.
+        worst: f64,
+        /// What the cap leaves, US$.
+        left: f64,
+    },
     /// The caller stopped the call (the page's Stop button).
     #[error("the call was stopped")]
     Cancelled,
@@ -102,6 +112,22 @@ impl ProviderError {
             500..=599 => ProviderError::Server { status, message },
             _ => ProviderError::Rejected { status, message },
         }
+    }
+
+    /// Whether the call surely cost nothing: the provider refused it with an HTTP status before
+    /// generating anything (no provider bills those), or it was never sent. Any other failure
+    /// may have generated tokens, so a spend cap counts its worst case.
+    pub fn is_unbilled(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Auth { .. }
+                | ProviderError::RateLimited { .. }
+                | ProviderError::Overloaded { .. }
+                | ProviderError::Server { .. }
+                | ProviderError::Rejected { .. }
+                | ProviderError::Request(_)
+                | ProviderError::OverCap { .. }
+        )
     }
 
     /// Whether the same provider may succeed if asked again after a pause (what the providers'

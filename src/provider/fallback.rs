@@ -55,6 +55,9 @@ pub struct Attempt {
     pub provider: String,
     /// What went wrong, in words.
     pub error: String,
+    /// What the call counts for under a spend cap, US$: its reported cost, else its worst case,
+    /// or 0 when it surely cost nothing ([`ProviderError::is_unbilled`]).
+    pub cost: f64,
 }
 
 /// Walks a ranked list of candidates, one failure at a time.
@@ -86,6 +89,13 @@ impl Fallback {
         self.ranked.get(self.current)
     }
 
+    /// Counts the last failed call at `usd` (see [`Attempt::cost`]).
+    pub fn charge(&mut self, usd: f64) {
+        if let Some(a) = self.attempts.last_mut() {
+            a.cost = usd;
+        }
+    }
+
     /// Every failed call so far, oldest first.
     pub fn attempts(&self) -> &[Attempt] {
         &self.attempts
@@ -99,6 +109,7 @@ impl Fallback {
                 model: c.model.clone(),
                 provider: c.provider.clone(),
                 error: error.to_string(),
+                cost: 0.0,
             });
         }
         self.current = self.ranked.len();
@@ -114,6 +125,7 @@ impl Fallback {
             model: c.model.clone(),
             provider: c.provider.clone(),
             error: error.to_string(),
+            cost: 0.0,
         });
         if let ProviderError::Auth { .. } = error {
             // The key is bad for every model of this provider.

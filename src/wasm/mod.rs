@@ -49,6 +49,10 @@ export interface AskCall {
   idleTimeoutMs?: number;
   /** Longest one call may take in all, however steadily it streams (default 600000). */
   timeoutMs?: number;
+  /** Most US$ this ask may cost, retries and fallbacks included: each call's worst case
+   *  (input at one token per byte, plus maxTokens of answer) must fit what is left, so
+   *  maxTokens is lowered to fit, or the model is passed over. A rejection carries `spent`. */
+  maxCost?: number;
   /** Aborting it stops the call: the promise rejects with "stopped". */
   signal?: AbortSignal;
   /** Each piece of the answer as it arrives. */
@@ -74,13 +78,35 @@ export interface Reply {
   estimatedCost: number;
   /** A stop reason worth showing (token limit, content filter). */
   note: string | null;
-  attempts: { model: string; provider: string; error: string }[];
+  /** The answer limit the call was made with (lowered to fit maxCost). */
+  maxTokens: number;
+  /** What this ask counts for in all, US$: this answer's cost (its worst case when none was
+   *  reported) plus every failed call's `cost`. */
+  spent: number;
+  attempts: { model: string; provider: string; error: string; cost: number }[];
 }
 "#;
 
 /// The one place an error becomes a JS `Error`.
 fn js_error(e: impl std::fmt::Display) -> JsError {
     JsError::new(&e.to_string())
+}
+
+/// An `ask` failure as a JS `Error` that also carries the failed calls and what they count
+/// for under a spend cap (`attempts`, `spent`), so a page can keep its session's spend.
+fn ask_error(e: &provider::AskError) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    let attempts = e.attempts();
+    let spent: f64 = attempts.iter().map(|a| a.cost).sum();
+    if let Ok(list) = to_js(&attempts) {
+        let _ = js_sys::Reflect::set(&error, &JsValue::from_str("attempts"), &list);
+    }
+    let _ = js_sys::Reflect::set(
+        &error,
+        &JsValue::from_str("spent"),
+        &JsValue::from_f64(spent),
+    );
+    error.into()
 }
 
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
@@ -289,7 +315,7 @@ impl JsRouter {
                 |p| call.report(p),
             )
             .await
-            .map_err(|e| JsValue::from(js_error(e)))?;
+            .map_err(|e| ask_error(&e))?;
             to_js(&reply).map_err(JsValue::from)
         };
         Ok(wasm_bindgen_futures::future_to_promise(future))
@@ -344,6 +370,19 @@ fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
         Some(o) if !(o.is_undefined() || o.is_null()) => serde_wasm_bindgen::from_value(o)
             .map_err(|e| js_error(format!("invalid route options: {e}"))),
         _ => Ok(RouteOptions::default()),
+    }
+}
+
+/// `maxCost`: absent, or a US$ amount, 0 or more.
+fn cap(v: JsValue) -> Result<Option<f64>, JsError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+        _ => Err(js_error(format!(
+            "invalid ask call: `maxCost` must be US$, 0 or more, not {v:?}"
+        ))),
     }
 }
 
@@ -422,6 +461,7 @@ impl AskCall {
             options: AskOptions {
                 max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
                 stream: stream.as_bool().unwrap_or(true),
+                max_cost: cap(field("maxCost"))?,
                 ..AskOptions::default()
             },
             idle: Duration::from_millis(number("idleTimeoutMs", 60_000.0, 3.6e6)? as u64),

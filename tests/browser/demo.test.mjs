@@ -216,6 +216,40 @@ test("a worker that dies is replaced, and the page routes again", async () => {
   assert.ok(await page.getAttribute("#choice", "data-model"), "the new worker routes");
 });
 
+test("spend caps: a request cap lowers the answer limit or passes models over; a session cap stops sending", async () => {
+  await routed(page, () => page.fill("#prompt", "Name the three states of matter."));
+  const posts = () => emulator.calls.filter((c) => c.method === "POST").length;
+  // Too small for any model's prompt alone: nothing is called, and the reason says so.
+  await page.fill("#cap-request", "0.0000001");
+  let before = posts();
+  await send(page);
+  assert.match(await page.textContent("#error"), /not called: it could cost US\$[\d.]+ or more/);
+  assert.equal(posts(), before, "no call was made");
+  // Room for the prompt's worst case and 100 answer tokens of the chosen model: the answer
+  // limit is lowered to 100.
+  const chosenId = await page.getAttribute("#choice", "data-model");
+  const chosen = POOL.models.find((m) => m.id === chosenId);
+  assert.ok(chosen.priceOut > 0, chosen.id);
+  const bytes = Buffer.byteLength("Name the three states of matter.") + 16;
+  const cap = (bytes * chosen.priceIn + 100 * chosen.priceOut) / 1e6;
+  const spentBefore = Number(await page.getAttribute("#session", "data-spent") ?? 0);
+  await page.fill("#cap-request", String(cap));
+  await send(page);
+  assert.equal(await page.isHidden("#error"), true, await page.textContent("#error"));
+  assert.match(await page.textContent("#answer-meta"), /answer limit lowered to 100 tokens to fit the cap/);
+  const spent = Number(await page.getAttribute("#session", "data-spent"));
+  assert.ok(spent > spentBefore && spent - spentBefore <= cap * (1 + 1e-9), `${spentBefore} → ${spent}, cap ${cap}`);
+  // A session cap already used up: Send says so and calls nothing.
+  await page.fill("#cap-request", "");
+  await page.fill("#cap-session", String(spent));
+  before = posts();
+  await page.click("#send");
+  await page.waitForFunction(() => !document.getElementById("error").hidden);
+  assert.match(await page.textContent("#error"), /session cap of US\$[\d.e-]+ is reached/);
+  assert.equal(posts(), before);
+  await page.fill("#cap-session", "");
+});
+
 test("keys stay in memory unless remembered, and clear on request", async () => {
   await page.fill("#key-openai", "sk-demo-test-123");
   assert.equal(await page.evaluate(() => localStorage.getItem("routoo.keys")), null);
