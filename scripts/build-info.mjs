@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeHeadersFile } from "./serve.mjs";
 
 const www = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "www");
 const manifest = JSON.parse(readFileSync(path.join(www, "models/predictor.json"), "utf8"));
@@ -16,3 +17,5 @@ for (const file of files) {
 }
 writeFileSync(path.join(www, "build.json"), JSON.stringify(info, null, 2) + "\n");
 console.log(`www/build.json: ${files.length} files, ${Object.values(info.files).reduce((n, f) => n + f.bytes, 0)} bytes`);
+writeHeadersFile(www);
+console.log("www/_headers: the page's security headers, for static hosts");

@@ -4,16 +4,17 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { pagePolicy, WWW } from "./serve.mjs";
+import { devPage, pagePolicy, WWW } from "./serve.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 const PAGE = ["index.html", "app.js", "worker.js", "style.css", "pool.json", "build.json", "pkg", "models"];
 
-export function buildExtension(out = path.join(ROOT, "target", "extension")) {
+/** `dev: true` also grants the provider emulator's origin, for tests and trying it out. */
+export function buildExtension(out = path.join(ROOT, "target", "extension"), { dev = false } = {}) {
   const version = readFileSync(path.join(ROOT, "Cargo.toml"), "utf8").match(/^version = "([^"]+)"/m)[1];
-  // The page's connect-src: the pool's provider origins and the emulator's (the demo test
-  // holds it to exactly that), so the same list grants the host permissions.
-  const connect = pagePolicy().match(/connect-src ([^;]+)/)[1].trim().split(/\s+/)
+  // The page's connect-src: the pool's provider origins (the demo test holds it to exactly
+  // that; a dev build adds the emulator's), so the same list grants the host permissions.
+  const connect = pagePolicy(WWW, { dev }).match(/connect-src ([^;]+)/)[1].trim().split(/\s+/)
     .filter((s) => s !== "'self'");
   const hosts = connect.map((origin) => `${origin}/*`);
   const manifest = {
@@ -28,12 +29,14 @@ export function buildExtension(out = path.join(ROOT, "target", "extension")) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   for (const f of PAGE) cpSync(path.join(WWW, f), path.join(out, f), { recursive: true });
+  if (dev) writeFileSync(path.join(out, "index.html"), devPage(WWW));
   cpSync(path.join(ROOT, "extension", "background.js"), path.join(out, "background.js"));
   writeFileSync(path.join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return out;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const out = buildExtension(process.argv[2]);
+  const args = process.argv.slice(2);
+  const out = buildExtension(args.find((a) => !a.startsWith("--")), { dev: args.includes("--dev") });
   console.log(`extension in ${out}: load it unpacked from chrome://extensions`);
 }

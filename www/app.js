@@ -1,7 +1,8 @@
 // The demo page. The router (the shipped wasm package) runs in worker.js; this file only
 // draws, keeps the user's pool and keys, and passes messages.
 const $ = (id) => document.getElementById(id);
-const EMULATOR = "http://127.0.0.1:8787";
+// The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
+const EMULATOR = document.querySelector('meta[name="routoo-emulator"]')?.content;
 const STORE = { pool: "routoo.pool", keys: "routoo.keys", emulator: "routoo.emulator", budget: "routoo.budget" };
 
 const state = {
@@ -552,7 +553,9 @@ async function main() {
   state.edits = { off: [], prices: {}, ...load(STORE.pool, {}, validEdits) };
   state.keys = load(STORE.keys, {}, validKeys);
   $("remember").checked = Object.keys(state.keys).length > 0;
-  $("emulator").checked = load(STORE.emulator, false, (v) => typeof v === "boolean");
+  $("emulator").checked = Boolean(EMULATOR) && load(STORE.emulator, false, (v) => typeof v === "boolean");
+  $("emulator").closest(".check").hidden = !EMULATOR;
+  $("emulator-hint").hidden = !EMULATOR;
   $("budget").value = load(STORE.budget, $("budget").value,
     (v) => (typeof v === "number" || typeof v === "string") && Number.isFinite(Number(v)));
   // ?prompt= fills the box (the extension's context menu opens the page this way); never sends.

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { serve, pagePolicy, WWW } from "../../scripts/serve.mjs";
+import { serve, pagePolicy, securityHeaders, EMULATOR, WWW } from "../../scripts/serve.mjs";
 import { start } from "../../scripts/emulator.mjs";
 import { launch } from "./chromium.mjs";
 
@@ -21,7 +21,7 @@ const violations = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  site = await serve();
+  site = await serve(0, WWW, { dev: true }); // the dev server: the page may use the emulator
   emulator = await start({ port: 8787 }).catch((e) => {
     throw new Error(`the demo tests need 127.0.0.1:8787 free for the emulator: ${e.message}`);
   });
@@ -325,10 +325,10 @@ test("the page is labelled, keyboard-usable, and fits a phone in dark mode", asy
 });
 
 test("the Content-Security-Policy allows the pool's providers and nothing else", async () => {
-  const policy = pagePolicy();
+  const policy = pagePolicy(WWW, { dev: true });
   const connect = policy.match(/connect-src ([^;]+)/)[1].trim().split(/\s+/).sort();
-  const origins = new Set(["'self'", "http://127.0.0.1:8787", ...POOL.models.map((m) => new URL(m.baseUrl).origin)]);
-  assert.deepEqual(connect, [...origins].sort(), "the pool's origins, the emulator's, and no other");
+  const origins = new Set(["'self'", EMULATOR, ...POOL.models.map((m) => new URL(m.baseUrl).origin)]);
+  assert.deepEqual(connect, [...origins].sort(), "the pool's origins, the emulator's (dev), and no other");
   assert.match(policy, /script-src 'self' 'wasm-unsafe-eval'/);
   const blocked = await page.evaluate(async () => {
     try { await fetch("http://127.0.0.1:9/elsewhere"); return "fetched"; } catch { return "blocked"; }
@@ -337,6 +337,29 @@ test("the Content-Security-Policy allows the pool's providers and nothing else",
   const seen = new Set(await page.evaluate(() => window.__violations ?? []));
   assert.deepEqual([...seen], ["connect-src http://127.0.0.1:9/elsewhere"], "no other violation in any flow");
   assert.deepEqual(violations, []);
+});
+
+test("a deployed page names no emulator and ships its security headers", async () => {
+  const prod = await serve(0, WWW);
+  try {
+    const response = await fetch(prod.url);
+    const html = await response.text();
+    assert.ok(!html.includes(EMULATOR) && !html.includes("routoo-emulator"), "www/index.html names no dev origin");
+    const headers = securityHeaders(WWW);
+    for (const [name, value] of Object.entries(headers)) assert.equal(response.headers.get(name), value, name);
+    assert.match(headers["content-security-policy"], /frame-ancestors 'none'/);
+    assert.ok(!headers["content-security-policy"].includes(EMULATOR));
+    // The same headers, in the file static hosts read.
+    const file = readFileSync(`${WWW}/_headers`, "utf8");
+    for (const [name, value] of Object.entries(headers)) assert.ok(file.includes(`  ${name}: ${value}\n`), name);
+    const p = await context.newPage();
+    await firstEstimate(p, prod.url);
+    assert.equal(await p.isHidden("#emulator"), true, "no emulator switch on a deployed page");
+    await p.close();
+  } finally {
+    prod.server.closeAllConnections();
+    prod.server.close();
+  }
 });
 
 test("a bundle file that fails its checksum is reported and not used", async () => {

@@ -12,7 +12,7 @@ const TMP = mkdtempSync(`${tmpdir()}/routoo-extension-`);
 let context, worker, emulator;
 
 before(async () => {
-  const dir = buildExtension(`${TMP}/extension`);
+  const dir = buildExtension(`${TMP}/extension`, { dev: true }); // with the emulator's origin
   emulator = await start({ port: 8787 });
   context = await chromium.launchPersistentContext(`${TMP}/profile`, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
