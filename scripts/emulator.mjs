@@ -175,7 +175,11 @@ function keyOf(format, headers) {
 }
 
 /** Starts the emulator; resolves to {url, close, calls, script}. */
-export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {}) {
+/**
+ * `listModels: true` also answers `GET /v1/models`, as a local OpenAI-compatible server does
+ * (the probe a page or the CLI makes before it sends a prompt to this machine).
+ */
+export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, listModels = false } = {}) {
   const answers = recorded(dataDir);
   const queues = new Map();
   const calls = [];
@@ -195,6 +199,10 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {
     if (req.method === "GET" && url.pathname === "/_calls") {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(calls));
+    }
+    if (listModels && req.method === "GET" && url.pathname === "/v1/models") {
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      return res.end(JSON.stringify({ object: "list", data: [{ id: "local-model", object: "model" }] }));
     }
     let raw = "";
     for await (const chunk of req) raw += chunk;
@@ -221,7 +229,8 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data` } = {
     const queued = queues.get(r.model)?.shift();
     const fault = queued ?? ["always-401", "always-500", "stall", "cut"]
       .find((f) => r.model.startsWith(f))?.replace("always-", "");
-    if (!key || key === "bad" || fault === "401") return fail(401, "invalid x-api-key: the emulator refuses this key");
+    // A local server (listModels) needs no key, as llama.cpp or Ollama do.
+    if ((!key && !listModels) || key === "bad" || fault === "401") return fail(401, "invalid x-api-key: the emulator refuses this key");
     if (fault === "429") return fail(429, "rate limit reached, retry shortly", { "retry-after": "1" });
     if (fault === "500") return fail(500, "the emulator failed on purpose");
     if (fault === "stall") {

@@ -299,6 +299,12 @@ fn ask(
         keys.insert(origin, ApiKey::new(key))
             .with_context(|| format!("--key {binding:?}"))?;
     }
+    let client = NativeClient::new(
+        Duration::from_secs(timeout),
+        Duration::from_secs(timeout.saturating_mul(10)),
+    );
+    // A server on this machine is called only once it answered.
+    futures_executor::block_on(provider::probe_local(&client, pool, &mut keys));
     let max_cost = limits.max_cost;
     let mut constraints: Constraints = limits.into();
     keys.restrict(pool, &mut constraints);
@@ -308,12 +314,9 @@ fn ask(
         constraints,
     };
     let decision = router.route(prompt, &options).context(
-        "no model can take this prompt (set the provider's API key, e.g. OPENAI_API_KEY)",
+        "no model can take this prompt (set the provider's API key, e.g. OPENAI_API_KEY, or \
+         start the local server the pool names)",
     )?;
-    let client = NativeClient::new(
-        Duration::from_secs(timeout),
-        Duration::from_secs(timeout.saturating_mul(10)),
-    );
     let ask_options = AskOptions {
         max_tokens,
         max_cost,

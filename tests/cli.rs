@@ -183,13 +183,21 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
         assert!(stderr.contains("answered by"), "{stderr}");
     }
     // The pool says "openai" but points at the emulator: OPENAI_API_KEY stays home unless bound
-    // to the emulator's origin, and the emulator, which refuses keyless calls, says so.
+    // to the emulator's origin, and a port on this machine that did not answer a probe as a
+    // model server (GET /v1/models) gets nothing at all.
     let before = emulator.calls().len();
     let (ok, _, stderr) = ask_with("claude-v2,mixtral-8x7b-instruct,llama-3-8b", &[]);
     assert!(!ok);
-    assert!(stderr.contains("refused the API key"), "{stderr}");
+    assert!(stderr.contains("no model can take this prompt"), "{stderr}");
     let calls = serde_json::Value::from(emulator.calls().split_off(before)).to_string();
-    assert!(calls.contains("/v1/chat/completions"), "{calls}");
+    assert!(
+        calls.contains("\"GET\"") && calls.contains("/v1/models"),
+        "probed: {calls}"
+    );
+    assert!(
+        !calls.contains("\"POST\""),
+        "a prompt went to an unvouched port: {calls}"
+    );
     assert!(
         !calls.contains("k-openai"),
         "the key reached the emulator: {calls}"

@@ -2,7 +2,7 @@
 //! retrying and falling back as [`Fallback`] says, until one answers. The browser and the CLI
 //! run this same loop; only [`Transport`] differs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -29,11 +29,33 @@ pub trait Transport {
 
     /// Waits before a retry.
     async fn sleep(&self, pause: Duration);
+
+    /// Whether an OpenAI-compatible server answers `GET {base_url}/models` with a success,
+    /// within a couple of seconds.
+    async fn probe(&self, base_url: &str) -> bool;
 }
 
-/// API keys, each bound to the one origin it may be sent to. `Debug` names the origins only.
+/// Probes each server on this machine that `pool` names, once per origin, and lets `keys` call
+/// those that answer ([`Keys::allow_local`]). Remote models are not probed.
+pub async fn probe_local<T: Transport>(transport: &T, pool: &Pool, keys: &mut Keys) {
+    let mut seen = BTreeSet::new();
+    for model in &pool.models {
+        let Ok(endpoint) = Endpoint::parse(&model.base_url) else {
+            continue;
+        };
+        if !endpoint.is_loopback() || keys.can_call(model) || !seen.insert(endpoint.origin()) {
+            continue;
+        }
+        if transport.probe(&model.base_url).await {
+            keys.allow_local(&model.base_url);
+        }
+    }
+}
+
+/// API keys, each bound to the one origin it may be sent to, and the servers on this machine
+/// that answered a probe. `Debug` names the origins only.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Keys(BTreeMap<String, ApiKey>);
+pub struct Keys(BTreeMap<String, ApiKey>, BTreeSet<String>);
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -114,9 +136,21 @@ impl Keys {
     }
 
     /// Whether a call to `model` can be made: a key is bound to its base URL's origin, or it is
-    /// served on this machine (local servers need none).
+    /// served on this machine by a server that answered a probe ([`probe_local`]; local
+    /// servers need no key, but nothing is sent to a port nobody vouched for).
     pub fn can_call(&self, model: &PoolModel) -> bool {
-        self.for_base_url(&model.base_url).is_some() || is_loopback(&model.base_url)
+        self.for_base_url(&model.base_url).is_some()
+            || (is_loopback(&model.base_url)
+                && Endpoint::parse(&model.base_url).is_ok_and(|e| self.1.contains(&e.origin())))
+    }
+
+    /// Marks the server at `base_url` (on this machine) as answering: its models may be called.
+    pub fn allow_local(&mut self, base_url: &str) {
+        if let Ok(e) = Endpoint::parse(base_url) {
+            if e.is_loopback() {
+                self.1.insert(e.origin());
+            }
+        }
     }
 
     /// The providers of `pool` that can be called, for the router's `providers` constraint.
@@ -404,6 +438,10 @@ mod tests {
         async fn sleep(&self, pause: Duration) {
             self.slept.borrow_mut().push(pause);
         }
+
+        async fn probe(&self, base_url: &str) -> bool {
+            base_url.contains("11434")
+        }
     }
 
     fn pool() -> Pool {
@@ -507,6 +545,10 @@ mod tests {
         }
 
         async fn sleep(&self, _pause: Duration) {}
+
+        async fn probe(&self, _base_url: &str) -> bool {
+            false
+        }
     }
 
     #[test]
@@ -605,6 +647,10 @@ mod tests {
         }
 
         async fn sleep(&self, _pause: Duration) {}
+
+        async fn probe(&self, _base_url: &str) -> bool {
+            false
+        }
     }
 
     fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
@@ -750,7 +796,19 @@ mod tests {
         let mut keys = Keys::new();
         keys.insert("openai", ApiKey::new("sk-secret")).unwrap();
         keys.insert("anthropic", ApiKey::new("  ")).unwrap();
+        // The local server counts once it answered a probe, and not before.
+        assert_eq!(keys.callable_providers(&pool()), ["openai"]);
+        let scripted = Scripted {
+            results: RefCell::default(),
+            calls: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        futures_executor::block_on(probe_local(&scripted, &pool(), &mut keys));
         assert_eq!(keys.callable_providers(&pool()), ["local", "openai"]);
+        let mut silent = Keys::new();
+        let none = BreaksOff(RefCell::new(0));
+        futures_executor::block_on(probe_local(&none, &pool(), &mut silent));
+        assert!(silent.callable_providers(&pool()).is_empty());
         let mut asked = Constraints {
             providers: Some(vec!["anthropic".into(), "openai".into()]),
             ..Constraints::default()

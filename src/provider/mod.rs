@@ -22,7 +22,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use self::ask::{ask, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport};
+pub use self::ask::{
+    ask, probe_local, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport,
+};
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
 #[cfg(not(target_arch = "wasm32"))]

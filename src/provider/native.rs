@@ -125,4 +125,17 @@ impl Transport for NativeClient {
     async fn sleep(&self, pause: Duration) {
         std::thread::sleep(pause);
     }
+
+    async fn probe(&self, base_url: &str) -> bool {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        let url = format!("{}/models", base_url.trim_end_matches('/'));
+        agent
+            .get(&url)
+            .call()
+            .is_ok_and(|r| r.status().is_success())
+    }
 }

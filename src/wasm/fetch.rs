@@ -19,6 +19,9 @@ use crate::provider::{
     Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };
 
+/// How long a server on this machine has to answer a probe.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+
 /// Calls providers with `fetch`.
 pub struct Fetch {
     /// The caller's signal: aborting it stops the call in flight and any retry.
@@ -232,6 +235,20 @@ impl Transport for Fetch {
                 Err(e) => Err(call.error(js_message(&e))),
             });
         sse::read(format, chunks, on_text).await
+    }
+
+    async fn probe(&self, base_url: &str) -> bool {
+        let Ok(call) = Call::new(self.signal.as_ref(), PROBE_WAIT, PROBE_WAIT) else {
+            return false;
+        };
+        let url = format!("{}/models", base_url.trim_end_matches('/'));
+        let Ok(request) = Request::get(&url)
+            .abort_signal(Some(&call.signal()))
+            .build()
+        else {
+            return false;
+        };
+        request.send().await.is_ok_and(|r| r.ok())
     }
 
     async fn sleep(&self, pause: Duration) {

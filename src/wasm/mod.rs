@@ -296,7 +296,13 @@ impl JsRouter {
         let mut options = route_options(options)?;
         let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
         let pool = self.inner.pool().clone();
-        call.keys.restrict(&pool, &mut options.constraints);
+        // Route as if every server on this machine answered; those that do not are dropped from
+        // the ranking after the probe below, so nothing is sent to a port nobody vouched for.
+        let mut hopeful = call.keys.clone();
+        for m in &pool.models {
+            hopeful.allow_local(&m.base_url);
+        }
+        hopeful.restrict(&pool, &mut options.constraints);
         let prediction = self.prediction(&prompt)?;
         let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
@@ -305,12 +311,17 @@ impl JsRouter {
                 idle: call.idle,
                 deadline: call.deadline,
             };
+            let mut keys = call.keys.clone();
+            provider::probe_local(&transport, &pool, &mut keys).await;
+            let ranked = (decision.ranked.into_iter())
+                .filter(|c| pool.model(&c.model).is_some_and(|m| keys.can_call(m)))
+                .collect();
             let reply = provider::ask(
                 &transport,
                 &pool,
-                decision.ranked,
+                ranked,
                 &prompt,
-                &call.keys,
+                &keys,
                 &call.options,
                 |p| call.report(p),
             )

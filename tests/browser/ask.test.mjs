@@ -11,7 +11,7 @@ import { launch } from "./chromium.mjs";
 
 const KEYS = { openai: "sk-openai-4f9a1c", anthropic: "sk-ant-77d2e0", google: "AIza-gem-5b31e8" };
 
-let server, url, browser, page, emulators;
+let server, url, browser, page, emulators, local;
 /** KEYS bound to each emulator's origin, as a page binds a key to a custom base URL. */
 let BOUND;
 const seen = { requests: [], console: [] };
@@ -20,16 +20,19 @@ before(async () => {
   // A page of its own, not the demo: no demo policy limits where it may connect.
   ({ server, url } = await serve(0, WWW, { policy: false }));
   emulators = { openai: await start(), anthropic: await start(), google: await start() };
+  local = await start({ listModels: true }); // a model server on this machine: it answers the probe
   BOUND = Object.fromEntries(Object.entries(KEYS).map(([p, k]) => [emulators[p].url, k]));
   // The default pool, each provider's models moved to its own emulator; the Gemini emulator
   // also serves every model of the other providers, so all three wire formats are in one pool.
   const pool = JSON.parse(await readFile(new URL("../../www/pool.json", import.meta.url), "utf8"));
   const base = { openai: "/v1", anthropic: "/v1", google: "/v1beta" };
+  const localModel = pool.models.find((m) => m.provider === "local");
   pool.models = pool.models.filter((m) => m.provider !== "local").map((m) => {
     const provider = ["openai", "anthropic"].includes(m.provider) ? m.provider : "google";
     const apiModel = provider === "google" ? `gemini-emulated-${m.id}` : m.apiModel;
     return { ...m, provider, apiModel, baseUrl: emulators[provider].url + base[provider] };
   });
+  pool.models.push({ ...localModel, baseUrl: `${local.url}/v1` });
   browser = await launch();
   page = await browser.newPage();
   page.on("console", (m) => seen.console.push(m.text()));
@@ -49,6 +52,7 @@ after(async () => {
   await browser?.close();
   server?.close();
   for (const e of Object.values(emulators ?? {})) await e.close();
+  await local?.close();
 });
 
 /** Asks in the page; returns {reply, text, events} or {error}. */
@@ -220,16 +224,27 @@ test("errors are JS Errors that name every failed call", async () => {
 });
 
 test("a key given for a provider's name goes to its official origin only, never to a pool's host", async () => {
-  // The pool says "openai" but points at the emulator: the OpenAI key must not follow it.
+  // The pool says "openai" but points at the emulator: the OpenAI key must not follow it, and
+  // a port on this machine that did not answer a probe as a model server gets no prompt either.
   const before = emulators.openai.calls.length;
   const r = await ask("Why is the sky blue?", { budget: 5, providers: ["openai"] }, { keys: KEYS });
-  assert.ok(r.isError, "the emulator refuses a call without a key");
-  assert.match(r.error, /refused the API key \(HTTP 401\)/);
-  const calls = emulators.openai.calls.slice(before).filter((c) => c.method === "POST");
-  assert.ok(calls.length > 0, "the call was made, keyless");
+  assert.ok(r.isError);
+  assert.match(r.error, /no model can take this prompt/);
+  const calls = emulators.openai.calls.slice(before);
+  assert.ok(calls.some((c) => c.method === "GET" && c.path === "/v1/models"), "the port was probed");
+  assert.deepEqual(calls.filter((c) => c.method === "POST"), [], "no prompt went there");
   for (const c of calls) {
     assert.ok(!JSON.stringify(c.headers).includes(KEYS.openai), "the OpenAI key reached the emulator");
   }
+});
+
+test("a server on this machine that answers the probe is called, with no key", async () => {
+  const r = await ask("What is a compiler?", { budget: 5, providers: ["local"] }, { keys: {} });
+  assert.ok(r.reply, r.error);
+  assert.equal(r.reply.provider, "local");
+  const calls = local.calls.map((c) => `${c.method} ${c.path}`);
+  const post = calls.indexOf("POST /v1/chat/completions");
+  assert.ok(post > 0 && calls.slice(0, post).includes("GET /v1/models"), `probed before the prompt: ${calls}`);
 });
 
 test("a key with an invisible character is refused with a clear error, and the call settles", async () => {
