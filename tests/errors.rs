@@ -326,3 +326,133 @@ fn a_missing_bundle_names_the_path() {
         "{err}"
     );
 }
+
+/// Short versions of the fuzz targets (`make fuzz`): each parser a user or a server controls,
+/// on arbitrary input and on the real input with one value replaced, returns an error or a
+/// value that keeps its invariants, and never panics.
+mod parsers {
+    use super::common;
+    use proptest::prelude::*;
+    use routoo::bundle::Manifest;
+    use routoo::endpoint::{is_loopback, Endpoint};
+    use routoo::eval::Table;
+    use routoo::provider::{ApiKey, Keys};
+    use routoo::Pool;
+
+    /// Any JSON value, a few levels deep.
+    fn json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "\\PC{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// `value` with the node at `pick` (in a walk of the tree) replaced by `with`.
+    fn replace(value: &mut serde_json::Value, pick: &mut usize, with: &serde_json::Value) {
+        if *pick == 0 {
+            *value = with.clone();
+            return;
+        }
+        *pick -= 1;
+        match value {
+            serde_json::Value::Array(items) => {
+                for item in items.iter_mut().take(8) {
+                    replace(item, pick, with);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for item in map.values_mut() {
+                    replace(item, pick, with);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn manifests(bytes in prop::collection::vec(any::<u8>(), 0..256), pick in 0usize..400, with in json()) {
+            let _ = Manifest::from_json(&bytes);
+            let mut real: serde_json::Value =
+                serde_json::from_slice(&common::read("www/models/predictor.json")).unwrap();
+            replace(&mut real, &mut { pick }, &with);
+            if let Ok(m) = Manifest::from_json(&serde_json::to_vec(&real).unwrap()) {
+                prop_assert!(m.selection.margin.is_finite() && m.selection.margin >= 0.0);
+                prop_assert!(m.heads.iter().all(|h| h.weights.len() == m.encoder.dim));
+            }
+        }
+
+        #[test]
+        fn pools(text in "\\PC{0,200}", pick in 0usize..120, with in json()) {
+            let _ = Pool::from_json(&text);
+            let mut real: serde_json::Value =
+                serde_json::from_slice(&common::read("www/pool.json")).unwrap();
+            replace(&mut real, &mut { pick }, &with);
+            if let Ok(pool) = Pool::from_json(&real.to_string()) {
+                for m in &pool.models {
+                    prop_assert!(Endpoint::parse(&m.base_url).is_ok());
+                    prop_assert!(m.price_in.is_finite() && m.price_out.is_finite());
+                }
+            }
+        }
+
+        #[test]
+        fn tables(bytes in prop::collection::vec(any::<u8>(), 0..300), cut in 0usize..2000) {
+            let _ = Table::from_csv(&bytes[..]);
+            let real = common::read("tests/fixtures/table.csv");
+            let mut spoiled = real[..cut.min(real.len())].to_vec();
+            spoiled.extend(&bytes);
+            if let Ok(t) = Table::from_csv(&spoiled[..]) {
+                prop_assert_eq!(t.labels.len(), t.prompts.len());
+                prop_assert!(t.labels.iter().all(|l| l.len() == t.models.len()));
+            }
+        }
+
+        #[test]
+        fn base_urls_and_keys(
+            text in prop_oneof!["\\PC{0,40}", "(https?|ftp)://[a-z0-9.:@\\[\\]/?#%-]{0,30}"],
+            key in "\\PC{0,20}",
+        ) {
+            if let Ok(e) = Endpoint::parse(&text) {
+                let origin = e.origin();
+                prop_assert!(origin.starts_with("https://") || e.is_loopback());
+                prop_assert!(!origin.contains('@'));
+                prop_assert_eq!(is_loopback(&text), e.is_loopback());
+            }
+            let mut keys = Keys::new();
+            if keys.insert(&text, ApiKey::new(key.clone())).is_ok() && !key.trim().is_empty() {
+                prop_assert!(keys.for_base_url(&text).is_some());
+                prop_assert!(key.trim().chars().all(|c| c.is_ascii_graphic()));
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn predictions_on_any_unicode(prompt in "\\PC{0,300}") {
+            match common::router().predict(&prompt) {
+                Ok(p) => {
+                    for q in &p.quality {
+                        prop_assert!((0.0..=1.0).contains(&q.quality), "{q:?}");
+                        prop_assert!(q.sd.is_finite() && q.sd >= 0.0, "{q:?}");
+                    }
+                }
+                Err(e) => prop_assert!(prompt.trim().is_empty(), "{e}"),
+            }
+        }
+    }
+}
