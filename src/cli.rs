@@ -67,7 +67,8 @@ enum Command {
         /// Most answer tokens.
         #[arg(long, default_value_t = 1024)]
         max_tokens: u32,
-        /// Seconds to wait for an answer to start; ten times that for all of it.
+        /// Seconds to wait for an answer to start; ten times that for all of it, and no retry or
+        /// fallback starts later than twenty times that after the ask began.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
         /// The prompt.
@@ -320,6 +321,8 @@ fn ask(
     let ask_options = AskOptions {
         max_tokens,
         max_cost,
+        // Retries and fallbacks stop starting after twenty times the per-byte wait.
+        deadline: Some(Duration::from_secs(timeout.saturating_mul(20))),
         ..AskOptions::default()
     };
     let mut stdout = std::io::stdout();

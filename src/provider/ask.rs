@@ -33,6 +33,9 @@ pub trait Transport {
     /// Whether an OpenAI-compatible server answers `GET {base_url}/models` with a success,
     /// within a couple of seconds.
     async fn probe(&self, base_url: &str) -> bool;
+
+    /// Time since some fixed instant, for the deadline of a whole ask.
+    fn clock(&self) -> Duration;
 }
 
 /// Probes each server on this machine that `pool` names, once per origin, and lets `keys` call
@@ -209,6 +212,9 @@ pub struct AskOptions {
     /// Most US$ the whole ask may cost, retries and fallbacks included: every call's worst
     /// case must fit what is left.
     pub max_cost: Option<f64>,
+    /// No call starts (and no retry waits) past this time from the start of the ask; with the
+    /// transport's own deadline per call, an ask ends within the two added.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for AskOptions {
@@ -218,6 +224,7 @@ impl Default for AskOptions {
             stream: true,
             policy: RetryPolicy::default(),
             max_cost: None,
+            deadline: None,
         }
     }
 }
@@ -263,6 +270,9 @@ pub enum AskError {
     /// model was asked, so no text is shown twice.
     #[error("the answer broke off after it had begun: {}", list(.0))]
     Interrupted(Vec<Attempt>),
+    /// The ask's overall deadline passed before any model answered.
+    #[error("no answer within {limit:?} in all: {}", list(.1), limit = .0)]
+    Deadline(Duration, Vec<Attempt>),
     /// A ranked model is not in the pool (the pool changed after routing).
     #[error("the pool has no model {0:?}")]
     UnknownModel(String),
@@ -280,7 +290,10 @@ impl AskError {
     /// The failed calls, oldest first.
     pub fn attempts(&self) -> &[Attempt] {
         match self {
-            AskError::Exhausted(a) | AskError::Cancelled(a) | AskError::Interrupted(a) => a,
+            AskError::Exhausted(a)
+            | AskError::Cancelled(a)
+            | AskError::Interrupted(a)
+            | AskError::Deadline(_, a) => a,
             _ => &[],
         }
     }
@@ -304,7 +317,16 @@ pub async fn ask<T: Transport>(
     let mut retry = 0;
     // What the calls so far count for under the cap (see `Attempt::cost`).
     let mut spent = 0.0;
+    let started = transport.clock();
+    let late = |transport: &T| {
+        options
+            .deadline
+            .filter(|d| transport.clock().saturating_sub(started) >= *d)
+    };
     while let Some(candidate) = fallback.current().cloned() {
+        if let Some(limit) = late(transport) {
+            return Err(AskError::Deadline(limit, fallback.attempts().to_vec()));
+        }
         let model = pool
             .model(&candidate.model)
             .ok_or_else(|| AskError::UnknownModel(candidate.model.clone()))?;
@@ -395,6 +417,13 @@ pub async fn ask<T: Transport>(
         match next {
             Next::Retry(pause) => {
                 retry += 1;
+                // A pause that would end past the deadline is not waited for.
+                if let Some(limit) = options.deadline {
+                    let used = transport.clock().saturating_sub(started);
+                    if used + pause >= limit {
+                        return Err(AskError::Deadline(limit, fallback.attempts().to_vec()));
+                    }
+                }
                 transport.sleep(pause).await;
             }
             Next::FallBack(_) | Next::GiveUp => retry = 0,
@@ -441,6 +470,11 @@ mod tests {
 
         async fn probe(&self, base_url: &str) -> bool {
             base_url.contains("11434")
+        }
+
+        /// Only the pauses take time here.
+        fn clock(&self) -> Duration {
+            self.slept.borrow().iter().sum()
         }
     }
 
@@ -549,6 +583,10 @@ mod tests {
         async fn probe(&self, _base_url: &str) -> bool {
             false
         }
+
+        fn clock(&self) -> Duration {
+            Duration::ZERO
+        }
     }
 
     #[test]
@@ -651,6 +689,10 @@ mod tests {
         async fn probe(&self, _base_url: &str) -> bool {
             false
         }
+
+        fn clock(&self) -> Duration {
+            Duration::ZERO
+        }
     }
 
     fn outcome() -> impl proptest::strategy::Strategy<Value = Outcome> {
@@ -724,6 +766,43 @@ mod tests {
                 proptest::prop_assert!(*w <= cap + 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn no_call_starts_and_no_pause_is_waited_past_the_deadline() {
+        let server = || ProviderError::from_status(500, None, "");
+        let transport = Scripted {
+            results: RefCell::new(vec![Err(server()), Err(server()), Ok(answer("late"))]),
+            calls: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new("sk-a")).unwrap();
+        let options = AskOptions {
+            deadline: Some(Duration::from_millis(1200)),
+            ..AskOptions::default()
+        };
+        let reply = futures_executor::block_on(ask(
+            &transport,
+            &pool(),
+            ranked(&["a"]),
+            "hi",
+            &keys,
+            &options,
+            |_| {},
+        ));
+        // Pauses of 0.5 s then 1 s: the second would end past 1.2 s, so it is not waited for.
+        let err = reply.unwrap_err();
+        assert!(
+            matches!(err, AskError::Deadline(_, ref a) if a.len() == 2),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().starts_with("no answer within 1.2s in all"),
+            "{err}"
+        );
+        assert_eq!(transport.calls.borrow().len(), 2);
+        assert_eq!(*transport.slept.borrow(), [Duration::from_millis(500)]);
     }
 
     #[test]

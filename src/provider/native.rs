@@ -126,6 +126,11 @@ impl Transport for NativeClient {
         std::thread::sleep(pause);
     }
 
+    fn clock(&self) -> Duration {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
+    }
+
     async fn probe(&self, base_url: &str) -> bool {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)

@@ -237,6 +237,10 @@ impl Transport for Fetch {
         sse::read(format, chunks, on_text).await
     }
 
+    fn clock(&self) -> Duration {
+        Duration::from_secs_f64(js_sys::Date::now().max(0.0) / 1000.0)
+    }
+
     async fn probe(&self, base_url: &str) -> bool {
         let Ok(call) = Call::new(self.signal.as_ref(), PROBE_WAIT, PROBE_WAIT) else {
             return false;

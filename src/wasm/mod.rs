@@ -49,6 +49,9 @@ export interface AskCall {
   idleTimeoutMs?: number;
   /** Longest one call may take in all, however steadily it streams (default 600000). */
   timeoutMs?: number;
+  /** No call starts, and no retry waits, later than this after the ask began (default 900000);
+   *  with timeoutMs per call, an ask ends within the two added. */
+  askTimeoutMs?: number;
   /** Most US$ this ask may cost, retries and fallbacks included: each call's worst case
    *  (input at one token per byte, plus maxTokens of answer) must fit what is left, so
    *  maxTokens is lowered to fit, or the model is passed over. A rejection carries `spent`. */
@@ -473,6 +476,9 @@ impl AskCall {
                 max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
                 stream: stream.as_bool().unwrap_or(true),
                 max_cost: cap(field("maxCost"))?,
+                deadline: Some(Duration::from_millis(
+                    number("askTimeoutMs", 900_000.0, 3.6e6)? as u64,
+                )),
                 ..AskOptions::default()
             },
             idle: Duration::from_millis(number("idleTimeoutMs", 60_000.0, 3.6e6)? as u64),
