@@ -59,8 +59,6 @@ function save(key, value) {
 
 // ---- The pool the router sees ----
 
-const formatOf = (provider) =>
-  provider === "anthropic" ? "anthropic" : ["google", "gemini"].includes(provider) ? "gemini" : "openai";
 
 function models() {
   return state.defaults.models.map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
@@ -70,14 +68,10 @@ function models() {
 function routedPool() {
   const emulator = $("emulator").checked;
   const list = models().filter((m) => !state.edits.off.includes(m.id)).map((m) => emulator
-    ? { ...m, baseUrl: EMULATOR + (formatOf(m.provider) === "gemini" ? "/v1beta" : "/v1") } : m);
+    ? { ...m, baseUrl: `${EMULATOR}/v1` } : m); // the emulator speaks every format under /v1
   return { ...state.defaults, models: list };
 }
 
-const isLoopback = (url) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])([:/]|$)/.test(url);
-
-/** Keys for a call: by provider name (the wasm binds each to its provider's official origin),
- *  or, with the emulator, one key bound to the emulator's origin. */
 function callKeys() {
   if (!$("emulator").checked) return { ...state.keys };
   return { [EMULATOR]: "emulator" };
@@ -87,11 +81,12 @@ function providers() {
   return [...new Set(state.defaults.models.map((m) => m.provider))];
 }
 
-/** Providers a call can reach: a key, the emulator, or a server on this machine. */
-function callable() {
-  const keys = callKeys();
-  return [...new Set(routedPool().models.filter((m) => keys[m.provider] || isLoopback(m.baseUrl))
-    .map((m) => m.provider))];
+/** Asks the router which providers the keys can call (servers on this machine included). */
+async function refreshCallable() {
+  if (!state.ready) return;
+  const m = await request({ type: "callable", keys: callKeys() });
+  state.callable = m.callable ?? [];
+  renderPool();
 }
 
 // ---- Worker ----
@@ -166,6 +161,7 @@ function ready({ ms, curve, keyOrigins }) {
   state.curve = curve;
   state.keyOrigins = keyOrigins;
   renderKeys();
+  refreshCallable();
   $("loading").classList.add("done");
   $("load-status").textContent = `Predictor ready in ${(ms / 1000).toFixed(1)} s; it runs in this page.`;
   $("budget").disabled = false;
@@ -273,15 +269,16 @@ async function route() {
     renderPool();
     return;
   }
-  const m = await request({ type: "route", prompt, options: routeOptions() });
+  const m = await request({ type: "route", prompt, options: routeOptions(), keys: callKeys() });
   if ($("prompt").value !== m.prompt) return; // the prompt changed: its own request follows
   state.routed = m;
+  state.callable = m.callable ?? [];
   renderChoice();
   renderPool();
 }
 
 function routeOptions() {
-  return { budget: budget(), providers: callable() };
+  return { budget: budget() };
 }
 
 function renderChoice() {
@@ -290,7 +287,7 @@ function renderChoice() {
   chosen.dataset.routed = Number(chosen.dataset.routed ?? 0) + 1; // for tests: a route was drawn
   document.body.dataset.firstEstimateMs ??= Math.round(performance.now()); // since navigation
   if (error) {
-    chosen.textContent = !prediction ? error : callable().length
+    chosen.textContent = !prediction ? error : (state.callable ?? []).length
       ? `No model can take this prompt: ${error}`
       : "No model can be called yet: add an API key below, or turn on the local emulator.";
     delete chosen.dataset.model;
@@ -327,8 +324,7 @@ function renderPool() {
   const body = $("pool").tBodies[0];
   const { decision, prediction } = state.routed ?? {};
   const quality = new Map(prediction?.quality.map((q) => [q.model, q.quality]) ?? []);
-  const keys = callKeys();
-  const baseUrl = new Map(routedPool().models.map((m) => [m.id, m.baseUrl]));
+  const callable = state.callable ?? [];
   body.replaceChildren(...models().map((m) => {
     const tr = document.createElement("tr");
     tr.dataset.model = m.id;
@@ -366,7 +362,7 @@ function renderPool() {
 
     let status;
     if (!on) status = "Off";
-    else if (!keys[m.provider] && !isLoopback(baseUrl.get(m.id) ?? "")) {
+    else if (state.callable && !callable.includes(m.provider)) {
       status = `No API key for ${m.provider}`;
     } else if (excluded) status = excluded.message;
     else if (rank >= 0) status = reasonFor(m, decision, rank);
@@ -399,6 +395,7 @@ async function poolChanged() {
     hideError();
     showBudget();
   }
+  refreshCallable();
   route();
 }
 
@@ -449,6 +446,7 @@ function renderKeys() {
 
 function keysChanged() {
   if ($("remember").checked) save(STORE.keys, state.keys);
+  refreshCallable();
   route();
 }
 

@@ -139,16 +139,27 @@ const handlers = {
       trapped(e);
     }
   },
-  route({ seq, prompt, options }) {
+  /** The providers the page's keys can call, as the router counts them. */
+  callable({ seq, keys }) {
+    try {
+      post({ type: "callable", seq, callable: router.callable(keys) });
+    } catch (e) {
+      post({ type: "callable", seq, callable: [], error: e.message });
+      trapped(e);
+    }
+  },
+  route({ seq, prompt, options, keys }) {
     const t0 = performance.now();
     // The prediction stands even when no model may be chosen (no key yet): the pool shows it.
     let prediction;
+    let callable = [];
     try {
       prediction = router.predict(prompt);
-      const decision = router.route(prompt, options);
-      post({ type: "route", seq, prompt, prediction, decision, ms: performance.now() - t0 });
+      callable = router.callable(keys);
+      const decision = router.route(prompt, { ...options, providers: callable });
+      post({ type: "route", seq, prompt, prediction, decision, callable, ms: performance.now() - t0 });
     } catch (e) {
-      post({ type: "route", seq, prompt, prediction, error: e.message });
+      post({ type: "route", seq, prompt, prediction, callable, error: e.message });
       trapped(e);
     }
   },

@@ -301,11 +301,7 @@ impl JsRouter {
         let pool = self.inner.pool().clone();
         // Route as if every server on this machine answered; those that do not are dropped from
         // the ranking after the probe below, so nothing is sent to a port nobody vouched for.
-        let mut hopeful = call.keys.clone();
-        for m in &pool.models {
-            hopeful.allow_local(&m.base_url);
-        }
-        hopeful.restrict(&pool, &mut options.constraints);
+        with_local(call.keys.clone(), &pool).restrict(&pool, &mut options.constraints);
         let prediction = self.prediction(&prompt)?;
         let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
@@ -367,6 +363,17 @@ impl JsRouter {
         to_js(&origins)
     }
 
+    /// The pool's providers that `keys` (`{providerOrOrigin: key}`) can call, counting servers
+    /// on this machine, which `ask` then probes: what a page shows as usable and routes among.
+    pub fn callable(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] keys: JsValue,
+    ) -> Result<Vec<String>, JsError> {
+        let pool = self.inner.pool();
+        let keys = with_local(keys_from_js(keys, "invalid keys")?, pool);
+        Ok(keys.callable_providers(pool))
+    }
+
     /// Ids of the models the predictor has heads for.
     pub fn models(&self) -> Vec<String> {
         self.inner
@@ -385,6 +392,35 @@ fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
             .map_err(|e| js_error(format!("invalid route options: {e}"))),
         _ => Ok(RouteOptions::default()),
     }
+}
+
+/// `keys`, counting every server on this machine that `pool` names as if it had answered its
+/// probe (routing is hopeful; `ask` probes before it sends).
+fn with_local(mut keys: Keys, pool: &Pool) -> Keys {
+    for m in &pool.models {
+        keys.allow_local(&m.base_url);
+    }
+    keys
+}
+
+/// Keys as a page gives them, `{providerOrOrigin: key}`, each bound ([`Keys::insert`]). Errors
+/// start with `context` and never show a key.
+fn keys_from_js(keys: JsValue, context: &str) -> Result<Keys, JsError> {
+    if keys.is_undefined() || keys.is_null() {
+        return Ok(Keys::new());
+    }
+    let map: BTreeMap<String, String> = serde_wasm_bindgen::from_value(keys).map_err(|_| {
+        js_error(format!(
+            "{context}: `keys` must map provider names or origins to key strings"
+        ))
+    })?;
+    let mut bound = Keys::new();
+    for (to, key) in map {
+        bound
+            .insert(&to, ApiKey::new(key))
+            .map_err(|e| js_error(format!("{context}: {e}")))?;
+    }
+    Ok(bound)
 }
 
 /// `maxCost`: absent, or a US$ amount, 0 or more.
@@ -421,17 +457,7 @@ impl AskCall {
             }
         };
         let present = |v: &JsValue| !(v.is_undefined() || v.is_null());
-        let keys = field("keys");
-        let keys: BTreeMap<String, String> = if present(&keys) {
-            // The error names no value: a value here may be a key.
-            serde_wasm_bindgen::from_value(keys).map_err(|_| {
-                js_error(
-                    "invalid ask call: `keys` must map provider names or origins to key strings",
-                )
-            })?
-        } else {
-            BTreeMap::new()
-        };
+        let keys = keys_from_js(field("keys"), "invalid ask call")?;
         let number = |name: &str, default: f64, max: f64| -> Result<f64, JsError> {
             let v = field(name);
             if !present(&v) {
@@ -464,14 +490,8 @@ impl AskCall {
             None
         };
         let stream = field("stream");
-        let mut bound = Keys::new();
-        for (to, key) in keys {
-            bound
-                .insert(&to, ApiKey::new(key))
-                .map_err(|e| js_error(format!("invalid ask call: {e}")))?;
-        }
         Ok(AskCall {
-            keys: bound,
+            keys,
             options: AskOptions {
                 max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
                 stream: stream.as_bool().unwrap_or(true),
