@@ -32,7 +32,23 @@ impl Endpoint {
             value: value.to_string(),
             reason,
         };
-        let url = Url::parse(value.trim()).map_err(|_| {
+        let text = value.trim();
+        // Printable ASCII, and no escapes in the host: the IDNA back end is off, and a host
+        // spelled with escapes or non-ASCII must not reach it (found by fuzzing).
+        if !text.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(bad("is not printable ASCII"));
+        }
+        // As WHATWG parsers read it: after the scheme, any slashes, then the authority
+        // ("https:host" names a host too).
+        let after_scheme = text.split_once(':').map_or("", |(_, rest)| rest);
+        let authority = after_scheme.trim_start_matches(['/', '\\']);
+        let host_end = authority
+            .find(['/', '\\', '?', '#'])
+            .unwrap_or(authority.len());
+        if authority[..host_end].contains('%') {
+            return Err(bad("has an escaped host"));
+        }
+        let url = Url::parse(text).map_err(|_| {
             bad("is not an absolute URL (e.g. https://api.openai.com/v1; hosts are ASCII)")
         })?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -127,7 +143,15 @@ mod tests {
             ("", "not an absolute URL"),
             ("ftp://example.com", "neither https nor http"),
             ("https://api.openai.com/v1?key=x", "query"),
-            ("https://аpi.openai.com/v1", "not an absolute URL"), // Cyrillic а
+            ("https://аpi.openai.com/v1", "not printable ASCII"), // Cyrillic а
+            // A fuzzing find: an escaped host with a non-ASCII byte reached the IDNA stub.
+            (
+                "http:.%4E%c2Eioppaoneo5\u{0}\u{0}\u{0}1",
+                "not printable ASCII",
+            ),
+            ("http://%4E%c2Eiop/v1", "escaped host"),
+            ("https:tpsap%2E2E%E2t", "escaped host"),
+            ("https://api.openai.com/v1 extra", "not printable ASCII"),
         ] {
             let err = Endpoint::parse(bad).unwrap_err();
             assert!(err.to_string().contains(says), "{bad}: {err}");
