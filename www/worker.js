@@ -38,18 +38,37 @@ async function read(response, onBytes) {
   return bytes;
 }
 
-/** build.json from the network, else from the cache (offline). */
+/** A build.json that lists files with their sizes and sha256 digests, else null. */
+function checkedInfo(text) {
+  try {
+    const info = JSON.parse(text);
+    const files = Object.values(info?.files ?? {});
+    const ok = files.length > 0 && files.every((f) => Number.isSafeInteger(f?.bytes) && f.bytes >= 0
+      && typeof f.sha256 === "string" && /^[0-9a-f]{64}$/.test(f.sha256));
+    return ok ? info : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * build.json from the network when it is one, else the last copy whose files all passed
+ * (offline, or a host answering with an HTML fallback). `text` is set for a fresh copy, which
+ * is cached only once every file it lists has passed its check.
+ */
 async function buildInfo(cache) {
   try {
     const response = await fetch("build.json", { cache: "no-cache" });
     if (response.ok) {
-      await cache.put("build.json", response.clone());
-      return await response.json();
+      const text = await response.text();
+      const info = checkedInfo(text);
+      if (info) return { info, text };
     }
   } catch { /* offline: the cached copy below */ }
   const cached = await cache.match("build.json");
-  if (!cached) throw new LoadError("network", "build.json could not be fetched, and no copy is cached");
-  return cached.json();
+  const info = cached ? checkedInfo(await cached.text()) : null;
+  if (!info) throw new LoadError("network", "build.json could not be fetched, and no good copy is cached");
+  return { info, text: null };
 }
 
 /**
@@ -96,7 +115,7 @@ function openCache() {
 async function load(pool) {
   const t0 = performance.now();
   const cache = await openCache();
-  const info = await buildInfo(cache);
+  const { info, text } = await buildInfo(cache);
   const names = Object.keys(info.files);
   const total = names.reduce((n, f) => n + info.files[f].bytes, 0);
   let loaded = 0;
@@ -118,6 +137,8 @@ async function load(pool) {
   const of = (spec) => bytes[`models/${spec.file}`];
   router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
     of(manifest.tokenizer), of(manifest.neighbours), pool);
+  // Every file it lists passed and the router runs: now this build.json is the good copy.
+  if (text !== null) await cache.put("build.json", new Response(text));
   return { ms: performance.now() - t0, total, curve: router.curve(), models: router.models(),
     keyOrigins: router.keyOrigins() };
 }

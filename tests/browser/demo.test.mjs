@@ -362,6 +362,30 @@ test("a deployed page names no emulator and ships its security headers", async (
   }
 });
 
+test("a host that answers build.json with an HTML fallback leaves the good copy in use", async () => {
+  const root = mkdtempSync(`${tmpdir()}/routoo-www-`);
+  try {
+    cpSync(WWW, root, { recursive: true });
+    const site2 = await serve(0, root);
+    const fresh = await browser.newContext();
+    const p = await fresh.newPage();
+    await firstEstimate(p, site2.url);
+    // The host now sends its index page for build.json, as single-page-app hosts do.
+    writeFileSync(`${root}/build.json`, "<!doctype html><html><body>Not here</body></html>");
+    await firstEstimate(p, site2.url);
+    await routed(p, () => p.fill("#prompt", "Which planet is largest?"));
+    assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the good copy");
+    const kept = await p.evaluate(async () =>
+      (await (await caches.open("routoo-files-v1")).match("build.json")).text());
+    assert.ok(JSON.parse(kept).files["pkg/routoo_bg.wasm"], "the cached build.json is still the good one");
+    await fresh.close();
+    site2.server.closeAllConnections();
+    site2.server.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a bundle file that fails its checksum is reported and not used", async () => {
   const root = mkdtempSync(`${tmpdir()}/routoo-www-`);
   try {
@@ -375,9 +399,11 @@ test("a bundle file that fails its checksum is reported and not used", async () 
     await p.waitForSelector("body[data-ready=failed]", { timeout: 120_000 });
     assert.match(await p.textContent("#load-status"), /failed their integrity check and were not used/);
     assert.match(await p.textContent("#load-error"), /models\/tokenizer\.json failed its checksum/);
-    const cached = await p.evaluate(async () =>
-      Boolean(await (await caches.open("routoo-files-v1")).match("models/tokenizer.json")));
-    assert.equal(cached, false, "the bad copy was not kept");
+    const cached = await p.evaluate(async () => {
+      const cache = await caches.open("routoo-files-v1");
+      return [Boolean(await cache.match("models/tokenizer.json")), Boolean(await cache.match("build.json"))];
+    });
+    assert.deepEqual(cached, [false, false], "neither the bad copy nor the build.json naming it was kept");
     await shot(p, "08-checksum");
     await fresh.close();
     bad.server.close();
