@@ -318,13 +318,9 @@ pub async fn ask<T: Transport>(
     // What the calls so far count for under the cap (see `Attempt::cost`).
     let mut spent = 0.0;
     let started = transport.clock();
-    let late = |transport: &T| {
-        options
-            .deadline
-            .filter(|d| transport.clock().saturating_sub(started) >= *d)
-    };
+    let elapsed = || transport.clock().saturating_sub(started);
     while let Some(candidate) = fallback.current().cloned() {
-        if let Some(limit) = late(transport) {
+        if let Some(limit) = options.deadline.filter(|d| elapsed() >= *d) {
             return Err(AskError::Deadline(limit, fallback.attempts().to_vec()));
         }
         let model = pool
@@ -332,64 +328,60 @@ pub async fn ask<T: Transport>(
             .ok_or_else(|| AskError::UnknownModel(candidate.model.clone()))?;
         let format = Format::of_provider(&model.provider);
         // Under a cap, the call's worst case must fit what is left: max_tokens is lowered to
-        // fit, and a model that cannot fit its smallest answer is passed over.
+        // fit, and a model that cannot fit its smallest answer is passed over (an unbilled
+        // failure, so it takes the same path as any other).
         let max_tokens = match options.max_cost {
             None => Some(options.max_tokens),
             Some(cap) => cost::max_tokens_within(model, prompt, cap - spent, options.max_tokens),
         };
-        let Some(max_tokens) = max_tokens else {
-            let left = options.max_cost.map_or(0.0, |cap| cap - spent);
-            let smallest = options.max_tokens.min(cost::MIN_ANSWER_TOKENS);
-            let error = ProviderError::OverCap {
-                worst: cost::worst_case(model, prompt, smallest),
-                left,
-            };
-            let next = fallback.failed(&error);
-            if let Some(attempt) = fallback.attempts().last() {
-                progress(Progress::Failed {
-                    attempt,
-                    next: &next,
-                });
+        let (error, shown, worst) = match max_tokens {
+            None => {
+                let smallest = options.max_tokens.min(cost::MIN_ANSWER_TOKENS);
+                let error = ProviderError::OverCap {
+                    worst: cost::worst_case(model, prompt, smallest),
+                    left: options.max_cost.map_or(0.0, |cap| cap - spent),
+                };
+                (error, false, 0.0)
             }
-            retry = 0;
-            continue;
-        };
-        let worst = cost::worst_case(model, prompt, max_tokens);
-        let request = ChatRequest {
-            base_url: model.base_url.clone(),
-            api_model: model.api_model.clone(),
-            prompt: prompt.to_string(),
-            max_tokens,
-            stream: options.stream,
-            key: keys.for_base_url(&model.base_url).cloned(),
-        };
-        progress(Progress::Calling {
-            model: &candidate,
-            retry,
-        });
-        let mut shown = false;
-        let mut on_text = |text: &str| {
-            shown |= !text.is_empty();
-            progress(Progress::Text(text));
-        };
-        let error = match transport.send(format, &request, &mut on_text).await {
-            Ok(answer) => {
-                let cost = answer
-                    .usage
-                    .map(|u: Usage| u.cost(model.price_in, model.price_out));
-                return Ok(Reply {
-                    model: model.id.clone(),
-                    provider: model.provider.clone(),
-                    note: answer.issue().map(|i| i.to_string()),
-                    spent: spent + cost.unwrap_or(worst),
-                    answer,
-                    cost,
-                    estimated_cost: candidate.cost.usd,
+            Some(max_tokens) => {
+                let worst = cost::worst_case(model, prompt, max_tokens);
+                let request = ChatRequest {
+                    base_url: model.base_url.clone(),
+                    api_model: model.api_model.clone(),
+                    prompt: prompt.to_string(),
                     max_tokens,
-                    attempts: fallback.attempts().to_vec(),
+                    stream: options.stream,
+                    key: keys.for_base_url(&model.base_url).cloned(),
+                };
+                progress(Progress::Calling {
+                    model: &candidate,
+                    retry,
                 });
+                let mut shown = false;
+                let mut on_text = |text: &str| {
+                    shown |= !text.is_empty();
+                    progress(Progress::Text(text));
+                };
+                match transport.send(format, &request, &mut on_text).await {
+                    Ok(answer) => {
+                        let cost = answer
+                            .usage
+                            .map(|u: Usage| u.cost(model.price_in, model.price_out));
+                        return Ok(Reply {
+                            model: model.id.clone(),
+                            provider: model.provider.clone(),
+                            note: answer.issue().map(|i| i.to_string()),
+                            spent: spent + cost.unwrap_or(worst),
+                            answer,
+                            cost,
+                            estimated_cost: candidate.cost.usd,
+                            max_tokens,
+                            attempts: fallback.attempts().to_vec(),
+                        });
+                    }
+                    Err(e) => (e, shown, worst),
+                }
             }
-            Err(e) => e,
         };
         let charged = if error.is_unbilled() { 0.0 } else { worst };
         if error == ProviderError::Cancelled {
@@ -418,11 +410,8 @@ pub async fn ask<T: Transport>(
             Next::Retry(pause) => {
                 retry += 1;
                 // A pause that would end past the deadline is not waited for.
-                if let Some(limit) = options.deadline {
-                    let used = transport.clock().saturating_sub(started);
-                    if used + pause >= limit {
-                        return Err(AskError::Deadline(limit, fallback.attempts().to_vec()));
-                    }
+                if let Some(limit) = options.deadline.filter(|d| elapsed() + pause >= *d) {
+                    return Err(AskError::Deadline(limit, fallback.attempts().to_vec()));
                 }
                 transport.sleep(pause).await;
             }
