@@ -122,6 +122,24 @@ fn abort_after(
     })
 }
 
+/// A body's chunks as bytes; each one re-arms the idle timer, and a failed read is the call's
+/// error (stopped, timed out, or the network).
+fn chunks<'a>(
+    body: web_sys::ReadableStream,
+    call: &'a Call,
+) -> Result<impl futures_util::Stream<Item = Result<Vec<u8>, ProviderError>> + 'a, ProviderError> {
+    let stream = wasm_streams::ReadableStream::from_raw(body)
+        .try_into_stream()
+        .map_err(|(e, _)| network(&e))?;
+    Ok(stream.map(move |chunk| match chunk {
+        Ok(bytes) => {
+            call.arm();
+            Ok(js_sys::Uint8Array::new(&bytes).to_vec())
+        }
+        Err(e) => Err(call.error(js_message(&e))),
+    }))
+}
+
 /// Reads a body to its end or to `limit` bytes. With `cut_at_limit` the rest is ignored (an
 /// error message); without it, a longer body is an error.
 async fn read_body(
@@ -133,14 +151,10 @@ async fn read_body(
     let Some(body) = response.body() else {
         return Ok(Vec::new());
     };
-    let mut chunks = wasm_streams::ReadableStream::from_raw(body)
-        .try_into_stream()
-        .map_err(|(e, _)| network(&e))?;
+    let mut chunks = std::pin::pin!(chunks(body, call)?);
     let mut bytes = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| call.error(js_message(&e)))?;
-        call.arm();
-        bytes.extend(js_sys::Uint8Array::new(&chunk).to_vec());
+        bytes.extend(chunk?);
         if bytes.len() > limit {
             if cut_at_limit {
                 bytes.truncate(limit);
@@ -224,17 +238,9 @@ impl Transport for Fetch {
         let Some(body) = response.body() else {
             return Err(ProviderError::Malformed("the response has no body".into()));
         };
-        let chunks = wasm_streams::ReadableStream::from_raw(body)
-            .try_into_stream()
-            .map_err(|(e, _)| network(&e))?
-            .map(|chunk| match chunk {
-                Ok(bytes) => {
-                    call.arm();
-                    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
-                }
-                Err(e) => Err(call.error(js_message(&e))),
-            });
-        sse::read(format, chunks, on_text).await
+        let body = chunks(body, &call)?;
+        let answer = sse::read(format, body, on_text).await;
+        answer
     }
 
     fn clock(&self) -> Duration {
