@@ -45,13 +45,6 @@ def unit(z):
     return np.where(n > 0, z / np.where(n > 0, n, 1), z)
 
 
-def quality_sd(z, own, cov):
-    """Each head's standard deviation at z, as src/predictor.rs computes it: p(1−p)·√(xᵀΣx)."""
-    x = np.append(z.astype(np.float64), 1.0)
-    var = np.einsum("i,mij,j->m", x, cov.astype(np.float64), x)
-    return own * (1 - own) * np.sqrt(np.maximum(var, 0))
-
-
 def head_probability(z, theta, bias):
     return 1.0 / (1.0 + np.exp(-(theta.astype(np.float64) @ z.astype(np.float64)
                                  + bias.astype(np.float64))))
@@ -191,8 +184,10 @@ def main():
                  "computes them; the Rust predictor must agree within 1e-4.",
         "models": order,
         "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn)] for zz in fz],
-        "sd": [[round(float(v), 7) for v in quality_sd(zz, head_probability(zz, theta, bias), cov)]
-               for zz in fz],
+        # As src/predictor.rs computes it, in f64.
+        "sd": [[round(float(v), 7) for v in row] for row in space.quality_sd(
+            fz.astype(np.float64), np.array([head_probability(zz, theta, bias) for zz in fz]),
+            cov.astype(np.float64))],
     }) + "\n")
 
 
