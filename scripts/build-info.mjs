@@ -1,21 +1,23 @@
-// Writes www/build.json: size and sha256 of every file the page loads before it can route,
-// so the page can show download progress as bytes of a known total and check each file.
-import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+// Writes www/build.json (the version: size and sha256 of every file the page runs, see
+// version.mjs) and www/_headers (the page's security headers, for static hosts).
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeHeadersFile } from "./serve.mjs";
+import { writeHeadersFile, WWW } from "./serve.mjs";
+import { buildInfo } from "./version.mjs";
 
-const www = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "www");
-const manifest = JSON.parse(readFileSync(path.join(www, "models/predictor.json"), "utf8"));
-const files = ["pkg/routoo_bg.wasm", "models/predictor.json",
-  ...[manifest.encoder, manifest.tokenizer, manifest.neighbours].map((f) => `models/${f.file}`)];
-const info = { files: {} };
-for (const file of files) {
-  const bytes = readFileSync(path.join(www, file));
-  info.files[file] = { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+/** Writes root/build.json; returns it. */
+export function writeBuildInfo(root = WWW) {
+  const info = buildInfo(root);
+  writeFileSync(path.join(root, "build.json"), JSON.stringify(info, null, 2) + "\n");
+  return info;
 }
-writeFileSync(path.join(www, "build.json"), JSON.stringify(info, null, 2) + "\n");
-console.log(`www/build.json: ${files.length} files, ${Object.values(info.files).reduce((n, f) => n + f.bytes, 0)} bytes`);
-writeHeadersFile(www);
-console.log("www/_headers: the page's security headers, for static hosts");
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const info = writeBuildInfo();
+  const bytes = (names) => names.reduce((n, f) => n + info.files[f].bytes, 0);
+  console.log(`www/build.json: version ${info.version.slice(0, 12)}, ${Object.keys(info.files).length} files, ` +
+    `${bytes(Object.keys(info.files))} bytes (${bytes(info.router)} for the router)`);
+  writeHeadersFile(WWW);
+  console.log("www/_headers: the page's security headers, for static hosts");
+}

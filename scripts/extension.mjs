@@ -5,9 +5,10 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { devPage, pagePolicy, WWW } from "./serve.mjs";
+import { SHELL } from "./version.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PAGE = ["index.html", "app.js", "worker.js", "style.css", "pool.json", "build.json", "pkg", "models"];
+const PAGE = [...SHELL, "build.json", "pkg", "models"];
 
 /** `dev: true` also grants the provider emulator's origin, for tests and trying it out. */
 export function buildExtension(out = path.join(ROOT, "target", "extension"), { dev = false } = {}) {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import sirv from "sirv";
+import { buildInfo } from "./version.mjs";
 
 export const WWW = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "www");
 
@@ -59,17 +60,24 @@ export function devPage(root = WWW) {
  * Starts the server; resolves to { server, url, sent }. Port 0 picks a free port; `sent()`
  * is the bytes written to clients so far (headers included). `policy: false` leaves out the
  * page's headers, for tests of the package on a page of its own; `dev: true` lets the page use
- * the emulator.
+ * the emulator (and lists the index.html it serves in build.json). `fault(req, res)`, for
+ * tests, may answer a request itself (or cut it) and return true.
  */
-export function serve(port = 0, root = WWW, { policy = true, dev = false } = {}) {
+export function serve(port = 0, root = WWW, { policy = true, dev = false, fault = () => false } = {}) {
   const handler = sirv(root, { dev: true, etag: true });
   const headers = policy ? securityHeaders(root, { dev }) : {};
   const server = http.createServer((req, res) => {
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    if (fault(req, res)) return;
     const url = new URL(req.url, "http://x");
     if (dev && (url.pathname === "/" || url.pathname === "/index.html")) {
       res.setHeader("content-type", "text/html; charset=utf-8");
       return res.end(devPage(root));
+    }
+    if (dev && url.pathname === "/build.json") {
+      res.setHeader("content-type", "application/json");
+      res.setHeader("cache-control", "no-cache");
+      return res.end(JSON.stringify(buildInfo(root, { "index.html": Buffer.from(devPage(root)) })));
     }
     handler(req, res, () => {
       res.statusCode = 404;

@@ -156,8 +156,9 @@ function showProgress({ loaded, total, stage }) {
     : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
 }
 
-function ready({ ms, curve, keyOrigins }) {
+function ready({ ms, curve, keyOrigins, version }) {
   state.ready = true;
+  document.body.dataset.version = version;
   state.curve = curve;
   state.keyOrigins = keyOrigins;
   renderKeys();
@@ -169,6 +170,7 @@ function ready({ ms, curve, keyOrigins }) {
   document.body.dataset.ready = "true";
   showBudget();
   route();
+  checkForUpdate();
 }
 
 function fatal({ kind, message }) {
@@ -179,6 +181,31 @@ function fatal({ kind, message }) {
   $("load-error").hidden = false;
   $("load-progress").hidden = true;
   document.body.dataset.ready = "failed";
+  checkForUpdate(); // a newer version may mend what this one lacks
+}
+
+// ---- Offline copy and updates ----
+
+// An extension's files are on disk already; only the web page needs the offline worker.
+const OFFLINE = "serviceWorker" in navigator && location.protocol.startsWith("http");
+
+/**
+ * Asks the service worker to pin this version (a first visit: the router's files are in the
+ * store already, so only the page's small files are fetched) or to stage a newer one, which
+ * the next load uses. The outcome is in body[data-update], and a staged version is announced.
+ */
+async function checkForUpdate() {
+  if (!OFFLINE) return;
+  try {
+    (await navigator.serviceWorker.ready).active?.postMessage({ type: "update" });
+  } catch { /* no service worker: no offline copy, the page still works */ }
+}
+
+function updated({ status, version, error }) {
+  document.body.dataset.update = status;
+  if (version) document.body.dataset.pinned = version;
+  if (status === "updated") notice("A new version of routoo is ready: reload the page to use it.");
+  if (status === "failed") console.warn(`routoo: update not installed (${error}); this version stays in use`);
 }
 
 // ---- Budget ----
@@ -586,9 +613,12 @@ async function main() {
     renderKeys();
     keysChanged();
   });
-  // An extension's files are on disk already; only the web page needs the offline worker.
-  if ("serviceWorker" in navigator && location.protocol.startsWith("http")) {
-    navigator.serviceWorker.register("sw.js").catch(() => { /* no offline copy; the page still works */ });
+  if (OFFLINE) {
+    navigator.serviceWorker.addEventListener("message", ({ data }) => {
+      if (data?.type === "update") updated(data);
+    });
+    navigator.serviceWorker.register("sw.js", { type: "module" })
+      .catch(() => { /* no offline copy; the page still works */ });
   }
 }
 

@@ -1,122 +1,38 @@
 // The router runs here, off the page's thread, so typing never waits for the encoder.
-// It loads the wasm and the bundle with progress, keeps them in Cache Storage (checked
-// against build.json's sha256 every time), routes, and calls providers.
-import init, { Router } from "./pkg/routoo.js";
+// It loads the JS glue, the wasm and the bundle of one version (build.json) with progress,
+// each checked against its sha256 and kept in the store it shares with the service worker,
+// then routes and calls providers.
+import { LoadError, checkedInfo, openBlobs, verified } from "./store.js";
 
-const CACHE = "routoo-files-v1";
+const GLUE = "pkg/routoo.js";
 let router;
 let asking;
 
 const post = (m) => self.postMessage(m);
 
-class LoadError extends Error {
-  constructor(kind, message) { super(message); this.kind = kind; }
-}
-
-async function sha256(bytes) {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Reads a response body, reporting each chunk's size. */
-async function read(response, onBytes) {
-  // An empty file (the neighbour file of a bundle without neighbours) may have no body.
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.length;
-    onBytes(value.length);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) { bytes.set(c, at); at += c.length; }
-  return bytes;
-}
-
-/** A build.json that lists files with their sizes and sha256 digests, else null. */
-function checkedInfo(text) {
-  try {
-    const info = JSON.parse(text);
-    const files = Object.values(info?.files ?? {});
-    const ok = files.length > 0 && files.every((f) => Number.isSafeInteger(f?.bytes) && f.bytes >= 0
-      && typeof f.sha256 === "string" && /^[0-9a-f]{64}$/.test(f.sha256));
-    return ok ? info : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
- * build.json from the network when it is one, else the last copy whose files all passed
- * (offline, or a host answering with an HTML fallback). `text` is set for a fresh copy, which
- * is cached only once every file it lists has passed its check.
+ * The version to load: build.json as the service worker serves it (the version it pinned,
+ * online or not) or, before there is one, as the host does.
  */
-async function buildInfo(cache) {
+async function buildInfo() {
+  let text;
   try {
     const response = await fetch("build.json", { cache: "no-cache" });
-    if (response.ok) {
-      const text = await response.text();
-      const info = checkedInfo(text);
-      if (info) return { info, text };
-    }
-  } catch { /* offline: the cached copy below */ }
-  const cached = await cache.match("build.json");
-  const info = cached ? checkedInfo(await cached.text()) : null;
-  if (!info) throw new LoadError("network", "build.json could not be fetched, and no good copy is cached");
-  return { info, text: null };
-}
-
-/**
- * One file, from the cache when it holds a copy that passes its checksum, else from the
- * network. A copy that fails is dropped and fetched again once; a second failure is reported
- * and the file is not used.
- */
-async function file(cache, name, spec, progress) {
-  let counted = 0;
-  const count = (n) => { counted += n; progress(n); };
-  for (const fresh of [false, true]) {
-    let response = fresh ? null : await cache.match(name);
-    const cached = Boolean(response);
-    if (!response) {
-      try {
-        response = await fetch(name, { cache: fresh ? "reload" : "default" });
-      } catch (e) {
-        throw new LoadError("network", `${name} could not be fetched: ${e.message}`);
-      }
-      if (!response.ok) throw new LoadError("network", `${name}: HTTP ${response.status}`);
-    }
-    const bytes = await read(response, count);
-    const digest = await sha256(bytes);
-    if (digest === spec.sha256) {
-      if (!cached) await cache.put(name, new Response(bytes));
-      return bytes;
-    }
-    await cache.delete(name);
-    progress(-counted);
-    counted = 0;
-    if (fresh) {
-      throw new LoadError("checksum", `${name} failed its checksum (sha256 ${digest.slice(0, 12)}…, ` +
-        `expected ${spec.sha256.slice(0, 12)}…); it was not used`);
-    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    text = await response.text();
+  } catch (e) {
+    throw new LoadError("network", `build.json could not be fetched: ${e.message}`);
   }
-}
-
-/** Cache Storage where the scheme allows it; an extension's files are on disk already. */
-function openCache() {
-  if (self.location.protocol.startsWith("http")) return caches.open(CACHE);
-  return { match: async () => undefined, put: async () => {}, delete: async () => false };
+  const info = checkedInfo(text);
+  if (!info) throw new LoadError("network", "build.json is not a build listing (the host answered with something else)");
+  return info;
 }
 
 async function load(pool) {
   const t0 = performance.now();
-  const cache = await openCache();
-  const { info, text } = await buildInfo(cache);
-  const names = Object.keys(info.files);
+  const blobs = await openBlobs();
+  const info = await buildInfo();
+  const names = info.router;
   const total = names.reduce((n, f) => n + info.files[f].bytes, 0);
   let loaded = 0;
   let last = 0;
@@ -129,18 +45,22 @@ async function load(pool) {
     }
   };
   post({ type: "progress", loaded, total });
-  const bytes = Object.fromEntries(await Promise.all(
-    names.map(async (name) => [name, await file(cache, name, info.files[name], progress)])));
+  // The glue's address names its digest, so an older copy in the HTTP cache never meets this
+  // wasm; it is checked like the others, and imported from the address it was checked at.
+  const glue = info.files[GLUE];
+  if (!glue) throw new LoadError("load", `build.json lists no ${GLUE}`);
+  const glueUrl = `${GLUE}?sha256=${glue.sha256}`;
+  const bytes = Object.fromEntries(await Promise.all(names.map(async (name) => [name,
+    await verified(blobs, name, info.files[name], { progress, url: name === GLUE ? glueUrl : name })])));
   post({ type: "progress", loaded: total, total, stage: "starting" });
+  const { default: init, Router } = await import(`./${glueUrl}`);
   await init({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
   const manifest = JSON.parse(new TextDecoder().decode(bytes["models/predictor.json"]));
   const of = (spec) => bytes[`models/${spec.file}`];
   router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
     of(manifest.tokenizer), of(manifest.neighbours), pool);
-  // Every file it lists passed and the router runs: now this build.json is the good copy.
-  if (text !== null) await cache.put("build.json", new Response(text));
-  return { ms: performance.now() - t0, total, curve: router.curve(), models: router.models(),
-    keyOrigins: router.keyOrigins() };
+  return { ms: performance.now() - t0, total, version: info.version, curve: router.curve(),
+    models: router.models(), keyOrigins: router.keyOrigins() };
 }
 
 const handlers = {

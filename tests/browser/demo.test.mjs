@@ -6,9 +6,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
 import { serve, pagePolicy, securityHeaders, EMULATOR, WWW } from "../../scripts/serve.mjs";
 import { start } from "../../scripts/emulator.mjs";
 import { launch } from "./chromium.mjs";
+import { writeBuildInfo } from "../../scripts/build-info.mjs";
 
 const SHOTS = "target/screenshots";
 const POOL = JSON.parse(readFileSync(`${WWW}/pool.json`, "utf8"));
@@ -81,8 +83,8 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   const coldBytes = site.sent() - bytes0;
   const progress = await page.evaluate(() => window.__progress.filter((t) => /Downloading/.test(t ?? "")));
   assert.ok(progress.length >= 2, `progress shown: ${progress.length} updates`);
-  const files = JSON.parse(readFileSync(`${WWW}/build.json`, "utf8")).files;
-  const total = Object.values(files).reduce((n, f) => n + f.bytes, 0);
+  const info = JSON.parse(readFileSync(`${WWW}/build.json`, "utf8"));
+  const total = info.router.reduce((n, f) => n + info.files[f].bytes, 0);
   assert.match(progress.at(-1), new RegExp(`Downloading the predictor: [\\d.]+ of ${(total / 1e6).toFixed(1)} MB`));
 
   await routed(page, () => page.fill("#prompt", "What is the capital of Australia?"));
@@ -362,52 +364,146 @@ test("a deployed page names no emulator and ships its security headers", async (
   }
 });
 
-test("a host that answers build.json with an HTML fallback leaves the good copy in use", async () => {
+/** A copy of www/ in a temporary folder, served by a host the test controls. */
+function copyOfPage() {
   const root = mkdtempSync(`${tmpdir()}/routoo-www-`);
+  cpSync(WWW, root, { recursive: true });
+  return root;
+}
+
+/** Waits for the service worker's answer to the page's update check after a load. */
+async function updateChecked(p, status) {
+  await p.waitForSelector(`body[data-update=${status}]`, { timeout: 120_000 });
+}
+
+const closeHost = async (host) => {
+  host.server.closeAllConnections();
+  await new Promise((done) => host.server.close(done));
+};
+
+test("a host that answers build.json with an HTML fallback leaves the pinned version in use", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
   try {
-    cpSync(WWW, root, { recursive: true });
     const site2 = await serve(0, root);
-    const fresh = await browser.newContext();
     const p = await fresh.newPage();
     await firstEstimate(p, site2.url);
+    await updateChecked(p, "pinned");
+    const version = await p.getAttribute("body", "data-version");
     // The host now sends its index page for build.json, as single-page-app hosts do.
     writeFileSync(`${root}/build.json`, "<!doctype html><html><body>Not here</body></html>");
     await firstEstimate(p, site2.url);
+    await updateChecked(p, "failed");
     await routed(p, () => p.fill("#prompt", "Which planet is largest?"));
-    assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the good copy");
-    const kept = await p.evaluate(async () =>
-      (await (await caches.open("routoo-files-v1")).match("build.json")).text());
-    assert.ok(JSON.parse(kept).files["pkg/routoo_bg.wasm"], "the cached build.json is still the good one");
-    await fresh.close();
-    site2.server.closeAllConnections();
-    site2.server.close();
+    assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the pinned version");
+    assert.equal(await p.getAttribute("body", "data-version"), version);
+    await closeHost(site2);
   } finally {
+    await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }
 });
 
 test("a bundle file that fails its checksum is reported and not used", async () => {
-  const root = mkdtempSync(`${tmpdir()}/routoo-www-`);
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
   try {
-    cpSync(WWW, root, { recursive: true });
     const file = `${root}/models/tokenizer.json`;
-    writeFileSync(file, readFileSync(file, "utf8").replace("[UNK]", "[UNX]"));
-    const bad = await serve(0, root);
-    const fresh = await browser.newContext();
+    const bad = readFileSync(file, "utf8").replace("[UNK]", "[UNX]");
+    writeFileSync(file, bad);
+    const host = await serve(0, root);
     const p = await fresh.newPage();
-    await p.goto(bad.url);
+    await p.goto(host.url);
     await p.waitForSelector("body[data-ready=failed]", { timeout: 120_000 });
     assert.match(await p.textContent("#load-status"), /failed their integrity check and were not used/);
     assert.match(await p.textContent("#load-error"), /models\/tokenizer\.json failed its checksum/);
-    const cached = await p.evaluate(async () => {
-      const cache = await caches.open("routoo-files-v1");
-      return [Boolean(await cache.match("models/tokenizer.json")), Boolean(await cache.match("build.json"))];
-    });
-    assert.deepEqual(cached, [false, false], "neither the bad copy nor the build.json naming it was kept");
+    // The service worker, asked after the failure, meets the same file and pins nothing.
+    await updateChecked(p, "failed");
+    const kept = await p.evaluate(async (digests) => {
+      const store = await caches.open("routoo-blobs");
+      const has = async (url) => Boolean(await store.match(url));
+      return [await has(`https://routoo.invalid/sha256/${digests.bad}`),
+        await has(`https://routoo.invalid/sha256/${digests.good}`), await has("https://routoo.invalid/current")];
+    }, { bad: createHash("sha256").update(bad).digest("hex"),
+      good: JSON.parse(readFileSync(`${root}/build.json`, "utf8")).files["models/tokenizer.json"].sha256 });
+    assert.deepEqual(kept, [false, false, false], "neither the bad copy nor a version naming it was kept");
     await shot(p, "08-checksum");
-    await fresh.close();
-    bad.server.close();
+    await closeHost(host);
   } finally {
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("an update cut off or half-bad on the host leaves the pinned version working offline", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  let cut = null; // a file the host starts sending, then drops the connection
+  const fault = (req, res) => {
+    if (new URL(req.url, "http://x").pathname !== cut) return false;
+    res.writeHead(200, { "content-type": "application/json", "content-length": "100000" });
+    res.write("{\"models\": [");
+    setTimeout(() => req.socket.destroy(), 50);
+    return true;
+  };
+  try {
+    let host = await serve(0, root, { fault });
+    const port = Number(new URL(host.url).port);
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await updateChecked(p, "pinned");
+    const a = await p.getAttribute("body", "data-version");
+    const first = POOL.models[0].id;
+    const price = () => p.inputValue(`#pool tr[data-model="${first}"] input[type=number]`);
+    const priceA = await price();
+
+    // Release B changes the pool and the worker; the host cuts the new pool.json off midway.
+    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+    pool.models[0].priceIn = 12.345;
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool, null, 2));
+    const worker = readFileSync(`${root}/worker.js`, "utf8");
+    writeFileSync(`${root}/worker.js`, `${worker}// release B\n`);
+    const b = writeBuildInfo(root).version;
+    assert.notEqual(a, b);
+    cut = "/pool.json";
+    await firstEstimate(p, host.url);
+    await updateChecked(p, "failed");
+    assert.equal(await p.getAttribute("body", "data-version"), a, "still version A after a cut-off update");
+
+    // Half-bad: the host's worker.js is not the one its build.json names.
+    cut = null;
+    writeFileSync(`${root}/worker.js`, `${worker}// a file from neither release\n`);
+    await firstEstimate(p, host.url);
+    await updateChecked(p, "failed");
+    assert.equal(await p.getAttribute("body", "data-version"), a, "still version A after a half-bad update");
+    assert.equal(await price(), priceA, "version A's pool, not B's");
+
+    // Offline, version A loads whole and routes.
+    await closeHost(host);
+    await firstEstimate(p, host.url);
+    await routed(p, () => p.fill("#prompt", "Offline after a failed update: which model?"));
+    assert.ok(await p.getAttribute("#choice", "data-model"));
+    assert.equal(await p.getAttribute("body", "data-version"), a);
+
+    // The host mended: B is staged while A runs, announced, and used from the next load.
+    writeFileSync(`${root}/worker.js`, `${worker}// release B\n`);
+    host = await serve(port, root);
+    await firstEstimate(p, host.url);
+    await updateChecked(p, "updated");
+    assert.equal(await p.getAttribute("body", "data-version"), a);
+    assert.match(await p.textContent("#notice"), /A new version of routoo is ready/);
+    await firstEstimate(p, host.url);
+    assert.equal(await p.getAttribute("body", "data-version"), b);
+    assert.equal(Number(await price()), 12.345, "version B's pool");
+    // And B alone is kept: A's files that B does not share are gone from the store.
+    const stored = await p.evaluate(async () =>
+      (await (await caches.open("routoo-blobs")).keys()).map((r) => r.url));
+    const info = JSON.parse(readFileSync(`${root}/build.json`, "utf8"));
+    const wanted = new Set(Object.values(info.files).map((f) => `https://routoo.invalid/sha256/${f.sha256}`));
+    assert.deepEqual(stored.filter((u) => !wanted.has(u)), ["https://routoo.invalid/current"]);
+    await closeHost(host);
+  } finally {
+    await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,30 @@
+// What one version of the page is: every file it runs, with its size and sha256, and the
+// files the router loads before it can route (the page's progress counts those). The
+// service worker serves a version only once all its files have passed, so the JS glue, the
+// wasm, the bundle and the pool always come from the same build.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+/** The page's own files; sw.js is not one (the browser updates it). */
+export const SHELL = ["index.html", "app.js", "worker.js", "store.js", "style.css", "pool.json"];
+
+const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * build.json for the page in `root`. `replace` gives other bytes for some files (a dev
+ * server's index.html), so the listing matches what is served.
+ */
+export function buildInfo(root, replace = {}) {
+  const manifest = JSON.parse(readFileSync(path.join(root, "models/predictor.json"), "utf8"));
+  const router = ["pkg/routoo.js", "pkg/routoo_bg.wasm", "models/predictor.json",
+    ...[manifest.encoder, manifest.tokenizer, manifest.neighbours].map((f) => `models/${f.file}`)];
+  const files = {};
+  for (const name of [...SHELL, ...router].sort()) {
+    const bytes = replace[name] ?? readFileSync(path.join(root, name));
+    files[name] = { bytes: bytes.length, sha256: digest(bytes) };
+  }
+  // The version names the whole listing: any file changed is another version.
+  const version = digest(Object.entries(files).map(([n, f]) => `${f.sha256} ${f.bytes} ${n}\n`).join(""));
+  return { version, router, files };
+}
