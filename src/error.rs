@@ -40,6 +40,9 @@ pub enum Error {
     /// The ONNX encoder failed to load or run.
     #[error("encoder error: {0}")]
     Encoder(String),
+    /// A probe file does not parse or is inconsistent.
+    #[error("invalid probe set: {0}")]
+    Probes(String),
     /// A pool file does not parse or is inconsistent.
     #[error("invalid pool: {0}")]
     Pool(String),

@@ -43,6 +43,7 @@ mod error;
 pub mod eval;
 pub mod pool;
 pub mod predictor;
+pub mod probe;
 pub mod provider;
 mod router;
 pub mod select;
