@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo emulator extension test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures train research venv venv-train fuzz bench clean
+        check-counts fixtures train probes research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -86,6 +86,10 @@ venv-train: venv
 train: venv-train
 	$(VENV)/bin/python training/train.py
 	$(MAKE) fixtures
+
+# Chooses the probe set again for the shipped bundle (train does this too).
+probes: venv
+	$(VENV)/bin/python training/probes.py
 
 # The design comparison behind training/REPORT.md (grouped 5-fold cross-validation), the
 # transfer test, and a held-out `routoo eval` of a bundle trained without fold 0.

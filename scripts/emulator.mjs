@@ -10,6 +10,9 @@
 // queues them; a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
 // call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
+// A model named `knows:B1+B2` is a scripted student for calibration: asked one of the bundle's
+// probes (www/models/probes.json, as `routoo calibrate` words it), it gives the reference
+// answer when the probe's benchmark is among B1, B2, … and a wrong one otherwise.
 //
 //   node scripts/emulator.mjs [--port 8787]   prints the URL it listens on
 import http from "node:http";
@@ -35,6 +38,29 @@ function recorded(dataDir) {
     }
   }
   return answers;
+}
+
+/** probe message -> probe, for the scripted students. */
+function probeMessages() {
+  const path = `${ROOT}/www/models/probes.json`;
+  const messages = new Map();
+  if (!existsSync(path)) return messages;
+  const set = JSON.parse(readFileSync(path, "utf8"));
+  for (const p of set.probes) messages.set(`${p.prompt.trimEnd()}\n\n${set.instructions[p.grading]}`, p);
+  return messages;
+}
+
+/** A scripted student's answer to a probe: right on the benchmarks it knows, wrong elsewhere. */
+function student(model, probe) {
+  const knows = model.slice("knows:".length).split("+").includes(probe.benchmark);
+  let answer = probe.answer;
+  if (!knows) {
+    if (probe.grading === "choice") answer = "ABCDEFGHIJ"[("ABCDEFGHIJ".indexOf(answer) + 1) % 10];
+    else if (probe.grading === "number") answer = String(Number(answer.replace(/,/g, "")) + 1);
+    else answer = "'not the output'";
+  }
+  const shown = probe.grading === "choice" ? `(${answer})` : answer;
+  return `Working through it step by step.\nThe answer is ${shown}`;
 }
 
 function placeholder(prompt) {
@@ -181,6 +207,7 @@ function keyOf(format, headers) {
  */
 export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, listModels = false } = {}) {
   const answers = recorded(dataDir);
+  const probes = probeMessages();
   const queues = new Map();
   const calls = [];
   const sockets = new Set();
@@ -261,7 +288,9 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
       return res.end(JSON.stringify(whole[r.format](r.model, "x".repeat(9 << 20), r.prompt)));
     }
     const recordedAnswer = answers.get(r.prompt.trim());
-    const text = recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);
+    const probe = r.model.startsWith("knows:") ? probes.get(r.prompt) : undefined;
+    const text = probe ? student(r.model, probe)
+      : recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);
     if (!r.stream) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt)));

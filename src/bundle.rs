@@ -29,6 +29,10 @@ pub struct Manifest {
     /// How the selector uses the predictor's uncertainty.
     #[serde(default)]
     pub selection: SelectionSpec,
+    /// The probe set a new model is calibrated from ([`crate::probe`]); loaded only to
+    /// calibrate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<FileSpec>,
     /// Where the bundle came from.
     pub provenance: serde_json::Value,
 }
@@ -73,6 +77,37 @@ pub struct Head {
     /// major, (dim + 1)² values. Without it the head's estimates carry no stated uncertainty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covariance: Option<Vec<f32>>,
+}
+
+impl Head {
+    /// Fails, naming the head, unless it has `dim` finite weights, a finite bias and, if any,
+    /// a `(dim + 1)²` finite covariance.
+    pub fn check(&self, dim: usize) -> std::result::Result<(), String> {
+        if self.id.trim().is_empty() {
+            return Err("a head has an empty id".into());
+        }
+        if self.weights.len() != dim {
+            return Err(format!(
+                "head {:?} has {} weights, the encoder outputs {dim}",
+                self.id,
+                self.weights.len()
+            ));
+        }
+        if !self.bias.is_finite() || self.weights.iter().any(|w| !w.is_finite()) {
+            return Err(format!("head {:?} has a non-finite weight", self.id));
+        }
+        if let Some(cov) = &self.covariance {
+            let side = dim + 1;
+            if side.checked_mul(side) != Some(cov.len()) || cov.iter().any(|v| !v.is_finite()) {
+                return Err(format!(
+                    "head {:?} has a covariance of {} values; it needs {side}×{side} finite ones",
+                    self.id,
+                    cov.len()
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The training prompts' positions and labels, for a nearest-neighbour correction of the heads:
@@ -163,30 +198,7 @@ impl Manifest {
             if !seen.insert(head.id.as_str()) {
                 return Err(Error::Manifest(format!("head {:?} appears twice", head.id)));
             }
-            if head.weights.len() != self.encoder.dim {
-                return Err(Error::Manifest(format!(
-                    "head {:?} has {} weights, the encoder outputs {}",
-                    head.id,
-                    head.weights.len(),
-                    self.encoder.dim
-                )));
-            }
-            if !head.bias.is_finite() || head.weights.iter().any(|w| !w.is_finite()) {
-                return Err(Error::Manifest(format!(
-                    "head {:?} has a non-finite weight",
-                    head.id
-                )));
-            }
-            if let Some(cov) = &head.covariance {
-                let side = self.encoder.dim + 1;
-                if side.checked_mul(side) != Some(cov.len()) || cov.iter().any(|v| !v.is_finite()) {
-                    return Err(Error::Manifest(format!(
-                        "head {:?} has a covariance of {} values; it needs {side}×{side} finite ones",
-                        head.id,
-                        cov.len()
-                    )));
-                }
-            }
+            head.check(self.encoder.dim).map_err(Error::Manifest)?;
         }
         let n = &self.neighbours;
         if (n.k > 0 && n.rows == 0)

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use routoo::calibrate::{self, CalibrateOptions, HeadsFile, Step};
 use routoo::eval::{Report, Selection, Table};
+use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
 use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
@@ -91,6 +93,39 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Place a pool model in the shared space from its answers to the bundle's probe set, and
+    /// write its head for `--heads`.
+    ///
+    /// The probes go to that model alone (keys as for `ask`). Prints the expected and the
+    /// worst-case cost first; `--max-cost` bounds the whole calibration.
+    Calibrate {
+        #[command(flatten)]
+        common: Common,
+        /// The pool model to calibrate.
+        #[arg(long)]
+        model: String,
+        /// Probes to send, from the start of the probe set (25 gives a rough place, 200 a good one).
+        #[arg(long, default_value_t = 100)]
+        probes: usize,
+        /// Where to write the heads file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Bind the key in environment variable VAR to ORIGIN, as for `ask`; repeatable.
+        #[arg(long = "key", value_name = "ORIGIN=VAR")]
+        keys: Vec<String>,
+        /// Most answer tokens per probe.
+        #[arg(long, default_value_t = 1024)]
+        max_tokens: u32,
+        /// Most US$ the whole calibration may cost.
+        #[arg(long)]
+        max_cost: Option<f64>,
+        /// Seconds to wait for an answer to start (ten times that for all of it).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print the cost outlook and stop.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Score the router on a routing table: its accuracy-cost curve against the single models.
     Eval {
         #[command(flatten)]
@@ -113,6 +148,10 @@ struct Common {
     /// Pool file (JSON); by default the pool shipped with routoo.
     #[arg(long)]
     pool: Option<PathBuf>,
+    /// Heads to add to the bundle's, or to put in place of its own, as `routoo calibrate`
+    /// writes them; repeatable.
+    #[arg(long = "heads", value_name = "HEADS.json")]
+    heads: Vec<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -130,18 +169,46 @@ impl Common {
     }
 
     fn router(&self) -> Result<Router> {
-        let predictor = Predictor::from_dir(&self.bundle)
-            .with_context(|| format!("loading the bundle in {}", self.bundle.display()))?;
-        let pool = match &self.pool {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Pool::from_json(&text).with_context(|| format!("in {}", path.display()))?
-            }
-            None => Pool::default_pool(),
-        };
-        Ok(Router::new(predictor, pool)?)
+        Ok(Router::new(self.predictor()?, self.pool()?)?)
     }
+
+    /// The bundle, with the `--heads` files added in order.
+    fn predictor(&self) -> Result<Predictor> {
+        let mut predictor = Predictor::from_dir(&self.bundle)
+            .with_context(|| format!("loading the bundle in {}", self.bundle.display()))?;
+        for path in &self.heads {
+            let file = HeadsFile::from_json(&read_text(path)?)
+                .with_context(|| format!("in {}", path.display()))?;
+            predictor
+                .add_heads(&file)
+                .with_context(|| format!("adding the heads of {}", path.display()))?;
+        }
+        Ok(predictor)
+    }
+
+    fn pool(&self) -> Result<Pool> {
+        Ok(match &self.pool {
+            Some(path) => Pool::from_json(&read_text(path)?)
+                .with_context(|| format!("in {}", path.display()))?,
+            None => Pool::default_pool(),
+        })
+    }
+}
+
+/// Most bytes read from a pool, heads or probe file given on the command line.
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        anyhow::bail!("{} is larger than {MAX_FILE_BYTES} bytes", path.display());
+    }
+    Ok(text)
 }
 
 pub fn main() -> ExitCode {
@@ -227,6 +294,25 @@ fn run(cli: Cli) -> Result<()> {
             let report = eval(&router, &data, models)?;
             common.show(&report, print_report)?;
         }
+        Command::Calibrate {
+            common,
+            model,
+            probes,
+            out,
+            keys: bindings,
+            max_tokens,
+            max_cost,
+            timeout,
+            dry_run,
+        } => {
+            let options = CalibrateOptions {
+                probes,
+                max_tokens,
+                max_cost,
+                ..CalibrateOptions::default()
+            };
+            run_calibration(&common, &model, &out, &bindings, options, timeout, dry_run)?;
+        }
         Command::Curve { common } => {
             let router = common.router()?;
             common.show(router.curve(), |curve| {
@@ -263,18 +349,9 @@ fn key_for(provider: &str) -> Option<ApiKey> {
         .map(ApiKey::new)
 }
 
-/// A base URL on this machine, where a local server needs no key.
-fn ask(
-    router: &Router,
-    bindings: &[String],
-    budget: Option<f64>,
-    limits: Limits,
-    max_tokens: u32,
-    timeout: u64,
-    prompt: &str,
-) -> Result<()> {
-    use std::io::Write;
-    let pool = router.pool();
+/// Keys from the environment for the pool's providers (each bound to the provider's official
+/// origin), then the `--key ORIGIN=VAR` bindings.
+fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
     let mut keys = Keys::new();
     let mut providers: Vec<&str> = pool.models.iter().map(|m| m.provider.as_str()).collect();
     providers.sort_unstable();
@@ -300,6 +377,21 @@ fn ask(
         keys.insert(origin, ApiKey::new(key))
             .with_context(|| format!("--key {binding:?}"))?;
     }
+    Ok(keys)
+}
+
+fn ask(
+    router: &Router,
+    bindings: &[String],
+    budget: Option<f64>,
+    limits: Limits,
+    max_tokens: u32,
+    timeout: u64,
+    prompt: &str,
+) -> Result<()> {
+    use std::io::Write;
+    let pool = router.pool();
+    let mut keys = keys(pool, bindings)?;
     let client = NativeClient::new(
         Duration::from_secs(timeout),
         Duration::from_secs(timeout.saturating_mul(10)),
@@ -375,6 +467,96 @@ fn ask(
             .collect();
         eprintln!("routoo: tried first: {}", tried.join("; "));
     }
+    Ok(())
+}
+
+/// The bundle's probe set, checked against the digest its manifest records.
+fn probe_set(common: &Common, predictor: &Predictor) -> Result<ProbeSet> {
+    let spec = (predictor.manifest().probes.as_ref())
+        .context("this bundle ships no probe set (its predictor.json names no \"probes\")")?;
+    let path = common.bundle.join(&spec.file);
+    let text = read_text(&path)?;
+    routoo::bundle::verify(&spec.file, &spec.sha256, text.as_bytes())?;
+    ProbeSet::from_json(&text).with_context(|| format!("in {}", path.display()))
+}
+
+fn run_calibration(
+    common: &Common,
+    model: &str,
+    out: &Path,
+    bindings: &[String],
+    options: CalibrateOptions,
+    timeout: u64,
+    dry_run: bool,
+) -> Result<()> {
+    let predictor = common.predictor()?;
+    let pool = common.pool()?;
+    let set = probe_set(common, &predictor)?;
+    let target = pool
+        .model(model)
+        .with_context(|| format!("the pool has no model {model:?}"))?;
+    let outlook = calibrate::outlook(&set, &pool, target, options.probes, options.max_tokens);
+    eprintln!(
+        "routoo: {} probes to {} ({}): about US${:.4}, at most US${:.4}{}",
+        outlook.probes,
+        model,
+        target.api_model,
+        outlook.expected,
+        outlook.worst,
+        options
+            .max_cost
+            .map_or(String::new(), |c| format!(" (capped at US${c:.4})"))
+    );
+    if dry_run {
+        return Ok(());
+    }
+    let mut keys = keys(&pool, bindings)?;
+    let client = NativeClient::new(
+        Duration::from_secs(timeout),
+        Duration::from_secs(timeout.saturating_mul(10)),
+    );
+    futures_executor::block_on(provider::probe_local(&client, &pool, &mut keys));
+    anyhow::ensure!(
+        keys.can_call(target),
+        "no key for {} ({}): set {}_API_KEY or bind one with --key ORIGIN=VAR",
+        target.base_url,
+        target.provider,
+        target.provider.to_ascii_uppercase().replace('-', "_")
+    );
+    let calibration = futures_executor::block_on(calibrate::calibrate(
+        &client,
+        &predictor,
+        &set,
+        &pool,
+        model,
+        &keys,
+        &options,
+        &|| false,
+        |step| {
+            if let Step::Done { index, result } = step {
+                let mark = match result.correct {
+                    Some(true) => "right".to_string(),
+                    Some(false) => "wrong".to_string(),
+                    None => format!("failed: {}", result.error.as_deref().unwrap_or("")),
+                };
+                eprintln!("routoo: probe {} ({}): {mark}", index + 1, result.id);
+            }
+        },
+    ))?;
+    let file = HeadsFile::of(&predictor, std::slice::from_ref(&calibration));
+    std::fs::write(out, serde_json::to_string_pretty(&file)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    eprintln!(
+        "routoo: {} right of {} graded, US${:.4} spent{}; head written to {}",
+        calibration.correct,
+        calibration.graded,
+        calibration.spent,
+        calibration
+            .stopped
+            .as_deref()
+            .map_or(String::new(), |s| format!(" (ended early: {s})")),
+        out.display()
+    );
     Ok(())
 }
 

@@ -40,6 +40,9 @@ pub enum Error {
     /// The ONNX encoder failed to load or run.
     #[error("encoder error: {0}")]
     Encoder(String),
+    /// A heads file does not parse, belongs to another space, or a fit failed.
+    #[error("heads: {0}")]
+    Heads(String),
     /// A probe file does not parse or is inconsistent.
     #[error("invalid probe set: {0}")]
     Probes(String),

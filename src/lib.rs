@@ -37,6 +37,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 
 pub mod batch;
 pub mod bundle;
+pub mod calibrate;
 pub mod cost;
 pub mod endpoint;
 mod error;

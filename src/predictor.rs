@@ -9,6 +9,7 @@ use tokenizers::{Tokenizer, TruncationParams};
 use tract_onnx::prelude::*;
 
 use crate::bundle::{self, Manifest};
+use crate::calibrate::HeadsFile;
 use crate::error::{Error, Result};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -167,7 +168,48 @@ impl Predictor {
         Predictor::from_bytes(&manifest_bytes, &encoder, &tokenizer, &neighbours)
     }
 
-    /// The manifest the predictor was built from.
+    /// Adds the heads of a heads file (a calibration), replacing any of the same id: the
+    /// file must belong to this bundle's space. A replaced or added head has no training
+    /// labels for the neighbour correction, so its own estimate stands.
+    pub fn add_heads(&mut self, file: &HeadsFile) -> Result<()> {
+        let encoder = &self.manifest.encoder;
+        if !file.encoder.eq_ignore_ascii_case(&encoder.sha256) {
+            return Err(Error::Heads(format!(
+                "the heads were fitted in the space of encoder {}, this bundle's is {} ({}); \
+                 calibrate again with this bundle",
+                short(&file.encoder),
+                short(&encoder.sha256),
+                encoder.file
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for head in &file.heads {
+            head.check(encoder.dim).map_err(Error::Heads)?;
+            if !seen.insert(head.id.as_str()) {
+                return Err(Error::Heads(format!("head {:?} appears twice", head.id)));
+            }
+        }
+        let rows = self.manifest.neighbours.rows;
+        for head in &file.heads {
+            match self.manifest.heads.iter().position(|h| h.id == head.id) {
+                Some(at) => {
+                    self.manifest.heads[at] = head.clone();
+                    self.neighbours.labels[at * rows..(at + 1) * rows].fill(UNLABELLED);
+                }
+                None => {
+                    self.manifest.heads.push(head.clone());
+                    let len = self.neighbours.labels.len();
+                    self.neighbours.labels.resize(len + rows, UNLABELLED);
+                }
+            }
+        }
+        self.reference = (self.manifest.reference.z.iter())
+            .map(|z| self.estimate(z))
+            .collect();
+        Ok(())
+    }
+
+    /// The manifest the predictor was built from (with any heads added since).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
     }
@@ -357,6 +399,11 @@ fn sd(cov: &[f32], z: &[f32], p: f64) -> f64 {
         .map(|(i, row)| x(i) * (0..side).map(|j| f64::from(row[j]) * x(j)).sum::<f64>())
         .sum();
     p * (1.0 - p) * variance.max(0.0).sqrt()
+}
+
+/// The first twelve hex digits of a digest, for messages.
+fn short(digest: &str) -> &str {
+    digest.get(..12).unwrap_or(digest)
 }
 
 fn encoder_err(e: impl std::fmt::Display) -> Error {

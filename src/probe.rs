@@ -328,7 +328,12 @@ fn same_literal(said: &str, answer: &str) -> bool {
         return true;
     }
     let said = said.trim().trim_matches('`').trim();
-    canonical(said) == canonical(answer.trim())
+    let answer = canonical(answer.trim());
+    // A sentence's full stop after the literal ("The answer is 'abc'.") is not part of it.
+    canonical(said) == answer
+        || said
+            .strip_suffix('.')
+            .is_some_and(|s| canonical(s) == answer)
 }
 
 /// The contents of a string literal written with one kind of quotes, else None.

@@ -314,3 +314,44 @@ fn grading_agrees_with_the_tables_on_recorded_responses() {
         );
     }
 }
+
+/// The shipped probe set: pinned by the manifest, well formed, and each reference answer,
+/// given in the form the instructions ask for, grades as right (and a wrong one as wrong).
+#[test]
+fn the_probe_set_is_pinned_and_its_answers_grade() {
+    use routoo::probe::{grade, Grading, ProbeSet};
+    let manifest = Manifest::from_json(&common::read("www/models/predictor.json")).unwrap();
+    let spec = manifest.probes.expect("the bundle names its probe set");
+    let bytes = common::read(&format!("www/models/{}", spec.file));
+    assert_eq!(sha256_hex(&bytes), spec.sha256);
+    let set = ProbeSet::from_json(std::str::from_utf8(&bytes).unwrap()).unwrap();
+    assert!(set.probes.len() >= 200, "{} probes", set.probes.len());
+    let mut benchmarks = std::collections::BTreeSet::new();
+    for p in &set.probes {
+        benchmarks.insert(p.benchmark.as_str());
+        assert_eq!(
+            Grading::for_row(&p.benchmark, &p.answer),
+            Some(p.grading),
+            "{}",
+            p.id
+        );
+        let said = match p.grading {
+            Grading::Choice => format!("(… so) The answer is ({})", p.answer),
+            _ => format!("Step by step.\nThe answer is {}", p.answer),
+        };
+        assert!(grade(p.grading, &p.answer, &said), "{}: {said}", p.id);
+        let wrong = match p.grading {
+            Grading::Choice if p.answer == "A" => "The answer is (B)".to_string(),
+            Grading::Choice => "The answer is (A)".to_string(),
+            Grading::Number => "The answer is 123456789.5".to_string(),
+            Grading::Literal => "The answer is 'surely not this'".to_string(),
+        };
+        assert!(!grade(p.grading, &p.answer, &wrong), "{}: {wrong}", p.id);
+        assert!(set.message(p).ends_with(match p.grading {
+            Grading::Choice => &set.instructions.choice,
+            Grading::Number => &set.instructions.number,
+            Grading::Literal => &set.instructions.literal,
+        }));
+    }
+    assert!(benchmarks.len() >= 4, "probes from {benchmarks:?}");
+}

@@ -210,3 +210,155 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     assert!(stderr.contains("plain http"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Calibration end to end: two scripted students of the emulator, one right on MMLU-Pro and
+/// wrong on maths, the other the reverse, are placed by their probe answers; their heads then
+/// rank each above the other on the probes neither was asked.
+#[test]
+fn calibrate_places_scripted_models_where_their_answers_put_them() {
+    let emulator = common::Emulator::start();
+    let v1 = format!("{}/v1", emulator.url);
+    let student = |id: &str, api: &str| {
+        serde_json::json!({"id": id, "provider": "openai", "apiModel": api, "baseUrl": v1,
+            "priceIn": 1.0, "priceOut": 2.0, "contextWindow": 100000, "latencyMs": 1000})
+    };
+    let pool = serde_json::json!({"models": [
+        student("reader", "knows:mmlu-pro"),
+        student("counter", "knows:gsm8k+math-l5"),
+    ]});
+    let dir = std::env::temp_dir().join(format!("routoo-calibrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool_file = dir.join("pool.json");
+    std::fs::write(&pool_file, pool.to_string()).unwrap();
+    let pool_arg = pool_file.to_str().unwrap();
+    let bind = format!("{}=EMULATOR_KEY", emulator.url);
+    const SENT: usize = 60;
+    let calibrate = |model: &str, extra: &[&str]| {
+        let out_file = dir.join(format!("{model}.json"));
+        let out = Command::new(env!("CARGO_BIN_EXE_routoo"))
+            .args(["calibrate", "--pool", pool_arg, "--model", model])
+            .args(["--probes", &SENT.to_string(), "--key", &bind])
+            .args(["--out", out_file.to_str().unwrap()])
+            .args(extra)
+            .env("EMULATOR_KEY", "k-emulator")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), out_file, stderr)
+    };
+    // The outlook alone costs nothing and sends nothing.
+    let (ok, _, stderr) = calibrate("reader", &["--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{SENT} probes to reader")) && stderr.contains("at most US$"),
+        "{stderr}"
+    );
+    let sent = serde_json::Value::from(emulator.calls()).to_string();
+    assert!(!sent.contains("\"POST\""), "a dry run sent {sent}");
+    let set: serde_json::Value =
+        serde_json::from_slice(&common::read("www/models/probes.json")).unwrap();
+    let mut files = Vec::new();
+    for (model, knows) in [
+        ("reader", &["mmlu-pro"][..]),
+        ("counter", &["gsm8k", "math-l5"]),
+    ] {
+        let (ok, file, stderr) = calibrate(model, &[]);
+        assert!(ok, "{model}: {stderr}");
+        let heads: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(heads["format"], "routoo-heads");
+        assert_eq!(heads["heads"][0]["id"], model);
+        let calibration = &heads["calibrations"][0];
+        assert_eq!(calibration["graded"], SENT, "{stderr}");
+        // Every answer graded as the student meant it: right exactly on what it knows.
+        let known = (set["probes"].as_array().unwrap()[..SENT].iter())
+            .filter(|p| knows.contains(&p["benchmark"].as_str().unwrap()))
+            .count();
+        assert_eq!(calibration["correct"], known, "{model}: {stderr}");
+        files.push(file);
+    }
+    // The probes past those sent, by benchmark.
+    let unseen: Vec<&serde_json::Value> =
+        set["probes"].as_array().unwrap()[SENT..].iter().collect();
+    let prompts = |benchmarks: &[&str]| -> Vec<String> {
+        (unseen.iter())
+            .filter(|p| benchmarks.contains(&p["benchmark"].as_str().unwrap()))
+            .map(|p| p["prompt"].as_str().unwrap().to_string())
+            .take(30)
+            .collect()
+    };
+    let mean_quality = |prompts: Vec<String>, model: &str| -> f64 {
+        let file = dir.join("prompts.json");
+        std::fs::write(&file, serde_json::json!({ "prompts": prompts }).to_string()).unwrap();
+        let (ok, stdout, stderr) = routoo(&[
+            "predict",
+            "--pool",
+            pool_arg,
+            "--heads",
+            files[0].to_str().unwrap(),
+            "--heads",
+            files[1].to_str().unwrap(),
+            "--prompts",
+            file.to_str().unwrap(),
+        ]);
+        assert!(ok, "{stderr}");
+        let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let qs: Vec<f64> = (out.as_array().unwrap().iter())
+            .map(|p| {
+                let q = p["quality"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|q| q["model"] == model);
+                q.unwrap()["quality"].as_f64().unwrap()
+            })
+            .collect();
+        qs.iter().sum::<f64>() / qs.len() as f64
+    };
+    let (choice, maths) = (prompts(&["mmlu-pro"]), prompts(&["gsm8k", "math-l5"]));
+    let reader = (
+        mean_quality(choice.clone(), "reader"),
+        mean_quality(maths.clone(), "reader"),
+    );
+    let counter = (
+        mean_quality(choice, "counter"),
+        mean_quality(maths, "counter"),
+    );
+    eprintln!(
+        "reader: MMLU-Pro {:.3}, maths {:.3}; counter: {:.3}, {:.3}",
+        reader.0, reader.1, counter.0, counter.1
+    );
+    // Each leads where it answered right, by a clear margin (the prior keeps both short of the
+    // 100 % and 0 % they scored: no real model is that lopsided).
+    assert!(
+        reader.0 > counter.0 + 0.1,
+        "on MMLU-Pro the reader leads: {reader:?} {counter:?}"
+    );
+    assert!(
+        counter.1 > reader.1 + 0.1,
+        "on maths the counter leads: {reader:?} {counter:?}"
+    );
+    assert!(
+        reader.0 > reader.1 && counter.1 > counter.0,
+        "{reader:?} {counter:?}"
+    );
+    // A heads file from another space is refused, naming the problem.
+    let mut foreign: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+    foreign["encoder"] = serde_json::json!("0".repeat(64));
+    let foreign_file = dir.join("foreign.json");
+    std::fs::write(&foreign_file, foreign.to_string()).unwrap();
+    let (ok, _, stderr) = routoo(&[
+        "predict",
+        "--heads",
+        foreign_file.to_str().unwrap(),
+        "Hello",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("calibrate again with this bundle"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

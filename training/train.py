@@ -18,6 +18,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+import probes
 import space
 import static_encoder
 from data import ROOT, read_rows, read_table, sha256
@@ -166,6 +167,8 @@ def main():
     out.write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes), {encoder} ({encoder.stat().st_size} "
           f"bytes), {len(order)} models")
+    # The probe set depends on the heads and the encoder just written.
+    probes.write(args.out, args.data)
 
     if args.fit_on != "all" or args.out.resolve() != shipped.resolve():
         return

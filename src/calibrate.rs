@@ -1,0 +1,606 @@
+//! Calibration: a model no routing table labels gets its place in the shared space from its
+//! graded answers to a probe set.
+//!
+//! A head is P(good answer) = σ(θ·z + b). The shipped heads, one per labelled model, are a
+//! sample of where models sit; their mean and covariance are the prior for a new model's
+//! (θ, b). The fit is the posterior mode under that prior given the probes' grades (Newton's
+//! method on the logistic likelihood), and its covariance the inverse Hessian there (Laplace),
+//! which the selector's margin reads. With few probes the head stays near an average model
+//! and its estimates stay unsure; with more it moves to where the answers put it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::Head;
+use crate::cost;
+use crate::error::{Error, Result};
+use crate::pool::{Pool, PoolModel};
+use crate::probe::{grade, ProbeSet};
+use crate::provider::{ask, AskOptions, Keys, Transport};
+use crate::select::Candidate;
+use crate::Predictor;
+
+/// Format name of a heads file.
+pub const HEADS_FORMAT: &str = "routoo-heads";
+
+/// Added or replaced heads, as `routoo calibrate` writes them and `--heads` reads them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeadsFile {
+    /// Always [`HEADS_FORMAT`].
+    pub format: String,
+    /// sha256 of the encoder whose space the heads live in; they mean nothing in another.
+    pub encoder: String,
+    /// The heads.
+    pub heads: Vec<Head>,
+    /// How each head was obtained (probes sent, grades, spend).
+    #[serde(default)]
+    pub calibrations: Vec<serde_json::Value>,
+}
+
+impl HeadsFile {
+    /// Parses a heads file; [`crate::Predictor::add_heads`] checks it against a bundle.
+    pub fn from_json(text: &str) -> Result<HeadsFile> {
+        let file: HeadsFile =
+            serde_json::from_str(text).map_err(|e| Error::Heads(format!("does not parse: {e}")))?;
+        if file.format != HEADS_FORMAT {
+            return Err(Error::Heads(format!(
+                "format is {:?}, expected {HEADS_FORMAT:?}",
+                file.format
+            )));
+        }
+        Ok(file)
+    }
+}
+
+/// Where models sit, as a Gaussian over (θ, b) of dimension `dim + 1`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prior {
+    mean: Vec<f64>,
+    /// Inverse covariance, row major.
+    precision: Vec<f64>,
+}
+
+/// Added to the heads' covariance so the prior stays proper however the heads fall.
+const RIDGE: f64 = 1e-2;
+
+impl Prior {
+    /// The mean and covariance of `heads` (at least two), with a small ridge.
+    pub fn from_heads(heads: &[&Head]) -> Result<Prior> {
+        let Some(first) = heads.first() else {
+            return Err(Error::Heads(
+                "a prior needs at least two heads, found none".into(),
+            ));
+        };
+        let n = first.weights.len() + 1;
+        if heads.len() < 2 || heads.iter().any(|h| h.weights.len() + 1 != n) {
+            return Err(Error::Heads(format!(
+                "a prior needs at least two heads of one dimension, found {}",
+                heads.len()
+            )));
+        }
+        let params: Vec<Vec<f64>> = heads.iter().map(|h| params(h)).collect();
+        let count = params.len() as f64;
+        let mean: Vec<f64> = (0..n)
+            .map(|i| params.iter().map(|p| p[i]).sum::<f64>() / count)
+            .collect();
+        let mut cov = vec![0.0; n * n];
+        for p in &params {
+            for i in 0..n {
+                for j in 0..n {
+                    cov[i * n + j] += (p[i] - mean[i]) * (p[j] - mean[j]) / (count - 1.0);
+                }
+            }
+        }
+        for i in 0..n {
+            cov[i * n + i] += RIDGE;
+        }
+        let precision = inverse(&cov, n)
+            .ok_or_else(|| Error::Heads("the heads' covariance is not positive definite".into()))?;
+        Ok(Prior { mean, precision })
+    }
+
+    /// Dimensions of (θ, b).
+    pub fn len(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Never true: a prior has the bias at least.
+    pub fn is_empty(&self) -> bool {
+        self.mean.is_empty()
+    }
+}
+
+fn params(head: &Head) -> Vec<f64> {
+    (head.weights.iter().map(|&w| f64::from(w)))
+        .chain([f64::from(head.bias)])
+        .collect()
+}
+
+/// The posterior mode of (θ, b) given graded probes at positions `z`, and its Laplace
+/// covariance, as a head named `id`.
+pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head> {
+    let n = prior.len();
+    if let Some((z, _)) = graded.iter().find(|(z, _)| z.len() + 1 != n) {
+        return Err(Error::Heads(format!(
+            "a probe position has {} values, the space has {}",
+            z.len(),
+            n - 1
+        )));
+    }
+    let rows: Vec<(Vec<f64>, f64)> = graded
+        .iter()
+        .map(|(z, right)| {
+            let x = (z.iter().map(|&v| f64::from(v))).chain([1.0]).collect();
+            (x, if *right { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let objective = |w: &[f64]| {
+        let d: Vec<f64> = w.iter().zip(&prior.mean).map(|(a, b)| a - b).collect();
+        let penalty = 0.5 * quad(&prior.precision, &d, n);
+        let nll: f64 = rows
+            .iter()
+            .map(|(x, y)| {
+                let t = dot(w, x);
+                // log(1 + e^t) − y·t, stable for large |t|
+                t.max(0.0) + (-t.abs()).exp().ln_1p() - y * t
+            })
+            .sum();
+        nll + penalty
+    };
+    let mut w = prior.mean.clone();
+    let mut hessian = prior.precision.clone();
+    for _ in 0..100 {
+        let mut grad: Vec<f64> = (0..n)
+            .map(|i| {
+                (0..n)
+                    .map(|j| prior.precision[i * n + j] * (w[j] - prior.mean[j]))
+                    .sum()
+            })
+            .collect();
+        hessian.clone_from(&prior.precision);
+        for (x, y) in &rows {
+            let p = sigmoid(dot(&w, x));
+            for i in 0..n {
+                grad[i] += (p - y) * x[i];
+                for j in 0..n {
+                    hessian[i * n + j] += p * (1.0 - p) * x[i] * x[j];
+                }
+            }
+        }
+        let Some(step) = solve(&hessian, &grad, n) else {
+            return Err(Error::Heads("the fit's Hessian is singular".into()));
+        };
+        // Damped Newton: halve the step until the objective does not rise.
+        let before = objective(&w);
+        let mut scale = 1.0;
+        let mut next: Vec<f64> = w.clone();
+        for _ in 0..30 {
+            next = w.iter().zip(&step).map(|(a, s)| a - scale * s).collect();
+            if objective(&next) <= before + 1e-12 {
+                break;
+            }
+            scale /= 2.0;
+        }
+        let moved = next
+            .iter()
+            .zip(&w)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        w = next;
+        if moved < 1e-9 {
+            break;
+        }
+    }
+    let covariance =
+        inverse(&hessian, n).ok_or_else(|| Error::Heads("the fit's Hessian is singular".into()))?;
+    if w.iter().chain(&covariance).any(|v| !v.is_finite()) {
+        return Err(Error::Heads(
+            "the fit did not converge to finite values".into(),
+        ));
+    }
+    Ok(Head {
+        id: id.to_string(),
+        weights: w[..n - 1].iter().map(|&v| v as f32).collect(),
+        bias: w[n - 1] as f32,
+        covariance: Some(covariance.iter().map(|&v| v as f32).collect()),
+    })
+}
+
+// ---- Sending the probes ----
+
+/// How to calibrate.
+#[derive(Debug, Clone)]
+pub struct CalibrateOptions {
+    /// Probes to send, from the start of the set.
+    pub probes: usize,
+    /// Most answer tokens per probe (chains of thought need room).
+    pub max_tokens: u32,
+    /// Most US$ the whole calibration may cost; each probe's worst case must fit what is left.
+    pub max_cost: Option<f64>,
+    /// Per probe: retries, deadline (as for any ask).
+    pub ask: AskOptions,
+}
+
+impl Default for CalibrateOptions {
+    fn default() -> CalibrateOptions {
+        CalibrateOptions {
+            probes: 100,
+            max_tokens: 1024,
+            max_cost: None,
+            ask: AskOptions::default(),
+        }
+    }
+}
+
+/// What `n` probes to `model` are expected to cost, and at most, US$.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CostOutlook {
+    /// Probes counted.
+    pub probes: usize,
+    /// At the pool's expected answer length.
+    pub expected: f64,
+    /// Every prompt at one token per byte and every answer at the token limit.
+    pub worst: f64,
+}
+
+/// The cost of sending the first `n` probes of `set` to `model`, before sending any.
+pub fn outlook(
+    set: &ProbeSet,
+    pool: &Pool,
+    model: &PoolModel,
+    n: usize,
+    max_tokens: u32,
+) -> CostOutlook {
+    let probes = &set.probes[..n.min(set.probes.len())];
+    let messages = probes.iter().map(|p| set.message(p));
+    let (expected, worst) = messages.fold((0.0, 0.0), |(e, w), m| {
+        let chars = m.chars().count();
+        (
+            e + cost::estimate(pool, model, chars).usd,
+            w + cost::worst_case(model, &m, max_tokens),
+        )
+    });
+    CostOutlook {
+        probes: probes.len(),
+        expected,
+        worst,
+    }
+}
+
+/// One probe's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeResult {
+    /// The probe's id.
+    pub id: String,
+    /// Whether the answer was right; `None` when no answer came.
+    pub correct: Option<bool>,
+    /// What the probe counts for, US$ (failed calls included).
+    pub spent: f64,
+    /// Why no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What is happening, for a UI to show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<'a> {
+    /// Probe `index` (from 0) of `total` is being sent.
+    Sending {
+        /// Its place.
+        index: usize,
+        /// Probes to send in all.
+        total: usize,
+    },
+    /// It was answered and graded, or failed.
+    Done {
+        /// Its place.
+        index: usize,
+        /// The outcome.
+        result: &'a ProbeResult,
+    },
+}
+
+/// The outcome of a calibration: the fitted head and every probe's result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Calibration {
+    /// The model's head in the bundle's space.
+    pub head: Head,
+    /// The model calibrated, as the pool names it.
+    pub model: String,
+    /// Its API id and base URL, as called.
+    pub api_model: String,
+    /// Base URL called.
+    pub base_url: String,
+    /// Probes answered right.
+    pub correct: usize,
+    /// Probes graded.
+    pub graded: usize,
+    /// US$ spent in all.
+    pub spent: f64,
+    /// Why it ended before every probe was sent, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Each probe's outcome, in the order sent.
+    pub results: Vec<ProbeResult>,
+}
+
+/// Failed calls in a row after which a calibration stops (a wrong key fails every call).
+const FAILURES_IN_A_ROW: usize = 3;
+
+/// Sends the first `options.probes` probes of `set` to pool model `model` (no fallback to
+/// any other), grades the answers and fits the model's head under the prior of the
+/// predictor's other heads. It stops early, keeping what was graded, when `stop()` says so,
+/// when the spend cap leaves no room, or after three failed probes in a row; it fails only
+/// when nothing was graded.
+#[allow(clippy::too_many_arguments)]
+pub async fn calibrate<T: Transport>(
+    transport: &T,
+    predictor: &Predictor,
+    set: &ProbeSet,
+    pool: &Pool,
+    model: &str,
+    keys: &Keys,
+    options: &CalibrateOptions,
+    stop: &dyn Fn() -> bool,
+    mut on_step: impl FnMut(Step<'_>),
+) -> Result<Calibration> {
+    let target = pool
+        .model(model)
+        .ok_or_else(|| Error::Heads(format!("the pool has no model {model:?}")))?;
+    let others: Vec<&Head> = (predictor.manifest().heads.iter())
+        .filter(|h| h.id != model)
+        .collect();
+    let prior = Prior::from_heads(&others)?;
+    let probes = &set.probes[..options.probes.min(set.probes.len())];
+    let mut graded = Vec::new();
+    let mut results = Vec::new();
+    let mut spent = 0.0;
+    let mut stopped = None;
+    let mut failures = 0;
+    for (index, probe) in probes.iter().enumerate() {
+        if stop() {
+            stopped = Some("stopped".to_string());
+            break;
+        }
+        on_step(Step::Sending {
+            index,
+            total: probes.len(),
+        });
+        let message = set.message(probe);
+        let candidate = Candidate {
+            model: target.id.clone(),
+            provider: target.provider.clone(),
+            quality: 0.0,
+            margin: 0.0,
+            cost: cost::estimate(pool, target, message.chars().count()),
+            score: 0.0,
+        };
+        let ask_options = AskOptions {
+            max_tokens: options.max_tokens,
+            max_cost: options.max_cost.map(|cap| (cap - spent).max(0.0)),
+            ..options.ask.clone()
+        };
+        let outcome = ask(
+            transport,
+            pool,
+            vec![candidate],
+            &message,
+            keys,
+            &ask_options,
+            |_| {},
+        )
+        .await;
+        let result = match outcome {
+            Ok(reply) => {
+                failures = 0;
+                let correct = grade(probe.grading, &probe.answer, &reply.answer.text);
+                let (z, _, _) = predictor.embed(&probe.prompt)?;
+                graded.push((z, correct));
+                ProbeResult {
+                    id: probe.id.clone(),
+                    correct: Some(correct),
+                    spent: reply.spent,
+                    error: None,
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                ProbeResult {
+                    id: probe.id.clone(),
+                    correct: None,
+                    spent: e.attempts().iter().map(|a| a.cost).sum(),
+                    error: Some(e.to_string()),
+                }
+            }
+        };
+        spent += result.spent;
+        on_step(Step::Done {
+            index,
+            result: &result,
+        });
+        let error = result.error.clone();
+        results.push(result);
+        if let Some(error) = error {
+            let over_cap = options.max_cost.is_some_and(|cap| cap - spent <= 0.0);
+            if failures >= FAILURES_IN_A_ROW || over_cap {
+                stopped = Some(format!(
+                    "{failures} probe(s) in a row failed; the last: {error}"
+                ));
+                break;
+            }
+        }
+    }
+    if graded.is_empty() {
+        let why = stopped.unwrap_or_else(|| "no probe was sent".into());
+        return Err(Error::Heads(format!(
+            "no probe was graded for {model}: {why}"
+        )));
+    }
+    let correct = graded.iter().filter(|(_, c)| *c).count();
+    Ok(Calibration {
+        head: fit(model, &prior, &graded)?,
+        model: model.to_string(),
+        api_model: target.api_model.clone(),
+        base_url: target.base_url.clone(),
+        correct,
+        graded: graded.len(),
+        spent,
+        stopped,
+        results,
+    })
+}
+
+impl HeadsFile {
+    /// A heads file holding calibrations made with `predictor`.
+    pub fn of(predictor: &Predictor, calibrations: &[Calibration]) -> HeadsFile {
+        HeadsFile {
+            format: HEADS_FORMAT.into(),
+            encoder: predictor.manifest().encoder.sha256.clone(),
+            heads: calibrations.iter().map(|c| c.head.clone()).collect(),
+            calibrations: calibrations
+                .iter()
+                .map(|c| {
+                    let mut v = serde_json::to_value(c).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("head");
+                    }
+                    v
+                })
+                .collect(),
+        }
+    }
+}
+
+fn sigmoid(t: f64) -> f64 {
+    1.0 / (1.0 + (-t).exp())
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn quad(m: &[f64], d: &[f64], n: usize) -> f64 {
+    (0..n)
+        .map(|i| d[i] * (0..n).map(|j| m[i * n + j] * d[j]).sum::<f64>())
+        .sum()
+}
+
+/// Lower Cholesky factor of a symmetric positive definite `n × n` matrix.
+fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            if i == j {
+                let d = a[i * n + i] - s;
+                if d <= 0.0 || !d.is_finite() {
+                    return None;
+                }
+                l[i * n + i] = d.sqrt();
+            } else {
+                l[i * n + j] = (a[i * n + j] - s) / l[j * n + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// x with a·x = b, for a symmetric positive definite.
+fn solve(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
+    let l = cholesky(a, n)?;
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (b[i] - (0..i).map(|k| l[i * n + k] * y[k]).sum::<f64>()) / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (y[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>()) / l[i * n + i];
+    }
+    Some(x)
+}
+
+fn inverse(a: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut out = vec![0.0; n * n];
+    for j in 0..n {
+        let e: Vec<f64> = (0..n).map(|i| if i == j { 1.0 } else { 0.0 }).collect();
+        let col = solve(a, &e, n)?;
+        for i in 0..n {
+            out[i * n + j] = col[i];
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(id: &str, weights: [f32; 2], bias: f32) -> Head {
+        Head {
+            id: id.into(),
+            weights: weights.to_vec(),
+            bias,
+            covariance: None,
+        }
+    }
+
+    fn population() -> Vec<Head> {
+        vec![
+            head("a", [1.0, 0.0], 0.0),
+            head("b", [-1.0, 0.5], 0.5),
+            head("c", [0.0, -1.0], -0.5),
+            head("d", [0.5, 0.5], 1.0),
+        ]
+    }
+
+    #[test]
+    fn no_probes_give_the_prior_mean_and_its_covariance() {
+        let heads = population();
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        let h = fit("new", &prior, &[]).unwrap();
+        assert!((h.weights[0] - 0.125).abs() < 1e-6 && (h.bias - 0.25).abs() < 1e-6);
+        let cov = h.covariance.unwrap();
+        // Var(bias) of the four heads is 0.4167, plus the ridge.
+        assert!((cov[8] - (0.41667 + 0.01)).abs() < 1e-3, "{cov:?}");
+    }
+
+    #[test]
+    fn answers_move_the_head_where_they_point_and_more_answers_narrow_it() {
+        let heads = population();
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        // Mostly right where z₀ > 0 and wrong where z₀ < 0 (one in five the other way).
+        let probes = |n: usize| -> Vec<(Vec<f32>, bool)> {
+            (0..n)
+                .map(|i| {
+                    let x = if i % 2 == 0 { 1.0 } else { -1.0 };
+                    (vec![x, (i % 3) as f32 - 1.0], (x > 0.0) != (i % 5 == 0))
+                })
+                .collect()
+        };
+        let few = fit("new", &prior, &probes(10)).unwrap();
+        let many = fit("new", &prior, &probes(200)).unwrap();
+        assert!(few.weights[0] > 0.5, "{few:?}");
+        assert!(many.weights[0] > few.weights[0], "{many:?} vs {few:?}");
+        let var = |h: &Head| h.covariance.as_ref().unwrap()[0];
+        assert!(var(&many) < var(&few) / 5.0);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let heads = population();
+        assert!(Prior::from_heads(&[&heads[0]]).is_err());
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        assert!(fit("x", &prior, &[(vec![1.0], true)]).is_err());
+    }
+
+    #[test]
+    fn linear_algebra() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let x = solve(&a, &[2.0, 1.0], 2).unwrap();
+        assert!((x[0] - 0.5).abs() < 1e-12 && x[1].abs() < 1e-12);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+}
