@@ -244,30 +244,6 @@ pub struct CostOutlook {
     pub worst: f64,
 }
 
-/// The cost of sending the first `n` probes of `set` to `model`, before sending any.
-pub fn outlook(
-    set: &ProbeSet,
-    pool: &Pool,
-    model: &PoolModel,
-    n: usize,
-    max_tokens: u32,
-) -> CostOutlook {
-    let probes = &set.probes[..n.min(set.probes.len())];
-    let messages = probes.iter().map(|p| set.message(p));
-    let (expected, worst) = messages.fold((0.0, 0.0), |(e, w), m| {
-        let chars = m.chars().count();
-        (
-            e + cost::estimate(pool, model, chars).usd,
-            w + cost::worst_case(model, &m, max_tokens),
-        )
-    });
-    CostOutlook {
-        probes: probes.len(),
-        expected,
-        worst,
-    }
-}
-
 /// One probe's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -308,12 +284,9 @@ pub enum Step<'a> {
 pub struct Calibration {
     /// The model's head in the bundle's space.
     pub head: Head,
-    /// The model calibrated, as the pool names it.
-    pub model: String,
-    /// Its API id and base URL, as called.
-    pub api_model: String,
-    /// Base URL called.
-    pub base_url: String,
+    /// The model calibrated, as called: its pool entry (provider, API id, base URL, prices),
+    /// so that a heads file also says how to add the model to a pool.
+    pub model: PoolModel,
     /// Probes answered right.
     pub correct: usize,
     /// Probes graded.
@@ -330,135 +303,203 @@ pub struct Calibration {
 /// Failed calls in a row after which a calibration stops (a wrong key fails every call).
 const FAILURES_IN_A_ROW: usize = 3;
 
-/// Sends the first `options.probes` probes of `set` to pool model `model` (no fallback to
-/// any other), grades the answers and fits the model's head under the prior of the
-/// predictor's other heads. It stops early, keeping what was graded, when `stop()` says so,
-/// when the spend cap leaves no room, or after three failed probes in a row; it fails only
-/// when nothing was graded.
-#[allow(clippy::too_many_arguments)]
-pub async fn calibrate<T: Transport>(
-    transport: &T,
-    predictor: &Predictor,
-    set: &ProbeSet,
-    pool: &Pool,
-    model: &str,
-    keys: &Keys,
-    options: &CalibrateOptions,
-    stop: &dyn Fn() -> bool,
-    mut on_step: impl FnMut(Step<'_>),
-) -> Result<Calibration> {
-    let target = pool
-        .model(model)
-        .ok_or_else(|| Error::Heads(format!("the pool has no model {model:?}")))?;
-    let others: Vec<&Head> = (predictor.manifest().heads.iter())
-        .filter(|h| h.id != model)
-        .collect();
-    let prior = Prior::from_heads(&others)?;
-    let probes = &set.probes[..options.probes.min(set.probes.len())];
-    let mut graded = Vec::new();
-    let mut results = Vec::new();
-    let mut spent = 0.0;
-    let mut stopped = None;
-    let mut failures = 0;
-    for (index, probe) in probes.iter().enumerate() {
-        if stop() {
-            stopped = Some("stopped".to_string());
-            break;
-        }
-        on_step(Step::Sending {
-            index,
-            total: probes.len(),
-        });
-        let message = set.message(probe);
-        let candidate = Candidate {
-            model: target.id.clone(),
-            provider: target.provider.clone(),
-            quality: 0.0,
-            margin: 0.0,
-            cost: cost::estimate(pool, target, message.chars().count()),
-            score: 0.0,
-        };
-        let ask_options = AskOptions {
-            max_tokens: options.max_tokens,
-            max_cost: options.max_cost.map(|cap| (cap - spent).max(0.0)),
-            ..options.ask.clone()
-        };
-        let outcome = ask(
-            transport,
+/// A calibration ready to run: the prior, and each probe's message and position, computed
+/// before any call so that the run needs the predictor no more (a page's router stays free).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    prior: Prior,
+    model: PoolModel,
+    pool: Pool,
+    probes: Vec<Planned>,
+}
+
+#[derive(Debug, Clone)]
+struct Planned {
+    id: String,
+    grading: crate::probe::Grading,
+    answer: String,
+    message: String,
+    z: Vec<f32>,
+}
+
+impl Plan {
+    /// The first `n` probes of `set` for `model` (a pool entry: provider, API id, base URL,
+    /// prices), under the prior of the predictor's heads other than the model's own.
+    pub fn new(predictor: &Predictor, set: &ProbeSet, model: &PoolModel, n: usize) -> Result<Plan> {
+        let pool = Pool::from_models(vec![model.clone()])?;
+        let others: Vec<&Head> = (predictor.manifest().heads.iter())
+            .filter(|h| h.id != model.id)
+            .collect();
+        let prior = Prior::from_heads(&others)?;
+        let probes = (set.probes.iter().take(n))
+            .map(|p| {
+                let (z, _, _) = predictor.embed(&p.prompt)?;
+                Ok(Planned {
+                    id: p.id.clone(),
+                    grading: p.grading,
+                    answer: p.answer.clone(),
+                    message: set.message(p),
+                    z,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Plan {
+            prior,
+            model: model.clone(),
             pool,
-            vec![candidate],
-            &message,
-            keys,
-            &ask_options,
-            |_| {},
-        )
-        .await;
-        let result = match outcome {
-            Ok(reply) => {
-                failures = 0;
-                let correct = grade(probe.grading, &probe.answer, &reply.answer.text);
-                let (z, _, _) = predictor.embed(&probe.prompt)?;
-                graded.push((z, correct));
-                ProbeResult {
-                    id: probe.id.clone(),
-                    correct: Some(correct),
-                    spent: reply.spent,
-                    error: None,
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                ProbeResult {
-                    id: probe.id.clone(),
-                    correct: None,
-                    spent: e.attempts().iter().map(|a| a.cost).sum(),
-                    error: Some(e.to_string()),
-                }
-            }
-        };
-        spent += result.spent;
-        on_step(Step::Done {
-            index,
-            result: &result,
+            probes,
+        })
+    }
+
+    /// The model the probes go to.
+    pub fn model(&self) -> &PoolModel {
+        &self.model
+    }
+
+    /// A pool of that model alone.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// What the probes are expected to cost, and at most, with answers up to `max_tokens`.
+    pub fn outlook(&self, max_tokens: u32) -> CostOutlook {
+        let (expected, worst) = self.probes.iter().fold((0.0, 0.0), |(e, w), p| {
+            let chars = p.message.chars().count();
+            let expected = cost::estimate(&self.pool, &self.model, chars).usd;
+            (
+                e + expected,
+                w + cost::worst_case(&self.model, &p.message, max_tokens),
+            )
         });
-        let error = result.error.clone();
-        results.push(result);
-        if let Some(error) = error {
-            let over_cap = options.max_cost.is_some_and(|cap| cap - spent <= 0.0);
-            if failures >= FAILURES_IN_A_ROW || over_cap {
-                stopped = Some(format!(
-                    "{failures} probe(s) in a row failed; the last: {error}"
-                ));
+        CostOutlook {
+            probes: self.probes.len(),
+            expected,
+            worst,
+        }
+    }
+
+    /// Sends the probes to the model alone (no fallback to any other), grades the answers and
+    /// fits its head. It stops early, keeping what was graded, when `stop()` says so, when the
+    /// spend cap leaves no room, or after three failed probes in a row; it fails only when
+    /// nothing was graded.
+    pub async fn run<T: Transport>(
+        self,
+        transport: &T,
+        keys: &Keys,
+        options: &CalibrateOptions,
+        stop: &dyn Fn() -> bool,
+        mut on_step: impl FnMut(Step<'_>),
+    ) -> Result<Calibration> {
+        let target = &self.model;
+        let mut graded = Vec::new();
+        let mut results = Vec::new();
+        let mut spent = 0.0;
+        let mut stopped = None;
+        let mut failures = 0;
+        let total = self.probes.len();
+        for (index, probe) in self.probes.iter().enumerate() {
+            if stop() {
+                stopped = Some("stopped".to_string());
                 break;
             }
+            on_step(Step::Sending { index, total });
+            let candidate = Candidate {
+                model: target.id.clone(),
+                provider: target.provider.clone(),
+                quality: 0.0,
+                margin: 0.0,
+                cost: cost::estimate(&self.pool, target, probe.message.chars().count()),
+                score: 0.0,
+            };
+            let ask_options = AskOptions {
+                max_tokens: options.max_tokens,
+                max_cost: options.max_cost.map(|cap| (cap - spent).max(0.0)),
+                ..options.ask.clone()
+            };
+            let outcome = ask(
+                transport,
+                &self.pool,
+                vec![candidate],
+                &probe.message,
+                keys,
+                &ask_options,
+                |_| {},
+            )
+            .await;
+            let result = match outcome {
+                Ok(reply) => {
+                    failures = 0;
+                    let correct = grade(probe.grading, &probe.answer, &reply.answer.text);
+                    graded.push((probe.z.clone(), correct));
+                    ProbeResult {
+                        id: probe.id.clone(),
+                        correct: Some(correct),
+                        spent: reply.spent,
+                        error: None,
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    ProbeResult {
+                        id: probe.id.clone(),
+                        correct: None,
+                        spent: e.attempts().iter().map(|a| a.cost).sum(),
+                        error: Some(e.to_string()),
+                    }
+                }
+            };
+            spent += result.spent;
+            on_step(Step::Done {
+                index,
+                result: &result,
+            });
+            let error = result.error.clone();
+            results.push(result);
+            if stop() {
+                stopped = Some("stopped".to_string());
+                break;
+            }
+            if let Some(error) = error {
+                let over_cap = options.max_cost.is_some_and(|cap| cap - spent <= 0.0);
+                if failures >= FAILURES_IN_A_ROW || over_cap {
+                    stopped = Some(format!(
+                        "{failures} probe(s) in a row failed; the last: {error}"
+                    ));
+                    break;
+                }
+            }
         }
+        if graded.is_empty() {
+            let why = stopped.unwrap_or_else(|| "no probe was sent".into());
+            return Err(Error::Heads(format!(
+                "no probe was graded for {}: {why}",
+                target.id
+            )));
+        }
+        let correct = graded.iter().filter(|(_, c)| *c).count();
+        Ok(Calibration {
+            head: fit(&target.id, &self.prior, &graded)?,
+            model: target.clone(),
+            correct,
+            graded: graded.len(),
+            spent,
+            stopped,
+            results,
+        })
     }
-    if graded.is_empty() {
-        let why = stopped.unwrap_or_else(|| "no probe was sent".into());
-        return Err(Error::Heads(format!(
-            "no probe was graded for {model}: {why}"
-        )));
-    }
-    let correct = graded.iter().filter(|(_, c)| *c).count();
-    Ok(Calibration {
-        head: fit(model, &prior, &graded)?,
-        model: model.to_string(),
-        api_model: target.api_model.clone(),
-        base_url: target.base_url.clone(),
-        correct,
-        graded: graded.len(),
-        spent,
-        stopped,
-        results,
-    })
 }
 
 impl HeadsFile {
     /// A heads file holding calibrations made with `predictor`.
     pub fn of(predictor: &Predictor, calibrations: &[Calibration]) -> HeadsFile {
+        HeadsFile::with_encoder(predictor.manifest().encoder.sha256.clone(), calibrations)
+    }
+
+    /// A heads file holding calibrations made in the space of the encoder of this digest.
+    pub fn with_encoder(encoder: String, calibrations: &[Calibration]) -> HeadsFile {
         HeadsFile {
             format: HEADS_FORMAT.into(),
-            encoder: predictor.manifest().encoder.sha256.clone(),
+            encoder,
             heads: calibrations.iter().map(|c| c.head.clone()).collect(),
             calibrations: calibrations
                 .iter()

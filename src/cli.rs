@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use routoo::calibrate::{self, CalibrateOptions, HeadsFile, Step};
+use routoo::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
 use routoo::eval::{Report, Selection, Table};
 use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
@@ -472,12 +472,15 @@ fn ask(
 
 /// The bundle's probe set, checked against the digest its manifest records.
 fn probe_set(common: &Common, predictor: &Predictor) -> Result<ProbeSet> {
-    let spec = (predictor.manifest().probes.as_ref())
-        .context("this bundle ships no probe set (its predictor.json names no \"probes\")")?;
-    let path = common.bundle.join(&spec.file);
+    let manifest = predictor.manifest();
+    let file = manifest
+        .probes
+        .as_ref()
+        .map_or("probes.json", |p| p.file.as_str());
+    let path = common.bundle.join(file);
     let text = read_text(&path)?;
-    routoo::bundle::verify(&spec.file, &spec.sha256, text.as_bytes())?;
-    ProbeSet::from_json(&text).with_context(|| format!("in {}", path.display()))
+    ProbeSet::from_bundle(manifest, text.as_bytes())
+        .with_context(|| format!("in {}", path.display()))
 }
 
 fn run_calibration(
@@ -495,7 +498,8 @@ fn run_calibration(
     let target = pool
         .model(model)
         .with_context(|| format!("the pool has no model {model:?}"))?;
-    let outlook = calibrate::outlook(&set, &pool, target, options.probes, options.max_tokens);
+    let plan = Plan::new(&predictor, &set, target, options.probes)?;
+    let outlook = plan.outlook(options.max_tokens);
     eprintln!(
         "routoo: {} probes to {} ({}): about US${:.4}, at most US${:.4}{}",
         outlook.probes,
@@ -523,16 +527,8 @@ fn run_calibration(
         target.provider,
         target.provider.to_ascii_uppercase().replace('-', "_")
     );
-    let calibration = futures_executor::block_on(calibrate::calibrate(
-        &client,
-        &predictor,
-        &set,
-        &pool,
-        model,
-        &keys,
-        &options,
-        &|| false,
-        |step| {
+    let calibration =
+        futures_executor::block_on(plan.run(&client, &keys, &options, &|| false, |step| {
             if let Step::Done { index, result } = step {
                 let mark = match result.correct {
                     Some(true) => "right".to_string(),
@@ -541,8 +537,7 @@ fn run_calibration(
                 };
                 eprintln!("routoo: probe {} ({}): {mark}", index + 1, result.id);
             }
-        },
-    ))?;
+        }))?;
     let file = HeadsFile::of(&predictor, std::slice::from_ref(&calibration));
     std::fs::write(out, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;

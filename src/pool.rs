@@ -60,6 +60,16 @@ impl Pool {
         Ok(pool)
     }
 
+    /// A pool of these models, checked as a parsed one is.
+    pub fn from_models(models: Vec<PoolModel>) -> Result<Pool> {
+        let pool = Pool {
+            expected_output_tokens: DEFAULT_OUTPUT_TOKENS,
+            models,
+        };
+        pool.validate()?;
+        Ok(pool)
+    }
+
     /// The pool shipped with routoo: the 18 models of the routing data at their list prices.
     pub fn default_pool() -> Pool {
         // Checked by a unit test, so this cannot fail at run time.

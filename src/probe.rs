@@ -126,6 +126,18 @@ impl ProbeSet {
         Ok(set)
     }
 
+    /// The probe set a bundle names, from its bytes: they must match the digest the manifest
+    /// records, so the probes are those the bundle's space was chosen for.
+    pub fn from_bundle(manifest: &crate::bundle::Manifest, bytes: &[u8]) -> Result<ProbeSet> {
+        let spec = manifest.probes.as_ref().ok_or_else(|| {
+            Error::Probes("this bundle ships no probe set (its manifest names none)".into())
+        })?;
+        crate::bundle::verify(&spec.file, &spec.sha256, bytes)?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| Error::Probes(format!("{} is not UTF-8: {e}", spec.file)))?;
+        ProbeSet::from_json(text)
+    }
+
     /// The text sent for a probe: its prompt, then the line saying how to end the answer.
     pub fn message(&self, probe: &Probe) -> String {
         let how = match probe.grading {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchPlan};
+use crate::calibrate::HeadsFile;
 use crate::error::{Error, Exclusions, Result};
 use crate::pool::Pool;
 use crate::predictor::{Estimate, Prediction, Predictor};
@@ -128,6 +129,19 @@ impl Router {
     pub fn set_pool(&mut self, pool: Pool) -> Result<()> {
         let (heads, margin, curve) = bind(&self.predictor, &pool)?;
         self.pool = pool;
+        self.heads = heads;
+        self.margin = margin;
+        self.curve = curve;
+        Ok(())
+    }
+
+    /// Adds or replaces heads (a calibration's; see [`Predictor::add_heads`]); the budget
+    /// curve and margin follow. A file that does not fit changes nothing.
+    pub fn add_heads(&mut self, file: &HeadsFile) -> Result<()> {
+        self.predictor.add_heads(file)?;
+        // Heads are replaced in place or appended, so the pool's head indices stay valid even
+        // if this failed; it cannot, as no head was removed.
+        let (heads, margin, curve) = bind(&self.predictor, &self.pool)?;
         self.heads = heads;
         self.margin = margin;
         self.curve = curve;

@@ -73,7 +73,8 @@ def candidates(data):
                 continue
             seen.add(key)
             out.append({"id": r["id"], "benchmark": r["benchmark"], "subject": r["subject"],
-                        "prompt": r["prompt"], "answer": r["answer"].strip(), "grading": kind})
+                        "prompt": r["prompt"], "answer": r["answer"].strip(), "grading": kind,
+                        "table": table.stem})
     return out
 
 
@@ -148,7 +149,7 @@ def build(models_dir, data, size=SIZE, heads=None):
     return {
         "format": "routoo-probes",
         "instructions": INSTRUCTIONS,
-        "probes": [rows[i] for i in order],
+        "probes": [{k: v for k, v in rows[i].items() if k != "table"} for i in order],
         "provenance": {
             "script": "training/probes.py",
             "candidates": len(rows),

@@ -10,7 +10,10 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use crate::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
 use crate::error::Error;
+use crate::pool::PoolModel;
+use crate::probe::ProbeSet;
 use crate::provider::{self, ApiKey, AskOptions, Keys, Next, Progress};
 use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
@@ -68,6 +71,51 @@ export type AskEvent =
   | { type: "calling"; model: string; provider: string; retry: number; estimatedCost: number }
   | { type: "failed"; model: string; provider: string; error: string;
       next: "retry" | "fallback" | "giveUp"; waitMs?: number };
+
+/** A model to calibrate or add: a pool entry. */
+export interface PoolModel {
+  id: string; provider: string; apiModel: string; baseUrl: string;
+  priceIn: number; priceOut: number; contextWindow: number; latencyMs: number;
+  expectedOutputTokens?: number;
+}
+
+/** How `Router.calibrate` sends the probes. */
+export interface CalibrateCall {
+  /** The bundle's probe set: the text of `probes.json` (checked against the bundle's digest). */
+  probeSet: string;
+  /** Keys as for `ask`. */
+  keys?: Record<string, string>;
+  /** Probes to send from the start of the set (default 100; 25 gives a rough place). */
+  probes?: number;
+  /** Most answer tokens per probe (default 1024). */
+  maxTokens?: number;
+  /** Most US$ the whole calibration may cost. */
+  maxCost?: number;
+  idleTimeoutMs?: number;
+  timeoutMs?: number;
+  /** Aborting it stops after the probe in flight; what was graded is fitted (rejects if none). */
+  signal?: AbortSignal;
+  /** Each probe as it is sent and as it is graded. */
+  onProgress?: (p: CalibrationProgress) => void;
+}
+
+export type CalibrationProgress =
+  | { type: "sending"; index: number; total: number }
+  | { type: "done"; index: number; id: string; correct: boolean | null; spent: number; error?: string };
+
+/** What `probes` probes are expected to cost, and at most, US$. */
+export interface CostOutlook { probes: number; expected: number; worst: number }
+
+/** A heads file, as `routoo calibrate` writes and `addHeads` reads it. */
+export interface HeadsFile {
+  format: "routoo-heads";
+  /** sha256 of the encoder whose space the heads live in. */
+  encoder: string;
+  heads: { id: string; weights: number[]; bias: number; covariance?: number[] }[];
+  calibrations: { model: PoolModel; correct: number; graded: number; spent: number;
+                  stopped?: string; results: { id: string; correct: boolean | null; spent: number;
+                  error?: string }[] }[];
+}
 
 /** The answer, who gave it, what it cost, and what failed before. */
 export interface Reply {
@@ -374,6 +422,119 @@ impl JsRouter {
         Ok(keys.callable_providers(pool))
     }
 
+    /// Adds or replaces heads from a heads file (object or JSON string), e.g. a calibration;
+    /// the file must come from this bundle's space. Returns the ids it added or replaced.
+    #[wasm_bindgen(js_name = addHeads)]
+    pub fn add_heads(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "HeadsFile | string")] heads: JsValue,
+    ) -> Result<Vec<String>, JsError> {
+        let file = HeadsFile::from_json(&json_text(&heads, "heads")?).map_err(js_error)?;
+        self.inner.add_heads(&file).map_err(js_error)?;
+        *self.last.borrow_mut() = None;
+        Ok(file.heads.iter().map(|h| h.id.clone()).collect())
+    }
+
+    /// What calibrating `model` with the first `probes` probes of `probeSet` is expected to
+    /// cost, and at most with answers of `maxTokens` (default 1024).
+    #[wasm_bindgen(js_name = calibrationOutlook, unchecked_return_type = "CostOutlook")]
+    pub fn calibration_outlook(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
+        #[wasm_bindgen(js_name = probeSet)] probe_set: &str,
+        probes: Option<u32>,
+        #[wasm_bindgen(js_name = maxTokens)] max_tokens: Option<u32>,
+    ) -> Result<JsValue, JsError> {
+        let plan = self.plan(model, probe_set, probes.unwrap_or(100))?;
+        to_js(&plan.outlook(max_tokens.unwrap_or(1024)))
+    }
+
+    /// Sends the first `call.probes` probes to `model` alone, grades the answers and fits its
+    /// place in the shared space. Resolves to a heads file (pass it to `addHeads`, keep it to
+    /// load later); rejects with an `Error` when no probe could be graded.
+    #[wasm_bindgen(unchecked_return_type = "Promise<HeadsFile>")]
+    pub fn calibrate(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "CalibrateCall")] call: JsValue,
+    ) -> js_sys::Promise {
+        self.start_calibration(model, call)
+            .unwrap_or_else(|e| js_sys::Promise::reject(&JsValue::from(e)))
+    }
+
+    fn plan(&self, model: JsValue, probe_set: &str, probes: u32) -> Result<Plan, JsError> {
+        let model: PoolModel = serde_wasm_bindgen::from_value(model)
+            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        let predictor = self.inner.predictor();
+        let set =
+            ProbeSet::from_bundle(predictor.manifest(), probe_set.as_bytes()).map_err(js_error)?;
+        Plan::new(predictor, &set, &model, probes as usize).map_err(js_error)
+    }
+
+    fn start_calibration(&self, model: JsValue, call: JsValue) -> Result<js_sys::Promise, JsError> {
+        let field = |name: &str| -> JsValue {
+            if call.is_object() {
+                js_sys::Reflect::get(&call, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+            } else {
+                JsValue::UNDEFINED
+            }
+        };
+        let probe_set = field("probeSet").as_string().ok_or_else(|| {
+            js_error("invalid calibrate call: `probeSet` must be the text of probes.json")
+        })?;
+        let probes = match field("probes") {
+            v if v.is_undefined() || v.is_null() => 100,
+            v => match v.as_f64() {
+                Some(n) if n.fract() == 0.0 && (1.0..=1000.0).contains(&n) => n as u32,
+                _ => return Err(js_error(format!(
+                    "invalid calibrate call: `probes` must be a whole number from 1 to 1000, not {v:?}"
+                ))),
+            },
+        };
+        let plan = self.plan(model, &probe_set, probes)?;
+        let ask = AskCall::from_js(&call)?;
+        let on_progress = match field("onProgress") {
+            v if v.is_undefined() || v.is_null() => None,
+            v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| {
+                js_error("invalid calibrate call: `onProgress` must be a function")
+            })?),
+        };
+        let encoder = self.inner.predictor().manifest().encoder.sha256.clone();
+        let future = async move {
+            let transport = fetch::Fetch {
+                signal: ask.signal.clone(),
+                idle: ask.idle,
+                deadline: ask.deadline,
+            };
+            let mut keys = ask.keys.clone();
+            provider::probe_local(&transport, plan.pool(), &mut keys).await;
+            let options = CalibrateOptions {
+                probes: probes as usize,
+                max_tokens: ask.options.max_tokens,
+                max_cost: ask.options.max_cost,
+                ask: ask.options.clone(),
+            };
+            let signal = ask.signal.clone();
+            let stop = move || signal.as_ref().is_some_and(|s| s.aborted());
+            let calibration = plan
+                .run(&transport, &keys, &options, &stop, |step| {
+                    let (Some(f), Ok(event)) = (&on_progress, to_js(&CalibrationEvent::of(&step)))
+                    else {
+                        return;
+                    };
+                    let _ = f.call1(&JsValue::NULL, &event);
+                })
+                .await
+                .map_err(js_error)?;
+            to_js(&HeadsFile::with_encoder(
+                encoder,
+                std::slice::from_ref(&calibration),
+            ))
+            .map_err(JsValue::from)
+        };
+        Ok(wasm_bindgen_futures::future_to_promise(future))
+    }
+
     /// Ids of the models the predictor has heads for.
     pub fn models(&self) -> Vec<String> {
         self.inner
@@ -383,6 +544,52 @@ impl JsRouter {
             .iter()
             .map(|h| h.id.clone())
             .collect()
+    }
+}
+
+/// JSON text of a value given as a string or an object.
+fn json_text(value: &JsValue, what: &str) -> Result<String, JsError> {
+    match value.as_string() {
+        Some(text) => Ok(text),
+        None => js_sys::JSON::stringify(value)
+            .map(String::from)
+            .map_err(|_| js_error(format!("the {what} are not JSON-serialisable"))),
+    }
+}
+
+/// `onProgress`'s argument.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+enum CalibrationEvent<'a> {
+    Sending {
+        index: usize,
+        total: usize,
+    },
+    Done {
+        index: usize,
+        id: &'a str,
+        correct: Option<bool>,
+        spent: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a str>,
+    },
+}
+
+impl<'a> CalibrationEvent<'a> {
+    fn of(step: &'a Step<'a>) -> CalibrationEvent<'a> {
+        match step {
+            Step::Sending { index, total } => CalibrationEvent::Sending {
+                index: *index,
+                total: *total,
+            },
+            Step::Done { index, result } => CalibrationEvent::Done {
+                index: *index,
+                id: &result.id,
+                correct: result.correct,
+                spent: result.spent,
+                error: result.error.as_deref(),
+            },
+        }
     }
 }
 

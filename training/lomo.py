@@ -1,0 +1,179 @@
+"""Leave one model out: is a model calibrated from probes routed as well as one trained on?
+
+For each model M of the list: fit the shared space on folds 1–4 with every label of M removed,
+choose the probe order for that space (training/probes.py, from the training rows M has a grade
+on), take M's grades on the first N probes, fit M's head as `routoo calibrate` does (the posterior
+mode under the other heads' mean and covariance, src/calibrate.rs) and score routing on fold 0.
+The reference is the same space design fitted with M's labels. M's grades are its labels in the
+tables, which are its recorded answers graded by the table's own grader (src/probe.rs agrees with
+those graders on 98–100 % of recorded responses).
+
+    training/.venv/bin/python training/lomo.py              # writes training/work/lomo.json
+    training/.venv/bin/python training/lomo.py --report     # prints the tables of REPORT.md
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import numpy as np
+import torch
+
+import probes
+import space
+from data import ROOT, read_rows
+
+MODELS = ["gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022", "gemini-1.5-flash-002",
+          "llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "qwen2.5-72b-instruct",
+          "mixtral-8x7b-instruct"]
+PROBES = [0, 25, 50, 100, 200]
+RIDGE = probes.RIDGE
+
+
+def prior(theta, bias):
+    params = np.hstack([theta, bias[:, None]]).astype(np.float64)
+    cov = np.cov(params, rowvar=False) + RIDGE * np.eye(params.shape[1])
+    return params.mean(axis=0), np.linalg.inv(cov)
+
+
+def fit_head(mean, precision, z, y):
+    """The posterior mode of (θ, b) and its Laplace covariance: src/calibrate.rs::fit."""
+    x = np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
+    w = mean.copy()
+
+    def objective(v):
+        t = x @ v
+        return (np.logaddexp(0, t) - y * t).sum() + 0.5 * (v - mean) @ precision @ (v - mean)
+
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        grad = x.T @ (p - y) + precision @ (w - mean)
+        hess = (x * (p * (1 - p))[:, None]).T @ x + precision
+        step = np.linalg.solve(hess, grad)
+        scale, before = 1.0, objective(w)
+        for _ in range(30):
+            nxt = w - scale * step
+            if objective(nxt) <= before + 1e-12:
+                break
+            scale /= 2
+        moved = np.abs(nxt - w).max()
+        w = nxt
+        if moved < 1e-9:
+            break
+    p = 1 / (1 + np.exp(-(x @ w)))
+    hess = (x * (p * (1 - p))[:, None]).T @ x + precision
+    return w, np.linalg.inv(hess)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "work" / "lomo.json", type=pathlib.Path)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--report", action="store_true", help="print the tables from --out")
+    args = ap.parse_args()
+    if args.report:
+        return report(json.loads(args.out.read_text()))
+    torch.set_num_threads(2)
+    rows, prompts = read_rows(args.data)
+    keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]
+    folds = np.array([space.fold_of(k) for k in keys])
+    models = sorted({m for r in rows for m in r["labels"]})
+    y, _ = space.label_matrix(rows, models)
+    tokens = space.tokenize(prompts)
+    table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
+    fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
+    pool = space.prices()
+    train, test = np.flatnonzero(folds != 0), folds == 0
+    every = np.arange(len(rows))
+
+    # Probe candidates among the training rows: gradeable rows of the tables with answers.
+    where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
+    cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
+             if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != 0]
+    print(f"{len(rows)} rows, {len(cands)} probe candidates in folds 1-4", flush=True)
+
+    t0 = time.time()
+    full = space.fit_space(tokens, y, train, log="full: ", **fit)
+    p_full, _ = space.predict_space(full, tokens, every, table)
+    print(f"  full fit {time.time() - t0:.0f} s", flush=True)
+    out = {"probes": PROBES, "full": space.score(rows, models, p_full, test, pool), "models": {}}
+    for m in args.models.split(","):
+        j = models.index(m)
+        t0 = time.time()
+        y_out = y.copy()
+        y_out[:, j] = np.nan
+        model = space.fit_space(tokens, y_out, train, log=f"without {m}: ", **fit)
+        p, z = space.predict_space(model, tokens, every, table)
+        theta = model.theta.detach().numpy().astype(np.float64)
+        bias = model.bias.detach().numpy().astype(np.float64)
+        others = [k for k in range(len(models)) if k != j]
+        mean, precision = prior(theta[others], bias[others])
+        mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
+        idx = np.array([i for i, _ in mine])
+        groups = [(c["benchmark"], c["subject"]) for _, c in mine]
+        order = probes.choose(z[idx].astype(np.float64), theta[others], bias[others], groups,
+                              max(PROBES), max(1, int(probes.SUBJECT_SHARE * max(PROBES))),
+                              max(1, int(probes.BENCHMARK_SHARE * max(PROBES))))
+        labelled = np.flatnonzero((folds != 0) & ~np.isnan(y[:, j]))
+        runs = {}
+        for n in PROBES + ["all"]:
+            sel = labelled if n == "all" else idx[order[:n]]
+            w, _ = fit_head(mean, precision, z[sel].astype(np.float64), y[sel, j].astype(np.float64))
+            q = p.copy()
+            q[:, j] = 1 / (1 + np.exp(-(z.astype(np.float64) @ w[:-1] + w[-1])))
+            per_bench = {}
+            for b in sorted({rows[i]["benchmark"] for i in np.flatnonzero(test & ~np.isnan(y[:, j]))}):
+                at = np.flatnonzero(test & ~np.isnan(y[:, j])
+                                    & np.array([r["benchmark"] == b for r in rows]))
+                per_bench[b] = {"rows": len(at), "true": float(y[at, j].mean()),
+                                "predicted": float(q[at, j].mean()),
+                                "full": float(p_full[at, j].mean())}
+            runs[str(n)] = {"scores": space.score(rows, models, q, test, pool),
+                            "benchmarks": per_bench, "probes": len(sel)}
+        out["models"][m] = {"runs": runs, "candidates": len(mine),
+                            "probe_mix": {b: sum(1 for o in order[:100] if groups[o][0] == b)
+                                          for b in sorted({g[0] for g in groups})}}
+        print(f"  {m}: {time.time() - t0:.0f} s", flush=True)
+        args.out.write_text(json.dumps(out, indent=1, default=float))
+    report(out)
+
+
+def aiq(scores, name):
+    return scores.get(name, {}).get("aiq")
+
+
+def report(out):
+    """Markdown: per model, the AIQ of each evaluation it takes part in, full vs N probes."""
+    cols = [str(n) for n in out["probes"]] + ["all"]
+    print("| model | evaluation | trained with its labels | " + " | ".join(
+        f"{c} probes" if c != "all" else "all its labels" for c in cols) + " |")
+    print("|---|---|---|" + "---|" * len(cols))
+    gaps = {c: [] for c in cols}
+    for m, res in out["models"].items():
+        for name, full in out["full"].items():
+            if m not in full["models"]:
+                continue
+            base = full["aiq"]
+            cells = []
+            for c in cols:
+                v = aiq(res["runs"][c]["scores"], name)
+                gaps[c].append(v - base)
+                cells.append(f"{v:.4f} ({100 * (v - base):+.2f})")
+            print(f"| {m} | {name} | {base:.4f} | " + " | ".join(cells) + " |")
+    print("| **mean change, points** | | | " + " | ".join(
+        f"{100 * np.mean(gaps[c]):+.2f} (worst {100 * min(gaps[c]):+.2f})" for c in cols) + " |")
+    print()
+    print("| model | benchmark | rows | true accuracy | trained with its labels | "
+          + " | ".join(f"{c} probes" if c != "all" else "all its labels" for c in cols) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(cols))
+    for m, res in out["models"].items():
+        for b, v in res["runs"]["all"]["benchmarks"].items():
+            cells = [f"{res['runs'][c]['benchmarks'][b]['predicted']:.3f}" for c in cols]
+            print(f"| {m} | {b} | {v['rows']} | {v['true']:.3f} | {v['full']:.3f} | "
+                  + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
