@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 
 /** The page's own files; sw.js is not one (the browser updates it). */
-export const SHELL = ["index.html", "app.js", "worker.js", "store.js", "style.css", "pool.json"];
+export const SHELL = ["index.html", "app.js", "added.js", "worker.js", "store.js", "style.css", "pool.json"];
 
 const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
@@ -19,8 +19,10 @@ export function buildInfo(root, replace = {}) {
   const manifest = JSON.parse(readFileSync(path.join(root, "models/predictor.json"), "utf8"));
   const router = ["pkg/routoo.js", "pkg/routoo_bg.wasm", "models/predictor.json",
     ...[manifest.encoder, manifest.tokenizer, manifest.neighbours].map((f) => `models/${f.file}`)];
+  // The probe set is loaded only to calibrate a model, so it is pinned but not preloaded.
+  const later = manifest.probes ? [`models/${manifest.probes.file}`] : [];
   const files = {};
-  for (const name of [...SHELL, ...router].sort()) {
+  for (const name of [...SHELL, ...router, ...later].sort()) {
     const bytes = replace[name] ?? readFileSync(path.join(root, name));
     files[name] = { bytes: bytes.length, sha256: digest(bytes) };
   }

@@ -1,5 +1,7 @@
 // The demo page. The router (the shipped wasm package) runs in worker.js; this file only
 // draws, keeps the user's pool and keys, and passes messages.
+import * as added from "./added.js";
+
 const $ = (id) => document.getElementById(id);
 // The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
 const EMULATOR = document.querySelector('meta[name="routoo-emulator"]')?.content;
@@ -15,6 +17,8 @@ const state = {
   routed: null, // the last {prediction, decision | error} for the prompt in the box
   asking: null,
   spent: 0,
+  added: [], // [{id, heads}]: models the user calibrated or imported (IndexedDB)
+  calibrating: null,
 };
 
 const usd = (x) => (x >= 0.01 ? x.toFixed(4) : x.toPrecision(3));
@@ -61,8 +65,12 @@ function save(key, value) {
 
 
 function models() {
-  return state.defaults.models.map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
+  const own = state.added.map((a) => added.modelOf(a.heads));
+  return [...state.defaults.models, ...own].map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
 }
+
+/** Heads of the user's models, for the worker to add. */
+const userHeads = () => state.added.map((a) => a.heads);
 
 /** The enabled models, pointed at the emulator when it is on. */
 function routedPool() {
@@ -78,7 +86,7 @@ function callKeys() {
 }
 
 function providers() {
-  return [...new Set(state.defaults.models.map((m) => m.provider))];
+  return [...new Set(models().map((m) => m.provider))];
 }
 
 /** Asks the router which providers the keys can call (servers on this machine included). */
@@ -117,6 +125,7 @@ function onMessage({ data: m }) {
     case "text": if (m.seq === state.asking) $("answer").append(m.text); return;
     case "event": if (m.seq === state.asking) showEvent(m.event); return;
     case "reply": if (m.seq === state.asking) finish(m); return;
+    case "calibration": if (m.seq === state.calibrating?.seq) state.calibrating.progress?.(m.event); return;
     default: {
       const resolve = waiting.get(m.seq);
       waiting.delete(m.seq);
@@ -144,7 +153,7 @@ function onWorkerError(e) {
   notice("The router stopped unexpectedly and was restarted.");
   document.body.dataset.restarts = String(Number(document.body.dataset.restarts ?? 0) + 1);
   worker = startWorker();
-  worker.postMessage({ type: "load", pool: routedPool() });
+  worker.postMessage({ type: "load", pool: routedPool(), heads: userHeads() });
 }
 
 function showProgress({ loaded, total, stage }) {
@@ -156,8 +165,14 @@ function showProgress({ loaded, total, stage }) {
     : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
 }
 
-function ready({ ms, curve, keyOrigins, version }) {
+function ready({ ms, curve, keyOrigins, version, rejected = [] }) {
   state.ready = true;
+  for (const r of rejected) {
+    state.added = state.added.filter((a) => a.id !== r.id);
+    added.forget(r.id).catch(() => {});
+    notice(`Your model ${r.id} no longer fits this version's predictor and was removed (${r.error}); calibrate it again.`);
+  }
+  renderAdded();
   document.body.dataset.version = version;
   state.curve = curve;
   state.keyOrigins = keyOrigins;
@@ -370,7 +385,9 @@ function renderPool() {
     const name = document.createElement("span");
     name.textContent = m.id;
     const provider = document.createElement("small");
-    provider.textContent = m.provider;
+    const own = state.added.find((a) => a.id === m.id)?.heads.calibrations?.[0];
+    provider.textContent = own ? `${m.provider}, calibrated: ${own.correct} of ${own.graded} probes right`
+      : m.provider;
 
     const q = quality.get(m.id);
     const meter = document.createElement("meter");
@@ -445,19 +462,23 @@ function setPrice(id, field, input) {
 // ---- Keys ----
 
 function renderKeys() {
-  // Until the router says where each provider's key may go, no key field is offered.
+  // Until the router says where each provider's key may go, no key field is offered. Keys
+  // given for an origin (a custom base URL, from "Add a model") are listed by that origin.
   const origins = state.keyOrigins ?? {};
-  $("keys").replaceChildren(...providers().filter((p) => origins[p]).map((p) => {
+  const byName = providers().filter((p) => origins[p]).map((p) => [p, `${p} key`, origins[p], `key-${p}`]);
+  const byOrigin = Object.keys(state.keys).filter((k) => k.includes("://"))
+    .map((o, i) => [o, "key", o, `key-origin-${i}`]);
+  $("keys").replaceChildren(...[...byName, ...byOrigin].map(([p, title, origin, id]) => {
     const row = document.createElement("div");
     row.className = "key";
     const label = document.createElement("label");
-    label.htmlFor = `key-${p}`;
-    label.textContent = `${p} key`;
+    label.htmlFor = id;
+    label.textContent = title;
     const where = document.createElement("small");
-    where.textContent = ` sent only to ${origins[p]}`;
+    where.textContent = ` sent only to ${origin}`;
     label.append(where);
     const input = document.createElement("input");
-    input.id = `key-${p}`;
+    input.id = id;
     input.type = "password";
     input.autocomplete = "off";
     input.spellcheck = false;
@@ -475,6 +496,172 @@ function keysChanged() {
   if ($("remember").checked) save(STORE.keys, state.keys);
   refreshCallable();
   route();
+}
+
+// ---- Adding a model ----
+
+/** The model the form describes, as a pool entry; throws with what to mend. */
+function formModel() {
+  const text = (id) => $(id).value.trim();
+  const price = (id, what) => {
+    const v = Number($(id).value);
+    if ($(id).value === "" || !Number.isFinite(v) || v < 0) throw new Error(`${what} must be US$ per 1M tokens, 0 or more`);
+    return v;
+  };
+  for (const [id, what] of [["add-id", "a name"], ["add-provider", "a provider"], ["add-api", "the API model id"], ["add-base", "a base URL"]]) {
+    if (!text(id)) throw new Error(`Give ${what}.`);
+  }
+  if (models().some((m) => m.id === text("add-id") && !state.added.some((a) => a.id === m.id))) {
+    throw new Error(`${text("add-id")} is a model of the default pool already; choose another name.`);
+  }
+  return {
+    id: text("add-id"), provider: text("add-provider"), apiModel: text("add-api"), baseUrl: text("add-base"),
+    priceIn: price("add-in", "The input price"), priceOut: price("add-out", "The output price"),
+    contextWindow: 128000, latencyMs: 5000,
+  };
+}
+
+/** The model as it is called: through the emulator when it is on. */
+const called = (m) => ($("emulator").checked ? { ...m, baseUrl: `${EMULATOR}/v1` } : m);
+
+function showKeyOrigin() {
+  let origin = "";
+  try { origin = new URL($("add-base").value.trim()).origin; } catch { /* not a URL yet */ }
+  $("add-key-where").textContent = origin && origin !== "null"
+    ? `(sent only to ${origin}; optional if you gave one above)` : "(optional if you gave one above)";
+}
+
+async function showOutlook(event) {
+  event.preventDefault();
+  $("add-start").disabled = true;
+  let model;
+  try { model = formModel(); } catch (e) { $("add-outlook").textContent = e.message; return; }
+  const probes = Number($("add-probes").value);
+  const m = await request({ type: "outlook", model: called(model), probes });
+  if (m.error) { $("add-outlook").textContent = `Cannot calibrate this model: ${m.error}`; return; }
+  const o = m.outlook;
+  $("add-outlook").textContent = `${o.probes} probes to ${model.id}: about US$${usd(o.expected)}, ` +
+    `at most US$${usd(o.worst)} (every answer at 1,024 tokens). Nothing has been sent yet.`;
+  $("add-outlook").dataset.worst = o.worst;
+  $("add-start").disabled = false;
+}
+
+async function calibrate() {
+  let model;
+  try { model = formModel(); } catch (e) { $("add-status").textContent = e.message; return; }
+  const key = $("add-key").value.trim();
+  if (key) {
+    state.keys[new URL(model.baseUrl).origin] = key;
+    $("add-key").value = "";
+    renderKeys();
+    keysChanged();
+  }
+  const probes = Number($("add-probes").value);
+  $("add-start").disabled = true;
+  $("add-stop").disabled = false;
+  $("add-progress").hidden = false;
+  $("add-progress").max = probes;
+  $("add-progress").value = 0;
+  $("add-status").textContent = `Sending probe 1 of ${probes}…`;
+  let right = 0;
+  let spent = 0;
+  const seq = ++state.seq;
+  state.calibrating = { seq, right: 0 };
+  const done = new Promise((resolve) => waiting.set(seq, resolve));
+  worker.postMessage({ type: "calibrate", seq, model: called(model), probes, keys: callKeys(),
+    maxCost: Number($("add-outlook").dataset.worst) || undefined });
+  state.calibrating.progress = (e) => {
+    if (e.type === "sending") {
+      $("add-status").textContent = `Sending probe ${e.index + 1} of ${e.total}… ${right} right so far, US$${usd(spent)} spent.`;
+      return;
+    }
+    right += e.correct ? 1 : 0;
+    spent += e.spent;
+    $("add-progress").value = e.index + 1;
+    $("add-status").dataset.done = e.index + 1;
+  };
+  const m = await done;
+  state.calibrating = null;
+  $("add-stop").disabled = true;
+  $("add-progress").hidden = true;
+  if (m.error) {
+    $("add-status").textContent = `Calibration failed: ${m.error}`;
+    $("add-start").disabled = false;
+    return;
+  }
+  // The file keeps the entry as the user gave it, not the emulator's address.
+  const c = m.heads.calibrations[0];
+  c.model = model;
+  $("add-status").textContent = `${model.id} calibrated: ${c.correct} of ${c.graded} probes right, ` +
+    `US$${usd(c.spent)} spent${c.stopped ? ` (ended early: ${c.stopped})` : ""}. It is in the pool.`;
+  await addModel(m.heads);
+}
+
+/** Adds a heads file's model to the router, the pool and this browser's store. */
+async function addModel(heads) {
+  const model = added.modelOf(heads);
+  if (!model) throw new Error("the file names no model (calibrations[0].model)");
+  const others = state.added.filter((a) => a.id !== model.id);
+  const next = [...others, { id: model.id, heads }];
+  const previous = state.added;
+  state.added = next;
+  const m = await request({ type: "heads", heads, pool: routedPool() });
+  if (m.error) {
+    state.added = previous;
+    throw new Error(m.error);
+  }
+  state.curve = m.curve;
+  state.keyOrigins = m.keyOrigins;
+  await added.keep(heads).catch(() => notice("This browser would not store the model; it lasts until you close the page."));
+  renderAdded();
+  renderKeys();
+  showBudget();
+  refreshCallable();
+  route();
+}
+
+async function importHeads() {
+  const file = $("add-import").files[0];
+  $("add-import").value = "";
+  if (!file) return;
+  try {
+    if (file.size > added.MAX_IMPORT_BYTES) throw new Error(`the file has ${file.size} bytes; a heads file has a few thousand`);
+    let heads;
+    try { heads = JSON.parse(await file.text()); } catch { throw new Error("the file is not JSON"); }
+    await addModel(heads);
+    $("add-status").textContent = `Imported ${added.modelOf(heads).id}.`;
+  } catch (e) {
+    $("add-status").textContent = `Not imported: ${e.message}`;
+  }
+}
+
+async function removeModel(id) {
+  state.added = state.added.filter((a) => a.id !== id);
+  await added.forget(id).catch(() => {});
+  renderAdded();
+  poolChanged();
+}
+
+function renderAdded() {
+  $("added").replaceChildren(...state.added.map(({ id, heads }) => {
+    const li = document.createElement("li");
+    li.dataset.model = id;
+    const c = heads.calibrations?.[0];
+    const text = document.createElement("span");
+    text.textContent = c ? `${id}: ${c.correct} of ${c.graded} probes right, US$${usd(c.spent)} ` : `${id} `;
+    const exportButton = document.createElement("button");
+    exportButton.type = "button";
+    exportButton.textContent = "Export";
+    exportButton.setAttribute("aria-label", `Export ${id}`);
+    exportButton.addEventListener("click", () => added.download(heads));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove ${id}`);
+    remove.addEventListener("click", () => removeModel(id));
+    li.append(text, exportButton, " ", remove);
+    return li;
+  }));
 }
 
 // ---- Asking ----
@@ -591,9 +778,11 @@ async function main() {
   } catch (e) {
     return fatal({ kind: "load", message: `pool.json could not be loaded: ${e.message}` });
   }
+  state.added = (await added.list()).filter((a) => added.modelOf(a.heads)?.id === a.id);
   renderKeys();
   renderPool();
-  worker.postMessage({ type: "load", pool: routedPool() });
+  renderAdded();
+  worker.postMessage({ type: "load", pool: routedPool(), heads: userHeads() });
 
   $("prompt").addEventListener("input", scheduleRoute);
   $("budget").addEventListener("input", () => { showBudget(); route(); });
@@ -613,6 +802,12 @@ async function main() {
     renderKeys();
     keysChanged();
   });
+  $("add-form").addEventListener("submit", showOutlook);
+  $("add-form").addEventListener("input", () => { $("add-start").disabled = true; $("add-outlook").textContent = ""; });
+  $("add-base").addEventListener("input", showKeyOrigin);
+  $("add-start").addEventListener("click", calibrate);
+  $("add-stop").addEventListener("click", () => worker.postMessage({ type: "stopCalibration" }));
+  $("add-import").addEventListener("change", importHeads);
   if (OFFLINE) {
     navigator.serviceWorker.addEventListener("message", ({ data }) => {
       if (data?.type === "update") updated(data);

@@ -7,6 +7,9 @@ import { LoadError, checkedInfo, openBlobs, verified } from "./store.js";
 const GLUE = "pkg/routoo.js";
 let router;
 let asking;
+let calibrating;
+let info; // the version's build.json
+let probeSet; // models/probes.json, fetched when first needed
 
 const post = (m) => self.postMessage(m);
 
@@ -28,10 +31,42 @@ async function buildInfo() {
   return info;
 }
 
-async function load(pool) {
+/**
+ * Builds the router on the pool it ships with, adds the user's calibrated models' heads (a
+ * file that no longer fits this bundle is reported, not used), then switches to `pool`.
+ */
+function start(bytes, pool, heads, Router) {
+  const manifest = JSON.parse(new TextDecoder().decode(bytes["models/predictor.json"]));
+  const of = (spec) => bytes[`models/${spec.file}`];
+  router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
+    of(manifest.tokenizer), of(manifest.neighbours));
+  const rejected = [];
+  const added = new Set();
+  for (const file of heads) {
+    try {
+      for (const id of router.addHeads(file)) added.add(id);
+    } catch (e) {
+      rejected.push({ id: file?.heads?.[0]?.id ?? "?", error: e.message });
+    }
+  }
+  const known = new Set(router.models());
+  router.setPool({ ...pool, models: pool.models.filter((m) => known.has(m.id)) });
+  return rejected;
+}
+
+/** The bundle's probe set, as text: fetched once, checked against build.json. */
+async function probes() {
+  if (probeSet) return probeSet;
+  const name = Object.keys(info.files).find((f) => f.startsWith("models/probes"));
+  if (!name) throw new LoadError("load", "this version ships no probe set");
+  probeSet = new TextDecoder().decode(await verified(await openBlobs(), name, info.files[name]));
+  return probeSet;
+}
+
+async function load(pool, heads) {
   const t0 = performance.now();
   const blobs = await openBlobs();
-  const info = await buildInfo();
+  info = await buildInfo();
   const names = info.router;
   const total = names.reduce((n, f) => n + info.files[f].bytes, 0);
   let loaded = 0;
@@ -55,18 +90,15 @@ async function load(pool) {
   post({ type: "progress", loaded: total, total, stage: "starting" });
   const { default: init, Router } = await import(`./${glueUrl}`);
   await init({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
-  const manifest = JSON.parse(new TextDecoder().decode(bytes["models/predictor.json"]));
-  const of = (spec) => bytes[`models/${spec.file}`];
-  router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
-    of(manifest.tokenizer), of(manifest.neighbours), pool);
+  const rejected = start(bytes, pool, heads, Router);
   return { ms: performance.now() - t0, total, version: info.version, curve: router.curve(),
-    models: router.models(), keyOrigins: router.keyOrigins() };
+    models: router.models(), keyOrigins: router.keyOrigins(), rejected };
 }
 
 const handlers = {
-  async load({ pool }) {
+  async load({ pool, heads = [] }) {
     try {
-      post({ type: "ready", ...(await load(pool)) });
+      post({ type: "ready", ...(await load(pool, heads)) });
     } catch (e) {
       post({ type: "fatal", kind: e.kind ?? "load", message: e.message });
     }
@@ -124,6 +156,46 @@ const handlers = {
   },
   stop() {
     asking?.abort();
+  },
+  /** What calibrating `model` with `probes` probes would cost: nothing is sent. */
+  async outlook({ seq, model, probes: n }) {
+    try {
+      post({ type: "outlook", seq, outlook: router.calibrationOutlook(model, await probes(), n) });
+    } catch (e) {
+      post({ type: "outlook", seq, error: e.message });
+      trapped(e);
+    }
+  },
+  async calibrate({ seq, model, probes: n, keys, maxCost }) {
+    calibrating?.abort();
+    const controller = new AbortController();
+    calibrating = controller;
+    try {
+      const heads = await router.calibrate(model, {
+        probeSet: await probes(), probes: n, keys, maxCost, signal: controller.signal,
+        onProgress: (event) => post({ type: "calibration", seq, event }),
+      });
+      post({ type: "calibrated", seq, heads });
+    } catch (e) {
+      post({ type: "calibrated", seq, error: e.message });
+      trapped(e);
+    } finally {
+      if (calibrating === controller) calibrating = undefined;
+    }
+  },
+  stopCalibration() {
+    calibrating?.abort();
+  },
+  /** Adds a heads file's models (a calibration, or one imported) and routes over `pool`. */
+  heads({ seq, heads, pool }) {
+    try {
+      const ids = router.addHeads(heads);
+      router.setPool(pool);
+      post({ type: "heads", seq, ids, curve: router.curve(), keyOrigins: router.keyOrigins() });
+    } catch (e) {
+      post({ type: "heads", seq, error: e.message });
+      trapped(e);
+    }
   },
 };
 

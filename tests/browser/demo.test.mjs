@@ -252,6 +252,76 @@ test("spend caps: a request cap lowers the answer limit or passes models over; a
   await page.fill("#cap-session", "");
 });
 
+test("Add a model: the cost first, then probes with progress and Stop; it joins the pool, stays, exports and imports", async () => {
+  const PROBES = JSON.parse(readFileSync(`${WWW}/models/probes.json`, "utf8")).probes;
+  const knows = (n) => PROBES.slice(0, n).filter((p) => p.benchmark === "mmlu-pro").length;
+  await page.check("#emulator");
+  await page.fill("#add-id", "reader");
+  await page.fill("#add-provider", "openai");
+  await page.fill("#add-api", "knows:mmlu-pro");
+  await page.fill("#add-base", "https://api.example.com/v1");
+  await page.fill("#add-in", "1");
+  await page.fill("#add-out", "2");
+  await page.selectOption("#add-probes", "25");
+  const posts = async () => (await (await fetch(`${EMULATOR}/_calls`)).json())
+    .filter((c) => c.method === "POST" && c.path.includes("/chat/completions")).length;
+  const before = await posts();
+  await page.click("#add-estimate");
+  await page.waitForFunction(() => /Nothing has been sent/.test(document.getElementById("add-outlook").textContent));
+  assert.match(await page.textContent("#add-outlook"), /^25 probes to reader: about US\$[\d.e-]+, at most US\$[\d.e-]+/);
+  assert.equal(await posts(), before, "the outlook sends nothing");
+  await shot(page, "10-add-outlook");
+
+  // The fourth probe stalls; Stop ends the run and the three graded answers are fitted.
+  emulator.script("knows:mmlu-pro", ["ok", "ok", "ok", "stall"]);
+  await page.click("#add-start");
+  await page.waitForFunction(() => Number(document.getElementById("add-status").dataset.done) >= 3, null, { timeout: 30_000 });
+  await page.waitForTimeout(200);
+  await page.click("#add-stop");
+  await page.waitForFunction(() => /reader calibrated/.test(document.getElementById("add-status").textContent), null, { timeout: 30_000 });
+  assert.match(await page.textContent("#add-status"), new RegExp(`${knows(3)} of 3 probes right.*ended early: stopped`));
+  await page.waitForSelector('#pool tr[data-model="reader"]', { timeout: 30_000 });
+
+  // Again with all 25: graded exactly as the scripted model answered.
+  await page.click("#add-estimate");
+  await page.waitForFunction(() => !document.getElementById("add-start").disabled);
+  await page.click("#add-start");
+  await page.waitForFunction(() => /reader calibrated: \d+ of 25/.test(document.getElementById("add-status").textContent), null, { timeout: 60_000 });
+  assert.match(await page.textContent("#add-status"), new RegExp(`${knows(25)} of 25 probes right`));
+  await page.waitForFunction((n) => new RegExp(`calibrated: ${n} of 25`)
+    .test(document.querySelector('#pool tr[data-model="reader"] th')?.textContent), knows(25), { timeout: 30_000 });
+  await shot(page, "11-add-done");
+
+  // It stays: a reload finds it in IndexedDB, and it is routed to like any other model.
+  await firstEstimate(page, site.url);
+  assert.equal(await page.locator('#added li[data-model="reader"]').count(), 1);
+  await routed(page, () => page.fill("#prompt", PROBES.at(-1).prompt));
+  assert.ok(await page.locator('#pool tr[data-model="reader"] meter').evaluate((m) => m.value > 0));
+
+  // Exported as the heads file routoo calibrate writes, with the entry as the user gave it.
+  const [download] = await Promise.all([page.waitForEvent("download"),
+    page.click('#added button[aria-label="Export reader"]')]);
+  const file = await download.path();
+  const heads = JSON.parse(readFileSync(file, "utf8"));
+  assert.equal(heads.format, "routoo-heads");
+  assert.equal(heads.heads[0].id, "reader");
+  assert.deepEqual([heads.calibrations[0].model.apiModel, heads.calibrations[0].model.baseUrl],
+    ["knows:mmlu-pro", "https://api.example.com/v1"]);
+  await page.click('#added button[aria-label="Remove reader"]');
+  await page.waitForFunction(() => !document.querySelector('#pool tr[data-model="reader"]'));
+  await page.setInputFiles("#add-import", file);
+  await page.waitForFunction(() => /Imported reader/.test(document.getElementById("add-status").textContent));
+  await page.waitForSelector('#pool tr[data-model="reader"]', { timeout: 30_000 });
+  // A file from another bundle's space is refused, saying why.
+  const foreign = `${file}.foreign.json`;
+  writeFileSync(foreign, JSON.stringify({ ...heads, encoder: "0".repeat(64) }));
+  await page.setInputFiles("#add-import", foreign);
+  await page.waitForFunction(() => /Not imported/.test(document.getElementById("add-status").textContent));
+  assert.match(await page.textContent("#add-status"), /calibrate again with this bundle/);
+  await page.click('#added button[aria-label="Remove reader"]');
+  await page.waitForFunction(() => !document.querySelector('#pool tr[data-model="reader"]'));
+});
+
 test("keys stay in memory unless remembered, and clear on request", async () => {
   await page.fill("#key-openai", "sk-demo-test-123");
   assert.equal(await page.evaluate(() => localStorage.getItem("routoo.keys")), null);
