@@ -454,8 +454,9 @@ const closeHost = async (host) => {
 test("a host that answers build.json with an HTML fallback leaves the pinned version in use", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
+  let site2;
   try {
-    const site2 = await serve(0, root);
+    site2 = await serve(0, root);
     const p = await fresh.newPage();
     await firstEstimate(p, site2.url);
     await updateChecked(p, "pinned");
@@ -467,8 +468,8 @@ test("a host that answers build.json with an HTML fallback leaves the pinned ver
     await routed(p, () => p.fill("#prompt", "Which planet is largest?"));
     assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the pinned version");
     assert.equal(await p.getAttribute("body", "data-version"), version);
-    await closeHost(site2);
   } finally {
+    if (site2) await closeHost(site2);
     await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }
@@ -477,11 +478,12 @@ test("a host that answers build.json with an HTML fallback leaves the pinned ver
 test("a bundle file that fails its checksum is reported and not used", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
+  let host;
   try {
     const file = `${root}/models/tokenizer.json`;
     const bad = readFileSync(file, "utf8").replace("[UNK]", "[UNX]");
     writeFileSync(file, bad);
-    const host = await serve(0, root);
+    host = await serve(0, root);
     const p = await fresh.newPage();
     await p.goto(host.url);
     await p.waitForSelector("body[data-ready=failed]", { timeout: 120_000 });
@@ -498,8 +500,8 @@ test("a bundle file that fails its checksum is reported and not used", async () 
       good: JSON.parse(readFileSync(`${root}/build.json`, "utf8")).files["models/tokenizer.json"].sha256 });
     assert.deepEqual(kept, [false, false, false], "neither the bad copy nor a version naming it was kept");
     await shot(p, "08-checksum");
-    await closeHost(host);
   } finally {
+    if (host) await closeHost(host);
     await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }
@@ -516,8 +518,9 @@ test("an update cut off or half-bad on the host leaves the pinned version workin
     setTimeout(() => req.socket.destroy(), 50);
     return true;
   };
+  let host;
   try {
-    let host = await serve(0, root, { fault });
+    host = await serve(0, root, { fault });
     const port = Number(new URL(host.url).port);
     const p = await fresh.newPage();
     await firstEstimate(p, host.url);
@@ -571,8 +574,8 @@ test("an update cut off or half-bad on the host leaves the pinned version workin
     const info = JSON.parse(readFileSync(`${root}/build.json`, "utf8"));
     const wanted = new Set(Object.values(info.files).map((f) => `https://routoo.invalid/sha256/${f.sha256}`));
     assert.deepEqual(stored.filter((u) => !wanted.has(u)), ["https://routoo.invalid/current"]);
-    await closeHost(host);
   } finally {
+    if (host?.server.listening) await closeHost(host);
     await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }
