@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
-use routoo::eval::{Report, Selection, Table};
+use routoo::eval::{Inputs, Report, Selection, Table};
 use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
+use routoo::suggest;
 use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
@@ -125,6 +126,28 @@ enum Command {
         /// Print the cost outlook and stop.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Suggest a pool: at most K models that together give the most expected accuracy at a
+    /// budget on a table's prompts, and what each adds.
+    SuggestPool {
+        #[command(flatten)]
+        common: Common,
+        /// The prompts to suggest for (a routing table; labels are read only by --check).
+        #[arg(long)]
+        data: PathBuf,
+        /// Budget, US$ per 1,000 requests.
+        #[arg(long)]
+        budget: f64,
+        /// Most models in the pool.
+        #[arg(long, default_value_t = 3)]
+        max_models: usize,
+        /// Models to choose from, comma-separated (default: every model of the table with a head).
+        #[arg(long, value_delimiter = ',')]
+        models: Option<Vec<String>>,
+        /// Also score the suggestion with the table's labels, against the best subset found by
+        /// trying every one.
+        #[arg(long)]
+        check: bool,
     },
     /// Score the router on a routing table: its accuracy-cost curve against the single models.
     Eval {
@@ -312,6 +335,45 @@ fn run(cli: Cli) -> Result<()> {
                 ..CalibrateOptions::default()
             };
             run_calibration(&common, &model, &out, &bindings, options, timeout, dry_run)?;
+        }
+        Command::SuggestPool {
+            common,
+            data,
+            budget,
+            max_models,
+            models,
+            check,
+        } => {
+            let router = common.router()?;
+            let out = suggest_pool(&router, &data, models, budget, max_models, check)?;
+            common.show(&out, |out| {
+                let s = &out["suggestion"];
+                println!("at US${budget} per 1,000 requests:");
+                for a in s["models"].as_array().into_iter().flatten() {
+                    println!(
+                        "  + {:<32} adds {:>6.2} pt -> expected {:.2} %, US${:.4} per 1k",
+                        a["model"].as_str().unwrap_or(""),
+                        a["adds"].as_f64().unwrap_or(0.0) * 100.0,
+                        a["expectedAccuracy"].as_f64().unwrap_or(0.0) * 100.0,
+                        a["expectedSpendPer1k"].as_f64().unwrap_or(0.0)
+                    );
+                }
+                if let Some(c) = out.get("check") {
+                    println!(
+                        "check on {} labelled rows ({} subsets tried):",
+                        c["rows"], c["subsetsTried"]
+                    );
+                    println!(
+                        "  suggested pool routes to {:.2} %",
+                        c["suggestedAccuracy"].as_f64().unwrap_or(f64::NAN) * 100.0
+                    );
+                    println!(
+                        "  best pool {} routes to {:.2} %",
+                        c["bestModels"],
+                        c["bestAccuracy"].as_f64().unwrap_or(f64::NAN) * 100.0
+                    );
+                }
+            })?;
         }
         Command::Curve { common } => {
             let router = common.router()?;
@@ -697,6 +759,12 @@ fn read_line(tokens: usize, truncated: bool) -> String {
 }
 
 fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Report> {
+    Ok(routoo::eval::evaluate(&table_inputs(router, data, models)?))
+}
+
+/// A routing table's rows joined with the router's predictions for them, as `eval` and
+/// `suggest-pool` read them.
+fn table_inputs(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Inputs> {
     let file = std::fs::File::open(data).with_context(|| format!("opening {}", data.display()))?;
     let table = Table::from_csv(std::io::BufReader::new(file))
         .with_context(|| format!("in {}", data.display()))?;
@@ -707,11 +775,61 @@ fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Rep
         |id| manifest.head(id).is_some(),
         models.as_deref(),
     )
-    .with_context(|| format!("evaluating {}", data.display()))?;
+    .with_context(|| format!("reading {}", data.display()))?;
     let predictions = predict_all(router, &selection.prompts(&table))?;
     let margin = router.margin_for(&selection.pool)?;
-    let inputs = selection.inputs(&table, &predictions, margin)?;
-    Ok(routoo::eval::evaluate(&inputs))
+    Ok(selection.inputs(&table, &predictions, margin)?)
+}
+
+/// Most subsets `suggest-pool --check` tries.
+const MAX_SUBSETS: u64 = 50_000;
+
+fn suggest_pool(
+    router: &Router,
+    data: &Path,
+    models: Option<Vec<String>>,
+    budget: f64,
+    k: usize,
+    check: bool,
+) -> Result<serde_json::Value> {
+    let inputs = table_inputs(router, data, models)?;
+    let suggestion = suggest::suggest(&inputs, budget, k)?;
+    let mut out = serde_json::json!({ "suggestion": suggestion });
+    if check {
+        let n = inputs.pool.models.len();
+        let count = suggest::subsets(n, k);
+        anyhow::ensure!(
+            count <= MAX_SUBSETS,
+            "--check would try {count} subsets of {n} models; pick fewer with --models or a smaller --max-models"
+        );
+        let index = |id: &str| inputs.pool.models.iter().position(|m| m.id == id);
+        let chosen: Vec<usize> = suggestion
+            .models
+            .iter()
+            .filter_map(|a| index(&a.model))
+            .collect();
+        let routed = suggest::routed_accuracy(&inputs, &chosen, budget);
+        let (best, tried) =
+            suggest::best_subset(n, k, |s| suggest::routed_accuracy(&inputs, s, budget));
+        let best_models = best.as_ref().map(|(s, _)| {
+            s.iter()
+                .map(|&m| inputs.pool.models[m].id.clone())
+                .collect::<Vec<_>>()
+        });
+        // The best the predictions alone could have found, for what greedy search costs.
+        let (expected_best, _) =
+            suggest::best_subset(n, k, |s| suggest::expected(&inputs, s, budget).map(|e| e.0));
+        out["check"] = serde_json::json!({
+            "rows": inputs.correct.len(),
+            "subsetsTried": tried,
+            "suggestedAccuracy": routed,
+            "bestAccuracy": best.as_ref().map(|b| b.1),
+            "bestModels": best_models,
+            "bestExpectedModels": expected_best.map(|(s, _)| s.iter()
+                .map(|&m| inputs.pool.models[m].id.clone()).collect::<Vec<_>>()),
+        });
+    }
+    Ok(out)
 }
 
 /// Predicts every prompt, one thread per core (the tract plan is shared). Threads take the

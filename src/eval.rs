@@ -273,6 +273,36 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// The same rows with only the models `subset` (indices into the pool), in that order.
+    pub fn subset(&self, subset: &[usize]) -> Inputs {
+        let pick = |row: &Vec<f64>| {
+            subset
+                .iter()
+                .map(|&m| row.get(m).copied().unwrap_or(0.0))
+                .collect()
+        };
+        Inputs {
+            pool: Pool {
+                expected_output_tokens: self.pool.expected_output_tokens,
+                models: subset
+                    .iter()
+                    .map(|&m| self.pool.models[m].clone())
+                    .collect(),
+            },
+            chars: self.chars.clone(),
+            correct: (self.correct.iter())
+                .map(|row| subset.iter().map(|&m| row[m]).collect())
+                .collect(),
+            cost: self.cost.iter().map(pick).collect(),
+            quality: self.quality.iter().map(pick).collect(),
+            sd: self.sd.iter().map(pick).collect(),
+            margin: Margin {
+                kappa: self.margin.kappa,
+                average: pick(&self.margin.average),
+            },
+        }
+    }
+
     /// The router's estimated US$ for model `m` on row `r`.
     fn estimate(&self, r: usize, m: usize) -> f64 {
         cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd

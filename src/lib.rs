@@ -48,6 +48,7 @@ pub mod probe;
 pub mod provider;
 mod router;
 pub mod select;
+pub mod suggest;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 

@@ -362,3 +362,48 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn suggest_pool_names_what_each_model_adds_and_checks_itself_against_every_subset() {
+    let (ok, stdout, stderr) = routoo(&[
+        "suggest-pool",
+        "--data",
+        "tests/fixtures/table.csv",
+        "--budget",
+        "5",
+        "--max-models",
+        "2",
+        "--check",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let models = out["suggestion"]["models"].as_array().unwrap();
+    assert!(!models.is_empty() && models.len() <= 2, "{out}");
+    let mut last = 0.0;
+    for m in models {
+        let acc = m["expectedAccuracy"].as_f64().unwrap();
+        assert!(m["adds"].as_f64().unwrap() > 0.0 && acc > last, "{out}");
+        assert!(m["expectedSpendPer1k"].as_f64().unwrap() <= 5.0, "{out}");
+        last = acc;
+    }
+    // Three models: three pools of one and three of two.
+    assert_eq!(out["check"]["subsetsTried"], 6);
+    let (suggested, best) = (
+        out["check"]["suggestedAccuracy"].as_f64().unwrap(),
+        out["check"]["bestAccuracy"].as_f64().unwrap(),
+    );
+    assert!(suggested <= best, "{out}");
+    let (ok, _, stderr) = routoo(&[
+        "suggest-pool",
+        "--data",
+        "tests/fixtures/table.csv",
+        "--budget",
+        "0",
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no model's cheapest routing fits it"),
+        "{stderr}"
+    );
+}

@@ -72,6 +72,10 @@ def main():
     ap.add_argument("--out", default=ROOT / "training" / "work" / "lomo.json", type=pathlib.Path)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--report", action="store_true", help="print the tables from --out")
+    ap.add_argument("--criterion", default=probes.CRITERION, choices=["d", "v"],
+                    help="probe order: d = D-optimal, v = V-optimal (see probes.py)")
+    ap.add_argument("--prior-scale", type=float, default=1.0,
+                    help="multiplies the prior's covariance (research only)")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
@@ -94,28 +98,40 @@ def main():
              if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != 0]
     print(f"{len(rows)} rows, {len(cands)} probe candidates in folds 1-4", flush=True)
 
-    t0 = time.time()
-    full = space.fit_space(tokens, y, train, log="full: ", **fit)
-    p_full, _ = space.predict_space(full, tokens, every, table)
-    print(f"  full fit {time.time() - t0:.0f} s", flush=True)
-    out = {"probes": PROBES, "full": space.score(rows, models, p_full, test, pool), "models": {}}
+    cache = args.out.parent / "lomo"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    def fitted(name, labels):
+        """(p, z, theta, bias) of the space fitted on folds 1-4 with `labels`, cached."""
+        path = cache / f"{name}.npz"
+        if not path.exists():
+            t0 = time.time()
+            model = space.fit_space(tokens, labels, train, log=f"{name}: ", **fit)
+            p, z = space.predict_space(model, tokens, every, table)
+            np.savez(path, p=p, z=z, theta=model.theta.detach().numpy(),
+                     bias=model.bias.detach().numpy())
+            print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
+        f = np.load(path)
+        return f["p"], f["z"], f["theta"].astype(np.float64), f["bias"].astype(np.float64)
+
+    p_full, _, _, _ = fitted("full", y)
+    out = {"probes": PROBES, "criterion": args.criterion, "prior_scale": args.prior_scale,
+           "full": space.score(rows, models, p_full, test, pool), "models": {}}
     for m in args.models.split(","):
         j = models.index(m)
-        t0 = time.time()
         y_out = y.copy()
         y_out[:, j] = np.nan
-        model = space.fit_space(tokens, y_out, train, log=f"without {m}: ", **fit)
-        p, z = space.predict_space(model, tokens, every, table)
-        theta = model.theta.detach().numpy().astype(np.float64)
-        bias = model.bias.detach().numpy().astype(np.float64)
+        p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = [k for k in range(len(models)) if k != j]
         mean, precision = prior(theta[others], bias[others])
+        precision = precision / args.prior_scale
         mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
         idx = np.array([i for i, _ in mine])
         groups = [(c["benchmark"], c["subject"]) for _, c in mine]
         order = probes.choose(z[idx].astype(np.float64), theta[others], bias[others], groups,
                               max(PROBES), max(1, int(probes.SUBJECT_SHARE * max(PROBES))),
-                              max(1, int(probes.BENCHMARK_SHARE * max(PROBES))))
+                              max(1, int(probes.BENCHMARK_SHARE * max(PROBES))),
+                              criterion=args.criterion)
         labelled = np.flatnonzero((folds != 0) & ~np.isnan(y[:, j]))
         runs = {}
         for n in PROBES + ["all"]:
@@ -135,7 +151,7 @@ def main():
         out["models"][m] = {"runs": runs, "candidates": len(mine),
                             "probe_mix": {b: sum(1 for o in order[:100] if groups[o][0] == b)
                                           for b in sorted({g[0] for g in groups})}}
-        print(f"  {m}: {time.time() - t0:.0f} s", flush=True)
+        print(f"  {m} done", flush=True)
         args.out.write_text(json.dumps(out, indent=1, default=float))
     report(out)
 
@@ -147,6 +163,7 @@ def aiq(scores, name):
 def report(out):
     """Markdown: per model, the AIQ of each evaluation it takes part in, full vs N probes."""
     cols = [str(n) for n in out["probes"]] + ["all"]
+    print(f"criterion {out.get('criterion')}, prior scale {out.get('prior_scale')}\n")
     print("| model | evaluation | trained with its labels | " + " | ".join(
         f"{c} probes" if c != "all" else "all its labels" for c in cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))

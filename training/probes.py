@@ -34,6 +34,9 @@ SUBJECT_SHARE = 0.08
 BENCHMARK_SHARE = 0.4
 # Every benchmark at least this share of every prefix (rounded down), information permitting.
 BENCHMARK_FLOOR = 0.1
+# "d": maximise the information about (θ, b) itself (log det); "v": minimise the variance of
+# the logit averaged over the candidate prompts (what routing reads).
+CRITERION = "d"
 
 INSTRUCTIONS = {
     "choice": "Think step by step, then end with a line \"The answer is (X)\", where X is the "
@@ -96,20 +99,28 @@ def prior_precision(theta, bias):
     return np.linalg.inv(cov)
 
 
-def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap):
+def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=None):
     """Greedy D-optimal order of rows: indices into z. `groups` are (benchmark, subject);
     a benchmark without subjects is capped as a benchmark only."""
     x = np.hstack([z, np.ones((len(z), 1))])
     p = 1 / (1 + np.exp(-(z @ theta.T + bias)))              # [row, model]
     w = p * (1 - p)
     inv = np.repeat(np.linalg.inv(prior_precision(theta, bias))[None], len(theta), axis=0)
+    criterion = criterion or CRITERION
+    # Per model, the mean of x xᵀ over the candidates, weighted as the logit's variance counts.
+    spread = np.einsum("rm,ri,rj->mij", w, x, x) / len(x)
     chosen, per_subject, per_bench = [], {}, {}
     allowed = np.ones(len(z), dtype=bool)
     benches = np.array([g[0] for g in groups])
     for k in range(1, min(size, len(z)) + 1):
         # Gain of each row: mean over models of log(1 + w·xᵀ A⁻¹ x).
         quad = np.einsum("ri,mij,rj->rm", x, inv, x)
-        gain = np.log1p(w * quad).mean(axis=1)
+        if criterion == "d":
+            gain = np.log1p(w * quad).mean(axis=1)
+        else:
+            # Fall of the mean predictive variance: w·xᵀA⁻¹SA⁻¹x / (1 + w·xᵀA⁻¹x).
+            ax = np.einsum("mij,rj->rmi", inv, x)
+            gain = (w * np.einsum("rmi,mij,rmj->rm", ax, spread, ax) / (1 + w * quad)).mean(axis=1)
         gain[~allowed] = -np.inf
         owed = [b for b in set(benches) if per_bench.get(b, 0) < int(BENCHMARK_FLOOR * k)]
         if owed and np.isfinite(gain[np.isin(benches, owed)]).any():
