@@ -56,7 +56,9 @@ impl HeadsFile {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prior {
     mean: Vec<f64>,
-    /// Inverse covariance, row major.
+    /// Covariance, row major.
+    covariance: Vec<f64>,
+    /// Its inverse.
     precision: Vec<f64>,
 }
 
@@ -96,7 +98,24 @@ impl Prior {
         }
         let precision = inverse(&cov, n)
             .ok_or_else(|| Error::Heads("the heads' covariance is not positive definite".into()))?;
-        Ok(Prior { mean, precision })
+        Ok(Prior {
+            mean,
+            covariance: cov,
+            precision,
+        })
+    }
+
+    /// The prior as a head: an average model, as unsure as models differ. A model routed with
+    /// it before any calibration is estimated at the mean and carries the spread as its
+    /// uncertainty, so the selector's margin keeps it from displacing a known model.
+    pub fn head(&self, id: &str) -> Head {
+        let n = self.mean.len();
+        Head {
+            id: id.to_string(),
+            weights: self.mean[..n - 1].iter().map(|&v| v as f32).collect(),
+            bias: self.mean[n - 1] as f32,
+            covariance: Some(self.covariance.iter().map(|&v| v as f32).collect()),
+        }
     }
 
     /// Dimensions of (θ, b).

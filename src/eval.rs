@@ -746,6 +746,7 @@ mod tests {
                     context_window: 100,
                     latency_ms: 1,
                     expected_output_tokens: None,
+                    ..Default::default()
                 })
                 .collect(),
         }
@@ -950,6 +951,7 @@ mod tests {
             tokens: 1,
             truncated: false,
             chars: 4,
+            uncalibrated: None,
             quality: vec![
                 ModelQuality {
                     model: "b".into(),

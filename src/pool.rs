@@ -22,7 +22,7 @@ pub struct Pool {
 }
 
 /// One model a request can go to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PoolModel {
     /// Model id; must match a head of the predictor.
@@ -44,6 +44,21 @@ pub struct PoolModel {
     /// Output tokens expected of this model's answers, if it differs from the pool's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_output_tokens: Option<u32>,
+    /// A labelled model whose head this one borrows until it is calibrated ("like
+    /// claude-3-5-sonnet"): its estimates are that model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub like: Option<String>,
+    /// No head and none borrowed: routed with the predictor's prior (an average model, as
+    /// unsure as models differ) until it is calibrated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uncalibrated: bool,
+    /// Labelled in the routing data but no longer served by its provider: a page leaves it off
+    /// unless the user turns it on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub historical: bool,
+    /// The day the prices were read from the provider's pricing page (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_date: Option<String>,
 }
 
 fn default_output_tokens() -> u32 {
@@ -113,6 +128,29 @@ impl Pool {
                 if !price.is_finite() || price < 0.0 {
                     return Err(Error::Pool(format!(
                         "model {:?} has {name} {price}; prices are US$ per 1M tokens, 0 or more",
+                        m.id
+                    )));
+                }
+            }
+            if m.like.is_some() && m.uncalibrated {
+                return Err(Error::Pool(format!(
+                    "model {:?} is both uncalibrated and like {:?}: say one",
+                    m.id,
+                    m.like.as_deref().unwrap_or_default()
+                )));
+            }
+            if let Some(date) = &m.price_date {
+                let ok = date.len() == 10
+                    && date.bytes().enumerate().all(|(i, b)| {
+                        if i == 4 || i == 7 {
+                            b == b'-'
+                        } else {
+                            b.is_ascii_digit()
+                        }
+                    });
+                if !ok {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has priceDate {date:?}; write it as YYYY-MM-DD",
                         m.id
                     )));
                 }

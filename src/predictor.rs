@@ -8,8 +8,9 @@ use std::sync::Arc;
 use tokenizers::{Tokenizer, TruncationParams};
 use tract_onnx::prelude::*;
 
+use crate::bundle::Head;
 use crate::bundle::{self, Manifest};
-use crate::calibrate::HeadsFile;
+use crate::calibrate::{HeadsFile, Prior};
 use crate::error::{Error, Result};
 
 type Plan = Arc<TypedRunnableModel>;
@@ -26,6 +27,9 @@ pub struct Prediction {
     pub chars: usize,
     /// Estimated probability that each model answers well, in head order.
     pub quality: Vec<ModelQuality>,
+    /// The estimate for a model known to no head (the predictor's prior: an average model, as
+    /// unsure as models differ), which a pool's uncalibrated models are routed with.
+    pub uncalibrated: Option<Estimate>,
 }
 
 /// One model's estimated quality for a prompt.
@@ -40,7 +44,7 @@ pub struct ModelQuality {
 }
 
 /// A head's estimate for one prompt, without the model's name.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Estimate {
     /// Estimated probability of a good answer, in [0, 1].
     pub quality: f64,
@@ -72,7 +76,9 @@ pub struct Predictor {
     tokenizer: Tokenizer,
     plan: Plan,
     neighbours: Neighbours,
-    /// Every head's estimate on each reference prompt: `[prompt][head]`.
+    /// The shipped heads' mean and spread, as a head for models none describes.
+    prior: Option<Head>,
+    /// Every head's estimate on each reference prompt, then the prior's: `[prompt][head]`.
     reference: Vec<Vec<Estimate>>,
 }
 
@@ -135,11 +141,16 @@ impl Predictor {
         };
         let tokenizer = load_tokenizer(tokenizer, manifest.encoder.max_tokens)?;
         let plan = load_encoder(encoder)?;
+        let heads: Vec<&Head> = manifest.heads.iter().collect();
+        let prior = Prior::from_heads(&heads)
+            .ok()
+            .map(|p| p.head("(uncalibrated)"));
         let mut predictor = Predictor {
             manifest,
             tokenizer,
             plan,
             neighbours,
+            prior,
             reference: Vec::new(),
         };
         // Once here, not per pool: the budget curve of every pool reads these.
@@ -257,11 +268,12 @@ impl Predictor {
     /// Estimates, for every head, how likely that model is to answer the prompt well.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
         let (z, tokens, truncated) = self.embed(prompt)?;
+        let estimates = self.estimate(&z);
         let quality = self
             .manifest
             .heads
             .iter()
-            .zip(self.estimate(&z))
+            .zip(estimates.iter().copied())
             .map(|(head, e)| ModelQuality {
                 model: head.id.clone(),
                 quality: e.quality,
@@ -272,11 +284,13 @@ impl Predictor {
             tokens,
             truncated,
             chars: prompt.chars().count(),
+            uncalibrated: estimates.get(self.manifest.heads.len()).copied(),
             quality,
         })
     }
 
-    /// Every head's estimate, in head order, for a position `z` in the shared space.
+    /// Every head's estimate, in head order, for a position `z` in the shared space; then the
+    /// prior's, when the predictor has one ([`Predictor::prior_index`]).
     pub fn estimate(&self, z: &[f32]) -> Vec<Estimate> {
         let spec = &self.manifest.neighbours;
         let (similarity, order) = if spec.k > 0 {
@@ -286,18 +300,33 @@ impl Predictor {
         } else {
             (Vec::new(), Vec::new())
         };
-        (self.manifest.heads.iter().enumerate())
-            .map(|(h, head)| {
-                let own = head_probability(&head.weights, head.bias, z);
-                Estimate {
-                    quality: self.nearest(h, own, &similarity, &order),
-                    sd: head.covariance.as_deref().map_or(0.0, |c| sd(c, z, own)),
-                }
-            })
-            .collect()
+        let own = |head: &Head| head_probability(&head.weights, head.bias, z);
+        let spread = |head: &Head, p: f64| head.covariance.as_deref().map_or(0.0, |c| sd(c, z, p));
+        let heads = (self.manifest.heads.iter().enumerate()).map(|(h, head)| {
+            let p = own(head);
+            Estimate {
+                quality: self.nearest(h, p, &similarity, &order),
+                sd: spread(head, p),
+            }
+        });
+        let prior = self.prior.iter().map(|head| {
+            let p = own(head);
+            Estimate {
+                quality: p,
+                sd: spread(head, p),
+            }
+        });
+        heads.chain(prior).collect()
     }
 
-    /// Every head's estimate on each of the manifest's reference prompts: `[prompt][head]`.
+    /// Where [`Predictor::estimate`] puts the prior's estimate (after every head), if the
+    /// predictor has a prior (two heads or more).
+    pub fn prior_index(&self) -> Option<usize> {
+        self.prior.as_ref().map(|_| self.manifest.heads.len())
+    }
+
+    /// Every head's estimate on each of the manifest's reference prompts, then the prior's:
+    /// `[prompt][head]`.
     pub fn reference(&self) -> &[Vec<Estimate>] {
         &self.reference
     }

@@ -88,25 +88,36 @@ fn margin(predictor: &Predictor, reference: &[Vec<Estimate>]) -> Margin {
     }
 }
 
-/// Index of each pool model's head; fails on a model the predictor has no head for.
+/// Index of each pool model's estimate in the predictor's output: its own head, the head it
+/// borrows (`like`), or the prior (`uncalibrated`); fails on a model that has none of these.
 fn head_indices(predictor: &Predictor, pool: &Pool) -> Result<Vec<usize>> {
     let manifest = predictor.manifest();
+    let find = |id: &str| manifest.heads.iter().position(|h| h.id == id);
+    let known = || {
+        (manifest.heads.iter())
+            .map(|h| h.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     pool.models
         .iter()
         .map(|m| {
-            manifest
-                .heads
-                .iter()
-                .position(|h| h.id == m.id)
-                .ok_or_else(|| Error::MissingHead {
+            if let Some(h) = find(&m.id) {
+                return Ok(h);
+            }
+            if let Some(like) = &m.like {
+                return find(like).ok_or_else(|| Error::MissingHead {
+                    model: format!("{} (like {like})", m.id),
+                    known: known(),
+                });
+            }
+            match (m.uncalibrated, predictor.prior_index()) {
+                (true, Some(prior)) => Ok(prior),
+                _ => Err(Error::MissingHead {
                     model: m.id.clone(),
-                    known: manifest
-                        .heads
-                        .iter()
-                        .map(|h| h.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
+                    known: known(),
+                }),
+            }
         })
         .collect()
 }
@@ -280,16 +291,16 @@ impl Router {
 
     /// The estimate for each pool model, in pool order.
     fn estimates(&self, prediction: &Prediction) -> Vec<Estimate> {
+        let prior = self.predictor.prior_index();
         self.heads
             .iter()
-            .map(|&h| {
-                prediction
-                    .quality
-                    .get(h)
-                    .map_or(Estimate::default(), |q| Estimate {
-                        quality: q.quality,
-                        sd: q.sd,
-                    })
+            .map(|&h| match prediction.quality.get(h) {
+                Some(q) => Estimate {
+                    quality: q.quality,
+                    sd: q.sd,
+                },
+                None if Some(h) == prior => prediction.uncalibrated.unwrap_or_default(),
+                None => Estimate::default(),
             })
             .collect()
     }

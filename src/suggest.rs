@@ -231,6 +231,7 @@ mod tests {
             context_window: 100_000,
             latency_ms: 1000,
             expected_output_tokens: None,
+            ..Default::default()
         };
         let pool = Pool::from_models(vec![
             model("left", 1.0),

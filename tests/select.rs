@@ -20,6 +20,7 @@ fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> 
         context_window: window,
         latency_ms: latency,
         expected_output_tokens: None,
+        ..Default::default()
     }
 }
 
@@ -260,4 +261,79 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
     let err = router.set_pool(unknown).unwrap_err();
     assert!(err.to_string().contains("gpt-5"), "{err}");
     assert_eq!(router.pool(), &cheap, "the failed call kept the pool");
+}
+
+/// A model no table labels: borrowed from a labelled one, estimates are that model's; left
+/// uncalibrated, it is routed as an average model as unsure as models differ, and the margin
+/// keeps it from displacing a known one at the same price.
+#[test]
+fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
+    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let base = Pool::default_pool();
+    let sonnet = base.model("claude-3-5-sonnet-20241022").unwrap().clone();
+    let borrowed = PoolModel {
+        id: "claude-next".into(),
+        like: Some(sonnet.id.clone()),
+        ..sonnet.clone()
+    };
+    let fresh = PoolModel {
+        id: "mystery".into(),
+        uncalibrated: true,
+        ..sonnet.clone()
+    };
+    let pool = Pool::from_models(vec![sonnet.clone(), borrowed, fresh]).unwrap();
+    let router = routoo::Router::new(predictor, pool).unwrap();
+    let prompt = "Prove that there are infinitely many primes.";
+    let prediction = router.predict(prompt).unwrap();
+    let prior = prediction
+        .uncalibrated
+        .expect("the bundle's heads give a prior");
+    let sure = prediction.estimate_of(&sonnet.id).unwrap();
+    assert!(
+        prior.sd > sure.sd,
+        "the prior is unsure: {prior:?} vs {sure:?}"
+    );
+    let d = router.route(prompt, &RouteOptions::default()).unwrap();
+    let of = |id: &str| d.ranked.iter().find(|c| c.model == id).unwrap().clone();
+    assert_eq!(of("claude-next").quality, of(&sonnet.id).quality);
+    assert!((of("mystery").quality - prior.quality).abs() < 1e-12);
+    assert!(of("mystery").margin > 0.0);
+    assert_ne!(
+        d.choice.model, "mystery",
+        "an unknown model does not win at the same price"
+    );
+
+    // Nothing to go on, or a borrowed head that does not exist: an error naming the model.
+    let mut unknown = Pool::from_models(vec![PoolModel {
+        id: "nobody".into(),
+        ..sonnet.clone()
+    }])
+    .unwrap();
+    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    assert!(routoo::Router::new(predictor, unknown.clone())
+        .unwrap_err()
+        .to_string()
+        .contains("nobody"));
+    unknown.models[0].like = Some("gpt-7".into());
+    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let err = routoo::Router::new(predictor, unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("like gpt-7"), "{err}");
+    let both = PoolModel {
+        id: "x".into(),
+        like: Some(sonnet.id.clone()),
+        uncalibrated: true,
+        ..sonnet.clone()
+    };
+    assert!(Pool::from_models(vec![both])
+        .unwrap_err()
+        .to_string()
+        .contains("say one"));
+    let mut dated = sonnet.clone();
+    dated.price_date = Some("30/11/2026".into());
+    assert!(Pool::from_models(vec![dated])
+        .unwrap_err()
+        .to_string()
+        .contains("YYYY-MM-DD"));
 }

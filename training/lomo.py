@@ -72,7 +72,7 @@ def main():
     ap.add_argument("--out", default=ROOT / "training" / "work" / "lomo.json", type=pathlib.Path)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--report", action="store_true", help="print the tables from --out")
-    ap.add_argument("--criterion", default=probes.CRITERION, choices=["d", "v"],
+    ap.add_argument("--criterion", default=probes.CRITERION, choices=["d", "v", "random"],
                     help="probe order: d = D-optimal, v = V-optimal (see probes.py)")
     ap.add_argument("--prior-scale", type=float, default=1.0,
                     help="multiplies the prior's covariance (research only)")

@@ -117,6 +117,9 @@ def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=N
         quad = np.einsum("ri,mij,rj->rm", x, inv, x)
         if criterion == "d":
             gain = np.log1p(w * quad).mean(axis=1)
+        elif criterion == "random":
+            # A representative sample (research baseline): every prompt equally likely.
+            gain = np.random.default_rng(k).random(len(x))
         else:
             # Fall of the mean predictive variance: w·xᵀA⁻¹SA⁻¹x / (1 + w·xᵀA⁻¹x).
             ax = np.einsum("mij,rj->rmi", inv, x)

@@ -478,6 +478,7 @@ mod tests {
             context_window: 1000,
             latency_ms: 100,
             expected_output_tokens: None,
+            ..Default::default()
         };
         Pool {
             expected_output_tokens: 10,
@@ -722,6 +723,7 @@ mod tests {
                 context_window: 100_000,
                 latency_ms: 1,
                 expected_output_tokens: None,
+                ..Default::default()
             }).collect();
             let pool = Pool { expected_output_tokens: 10, models };
             let ranked: Vec<Candidate> = pool.models.iter().map(|m| Candidate {
