@@ -353,11 +353,7 @@ impl JsRouter {
         let prediction = self.prediction(&prompt)?;
         let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
-            let transport = fetch::Fetch {
-                signal: call.signal.clone(),
-                idle: call.idle,
-                deadline: call.deadline,
-            };
+            let transport = call.transport();
             let mut keys = call.keys.clone();
             provider::probe_local(&transport, &pool, &mut keys).await;
             let ranked = (decision.ranked.into_iter())
@@ -472,13 +468,7 @@ impl JsRouter {
     }
 
     fn start_calibration(&self, model: JsValue, call: JsValue) -> Result<js_sys::Promise, JsError> {
-        let field = |name: &str| -> JsValue {
-            if call.is_object() {
-                js_sys::Reflect::get(&call, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-            } else {
-                JsValue::UNDEFINED
-            }
-        };
+        let field = |name: &str| field(&call, name);
         let probe_set = field("probeSet").as_string().ok_or_else(|| {
             js_error("invalid calibrate call: `probeSet` must be the text of probes.json")
         })?;
@@ -493,19 +483,10 @@ impl JsRouter {
         };
         let plan = self.plan(model, &probe_set, probes)?;
         let ask = AskCall::from_js(&call)?;
-        let on_progress = match field("onProgress") {
-            v if v.is_undefined() || v.is_null() => None,
-            v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| {
-                js_error("invalid calibrate call: `onProgress` must be a function")
-            })?),
-        };
+        let on_progress = callback(&call, "onProgress", "calibrate call")?;
         let encoder = self.inner.predictor().manifest().encoder.sha256.clone();
         let future = async move {
-            let transport = fetch::Fetch {
-                signal: ask.signal.clone(),
-                idle: ask.idle,
-                deadline: ask.deadline,
-            };
+            let transport = ask.transport();
             let mut keys = ask.keys.clone();
             provider::probe_local(&transport, plan.pool(), &mut keys).await;
             let options = CalibrateOptions {
@@ -545,6 +526,34 @@ impl JsRouter {
             .map(|h| h.id.clone())
             .collect()
     }
+}
+
+/// A field of an options object (undefined when `options` is not an object).
+fn field(options: &JsValue, name: &str) -> JsValue {
+    if options.is_object() {
+        js_sys::Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+fn present(v: &JsValue) -> bool {
+    !(v.is_undefined() || v.is_null())
+}
+
+/// An optional callback field; `what` names the argument in the error.
+fn callback(
+    options: &JsValue,
+    name: &str,
+    what: &str,
+) -> Result<Option<js_sys::Function>, JsError> {
+    let v = field(options, name);
+    if !present(&v) {
+        return Ok(None);
+    }
+    v.dyn_into::<js_sys::Function>()
+        .map(Some)
+        .map_err(|_| js_error(format!("invalid {what}: `{name}` must be a function")))
 }
 
 /// JSON text of a value given as a string or an object.
@@ -656,14 +665,7 @@ struct AskCall {
 
 impl AskCall {
     fn from_js(call: &JsValue) -> Result<AskCall, JsError> {
-        let field = |name: &str| -> JsValue {
-            if call.is_object() {
-                js_sys::Reflect::get(call, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
-            } else {
-                JsValue::UNDEFINED
-            }
-        };
-        let present = |v: &JsValue| !(v.is_undefined() || v.is_null());
+        let field = |name: &str| field(call, name);
         let keys = keys_from_js(field("keys"), "invalid ask call")?;
         let number = |name: &str, default: f64, max: f64| -> Result<f64, JsError> {
             let v = field(name);
@@ -677,15 +679,7 @@ impl AskCall {
                 ))),
             }
         };
-        let function = |name: &str| -> Result<Option<js_sys::Function>, JsError> {
-            let v = field(name);
-            if !present(&v) {
-                return Ok(None);
-            }
-            v.dyn_into::<js_sys::Function>()
-                .map(Some)
-                .map_err(|_| js_error(format!("invalid ask call: `{name}` must be a function")))
-        };
+        let function = |name: &str| callback(call, name, "ask call");
         let signal = field("signal");
         let signal = if present(&signal) {
             Some(
@@ -714,6 +708,15 @@ impl AskCall {
             on_text: function("onText")?,
             on_event: function("onEvent")?,
         })
+    }
+
+    /// The page's transport, with this call's signal and timeouts.
+    fn transport(&self) -> fetch::Fetch {
+        fetch::Fetch {
+            signal: self.signal.clone(),
+            idle: self.idle,
+            deadline: self.deadline,
+        }
     }
 
     /// Passes progress to the page's callbacks; what they throw is theirs, not the call's.
