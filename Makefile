@@ -65,7 +65,8 @@ test-wasm:
 
 test-browser: wasm
 	@mkdir -p $(LOGS)
-	node --test --test-concurrency=1 tests/browser/ 2>&1 | tee $(LOGS)/browser.log
+	@# One suite at a time (the demo's emulator port), and no test may run past five minutes.
+	node --test --test-concurrency=1 --test-timeout=300000 tests/browser/ 2>&1 | tee $(LOGS)/browser.log
 
 # Fails a run in which some suite executed nothing; prints the total for CI.
 check-counts:

@@ -313,7 +313,11 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     res.end();
   });
   server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
-  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+  // A port already taken (a leftover `make emulator`) fails here, at once, with the reason.
+  await new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, "127.0.0.1", () => { server.off("error", fail); ok(); });
+  });
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
     url,

@@ -129,3 +129,13 @@ test("every call is logged with its headers, so tests can check where keys went"
   assert.ok(logged.length > 0);
   assert.equal(logged.at(-1).headers.authorization, `Bearer ${KEY}`);
 });
+
+test("a port already taken fails start() at once, with the reason", async () => {
+  const first = await start({ port: 0 });
+  try {
+    const port = Number(new URL(first.url).port);
+    await assert.rejects(start({ port }), /EADDRINUSE/);
+  } finally {
+    await first.close();
+  }
+});
