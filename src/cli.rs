@@ -793,7 +793,14 @@ fn suggest_pool(
     check: bool,
 ) -> Result<serde_json::Value> {
     let inputs = table_inputs(router, data, models)?;
-    let suggestion = suggest::suggest(&inputs, budget, k)?;
+    let estimates = suggest::estimates_of(&inputs);
+    let prompts = suggest::Prompts {
+        pool: &inputs.pool,
+        chars: &inputs.chars,
+        estimates: &estimates,
+        kappa: inputs.margin.kappa,
+    };
+    let suggestion = suggest::suggest(prompts, budget, k)?;
     let mut out = serde_json::json!({ "suggestion": suggestion });
     if check {
         let n = inputs.pool.models.len();
@@ -818,7 +825,7 @@ fn suggest_pool(
         });
         // The best the predictions alone could have found, for what greedy search costs.
         let (expected_best, _) =
-            suggest::best_subset(n, k, |s| suggest::expected(&inputs, s, budget).map(|e| e.0));
+            suggest::best_subset(n, k, |s| suggest::expected(prompts, s, budget).map(|e| e.0));
         out["check"] = serde_json::json!({
             "rows": inputs.correct.len(),
             "subsetsTried": tried,

@@ -159,6 +159,20 @@ impl Router {
         Ok(())
     }
 
+    /// At most `k` models of the pool that together give the most expected accuracy at
+    /// `budget` US$ per 1,000 requests on the bundle's reference prompts, and what each adds
+    /// ([`crate::suggest`]).
+    pub fn suggest_pool(&self, budget: f64, k: usize) -> Result<crate::suggest::Suggestion> {
+        let estimates = reference_estimates(&self.predictor, &self.heads);
+        let prompts = crate::suggest::Prompts {
+            pool: &self.pool,
+            chars: &self.predictor.manifest().reference.chars,
+            estimates: &estimates,
+            kappa: self.margin.kappa,
+        };
+        crate::suggest::suggest(prompts, budget, k)
+    }
+
     /// The predictor.
     pub fn predictor(&self) -> &Predictor {
         &self.predictor

@@ -43,23 +43,53 @@ pub struct Suggestion {
     pub expected_spend_per_1k: f64,
 }
 
-/// Expected accuracy and spend (US$ per 1,000) at `budget` of the models `subset` of
-/// `inputs.pool`, from the predictions alone; `None` when even its cheapest routing costs more.
-pub fn expected(inputs: &Inputs, subset: &[usize], budget: f64) -> Option<(f64, f64)> {
+/// Prompts with the router's estimates for every model of a pool: what a suggestion reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompts<'a> {
+    /// The models to choose from, with their prices.
+    pub pool: &'a Pool,
+    /// Each prompt's length in characters.
+    pub chars: &'a [usize],
+    /// `[prompt][model]`, models in pool order.
+    pub estimates: &'a [Vec<Estimate>],
+    /// The selector's κ.
+    pub kappa: f64,
+}
+
+/// Expected accuracy and spend (US$ per 1,000) at `budget` of the models `subset` of the pool,
+/// from the predictions alone; `None` when even its cheapest routing costs more.
+pub fn expected(prompts: Prompts<'_>, subset: &[usize], budget: f64) -> Option<(f64, f64)> {
     if subset.is_empty() {
         return None;
     }
     let pool = Pool {
-        expected_output_tokens: inputs.pool.expected_output_tokens,
+        expected_output_tokens: prompts.pool.expected_output_tokens,
         models: subset
             .iter()
-            .map(|&m| inputs.pool.models[m].clone())
+            .map(|&m| prompts.pool.models[m].clone())
             .collect(),
     };
-    let estimates: Vec<Vec<Estimate>> = (0..inputs.quality.len())
+    let estimates: Vec<Vec<Estimate>> = (prompts.estimates.iter())
+        .map(|row| subset.iter().map(|&m| row[m]).collect())
+        .collect();
+    let n = estimates.len().max(1) as f64;
+    let margin = Margin {
+        kappa: prompts.kappa,
+        average: (0..subset.len())
+            .map(|i| estimates.iter().map(|e| e[i].quality).sum::<f64>() / n)
+            .collect(),
+    };
+    let curve = BudgetCurve::trace(&pool, prompts.chars, &estimates, &margin);
+    let point = curve.point_for(budget)?;
+    (point.cost_per_1k <= budget).then_some((point.quality, point.cost_per_1k))
+}
+
+/// A table's rows as [`Prompts`]: its estimates, one row per prompt.
+pub fn estimates_of(inputs: &Inputs) -> Vec<Vec<Estimate>> {
+    (0..inputs.quality.len())
         .map(|r| {
-            (subset.iter())
-                .map(|&m| Estimate {
+            (0..inputs.pool.models.len())
+                .map(|m| Estimate {
                     quality: inputs.quality[r][m],
                     sd: inputs
                         .sd
@@ -70,22 +100,12 @@ pub fn expected(inputs: &Inputs, subset: &[usize], budget: f64) -> Option<(f64, 
                 })
                 .collect()
         })
-        .collect();
-    let n = estimates.len().max(1) as f64;
-    let margin = Margin {
-        kappa: inputs.margin.kappa,
-        average: (0..subset.len())
-            .map(|i| estimates.iter().map(|e| e[i].quality).sum::<f64>() / n)
-            .collect(),
-    };
-    let curve = BudgetCurve::trace(&pool, &inputs.chars, &estimates, &margin);
-    let point = curve.point_for(budget)?;
-    (point.cost_per_1k <= budget).then_some((point.quality, point.cost_per_1k))
+        .collect()
 }
 
-/// At most `k` models of `inputs.pool`, added greedily for expected accuracy at `budget` (US$
-/// per 1,000 requests). Stops early when no model adds anything.
-pub fn suggest(inputs: &Inputs, budget: f64, k: usize) -> Result<Suggestion> {
+/// At most `k` models of the pool, added greedily for expected accuracy at `budget` (US$ per
+/// 1,000 requests). Stops early when no model adds anything.
+pub fn suggest(prompts: Prompts<'_>, budget: f64, k: usize) -> Result<Suggestion> {
     if !budget.is_finite() || budget < 0.0 {
         return Err(Error::InvalidOption {
             name: "budget",
@@ -104,12 +124,12 @@ pub fn suggest(inputs: &Inputs, budget: f64, k: usize) -> Result<Suggestion> {
     let mut added = Vec::new();
     let mut current = (f64::NEG_INFINITY, 0.0);
     while chosen.len() < k {
-        let best = (0..inputs.pool.models.len())
+        let best = (0..prompts.pool.models.len())
             .filter(|m| !chosen.contains(m))
             .filter_map(|m| {
                 let mut with = chosen.clone();
                 with.push(m);
-                expected(inputs, &with, budget).map(|e| (m, e))
+                expected(prompts, &with, budget).map(|e| (m, e))
             })
             // Ties to the earlier model, so the answer is deterministic.
             .fold(None, |best: Option<(usize, (f64, f64))>, c| match best {
@@ -130,7 +150,7 @@ pub fn suggest(inputs: &Inputs, budget: f64, k: usize) -> Result<Suggestion> {
         chosen.push(m);
         current = (accuracy, spend);
         added.push(Added {
-            model: inputs.pool.models[m].id.clone(),
+            model: prompts.pool.models[m].id.clone(),
             expected_accuracy: accuracy,
             expected_spend_per_1k: spend,
             adds,
@@ -270,8 +290,15 @@ mod tests {
     #[test]
     fn complementary_models_are_chosen_together_and_each_step_adds() {
         let inputs = inputs();
+        let estimates = estimates_of(&inputs);
+        let prompts = Prompts {
+            pool: &inputs.pool,
+            chars: &inputs.chars,
+            estimates: &estimates,
+            kappa: 0.0,
+        };
         // A budget that buys the cheap models but not the dear one.
-        let s = suggest(&inputs, 1.0, 3).unwrap();
+        let s = suggest(prompts, 1.0, 3).unwrap();
         let ids: Vec<&str> = s.models.iter().map(|a| a.model.as_str()).collect();
         assert_eq!(&ids[..2], ["left", "right"], "{s:?}");
         assert!((s.models[1].expected_accuracy - 0.9).abs() < 1e-9, "{s:?}");
@@ -281,15 +308,15 @@ mod tests {
             .all(|w| w[1].expected_accuracy > w[0].expected_accuracy));
         assert!(s.expected_spend_per_1k <= 1.0);
         // Greedy is optimal here: the exhaustive search by the same measure agrees.
-        let (best, _) = best_subset(4, 2, |sub| expected(&inputs, sub, 1.0).map(|e| e.0));
+        let (best, _) = best_subset(4, 2, |sub| expected(prompts, sub, 1.0).map(|e| e.0));
         assert_eq!(best.unwrap().0, vec![0, 1]);
         // With money for it, the dear model alone is best.
-        let rich = suggest(&inputs, 1e3, 1).unwrap();
+        let rich = suggest(prompts, 1e3, 1).unwrap();
         assert_eq!(rich.models[0].model, "dear");
         // Labels agree: the pair routes every row right within the budget.
         assert_eq!(routed_accuracy(&inputs, &[0, 1], 1.0), Some(1.0));
-        assert!(suggest(&inputs, 0.0, 2).is_err());
-        assert!(suggest(&inputs, 1.0, 0).is_err());
+        assert!(suggest(prompts, 0.0, 2).is_err());
+        assert!(suggest(prompts, 1.0, 0).is_err());
     }
 
     #[test]

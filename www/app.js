@@ -182,6 +182,7 @@ function ready({ ms, curve, keyOrigins, version, rejected = [] }) {
   $("load-status").textContent = `Predictor ready in ${(ms / 1000).toFixed(1)} s; it runs in this page.`;
   $("budget").disabled = false;
   $("send").disabled = false;
+  $("suggest").disabled = false;
   document.body.dataset.ready = "true";
   showBudget();
   route();
@@ -498,6 +499,39 @@ function keysChanged() {
   route();
 }
 
+// ---- Suggesting a pool ----
+
+async function suggestPool() {
+  const k = Number($("suggest-k").value);
+  const b = budget();
+  const m = await request({ type: "suggest", budget: b, k });
+  $("suggest-use").disabled = true;
+  state.suggestion = null;
+  if (m.error) {
+    $("suggestion").replaceChildren();
+    $("suggest-status").textContent = `No suggestion: ${m.error}`;
+    return;
+  }
+  const s = m.suggestion;
+  state.suggestion = s.models.map((a) => a.model);
+  $("suggestion").replaceChildren(...s.models.map((a) => {
+    const li = document.createElement("li");
+    li.dataset.model = a.model;
+    li.textContent = `${a.model}: adds ${(a.adds * 100).toFixed(1)} points ` +
+      `(then ${pct(a.expectedAccuracy)} at US$${usd(a.expectedSpendPer1k)} per 1,000 requests)`;
+    return li;
+  }));
+  $("suggest-status").textContent = `At US$${usd(b)} per 1,000 requests these ${s.models.length} models are expected ` +
+    `to reach ${pct(s.expectedAccuracy)}, spending US$${usd(s.expectedSpendPer1k)} per 1,000 requests.`;
+  $("suggest-use").disabled = false;
+}
+
+function useSuggestion() {
+  if (!state.suggestion) return;
+  state.edits.off = models().map((m) => m.id).filter((id) => !state.suggestion.includes(id));
+  poolChanged();
+}
+
 // ---- Adding a model ----
 
 /** The model the form describes, as a pool entry; throws with what to mend. */
@@ -802,6 +836,8 @@ async function main() {
     renderKeys();
     keysChanged();
   });
+  $("suggest").addEventListener("click", suggestPool);
+  $("suggest-use").addEventListener("click", useSuggestion);
   $("add-form").addEventListener("submit", showOutlook);
   $("add-form").addEventListener("input", () => { $("add-start").disabled = true; $("add-outlook").textContent = ""; });
   $("add-base").addEventListener("input", showKeyOrigin);

@@ -157,6 +157,15 @@ const handlers = {
   stop() {
     asking?.abort();
   },
+  /** The few models of the pool that give the most expected accuracy at `budget`. */
+  suggest({ seq, budget, k }) {
+    try {
+      post({ type: "suggestion", seq, suggestion: router.suggestPool(budget, k) });
+    } catch (e) {
+      post({ type: "suggestion", seq, error: e.message });
+      trapped(e);
+    }
+  },
   /** What calibrating `model` with `probes` probes would cost: nothing is sent. */
   async outlook({ seq, model, probes: n }) {
     try {

@@ -516,6 +516,24 @@ impl JsRouter {
         Ok(wasm_bindgen_futures::future_to_promise(future))
     }
 
+    /// At most `maxModels` models of the pool that together give the most expected accuracy at
+    /// `budget` US$ per 1,000 requests (on the bundle's reference prompts):
+    /// `{models: [{model, adds, expectedAccuracy, expectedSpendPer1k}], expectedAccuracy,
+    /// expectedSpendPer1k, budgetPer1k}`.
+    #[wasm_bindgen(js_name = suggestPool)]
+    pub fn suggest_pool(
+        &self,
+        budget: f64,
+        #[wasm_bindgen(js_name = maxModels)] max_models: u32,
+    ) -> Result<JsValue, JsError> {
+        to_js(
+            &self
+                .inner
+                .suggest_pool(budget, max_models as usize)
+                .map_err(js_error)?,
+        )
+    }
+
     /// Ids of the models the predictor has heads for.
     pub fn models(&self) -> Vec<String> {
         self.inner

@@ -252,6 +252,27 @@ test("spend caps: a request cap lowers the answer limit or passes models over; a
   await page.fill("#cap-session", "");
 });
 
+test("Suggest a pool: at most K models and what each adds; using it leaves only those on", async () => {
+  await routed(page, () => page.locator("#budget").fill("500"));
+  await page.selectOption("#suggest-k", "3");
+  await page.click("#suggest");
+  await page.waitForFunction(() => document.querySelectorAll("#suggestion li").length > 0
+    || /No suggestion/.test(document.getElementById("suggest-status").textContent));
+  const items = await page.$$eval("#suggestion li", (ls) => ls.map((l) => [l.dataset.model, l.textContent]));
+  assert.ok(items.length >= 1 && items.length <= 3, JSON.stringify(items));
+  for (const [, text] of items) assert.match(text, /adds [\d.]+ points \(then [\d.]+ % at US\$/);
+  assert.match(await page.textContent("#suggest-status"), /expected to reach [\d.]+ %/);
+  await page.click("#suggest-use");
+  const chosen = items.map(([id]) => id).sort();
+  await page.waitForFunction((n) => [...document.querySelectorAll("#pool tbody tr")]
+    .filter((r) => r.querySelector("input[type=checkbox]").checked).length === n, chosen.length);
+  const on = await page.$$eval("#pool tbody tr", (rows) => rows
+    .filter((r) => r.querySelector("input[type=checkbox]").checked).map((r) => r.dataset.model));
+  assert.deepEqual(on.sort(), chosen);
+  await shot(page, "12-suggest");
+  await routed(page, () => page.click("#pool-reset"));
+});
+
 test("Add a model: the cost first, then probes with progress and Stop; it joins the pool, stays, exports and imports", async () => {
   const PROBES = JSON.parse(readFileSync(`${WWW}/models/probes.json`, "utf8")).probes;
   const knows = (n) => PROBES.slice(0, n).filter((p) => p.benchmark === "mmlu-pro").length;
