@@ -6,7 +6,7 @@ use crate::batch::{self, BatchPlan};
 use crate::calibrate::HeadsFile;
 use crate::error::{Error, Exclusions, Result};
 use crate::pool::Pool;
-use crate::predictor::{Estimate, Prediction, Predictor};
+use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
 use crate::select::{self, BudgetCurve, Candidate, Constraints, Excluded, Margin};
 
 /// How to trade quality for cost on one request.
@@ -301,6 +301,19 @@ impl Router {
             })
             .collect::<Result<Vec<_>>>()?;
         batch::plan(&candidates, budget_total)
+    }
+
+    /// Each pool model's estimate for a prediction, in pool order: its own head's, the head it
+    /// borrows, or the prior's for an uncalibrated model.
+    pub fn pool_estimates(&self, prediction: &Prediction) -> Vec<ModelQuality> {
+        (self.pool.models.iter())
+            .zip(self.estimates(prediction))
+            .map(|(m, e)| ModelQuality {
+                model: m.id.clone(),
+                quality: e.quality,
+                sd: e.sd,
+            })
+            .collect()
     }
 
     /// The estimate for each pool model, in pool order.

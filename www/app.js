@@ -50,10 +50,11 @@ function notice(text) {
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const isPrice = (v) => typeof v === "number" && Number.isFinite(v) && v >= 0;
-/** Pool edits hold only what the page edits: models turned off, and prices. */
+/** Pool edits hold only what the page edits: models turned off (or, if historical, on), and prices. */
+const ids = (v) => v === undefined || (Array.isArray(v) && v.every((id) => typeof id === "string"));
 const validEdits = (e) => isObject(e)
-  && Object.keys(e).every((k) => k === "off" || k === "prices")
-  && (e.off === undefined || (Array.isArray(e.off) && e.off.every((id) => typeof id === "string")))
+  && Object.keys(e).every((k) => k === "off" || k === "on" || k === "prices")
+  && ids(e.off) && ids(e.on)
   && (e.prices === undefined || (isObject(e.prices) && Object.values(e.prices).every((p) => isObject(p)
     && Object.entries(p).every(([k, v]) => (k === "priceIn" || k === "priceOut") && isPrice(v)))));
 const validKeys = (k) => isObject(k) && Object.values(k).every((v) => typeof v === "string");
@@ -65,17 +66,24 @@ function save(key, value) {
 
 
 function models() {
+  // A calibrated model takes the place of a default entry of the same id (one that was
+  // uncalibrated or borrowed its estimates).
   const own = state.added.map((a) => added.modelOf(a.heads));
-  return [...state.defaults.models, ...own].map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
+  const mine = new Set(own.map((m) => m.id));
+  return [...state.defaults.models.filter((m) => !mine.has(m.id)), ...own]
+    .map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
 }
 
 /** Heads of the user's models, for the worker to add. */
 const userHeads = () => state.added.map((a) => a.heads);
 
+/** A model is on unless turned off; a historical one (no longer served) only once turned on. */
+const isOn = (m) => !state.edits.off.includes(m.id) && (!m.historical || state.edits.on.includes(m.id));
+
 /** The enabled models, pointed at the emulator when it is on. */
 function routedPool() {
   const emulator = $("emulator").checked;
-  const list = models().filter((m) => !state.edits.off.includes(m.id)).map((m) => emulator
+  const list = models().filter(isOn).map((m) => emulator
     ? { ...m, baseUrl: `${EMULATOR}/v1` } : m); // the emulator speaks every format under /v1
   return { ...state.defaults, models: list };
 }
@@ -365,13 +373,15 @@ function reasonFor(model, decision, i) {
 
 function renderPool() {
   const body = $("pool").tBodies[0];
-  const { decision, prediction } = state.routed ?? {};
-  const quality = new Map(prediction?.quality.map((q) => [q.model, q.quality]) ?? []);
+  const { decision, prediction, estimates } = state.routed ?? {};
+  // Every head's estimate (models turned off included), then the routed pool's own, which adds
+  // the models that borrow a head or are uncalibrated.
+  const quality = new Map([...(prediction?.quality ?? []), ...(estimates ?? [])].map((q) => [q.model, q.quality]));
   const callable = state.callable ?? [];
   body.replaceChildren(...models().map((m) => {
     const tr = document.createElement("tr");
     tr.dataset.model = m.id;
-    const on = !state.edits.off.includes(m.id);
+    const on = isOn(m);
     const rank = decision?.ranked.findIndex((r) => r.model === m.id) ?? -1;
     const excluded = decision?.excluded.find((e) => e.model === m.id);
     if (rank === 0) tr.className = "chosen";
@@ -388,7 +398,10 @@ function renderPool() {
     const provider = document.createElement("small");
     const own = state.added.find((a) => a.id === m.id)?.heads.calibrations?.[0];
     provider.textContent = own ? `${m.provider}, calibrated: ${own.correct} of ${own.graded} probes right`
-      : m.provider;
+      : m.historical ? `${m.provider}, historical: no longer served, kept to compare`
+      : m.like ? `${m.provider}, estimates borrowed from ${m.like}`
+      : m.uncalibrated ? `${m.provider}, uncalibrated: routed as an average model` : m.provider;
+    const calibrateIt = m.uncalibrated || m.like ? [document.createElement("br"), calibrateButton(m)] : [];
 
     const q = quality.get(m.id);
     const meter = document.createElement("meter");
@@ -414,7 +427,7 @@ function renderPool() {
     else status = decision ? "" : "Usable";
 
     const cells = [
-      [use], [name, document.createElement("br"), provider], [meter, " ", qText],
+      [use], [name, document.createElement("br"), provider, ...calibrateIt], [meter, " ", qText],
       [rank >= 0 ? `US$${usd(decision.ranked[rank].cost.usd)}` : "—"],
       [price("priceIn")], [price("priceOut")], [status],
     ];
@@ -446,6 +459,7 @@ async function poolChanged() {
 
 function toggle(id, on) {
   state.edits.off = state.edits.off.filter((x) => x !== id).concat(on ? [] : [id]);
+  state.edits.on = state.edits.on.filter((x) => x !== id).concat(on ? [id] : []);
   poolChanged();
 }
 
@@ -499,6 +513,24 @@ function keysChanged() {
   route();
 }
 
+/** A button that fills "Add a model" with this pool entry, to calibrate it. */
+function calibrateButton(m) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = "Calibrate";
+  b.setAttribute("aria-label", `Calibrate ${m.id}`);
+  b.addEventListener("click", () => {
+    for (const [id, v] of [["add-id", m.id], ["add-provider", m.provider], ["add-api", m.apiModel],
+      ["add-base", m.baseUrl], ["add-in", m.priceIn], ["add-out", m.priceOut]]) $(id).value = v;
+    showKeyOrigin();
+    $("add-start").disabled = true;
+    $("add-outlook").textContent = "";
+    $("add-section").scrollIntoView();
+    $("add-estimate").focus();
+  });
+  return b;
+}
+
 // ---- Suggesting a pool ----
 
 async function suggestPool() {
@@ -529,6 +561,7 @@ async function suggestPool() {
 function useSuggestion() {
   if (!state.suggestion) return;
   state.edits.off = models().map((m) => m.id).filter((id) => !state.suggestion.includes(id));
+  state.edits.on = [...state.suggestion];
   poolChanged();
 }
 
@@ -545,7 +578,8 @@ function formModel() {
   for (const [id, what] of [["add-id", "a name"], ["add-provider", "a provider"], ["add-api", "the API model id"], ["add-base", "a base URL"]]) {
     if (!text(id)) throw new Error(`Give ${what}.`);
   }
-  if (models().some((m) => m.id === text("add-id") && !state.added.some((a) => a.id === m.id))) {
+  const known = state.defaults.models.find((m) => m.id === text("add-id"));
+  if (known && !known.uncalibrated && !known.like) {
     throw new Error(`${text("add-id")} is a model of the default pool already; choose another name.`);
   }
   return {
@@ -796,7 +830,7 @@ function hideError() {
 // ---- Start ----
 
 async function main() {
-  state.edits = { off: [], prices: {}, ...load(STORE.pool, {}, validEdits) };
+  state.edits = { off: [], on: [], prices: {}, ...load(STORE.pool, {}, validEdits) };
   state.keys = load(STORE.keys, {}, validKeys);
   $("remember").checked = Object.keys(state.keys).length > 0;
   $("emulator").checked = Boolean(EMULATOR) && load(STORE.emulator, false, (v) => typeof v === "boolean");
@@ -823,7 +857,7 @@ async function main() {
   $("ask-form").addEventListener("submit", send);
   $("keys").addEventListener("submit", (e) => e.preventDefault());
   $("stop").addEventListener("click", () => worker.postMessage({ type: "stop" }));
-  $("pool-reset").addEventListener("click", () => { state.edits = { off: [], prices: {} }; poolChanged(); });
+  $("pool-reset").addEventListener("click", () => { state.edits = { off: [], on: [], prices: {} }; poolChanged(); });
   $("remember").addEventListener("change", () => {
     if ($("remember").checked) save(STORE.keys, state.keys);
     else localStorage.removeItem(STORE.keys);

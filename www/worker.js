@@ -49,8 +49,10 @@ function start(bytes, pool, heads, Router) {
       rejected.push({ id: file?.heads?.[0]?.id ?? "?", error: e.message });
     }
   }
+  // A model whose heads file was refused has nothing to be estimated with: it is left out.
   const known = new Set(router.models());
-  router.setPool({ ...pool, models: pool.models.filter((m) => known.has(m.id)) });
+  const estimable = (m) => known.has(m.id) || m.like || m.uncalibrated;
+  router.setPool({ ...pool, models: pool.models.filter(estimable) });
   return rejected;
 }
 
@@ -125,14 +127,16 @@ const handlers = {
     const t0 = performance.now();
     // The prediction stands even when no model may be chosen (no key yet): the pool shows it.
     let prediction;
+    let estimates;
     let callable = [];
     try {
       prediction = router.predict(prompt);
+      estimates = router.poolEstimates(prompt);
       callable = router.callable(keys);
       const decision = router.route(prompt, { ...options, providers: callable });
-      post({ type: "route", seq, prompt, prediction, decision, callable, ms: performance.now() - t0 });
+      post({ type: "route", seq, prompt, prediction, estimates, decision, callable, ms: performance.now() - t0 });
     } catch (e) {
-      post({ type: "route", seq, prompt, prediction, callable, error: e.message });
+      post({ type: "route", seq, prompt, prediction, estimates, callable, error: e.message });
       trapped(e);
     }
   },

@@ -289,6 +289,13 @@ impl JsRouter {
         to_js(&self.prediction(prompt)?)
     }
 
+    /// Each pool model's estimate for a prompt, in pool order (`[{model, quality, sd}]`):
+    /// unlike `predict`, models that borrow a head or are uncalibrated are included.
+    #[wasm_bindgen(js_name = poolEstimates)]
+    pub fn pool_estimates(&self, prompt: &str) -> Result<JsValue, JsError> {
+        to_js(&self.inner.pool_estimates(&self.prediction(prompt)?))
+    }
+
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
     /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `maxCostPerRequest`,
     /// `maxLatencyMs`, `providers` and `exclude`.

@@ -472,6 +472,45 @@ const closeHost = async (host) => {
   await new Promise((done) => host.server.close(done));
 };
 
+test("historical, borrowed and uncalibrated models: off by default, explained, and one click from calibration", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  let host;
+  try {
+    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+    const [old, lender] = [pool.models[0], pool.models[1]];
+    old.historical = true;
+    pool.models.push({ ...lender, id: "lender-next", apiModel: "lender-next", like: lender.id },
+      { ...lender, id: "mystery", apiModel: "mystery-1", uncalibrated: true, priceDate: "2026-11-30" });
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
+    writeBuildInfo(root);
+    host = await serve(0, root);
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await routed(p, () => p.fill("#prompt", "Which is larger, 2^10 or 10^3?"));
+    const row = (id) => `#pool tr[data-model="${id}"]`;
+    assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), false, "historical starts off");
+    assert.match(await p.textContent(`${row(old.id)} th`), /historical: no longer served/);
+    assert.match(await p.textContent(`${row("lender-next")} th`), new RegExp(`estimates borrowed from ${lender.id}`));
+    assert.match(await p.textContent(`${row("mystery")} th`), /uncalibrated: routed as an average model/);
+    const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
+    assert.equal(await meter("lender-next"), await meter(lender.id), "a borrowed model is estimated as its lender");
+    assert.ok((await meter("mystery")) > 0);
+    // Turned on, a historical model is routed; the choice survives a reload.
+    await routed(p, () => p.check(`${row(old.id)} input[type=checkbox]`));
+    await firstEstimate(p, host.url);
+    assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), true);
+    // Calibrate fills "Add a model" with the entry.
+    await p.click('button[aria-label="Calibrate mystery"]');
+    assert.deepEqual([await p.inputValue("#add-id"), await p.inputValue("#add-api"), await p.inputValue("#add-in")],
+      ["mystery", "mystery-1", String(lender.priceIn)]);
+  } finally {
+    if (host) await closeHost(host);
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a host that answers build.json with an HTML fallback leaves the pinned version in use", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
