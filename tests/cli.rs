@@ -232,7 +232,7 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
     std::fs::write(&pool_file, pool.to_string()).unwrap();
     let pool_arg = pool_file.to_str().unwrap();
     let bind = format!("{}=EMULATOR_KEY", emulator.url);
-    const SENT: usize = 60;
+    const SENT: usize = 120;
     let calibrate = |model: &str, extra: &[&str]| {
         let out_file = dir.join(format!("{model}.json"));
         let out = Command::new(env!("CARGO_BIN_EXE_routoo"))

@@ -3,7 +3,8 @@
 For each model M of the list: fit the shared space on folds 1–4 with every label of M removed,
 choose the probe order for that space (training/probes.py, from the training rows M has a grade
 on), take M's grades on the first N probes, fit M's head as `routoo calibrate` does (the posterior
-mode under the other heads' mean and covariance, src/calibrate.rs) and score routing on fold 0.
+mode under the other heads' mean and covariance scaled by probes.PRIOR_SCALE, src/calibrate.rs)
+and score routing on fold 0 (--test-fold).
 The reference is the same space design fitted with M's labels. M's grades are its labels in the
 tables, which are its recorded answers graded by the table's own grader (src/probe.rs agrees with
 those graders on 98–100 % of recorded responses).
@@ -74,8 +75,10 @@ def main():
     ap.add_argument("--report", action="store_true", help="print the tables from --out")
     ap.add_argument("--criterion", default=probes.CRITERION, choices=["d", "v", "random"],
                     help="probe order: d = D-optimal, v = V-optimal (see probes.py)")
-    ap.add_argument("--prior-scale", type=float, default=1.0,
-                    help="multiplies the prior's covariance (research only)")
+    ap.add_argument("--prior-scale", type=float, default=probes.PRIOR_SCALE,
+                    help="multiplies the prior's covariance (default: what routoo calibrate uses)")
+    ap.add_argument("--test-fold", type=int, default=0,
+                    help="the fold scored; the space is fitted on the others")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
@@ -89,16 +92,16 @@ def main():
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
     pool = space.prices()
-    train, test = np.flatnonzero(folds != 0), folds == 0
+    train, test = np.flatnonzero(folds != args.test_fold), folds == args.test_fold
     every = np.arange(len(rows))
 
     # Probe candidates among the training rows: gradeable rows of the tables with answers.
     where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
     cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
-             if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != 0]
-    print(f"{len(rows)} rows, {len(cands)} probe candidates in folds 1-4", flush=True)
+             if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != args.test_fold]
+    print(f"{len(rows)} rows, {len(cands)} probe candidates outside fold {args.test_fold}", flush=True)
 
-    cache = args.out.parent / "lomo"
+    cache = args.out.parent / ("lomo" if args.test_fold == 0 else f"lomo-fold{args.test_fold}")
     cache.mkdir(parents=True, exist_ok=True)
 
     def fitted(name, labels):
@@ -132,7 +135,7 @@ def main():
                               max(PROBES), max(1, int(probes.SUBJECT_SHARE * max(PROBES))),
                               max(1, int(probes.BENCHMARK_SHARE * max(PROBES))),
                               criterion=args.criterion)
-        labelled = np.flatnonzero((folds != 0) & ~np.isnan(y[:, j]))
+        labelled = np.flatnonzero((folds != args.test_fold) & ~np.isnan(y[:, j]))
         runs = {}
         for n in PROBES + ["all"]:
             sel = labelled if n == "all" else idx[order[:n]]

@@ -25,8 +25,10 @@ from tokenizers import Tokenizer
 from data import ROOT, read_table, sha256
 
 SIZE = 200
-# The calibration's prior: the heads' covariance plus this ridge (src/calibrate.rs, RIDGE).
+# The calibration's prior: the heads' covariance plus this ridge (src/calibrate.rs, RIDGE),
+# times PRIOR_SCALE (CALIBRATION_PRIOR_SCALE). The probe order is chosen under the unscaled one.
 RIDGE = 1e-2
+PRIOR_SCALE = 0.25
 # Longest prompt considered: probes are sent to paid APIs.
 MAX_CHARS = 2500
 # No subject more than this share of the set, no benchmark more than BENCHMARK_SHARE.
