@@ -115,13 +115,7 @@ impl Prior {
     /// it before any calibration is estimated at the mean and carries the spread as its
     /// uncertainty, so the selector's margin keeps it from displacing a known model.
     pub fn head(&self, id: &str) -> Head {
-        let n = self.mean.len();
-        Head {
-            id: id.to_string(),
-            weights: self.mean[..n - 1].iter().map(|&v| v as f32).collect(),
-            bias: self.mean[n - 1] as f32,
-            covariance: Some(self.covariance.iter().map(|&v| v as f32).collect()),
-        }
+        head_of(id, &self.mean, &self.covariance)
     }
 
     /// The same mean with the covariance times `scale`: a prior surer of where models sit.
@@ -141,6 +135,17 @@ impl Prior {
     /// Never true: a prior has the bias at least.
     pub fn is_empty(&self) -> bool {
         self.mean.is_empty()
+    }
+}
+
+/// A head from (θ, b) and their covariance.
+fn head_of(id: &str, params: &[f64], covariance: &[f64]) -> Head {
+    let n = params.len();
+    Head {
+        id: id.to_string(),
+        weights: params[..n - 1].iter().map(|&v| v as f32).collect(),
+        bias: params[n - 1] as f32,
+        covariance: Some(covariance.iter().map(|&v| v as f32).collect()),
     }
 }
 
@@ -232,12 +237,7 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
             "the fit did not converge to finite values".into(),
         ));
     }
-    Ok(Head {
-        id: id.to_string(),
-        weights: w[..n - 1].iter().map(|&v| v as f32).collect(),
-        bias: w[n - 1] as f32,
-        covariance: Some(covariance.iter().map(|&v| v as f32).collect()),
-    })
+    Ok(head_of(id, &w, &covariance))
 }
 
 // ---- Sending the probes ----
@@ -342,7 +342,7 @@ const FAILURES_IN_A_ROW: usize = 3;
 #[derive(Debug, Clone)]
 pub struct Plan {
     prior: Prior,
-    model: PoolModel,
+    /// The model alone.
     pool: Pool,
     probes: Vec<Planned>,
 }
@@ -379,7 +379,6 @@ impl Plan {
             .collect::<Result<_>>()?;
         Ok(Plan {
             prior,
-            model: model.clone(),
             pool,
             probes,
         })
@@ -387,7 +386,8 @@ impl Plan {
 
     /// The model the probes go to.
     pub fn model(&self) -> &PoolModel {
-        &self.model
+        // `new` built the pool from this one model, and a pool is never empty.
+        &self.pool.models[0]
     }
 
     /// A pool of that model alone.
@@ -399,10 +399,10 @@ impl Plan {
     pub fn outlook(&self, max_tokens: u32) -> CostOutlook {
         let (expected, worst) = self.probes.iter().fold((0.0, 0.0), |(e, w), p| {
             let chars = p.message.chars().count();
-            let expected = cost::estimate(&self.pool, &self.model, chars).usd;
+            let expected = cost::estimate(&self.pool, self.model(), chars).usd;
             (
                 e + expected,
-                w + cost::worst_case(&self.model, &p.message, max_tokens),
+                w + cost::worst_case(self.model(), &p.message, max_tokens),
             )
         });
         CostOutlook {
@@ -424,7 +424,7 @@ impl Plan {
         stop: &dyn Fn() -> bool,
         mut on_step: impl FnMut(Step<'_>),
     ) -> Result<Calibration> {
-        let target = &self.model;
+        let target = self.model();
         let mut graded = Vec::new();
         let mut results = Vec::new();
         let mut spent = 0.0;

@@ -346,34 +346,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let router = common.router()?;
             let out = suggest_pool(&router, &data, models, budget, max_models, check)?;
-            common.show(&out, |out| {
-                let s = &out["suggestion"];
-                println!("at US${budget} per 1,000 requests:");
-                for a in s["models"].as_array().into_iter().flatten() {
-                    println!(
-                        "  + {:<32} adds {:>6.2} pt -> expected {:.2} %, US${:.4} per 1k",
-                        a["model"].as_str().unwrap_or(""),
-                        a["adds"].as_f64().unwrap_or(0.0) * 100.0,
-                        a["expectedAccuracy"].as_f64().unwrap_or(0.0) * 100.0,
-                        a["expectedSpendPer1k"].as_f64().unwrap_or(0.0)
-                    );
-                }
-                if let Some(c) = out.get("check") {
-                    println!(
-                        "check on {} labelled rows ({} subsets tried):",
-                        c["rows"], c["subsetsTried"]
-                    );
-                    println!(
-                        "  suggested pool routes to {:.2} %",
-                        c["suggestedAccuracy"].as_f64().unwrap_or(f64::NAN) * 100.0
-                    );
-                    println!(
-                        "  best pool {} routes to {:.2} %",
-                        c["bestModels"],
-                        c["bestAccuracy"].as_f64().unwrap_or(f64::NAN) * 100.0
-                    );
-                }
-            })?;
+            common.show(&out, |out| print_suggestion(out, budget))?;
         }
         Command::Curve { common } => {
             let router = common.router()?;
@@ -391,13 +364,18 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// `<PROVIDER>_API_KEY`, the environment variable a provider's key is read from.
+fn key_var(provider: &str) -> String {
+    format!(
+        "{}_API_KEY",
+        provider.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
 /// The key for a provider from the environment: `<PROVIDER>_API_KEY`, and `GOOGLE_API_KEY`
 /// for Gemini too.
 fn key_for(provider: &str) -> Option<ApiKey> {
-    let name = format!(
-        "{}_API_KEY",
-        provider.to_ascii_uppercase().replace('-', "_")
-    );
+    let name = key_var(provider);
     let gemini = matches!(provider, "google" | "gemini");
     let names = [
         Some(name),
@@ -584,10 +562,10 @@ fn run_calibration(
     futures_executor::block_on(provider::probe_local(&client, &pool, &mut keys));
     anyhow::ensure!(
         keys.can_call(target),
-        "no key for {} ({}): set {}_API_KEY or bind one with --key ORIGIN=VAR",
+        "no key for {} ({}): set {} or bind one with --key ORIGIN=VAR",
         target.base_url,
         target.provider,
-        target.provider.to_ascii_uppercase().replace('-', "_")
+        key_var(&target.provider)
     );
     let calibration =
         futures_executor::block_on(plan.run(&client, &keys, &options, &|| false, |step| {
@@ -784,6 +762,28 @@ fn table_inputs(router: &Router, data: &Path, models: Option<Vec<String>>) -> Re
 /// Most subsets `suggest-pool --check` tries.
 const MAX_SUBSETS: u64 = 50_000;
 
+/// What `suggest-pool` prints.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SuggestReport {
+    suggestion: suggest::Suggestion,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<SuggestCheck>,
+}
+
+/// The suggestion scored with the table's labels, against every subset.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SuggestCheck {
+    rows: usize,
+    subsets_tried: usize,
+    suggested_accuracy: Option<f64>,
+    best_accuracy: Option<f64>,
+    best_models: Option<Vec<String>>,
+    /// The best the predictions alone could have found, for what greedy search costs.
+    best_expected_models: Option<Vec<String>>,
+}
+
 fn suggest_pool(
     router: &Router,
     data: &Path,
@@ -791,7 +791,7 @@ fn suggest_pool(
     budget: f64,
     k: usize,
     check: bool,
-) -> Result<serde_json::Value> {
+) -> Result<SuggestReport> {
     let inputs = table_inputs(router, data, models)?;
     let estimates = suggest::estimates_of(&inputs);
     let prompts = suggest::Prompts {
@@ -801,42 +801,70 @@ fn suggest_pool(
         kappa: inputs.margin.kappa,
     };
     let suggestion = suggest::suggest(prompts, budget, k)?;
-    let mut out = serde_json::json!({ "suggestion": suggestion });
-    if check {
-        let n = inputs.pool.models.len();
-        let count = suggest::subsets(n, k);
-        anyhow::ensure!(
-            count <= MAX_SUBSETS,
-            "--check would try {count} subsets of {n} models; pick fewer with --models or a smaller --max-models"
-        );
-        let index = |id: &str| inputs.pool.models.iter().position(|m| m.id == id);
-        let chosen: Vec<usize> = suggestion
-            .models
-            .iter()
-            .filter_map(|a| index(&a.model))
-            .collect();
-        let routed = suggest::routed_accuracy(&inputs, &chosen, budget);
-        let (best, tried) =
-            suggest::best_subset(n, k, |s| suggest::routed_accuracy(&inputs, s, budget));
-        let best_models = best.as_ref().map(|(s, _)| {
-            s.iter()
-                .map(|&m| inputs.pool.models[m].id.clone())
-                .collect::<Vec<_>>()
-        });
-        // The best the predictions alone could have found, for what greedy search costs.
-        let (expected_best, _) =
-            suggest::best_subset(n, k, |s| suggest::expected(prompts, s, budget).map(|e| e.0));
-        out["check"] = serde_json::json!({
-            "rows": inputs.correct.len(),
-            "subsetsTried": tried,
-            "suggestedAccuracy": routed,
-            "bestAccuracy": best.as_ref().map(|b| b.1),
-            "bestModels": best_models,
-            "bestExpectedModels": expected_best.map(|(s, _)| s.iter()
-                .map(|&m| inputs.pool.models[m].id.clone()).collect::<Vec<_>>()),
+    if !check {
+        return Ok(SuggestReport {
+            suggestion,
+            check: None,
         });
     }
-    Ok(out)
+    let n = inputs.pool.models.len();
+    let count = suggest::subsets(n, k);
+    anyhow::ensure!(
+        count <= MAX_SUBSETS,
+        "--check would try {count} subsets of {n} models; pick fewer with --models or a smaller --max-models"
+    );
+    let ids = |s: &[usize]| -> Vec<String> {
+        s.iter()
+            .map(|&m| inputs.pool.models[m].id.clone())
+            .collect()
+    };
+    let index = |id: &str| inputs.pool.models.iter().position(|m| m.id == id);
+    let chosen: Vec<usize> = (suggestion.models.iter())
+        .filter_map(|a| index(&a.model))
+        .collect();
+    let (best, tried) =
+        suggest::best_subset(n, k, |s| suggest::routed_accuracy(&inputs, s, budget));
+    let (best_expected, _) =
+        suggest::best_subset(n, k, |s| suggest::expected(prompts, s, budget).map(|e| e.0));
+    let check = SuggestCheck {
+        rows: inputs.correct.len(),
+        subsets_tried: tried,
+        suggested_accuracy: suggest::routed_accuracy(&inputs, &chosen, budget),
+        best_accuracy: best.as_ref().map(|b| b.1),
+        best_models: best.as_ref().map(|(s, _)| ids(s)),
+        best_expected_models: best_expected.as_ref().map(|(s, _)| ids(s)),
+    };
+    Ok(SuggestReport {
+        suggestion,
+        check: Some(check),
+    })
+}
+
+fn print_suggestion(out: &SuggestReport, budget: f64) {
+    println!("at US${budget} per 1,000 requests:");
+    for a in &out.suggestion.models {
+        println!(
+            "  + {:<32} adds {:>6.2} pt -> expected {:.2} %, US${:.4} per 1k",
+            a.model,
+            a.adds * 100.0,
+            a.expected_accuracy * 100.0,
+            a.expected_spend_per_1k
+        );
+    }
+    if let Some(c) = &out.check {
+        let pct =
+            |x: Option<f64>| x.map_or("none fits".to_string(), |x| format!("{:.2} %", x * 100.0));
+        println!(
+            "check on {} labelled rows ({} subsets tried):",
+            c.rows, c.subsets_tried
+        );
+        println!("  suggested pool routes to {}", pct(c.suggested_accuracy));
+        println!(
+            "  best pool {} routes to {}",
+            c.best_models.as_deref().unwrap_or_default().join(", "),
+            pct(c.best_accuracy)
+        );
+    }
 }
 
 /// Predicts every prompt, one thread per core (the tract plan is shared). Threads take the

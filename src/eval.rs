@@ -309,7 +309,7 @@ impl Inputs {
     }
 
     /// Row `r`'s estimates, in pool order.
-    fn estimates(&self, r: usize) -> Vec<Estimate> {
+    pub fn estimates(&self, r: usize) -> Vec<Estimate> {
         let sd = |m: usize| self.sd.get(r).and_then(|s| s.get(m)).copied();
         (self.quality[r].iter().enumerate())
             .map(|(m, &quality)| Estimate {

@@ -153,10 +153,7 @@ impl Predictor {
             prior,
             reference: Vec::new(),
         };
-        // Once here, not per pool: the budget curve of every pool reads these.
-        predictor.reference = (predictor.manifest.reference.z.iter())
-            .map(|z| predictor.estimate(z))
-            .collect();
+        predictor.estimate_reference();
         Ok(predictor)
     }
 
@@ -214,9 +211,7 @@ impl Predictor {
                 }
             }
         }
-        self.reference = (self.manifest.reference.z.iter())
-            .map(|z| self.estimate(z))
-            .collect();
+        self.estimate_reference();
         Ok(())
     }
 
@@ -317,6 +312,14 @@ impl Predictor {
             }
         });
         heads.chain(prior).collect()
+    }
+
+    /// Every head's estimate on the reference prompts, once per set of heads, not per pool: the
+    /// budget curve of every pool reads these.
+    fn estimate_reference(&mut self) {
+        self.reference = (self.manifest.reference.z.iter())
+            .map(|z| self.estimate(z))
+            .collect();
     }
 
     /// Where [`Predictor::estimate`] puts the prior's estimate (after every head), if the

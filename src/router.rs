@@ -63,7 +63,7 @@ pub struct Router {
 fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, BudgetCurve)> {
     let heads = head_indices(predictor, pool)?;
     let reference = reference_estimates(predictor, &heads);
-    let margin = margin(predictor, &reference);
+    let margin = Margin::over(predictor.manifest().selection.margin, &reference);
     let chars = &predictor.manifest().reference.chars;
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
@@ -74,18 +74,6 @@ fn reference_estimates(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<Estima
     (predictor.reference().iter())
         .map(|p| heads.iter().map(|&h| p[h]).collect())
         .collect()
-}
-
-/// The manifest's κ, and each model's mean quality over the reference prompts.
-fn margin(predictor: &Predictor, reference: &[Vec<Estimate>]) -> Margin {
-    let n = reference.len().max(1) as f64;
-    let models = reference.first().map_or(0, Vec::len);
-    Margin {
-        kappa: predictor.manifest().selection.margin,
-        average: (0..models)
-            .map(|m| reference.iter().map(|p| p[m].quality).sum::<f64>() / n)
-            .collect(),
-    }
 }
 
 /// Index of each pool model's estimate in the predictor's output: its own head, the head it
@@ -152,11 +140,7 @@ impl Router {
         self.predictor.add_heads(file)?;
         // Heads are replaced in place or appended, so the pool's head indices stay valid even
         // if this failed; it cannot, as no head was removed.
-        let (heads, margin, curve) = bind(&self.predictor, &self.pool)?;
-        self.heads = heads;
-        self.margin = margin;
-        self.curve = curve;
-        Ok(())
+        self.set_pool(self.pool.clone())
     }
 
     /// At most `k` models of the pool that together give the most expected accuracy at
@@ -197,8 +181,8 @@ impl Router {
     /// `routoo eval` needs for the models it evaluates).
     pub fn margin_for(&self, pool: &Pool) -> Result<Margin> {
         let heads = head_indices(&self.predictor, pool)?;
-        Ok(margin(
-            &self.predictor,
+        Ok(Margin::over(
+            self.predictor.manifest().selection.margin,
             &reference_estimates(&self.predictor, &heads),
         ))
     }

@@ -24,6 +24,18 @@ pub struct Margin {
 }
 
 impl Margin {
+    /// κ, and each model's mean predicted quality over `estimates` (`[prompt][model]`).
+    pub fn over(kappa: f64, estimates: &[Vec<Estimate>]) -> Margin {
+        let n = estimates.len().max(1) as f64;
+        let models = estimates.first().map_or(0, Vec::len);
+        Margin {
+            kappa,
+            average: (0..models)
+                .map(|m| estimates.iter().map(|p| p[m].quality).sum::<f64>() / n)
+                .collect(),
+        }
+    }
+
     /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
     /// 0 for the allowed model best on average (the first of equals), κ·√(sd² + sd_best²) for
     /// the others.

@@ -72,13 +72,7 @@ pub fn expected(prompts: Prompts<'_>, subset: &[usize], budget: f64) -> Option<(
     let estimates: Vec<Vec<Estimate>> = (prompts.estimates.iter())
         .map(|row| subset.iter().map(|&m| row[m]).collect())
         .collect();
-    let n = estimates.len().max(1) as f64;
-    let margin = Margin {
-        kappa: prompts.kappa,
-        average: (0..subset.len())
-            .map(|i| estimates.iter().map(|e| e[i].quality).sum::<f64>() / n)
-            .collect(),
-    };
+    let margin = Margin::over(prompts.kappa, &estimates);
     let curve = BudgetCurve::trace(&pool, prompts.chars, &estimates, &margin);
     let point = curve.point_for(budget)?;
     (point.cost_per_1k <= budget).then_some((point.quality, point.cost_per_1k))
@@ -87,19 +81,7 @@ pub fn expected(prompts: Prompts<'_>, subset: &[usize], budget: f64) -> Option<(
 /// A table's rows as [`Prompts`]: its estimates, one row per prompt.
 pub fn estimates_of(inputs: &Inputs) -> Vec<Vec<Estimate>> {
     (0..inputs.quality.len())
-        .map(|r| {
-            (0..inputs.pool.models.len())
-                .map(|m| Estimate {
-                    quality: inputs.quality[r][m],
-                    sd: inputs
-                        .sd
-                        .get(r)
-                        .and_then(|s| s.get(m))
-                        .copied()
-                        .unwrap_or(0.0),
-                })
-                .collect()
-        })
+        .map(|r| inputs.estimates(r))
         .collect()
 }
 

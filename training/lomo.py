@@ -29,13 +29,6 @@ MODELS = ["gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022", "gemini-1.5-fl
           "llama-3.1-8b-instruct", "llama-3.1-70b-instruct", "qwen2.5-72b-instruct",
           "mixtral-8x7b-instruct"]
 PROBES = [0, 25, 50, 100, 200]
-RIDGE = probes.RIDGE
-
-
-def prior(theta, bias):
-    params = np.hstack([theta, bias[:, None]]).astype(np.float64)
-    cov = np.cov(params, rowvar=False) + RIDGE * np.eye(params.shape[1])
-    return params.mean(axis=0), np.linalg.inv(cov)
 
 
 def fit_head(mean, precision, z, y):
@@ -126,7 +119,8 @@ def main():
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = [k for k in range(len(models)) if k != j]
-        mean, precision = prior(theta[others], bias[others])
+        mean = np.hstack([theta[others], bias[others, None]]).mean(axis=0)
+        precision = probes.prior_precision(theta[others], bias[others])
         precision = precision / args.prior_scale
         mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
         idx = np.array([i for i, _ in mine])

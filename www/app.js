@@ -80,12 +80,12 @@ const userHeads = () => state.added.map((a) => a.heads);
 /** A model is on unless turned off; a historical one (no longer served) only once turned on. */
 const isOn = (m) => !state.edits.off.includes(m.id) && (!m.historical || state.edits.on.includes(m.id));
 
+/** A model as it is called: through the emulator when it is on (it speaks every format under /v1). */
+const called = (m) => ($("emulator").checked ? { ...m, baseUrl: `${EMULATOR}/v1` } : m);
+
 /** The enabled models, pointed at the emulator when it is on. */
 function routedPool() {
-  const emulator = $("emulator").checked;
-  const list = models().filter(isOn).map((m) => emulator
-    ? { ...m, baseUrl: `${EMULATOR}/v1` } : m); // the emulator speaks every format under /v1
-  return { ...state.defaults, models: list };
+  return { ...state.defaults, models: models().filter(isOn).map(called) };
 }
 
 function callKeys() {
@@ -588,9 +588,6 @@ function formModel() {
     contextWindow: 128000, latencyMs: 5000,
   };
 }
-
-/** The model as it is called: through the emulator when it is on. */
-const called = (m) => ($("emulator").checked ? { ...m, baseUrl: `${EMULATOR}/v1` } : m);
 
 function showKeyOrigin() {
   let origin = "";

@@ -9,7 +9,9 @@ import { CURRENT, checkedInfo, openBlobs, blobKey, pinnedVersion, verified, Load
 /** Caches of earlier releases of this file. */
 const RETIRED = ["routoo-shell-v1", "routoo-files-v1"];
 
-const current = async () => pinnedVersion(await openBlobs());
+/** The current version, read from the store once per service-worker life, not per request. */
+let known = null;
+const current = async () => (known ??= await pinnedVersion(await openBlobs()));
 
 /** The headers a host sends with every file of the page (its security policy among them). */
 const KEPT = ["content-security-policy", "x-content-type-options", "referrer-policy",
@@ -44,6 +46,7 @@ async function stage() {
     return v === null ? [] : [[h, v]];
   }));
   await blobs.put(CURRENT, new Response(JSON.stringify({ text, headers })));
+  known = { info, text, headers };
   const keep = new Set(Object.values(info.files).map((f) => blobKey(f.sha256)));
   for (const request of await blobs.keys()) {
     if (request.url !== CURRENT && !keep.has(request.url)) await blobs.delete(request);

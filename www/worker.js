@@ -106,22 +106,14 @@ const handlers = {
     }
   },
   pool({ seq, pool }) {
-    try {
+    return answer("pool", seq, () => {
       router.setPool(pool);
-      post({ type: "pool", seq, curve: router.curve() });
-    } catch (e) {
-      post({ type: "pool", seq, error: e.message });
-      trapped(e);
-    }
+      return { curve: router.curve() };
+    });
   },
   /** The providers the page's keys can call, as the router counts them. */
   callable({ seq, keys }) {
-    try {
-      post({ type: "callable", seq, callable: router.callable(keys) });
-    } catch (e) {
-      post({ type: "callable", seq, callable: [], error: e.message });
-      trapped(e);
-    }
+    return answer("callable", seq, () => ({ callable: router.callable(keys) }), { callable: [] });
   },
   route({ seq, prompt, options, keys }) {
     const t0 = performance.now();
@@ -163,54 +155,50 @@ const handlers = {
   },
   /** The few models of the pool that give the most expected accuracy at `budget`. */
   suggest({ seq, budget, k }) {
-    try {
-      post({ type: "suggestion", seq, suggestion: router.suggestPool(budget, k) });
-    } catch (e) {
-      post({ type: "suggestion", seq, error: e.message });
-      trapped(e);
-    }
+    return answer("suggestion", seq, () => ({ suggestion: router.suggestPool(budget, k) }));
   },
   /** What calibrating `model` with `probes` probes would cost: nothing is sent. */
-  async outlook({ seq, model, probes: n }) {
-    try {
-      post({ type: "outlook", seq, outlook: router.calibrationOutlook(model, await probes(), n) });
-    } catch (e) {
-      post({ type: "outlook", seq, error: e.message });
-      trapped(e);
-    }
+  outlook({ seq, model, probes: n }) {
+    return answer("outlook", seq, async () =>
+      ({ outlook: router.calibrationOutlook(model, await probes(), n) }));
   },
   async calibrate({ seq, model, probes: n, keys, maxCost }) {
     calibrating?.abort();
     const controller = new AbortController();
     calibrating = controller;
-    try {
-      const heads = await router.calibrate(model, {
+    await answer("calibrated", seq, async () => ({
+      heads: await router.calibrate(model, {
         probeSet: await probes(), probes: n, keys, maxCost, signal: controller.signal,
         onProgress: (event) => post({ type: "calibration", seq, event }),
-      });
-      post({ type: "calibrated", seq, heads });
-    } catch (e) {
-      post({ type: "calibrated", seq, error: e.message });
-      trapped(e);
-    } finally {
-      if (calibrating === controller) calibrating = undefined;
-    }
+      }),
+    }));
+    if (calibrating === controller) calibrating = undefined;
   },
   stopCalibration() {
     calibrating?.abort();
   },
   /** Adds a heads file's models (a calibration, or one imported) and routes over `pool`. */
   heads({ seq, heads, pool }) {
-    try {
+    return answer("heads", seq, () => {
       const ids = router.addHeads(heads);
       router.setPool(pool);
-      post({ type: "heads", seq, ids, curve: router.curve(), keyOrigins: router.keyOrigins() });
-    } catch (e) {
-      post({ type: "heads", seq, error: e.message });
-      trapped(e);
-    }
+      return { ids, curve: router.curve(), keyOrigins: router.keyOrigins() };
+    });
   },
 };
+
+/**
+ * Answers request `seq` with what `compute` returns (or resolves to); on failure with its
+ * message and `fallback`'s fields, and a trap then restarts the worker.
+ */
+async function answer(type, seq, compute, fallback = {}) {
+  try {
+    post({ type, seq, ...(await compute()) });
+  } catch (e) {
+    post({ type, seq, ...fallback, error: e.message });
+    trapped(e);
+  }
+}
 
 /**
  * A wasm trap leaves the module in an unknown state: after answering the request it broke, the
