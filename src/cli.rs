@@ -178,6 +178,11 @@ struct Common {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Route to the pool's historical models too (labelled by the routing data, no longer
+    /// served). `route`, `route-batch` and `ask` leave them out without it; the other commands,
+    /// which study the routing data, always keep them.
+    #[arg(long)]
+    historical: bool,
 }
 
 impl Common {
@@ -193,6 +198,21 @@ impl Common {
 
     fn router(&self) -> Result<Router> {
         Ok(Router::new(self.predictor()?, self.pool()?)?)
+    }
+
+    /// The router for calls made today: without `--historical`, models no longer served are
+    /// left out, as the page leaves them off.
+    fn serving_router(&self) -> Result<Router> {
+        let mut pool = self.pool()?;
+        if !self.historical {
+            pool.models.retain(|m| !m.historical);
+            if pool.models.is_empty() {
+                anyhow::bail!(
+                    "every model of the pool is historical: pass --historical to use them"
+                );
+            }
+        }
+        Ok(Router::new(self.predictor()?, pool)?)
     }
 
     /// The bundle, with the `--heads` files added in order.
@@ -270,7 +290,7 @@ fn run(cli: Cli) -> Result<()> {
             limits,
             prompt,
         } => {
-            let router = common.router()?;
+            let router = common.serving_router()?;
             let options = RouteOptions {
                 budget,
                 lambda,
@@ -288,7 +308,7 @@ fn run(cli: Cli) -> Result<()> {
             timeout,
             prompt,
         } => ask(
-            &common.router()?,
+            &common.serving_router()?,
             &keys,
             budget,
             limits,
@@ -302,7 +322,7 @@ fn run(cli: Cli) -> Result<()> {
             limits,
             file,
         } => {
-            let router = common.router()?;
+            let router = common.serving_router()?;
             let prompts = read_prompts(&file)?;
             let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
             let plan = router.route_batch(&prompts, budget_total, &limits.into())?;

@@ -59,6 +59,9 @@ pub struct PoolModel {
     /// The day the prices were read from the provider's pricing page (YYYY-MM-DD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_date: Option<String>,
+    /// The page the prices were read from (an `https://` URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_source: Option<String>,
 }
 
 fn default_output_tokens() -> u32 {
@@ -85,7 +88,9 @@ impl Pool {
         Ok(pool)
     }
 
-    /// The pool shipped with routoo: the 18 models of the routing data at their list prices.
+    /// The pool shipped with routoo: today's models of OpenAI, Anthropic and Google at their
+    /// dated list prices (uncalibrated until a user calibrates them), and the routing data's
+    /// models, the ones no longer served marked historical.
     pub fn default_pool() -> Pool {
         // Checked by a unit test, so this cannot fail at run time.
         Pool::from_json(DEFAULT_POOL).unwrap_or(Pool {
@@ -151,6 +156,17 @@ impl Pool {
                 if !ok {
                     return Err(Error::Pool(format!(
                         "model {:?} has priceDate {date:?}; write it as YYYY-MM-DD",
+                        m.id
+                    )));
+                }
+            }
+            if let Some(source) = &m.price_source {
+                let ok = source.len() <= 2048
+                    && source.starts_with("https://")
+                    && source.bytes().all(|b| b.is_ascii_graphic());
+                if !ok {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has priceSource {source:?}; give the https:// page the prices come from",
                         m.id
                     )));
                 }

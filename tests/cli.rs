@@ -100,6 +100,40 @@ fn eval_names_what_is_missing() {
     assert!(stderr.contains("missing.csv"), "{stderr}");
 }
 
+/// The default pool's historical models (no longer served) are routed to only on request.
+#[test]
+fn route_leaves_historical_models_out_unless_asked() {
+    let pool: serde_json::Value =
+        serde_json::from_slice(&common::read("www/pool.json")).unwrap();
+    let historical: Vec<&str> = pool["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["historical"] == true)
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(!historical.is_empty());
+    let ranked = |extra: &[&str]| {
+        let mut args = vec!["route", "--json", "--budget", "1000"];
+        args.extend_from_slice(extra);
+        args.push("Prove that the square root of 2 is irrational.");
+        let (ok, stdout, stderr) = routoo(&args);
+        assert!(ok, "routoo route failed: {stderr}");
+        let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        d["ranked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["model"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let today = ranked(&[]);
+    assert!(!today.is_empty());
+    assert!(today.iter().all(|m| !historical.contains(&m.as_str())), "{today:?}");
+    let all = ranked(&["--historical"]);
+    assert!(all.iter().any(|m| historical.contains(&m.as_str())), "{all:?}");
+}
+
 #[test]
 fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     let emulator = common::Emulator::start();

@@ -99,7 +99,11 @@ fn invalid_pool_json_is_refused_with_the_position() {
 #[test]
 fn a_pool_model_without_a_head_is_named() {
     let mut pool = Pool::default_pool();
-    let mut extra = pool.models[0].clone();
+    let labelled = pool
+        .models
+        .iter()
+        .find(|m| !m.uncalibrated && m.like.is_none());
+    let mut extra = labelled.unwrap().clone();
     extra.id = "no-such-model".into();
     pool.models.push(extra);
     let predictor = Predictor::from_dir(common::models_dir()).unwrap();

@@ -284,7 +284,10 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
             Format::OpenAi => {
                 assert_eq!(body["stream"], true);
                 assert_eq!(body["stream_options"]["include_usage"], true);
-                assert_eq!(body["max_tokens"], 64);
+                // OpenAI's own API takes max_completion_tokens (its reasoning models
+                // refuse max_tokens).
+                assert_eq!(body["max_completion_tokens"], 64);
+                assert!(body.get("max_tokens").is_none(), "{body}");
             }
             Format::Anthropic => {
                 assert_eq!(body["max_tokens"], 64);
@@ -308,10 +311,12 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
         key: None,
         ..request("http://127.0.0.1:11434/v1", true)
     };
-    assert!(provider::build(Format::OpenAi, &local)
-        .headers
-        .iter()
-        .all(|h| h.0 != "authorization"));
+    let local_http = provider::build(Format::OpenAi, &local);
+    assert!(local_http.headers.iter().all(|h| h.0 != "authorization"));
+    // Servers that copy OpenAI's format take max_tokens.
+    let body: serde_json::Value = serde_json::from_str(&local_http.body).unwrap();
+    assert_eq!(body["max_tokens"], 64);
+    assert!(body.get("max_completion_tokens").is_none(), "{body}");
     assert_eq!(Format::of_provider("anthropic"), Format::Anthropic);
     assert_eq!(Format::of_provider("Google"), Format::Gemini);
     assert_eq!(Format::of_provider("groq"), Format::OpenAi);

@@ -257,7 +257,8 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
     assert!(d.unwrap().ranked.iter().all(|c| c.provider != "openai"));
 
     let mut unknown = cheap.clone();
-    unknown.models[0].id = "gpt-5".into();
+    let labelled = unknown.models.iter().position(|m| !m.uncalibrated).unwrap();
+    unknown.models[labelled].id = "gpt-5".into();
     let err = router.set_pool(unknown).unwrap_err();
     assert!(err.to_string().contains("gpt-5"), "{err}");
     assert_eq!(router.pool(), &cheap, "the failed call kept the pool");
@@ -336,4 +337,10 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
         .unwrap_err()
         .to_string()
         .contains("YYYY-MM-DD"));
+    let mut sourced = sonnet.clone();
+    sourced.price_source = Some("javascript:alert(1)".into());
+    assert!(Pool::from_models(vec![sourced])
+        .unwrap_err()
+        .to_string()
+        .contains("priceSource"));
 }

@@ -414,6 +414,7 @@ function renderPool() {
       const input = document.createElement("input");
       input.type = "number"; input.min = "0"; input.step = "any"; input.value = m[field];
       input.setAttribute("aria-label", `${m.id} US$ per 1M ${field === "priceIn" ? "input" : "output"} tokens`);
+      if (m.priceDate) input.title = `List price read on ${m.priceDate}${m.priceSource ? ` from ${m.priceSource}` : ""}`;
       input.addEventListener("change", () => setPrice(m.id, field, input));
       return input;
     };
@@ -440,6 +441,19 @@ function renderPool() {
     }
     return tr;
   }));
+  const historical = models().filter((m) => m.historical);
+  const button = $("pool-historical");
+  button.hidden = historical.length === 0;
+  button.textContent = historical.every(isOn) ? "Turn the historical models off" : "Turn the historical models on";
+}
+
+/** Historical models all on (to compare with the routing data's models), or all off again. */
+function toggleHistorical() {
+  const ids = models().filter((m) => m.historical).map((m) => m.id);
+  const allOn = models().filter((m) => m.historical).every(isOn);
+  state.edits.off = state.edits.off.filter((id) => !ids.includes(id));
+  state.edits.on = state.edits.on.filter((id) => !ids.includes(id)).concat(allOn ? [] : ids);
+  poolChanged();
 }
 
 async function poolChanged() {
@@ -854,6 +868,7 @@ async function main() {
   $("ask-form").addEventListener("submit", send);
   $("keys").addEventListener("submit", (e) => e.preventDefault());
   $("stop").addEventListener("click", () => worker.postMessage({ type: "stop" }));
+  $("pool-historical").addEventListener("click", toggleHistorical);
   $("pool-reset").addEventListener("click", () => { state.edits = { off: [], on: [], prices: {} }; poolChanged(); });
   $("remember").addEventListener("change", () => {
     if ($("remember").checked) save(STORE.keys, state.keys);

@@ -5,14 +5,26 @@ use serde_json::{json, Value};
 
 use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
 use super::{sse::Event, ProviderError};
+use crate::endpoint::{official_origin, Endpoint};
+
+/// The name of the answer's token limit: OpenAI's own API refuses `max_tokens` for its
+/// reasoning models and takes `max_completion_tokens` for all; the servers that copy the
+/// format take `max_tokens`.
+fn limit_field(base_url: &str) -> &'static str {
+    let official = official_origin("openai");
+    match Endpoint::parse(base_url) {
+        Ok(e) if Some(e.origin().as_str()) == official => "max_completion_tokens",
+        _ => "max_tokens",
+    }
+}
 
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     let mut body = json!({
         "model": r.api_model,
         "messages": [{"role": "user", "content": r.prompt}],
-        "max_tokens": r.max_tokens,
         "stream": r.stream,
     });
+    body[limit_field(&r.base_url)] = json!(r.max_tokens);
     if r.stream {
         // Without this, a stream reports no token usage.
         body["stream_options"] = json!({"include_usage": true});
