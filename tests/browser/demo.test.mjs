@@ -482,8 +482,9 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
   let host;
   try {
     const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
-    const [old, lender] = [pool.models[0], pool.models[1]];
-    old.historical = true;
+    // A historical model, and a labelled one served today to lend its head.
+    const old = pool.models.find((m) => m.historical);
+    const lender = pool.models.find((m) => !m.historical && !m.uncalibrated && !m.like);
     pool.models.push({ ...lender, id: "lender-next", apiModel: "lender-next", like: lender.id },
       { ...lender, id: "mystery", apiModel: "mystery-1", uncalibrated: true, priceDate: "2026-11-30" });
     writeFileSync(`${root}/pool.json`, JSON.stringify(pool));

@@ -42,7 +42,7 @@ test("the context menu's entry opens the page with the selection as the prompt, 
   assert.equal(await page.locator("#pool tbody tr").count() > 0, true);
 
   await page.check("#emulator");
-  await page.waitForFunction(() => /openai|anthropic|together/.test(document.getElementById("choice").textContent));
+  await page.waitForFunction(() => /openai|anthropic|gemini|local/.test(document.getElementById("choice").textContent));
   await page.click("#send");
   await page.waitForSelector("#answer-meta[data-model]", { timeout: 60_000 });
   assert.match(await page.textContent("#answer"), /Emulated answer [0-9a-f]{8} to: "Translate 'good night'/);
