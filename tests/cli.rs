@@ -103,8 +103,7 @@ fn eval_names_what_is_missing() {
 /// The default pool's historical models (no longer served) are routed to only on request.
 #[test]
 fn route_leaves_historical_models_out_unless_asked() {
-    let pool: serde_json::Value =
-        serde_json::from_slice(&common::read("www/pool.json")).unwrap();
+    let pool: serde_json::Value = serde_json::from_slice(&common::read("www/pool.json")).unwrap();
     let historical: Vec<&str> = pool["models"]
         .as_array()
         .unwrap()
@@ -129,9 +128,15 @@ fn route_leaves_historical_models_out_unless_asked() {
     };
     let today = ranked(&[]);
     assert!(!today.is_empty());
-    assert!(today.iter().all(|m| !historical.contains(&m.as_str())), "{today:?}");
+    assert!(
+        today.iter().all(|m| !historical.contains(&m.as_str())),
+        "{today:?}"
+    );
     let all = ranked(&["--historical"]);
-    assert!(all.iter().any(|m| historical.contains(&m.as_str())), "{all:?}");
+    assert!(
+        all.iter().any(|m| historical.contains(&m.as_str())),
+        "{all:?}"
+    );
 }
 
 #[test]
