@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo emulator extension test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator extension package test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures train probes research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
@@ -39,8 +39,13 @@ tools: tools-web tools-browser
 # The demo serves its own copy of the package it ships.
 wasm: tools-web
 	wasm-pack build --target web --release --out-dir pkg
-	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/*.d.ts www/pkg/
+	node scripts/package.mjs
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/routoo*.d.ts www/pkg/
 	node scripts/build-info.mjs
+
+# The npm tarball (target/package/routoo-<version>.tgz), with its size and files.
+package: wasm
+	node scripts/package.mjs --pack
 
 # The Manifest V3 extension (the demo page, packaged) in target/extension; load it unpacked.
 extension: wasm

@@ -1,0 +1,222 @@
+// The npm package as developers meet it: the packed tarball installed into fresh projects (a
+// Vite 8 app built with `vite build`, a plain static page, a Worker, Node 20, a --strict
+// TypeScript consumer), each routing a prompt and streaming an answer from the emulator.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { start } from "../../scripts/emulator.mjs";
+import { cargoVersion, pack, SHIPPED } from "../../scripts/package.mjs";
+import { serve } from "../../scripts/serve.mjs";
+import { launch } from "./chromium.mjs";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const PROMPT = "Prove that the square root of 2 is irrational.";
+let tarball, emulator, browser, project;
+
+/** A fresh project with the tarball installed (no registry needed: it has no dependencies). */
+function install(dir) {
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", tarball.file],
+    { cwd: dir, stdio: "pipe", timeout: 60_000 });
+}
+
+/** Two labelled models on the emulator, and a key for its origin only. */
+function config() {
+  const model = (id, provider, priceIn, priceOut) => ({ id, provider, apiModel: id, baseUrl: `${emulator.url}/v1`,
+    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000 });
+  return {
+    pool: { models: [model("gpt-4o-mini-2024-07-18", "openai", 0.15, 0.6),
+      model("claude-3-5-sonnet-20241022", "anthropic", 3, 15)] },
+    keys: { [emulator.url]: "emulator" },
+  };
+}
+
+before(async () => {
+  tarball = pack();
+  emulator = await start({ port: 0 });
+  browser = await launch();
+  project = mkdtempSync(path.join(tmpdir(), "routoo-consumer-"));
+  install(project);
+  writeFileSync(path.join(project, "config.js"), `export const { pool, keys } = ${JSON.stringify(config())};\n`);
+});
+
+after(async () => {
+  await browser?.close();
+  await emulator?.close();
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+test("the tarball holds the package's files and nothing else, with its licence and README", () => {
+  console.log(`# tarball ${path.basename(tarball.file)}: ${(tarball.size / 1e6).toFixed(2)} MB packed, ` +
+    `${(tarball.unpacked / 1e6).toFixed(2)} MB unpacked, ${tarball.files.length} files`);
+  assert.deepEqual(tarball.files.map((f) => f.path).sort(), [...SHIPPED, "package.json"].sort());
+  const pkg = JSON.parse(readFileSync(path.join(project, "node_modules/routoo/package.json"), "utf8"));
+  assert.equal(pkg.version, cargoVersion());
+  assert.equal(pkg.license, "Apache-2.0");
+  assert.equal(pkg.exports["."].types, "./index.d.ts");
+  assert.ok(pkg.description && pkg.repository && pkg.keywords.length && pkg.sideEffects, "publishable metadata");
+  assert.match(readFileSync(path.join(project, "node_modules/routoo/LICENSE"), "utf8"), /Apache License\s+Version 2\.0/);
+  const readme = readFileSync(path.join(project, "node_modules/routoo/README.md"), "utf8");
+  for (const part of ["npm install routoo", "loadRouter", "RouterWorker", "Content-Security-Policy"]) {
+    assert.ok(readme.includes(part), `the README covers ${part}`);
+  }
+});
+
+test("Node 20: loadRouter reads the package's own files, routes, and streams an answer", async () => {
+  writeFileSync(path.join(project, "node.mjs"), `
+import { loadRouter } from "routoo";
+import { pool, keys } from "./config.js";
+const t0 = performance.now();
+let progress = 0;
+const router = await loadRouter({ pool, onProgress: ({ loaded }) => { progress = loaded; } });
+const choice = router.route(${JSON.stringify(PROMPT)}, { budget: 1 }).choice.model;
+const firstRoute = performance.now() - t0;
+let text = "";
+const reply = await router.ask(${JSON.stringify(PROMPT)}, { budget: 1 }, { keys, onText: (t) => { text += t; } });
+const shipped = await loadRouter();
+const today = shipped.pool().models.every((m) => !m.historical);
+console.log(JSON.stringify({ firstRoute, progress, choice, text, model: reply.model, today }));
+`);
+  // Not execFileSync: the emulator answering it runs in this process.
+  const run = async () => JSON.parse((await promisify(execFile)("node", ["node.mjs"],
+    { cwd: project, encoding: "utf8", timeout: 120_000 })).stdout);
+  const cold = await run();
+  const warm = await run();
+  console.log(`# Node: first route ${cold.firstRoute.toFixed(0)} ms cold, ${warm.firstRoute.toFixed(0)} ms warm`);
+  assert.ok(cold.progress > 4e6, `progress counted the files' bytes (${cold.progress})`);
+  assert.ok(["gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022"].includes(cold.choice));
+  assert.equal(cold.model, cold.choice);
+  assert.match(cold.text, /^Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
+  assert.equal(cold.today, true, "without a pool, only models served today");
+});
+
+/** Loads `page` until it reports; resolves to its result and the ms it took. */
+async function runPage(page, url) {
+  const errors = [];
+  const onError = (e) => errors.push(String(e));
+  page.on("pageerror", onError);
+  await page.goto(url);
+  const handle = await page.waitForFunction(() => window.__result ?? window.__error, null, { timeout: 120_000 });
+  page.off("pageerror", onError);
+  const result = await handle.jsonValue();
+  assert.equal(typeof result, "object", `the page failed: ${result} ${errors.join("; ")}`);
+  assert.deepEqual(errors, []);
+  return result;
+}
+
+const CONSUMER_PAGE = (importFrom, mode) => `<!doctype html>
+<meta charset="utf-8"><title>routoo consumer</title>
+<script type="module">
+import { loadRouter, RouterWorker } from "${importFrom}";
+import { pool, keys } from "./config.js";
+try {
+  const t0 = performance.now();
+  let progress = 0;
+  const onProgress = ({ loaded }) => { progress = loaded; };
+  const router = ${mode === "worker" ? "await RouterWorker.load({ pool, onProgress })" : "await loadRouter({ pool, onProgress })"};
+  const choice = (await router.route(${JSON.stringify(PROMPT)}, { budget: 1 })).choice.model;
+  const firstRoute = performance.now() - t0;
+  let text = "";
+  let pieces = 0;
+  const reply = await router.ask(${JSON.stringify(PROMPT)}, { budget: 1 },
+    { keys, onText: (t) => { text += t; pieces++; } });
+  window.__result = { firstRoute, progress, choice, text, pieces, model: reply.model };
+} catch (e) {
+  window.__error = e.message;
+}
+</script>`;
+
+for (const mode of ["main", "worker"]) {
+  const name = mode === "worker" ? "a Worker (RouterWorker)" : "a plain static page";
+  test(`${name}: routes and streams, and loads warm from Cache Storage`, async () => {
+    const file = `${mode}.html`;
+    writeFileSync(path.join(project, file), CONSUMER_PAGE("./node_modules/routoo/index.js", mode));
+    const site = await serve(0, project, { policy: false });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const cold = await runPage(page, site.url + file);
+      const before = site.sent();
+      const warm = await runPage(page, site.url + file);
+      const warmBytes = site.sent() - before;
+      console.log(`# ${name}: first route ${cold.firstRoute.toFixed(0)} ms cold, ${warm.firstRoute.toFixed(0)} ms warm ` +
+        `(${(warmBytes / 1e3).toFixed(0)} kB sent warm)`);
+      assert.ok(cold.progress > 4e6);
+      assert.equal(cold.model, cold.choice);
+      assert.match(cold.text, /^Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
+      assert.ok(cold.pieces > 1, "the answer streamed in pieces");
+      assert.ok(warmBytes < 1e6, `a warm load read the bundle from Cache Storage (${warmBytes} bytes sent)`);
+    } finally {
+      await context.close();
+      site.server.close();
+    }
+  });
+}
+
+test("a Vite 8 app runs the README's quick start, built with vite build and served from dist/", async () => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const quick = readme.match(/<!-- quick start:[^>]*-->\n```js\n([\s\S]*?)```/)?.[1];
+  assert.ok(quick, "the README marks its quick start");
+  // The README's lines, with the emulator's pool and key in place of a real provider's.
+  const main = 'import { pool, keys } from "./config.js";\n' + quick
+    .replace("loadRouter({ ", "loadRouter({ pool, ")
+    .replace(/\{ keys: \{[^}]*\}, /, "{ keys, ");
+  assert.notEqual(main, quick);
+  writeFileSync(path.join(project, "main.js"), main);
+  writeFileSync(path.join(project, "index.html"),
+    '<!doctype html>\n<meta charset="utf-8"><title>vite consumer</title>\n<script type="module" src="./main.js"></script>\n');
+  const vite = path.join(ROOT, "node_modules", ".bin", "vite");
+  execFileSync(vite, ["build", "--logLevel", "warn"], { cwd: project, stdio: "pipe" });
+  const site = await serve(0, path.join(project, "dist"), { policy: false });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const logs = [];
+    const errors = [];
+    page.on("console", (m) => logs.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const t0 = Date.now();
+    await page.goto(site.url);
+    await page.waitForFunction(() => /Emulated answer/.test(document.body.textContent), null, { timeout: 120_000 });
+    const chosen = logs.find((l) => /^(gpt-4o-mini|claude-3-5-sonnet)/.test(l));
+    console.log(`# Vite app: answer streamed ${Date.now() - t0} ms after navigation (cold)`);
+    assert.ok(chosen, `the route's choice was logged: ${logs.join(" | ")}`);
+    assert.ok(logs.some((l) => /^\d+ of \d+ bytes$/.test(l)), "progress was reported");
+    assert.match(await page.textContent("body"), /Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    site.server.close();
+  }
+});
+
+test("a --strict TypeScript consumer compiles against the tarball's types; a misspelt option does not", () => {
+  const source = `import { loadRouter, RouterWorker, type LoadOptions } from "routoo";
+const options: LoadOptions = { onProgress: ({ loaded, total }) => console.log(loaded / total), cache: false };
+const router = await loadRouter(options);
+const reply = await router.ask("Hi", { budget: 1 }, { keys: { openai: "sk" }, maxTokens: 64 });
+const n: number = reply.spent;
+const inWorker = await RouterWorker.load({ historical: true });
+const models: string[] = await inWorker.models();
+inWorker.terminate();
+console.log(n, models.length);
+`;
+  const tsc = (text) => {
+    writeFileSync(path.join(project, "consumer.ts"), text);
+    try {
+      execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["--noEmit", "--strict", "--target", "es2022",
+        "--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,esnext.disposable,dom",
+        "--skipLibCheck", "false", "consumer.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" });
+      return "";
+    } catch (e) {
+      return e.stdout || e.message;
+    }
+  };
+  assert.equal(tsc(source), "");
+  assert.match(tsc(source.replace("onProgress:", "onProgres:")), /onProgres/);
+});
