@@ -217,7 +217,8 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     res.setHeader("vary", "origin");
     res.setHeader("access-control-expose-headers", "retry-after, retry-after-ms");
     const url = new URL(req.url, "http://127.0.0.1");
-    calls.push({ method: req.method, path: url.pathname + url.search, headers: { ...req.headers } });
+    const call = { method: req.method, path: url.pathname + url.search, headers: { ...req.headers } };
+    calls.push(call);
     if (req.method === "OPTIONS") {
       res.writeHead(204, { "access-control-allow-methods": "POST, GET, OPTIONS",
         "access-control-allow-headers": CORS_HEADERS, "access-control-max-age": "600" });
@@ -238,6 +239,7 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
       res.writeHead(400, { "content-type": "application/json" });
       return res.end(JSON.stringify({ error: { message: "the body is not JSON" } }));
     }
+    if (raw) call.body = body; // for tests of what a request carried
     if (req.method === "POST" && url.pathname === "/_script") {
       queues.set(body.model, [...(body.faults ?? [])]);
       res.writeHead(204);

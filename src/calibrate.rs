@@ -11,6 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::Head;
+use crate::chat::Conversation;
 use crate::cost;
 use crate::error::{Error, Result};
 use crate::pool::{Pool, PoolModel};
@@ -402,7 +403,11 @@ impl Plan {
             let expected = cost::estimate(&self.pool, self.model(), chars).usd;
             (
                 e + expected,
-                w + cost::worst_case(self.model(), &p.message, max_tokens),
+                w + cost::worst_case(
+                    self.model(),
+                    &Conversation::from_prompt(&p.message),
+                    max_tokens,
+                ),
             )
         });
         CostOutlook {
@@ -454,7 +459,7 @@ impl Plan {
                 transport,
                 &self.pool,
                 vec![candidate],
-                &probe.message,
+                &Conversation::from_prompt(&probe.message),
                 keys,
                 &ask_options,
                 |_| {},

@@ -11,7 +11,10 @@ use routoo::eval::{Inputs, Report, Selection, Table};
 use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
 use routoo::suggest;
-use routoo::{BatchPlan, Constraints, Decision, Pool, Prediction, Predictor, RouteOptions, Router};
+use routoo::{
+    BatchPlan, Constraints, Conversation, Decision, Pool, Prediction, Predictor, RouteOptions,
+    Router,
+};
 
 /// Route prompts to the LLM that gives the most quality for a budget.
 #[derive(Parser)]
@@ -483,7 +486,7 @@ fn ask(
         &client,
         pool,
         decision.ranked,
-        prompt,
+        &Conversation::from_prompt(prompt),
         &keys,
         &ask_options,
         |progress| match progress {

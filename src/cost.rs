@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::chat::Conversation;
 use crate::pool::{Pool, PoolModel};
 
 /// Estimated input tokens of a prompt: one token per 4 characters, rounded up.
@@ -17,24 +18,35 @@ pub const REQUEST_OVERHEAD_TOKENS: u64 = 16;
 /// Fewest answer tokens worth asking for; a cap that leaves less excludes the model.
 pub const MIN_ANSWER_TOKENS: u32 = 16;
 
-/// Most input tokens a prompt can cost: one per UTF-8 byte (a byte-level tokenizer never makes
-/// more tokens than bytes) plus [`REQUEST_OVERHEAD_TOKENS`]. Four or more times the usual count
+/// Tokens each turn after the first may add (its role and separators in the template).
+pub const TURN_OVERHEAD_TOKENS: u64 = 8;
+
+/// Most input tokens a conversation can cost: one per UTF-8 byte (a byte-level tokenizer never
+/// makes more tokens than bytes), plus [`REQUEST_OVERHEAD_TOKENS`] and
+/// [`TURN_OVERHEAD_TOKENS`] for each turn after the first. Four or more times the usual count
 /// for English, about twice it for Chinese: a bound, not an estimate.
-pub fn worst_input_tokens(prompt: &str) -> u64 {
-    prompt.len() as u64 + REQUEST_OVERHEAD_TOKENS
+pub fn worst_input_tokens(conversation: &Conversation) -> u64 {
+    let turns = conversation.messages().len().max(1) as u64;
+    conversation.bytes() as u64 + REQUEST_OVERHEAD_TOKENS + (turns - 1) * TURN_OVERHEAD_TOKENS
 }
 
 /// The most a call can cost: the worst-case input and `max_tokens` of answer, at `model`'s
 /// prices.
-pub fn worst_case(model: &PoolModel, prompt: &str, max_tokens: u32) -> f64 {
-    (worst_input_tokens(prompt) as f64 * model.price_in + f64::from(max_tokens) * model.price_out)
+pub fn worst_case(model: &PoolModel, conversation: &Conversation, max_tokens: u32) -> f64 {
+    (worst_input_tokens(conversation) as f64 * model.price_in
+        + f64::from(max_tokens) * model.price_out)
         / 1e6
 }
 
 /// The largest answer, up to `wanted` tokens, whose worst case fits `usd`; `None` when not
 /// even [`MIN_ANSWER_TOKENS`] fit.
-pub fn max_tokens_within(model: &PoolModel, prompt: &str, usd: f64, wanted: u32) -> Option<u32> {
-    let input = worst_input_tokens(prompt) as f64 * model.price_in / 1e6;
+pub fn max_tokens_within(
+    model: &PoolModel,
+    conversation: &Conversation,
+    usd: f64,
+    wanted: u32,
+) -> Option<u32> {
+    let input = worst_input_tokens(conversation) as f64 * model.price_in / 1e6;
     let left = usd - input;
     let fits = if model.price_out > 0.0 {
         // Rounded down, and checked again below so rounding never lets the bound slip.
@@ -50,7 +62,7 @@ pub fn max_tokens_within(model: &PoolModel, prompt: &str, usd: f64, wanted: u32)
         0
     };
     let mut tokens = fits;
-    while tokens >= MIN_ANSWER_TOKENS && worst_case(model, prompt, tokens) > usd {
+    while tokens >= MIN_ANSWER_TOKENS && worst_case(model, conversation, tokens) > usd {
         tokens -= 1;
     }
     (tokens >= MIN_ANSWER_TOKENS.min(wanted).max(1)).then_some(tokens)
@@ -87,20 +99,41 @@ mod tests {
     fn the_worst_case_bounds_input_by_bytes_and_output_by_max_tokens() {
         let pool = Pool::default_pool();
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        let tokyo = Conversation::from_prompt("東京");
         // "東京" is 6 bytes: at most 6 tokens, plus the overhead.
-        assert_eq!(worst_input_tokens("東京"), 6 + REQUEST_OVERHEAD_TOKENS);
-        let worst = worst_case(gpt4, "東京", 100);
+        assert_eq!(worst_input_tokens(&tokyo), 6 + REQUEST_OVERHEAD_TOKENS);
+        let worst = worst_case(gpt4, &tokyo, 100);
         assert!((worst - (22.0 * 10.0 + 100.0 * 30.0) / 1e6).abs() < 1e-15);
         // A cap that pays for the input and 50 answer tokens lowers max_tokens to 50.
         let cap = (22.0 * 10.0 + 50.0 * 30.0) / 1e6;
-        assert_eq!(max_tokens_within(gpt4, "東京", cap, 1024), Some(50));
-        assert_eq!(max_tokens_within(gpt4, "東京", cap, 20), Some(20));
+        assert_eq!(max_tokens_within(gpt4, &tokyo, cap, 1024), Some(50));
+        assert_eq!(max_tokens_within(gpt4, &tokyo, cap, 20), Some(20));
         // Not even the minimum answer: the model cannot be called under this cap.
         assert_eq!(
-            max_tokens_within(gpt4, "東京", 22.0 * 10.0 / 1e6, 1024),
+            max_tokens_within(gpt4, &tokyo, 22.0 * 10.0 / 1e6, 1024),
             None
         );
-        assert_eq!(max_tokens_within(gpt4, "東京", -1.0, 1024), None);
+        assert_eq!(max_tokens_within(gpt4, &tokyo, -1.0, 1024), None);
+        // Every turn of a conversation counts, with its overhead.
+        let chat = crate::chat::Conversation::new(vec![
+            crate::chat::Message {
+                role: crate::chat::Role::User,
+                content: "東京".into(),
+            },
+            crate::chat::Message {
+                role: crate::chat::Role::Assistant,
+                content: "Tokyo".into(),
+            },
+            crate::chat::Message {
+                role: crate::chat::Role::User,
+                content: "Why?".into(),
+            },
+        ])
+        .unwrap();
+        assert_eq!(
+            worst_input_tokens(&chat),
+            6 + 5 + 4 + REQUEST_OVERHEAD_TOKENS + 2 * TURN_OVERHEAD_TOKENS
+        );
     }
 
     #[test]

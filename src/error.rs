@@ -11,6 +11,9 @@ pub enum Error {
     /// The prompt is empty or only whitespace.
     #[error("the prompt is empty: type something to route")]
     EmptyPrompt,
+    /// A conversation breaks the turn rules (see [`crate::chat::Conversation::new`]).
+    #[error("invalid conversation: {0}")]
+    Conversation(String),
     /// `predictor.json` does not parse or misses a field.
     #[error("invalid predictor manifest: {0}")]
     Manifest(String),

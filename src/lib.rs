@@ -7,6 +7,8 @@ The crate is a pure core with a thin binding layer:
 - [`Predictor`] reads a bundle (`predictor.json`, an ONNX text encoder run by tract, a
   `tokenizer.json`), places a prompt in the space every model shares, and estimates from each
   model's vector there how likely it is to answer well.
+- [`chat`] holds conversations (system, user and assistant turns): what the predictor reads
+  of one, and what a request carries.
 - [`Pool`] lists the models a user can route to, with prices, context windows and latencies.
 - [`Router`] binds a predictor to a pool and picks, for a prompt and a budget, the model that
   maximises predicted quality − λ·estimated cost under the request's [`Constraints`], returning
@@ -38,6 +40,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 pub mod batch;
 pub mod bundle;
 pub mod calibrate;
+pub mod chat;
 pub mod cost;
 pub mod endpoint;
 mod error;
@@ -53,6 +56,7 @@ pub mod suggest;
 mod wasm;
 
 pub use crate::batch::BatchPlan;
+pub use crate::chat::{Conversation, Message, Role};
 pub use crate::error::{Error, Exclusions, Result};
 pub use crate::pool::{Pool, PoolModel};
 pub use crate::predictor::{ModelQuality, Prediction, Predictor};

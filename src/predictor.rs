@@ -23,7 +23,8 @@ pub struct Prediction {
     pub tokens: usize,
     /// True when the prompt was longer than the encoder's `max_tokens` and only its start was read.
     pub truncated: bool,
-    /// Length of the prompt in characters.
+    /// Characters the request sends (every turn of a conversation), which its cost estimate
+    /// counts.
     pub chars: usize,
     /// Estimated probability that each model answers well, in head order.
     pub quality: Vec<ModelQuality>,

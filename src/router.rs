@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchPlan};
 use crate::calibrate::HeadsFile;
+use crate::chat::Conversation;
 use crate::error::{Error, Exclusions, Result};
 use crate::pool::Pool;
 use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
@@ -196,6 +197,24 @@ impl Router {
     pub fn route(&self, prompt: &str, options: &RouteOptions) -> Result<Decision> {
         let prediction = self.predictor.predict(prompt)?;
         self.decide(&prediction, options)
+    }
+
+    /// Predicted quality of every head for the conversation's next answer: the predictor reads
+    /// [`Conversation::routing_text`] (the last user turn first), and the cost estimates count
+    /// every turn sent.
+    pub fn predict_conversation(&self, conversation: &Conversation) -> Result<Prediction> {
+        let mut prediction = self.predictor.predict(&conversation.routing_text())?;
+        prediction.chars = conversation.chars();
+        Ok(prediction)
+    }
+
+    /// Chooses a model for the conversation's next answer.
+    pub fn route_conversation(
+        &self,
+        conversation: &Conversation,
+        options: &RouteOptions,
+    ) -> Result<Decision> {
+        self.decide(&self.predict_conversation(conversation)?, options)
     }
 
     /// Chooses a model given a prediction made earlier.

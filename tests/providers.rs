@@ -260,7 +260,7 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
     let request = |base: &str, stream| ChatRequest {
         base_url: base.into(),
         api_model: "m-1".into(),
-        prompt: "Say \"hi\"".into(),
+        conversation: routoo::Conversation::from_prompt("Say \"hi\""),
         max_tokens: 64,
         stream,
         key: Some(ApiKey::new(key)),
@@ -329,6 +329,82 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
         provider::build(Format::Gemini, &sneaky).url,
         "https://generativelanguage.googleapis.com/v1beta/models/..%2F..%2Fupload%3Fx=1%23:generateContent"
     );
+}
+
+/// A conversation goes whole, in each format's own shape: OpenAI's messages as they are;
+/// Anthropic's with the system turns in `system` and turns of one role joined; Gemini's with
+/// `systemInstruction` and "model" for the assistant.
+#[test]
+fn each_format_sends_the_whole_conversation() {
+    use routoo::{Conversation, Message, Role};
+    let turn = |role, content: &str| Message {
+        role,
+        content: content.into(),
+    };
+    let conversation = Conversation::new(vec![
+        turn(Role::System, "Answer in French."),
+        turn(Role::User, "What is 2+2?"),
+        turn(Role::Assistant, "Quatre."),
+        turn(Role::User, "And 3+3?"),
+        turn(Role::User, "Briefly."),
+    ])
+    .unwrap();
+    let request = |base: &str| ChatRequest {
+        base_url: base.into(),
+        api_model: "m-1".into(),
+        conversation: conversation.clone(),
+        max_tokens: 64,
+        stream: false,
+        key: None,
+    };
+    let body = |format, base| -> serde_json::Value {
+        serde_json::from_str(&provider::build(format, &request(base)).body).unwrap()
+    };
+    let openai = body(Format::OpenAi, "https://api.openai.com/v1");
+    assert_eq!(
+        openai["messages"],
+        serde_json::json!([
+            {"role": "system", "content": "Answer in French."},
+            {"role": "user", "content": "What is 2+2?"},
+            {"role": "assistant", "content": "Quatre."},
+            {"role": "user", "content": "And 3+3?"},
+            {"role": "user", "content": "Briefly."},
+        ])
+    );
+    let anthropic = body(Format::Anthropic, "https://api.anthropic.com/v1");
+    assert_eq!(anthropic["system"], "Answer in French.");
+    assert_eq!(
+        anthropic["messages"],
+        serde_json::json!([
+            {"role": "user", "content": "What is 2+2?"},
+            {"role": "assistant", "content": "Quatre."},
+            {"role": "user", "content": "And 3+3?\n\nBriefly."},
+        ])
+    );
+    let gemini = body(
+        Format::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+    );
+    assert_eq!(
+        gemini["systemInstruction"],
+        serde_json::json!({"parts": [{"text": "Answer in French."}]})
+    );
+    assert_eq!(
+        gemini["contents"],
+        serde_json::json!([
+            {"role": "user", "parts": [{"text": "What is 2+2?"}]},
+            {"role": "model", "parts": [{"text": "Quatre."}]},
+            {"role": "user", "parts": [{"text": "And 3+3?\n\nBriefly."}]},
+        ])
+    );
+    // One user turn: no system field in any format.
+    let single = ChatRequest {
+        conversation: Conversation::from_prompt("hi"),
+        ..request("https://api.anthropic.com/v1")
+    };
+    let plain: serde_json::Value =
+        serde_json::from_str(&provider::build(Format::Anthropic, &single).body).unwrap();
+    assert!(plain.get("system").is_none());
 }
 
 proptest::proptest! {

@@ -344,3 +344,56 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
         .to_string()
         .contains("priceSource"));
 }
+
+/// A conversation is routed on its last user turn (earlier turns after it, most recent first),
+/// and its cost counts every turn: one turn routes exactly as the plain prompt does.
+#[test]
+fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
+    use routoo::{Conversation, Message, Role};
+    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let router = routoo::Router::new(predictor, Pool::default_pool()).unwrap();
+    let options = RouteOptions {
+        budget: Some(1.0),
+        ..RouteOptions::default()
+    };
+    let question = "And what is the derivative of x^3?";
+    let plain = router.route(question, &options).unwrap();
+    let one = Conversation::from_prompt(question);
+    assert_eq!(router.route_conversation(&one, &options).unwrap(), plain);
+
+    let history = "Write a long essay about the history of Rome. ".repeat(40);
+    let chat = Conversation::new(vec![
+        Message {
+            role: Role::System,
+            content: "You are a maths tutor.".into(),
+        },
+        Message {
+            role: Role::User,
+            content: history.clone(),
+        },
+        Message {
+            role: Role::Assistant,
+            content: "Rome was founded...".into(),
+        },
+        Message {
+            role: Role::User,
+            content: question.into(),
+        },
+    ])
+    .unwrap();
+    let prediction = router.predict_conversation(&chat).unwrap();
+    assert_eq!(prediction.chars, chat.chars());
+    // The encoder reads the last user turn first: with the long history after it, what it
+    // reads starts as the plain question does.
+    assert!(prediction.truncated, "the history fills the encoder");
+    let decision = router.route_conversation(&chat, &options).unwrap();
+    let tokens = |d: &routoo::Decision| d.ranked.iter().map(|c| c.cost.input_tokens).max().unwrap();
+    assert_eq!(
+        tokens(&decision),
+        routoo::cost::estimate_input_tokens(chat.chars())
+    );
+    assert!(
+        tokens(&decision) > 10 * tokens(&plain),
+        "every turn is priced"
+    );
+}

@@ -19,7 +19,12 @@ const state = {
   spent: 0,
   added: [], // [{id, heads}]: models the user calibrated or imported (IndexedDB)
   calibrating: null,
+  chat: [], // the conversation's finished turns: [{role, content}]
+  sending: null, // the prompt of the ask in flight
 };
+
+/** What the router reads and sends: the prompt alone, or after the conversation so far. */
+const conversation = (prompt) => (state.chat.length ? [...state.chat, { role: "user", content: prompt }] : prompt);
 
 const usd = (x) => (x >= 0.01 ? x.toFixed(4) : x.toPrecision(3));
 const pct = (q) => `${(q * 100).toFixed(1)} %`;
@@ -320,8 +325,10 @@ async function route() {
     renderPool();
     return;
   }
-  const m = await request({ type: "route", prompt, options: routeOptions(), keys: callKeys() });
-  if ($("prompt").value !== m.prompt) return; // the prompt changed: its own request follows
+  const asked = conversation(prompt);
+  const m = await request({ type: "route", prompt: asked, options: routeOptions(), keys: callKeys() });
+  // The prompt or the conversation changed: its own request follows.
+  if (JSON.stringify(conversation($("prompt").value)) !== JSON.stringify(m.prompt)) return;
   state.routed = m;
   state.callable = m.callable ?? [];
   renderChoice();
@@ -795,10 +802,35 @@ function send(event) {
   $("send").disabled = true;
   $("stop").disabled = false;
   state.asking = ++state.seq;
+  state.sending = prompt;
+  renderChat(prompt);
   worker.postMessage({
-    type: "ask", seq: state.asking, prompt, options: routeOptions(), keys: callKeys(), maxTokens: 1024,
-    maxCost: cap,
+    type: "ask", seq: state.asking, prompt: conversation(prompt), options: routeOptions(), keys: callKeys(),
+    maxTokens: 1024, maxCost: cap,
   });
+}
+
+/** The conversation so far above the answer, and the question in flight when there is one. */
+function renderChat(asking) {
+  const turns = asking === undefined ? state.chat : [...state.chat, { role: "user", content: asking }];
+  $("chat").replaceChildren(...turns.map(({ role, content }) => {
+    const li = document.createElement("li");
+    li.className = role;
+    li.textContent = content;
+    return li;
+  }));
+  $("chat").hidden = turns.length === 0;
+  $("new-chat").disabled = state.chat.length === 0 || state.asking !== null;
+}
+
+/** Forgets the conversation: the next prompt starts a new one. */
+function newChat() {
+  state.chat = [];
+  $("answer").textContent = "";
+  $("answer-meta").textContent = "";
+  $("fallbacks").replaceChildren();
+  renderChat();
+  route();
 }
 
 function showSpend() {
@@ -811,13 +843,22 @@ function finish({ reply, error, spent }) {
   $("answer").setAttribute("aria-busy", "false");
   $("send").disabled = false;
   $("stop").disabled = true;
+  const asked = state.sending;
+  state.sending = null;
   if (error) {
     state.spent += spent ?? 0;
     showSpend();
     $("answer-meta").textContent = "";
+    renderChat();
     showError(error === "stopped" ? "Stopped. The prompt is still in the box." : error);
     return;
   }
+  // The exchange joins the conversation; the box is free for a follow-up.
+  state.chat.push({ role: "user", content: asked }, { role: "assistant", content: reply.answer.text });
+  renderChat();
+  $("chat").lastElementChild?.remove(); // the answer stays below, where it streamed
+  $("prompt").value = "";
+  route();
   const u = reply.answer.usage;
   state.spent += reply.spent;
   const meta = $("answer-meta");
@@ -869,6 +910,7 @@ async function main() {
   $("keys").addEventListener("submit", (e) => e.preventDefault());
   $("stop").addEventListener("click", () => worker.postMessage({ type: "stop" }));
   $("pool-historical").addEventListener("click", toggleHistorical);
+  $("new-chat").addEventListener("click", newChat);
   $("pool-reset").addEventListener("click", () => { state.edits = { off: [], on: [], prices: {} }; poolChanged(); });
   $("remember").addEventListener("change", () => {
     if ($("remember").checked) save(STORE.keys, state.keys);

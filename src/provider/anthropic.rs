@@ -9,12 +9,20 @@ use super::{sse::Event, ProviderError};
 const VERSION: &str = "2023-06-01";
 
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
-    let body = json!({
+    // Messages alternate user and assistant; system turns go in `system`.
+    let (system, turns) = r.conversation.alternating();
+    let messages: Vec<Value> = (turns.iter())
+        .map(|(role, text)| json!({"role": role, "content": text}))
+        .collect();
+    let mut body = json!({
         "model": r.api_model,
         "max_tokens": r.max_tokens,
-        "messages": [{"role": "user", "content": r.prompt}],
+        "messages": messages,
         "stream": r.stream,
     });
+    if let Some(system) = system {
+        body["system"] = json!(system);
+    }
     let mut headers = vec![
         ("content-type", "application/json".to_string()),
         ("anthropic-version", VERSION.to_string()),

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
 use super::{RetryPolicy, Usage};
+use crate::chat::Conversation;
 use crate::cost;
 use crate::endpoint::{is_loopback, official_origin, Endpoint, EndpointError};
 use crate::pool::{Pool, PoolModel};
@@ -300,12 +301,12 @@ impl AskError {
 }
 
 /// Asks the `ranked` candidates (best first, as the router returned them) for an answer to
-/// `prompt`, each with the key `keys` binds to its base URL's origin.
+/// `conversation`, each with the key `keys` binds to its base URL's origin.
 pub async fn ask<T: Transport>(
     transport: &T,
     pool: &Pool,
     ranked: Vec<Candidate>,
-    prompt: &str,
+    conversation: &Conversation,
     keys: &Keys,
     options: &AskOptions,
     mut progress: impl FnMut(Progress<'_>),
@@ -332,23 +333,25 @@ pub async fn ask<T: Transport>(
         // failure, so it takes the same path as any other).
         let max_tokens = match options.max_cost {
             None => Some(options.max_tokens),
-            Some(cap) => cost::max_tokens_within(model, prompt, cap - spent, options.max_tokens),
+            Some(cap) => {
+                cost::max_tokens_within(model, conversation, cap - spent, options.max_tokens)
+            }
         };
         let (error, shown, worst) = match max_tokens {
             None => {
                 let smallest = options.max_tokens.min(cost::MIN_ANSWER_TOKENS);
                 let error = ProviderError::OverCap {
-                    worst: cost::worst_case(model, prompt, smallest),
+                    worst: cost::worst_case(model, conversation, smallest),
                     left: options.max_cost.map_or(0.0, |cap| cap - spent),
                 };
                 (error, false, 0.0)
             }
             Some(max_tokens) => {
-                let worst = cost::worst_case(model, prompt, max_tokens);
+                let worst = cost::worst_case(model, conversation, max_tokens);
                 let request = ChatRequest {
                     base_url: model.base_url.clone(),
                     api_model: model.api_model.clone(),
-                    prompt: prompt.to_string(),
+                    conversation: conversation.clone(),
                     max_tokens,
                     stream: options.stream,
                     key: keys.for_base_url(&model.base_url).cloned(),
@@ -537,7 +540,7 @@ mod tests {
             &transport,
             &pool(),
             ranked(ids),
-            "hi",
+            &Conversation::from_prompt("hi"),
             &keys,
             &AskOptions::default(),
             |p| {
@@ -587,7 +590,7 @@ mod tests {
             &transport,
             &pool(),
             ranked(&["a", "b"]),
-            "Why is the sky blue?",
+            &Conversation::from_prompt("Why is the sky blue?"),
             &Keys::new(),
             &AskOptions::default(),
             |p| {
@@ -637,7 +640,11 @@ mod tests {
             let model = (self.pool.models.iter())
                 .find(|m| m.api_model == request.api_model)
                 .unwrap();
-            let worst = cost::worst_case(model, &self.prompt, request.max_tokens);
+            let worst = cost::worst_case(
+                model,
+                &Conversation::from_prompt(&self.prompt),
+                request.max_tokens,
+            );
             self.worst.borrow_mut().push(worst);
             let o = {
                 let mut outcomes = self.outcomes.borrow_mut();
@@ -656,7 +663,9 @@ mod tests {
             }
             // What the provider may charge: nothing for an HTTP refusal, at most the bound.
             let usage = Usage {
-                input_tokens: (cost::worst_input_tokens(&self.prompt) as f64 * o.bill) as u64,
+                input_tokens: (cost::worst_input_tokens(&Conversation::from_prompt(&self.prompt))
+                    as f64
+                    * o.bill) as u64,
                 output_tokens: (f64::from(request.max_tokens) * o.bill) as u64,
             };
             let billed = match &o.error {
@@ -743,7 +752,7 @@ mod tests {
             };
             let options = AskOptions { max_tokens, max_cost: Some(cap), ..AskOptions::default() };
             let reply = futures_executor::block_on(ask(
-                &transport, &pool, ranked, &prompt, &Keys::new(), &options, |_| {},
+                &transport, &pool, ranked, &Conversation::from_prompt(&prompt), &Keys::new(), &options, |_| {},
             ));
             let billed: f64 = transport.bills.borrow().iter().sum();
             proptest::prop_assert!(billed <= cap + 1e-12, "billed {billed} over the cap {cap}");
@@ -777,7 +786,7 @@ mod tests {
             &transport,
             &pool(),
             ranked(&["a"]),
-            "hi",
+            &Conversation::from_prompt("hi"),
             &keys,
             &options,
             |_| {},

@@ -5,13 +5,29 @@ use serde_json::{json, Value};
 
 use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
 use super::{sse::Event, ProviderError};
+use crate::chat::Role;
 use crate::endpoint::Endpoint;
 
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
-    let body = json!({
-        "contents": [{"role": "user", "parts": [{"text": r.prompt}]}],
+    // Contents alternate "user" and "model"; system turns go in `systemInstruction`.
+    let (system, turns) = r.conversation.alternating();
+    let contents: Vec<Value> = (turns.iter())
+        .map(|(role, text)| {
+            let role = if *role == Role::Assistant {
+                "model"
+            } else {
+                "user"
+            };
+            json!({"role": role, "parts": [{"text": text}]})
+        })
+        .collect();
+    let mut body = json!({
+        "contents": contents,
         "generationConfig": {"maxOutputTokens": r.max_tokens},
     });
+    if let Some(system) = system {
+        body["systemInstruction"] = json!({"parts": [{"text": system}]});
+    }
     let verb = if r.stream {
         "streamGenerateContent"
     } else {

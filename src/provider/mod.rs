@@ -22,6 +22,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::chat::Conversation;
+
 pub use self::ask::{
     ask, probe_local, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport,
 };
@@ -96,8 +98,8 @@ pub struct ChatRequest {
     pub base_url: String,
     /// Model name as the provider's API expects it.
     pub api_model: String,
-    /// The user's prompt.
-    pub prompt: String,
+    /// The conversation to answer (one user turn for a plain prompt).
+    pub conversation: Conversation,
     /// Most tokens the answer may take.
     pub max_tokens: u32,
     /// Stream the answer as server-sent events.

@@ -21,7 +21,7 @@ fn limit_field(base_url: &str) -> &'static str {
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     let mut body = json!({
         "model": r.api_model,
-        "messages": [{"role": "user", "content": r.prompt}],
+        "messages": r.conversation,
         "stream": r.stream,
     });
     body[limit_field(&r.base_url)] = json!(r.max_tokens);

@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
+use crate::chat::{Conversation, Message};
 use crate::error::Error;
 use crate::pool::PoolModel;
 use crate::probe::ProbeSet;
@@ -19,6 +20,14 @@ use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
 #[wasm_bindgen(typescript_custom_section)]
 const ASK_TYPES: &str = r#"
+/** One turn of a conversation, as OpenAI's `messages` write it. */
+export interface ChatMessage { role: "system" | "user" | "assistant"; content: string }
+
+/** A prompt, or a conversation: system turns first, then user and assistant turns, the last
+ *  the user's. The router predicts from the last user turn (earlier turns fill what room the
+ *  encoder has left, most recent first), counts every turn in the cost, and sends them all. */
+export type Prompt = string | ChatMessage[];
+
 /** Hard limits on each request. */
 export interface Constraints {
   /** Most US$ one request may cost. */
@@ -171,6 +180,21 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// Reads a prompt: a string, or an array of `{role, content}` turns.
+fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
+    if let Some(text) = prompt.as_string() {
+        return Ok(Conversation::from_prompt(&text));
+    }
+    if !js_sys::Array::is_array(prompt) {
+        return Err(js_error(Error::Conversation(
+            "a prompt is a string or an array of {role, content} messages".into(),
+        )));
+    }
+    let messages: Vec<Message> = serde_wasm_bindgen::from_value(prompt.clone())
+        .map_err(|e| js_error(Error::Conversation(e.to_string())))?;
+    Conversation::new(messages).map_err(js_error)
+}
+
 /// Reads a pool given as a JSON string, a plain object, or nothing (the default pool).
 fn pool_from_js(pool: JsValue) -> Result<Pool, JsError> {
     if pool.is_undefined() || pool.is_null() {
@@ -217,7 +241,7 @@ fn sibling(manifest_url: &str, file: &str) -> String {
 pub struct JsRouter {
     inner: Router,
     /// The last prompt's prediction: moving the budget re-routes without re-encoding.
-    last: RefCell<Option<(String, Prediction)>>,
+    last: RefCell<Option<(Conversation, Prediction)>>,
 }
 
 #[wasm_bindgen(js_class = Router)]
@@ -273,27 +297,36 @@ impl JsRouter {
         })
     }
 
-    fn prediction(&self, prompt: &str) -> Result<Prediction, JsError> {
+    fn prediction(&self, conversation: &Conversation) -> Result<Prediction, JsError> {
         if let Some((last, prediction)) = &*self.last.borrow() {
-            if last == prompt {
+            if last == conversation {
                 return Ok(prediction.clone());
             }
         }
-        let prediction = self.inner.predict(prompt).map_err(js_error)?;
-        *self.last.borrow_mut() = Some((prompt.to_string(), prediction.clone()));
+        let prediction = (self.inner)
+            .predict_conversation(conversation)
+            .map_err(js_error)?;
+        *self.last.borrow_mut() = Some((conversation.clone(), prediction.clone()));
         Ok(prediction)
     }
 
-    /// Each model's predicted quality for a prompt.
-    pub fn predict(&self, prompt: &str) -> Result<JsValue, JsError> {
-        to_js(&self.prediction(prompt)?)
+    /// Each model's predicted quality for a prompt or conversation.
+    pub fn predict(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
+    ) -> Result<JsValue, JsError> {
+        to_js(&self.prediction(&conversation_from_js(&prompt)?)?)
     }
 
     /// Each pool model's estimate for a prompt, in pool order (`[{model, quality, sd}]`):
     /// unlike `predict`, models that borrow a head or are uncalibrated are included.
     #[wasm_bindgen(js_name = poolEstimates)]
-    pub fn pool_estimates(&self, prompt: &str) -> Result<JsValue, JsError> {
-        to_js(&self.inner.pool_estimates(&self.prediction(prompt)?))
+    pub fn pool_estimates(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let prediction = self.prediction(&conversation_from_js(&prompt)?)?;
+        to_js(&self.inner.pool_estimates(&prediction))
     }
 
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
@@ -301,11 +334,11 @@ impl JsRouter {
     /// `maxLatencyMs`, `providers` and `exclude`.
     pub fn route(
         &self,
-        prompt: &str,
+        #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RouteOptions")] options: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
         let options = route_options(options)?;
-        let prediction = self.prediction(prompt)?;
+        let prediction = self.prediction(&conversation_from_js(&prompt)?)?;
         to_js(&self.inner.decide(&prediction, &options).map_err(js_error)?)
     }
 
@@ -337,7 +370,7 @@ impl JsRouter {
     #[wasm_bindgen(unchecked_return_type = "Promise<Reply>")]
     pub fn ask(
         &self,
-        prompt: String,
+        #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "RouteOptions")] options: Option<JsValue>,
         #[wasm_bindgen(unchecked_optional_param_type = "AskCall")] call: Option<JsValue>,
     ) -> js_sys::Promise {
@@ -347,17 +380,18 @@ impl JsRouter {
 
     fn start_ask(
         &self,
-        prompt: String,
+        prompt: JsValue,
         options: Option<JsValue>,
         call: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsError> {
+        let conversation = conversation_from_js(&prompt)?;
         let mut options = route_options(options)?;
         let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
         let pool = self.inner.pool().clone();
         // Route as if every server on this machine answered; those that do not are dropped from
         // the ranking after the probe below, so nothing is sent to a port nobody vouched for.
         with_local(call.keys.clone(), &pool).restrict(&pool, &mut options.constraints);
-        let prediction = self.prediction(&prompt)?;
+        let prediction = self.prediction(&conversation)?;
         let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
         let future = async move {
             let transport = call.transport();
@@ -370,7 +404,7 @@ impl JsRouter {
                 &transport,
                 &pool,
                 ranked,
-                &prompt,
+                &conversation,
                 &keys,
                 &call.options,
                 |p| call.report(p),

@@ -108,6 +108,50 @@ test("a routed answer streams from the emulator in each wire format", async () =
   assert.ok(preflights.length > 0, "cross-origin calls went through a CORS preflight");
 });
 
+test("a conversation is routed and sent whole in each wire format; a malformed one is refused", async () => {
+  const chat = [
+    { role: "system", content: "Answer in French." },
+    { role: "user", content: "What is a hash map?" },
+    { role: "assistant", content: "Une table de hachage." },
+    { role: "user", content: "Give an example." },
+  ];
+  for (const provider of ["openai", "anthropic", "google"]) {
+    const options = { budget: 5, providers: [provider] };
+    const decision = await route(chat, options);
+    const before = seen.requests.length;
+    const r = await ask(chat, options);
+    assert.ok(r.reply, `${provider}: ${r.error}`);
+    assert.equal(r.reply.model, decision.choice.model, provider);
+    const sent = seen.requests.slice(before).filter((q) => q.url.startsWith(emulators[provider].url) && q.body);
+    const body = JSON.parse(sent.at(-1).body);
+    if (provider === "openai") assert.deepEqual(body.messages, chat);
+    if (provider === "anthropic") {
+      assert.equal(body.system, "Answer in French.");
+      assert.deepEqual(body.messages, chat.slice(1));
+    }
+    if (provider === "google") {
+      assert.deepEqual(body.systemInstruction, { parts: [{ text: "Answer in French." }] });
+      assert.deepEqual(body.contents.map((c) => [c.role, c.parts[0].text]),
+        [["user", "What is a hash map?"], ["model", "Une table de hachage."], ["user", "Give an example."]]);
+    }
+  }
+  // Every turn is priced: the same question alone costs less.
+  const alone = await route("Give an example.", { budget: 5 });
+  const whole = await route(chat, { budget: 5 });
+  assert.ok(whole.choice.cost.inputTokens > alone.choice.cost.inputTokens);
+  const bad = await page.evaluate(() => {
+    try {
+      window.router.route([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }]);
+      return "no error";
+    } catch (e) {
+      return e.message;
+    }
+  });
+  assert.match(bad, /invalid conversation: the last turn is not the user's/);
+  const asked = await ask([{ role: "robot", content: "hi" }], {});
+  assert.match(asked.error, /invalid conversation/);
+});
+
 test("streams decode as the spec says in every format: BOM and bare CR, no end marker, an error mid-way", async () => {
   for (const provider of ["openai", "anthropic", "google"]) {
     const options = { budget: 5, providers: [provider] };

@@ -172,6 +172,30 @@ test("Send streams an answer from the emulator and shows model, tokens and cost"
   assert.equal(await page.isHidden("#error"), true);
   assert.ok(emulator.calls.slice(calls).some((c) => c.method === "POST"));
   await shot(page, "04-answer");
+
+  // A follow-up continues the conversation: every turn is sent, and shown above the answer.
+  assert.equal(await page.inputValue("#prompt"), "", "the box is free for a follow-up");
+  const first = await page.textContent("#answer");
+  await routed(page, () => page.fill("#prompt", "Now in one sentence."));
+  const before = emulator.calls.length;
+  await send(page);
+  const sent = emulator.calls.slice(before).find((c) => c.method === "POST" && c.body).body;
+  const turns = sent.messages ?? sent.contents;
+  assert.equal(turns.length, 3, `the whole conversation was sent: ${JSON.stringify(sent)}`);
+  assert.deepEqual(await page.$$eval("#chat li", (lis) => lis.map((li) => [li.className, li.textContent])), [
+    ["user", "Explain in two sentences why the sky is blue."], ["assistant", first], ["user", "Now in one sentence."]]);
+  await shot(page, "04b-follow-up");
+  // New chat forgets it: the next prompt goes alone.
+  await page.click("#new-chat");
+  assert.equal(await page.isHidden("#chat"), true);
+  assert.equal(await page.isDisabled("#new-chat"), true);
+  await routed(page, () => page.fill("#prompt", "What is 2+2?"));
+  const fresh = emulator.calls.length;
+  await send(page);
+  const alone = emulator.calls.slice(fresh).find((c) => c.method === "POST" && c.body).body;
+  assert.equal((alone.messages ?? alone.contents).length, 1);
+  await page.click("#new-chat");
+  await routed(page, () => page.fill("#prompt", "Explain in two sentences why the sky is blue."));
 });
 
 test("a 401 says so and keeps the prompt; a 500 shows the fallback; Stop stops", async () => {
@@ -201,6 +225,9 @@ test("a 401 says so and keeps the prompt; a 500 shows the fallback; Stop stops",
   assert.match(await page.textContent("#answer"), /Emulated answer/);
   await shot(page, "06-fallback");
 
+  // The answer began a conversation and freed the box: start afresh with the prompt.
+  await page.click("#new-chat");
+  await routed(page, () => page.fill("#prompt", prompt));
   emulator.script(apiModel(first), ["stall"]);
   await page.click("#send");
   await page.waitForFunction(() => /Asking/.test(document.getElementById("answer-meta").textContent));
@@ -246,6 +273,8 @@ test("spend caps: a request cap lowers the answer limit or passes models over; a
   const spent = Number(await page.getAttribute("#session", "data-spent"));
   assert.ok(spent > spentBefore && spent - spentBefore <= cap * (1 + 1e-9), `${spentBefore} → ${spent}, cap ${cap}`);
   // A session cap already used up: Send says so and calls nothing.
+  await page.click("#new-chat");
+  await routed(page, () => page.fill("#prompt", "Name the three states of matter."));
   await page.fill("#cap-request", "");
   await page.fill("#cap-session", String(spent));
   before = posts();

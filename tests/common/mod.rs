@@ -120,7 +120,7 @@ impl Emulator {
         routoo::provider::ChatRequest {
             base_url: self.base(format),
             api_model: model.into(),
-            prompt: "Name three routers.".into(),
+            conversation: routoo::Conversation::from_prompt("Name three routers."),
             max_tokens: 128,
             stream,
             key: Some(routoo::provider::ApiKey::new("emulator-key")),
