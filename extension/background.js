@@ -1,6 +1,7 @@
-// Opens the routoo page (the demo page, packaged) from the toolbar button, or with the
-// selected text as its prompt from the context menu. Nothing else runs in the background.
+// Opens routoo from the toolbar button; from the context menu, either in a tab with the
+// selected text as its prompt, or in the side panel beside the page. Nothing else runs here.
 const MENU = "routoo-ask";
+const PANEL = "routoo-panel";
 
 /** Opens routoo in a tab, its prompt box holding `prompt` when given. */
 function openRoutoo(prompt) {
@@ -8,12 +9,26 @@ function openRoutoo(prompt) {
   if (prompt) url.searchParams.set("prompt", prompt);
   return chrome.tabs.create({ url: url.href });
 }
-self.openRoutoo = openRoutoo; // for tests, which drive it from the worker
+
+/**
+ * Opens the side panel in `windowId` (first, while the click still counts as the user's) and
+ * hands it `prompt`: the panel takes it on load, or at once if it is open already.
+ */
+async function toPanel(prompt, windowId) {
+  const opened = windowId === undefined ? Promise.resolve() : chrome.sidePanel.open({ windowId });
+  await chrome.storage.session.set({ panelPrompt: { text: prompt, at: Date.now() } });
+  await opened;
+}
+
+self.openRoutoo = openRoutoo; // for tests, which drive these from the worker
+self.toPanel = toPanel;
 
 chrome.runtime.onInstalled.addListener(() => {
   chrome.contextMenus.create({ id: MENU, title: "Route “%s” with routoo", contexts: ["selection"] });
+  chrome.contextMenus.create({ id: PANEL, title: "Ask routoo about “%s” in the side panel", contexts: ["selection"] });
 });
-chrome.contextMenus.onClicked.addListener((info) => {
+chrome.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU) openRoutoo(info.selectionText);
+  if (info.menuItemId === PANEL) toPanel(info.selectionText, tab?.windowId);
 });
 chrome.action.onClicked.addListener(() => openRoutoo());

@@ -1,7 +1,8 @@
 // Assembles the Manifest V3 extension in target/extension (or the directory given): the demo
 // page and its files, extension/background.js, and a manifest whose version, host
 // permissions and page policy come from Cargo.toml and www/index.html's policy.
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { zipSync } from "fflate";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { devPage, pagePolicy, WWW } from "./serve.mjs";
@@ -31,13 +32,36 @@ export function buildExtension(out = path.join(ROOT, "target", "extension"), { d
   mkdirSync(out, { recursive: true });
   for (const f of PAGE) cpSync(path.join(WWW, f), path.join(out, f), { recursive: true });
   if (dev) writeFileSync(path.join(out, "index.html"), devPage(WWW));
+  // The side panel is the same page, marked so that it takes the selections the menu hands over.
+  const page = readFileSync(path.join(out, "index.html"), "utf8");
+  if (!/<html [^>]*lang=/.test(page)) throw new Error("index.html has no <html lang=...> to mark");
+  writeFileSync(path.join(out, "panel.html"), page.replace(/<html /, "<html data-panel "));
   cpSync(path.join(ROOT, "extension", "background.js"), path.join(out, "background.js"));
   writeFileSync(path.join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return out;
 }
 
+/** Every file under `dir`, as paths relative to it with "/" separators. */
+function files(dir, prefix = "") {
+  return readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(dir, `${prefix}${e.name}/`) : [`${prefix}${e.name}`]);
+}
+
+/** Writes the zip the Chrome Web Store takes (manifest.json at its root); returns its path. */
+export function zipExtension(dir, out) {
+  const entries = Object.fromEntries(files(dir).sort().map((f) => [f, readFileSync(path.join(dir, f))]));
+  writeFileSync(out, zipSync(entries, { level: 9, mtime: new Date("2026-01-01T00:00:00Z") }));
+  return out;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const out = buildExtension(args.find((a) => !a.startsWith("--")), { dev: args.includes("--dev") });
+  const dev = args.includes("--dev");
+  const out = buildExtension(args.find((a) => !a.startsWith("--")), { dev });
   console.log(`extension in ${out}: load it unpacked from chrome://extensions`);
+  if (!dev) {
+    const version = JSON.parse(readFileSync(path.join(out, "manifest.json"), "utf8")).version;
+    const zip = zipExtension(out, path.join(ROOT, "target", `routoo-extension-${version}.zip`));
+    console.log(`${path.relative(ROOT, zip)}: ${(readFileSync(zip).length / 1e6).toFixed(2)} MB, for the Chrome Web Store`);
+  }
 }

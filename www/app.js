@@ -823,6 +823,28 @@ function renderChat(asking) {
   $("new-chat").disabled = state.chat.length === 0 || state.asking !== null;
 }
 
+/** Longest selection the side panel takes, in characters. */
+const MAX_PANEL_PROMPT = 100_000;
+
+/**
+ * In the extension's side panel: a selection the context menu hands over (through the
+ * session storage) fills the box, at load or while the panel is open; like ?prompt=, it is
+ * routed, never sent.
+ */
+function panelPrompts() {
+  const session = globalThis.chrome?.storage?.session;
+  if (!session || !("panel" in document.documentElement.dataset)) return;
+  const take = (value) => {
+    if (typeof value?.text !== "string" || !value.text.trim()) return;
+    session.remove("panelPrompt").catch(() => {});
+    $("prompt").value = value.text.slice(0, MAX_PANEL_PROMPT);
+    if (state.chat.length) newChat();
+    else route();
+  };
+  session.get("panelPrompt").then((stored) => take(stored.panelPrompt)).catch(() => {});
+  session.onChanged.addListener((changes) => take(changes.panelPrompt?.newValue));
+}
+
 /** Forgets the conversation: the next prompt starts a new one. */
 function newChat() {
   state.chat = [];
@@ -893,6 +915,7 @@ async function main() {
   // ?prompt= fills the box (the extension's context menu opens the page this way); never sends.
   const asked = new URLSearchParams(location.search).get("prompt");
   if (asked) $("prompt").value = asked;
+  panelPrompts();
   try {
     state.defaults = await (await fetch("pool.json")).json();
   } catch (e) {

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { chromium } from "playwright-core";
-import { buildExtension } from "../../scripts/extension.mjs";
+import { readFileSync } from "node:fs";
+import { unzipSync } from "fflate";
+import { buildExtension, zipExtension } from "../../scripts/extension.mjs";
 import { start } from "../../scripts/emulator.mjs";
 
 const TMP = mkdtempSync(`${tmpdir()}/routoo-extension-`);
@@ -52,4 +54,47 @@ test("the context menu's entry opens the page with the selection as the prompt, 
   assert.equal(call.headers.origin, origin, "the call came from the extension page");
   await page.screenshot({ path: "target/screenshots/10-extension.png", fullPage: true });
   assert.deepEqual(errors, []);
+});
+
+test("the side panel takes the selection, routes it beside the page, and streams the answer", async () => {
+  const manifest = JSON.parse(readFileSync(`${TMP}/extension/manifest.json`, "utf8"));
+  assert.deepEqual(manifest.side_panel, { default_path: "panel.html" });
+  assert.ok(["sidePanel", "storage"].every((p) => manifest.permissions.includes(p)));
+  // The context menu's handler, minus opening the panel (headless Chromium has no side panel
+  // to show, and opening one needs a user's click): the panel's page then loads, as it would.
+  await worker.evaluate(() => self.toPanel("Translate 'thank you' into German."));
+  const origin = worker.url().replace(/\/background\.js$/, "");
+  const panel = await context.newPage();
+  await panel.setViewportSize({ width: 400, height: 900 }); // a side panel's width
+  const errors = [];
+  panel.on("pageerror", (e) => errors.push(String(e)));
+  await panel.goto(`${origin}/panel.html`);
+  await panel.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  await panel.waitForFunction(() => /thank you/.test(document.getElementById("prompt").value), null, { timeout: 10_000 });
+  assert.equal(await panel.inputValue("#prompt"), "Translate 'thank you' into German.");
+  // A second selection while the panel is open replaces the first.
+  await worker.evaluate(() => self.toPanel("Summarise the French Revolution in one line."));
+  await panel.waitForFunction(() => /French Revolution/.test(document.getElementById("prompt").value));
+  assert.equal(await worker.evaluate(() => chrome.storage.session.get("panelPrompt")).then((r) => r.panelPrompt),
+    undefined, "the panel took the selection");
+  await panel.check("#emulator");
+  await panel.waitForSelector("#choice[data-model]");
+  await panel.click("#send");
+  await panel.waitForSelector("#answer-meta[data-model]", { timeout: 60_000 });
+  assert.match(await panel.textContent("#answer"), /Emulated answer [0-9a-f]{8} to: "Summarise the French Revolution/);
+  await panel.screenshot({ path: "target/screenshots/13-side-panel.png", fullPage: true });
+  assert.deepEqual(errors, []);
+  await panel.close();
+});
+
+test("make extension's zip is what the Chrome Web Store takes: the extension's files, manifest.json at its root", () => {
+  const dir = buildExtension(`${TMP}/store`);
+  const zip = unzipSync(readFileSync(zipExtension(dir, `${TMP}/store.zip`)));
+  const names = Object.keys(zip).sort();
+  assert.ok(["manifest.json", "index.html", "panel.html", "background.js"].every((n) => names.includes(n)));
+  assert.ok(names.some((n) => n.startsWith("models/")) && names.some((n) => n.startsWith("pkg/")));
+  const manifest = JSON.parse(new TextDecoder().decode(zip["manifest.json"]));
+  assert.equal(manifest.manifest_version, 3);
+  assert.doesNotMatch(manifest.content_security_policy.extension_pages, /127\.0\.0\.1:8787/, "a store build names no emulator");
+  for (const name of names) assert.deepEqual(zip[name], new Uint8Array(readFileSync(`${dir}/${name}`)), name);
 });
