@@ -9,7 +9,7 @@ import { devPage, pagePolicy, WWW } from "./serve.mjs";
 import { SHELL } from "./version.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PAGE = [...SHELL, "build.json", "pkg", "models"];
+const PAGE = [...SHELL.filter((f) => !f.startsWith("pkg/")), "build.json", "pkg", "models"];
 
 /** `dev: true` also grants the provider emulator's origin, for tests and trying it out. */
 export function buildExtension(out = path.join(ROOT, "target", "extension"), { dev = false } = {}) {

@@ -6,8 +6,9 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-/** The page's own files; sw.js is not one (the browser updates it). */
-export const SHELL = ["index.html", "app.js", "added.js", "worker.js", "store.js", "style.css", "pool.json"];
+/** The page's own files, with the npm package's loader it imports; sw.js is not one (the browser updates it). */
+export const SHELL = ["index.html", "app.js", "added.js", "worker.js", "store.js", "style.css", "pool.json",
+  "pkg/load.js", "pkg/files.js"];
 
 const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 

@@ -178,8 +178,9 @@ function showProgress({ loaded, total, stage }) {
     : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
 }
 
-function ready({ ms, curve, keyOrigins, version, rejected = [] }) {
+function ready({ ms, curve, keyOrigins, version, askDefaults, rejected = [] }) {
   state.ready = true;
+  state.askDefaults = askDefaults;
   for (const r of rejected) {
     state.added = state.added.filter((a) => a.id !== r.id);
     added.forget(r.id).catch(() => {});
@@ -252,15 +253,14 @@ function budget() {
   return lo * (hi / lo) ** (Number($("budget").value) / 1000);
 }
 
-/** The reference curve's point at a budget, as the router reads it. */
-function pointAt(b) {
-  const points = state.curve.points;
-  return points.find((p) => p.costPer1k <= b) ?? points[points.length - 1];
-}
-
-function showBudget() {
+/**
+ * The slider's budget, and what it buys on the reference curve as the router reads it. The
+ * worker answers in order, so a route asked after this lands after it.
+ */
+async function showBudget() {
   const b = budget();
-  const p = pointAt(b);
+  const { point: p, error } = await request({ type: "point", budget: b });
+  if (error || !p || b !== budget()) return; // a later move shows its own
   $("budget-out").textContent = `US$${usd(b)}`;
   $("budget-out").dataset.usd = b;
   $("budget").setAttribute("aria-valuetext", `US$${usd(b)} per 1,000 requests`);
@@ -806,7 +806,7 @@ function send(event) {
   renderChat(prompt);
   worker.postMessage({
     type: "ask", seq: state.asking, prompt: conversation(prompt), options: routeOptions(), keys: callKeys(),
-    maxTokens: 1024, maxCost: cap,
+    maxCost: cap,
   });
 }
 
@@ -889,7 +889,8 @@ function finish({ reply, error, spent }) {
     (u ? ` · ${u.inputTokens} tokens in, ${u.outputTokens} out` : " · tokens not reported") +
     (reply.cost === null ? " · cost unknown" : ` · US$${usd(reply.cost)}`) +
     ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "") +
-    (reply.maxTokens < 1024 ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
+    (reply.maxTokens < state.askDefaults.maxTokens
+      ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
   showSpend();
 }
 

@@ -94,7 +94,7 @@ async function load(pool, heads) {
   await init({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
   const rejected = start(bytes, pool, heads, Router);
   return { ms: performance.now() - t0, total, version: info.version, curve: router.curve(),
-    models: router.models(), keyOrigins: router.keyOrigins(), rejected };
+    models: router.models(), keyOrigins: router.keyOrigins(), askDefaults: Router.askDefaults(), rejected };
 }
 
 const handlers = {
@@ -110,6 +110,10 @@ const handlers = {
       router.setPool(pool);
       return { curve: router.curve() };
     });
+  },
+  /** What a budget buys on the reference curve. */
+  point({ seq, budget }) {
+    return answer("point", seq, () => ({ point: router.curvePoint(budget) }));
   },
   /** The providers the page's keys can call, as the router counts them. */
   callable({ seq, keys }) {
@@ -132,13 +136,13 @@ const handlers = {
       trapped(e);
     }
   },
-  async ask({ seq, prompt, options, keys, maxTokens, maxCost }) {
+  async ask({ seq, prompt, options, keys, maxCost }) {
     asking?.abort();
     const controller = new AbortController();
     asking = controller;
     try {
       const reply = await router.ask(prompt, options, {
-        keys, maxTokens, maxCost, signal: controller.signal,
+        keys, maxCost, signal: controller.signal,
         onText: (text) => post({ type: "text", seq, text }),
         onEvent: (event) => post({ type: "event", seq, event }),
       });

@@ -84,9 +84,106 @@ export type AskEvent =
 /** A model to calibrate or add: a pool entry. */
 export interface PoolModel {
   id: string; provider: string; apiModel: string; baseUrl: string;
-  priceIn: number; priceOut: number; contextWindow: number; latencyMs: number;
+  /** US$ per 1M input and output tokens. */
+  priceIn: number; priceOut: number;
+  contextWindow: number; latencyMs: number;
   expectedOutputTokens?: number;
+  /** A labelled model whose head this one borrows until it is calibrated. */
+  like?: string;
+  /** No head: routed with the predictor's prior until calibrated. */
+  uncalibrated?: boolean;
+  /** Labelled in the routing data but no longer served. */
+  historical?: boolean;
+  /** When the prices were read (YYYY-MM-DD), and from which page. */
+  priceDate?: string;
+  priceSource?: string;
 }
+
+/** The models to route between (`expectedOutputTokens` defaults to 256). */
+export interface Pool { expectedOutputTokens?: number; models: PoolModel[] }
+
+/** A predicted chance of a good answer, and its standard deviation. */
+export interface Estimate { quality: number; sd: number }
+
+/** A model's estimate. */
+export interface ModelQuality extends Estimate { model: string }
+
+/** What `predict` returns. */
+export interface Prediction {
+  /** Tokens the encoder read, special tokens included. */
+  tokens: number;
+  /** True when the prompt was longer than the encoder takes and only its start was read. */
+  truncated: boolean;
+  /** Characters the request sends (every turn of a conversation), which its cost counts. */
+  chars: number;
+  /** Each head's estimate. */
+  quality: ModelQuality[];
+  /** The prior an uncalibrated model is routed with. */
+  uncalibrated: Estimate | null;
+}
+
+/** What one request to one model is expected to cost. */
+export interface CostEstimate { inputTokens: number; outputTokens: number; usd: number }
+
+/** A model a request may go to, with what the router expects of it. */
+export interface Candidate {
+  model: string; provider: string;
+  /** Predicted chance of a good answer. */
+  quality: number;
+  /** What the selector discounts for the estimate's uncertainty. */
+  margin: number;
+  cost: CostEstimate;
+  /** quality - margin - λ·cost: what the ranking sorts by. */
+  score: number;
+}
+
+/** Why a model was left out. */
+export type Reason =
+| { kind: "contextWindow"; needed: number; window: number }
+| { kind: "maxCost"; cost: number; limit: number }
+| { kind: "maxLatency"; latencyMs: number; limit: number }
+| { kind: "noKey"; provider: string }
+| { kind: "excluded" };
+
+export interface Excluded { model: string; reason: Reason; message: string }
+
+/** What `route` returns. */
+export interface Decision {
+  choice: Candidate;
+  /** Every allowed model, best first: fall back down this list. */
+  ranked: Candidate[];
+  excluded: Excluded[];
+  lambda: number;
+  budget: number | null;
+  /** The reference prompts' average spend at this λ, US$ per 1,000 requests. */
+  expectedCostPer1k: number;
+  tokens: number;
+  truncated: boolean;
+}
+
+/** What `routeBatch` returns. */
+export interface BatchPlan {
+  choices: Candidate[];
+  spend: number; budgetTotal: number; expectedAccuracy: number; lambda: number;
+  minSpend: number; maxSpend: number;
+}
+
+export interface CurvePoint { lambda: number; costPer1k: number; quality: number }
+
+/** The pool's trade of spend for quality on the reference prompts, by λ. */
+export interface BudgetCurve { points: CurvePoint[] }
+
+/** What `suggestPool` returns. */
+export interface Suggestion {
+  budgetPer1k: number;
+  /** In the order they were added, each with what it adds. */
+  models: { model: string; expectedAccuracy: number; expectedSpendPer1k: number; adds: number }[];
+  expectedAccuracy: number;
+  expectedSpendPer1k: number;
+}
+
+/** What `ask` does when the call leaves something out. */
+export interface AskDefaults { maxTokens: number; idleTimeoutMs: number; timeoutMs: number; askTimeoutMs: number }
 
 /** How `Router.calibrate` sends the probes. */
 export interface CalibrateCall {
@@ -180,6 +277,23 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// What an ask call left out becomes; `Router.askDefaults()` tells a page, so it keeps no copy.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AskDefaults {
+    max_tokens: u32,
+    idle_timeout_ms: f64,
+    timeout_ms: f64,
+    ask_timeout_ms: f64,
+}
+
+const ASK_DEFAULTS: AskDefaults = AskDefaults {
+    max_tokens: 1024,
+    idle_timeout_ms: 60_000.0,
+    timeout_ms: 600_000.0,
+    ask_timeout_ms: 900_000.0,
+};
+
 /// Reads a prompt: a string, or an array of `{role, content}` turns.
 fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
     if let Some(text) = prompt.as_string() {
@@ -250,7 +364,7 @@ impl JsRouter {
     /// `pool` is a pool object or JSON string; the default pool when omitted.
     pub async fn load(
         #[wasm_bindgen(js_name = manifestUrl)] manifest_url: String,
-        pool: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "Pool | string")] pool: Option<JsValue>,
     ) -> Result<JsRouter, JsError> {
         let pool = pool_from_js(pool.unwrap_or(JsValue::UNDEFINED))?;
         let manifest_bytes = fetch_bytes(&manifest_url).await.map_err(js_error)?;
@@ -275,7 +389,7 @@ impl JsRouter {
         encoder: &[u8],
         tokenizer: &[u8],
         neighbours: &[u8],
-        pool: Option<JsValue>,
+        #[wasm_bindgen(unchecked_optional_param_type = "Pool | string")] pool: Option<JsValue>,
     ) -> Result<JsRouter, JsError> {
         let pool = pool_from_js(pool.unwrap_or(JsValue::UNDEFINED))?;
         JsRouter::build(manifest, encoder, tokenizer, neighbours, pool)
@@ -311,6 +425,7 @@ impl JsRouter {
     }
 
     /// Each model's predicted quality for a prompt or conversation.
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
     pub fn predict(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
@@ -320,7 +435,7 @@ impl JsRouter {
 
     /// Each pool model's estimate for a prompt, in pool order (`[{model, quality, sd}]`):
     /// unlike `predict`, models that borrow a head or are uncalibrated are included.
-    #[wasm_bindgen(js_name = poolEstimates)]
+    #[wasm_bindgen(js_name = poolEstimates, unchecked_return_type = "ModelQuality[]")]
     pub fn pool_estimates(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
@@ -332,6 +447,7 @@ impl JsRouter {
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
     /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `maxCostPerRequest`,
     /// `maxLatencyMs`, `providers` and `exclude`.
+    #[wasm_bindgen(unchecked_return_type = "Decision")]
     pub fn route(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
@@ -346,7 +462,7 @@ impl JsRouter {
     /// `budgetTotal` US$: `{choices, spend, budgetTotal, expectedAccuracy, lambda, minSpend,
     /// maxSpend}`. `constraints` may set `maxCostPerRequest`, `maxLatencyMs`, `providers` and
     /// `exclude`.
-    #[wasm_bindgen(js_name = routeBatch)]
+    #[wasm_bindgen(js_name = routeBatch, unchecked_return_type = "BatchPlan")]
     pub fn route_batch(
         &self,
         prompts: Vec<String>,
@@ -419,18 +535,39 @@ impl JsRouter {
     /// Routes over another pool from now on (object or JSON string); on error the router
     /// keeps its pool.
     #[wasm_bindgen(js_name = setPool)]
-    pub fn set_pool(&mut self, pool: JsValue) -> Result<(), JsError> {
+    pub fn set_pool(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "Pool | string")] pool: JsValue,
+    ) -> Result<(), JsError> {
         self.inner.set_pool(pool_from_js(pool)?).map_err(js_error)
     }
 
     /// The pool in use, as a plain object.
+    #[wasm_bindgen(unchecked_return_type = "Pool")]
     pub fn pool(&self) -> Result<JsValue, JsError> {
         to_js(self.inner.pool())
     }
 
     /// The pool's budget curve: `{points: [{lambda, costPer1k, quality}]}`.
+    #[wasm_bindgen(unchecked_return_type = "BudgetCurve")]
     pub fn curve(&self) -> Result<JsValue, JsError> {
         to_js(self.inner.curve())
+    }
+
+    /// The curve's point a budget of `budget` US$ per 1,000 requests buys: the expected
+    /// accuracy and spend a page shows beside its slider.
+    #[wasm_bindgen(js_name = curvePoint, unchecked_return_type = "CurvePoint | undefined")]
+    pub fn curve_point(&self, budget: f64) -> Result<JsValue, JsError> {
+        match self.inner.curve().point_for(budget) {
+            Some(point) => to_js(point),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// What `ask` uses for what its call leaves out (`maxTokens`, the timeouts).
+    #[wasm_bindgen(js_name = askDefaults, unchecked_return_type = "AskDefaults")]
+    pub fn ask_defaults() -> Result<JsValue, JsError> {
+        to_js(&ASK_DEFAULTS)
     }
 
     /// Where a key given for each provider of the pool may go: `{provider: origin}`, `null` for
@@ -561,7 +698,7 @@ impl JsRouter {
     /// `budget` US$ per 1,000 requests (on the bundle's reference prompts):
     /// `{models: [{model, adds, expectedAccuracy, expectedSpendPer1k}], expectedAccuracy,
     /// expectedSpendPer1k, budgetPer1k}`.
-    #[wasm_bindgen(js_name = suggestPool)]
+    #[wasm_bindgen(js_name = suggestPool, unchecked_return_type = "Suggestion")]
     pub fn suggest_pool(
         &self,
         budget: f64,
@@ -753,16 +890,24 @@ impl AskCall {
         Ok(AskCall {
             keys,
             options: AskOptions {
-                max_tokens: number("maxTokens", 1024.0, 1e6)? as u32,
+                max_tokens: number("maxTokens", f64::from(ASK_DEFAULTS.max_tokens), 1e6)? as u32,
                 stream: stream.as_bool().unwrap_or(true),
                 max_cost: cap(field("maxCost"))?,
-                deadline: Some(Duration::from_millis(
-                    number("askTimeoutMs", 900_000.0, 3.6e6)? as u64,
-                )),
+                deadline: Some(Duration::from_millis(number(
+                    "askTimeoutMs",
+                    ASK_DEFAULTS.ask_timeout_ms,
+                    3.6e6,
+                )? as u64)),
                 ..AskOptions::default()
             },
-            idle: Duration::from_millis(number("idleTimeoutMs", 60_000.0, 3.6e6)? as u64),
-            deadline: Duration::from_millis(number("timeoutMs", 600_000.0, 3.6e6)? as u64),
+            idle: Duration::from_millis(number(
+                "idleTimeoutMs",
+                ASK_DEFAULTS.idle_timeout_ms,
+                3.6e6,
+            )? as u64),
+            deadline: Duration::from_millis(
+                number("timeoutMs", ASK_DEFAULTS.timeout_ms, 3.6e6)? as u64
+            ),
             signal,
             on_text: function("onText")?,
             on_event: function("onEvent")?,

@@ -1,7 +1,10 @@
 // The shipped wasm package in headless Chromium: the JS API, and parity with native.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { serve, WWW } from "../../scripts/serve.mjs";
 import { launch } from "./chromium.mjs";
 
@@ -59,6 +62,43 @@ test("route returns plain objects: choice, ranked, excluded", async () => {
   assert.ok(d.ranked.every((c) => c.cost.usd >= 0 && c.quality >= 0 && c.quality <= 1));
   const pool = await page.evaluate(() => window.router.pool());
   assert.equal(d.ranked.length + d.excluded.length, pool.models.length);
+});
+
+test("the declared types describe what every method returns (a --strict compile of real outputs)", async () => {
+  const outputs = await page.evaluate(() => {
+    const r = window.router;
+    return {
+      Prediction: r.predict("Prove Fermat's little theorem."),
+      // Every kind of exclusion: no key, over the latency and the cost limits, excluded, and a
+      // prompt too long for the small context windows.
+      Decision: r.route("Prove it. ".repeat(2500), { budget: 1, providers: ["openai", "together"],
+        maxLatencyMs: 8000, maxCostPerRequest: 0.005, exclude: ["gpt-4o-2024-05-13"] }),
+      BatchPlan: r.routeBatch(["What is 2+2?", "Prove it."], 0.01),
+      BudgetCurve: r.curve(),
+      CurvePoint: r.curvePoint(1),
+      Pool: r.pool(),
+      "ModelQuality[]": r.poolEstimates("hi"),
+      Suggestion: r.suggestPool(1, 2),
+      AskDefaults: window.routoo.Router.askDefaults(),
+    };
+  });
+  const kinds = new Set(outputs.Decision.excluded.map((e) => e.reason.kind));
+  assert.deepEqual([...kinds].sort(), ["contextWindow", "excluded", "maxCost", "maxLatency", "noKey"]);
+  const names = Object.keys(outputs).map((t) => t.replace("[]", ""));
+  const source = `import type { ${names.join(", ")} } from "../../pkg/routoo.js";\n` +
+    Object.entries(outputs).map(([type, value], i) => `export const v${i}: ${type} = ${JSON.stringify(value)};`).join("\n");
+  const dir = new URL("../../target/types-check/", import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL("outputs.ts", dir), source);
+  let out = "";
+  try {
+    execFileSync("npx", ["--no-install", "tsc", "--noEmit", "--strict", "--target", "es2022", "--module", "es2022",
+      "--moduleResolution", "bundler", "--lib", "es2022,esnext.disposable,dom", fileURLToPath(new URL("outputs.ts", dir))],
+    { encoding: "utf8", stdio: "pipe" });
+  } catch (e) {
+    out = e.stdout || e.message;
+  }
+  assert.equal(out, "", "every output fits its type, with no field the type leaves out");
 });
 
 test("routeBatch keeps a batch within its total budget", async () => {

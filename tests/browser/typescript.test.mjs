@@ -31,3 +31,15 @@ test("a wrong use of the types does not compile", () => {
     rmSync(bad, { force: true });
   }
 });
+
+test("a misspelt field of route()'s result does not compile", () => {
+  const bad = consumer.replace("consumer.ts", `misspelt-${process.pid}.ts`);
+  const source = readFileSync(consumer, "utf8");
+  assert.ok(source.includes(".choice.model"));
+  writeFileSync(bad, source.replace(".choice.model", ".choise.model"));
+  try {
+    assert.match(tsc(bad), /error TS2551: Property 'choise' does not exist on type 'Decision'/);
+  } finally {
+    rmSync(bad, { force: true });
+  }
+});

@@ -21,7 +21,16 @@ export async function main(out: HTMLElement): Promise<number> {
     },
   };
   const options: RouteOptions = { budget: 1, providers: ["openai", "anthropic"], maxLatencyMs: 8000 };
-  router.routeBatch(["a", "b"], 0.01, { exclude: ["gpt-4-1106-preview"] });
+  const plan = router.routeBatch(["a", "b"], 0.01, { exclude: ["gpt-4-1106-preview"] });
+  const spent: number = plan.spend;
+  const reasons: string[] = router.route("hi", options).excluded.map((e) =>
+    e.reason.kind === "noKey" ? e.reason.provider : e.message);
+  const point = router.curvePoint(1);
+  const accuracy: number = point?.quality ?? 0;
+  const limit: number = Router.askDefaults().maxTokens;
+  const chat = [{ role: "user" as const, content: "Hi" }];
+  const decided: number = router.route(chat).choice.cost.usd;
+  console.log(spent, reasons, accuracy, limit, decided);
   const reply: Reply = await router.ask("Explain SSE in one line.", options, call);
   const tokens: number = reply.answer.usage?.outputTokens ?? 0;
   const cost: number = reply.cost ?? reply.estimatedCost;
