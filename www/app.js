@@ -610,11 +610,13 @@ function formModel() {
   };
 }
 
-function showKeyOrigin() {
-  let origin = "";
-  try { origin = new URL($("add-base").value.trim()).origin; } catch { /* not a URL yet */ }
-  $("add-key-where").textContent = origin && origin !== "null"
-    ? `(sent only to ${origin}; optional if you gave one above)` : "(optional if you gave one above)";
+/** Where the form's key would go, as the router binds it, or why the base URL will not do. */
+async function showKeyOrigin() {
+  const baseUrl = $("add-base").value.trim();
+  const m = state.ready && baseUrl ? await request({ type: "origin", baseUrl }) : {};
+  if (baseUrl !== $("add-base").value.trim()) return; // typed on: its own answer follows
+  $("add-key-where").textContent = m.origin ? `(sent only to ${m.origin}; optional if you gave one above)`
+    : m.error ? `(this base URL will not do: ${m.error})` : "(optional if you gave one above)";
 }
 
 async function showOutlook(event) {
@@ -627,7 +629,8 @@ async function showOutlook(event) {
   if (m.error) { $("add-outlook").textContent = `Cannot calibrate this model: ${m.error}`; return; }
   const o = m.outlook;
   $("add-outlook").textContent = `${o.probes} probes to ${model.id}: about US$${usd(o.expected)}, ` +
-    `at most US$${usd(o.worst)} (every answer at 1,024 tokens). Nothing has been sent yet.`;
+    `at most US$${usd(o.worst)} (every answer at ${state.askDefaults.maxTokens.toLocaleString("en")} tokens). ` +
+    "Nothing has been sent yet.";
   $("add-outlook").dataset.worst = o.worst;
   $("add-start").disabled = false;
 }

@@ -91,6 +91,7 @@ async function load(pool, heads) {
     await verified(blobs, name, info.files[name], { progress, url: name === GLUE ? glueUrl : name })])));
   post({ type: "progress", loaded: total, total, stage: "starting" });
   const { default: init, Router } = await import(`./${glueUrl}`);
+  self.Router = Router; // for the calls that need no router instance
   await init({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
   const rejected = start(bytes, pool, heads, Router);
   return { ms: performance.now() - t0, total, version: info.version, curve: router.curve(),
@@ -110,6 +111,10 @@ const handlers = {
       router.setPool(pool);
       return { curve: router.curve() };
     });
+  },
+  /** Where a key given for a base URL goes, as the router binds it (or why it goes nowhere). */
+  origin({ seq, baseUrl }) {
+    return answer("origin", seq, () => ({ origin: self.Router.originOf(baseUrl) }));
   },
   /** What a budget buys on the reference curve. */
   point({ seq, budget }) {

@@ -564,6 +564,16 @@ impl JsRouter {
         }
     }
 
+    /// The origin a key given for `baseUrl` is sent to, and only to (`https://api.openai.com`);
+    /// throws, naming the reason, for a base URL routoo does not call (plain http off this
+    /// machine, user info, a query, ...).
+    #[wasm_bindgen(js_name = originOf)]
+    pub fn origin_of(#[wasm_bindgen(js_name = baseUrl)] base_url: &str) -> Result<String, JsError> {
+        crate::endpoint::Endpoint::parse(base_url)
+            .map(|e| e.origin())
+            .map_err(js_error)
+    }
+
     /// What `ask` uses for what its call leaves out (`maxTokens`, the timeouts).
     #[wasm_bindgen(js_name = askDefaults, unchecked_return_type = "AskDefaults")]
     pub fn ask_defaults() -> Result<JsValue, JsError> {

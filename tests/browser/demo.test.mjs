@@ -313,7 +313,12 @@ test("Add a model: the cost first, then probes with progress and Stop; it joins 
   await page.fill("#add-id", "reader");
   await page.fill("#add-provider", "openai");
   await page.fill("#add-api", "knows:mmlu-pro");
+  // The router says where the key would go, or why a base URL will not do.
+  await page.fill("#add-base", "http://api.example.com/v1");
+  await page.waitForFunction(() => /will not do: .*http/.test(document.getElementById("add-key-where").textContent));
   await page.fill("#add-base", "https://api.example.com/v1");
+  await page.waitForFunction(() => /sent only to https:\/\/api\.example\.com;/.test(
+    document.getElementById("add-key-where").textContent));
   await page.fill("#add-in", "1");
   await page.fill("#add-out", "2");
   await page.selectOption("#add-probes", "25");
