@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo emulator extension package test wasm tools tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator extension package test wasm tools msrv doc tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures train probes research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
@@ -52,7 +52,17 @@ extension: wasm
 	node scripts/extension.mjs
 
 ## Testing ##
-test: tools lint test-native test-wasm test-browser check-counts
+test: tools lint doc test-native test-wasm test-browser check-counts
+
+# The oldest Rust the crate builds with: Cargo.toml's rust-version, the newest any dependency asks.
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	@rustup toolchain list | grep -q "^$(MSRV)-" || rustup toolchain install $(MSRV) --profile minimal
+	cargo +$(MSRV) check --all-targets --locked
+
+# The API documentation, with every warning (a broken link, a bad code block) an error.
+doc:
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 
 lint:
 	cargo fmt --check

@@ -115,7 +115,7 @@ mod tests {
         );
         assert_eq!(max_tokens_within(gpt4, &tokyo, -1.0, 1024), None);
         // Every turn of a conversation counts, with its overhead.
-        let chat = crate::chat::Conversation::new(vec![
+        let chat = Conversation::new(vec![
             crate::chat::Message {
                 role: crate::chat::Role::User,
                 content: "東京".into(),

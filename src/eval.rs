@@ -939,9 +939,9 @@ mod tests {
                    r2,m,,Q2,0,,1,0.1,,0.3\n\
                    r3,m,,Q3,0,1,0,0.1,0.2,0.3\n";
         let table = Table::from_csv(csv.as_bytes()).unwrap();
-        let pool = pool(&[("b", 2.0), ("a", 1.0), ("c", 3.0)]);
+        let three = pool(&[("b", 2.0), ("a", 1.0), ("c", 3.0)]);
         let heads = |id: &str| id != "c";
-        let sel = Selection::new(&table, &pool, heads, None).unwrap();
+        let sel = Selection::new(&table, &three, heads, None).unwrap();
         assert_eq!(sel.models, ["a", "b"]);
         assert_eq!(sel.rows, [0, 2]);
         let ids: Vec<&str> = sel.pool.models.iter().map(|m| m.id.as_str()).collect();
@@ -984,18 +984,18 @@ mod tests {
 
         let err = |models: &[&str]| {
             let models: Vec<String> = models.iter().map(|m| m.to_string()).collect();
-            Selection::new(&table, &pool, |_| true, Some(&models))
+            Selection::new(&table, &three, |_| true, Some(&models))
                 .unwrap_err()
                 .to_string()
         };
         assert!(err(&["z"]).contains("no column \"z\""));
-        let small = super::tests::pool(&[("a", 1.0)]);
+        let small = pool(&[("a", 1.0)]);
         let missing = Selection::new(&table, &small, |_| true, Some(&["b".to_string()]));
         assert!(missing
             .unwrap_err()
             .to_string()
             .contains("pool has no model \"b\""));
-        let none = Selection::new(&table, &pool, |_| false, None).unwrap_err();
+        let none = Selection::new(&table, &three, |_| false, None).unwrap_err();
         assert!(none.to_string().contains("no model of the table"));
     }
 

@@ -457,7 +457,7 @@ fn load_tokenizer(bytes: &[u8], max_tokens: usize) -> Result<Tokenizer> {
 }
 
 fn load_encoder(bytes: &[u8]) -> Result<Plan> {
-    let mut model = tract_onnx::onnx()
+    let mut model = onnx()
         .with_ignore_value_info(true)
         .with_ignore_output_shapes(true)
         .model_for_read(&mut std::io::Cursor::new(bytes))
