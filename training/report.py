@@ -91,7 +91,7 @@ def plot(results, designs, path):
             pts = sorted((p[2], p[1]) for p in rep["curve"])
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=d,
                     lw=2.2 if d == "static" else 1, ls="-" if d in ("static", "blend") else ":")
-        for m, (acc, cost) in rep["models"].items():
+        for acc, cost in rep["models"].values():
             ax.scatter([cost], [acc], color="grey", s=10)
         ax.set_xscale("log")
         ax.set_title(name)

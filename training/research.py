@@ -6,8 +6,9 @@ tokens) and is charged the table's true costs; training/validate.sh re-checks th
 with `routoo eval` itself.
 """
 
-import numpy as np
+import itertools
 
+import numpy as np
 
 # --- metrics, as in src/eval.rs ---------------------------------------------------------------
 
@@ -71,7 +72,7 @@ def hull_area(points, by="max"):
                 break
         hull.append(p)
     area, best = 0.0, -np.inf
-    for a, b in zip(hull, hull[1:]):
+    for a, b in itertools.pairwise(hull):
         ya = max(a[1], best)
         yb = max(b[1], ya)
         area += (b[0] - a[0]) * (ya + yb) / 2

