@@ -206,15 +206,12 @@ impl Common {
     /// The router for calls made today: without `--historical`, models no longer served are
     /// left out, as the page leaves them off.
     fn serving_router(&self) -> Result<Router> {
-        let mut pool = self.pool()?;
-        if !self.historical {
-            pool.models.retain(|m| !m.historical);
-            if pool.models.is_empty() {
-                anyhow::bail!(
-                    "every model of the pool is historical: pass --historical to use them"
-                );
-            }
-        }
+        let pool = self.pool()?;
+        let pool = if self.historical {
+            pool
+        } else {
+            pool.serving().context("pass --historical to use them")?
+        };
         Ok(Router::new(self.predictor()?, pool)?)
     }
 

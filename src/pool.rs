@@ -99,6 +99,24 @@ impl Pool {
         })
     }
 
+    /// The pool without its historical models (no longer served): what calls made today
+    /// route among. An error when every model is historical.
+    pub fn serving(&self) -> Result<Pool> {
+        let models: Vec<PoolModel> = (self.models.iter())
+            .filter(|m| !m.historical)
+            .cloned()
+            .collect();
+        if models.is_empty() {
+            return Err(Error::Pool(
+                "every model of the pool is historical (no longer served)".into(),
+            ));
+        }
+        Ok(Pool {
+            expected_output_tokens: self.expected_output_tokens,
+            models,
+        })
+    }
+
     /// The model with this id.
     pub fn model(&self, id: &str) -> Option<&PoolModel> {
         self.models.iter().find(|m| m.id == id)
@@ -208,6 +226,30 @@ mod tests {
         assert_eq!(Pool::default_pool(), pool);
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
         assert_eq!((gpt4.price_in, gpt4.price_out), (10.0, 30.0));
+    }
+
+    #[test]
+    fn the_serving_pool_leaves_out_historical_models_only() {
+        let pool = Pool::default_pool();
+        let serving = pool.serving().unwrap();
+        assert!(serving.models.iter().all(|m| !m.historical));
+        assert_eq!(
+            serving.models.len(),
+            pool.models.iter().filter(|m| !m.historical).count()
+        );
+        assert!(
+            serving.models.len() < pool.models.len(),
+            "some are historical"
+        );
+        let old = Pool {
+            models: pool.models.into_iter().filter(|m| m.historical).collect(),
+            ..serving
+        };
+        let err = old.serving().unwrap_err().to_string();
+        assert!(
+            err.contains("every model of the pool is historical"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 import { LoadError, checkedInfo, openBlobs, verified } from "./store.js";
 
 const GLUE = "pkg/routoo.js";
+let Router; // the glue's class, for the calls that need no router instance
 let router;
 let asking;
 let calibrating;
@@ -35,7 +36,7 @@ async function buildInfo() {
  * Builds the router on the pool it ships with, adds the user's calibrated models' heads (a
  * file that no longer fits this bundle is reported, not used), then switches to `pool`.
  */
-function start(bytes, pool, heads, Router) {
+function start(bytes, pool, heads) {
   const manifest = JSON.parse(new TextDecoder().decode(bytes["models/predictor.json"]));
   const of = (spec) => bytes[`models/${spec.file}`];
   router = Router.fromBytes(bytes["models/predictor.json"], of(manifest.encoder),
@@ -90,10 +91,10 @@ async function load(pool, heads) {
   const bytes = Object.fromEntries(await Promise.all(names.map(async (name) => [name,
     await verified(blobs, name, info.files[name], { progress, url: name === GLUE ? glueUrl : name })])));
   post({ type: "progress", loaded: total, total, stage: "starting" });
-  const { default: init, Router } = await import(`./${glueUrl}`);
-  self.Router = Router; // for the calls that need no router instance
-  await init({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
-  const rejected = start(bytes, pool, heads, Router);
+  const glueModule = await import(`./${glueUrl}`);
+  Router = glueModule.Router;
+  await glueModule.default({ module_or_path: bytes["pkg/routoo_bg.wasm"] });
+  const rejected = start(bytes, pool, heads);
   return { ms: performance.now() - t0, total, version: info.version, curve: router.curve(),
     models: router.models(), keyOrigins: router.keyOrigins(), askDefaults: Router.askDefaults(), rejected };
 }
@@ -114,7 +115,7 @@ const handlers = {
   },
   /** Where a key given for a base URL goes, as the router binds it (or why it goes nowhere). */
   origin({ seq, baseUrl }) {
-    return answer("origin", seq, () => ({ origin: self.Router.originOf(baseUrl) }));
+    return answer("origin", seq, () => ({ origin: Router.originOf(baseUrl) }));
   },
   /** What a budget buys on the reference curve. */
   point({ seq, budget }) {

@@ -38,7 +38,8 @@ export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "signal" | 
 
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 type Forwarded = "addHeads" | "ask" | "calibrate" | "calibrationOutlook" | "callable" | "curve" | "keyOrigins"
-  | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "setPool" | "suggestPool";
+  | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool" | "setPool"
+  | "suggestPool";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}

@@ -14,7 +14,7 @@ export { loadProbeSet, loadRouter } from "./loader.js";
 
 /** Router methods a `RouterWorker` forwards. */
 const METHODS = ["addHeads", "ask", "calibrate", "calibrationOutlook", "callable", "curve", "keyOrigins",
-  "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "setPool", "suggestPool"];
+  "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "servingPool", "setPool", "suggestPool"];
 
 /**
  * A router in a Worker: the methods of `Router`, each returning a promise. Callbacks

@@ -21,10 +21,7 @@ export async function loadRouter({ baseUrl, pool, heads = [], historical = false
   for (const file of heads) router.addHeads(file);
   // The pool last, so it may name the models the heads add.
   if (pool !== undefined) router.setPool(pool);
-  else if (!historical) {
-    const shipped = router.pool();
-    router.setPool({ ...shipped, models: shipped.models.filter((m) => !m.historical) });
-  }
+  else if (!historical) router.setPool(router.servingPool());
   return router;
 }
 

@@ -548,6 +548,13 @@ impl JsRouter {
         to_js(self.inner.pool())
     }
 
+    /// The pool in use without its historical models (no longer served): what calls made
+    /// today route among. Throws when every model is historical.
+    #[wasm_bindgen(js_name = servingPool, unchecked_return_type = "Pool")]
+    pub fn serving_pool(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.pool().serving().map_err(js_error)?)
+    }
+
     /// The pool's budget curve: `{points: [{lambda, costPer1k, quality}]}`.
     #[wasm_bindgen(unchecked_return_type = "BudgetCurve")]
     pub fn curve(&self) -> Result<JsValue, JsError> {
