@@ -88,11 +88,19 @@ export async function openCache(name, url) {
   }
 }
 
-async function fetchResponse(url, name, signal, fresh) {
+async function fetchResponse(url, name, signal, fresh, limit) {
   if (url.protocol === "file:") {
     // Node: fetch does not read files. The module name is hidden from browser bundlers.
     const fs = "node:fs/promises";
-    const { readFile } = await import(/* @vite-ignore */ fs);
+    const { readFile, stat } = await import(/* @vite-ignore */ fs);
+    let size;
+    try {
+      size = (await stat(url)).size;
+    } catch (e) {
+      throw new LoadError("network", `${name} could not be read: ${e.message}`);
+    }
+    // Not read at all past its listed size, like a download.
+    if (size > limit) throw new LoadError("checksum", `${name} is larger than its listed ${limit} bytes`);
     try {
       return new Response(await readFile(url));
     } catch (e) {
@@ -126,7 +134,7 @@ export async function verified(cache, name, spec, url, { progress = () => {}, si
     signal?.throwIfAborted();
     let response = fresh ? undefined : await cache.match(key);
     const stored = Boolean(response);
-    response ??= await fetchResponse(url, name, signal, fresh);
+    response ??= await fetchResponse(url, name, signal, fresh, spec.bytes);
     let bytes = null;
     let problem;
     try {
