@@ -89,6 +89,9 @@ check-counts:
 
 # ruff over the training scripts (training/ruff.toml), from the training venv (no torch needed).
 lint-python:
+	@# Debian's python3 makes venvs only with python3-venv.
+	@python3 -c "import ensurepip" 2>/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
 	@$(VENV)/bin/ruff --version 2>/dev/null | grep -qx "ruff $$(sed -n 's/^ruff==//p' training/requirements-lint.txt)" || \
 	  $(VENV)/bin/pip install -q -r training/requirements-lint.txt
