@@ -6,9 +6,12 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-/** The page's own files, with the npm package's loader it imports; sw.js is not one (the browser updates it). */
+/**
+ * The page's own files, with the npm package's loader and worker it runs; sw.js is not one
+ * (the browser updates it).
+ */
 export const SHELL = ["index.html", "app.js", "added.js", "worker.js", "store.js", "style.css", "pool.json",
-  "pkg/load.js", "pkg/files.js"];
+  "pkg/client.js", "pkg/files.js", "pkg/load.js", "pkg/loader.js", "pkg/worker.js"];
 
 const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 

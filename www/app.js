@@ -1,6 +1,10 @@
-// The demo page. The router (the shipped wasm package) runs in worker.js; this file only
-// draws, keeps the user's pool and keys, and passes messages.
+// The demo page. The router runs in a Worker through the npm package's RouterWorker, on the
+// files this version's build.json pins; this file only draws and keeps the user's pool, keys
+// and models.
 import * as added from "./added.js";
+import { RouterWorker } from "./pkg/client.js";
+import { loadProbeSet } from "./pkg/loader.js";
+import { hostInfo } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 // The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
@@ -13,7 +17,6 @@ const state = {
   keys: {},
   curve: null,
   ready: false,
-  seq: 0,
   routed: null, // the last {prediction, decision | error} for the prompt in the box
   asking: null,
   spent: 0,
@@ -79,9 +82,6 @@ function models() {
     .map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
 }
 
-/** Heads of the user's models, for the worker to add. */
-const userHeads = () => state.added.map((a) => a.heads);
-
 /** A model is on unless turned off; a historical one (no longer served) only once turned on. */
 const isOn = (m) => !state.edits.off.includes(m.id) && (!m.historical || state.edits.on.includes(m.id));
 
@@ -105,89 +105,95 @@ function providers() {
 /** Asks the router which providers the keys can call (servers on this machine included). */
 async function refreshCallable() {
   if (!state.ready) return;
-  const m = await request({ type: "callable", keys: callKeys() });
-  state.callable = m.callable ?? [];
+  state.callable = await router.callable(callKeys()).catch(() => []);
   renderPool();
 }
 
-// ---- Worker ----
+// ---- The router ----
 
-let worker = startWorker();
-const waiting = new Map();
-
-function startWorker() {
-  const w = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
-  w.onmessage = onMessage;
-  w.onerror = onWorkerError;
-  return w;
-}
-
-function request(message) {
-  const seq = ++state.seq;
-  return new Promise((resolve) => {
-    waiting.set(seq, resolve);
-    worker.postMessage({ ...message, seq });
-  });
-}
-
-function onMessage({ data: m }) {
-  switch (m.type) {
-    case "progress": return showProgress(m);
-    case "ready": return ready(m);
-    case "fatal": return fatal(m);
-    case "text": if (m.seq === state.asking) $("answer").append(m.text); return;
-    case "event": if (m.seq === state.asking) showEvent(m.event); return;
-    case "reply": if (m.seq === state.asking) finish(m); return;
-    case "calibration": if (m.seq === state.calibrating?.seq) state.calibrating.progress?.(m.event); return;
-    default: {
-      const resolve = waiting.get(m.seq);
-      waiting.delete(m.seq);
-      resolve?.(m);
-    }
-  }
-}
+let router = null; // a RouterWorker, once loaded
+let info = null; // this version's build.json
+let probeSet = null; // models/probes.json, fetched when first needed
 
 /**
- * The worker died (a wasm trap, or any error it did not catch). Before the predictor was ready
- * that is a load failure; after, the worker is replaced and reloads from the cache, and what
- * was waiting on the old one gets an error instead of waiting forever.
+ * Loads the router in a worker: this version's files (build.json) with progress, each checked
+ * and kept in the store the service worker shares. The user's models are added one by one, so
+ * a heads file that no longer fits this bundle is reported and dropped, not fatal.
  */
-function onWorkerError(e) {
-  e.preventDefault?.();
-  if (!state.ready) return fatal({ kind: "load", message: e.message || "the worker failed to start" });
-  worker.terminate();
-  const lost = "the router stopped unexpectedly and is restarting";
-  for (const [seq, resolve] of waiting) resolve({ seq, error: lost });
-  waiting.clear();
-  if (state.asking) finish({ error: `${lost}; the prompt is still in the box` });
-  state.ready = false;
-  $("send").disabled = true;
-  document.body.dataset.ready = "restarting";
-  notice("The router stopped unexpectedly and was restarted.");
-  document.body.dataset.restarts = String(Number(document.body.dataset.restarts ?? 0) + 1);
-  worker = startWorker();
-  worker.postMessage({ type: "load", pool: routedPool(), heads: userHeads() });
-}
-
-function showProgress({ loaded, total, stage }) {
-  if (document.body.dataset.ready) return; // a failure is on screen: keep it there
-  $("load-progress").max = total;
-  $("load-progress").value = loaded;
-  $("load-status").textContent = stage === "starting"
-    ? `Downloaded ${mb(total)} MB; starting the predictor…`
-    : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
-}
-
-function ready({ ms, curve, keyOrigins, version, askDefaults, rejected = [] }) {
-  state.ready = true;
-  state.askDefaults = askDefaults;
+async function startRouter() {
+  const t0 = performance.now();
+  let loading;
+  try {
+    info = await hostInfo();
+    loading = await RouterWorker.load({
+      worker: new Worker(new URL("worker.js", import.meta.url), { type: "module" }),
+      listing: info, historical: true, onProgress: showProgress, onError: restart,
+    });
+  } catch (e) {
+    return fatal({ kind: e.kind ?? "load", message: e.message });
+  }
+  const rejected = [];
+  for (const a of state.added) {
+    await loading.addHeads(a.heads).catch((e) => rejected.push({ id: a.id, error: e.message }));
+  }
   for (const r of rejected) {
     state.added = state.added.filter((a) => a.id !== r.id);
     added.forget(r.id).catch(() => {});
     notice(`Your model ${r.id} no longer fits this version's predictor and was removed (${r.error}); calibrate it again.`);
   }
+  try {
+    // A model the bundle has no heads for (and that borrows none) has nothing to be estimated with.
+    const known = new Set(await loading.models());
+    const estimable = (m) => known.has(m.id) || m.like || m.uncalibrated;
+    const pool = routedPool();
+    await loading.setPool({ ...pool, models: pool.models.filter(estimable) });
+    const [curve, keyOrigins, askDefaults] = await Promise.all([loading.curve(), loading.keyOrigins(),
+      loading.askDefaults()]);
+    router = loading;
+    ready({ ms: performance.now() - t0, curve, keyOrigins, askDefaults });
+  } catch (e) {
+    fatal({ kind: "load", message: e.message });
+  }
+}
+
+const LOST = "the router stopped unexpectedly and is restarting";
+
+/**
+ * The worker died (a wasm trap, or any error it did not catch). Before the predictor was ready
+ * its load failed and says so; after, it is replaced and reloads from the store, and what was
+ * waiting on the old one has been answered with an error.
+ */
+function restart() {
+  if (!state.ready) return;
+  router = null;
+  state.ready = false;
+  $("send").disabled = true;
+  document.body.dataset.ready = "restarting";
+  notice("The router stopped unexpectedly and was restarted.");
+  document.body.dataset.restarts = String(Number(document.body.dataset.restarts ?? 0) + 1);
+  startRouter();
+}
+
+/** The bundle's probe set, as text: fetched once, checked against build.json. */
+async function loadProbes() {
+  probeSet ??= await loadProbeSet({ listing: info });
+  return probeSet;
+}
+
+function showProgress({ loaded, total }) {
+  if (document.body.dataset.ready) return; // a failure is on screen: keep it there
+  $("load-progress").max = total;
+  $("load-progress").value = loaded;
+  $("load-status").textContent = loaded === total
+    ? `Downloaded ${mb(total)} MB; starting the predictor…`
+    : `Downloading the predictor: ${mb(loaded)} of ${mb(total)} MB`;
+}
+
+function ready({ ms, curve, keyOrigins, askDefaults }) {
+  state.ready = true;
+  state.askDefaults = askDefaults;
   renderAdded();
-  document.body.dataset.version = version;
+  document.body.dataset.version = info.version;
   state.curve = curve;
   state.keyOrigins = keyOrigins;
   renderKeys();
@@ -259,8 +265,8 @@ function budget() {
  */
 async function showBudget() {
   const b = budget();
-  const { point: p, error } = await request({ type: "point", budget: b });
-  if (error || !p || b !== budget()) return; // a later move shows its own
+  const p = await router?.curvePoint(b).catch(() => null);
+  if (!p || b !== budget()) return; // a later move shows its own
   $("budget-out").textContent = `US$${usd(b)}`;
   $("budget-out").dataset.usd = b;
   $("budget").setAttribute("aria-valuetext", `US$${usd(b)} per 1,000 requests`);
@@ -326,13 +332,32 @@ async function route() {
     return;
   }
   const asked = conversation(prompt);
-  const m = await request({ type: "route", prompt: asked, options: routeOptions(), keys: callKeys() });
+  const m = await routed(asked);
   // The prompt or the conversation changed: its own request follows.
-  if (JSON.stringify(conversation($("prompt").value)) !== JSON.stringify(m.prompt)) return;
+  if (JSON.stringify(conversation($("prompt").value)) !== JSON.stringify(asked)) return;
   state.routed = m;
-  state.callable = m.callable ?? [];
+  state.callable = m.callable;
   renderChoice();
   renderPool();
+}
+
+/**
+ * What the router makes of `asked`: its prediction and the pool's estimates, which stand even
+ * when no model may be chosen (no key yet), and the decision among the callable providers or
+ * why there is none.
+ */
+async function routed(asked) {
+  const t0 = performance.now();
+  const m = { callable: [] };
+  try {
+    [m.prediction, m.estimates, m.callable] = await Promise.all([router.predict(asked),
+      router.poolEstimates(asked), router.callable(callKeys())]);
+    m.decision = await router.route(asked, { ...routeOptions(), providers: m.callable });
+    m.ms = performance.now() - t0;
+  } catch (e) {
+    m.error = e.message;
+  }
+  return m;
 }
 
 function routeOptions() {
@@ -466,13 +491,13 @@ function toggleHistorical() {
 async function poolChanged() {
   save(STORE.pool, state.edits);
   if (!state.ready) return renderPool();
-  const m = await request({ type: "pool", pool: routedPool() });
-  if (m.error) {
-    showError(`The pool was not changed: ${m.error}`);
-  } else {
-    state.curve = m.curve;
+  try {
+    await router.setPool(routedPool());
+    state.curve = await router.curve();
     hideError();
     showBudget();
+  } catch (e) {
+    showError(`The pool was not changed: ${e.message}`);
   }
   refreshCallable();
   route();
@@ -557,15 +582,16 @@ function calibrateButton(m) {
 async function suggestPool() {
   const k = Number($("suggest-k").value);
   const b = budget();
-  const m = await request({ type: "suggest", budget: b, k });
+  let s;
+  let error;
+  try { s = await router.suggestPool(b, k); } catch (e) { error = e.message; }
   $("suggest-use").disabled = true;
   state.suggestion = null;
-  if (m.error) {
+  if (error) {
     $("suggestion").replaceChildren();
-    $("suggest-status").textContent = `No suggestion: ${m.error}`;
+    $("suggest-status").textContent = `No suggestion: ${error}`;
     return;
   }
-  const s = m.suggestion;
   state.suggestion = s.models.map((a) => a.model);
   $("suggestion").replaceChildren(...s.models.map((a) => {
     const li = document.createElement("li");
@@ -613,7 +639,10 @@ function formModel() {
 /** Where the form's key would go, as the router binds it, or why the base URL will not do. */
 async function showKeyOrigin() {
   const baseUrl = $("add-base").value.trim();
-  const m = state.ready && baseUrl ? await request({ type: "origin", baseUrl }) : {};
+  const m = {};
+  if (state.ready && baseUrl) {
+    try { m.origin = await router.originOf(baseUrl); } catch (e) { m.error = e.message; }
+  }
   if (baseUrl !== $("add-base").value.trim()) return; // typed on: its own answer follows
   $("add-key-where").textContent = m.origin ? `(sent only to ${m.origin}; optional if you gave one above)`
     : m.error ? `(this base URL will not do: ${m.error})` : "(optional if you gave one above)";
@@ -625,9 +654,13 @@ async function showOutlook(event) {
   let model;
   try { model = formModel(); } catch (e) { $("add-outlook").textContent = e.message; return; }
   const probes = Number($("add-probes").value);
-  const m = await request({ type: "outlook", model: called(model), probes });
-  if (m.error) { $("add-outlook").textContent = `Cannot calibrate this model: ${m.error}`; return; }
-  const o = m.outlook;
+  let o;
+  try {
+    o = await router.calibrationOutlook(called(model), await loadProbes(), probes);
+  } catch (e) {
+    $("add-outlook").textContent = `Cannot calibrate this model: ${e.message}`;
+    return;
+  }
   $("add-outlook").textContent = `${o.probes} probes to ${model.id}: about US$${usd(o.expected)}, ` +
     `at most US$${usd(o.worst)} (every answer at ${state.askDefaults.maxTokens.toLocaleString("en")} tokens). ` +
     "Nothing has been sent yet.";
@@ -654,12 +687,9 @@ async function calibrate() {
   $("add-status").textContent = `Sending probe 1 of ${probes}…`;
   let right = 0;
   let spent = 0;
-  const seq = ++state.seq;
-  state.calibrating = { seq, right: 0 };
-  const done = new Promise((resolve) => waiting.set(seq, resolve));
-  worker.postMessage({ type: "calibrate", seq, model: called(model), probes, keys: callKeys(),
-    maxCost: Number($("add-outlook").dataset.worst) || undefined });
-  state.calibrating.progress = (e) => {
+  const controller = new AbortController();
+  state.calibrating = controller;
+  const progress = (e) => {
     if (e.type === "sending") {
       $("add-status").textContent = `Sending probe ${e.index + 1} of ${e.total}… ${right} right so far, US$${usd(spent)} spent.`;
       return;
@@ -669,21 +699,30 @@ async function calibrate() {
     $("add-progress").value = e.index + 1;
     $("add-status").dataset.done = e.index + 1;
   };
-  const m = await done;
+  let heads;
+  let error;
+  try {
+    heads = await router.calibrate(called(model), {
+      probeSet: await loadProbes(), probes, keys: callKeys(),
+      maxCost: Number($("add-outlook").dataset.worst) || undefined, signal: controller.signal, onProgress: progress,
+    });
+  } catch (e) {
+    error = e.message;
+  }
   state.calibrating = null;
   $("add-stop").disabled = true;
   $("add-progress").hidden = true;
-  if (m.error) {
-    $("add-status").textContent = `Calibration failed: ${m.error}`;
+  if (error) {
+    $("add-status").textContent = `Calibration failed: ${error}`;
     $("add-start").disabled = false;
     return;
   }
   // The file keeps the entry as the user gave it, not the emulator's address.
-  const c = m.heads.calibrations[0];
+  const c = heads.calibrations[0];
   c.model = model;
   $("add-status").textContent = `${model.id} calibrated: ${c.correct} of ${c.graded} probes right, ` +
     `US$${usd(c.spent)} spent${c.stopped ? ` (ended early: ${c.stopped})` : ""}. It is in the pool.`;
-  await addModel(m.heads);
+  await addModel(heads);
 }
 
 /** Adds a heads file's model to the router, the pool and this browser's store. */
@@ -694,13 +733,14 @@ async function addModel(heads) {
   const next = [...others, { id: model.id, heads }];
   const previous = state.added;
   state.added = next;
-  const m = await request({ type: "heads", heads, pool: routedPool() });
-  if (m.error) {
+  try {
+    await router.addHeads(heads);
+    await router.setPool(routedPool());
+    [state.curve, state.keyOrigins] = await Promise.all([router.curve(), router.keyOrigins()]);
+  } catch (e) {
     state.added = previous;
-    throw new Error(m.error);
+    throw e;
   }
-  state.curve = m.curve;
-  state.keyOrigins = m.keyOrigins;
   await added.keep(heads).catch(() => notice("This browser would not store the model; it lasts until you close the page."));
   renderAdded();
   renderKeys();
@@ -788,7 +828,7 @@ function maxCost() {
   return left === undefined ? request : Math.min(request, left);
 }
 
-function send(event) {
+async function send(event) {
   event.preventDefault();
   const prompt = $("prompt").value;
   hideError();
@@ -804,13 +844,22 @@ function send(event) {
   $("answer").setAttribute("aria-busy", "true");
   $("send").disabled = true;
   $("stop").disabled = false;
-  state.asking = ++state.seq;
+  const controller = new AbortController();
+  state.asking = controller;
   state.sending = prompt;
   renderChat(prompt);
-  worker.postMessage({
-    type: "ask", seq: state.asking, prompt: conversation(prompt), options: routeOptions(), keys: callKeys(),
-    maxCost: cap,
-  });
+  const asker = router;
+  try {
+    const reply = await asker.ask(conversation(prompt), routeOptions(), {
+      keys: callKeys(), maxCost: cap, signal: controller.signal,
+      onText: (text) => $("answer").append(text),
+      onEvent: showEvent,
+    });
+    finish({ reply });
+  } catch (e) {
+    // A worker that died has been replaced: the prompt waits for the new one.
+    finish({ error: router === asker ? e.message : `${LOST}; the prompt is still in the box`, spent: e.spent });
+  }
 }
 
 /** The conversation so far above the answer, and the question in flight when there is one. */
@@ -929,13 +978,13 @@ async function main() {
   renderKeys();
   renderPool();
   renderAdded();
-  worker.postMessage({ type: "load", pool: routedPool(), heads: userHeads() });
+  startRouter();
 
   $("prompt").addEventListener("input", scheduleRoute);
   $("budget").addEventListener("input", () => { showBudget(); route(); });
   $("ask-form").addEventListener("submit", send);
   $("keys").addEventListener("submit", (e) => e.preventDefault());
-  $("stop").addEventListener("click", () => worker.postMessage({ type: "stop" }));
+  $("stop").addEventListener("click", () => state.asking?.abort());
   $("pool-historical").addEventListener("click", toggleHistorical);
   $("new-chat").addEventListener("click", newChat);
   $("pool-reset").addEventListener("click", () => { state.edits = { off: [], on: [], prices: {} }; poolChanged(); });
@@ -957,7 +1006,7 @@ async function main() {
   $("add-form").addEventListener("input", () => { $("add-start").disabled = true; $("add-outlook").textContent = ""; });
   $("add-base").addEventListener("input", showKeyOrigin);
   $("add-start").addEventListener("click", calibrate);
-  $("add-stop").addEventListener("click", () => worker.postMessage({ type: "stopCalibration" }));
+  $("add-stop").addEventListener("click", () => state.calibrating?.abort());
   $("add-import").addEventListener("change", importHeads);
   if (OFFLINE) {
     navigator.serviceWorker.addEventListener("message", ({ data }) => {

@@ -5,7 +5,7 @@
 
 // The checked fetch and the store's keys are the npm package's own (pkg/load.js): the page
 // loads its files exactly as the package does.
-import { CACHE as BLOBS, LoadError, blobKey, openCache, verified as checked } from "./pkg/load.js";
+import { CACHE as BLOBS, LoadError, blobKey, checkedListing, openCache, verified as checked } from "./pkg/load.js";
 
 export { BLOBS, LoadError, blobKey };
 
@@ -26,26 +26,35 @@ export async function pinnedVersion(blobs) {
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
-/** Relative paths inside the page's folder: no scheme, no `..`, no query. */
-const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 
 /**
  * A build.json that names its version and lists files with sizes and sha256 digests, and
- * whose `router` files are among them; else null (an HTML fallback, a truncated copy).
+ * whose `router` files are among them (the package's file listing); else null (an HTML
+ * fallback, a truncated copy).
  */
 export function checkedInfo(text) {
   let info;
-  try { info = JSON.parse(text); } catch { return null; }
-  const files = info?.files;
-  if (typeof info?.version !== "string" || !DIGEST.test(info.version)) return null;
-  if (files === null || typeof files !== "object" || Array.isArray(files)) return null;
-  const names = Object.keys(files);
-  const ok = names.length > 0 && names.every((n) => NAME.test(n)
-    && Number.isSafeInteger(files[n]?.bytes) && files[n].bytes >= 0
-    && typeof files[n].sha256 === "string" && DIGEST.test(files[n].sha256));
-  const router = info.router;
-  const listed = Array.isArray(router) && router.every((n) => Object.hasOwn(files, n));
-  return ok && listed ? info : null;
+  try {
+    info = checkedListing(JSON.parse(text));
+  } catch {
+    return null;
+  }
+  return typeof info.version === "string" && DIGEST.test(info.version) ? info : null;
+}
+
+/** The version the host serves (or the service worker pinned): its build.json, checked. */
+export async function hostInfo() {
+  let text;
+  try {
+    const response = await fetch("build.json", { cache: "no-cache" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    text = await response.text();
+  } catch (e) {
+    throw new LoadError("network", `build.json could not be fetched: ${e.message}`);
+  }
+  const info = checkedInfo(text);
+  if (!info) throw new LoadError("network", "build.json is not a build listing (the host answered with something else)");
+  return info;
 }
 
 /** Cache Storage where the scheme allows it; an extension's files are on disk already. */

@@ -4,10 +4,21 @@ import type { Router, HeadsFile } from "./routoo.js";
 /** Bytes loaded so far, of `total`. */
 export interface LoadProgress { loaded: number; total: number }
 
+/** Files with their size and sha256, as a site that pins its own build lists them (the demo's build.json). */
+export interface Listing {
+  /** Every file, by its path relative to `baseUrl`. */
+  files: Record<string, { bytes: number; sha256: string }>;
+  /** The files a router is made of: the glue (`…/routoo.js`), the wasm and the bundle. */
+  router: string[];
+}
+
 export interface LoadOptions {
   /** Folder holding the package's files (`routoo_bg.wasm`, `models/…`), e.g. a CDN copy of the
    *  package; by default the files beside the package's own module. */
   baseUrl?: string | URL;
+  /** Load the build this listing names (under `baseUrl`, by default the page's folder) instead
+   *  of the package's own files; the glue is imported from an address naming its digest. */
+  listing?: Listing;
   /** The pool to route over (object or JSON string); the default pool when omitted. */
   pool?: object | string;
   /** Without a pool, also route to the default pool's historical models (no longer served). */
@@ -34,20 +45,28 @@ export const CACHE: string;
 export function loadRouter(options?: LoadOptions): Promise<Router>;
 
 /** The bundle's probe set, the text `router.calibrate` takes as `probeSet`. */
-export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "signal" | "cache">): Promise<string>;
+export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "listing" | "signal" | "cache">): Promise<string>;
 
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
-type Forwarded = "addHeads" | "ask" | "calibrate" | "calibrationOutlook" | "callable" | "curve" | "keyOrigins"
-  | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool" | "setPool"
-  | "suggestPool";
+type Forwarded = "addHeads" | "ask" | "calibrate" | "calibrationOutlook" | "callable" | "curve" | "curvePoint"
+  | "keyOrigins" | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool"
+  | "setPool" | "suggestPool";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}
 export type RouterWorkerMethods = { [K in Forwarded]: Promised<Router[K]> };
+export interface RouterWorkerOptions {
+  /** Called when the worker fails (a wasm trap): it is stopped and every call rejects, so start another. */
+  onError?: (error: Error) => void;
+}
 export class RouterWorker {
   /** Starts a worker (by default the package's own) and loads the router in it. */
-  static load(options?: LoadOptions & { worker?: Worker }): Promise<RouterWorker>;
-  constructor(worker?: Worker);
+  static load(options?: LoadOptions & RouterWorkerOptions & { worker?: Worker }): Promise<RouterWorker>;
+  constructor(worker?: Worker, options?: RouterWorkerOptions);
+  /** `Router.askDefaults()`, asked of the worker. */
+  askDefaults(): Promise<ReturnType<typeof Router.askDefaults>>;
+  /** `Router.originOf(baseUrl)`, asked of the worker. */
+  originOf(baseUrl: string): Promise<ReturnType<typeof Router.originOf>>;
   /** Stops the worker; calls in flight reject. */
   terminate(): void;
 }

@@ -29,6 +29,32 @@ const PACKAGED = {
   "models/probes.json": () => new URL("./models/probes.json", import.meta.url),
 };
 
+const DIGEST = /^[0-9a-f]{64}$/;
+/** Relative paths inside a folder: no scheme, no `..`, no query. */
+const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
+
+/**
+ * A listing of files to load, `{ files: { name: { bytes, sha256 } }, router: [name] }` (the
+ * shape of the demo's build.json): `files` gives each file's size and digest, `router` the
+ * files a router is made of, all among `files`. Returns it, or throws a LoadError naming
+ * what is wrong.
+ */
+export function checkedListing(listing) {
+  const bad = (why) => new LoadError("checksum", `the file listing is not usable: ${why}`);
+  const files = listing?.files;
+  if (files === null || typeof files !== "object" || Array.isArray(files)) throw bad("it has no files");
+  for (const [name, spec] of Object.entries(files)) {
+    if (!NAME.test(name)) throw bad(`${JSON.stringify(name)} is not a relative path`);
+    if (!Number.isSafeInteger(spec?.bytes) || spec.bytes < 0) throw bad(`${name} has no size`);
+    if (typeof spec.sha256 !== "string" || !DIGEST.test(spec.sha256)) throw bad(`${name} has no sha256`);
+  }
+  const router = listing.router;
+  if (!Array.isArray(router) || router.length === 0) throw bad("it names no router files");
+  const unlisted = router.find((n) => typeof n !== "string" || !Object.hasOwn(files, n));
+  if (unlisted !== undefined) throw bad(`its router file ${JSON.stringify(unlisted)} is not among its files`);
+  return listing;
+}
+
 /** Where `name` is: under `baseUrl` when one is given (a CDN), else beside this module. */
 export function fileUrl(name, baseUrl) {
   if (baseUrl !== undefined) return new URL(name, new URL(baseUrl, globalThis.location?.href));
@@ -162,9 +188,10 @@ export async function verified(cache, name, spec, url, { progress = () => {}, si
 
 /**
  * The files `names` of the package's listing (or `files`, for another bundle), each checked;
- * `onProgress({loaded, total})` as bytes arrive. Resolves to `{name: Uint8Array}`.
+ * `onProgress({loaded, total})` as bytes arrive; `urls` gives some files another address.
+ * Resolves to `{name: Uint8Array}`.
  */
-export async function fetchFiles(names, { baseUrl, files = FILES, cache = CACHE, onProgress, signal } = {}) {
+export async function fetchFiles(names, { baseUrl, files = FILES, cache = CACHE, onProgress, signal, urls = {} } = {}) {
   for (const name of names) {
     if (!files[name]) throw new LoadError("network", `no file ${name} is listed`);
   }
@@ -180,9 +207,9 @@ export async function fetchFiles(names, { baseUrl, files = FILES, cache = CACHE,
     }
   };
   onProgress?.({ loaded: 0, total });
-  const urls = names.map((name) => fileUrl(name, baseUrl));
-  const store = await openCache(cache, urls[0]);
+  const at = names.map((name) => urls[name] ?? fileUrl(name, baseUrl));
+  const store = await openCache(cache, at[0]);
   const bytes = await Promise.all(names.map((name, i) =>
-    verified(store, name, files[name], urls[i], { progress: report, signal })));
+    verified(store, name, files[name], at[i], { progress: report, signal })));
   return Object.fromEntries(names.map((name, i) => [name, bytes[i]]));
 }

@@ -1,23 +1,78 @@
 // loadRouter and loadProbeSet: apart from index.js so that the worker, which imports them,
-// does not import the class that starts it.
-import init, { Router } from "./routoo.js";
-import { CACHE, fetchFiles } from "./load.js";
+// does not import the class that starts it. The JS glue is imported only here, once the
+// wasm it belongs to has been fetched and checked.
+import FILES from "./files.js";
+import { CACHE, LoadError, checkedListing, fetchFiles } from "./load.js";
 
-const WASM = "routoo_bg.wasm";
-const BUNDLE = ["models/predictor.json", "models/encoder.onnx", "models/tokenizer.json", "models/neighbours.bin"];
+/** The package's own files: the glue comes with the package, so it is not listed. */
+const OWN = {
+  router: ["routoo_bg.wasm", "models/predictor.json", "models/encoder.onnx", "models/tokenizer.json",
+    "models/neighbours.bin"],
+  files: FILES,
+};
+
+/** The listed name ending in `suffix` (as a whole path segment), or a LoadError. */
+function named(names, suffix) {
+  const name = names.find((n) => n === suffix || n.endsWith(`/${suffix}`));
+  if (name === undefined) throw new LoadError("checksum", `the file listing names no ${suffix}`);
+  return name;
+}
+
+/** The bundle's parts as its manifest names them, in the manifest's folder. */
+function bundle(bytes, names) {
+  const manifest = named(names, "predictor.json");
+  let parsed;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes[manifest]));
+  } catch (e) {
+    throw new LoadError("checksum", `${manifest} is not JSON: ${e.message}`);
+  }
+  const folder = manifest.slice(0, manifest.lastIndexOf("/") + 1);
+  const part = (key) => {
+    const name = `${folder}${parsed?.[key]?.file}`;
+    if (!(name in bytes)) throw new LoadError("checksum", `${manifest} names a ${key} ${name} that the listing's router files lack`);
+    return bytes[name];
+  };
+  return [bytes[manifest], part("encoder"), part("tokenizer"), part("neighbours")];
+}
+
+/** A base URL as the listing's names are relative to: the page's (or worker's) folder by default. */
+function listingBase(baseUrl) {
+  const here = globalThis.location?.href;
+  if (baseUrl === undefined && here === undefined) throw new LoadError("network", "a file listing needs a baseUrl here");
+  return new URL(baseUrl ?? "./", here);
+}
 
 /**
  * Loads the wasm and the bundle the package ships (or those under `baseUrl`), checked and
  * cached, and returns a router on `pool` with `heads` (calibrated models) added. Without a
  * pool it routes over the default pool's models served today; `historical: true` keeps the
  * routing data's models their providers no longer serve.
+ *
+ * `listing` loads another build instead (a site that pins its own files, as the demo does):
+ * its `router` files, glue included, at their names under `baseUrl`. The glue is imported
+ * from an address that names its digest, so an older copy in the HTTP cache never meets the
+ * wasm it was not built with.
  */
-export async function loadRouter({ baseUrl, pool, heads = [], historical = false, onProgress, signal, cache = CACHE } = {}) {
-  const bytes = await fetchFiles([WASM, ...BUNDLE], { baseUrl, onProgress, signal, cache });
+export async function loadRouter({ baseUrl, listing, pool, heads = [], historical = false, onProgress, signal,
+  cache = CACHE } = {}) {
+  let glue;
+  let bytes;
+  if (listing === undefined) {
+    bytes = await fetchFiles(OWN.router, { baseUrl, onProgress, signal, cache });
+    glue = await import("./routoo.js");
+  } else {
+    const { files, router: names } = checkedListing(listing);
+    const base = listingBase(baseUrl);
+    const glueName = named(names, "routoo.js");
+    const glueUrl = new URL(`${glueName}?sha256=${files[glueName].sha256}`, base);
+    bytes = await fetchFiles(names, { baseUrl: base, files, onProgress, signal, cache, urls: { [glueName]: glueUrl } });
+    glue = await import(/* @vite-ignore */ glueUrl.href);
+  }
   signal?.throwIfAborted();
-  await init({ module_or_path: bytes[WASM] });
-  const [manifest, encoder, tokenizer, neighbours] = BUNDLE.map((name) => bytes[name]);
-  const router = Router.fromBytes(manifest, encoder, tokenizer, neighbours);
+  const names = Object.keys(bytes);
+  await glue.default({ module_or_path: bytes[named(names, "routoo_bg.wasm")] });
+  const router = glue.Router.fromBytes(...bundle(bytes, names));
   for (const file of heads) router.addHeads(file);
   // The pool last, so it may name the models the heads add.
   if (pool !== undefined) router.setPool(pool);
@@ -26,8 +81,10 @@ export async function loadRouter({ baseUrl, pool, heads = [], historical = false
 }
 
 /** The bundle's probe set (the text `router.calibrate` takes as `probeSet`), checked. */
-export async function loadProbeSet({ baseUrl, signal, cache = CACHE } = {}) {
-  const name = "models/probes.json";
-  const bytes = await fetchFiles([name], { baseUrl, signal, cache });
+export async function loadProbeSet({ baseUrl, listing, signal, cache = CACHE } = {}) {
+  const { files } = listing === undefined ? OWN : checkedListing(listing);
+  const name = named(Object.keys(files), "probes.json");
+  const base = listing === undefined ? baseUrl : listingBase(baseUrl);
+  const bytes = await fetchFiles([name], { baseUrl: base, files, signal, cache });
   return new TextDecoder().decode(bytes[name]);
 }

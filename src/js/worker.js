@@ -2,6 +2,8 @@
 import { loadRouter } from "./loader.js";
 
 let router;
+/** Router's static methods the page may call. */
+const STATICS = ["askDefaults", "originOf"];
 const controllers = new Map();
 
 const post = (m) => self.postMessage(m);
@@ -33,6 +35,11 @@ async function run({ id, op, args, callbacks = [], signal }) {
       const last = params.length > 0 ? params.length - 1 : 0;
       const withExtras = Object.keys(more).length ? params.map((p, i) => (i === last ? { ...p, ...more } : p)) : params;
       result = await router[method](...withExtras);
+    } else if (op === "static") {
+      const [method, params] = args;
+      if (!router) throw new Error("the router is not loaded");
+      if (!STATICS.includes(method)) throw new Error(`the router has no static method ${method}`);
+      result = router.constructor[method](...params);
     } else {
       throw new Error(`unknown operation ${op}`);
     }
