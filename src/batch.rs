@@ -12,6 +12,8 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::exclusion::Exclusions;
+use crate::hull::{LambdaPath, Move};
 use crate::select::Candidate;
 
 /// Models chosen for a batch of prompts under a total budget.
@@ -36,72 +38,6 @@ pub struct BatchPlan {
     pub max_spend: f64,
 }
 
-/// Indices of the points of `(cost, value)` on the upper convex hull that no cheaper point
-/// matches: cost and value strictly increasing, slopes decreasing. Ties in cost keep the
-/// higher value.
-pub(crate) fn upper_hull(points: &[(f64, f64)]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..points.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (points[a], points[b]);
-        a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1))
-    });
-    let mut out: Vec<usize> = Vec::with_capacity(points.len());
-    for i in order {
-        let p = points[i];
-        if out.last().is_some_and(|&last| p.1 <= points[last].1) {
-            continue; // costs at least as much for no more value
-        }
-        while out.len() >= 2 {
-            let (a, b) = (points[out[out.len() - 2]], points[out[out.len() - 1]]);
-            // b lies on or under the segment a–p: it is never the best trade-off
-            if (b.0 - a.0) * (p.1 - a.1) - (b.1 - a.1) * (p.0 - a.0) >= 0.0 {
-                out.pop();
-            } else {
-                break;
-            }
-        }
-        out.push(i);
-    }
-    out
-}
-
-/// A prompt's hull: (cost, quality − margin, index into its candidates), cheapest first.
-fn hull(candidates: &[Candidate]) -> Vec<(f64, f64, usize)> {
-    let points: Vec<(f64, f64)> = candidates.iter().map(|c| (c.cost.usd, c.value())).collect();
-    upper_hull(&points)
-        .into_iter()
-        .map(|i| (points[i].0, points[i].1, i))
-        .collect()
-}
-
-/// The Lagrangian path of a batch: each prompt's hull, and every move up a hull, best rate
-/// first. Applying the first `n` moves gives, for every prompt, argmax(quality − λ·cost) for
-/// λ between the rates of moves `n` and `n + 1`.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Path {
-    /// Per prompt: (cost, quality − margin, index into its candidates), cheapest first.
-    pub hulls: Vec<Vec<(f64, f64, usize)>>,
-    /// (rate, prompt, step): prompt moves from hull point `step − 1` to `step`.
-    pub moves: Vec<(f64, usize, usize)>,
-}
-
-impl Path {
-    /// The path of prompts whose allowed models are `candidates[p]`. A prompt with no
-    /// candidate gets an empty hull.
-    pub fn new(candidates: &[Vec<Candidate>]) -> Path {
-        let hulls: Vec<Vec<(f64, f64, usize)>> = candidates.iter().map(|c| hull(c)).collect();
-        let mut moves: Vec<(f64, usize, usize)> = Vec::new();
-        for (p, h) in hulls.iter().enumerate() {
-            for j in 1..h.len() {
-                moves.push(((h[j].1 - h[j - 1].1) / (h[j].0 - h[j - 1].0), p, j));
-            }
-        }
-        // Ties by prompt then step, so the order never depends on anything but the input.
-        moves.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        Path { hulls, moves }
-    }
-}
-
 /// Plans a batch. `candidates[p]` are the allowed models of prompt `p` with their predicted
 /// quality and estimated cost (as [`crate::select::rank`] returns them).
 pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPlan> {
@@ -112,15 +48,15 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
             reason: "US$ for the whole batch, 0 or more",
         });
     }
-    let Path { hulls, moves } = Path::new(candidates);
+    let LambdaPath { hulls, moves } = LambdaPath::new(candidates);
     if let Some(index) = hulls.iter().position(Vec::is_empty) {
         return Err(Error::BatchItem {
             index,
-            source: Box::new(Error::NoCandidate(crate::Exclusions(Vec::new()))),
+            source: Box::new(Error::NoCandidate(Exclusions(Vec::new()))),
         });
     }
-    let min_spend: f64 = hulls.iter().map(|h| h[0].0).sum();
-    let max_spend: f64 = hulls.iter().filter_map(|h| h.last()).map(|p| p.0).sum();
+    let min_spend: f64 = hulls.iter().map(|h| h[0].cost).sum();
+    let max_spend: f64 = hulls.iter().filter_map(|h| h.last()).map(|p| p.cost).sum();
     if min_spend > budget_total {
         return Err(Error::BudgetTooSmall {
             budget: budget_total,
@@ -131,22 +67,31 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
     let mut spend = min_spend;
     let mut lambda = 0.0;
     let mut taken = 0;
-    for &(rate, p, j) in &moves {
-        let delta = hulls[p][j].0 - hulls[p][j - 1].0;
+    for &Move {
+        rate,
+        prompt,
+        step: to,
+    } in &moves
+    {
+        let delta = hulls[prompt][to].cost - hulls[prompt][to - 1].cost;
         if spend + delta > budget_total {
             lambda = rate;
             break;
         }
         spend += delta;
-        step[p] = j;
+        step[prompt] = to;
         taken += 1;
     }
-    let total = |step: &[usize]| -> f64 { hulls.iter().zip(step).map(|(h, &s)| h[s].0).sum() };
+    let total = |step: &[usize]| -> f64 { hulls.iter().zip(step).map(|(h, &s)| h[s].cost).sum() };
     // The running sum may round differently from the final one: undo moves until it fits.
     while taken > 0 && total(&step) > budget_total {
         taken -= 1;
-        let (rate, p, j) = moves[taken];
-        step[p] = j - 1;
+        let Move {
+            rate,
+            prompt,
+            step: to,
+        } = moves[taken];
+        step[prompt] = to - 1;
         lambda = rate;
     }
     let choices: Vec<Candidate> = hulls
@@ -154,7 +99,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
         .zip(&step)
         .zip(candidates)
         .map(|((h, &s), c)| {
-            let mut chosen = c[h[s].2].clone();
+            let mut chosen = c[h[s].candidate].clone();
             chosen.score = chosen.value() - lambda * chosen.cost.usd;
             chosen
         })
@@ -193,18 +138,6 @@ mod tests {
     }
 
     #[test]
-    fn the_hull_drops_dominated_and_concave_points() {
-        let c = [
-            candidate("a", 0.5, 1.0),
-            candidate("dominated", 0.4, 2.0),
-            candidate("under", 0.55, 3.0),
-            candidate("b", 0.9, 4.0),
-        ];
-        let ids: Vec<usize> = hull(&c).iter().map(|p| p.2).collect();
-        assert_eq!(ids, [0, 3]);
-    }
-
-    #[test]
     fn moves_go_to_the_best_rate_first() {
         let batch = vec![
             vec![candidate("cheap", 0.5, 1.0), candidate("dear", 0.6, 11.0)],
@@ -230,7 +163,13 @@ mod tests {
         assert!(plan(&batch, f64::NAN).is_err());
         assert!(plan(&batch, -1.0).is_err());
         let empty = plan(&[vec![]], 1.0).unwrap_err().to_string();
-        assert!(empty.contains("prompt 0"), "{empty}");
+        assert!(
+            empty.ends_with(
+                "prompt 0 of the batch: no model of the pool can take this request: \
+                 it was offered no model"
+            ),
+            "{empty}"
+        );
         assert_eq!(plan(&[], 0.0).unwrap().spend, 0.0);
     }
 }

@@ -1,4 +1,6 @@
-//! Command-line front end; all logic lives in the library.
+//! Command-line front end: arguments, files, keys from the environment, the bundle's place,
+//! printing, and predicting many prompts on every core. Routing, pricing, provider calls and
+//! calibration live in the library.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
 use routoo::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
 use routoo::eval::{Inputs, Report, Selection, Table};
 use routoo::probe::ProbeSet;
-use routoo::provider::{self, ApiKey, AskOptions, Keys, NativeClient, Progress};
+use routoo::provider::{self, ApiKey, AskOptions, Keys, Progress};
 use routoo::suggest;
+use routoo::transport::NativeClient;
 use routoo::{
     BatchPlan, Constraints, Conversation, Decision, Pool, Prediction, Predictor, RouteOptions,
     Router,
@@ -168,9 +171,11 @@ enum Command {
 
 #[derive(Args)]
 struct Common {
-    /// Directory holding predictor.json and the files it names.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models"))]
-    bundle: PathBuf,
+    /// Directory holding predictor.json and the files it names (default: $ROUTOO_BUNDLE, else
+    /// the first of share/routoo/models beside the binary and the source tree's www/models
+    /// that holds one).
+    #[arg(long, env = "ROUTOO_BUNDLE")]
+    bundle: Option<PathBuf>,
     /// Pool file (JSON); by default the pool shipped with routoo.
     #[arg(long)]
     pool: Option<PathBuf>,
@@ -215,10 +220,20 @@ impl Common {
         Ok(Router::new(self.predictor()?, pool)?)
     }
 
+    /// The bundle's directory: `--bundle` (or `ROUTOO_BUNDLE`), else the first place that
+    /// holds a `predictor.json`; an error that names every place looked in.
+    fn bundle(&self) -> Result<PathBuf> {
+        if let Some(dir) = &self.bundle {
+            return Ok(dir.clone());
+        }
+        find_bundle(&default_bundles())
+    }
+
     /// The bundle, with the `--heads` files added in order.
     fn predictor(&self) -> Result<Predictor> {
-        let mut predictor = Predictor::from_dir(&self.bundle)
-            .with_context(|| format!("loading the bundle in {}", self.bundle.display()))?;
+        let bundle = self.bundle()?;
+        let mut predictor = Predictor::from_dir(&bundle)
+            .with_context(|| format!("loading the bundle in {}", bundle.display()))?;
         for path in &self.heads {
             let file = HeadsFile::from_json(&read_text(path)?)
                 .with_context(|| format!("in {}", path.display()))?;
@@ -233,7 +248,7 @@ impl Common {
         Ok(match &self.pool {
             Some(path) => Pool::from_json(&read_text(path)?)
                 .with_context(|| format!("in {}", path.display()))?,
-            None => Pool::default_pool(),
+            None => Pool::default_pool()?,
         })
     }
 }
@@ -382,6 +397,34 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a bundle is looked for without `--bundle`: beside an installed binary
+/// (`<prefix>/bin/routoo` → `<prefix>/share/routoo/models`), then the source tree it was built
+/// from.
+fn default_bundles() -> Vec<PathBuf> {
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("share/routoo/models")));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
+    installed.into_iter().chain([source]).collect()
+}
+
+/// The first of `places` holding a `predictor.json`, or an error naming each and the way out.
+fn find_bundle(places: &[PathBuf]) -> Result<PathBuf> {
+    places
+        .iter()
+        .find(|dir| dir.join("predictor.json").is_file())
+        .cloned()
+        .with_context(|| {
+            let looked: Vec<String> = places.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "no predictor bundle found (looked in {}); pass --bundle DIR or set \
+                 ROUTOO_BUNDLE to a directory holding predictor.json, such as the repository's \
+                 www/models or the npm package's models/",
+                looked.join(", ")
+            )
+        })
 }
 
 /// `<PROVIDER>_API_KEY`, the environment variable a provider's key is read from.
@@ -537,7 +580,7 @@ fn probe_set(common: &Common, predictor: &Predictor) -> Result<ProbeSet> {
         .probes
         .as_ref()
         .map_or("probes.json", |p| p.file.as_str());
-    let path = common.bundle.join(file);
+    let path = common.bundle()?.join(file);
     let text = read_text(&path)?;
     ProbeSet::from_bundle(manifest, text.as_bytes())
         .with_context(|| format!("in {}", path.display()))
@@ -956,5 +999,30 @@ fn print_report(r: &Report) {
             share(r.cpt50),
             share(r.cpt80)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_bundle_names_where_it_was_looked_for_and_the_way_out() {
+        let places = [PathBuf::from("/nowhere/a"), PathBuf::from("/nowhere/b")];
+        let message = format!("{:#}", find_bundle(&places).unwrap_err());
+        for needle in ["/nowhere/a, /nowhere/b", "--bundle DIR", "ROUTOO_BUNDLE"] {
+            assert!(message.contains(needle), "{needle} in {message}");
+        }
+    }
+
+    #[test]
+    fn the_first_place_holding_a_bundle_wins() {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models");
+        let places = [
+            PathBuf::from("/nowhere"),
+            source.clone(),
+            PathBuf::from("/"),
+        ];
+        assert_eq!(find_bundle(&places).unwrap(), source);
     }
 }

@@ -30,12 +30,20 @@ pub fn worst_input_tokens(conversation: &Conversation) -> u64 {
     conversation.bytes() as u64 + REQUEST_OVERHEAD_TOKENS + (turns - 1) * TURN_OVERHEAD_TOKENS
 }
 
+/// US$ for `input_tokens` and `output_tokens` at `model`'s prices (US$ per 1M tokens): the
+/// one price formula, for estimates, bounds and the provider's reported usage alike.
+pub fn price(model: &PoolModel, input_tokens: u64, output_tokens: u64) -> f64 {
+    (input_tokens as f64 * model.price_in + output_tokens as f64 * model.price_out) / 1e6
+}
+
 /// The most a call can cost: the worst-case input and `max_tokens` of answer, at `model`'s
 /// prices.
 pub fn worst_case(model: &PoolModel, conversation: &Conversation, max_tokens: u32) -> f64 {
-    (worst_input_tokens(conversation) as f64 * model.price_in
-        + f64::from(max_tokens) * model.price_out)
-        / 1e6
+    price(
+        model,
+        worst_input_tokens(conversation),
+        u64::from(max_tokens),
+    )
 }
 
 /// The largest answer, up to `wanted` tokens, whose worst case fits `usd`; `None` when not
@@ -46,7 +54,7 @@ pub fn max_tokens_within(
     usd: f64,
     wanted: u32,
 ) -> Option<u32> {
-    let input = worst_input_tokens(conversation) as f64 * model.price_in / 1e6;
+    let input = price(model, worst_input_tokens(conversation), 0);
     let left = usd - input;
     let fits = if model.price_out > 0.0 {
         // Rounded down, and checked again below so rounding never lets the bound slip.
@@ -87,7 +95,7 @@ pub fn estimate(pool: &Pool, model: &PoolModel, chars: usize) -> CostEstimate {
     CostEstimate {
         input_tokens,
         output_tokens,
-        usd: (input_tokens as f64 * model.price_in + output_tokens as f64 * model.price_out) / 1e6,
+        usd: price(model, input_tokens, output_tokens),
     }
 }
 
@@ -97,7 +105,7 @@ mod tests {
 
     #[test]
     fn the_worst_case_bounds_input_by_bytes_and_output_by_max_tokens() {
-        let pool = Pool::default_pool();
+        let pool = Pool::default_pool().unwrap();
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
         let tokyo = Conversation::from_prompt("東京");
         // "東京" is 6 bytes: at most 6 tokens, plus the overhead.
@@ -142,7 +150,7 @@ mod tests {
         assert_eq!(estimate_input_tokens(1), 1);
         assert_eq!(estimate_input_tokens(8), 2);
         assert_eq!(estimate_input_tokens(9), 3);
-        let pool = Pool::default_pool();
+        let pool = Pool::default_pool().unwrap();
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
         let c = estimate(&pool, gpt4, 400);
         assert_eq!((c.input_tokens, c.output_tokens), (100, 256));

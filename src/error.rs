@@ -1,6 +1,6 @@
 //! The one error type of the crate.
 
-use std::fmt;
+use crate::exclusion::Exclusions;
 
 /// Everything that can go wrong while loading a bundle, predicting or routing.
 ///
@@ -111,22 +111,6 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-}
-
-/// The models a request excluded and why, listed in an error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Exclusions(pub Vec<crate::select::Excluded>);
-
-impl fmt::Display for Exclusions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{} ({})", e.model, e.reason)?;
-        }
-        Ok(())
-    }
 }
 
 /// Shorthand for results of this crate.

@@ -91,12 +91,11 @@ impl Pool {
     /// The pool shipped with routoo: today's models of OpenAI, Anthropic and Google at their
     /// dated list prices (uncalibrated until a user calibrates them), and the routing data's
     /// models, the ones no longer served marked historical.
-    pub fn default_pool() -> Pool {
-        // Checked by a unit test, so this cannot fail at run time.
-        Pool::from_json(DEFAULT_POOL).unwrap_or(Pool {
-            expected_output_tokens: DEFAULT_OUTPUT_TOKENS,
-            models: Vec::new(),
-        })
+    ///
+    /// A unit test holds it valid; were it not, this is the validation's error, never an
+    /// empty pool.
+    pub fn default_pool() -> Result<Pool> {
+        Pool::from_json(DEFAULT_POOL)
     }
 
     /// The pool without its historical models (no longer served): what calls made today
@@ -223,14 +222,14 @@ mod tests {
                 );
             }
         }
-        assert_eq!(Pool::default_pool(), pool);
+        assert_eq!(Pool::default_pool().unwrap(), pool);
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
         assert_eq!((gpt4.price_in, gpt4.price_out), (10.0, 30.0));
     }
 
     #[test]
     fn the_serving_pool_leaves_out_historical_models_only() {
-        let pool = Pool::default_pool();
+        let pool = Pool::default_pool().unwrap();
         let serving = pool.serving().unwrap();
         assert!(serving.models.iter().all(|m| !m.historical));
         assert_eq!(

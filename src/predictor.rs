@@ -10,8 +10,8 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::Head;
 use crate::bundle::{self, Manifest};
-use crate::calibrate::{HeadsFile, Prior};
 use crate::error::{Error, Result};
+use crate::heads::{HeadsFile, Prior};
 
 type Plan = Arc<TypedRunnableModel>;
 

@@ -3,12 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchPlan};
-use crate::calibrate::HeadsFile;
 use crate::chat::Conversation;
-use crate::error::{Error, Exclusions, Result};
+use crate::error::{Error, Result};
+use crate::exclusion::{Exclusion, Exclusions};
+use crate::heads::HeadsFile;
 use crate::pool::Pool;
 use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
-use crate::select::{self, BudgetCurve, Candidate, Constraints, Excluded, Margin};
+use crate::select::{self, BudgetCurve, Candidate, Constraints, Margin};
 
 /// How to trade quality for cost on one request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,7 +36,7 @@ pub struct Decision {
     /// Every allowed model, best first (the choice is the first); fall back down this list.
     pub ranked: Vec<Candidate>,
     /// Models the request's constraints ruled out, and why.
-    pub excluded: Vec<Excluded>,
+    pub excluded: Vec<Exclusion>,
     /// λ used, in quality per US$.
     pub lambda: f64,
     /// The budget asked for, in US$ per 1,000 requests.

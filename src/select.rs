@@ -5,12 +5,12 @@
 //! difference, so the router leaves a strong default only when it is sure.
 
 use std::cmp::Ordering;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{self, CostEstimate};
 use crate::error::{Error, Result};
+use crate::exclusion::{Exclusion, Reason};
 use crate::pool::{Pool, PoolModel};
 use crate::predictor::Estimate;
 
@@ -99,73 +99,6 @@ impl Constraints {
     }
 }
 
-/// Why a model was left out of a decision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "kind")]
-pub enum Reason {
-    /// Prompt plus expected answer do not fit the context window.
-    #[serde(rename_all = "camelCase")]
-    ContextWindow {
-        /// Tokens the request needs.
-        needed: u64,
-        /// Tokens the model takes.
-        window: u32,
-    },
-    /// The request would cost more than `maxCostPerRequest`.
-    #[serde(rename_all = "camelCase")]
-    MaxCost {
-        /// Estimated US$.
-        cost: f64,
-        /// The limit.
-        limit: f64,
-    },
-    /// The model is slower than `maxLatencyMs`.
-    #[serde(rename_all = "camelCase")]
-    MaxLatency {
-        /// The model's typical latency.
-        latency_ms: u32,
-        /// The limit.
-        limit: u32,
-    },
-    /// The user has no key for the model's provider.
-    NoKey {
-        /// The provider.
-        provider: String,
-    },
-    /// The user excluded the model.
-    Excluded,
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::ContextWindow { needed, window } => {
-                write!(f, "needs {needed} tokens, context window is {window}")
-            }
-            Reason::MaxCost { cost, limit } => {
-                write!(f, "costs ~US${cost:.6}, limit is US${limit:.6}")
-            }
-            Reason::MaxLatency { latency_ms, limit } => {
-                write!(f, "takes ~{latency_ms} ms, limit is {limit} ms")
-            }
-            Reason::NoKey { provider } => write!(f, "no API key for {provider}"),
-            Reason::Excluded => f.write_str("excluded by the user"),
-        }
-    }
-}
-
-/// A model left out of a decision, and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Excluded {
-    /// Model id.
-    pub model: String,
-    /// Why.
-    pub reason: Reason,
-    /// The reason in words.
-    pub message: String,
-}
-
 /// A model a request may go to, with what the router expects of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -203,13 +136,13 @@ pub fn rank(
     lambda: f64,
     margin: &Margin,
     constraints: &Constraints,
-) -> (Vec<Candidate>, Vec<Excluded>) {
+) -> (Vec<Candidate>, Vec<Exclusion>) {
     let mut allowed = Vec::with_capacity(pool.models.len());
     let mut excluded = Vec::new();
     for (m, model) in pool.models.iter().enumerate().take(estimates.len()) {
         let cost = cost::estimate(pool, model, chars);
         match exclusion(model, &cost, constraints) {
-            Some(reason) => excluded.push(Excluded {
+            Some(reason) => excluded.push(Exclusion {
                 model: model.id.clone(),
                 message: reason.to_string(),
                 reason,
@@ -247,7 +180,7 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
 
 fn exclusion(model: &PoolModel, cost: &CostEstimate, c: &Constraints) -> Option<Reason> {
     if c.exclude.contains(&model.id) {
-        return Some(Reason::Excluded);
+        return Some(Reason::ExcludedByRequest);
     }
     if let Some(providers) = &c.providers {
         if !providers.contains(&model.provider) {

@@ -10,8 +10,9 @@ use std::time::Duration;
 use common::Emulator;
 
 use routoo::provider::{
-    ApiKey, ChatRequest, Fallback, Finish, Format, NativeClient, Next, ProviderError, RetryPolicy,
+    ApiKey, ChatRequest, Fallback, Finish, Format, Next, ProviderError, RetryPolicy,
 };
+use routoo::transport::NativeClient;
 
 fn client() -> NativeClient {
     NativeClient::new(Duration::from_secs(5), Duration::from_secs(10))

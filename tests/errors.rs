@@ -98,7 +98,7 @@ fn invalid_pool_json_is_refused_with_the_position() {
 
 #[test]
 fn a_pool_model_without_a_head_is_named() {
-    let mut pool = Pool::default_pool();
+    let mut pool = Pool::default_pool().unwrap();
     let labelled = pool
         .models
         .iter()

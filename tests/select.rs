@@ -245,9 +245,9 @@ fn the_real_router_spends_more_only_when_the_budget_grows() {
 #[test]
 fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
     let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
-    let mut router = routoo::Router::new(predictor, Pool::default_pool()).unwrap();
+    let mut router = routoo::Router::new(predictor, Pool::default_pool().unwrap()).unwrap();
     let before = router.curve().clone();
-    let mut cheap = Pool::default_pool();
+    let mut cheap = Pool::default_pool().unwrap();
     cheap.models.retain(|m| m.provider != "openai");
     router.set_pool(cheap.clone()).unwrap();
     assert_eq!(router.pool(), &cheap);
@@ -270,7 +270,7 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
 #[test]
 fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
     let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
-    let base = Pool::default_pool();
+    let base = Pool::default_pool().unwrap();
     let sonnet = base.model("claude-3-5-sonnet-20241022").unwrap().clone();
     let borrowed = PoolModel {
         id: "claude-next".into(),
@@ -351,7 +351,7 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
 fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
     use routoo::{Conversation, Message, Role};
     let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
-    let router = routoo::Router::new(predictor, Pool::default_pool()).unwrap();
+    let router = routoo::Router::new(predictor, Pool::default_pool().unwrap()).unwrap();
     let options = RouteOptions {
         budget: Some(1.0),
         ..RouteOptions::default()

@@ -16,7 +16,7 @@ const EXPECTED: &str = include_str!("fixtures/expected.json");
 
 fn router() -> Router {
     let predictor = Predictor::from_bytes(MANIFEST, ENCODER, TOKENIZER, NEIGHBOURS).unwrap();
-    Router::new(predictor, Pool::default_pool()).unwrap()
+    Router::new(predictor, Pool::default_pool().unwrap()).unwrap()
 }
 
 /// The fixture is the native build's output (`make fixtures`), checked natively within 1e-5;

@@ -369,7 +369,7 @@ pub async fn ask<T: Transport>(
                     Ok(answer) => {
                         let cost = answer
                             .usage
-                            .map(|u: Usage| u.cost(model.price_in, model.price_out));
+                            .map(|u: Usage| cost::price(model, u.input_tokens, u.output_tokens));
                         return Ok(Reply {
                             model: model.id.clone(),
                             provider: model.provider.clone(),
@@ -670,7 +670,7 @@ mod tests {
             };
             let billed = match &o.error {
                 Some(e) if e.is_unbilled() => 0.0,
-                _ => usage.cost(model.price_in, model.price_out),
+                _ => cost::price(model, usage.input_tokens, usage.output_tokens),
             };
             self.bills.borrow_mut().push(billed);
             match o.error {

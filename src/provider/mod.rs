@@ -6,15 +6,13 @@
 //! `generateContent`. Each format builds an [`HttpRequest`], reads a whole response body into
 //! an [`Answer`], and reads one server-sent event of a streamed response into a [`Delta`].
 //! Splitting a byte stream into events is [`sse`]'s job; sending bytes is the transport's
-//! (`gloo-net` in the browser, a native HTTP client in the CLI).
+//! ([`crate::transport`]: `fetch` in the browser, a native HTTP client in the CLI).
 
 mod anthropic;
 mod ask;
 mod error;
 mod fallback;
 mod gemini;
-#[cfg(not(target_arch = "wasm32"))]
-mod native;
 mod openai;
 pub mod sse;
 
@@ -29,8 +27,6 @@ pub use self::ask::{
 };
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
-#[cfg(not(target_arch = "wasm32"))]
-pub use self::native::NativeClient;
 pub use crate::endpoint::is_loopback;
 
 /// Largest whole (non-streamed) answer body read, in bytes; a larger one is an error.
@@ -143,13 +139,6 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
-impl Usage {
-    /// US$ at prices per 1M tokens.
-    pub fn cost(&self, price_in: f64, price_out: f64) -> f64 {
-        (self.input_tokens as f64 * price_in + self.output_tokens as f64 * price_out) / 1e6
-    }
-}
-
 /// Why a model stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -174,6 +163,17 @@ pub struct Answer {
     pub finish: Option<Finish>,
     /// Tokens used, when the provider said.
     pub usage: Option<Usage>,
+}
+
+impl Answer {
+    /// The stop reason as a problem the user should see, if it is one.
+    pub fn issue(&self) -> Option<StopIssue> {
+        match self.finish {
+            Some(Finish::Length) => Some(StopIssue::Length),
+            Some(Finish::ContentFilter) => Some(StopIssue::ContentFilter),
+            _ => None,
+        }
+    }
 }
 
 /// What one streamed event adds to the answer.

@@ -7,7 +7,7 @@
 use futures_util::{Stream, StreamExt};
 use sse_parse::SseParser;
 
-use super::{parse_event, Accumulator, Answer, Finish, Format, ProviderError};
+use super::{parse_event, Accumulator, Answer, Format, ProviderError};
 
 /// Largest event accepted, in bytes: far above any provider's chunk, far below what could
 /// exhaust a page's memory.
@@ -135,15 +135,4 @@ where
         ));
     }
     Ok(answer)
-}
-
-impl Answer {
-    /// The stop reason as a problem the user should see, if it is one.
-    pub fn issue(&self) -> Option<super::StopIssue> {
-        match self.finish {
-            Some(Finish::Length) => Some(super::StopIssue::Length),
-            Some(Finish::ContentFilter) => Some(super::StopIssue::ContentFilter),
-            _ => None,
-        }
-    }
 }

@@ -1,10 +1,10 @@
 //! The native transport (for the CLI): blocking HTTP with `ureq`, the stream read on the
-//! calling thread and fed to the same [`super::sse::read`] the browser uses.
+//! calling thread and fed to the same [`crate::provider::sse::read`] the browser uses.
 
 use std::io::Read;
 use std::time::Duration;
 
-use super::{
+use crate::provider::{
     build, parse_answer, retry_after, sse, whole_body, Answer, ChatRequest, Format, ProviderError,
     Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };

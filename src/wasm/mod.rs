@@ -1,7 +1,5 @@
 //! JavaScript bindings: a thin layer over [`Router`]; no logic lives here.
 
-mod fetch;
-
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,6 +14,7 @@ use crate::error::Error;
 use crate::pool::PoolModel;
 use crate::probe::ProbeSet;
 use crate::provider::{self, ApiKey, AskOptions, Keys, Next, Progress};
+use crate::transport::fetch::Fetch;
 use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -145,14 +144,14 @@ export type Reason =
 | { kind: "noKey"; provider: string }
 | { kind: "excluded" };
 
-export interface Excluded { model: string; reason: Reason; message: string }
+export interface Exclusion { model: string; reason: Reason; message: string }
 
 /** What `route` returns. */
 export interface Decision {
   choice: Candidate;
   /** Every allowed model, best first: fall back down this list. */
   ranked: Candidate[];
-  excluded: Excluded[];
+  excluded: Exclusion[];
   lambda: number;
   budget: number | null;
   /** The reference prompts' average spend at this λ, US$ per 1,000 requests. */
@@ -312,7 +311,7 @@ fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
 /// Reads a pool given as a JSON string, a plain object, or nothing (the default pool).
 fn pool_from_js(pool: JsValue) -> Result<Pool, JsError> {
     if pool.is_undefined() || pool.is_null() {
-        return Ok(Pool::default_pool());
+        return Pool::default_pool().map_err(js_error);
     }
     let json = match pool.as_string() {
         Some(text) => text,
@@ -932,8 +931,8 @@ impl AskCall {
     }
 
     /// The page's transport, with this call's signal and timeouts.
-    fn transport(&self) -> fetch::Fetch {
-        fetch::Fetch {
+    fn transport(&self) -> Fetch {
+        Fetch {
             signal: self.signal.clone(),
             idle: self.idle,
             deadline: self.deadline,

@@ -38,8 +38,11 @@ pub fn router() -> &'static Router {
     ROUTER.get_or_init(|| {
         let predictor = Predictor::from_dir(models_dir())
             .unwrap_or_else(|e| panic!("the committed bundle does not load: {e}"));
-        Router::new(predictor, Pool::default_pool())
-            .unwrap_or_else(|e| panic!("the default pool does not fit the bundle: {e}"))
+        Router::new(
+            predictor,
+            Pool::default_pool().expect("the default pool parses"),
+        )
+        .unwrap_or_else(|e| panic!("the default pool does not fit the bundle: {e}"))
     })
 }
 

@@ -6,345 +6,20 @@
 //! The router decides with its own estimates (predicted quality, pool prices × token
 //! estimates); each choice is charged the table's true cost and scored with its true label.
 
+mod inputs;
+mod metrics;
+mod table;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::batch::{upper_hull, Path};
-use crate::cost;
-use crate::error::{Error, Result};
-use crate::pool::Pool;
-use crate::predictor::{Estimate, Prediction};
-use crate::select::{self, Candidate, Constraints, Margin};
+use crate::hull::{LambdaPath, Move};
 
-/// Columns that are never a model: the row's identity, its prompt and the reference answer.
-const FIXED: [&str; 5] = ["id", "benchmark", "subject", "prompt", "answer"];
-
-/// A routing table: per prompt, which model answered correctly and at what cost.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Row ids.
-    pub ids: Vec<String>,
-    /// Prompts.
-    pub prompts: Vec<String>,
-    /// Model ids, from the header (columns that are neither fixed nor contain `|`).
-    pub models: Vec<String>,
-    /// `labels[row][model]`: `Some(true)` if correct, `None` if not evaluated.
-    pub labels: Vec<Vec<Option<bool>>>,
-    /// `costs[row][model]`: US$ charged, `None` if not evaluated.
-    pub costs: Vec<Vec<Option<f64>>>,
-}
-
-impl Table {
-    /// Reads a table in the format of the routing data (CSV, header row, RFC 4180 quoting).
-    pub fn from_csv(data: impl std::io::Read) -> Result<Table> {
-        let bad = |m: String| Error::Table(m);
-        let mut reader = csv::Reader::from_reader(data);
-        let header = reader.headers().map_err(|e| bad(e.to_string()))?.clone();
-        let col = |name: &str| header.iter().position(|h| h == name);
-        let (id, prompt) = match (col("id"), col("prompt")) {
-            (Some(i), Some(p)) => (i, p),
-            _ => return Err(bad("the header needs an `id` and a `prompt` column".into())),
-        };
-        let models: Vec<String> = header
-            .iter()
-            .filter(|h| !FIXED.contains(h) && !h.contains('|'))
-            .map(String::from)
-            .collect();
-        if models.is_empty() {
-            return Err(bad("the header names no model column".into()));
-        }
-        let label_cols: Vec<usize> = models.iter().filter_map(|m| col(m)).collect();
-        let cost_cols: Vec<Option<usize>> =
-            models.iter().map(|m| col(&format!("{m}|cost"))).collect();
-        let mut t = Table {
-            ids: Vec::new(),
-            prompts: Vec::new(),
-            models,
-            labels: Vec::new(),
-            costs: Vec::new(),
-        };
-        for (n, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| bad(e.to_string()))?;
-            let row = n + 2; // 1-based, after the header
-            let cell = |i: usize| record.get(i).unwrap_or("").trim();
-            let mut labels = Vec::with_capacity(label_cols.len());
-            let mut costs = Vec::with_capacity(label_cols.len());
-            for (k, (&lc, cc)) in label_cols.iter().zip(&cost_cols).enumerate() {
-                let label = match cell(lc) {
-                    "" => None,
-                    "1" | "1.0" => Some(true),
-                    "0" | "0.0" => Some(false),
-                    other => {
-                        return Err(bad(format!(
-                            "row {row}, column {}: label {other:?} is not 0, 1 or empty",
-                            t.models[k]
-                        )))
-                    }
-                };
-                let cost = match cc.map(cell).unwrap_or("") {
-                    "" => None,
-                    text => Some(
-                        text.parse::<f64>()
-                            .ok()
-                            .filter(|c| c.is_finite() && *c >= 0.0)
-                            .ok_or_else(|| {
-                                bad(format!(
-                                    "row {row}, column {}|cost: {text:?} is not a cost",
-                                    t.models[k]
-                                ))
-                            })?,
-                    ),
-                };
-                labels.push(label);
-                costs.push(cost);
-            }
-            t.ids.push(cell(id).to_string());
-            t.prompts.push(record.get(prompt).unwrap_or("").to_string());
-            t.labels.push(labels);
-            t.costs.push(costs);
-        }
-        Ok(t)
-    }
-
-    /// Rows on which every model of `models` (indices into [`Table::models`]) has a label and
-    /// a cost.
-    pub fn complete_rows(&self, models: &[usize]) -> Vec<usize> {
-        (0..self.ids.len())
-            .filter(|&r| {
-                models
-                    .iter()
-                    .all(|&m| self.labels[r][m].is_some() && self.costs[r][m].is_some())
-            })
-            .collect()
-    }
-}
-
-/// The models and rows of a table an evaluation uses, and the pool the router prices them with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selection {
-    /// Model ids evaluated.
-    pub models: Vec<String>,
-    /// Their columns in [`Table::models`].
-    pub columns: Vec<usize>,
-    /// Rows on which every evaluated model has a label and a cost.
-    pub rows: Vec<usize>,
-    /// The pool restricted to the evaluated models, in the same order.
-    pub pool: Pool,
-}
-
-impl Selection {
-    /// Chooses what to evaluate: `models`, or by default every model of the table that
-    /// `has_head` accepts; each needs a column in the table and an entry in `pool`.
-    pub fn new(
-        table: &Table,
-        pool: &Pool,
-        has_head: impl Fn(&str) -> bool,
-        models: Option<&[String]>,
-    ) -> Result<Selection> {
-        let bad = |m: String| Error::Table(m);
-        let models: Vec<String> = match models {
-            Some(ids) => ids.to_vec(),
-            None => table
-                .models
-                .iter()
-                .filter(|m| has_head(m))
-                .cloned()
-                .collect(),
-        };
-        if models.is_empty() {
-            return Err(bad(
-                "no model of the table has a head in the predictor".into()
-            ));
-        }
-        let mut columns = Vec::with_capacity(models.len());
-        let mut pool_models = Vec::with_capacity(models.len());
-        for id in &models {
-            let column = table.models.iter().position(|m| m == id);
-            columns.push(column.ok_or_else(|| bad(format!("the table has no column {id:?}")))?);
-            if !has_head(id) {
-                return Err(bad(format!("the predictor has no head for {id:?}")));
-            }
-            let model = pool.model(id).cloned();
-            pool_models.push(model.ok_or_else(|| bad(format!("the pool has no model {id:?}")))?);
-        }
-        let rows = table.complete_rows(&columns);
-        if rows.is_empty() {
-            return Err(bad(format!("no row labels every model of {models:?}")));
-        }
-        Ok(Selection {
-            models,
-            columns,
-            rows,
-            pool: Pool {
-                expected_output_tokens: pool.expected_output_tokens,
-                models: pool_models,
-            },
-        })
-    }
-
-    /// The prompts of the selected rows, in order.
-    pub fn prompts<'t>(&self, table: &'t Table) -> Vec<&'t str> {
-        self.rows
-            .iter()
-            .map(|&r| table.prompts[r].as_str())
-            .collect()
-    }
-
-    /// Joins the table's truth with the router's predictions, one per selected row, and the
-    /// margin the router applies over the selection's pool ([`crate::Router::margin_for`]).
-    pub fn inputs(
-        &self,
-        table: &Table,
-        predictions: &[Prediction],
-        margin: Margin,
-    ) -> Result<Inputs> {
-        if predictions.len() != self.rows.len() {
-            return Err(Error::Table(format!(
-                "{} predictions for {} rows",
-                predictions.len(),
-                self.rows.len()
-            )));
-        }
-        Ok(Inputs {
-            pool: self.pool.clone(),
-            chars: predictions.iter().map(|p| p.chars).collect(),
-            correct: self
-                .rows
-                .iter()
-                .map(|&r| {
-                    self.columns
-                        .iter()
-                        .map(|&c| table.labels[r][c] == Some(true))
-                        .collect()
-                })
-                .collect(),
-            cost: self
-                .rows
-                .iter()
-                .map(|&r| {
-                    self.columns
-                        .iter()
-                        .map(|&c| table.costs[r][c].unwrap_or(0.0))
-                        .collect()
-                })
-                .collect(),
-            quality: predictions
-                .iter()
-                .map(|p| {
-                    self.models
-                        .iter()
-                        .map(|id| p.quality_of(id).unwrap_or(0.0))
-                        .collect()
-                })
-                .collect(),
-            sd: predictions
-                .iter()
-                .map(|p| {
-                    (self.models.iter())
-                        .map(|id| p.estimate_of(id).map_or(0.0, |e| e.sd))
-                        .collect()
-                })
-                .collect(),
-            margin,
-        })
-    }
-}
-
-/// What the router knows and what the table says, for the rows and models evaluated.
-///
-/// All matrices are `[row][model]`, models in the order of `pool.models`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Inputs {
-    /// The evaluated models with the prices the router estimates costs from.
-    pub pool: Pool,
-    /// Prompt length of each row, in characters (what the cost estimate reads).
-    pub chars: Vec<usize>,
-    /// True labels.
-    pub correct: Vec<Vec<bool>>,
-    /// True US$ charged.
-    pub cost: Vec<Vec<f64>>,
-    /// The router's predicted quality.
-    pub quality: Vec<Vec<f64>>,
-    /// Its standard deviation.
-    pub sd: Vec<Vec<f64>>,
-    /// The selector's margin over `pool`.
-    pub margin: Margin,
-}
-
-impl Inputs {
-    /// The same rows with only the models `subset` (indices into the pool), in that order.
-    pub fn subset(&self, subset: &[usize]) -> Inputs {
-        let pick = |row: &Vec<f64>| {
-            subset
-                .iter()
-                .map(|&m| row.get(m).copied().unwrap_or(0.0))
-                .collect()
-        };
-        Inputs {
-            pool: Pool {
-                expected_output_tokens: self.pool.expected_output_tokens,
-                models: subset
-                    .iter()
-                    .map(|&m| self.pool.models[m].clone())
-                    .collect(),
-            },
-            chars: self.chars.clone(),
-            correct: (self.correct.iter())
-                .map(|row| subset.iter().map(|&m| row[m]).collect())
-                .collect(),
-            cost: self.cost.iter().map(pick).collect(),
-            quality: self.quality.iter().map(pick).collect(),
-            sd: self.sd.iter().map(pick).collect(),
-            margin: Margin {
-                kappa: self.margin.kappa,
-                average: pick(&self.margin.average),
-            },
-        }
-    }
-
-    /// The router's estimated US$ for model `m` on row `r`.
-    fn estimate(&self, r: usize, m: usize) -> f64 {
-        cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
-    }
-
-    /// Row `r`'s estimates, in pool order.
-    pub fn estimates(&self, r: usize) -> Vec<Estimate> {
-        let sd = |m: usize| self.sd.get(r).and_then(|s| s.get(m)).copied();
-        (self.quality[r].iter().enumerate())
-            .map(|(m, &quality)| Estimate {
-                quality,
-                sd: sd(m).unwrap_or(0.0),
-            })
-            .collect()
-    }
-
-    /// The models the router may choose on each row, priced by [`select::rank`] (the code the
-    /// browser ranks with), as indices into the pool.
-    fn candidates(&self) -> (Vec<Vec<Candidate>>, Vec<Vec<usize>>) {
-        let none = Constraints::default();
-        (0..self.correct.len())
-            .map(|r| {
-                let (ranked, _) = select::rank(
-                    &self.pool,
-                    &self.estimates(r),
-                    self.chars[r],
-                    0.0,
-                    &self.margin,
-                    &none,
-                );
-                let index = ranked
-                    .iter()
-                    .map(|c| {
-                        let at = self.pool.models.iter().position(|m| m.id == c.model);
-                        at.unwrap_or(0)
-                    })
-                    .collect();
-                (ranked, index)
-            })
-            .unzip()
-    }
-}
+pub use self::inputs::Inputs;
+pub use self::metrics::{aiq, aiq_range};
+use self::metrics::{mean, pair, Sum};
+pub use self::table::{Selection, Table};
 
 /// Accuracy and mean true cost of one way of routing.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -403,18 +78,6 @@ pub struct Report {
     pub cpt80: Option<f64>,
 }
 
-/// RouteLLM's measures for two models.
-struct Pair {
-    apgr: f64,
-    apgr_by_cost: f64,
-    cpt50: Option<f64>,
-    cpt80: Option<f64>,
-}
-
-fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
-    values.sum::<f64>() / n.max(1) as f64
-}
-
 /// The router's accuracy and true cost for every λ, from λ = ∞ (each row on its cheapest
 /// estimate) down to λ = 0 (each row on its highest predicted quality).
 ///
@@ -425,10 +88,10 @@ fn mean(values: impl Iterator<Item = f64>, n: usize) -> f64 {
 fn sweep(inputs: &Inputs) -> Vec<Point> {
     let n = inputs.correct.len();
     let (candidates, index) = inputs.candidates();
-    let path = Path::new(&candidates);
+    let path = LambdaPath::new(&candidates);
     let model = |r: usize, step: usize| -> Option<usize> {
         let h = path.hulls[r].get(step)?;
-        index[r].get(h.2).copied()
+        index[r].get(h.candidate).copied()
     };
     // Counts are exact; the spend is summed with Neumaier's compensation so that a point
     // routing every row to one model costs what that model does, to the last bit or two.
@@ -447,11 +110,13 @@ fn sweep(inputs: &Inputs) -> Vec<Point> {
     };
     let mut i = 0;
     while i < path.moves.len() {
-        let rate = path.moves[i].0;
+        let rate = path.moves[i].rate;
         points.push(point(rate, right, &spend));
         // Moves at one rate happen together: between two rates the routing is fixed.
-        while i < path.moves.len() && path.moves[i].0 == rate {
-            let (_, r, j) = path.moves[i];
+        while i < path.moves.len() && path.moves[i].rate == rate {
+            let Move {
+                prompt: r, step: j, ..
+            } = path.moves[i];
             if let (Some(from), Some(to)) = (model(r, j - 1), model(r, j)) {
                 right += i64::from(inputs.correct[r][to]) - i64::from(inputs.correct[r][from]);
                 spend.add(inputs.cost[r][to]);
@@ -475,29 +140,6 @@ fn sweep(inputs: &Inputs) -> Vec<Point> {
     });
     points.sort_by(|a, b| a.lambda.total_cmp(&b.lambda));
     points
-}
-
-/// Neumaier's compensated sum.
-#[derive(Debug, Default, Clone, Copy)]
-struct Sum {
-    sum: f64,
-    compensation: f64,
-}
-
-impl Sum {
-    fn add(&mut self, x: f64) {
-        let t = self.sum + x;
-        self.compensation += if self.sum.abs() >= x.abs() {
-            (self.sum - t) + x
-        } else {
-            (x - t) + self.sum
-        };
-        self.sum = t;
-    }
-
-    fn value(&self) -> f64 {
-        self.sum + self.compensation
-    }
 }
 
 /// Relative slack when comparing the router's mean cost with a model's: both are sums of the
@@ -589,146 +231,14 @@ fn ratio(cost: f64, of: f64) -> f64 {
     }
 }
 
-/// The area under the non-decreasing upper convex hull of the (cost, accuracy) points, from
-/// the cheapest point to the dearest (flat past the hull's peak), with that cost span.
-fn hull_area(points: &[(f64, f64)]) -> Option<(f64, f64, f64)> {
-    let lo = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
-    let hi = points.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
-    if points.is_empty() || hi <= lo {
-        return None;
-    }
-    let hull: Vec<(f64, f64)> = upper_hull(points).into_iter().map(|i| points[i]).collect();
-    let mut area: f64 = hull
-        .windows(2)
-        .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
-        .sum();
-    if let Some(&(last, y)) = hull.last() {
-        area += (hi - last) * y;
-    }
-    Some((area, lo, hi))
-}
-
-fn best_accuracy(points: &[(f64, f64)]) -> f64 {
-    if points.is_empty() {
-        return 0.0;
-    }
-    points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max)
-}
-
-/// RouterBench's AIQ as its code (`evaluation/AIQ.py`) computes it: the area under the
-/// non-decreasing upper convex hull of the (cost, accuracy) points, divided by the largest
-/// cost. A single cost gives its accuracy.
-pub fn aiq(points: &[(f64, f64)]) -> f64 {
-    match hull_area(points) {
-        Some((area, _, hi)) => area / hi,
-        None => best_accuracy(points),
-    }
-}
-
-/// The same hull area divided by the cost range instead (the mean accuracy the hull gives
-/// over the costs the router spans).
-pub fn aiq_range(points: &[(f64, f64)]) -> f64 {
-    match hull_area(points) {
-        Some((area, lo, hi)) => area / (hi - lo),
-        None => best_accuracy(points),
-    }
-}
-
-/// RouteLLM's measures for two models.
-fn pair(inputs: &Inputs) -> Pair {
-    let n = inputs.correct.len();
-    let acc = |m: usize| mean((0..n).map(|r| f64::from(u8::from(inputs.correct[r][m]))), n);
-    let (weak, strong) = if acc(0) <= acc(1) { (0, 1) } else { (1, 0) };
-    // What the selector weighs: quality less each model's margin.
-    let gain = |r: usize| {
-        let estimates = inputs.estimates(r);
-        let h = inputs.margin.handicaps(&estimates, &[0, 1]);
-        (estimates[strong].quality - h[strong]) - (estimates[weak].quality - h[weak])
-    };
-    let by_gain = strong_call_curve(inputs, weak, strong, gain);
-    let by_cost = strong_call_curve(inputs, weak, strong, |r| {
-        let dc = inputs.estimate(r, strong) - inputs.estimate(r, weak);
-        let dq = gain(r);
-        if dc > 0.0 {
-            dq / dc
-        } else if dq >= 0.0 {
-            f64::INFINITY
-        } else {
-            f64::NEG_INFINITY
-        }
-    });
-    let (weak_accuracy, gap) = (acc(weak), acc(strong) - acc(weak));
-    let pgr = |curve: &[f64]| -> Vec<f64> {
-        curve
-            .iter()
-            .map(|&a| {
-                if gap > 0.0 {
-                    (a - weak_accuracy) / gap
-                } else {
-                    0.0
-                }
-            })
-            .collect()
-    };
-    let (recovered, recovered_by_cost) = (pgr(&by_gain), pgr(&by_cost));
-    Pair {
-        apgr: trapezoid(&recovered),
-        apgr_by_cost: trapezoid(&recovered_by_cost),
-        cpt50: (gap > 0.0).then(|| first_share(&recovered, 0.5)).flatten(),
-        cpt80: (gap > 0.0).then(|| first_share(&recovered, 0.8)).flatten(),
-    }
-}
-
-/// Accuracy after the first i rows (by decreasing `key`, ties by row) go to the strong model,
-/// for i = 0..=n.
-fn strong_call_curve(
-    inputs: &Inputs,
-    weak: usize,
-    strong: usize,
-    key: impl Fn(usize) -> f64,
-) -> Vec<f64> {
-    let n = inputs.correct.len();
-    let mut order: Vec<(f64, usize)> = (0..n).map(|r| (key(r), r)).collect();
-    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let right = |r: usize, m: usize| i64::from(inputs.correct[r][m]);
-    let mut correct: i64 = (0..n).map(|r| right(r, weak)).sum();
-    let mut curve = Vec::with_capacity(n + 1);
-    curve.push(correct as f64 / n.max(1) as f64);
-    for &(_, r) in &order {
-        correct += right(r, strong) - right(r, weak);
-        curve.push(correct as f64 / n.max(1) as f64);
-    }
-    curve
-}
-
-/// Mean of a curve sampled at equal steps over [0, 1] (trapezoid rule).
-fn trapezoid(curve: &[f64]) -> f64 {
-    match curve.len() {
-        0 => 0.0,
-        1 => curve[0],
-        len => {
-            let inner: f64 = curve.windows(2).map(|w| (w[0] + w[1]) / 2.0).sum();
-            inner / (len - 1) as f64
-        }
-    }
-}
-
-/// The first share of strong calls (linear between steps) at which `curve` reaches `level`.
-fn first_share(curve: &[f64], level: f64) -> Option<f64> {
-    let steps = curve.len().checked_sub(1)?.max(1) as f64;
-    let i = curve.iter().position(|&v| v >= level)?;
-    if i == 0 {
-        return Some(0.0);
-    }
-    let (a, b) = (curve[i - 1], curve[i]);
-    Some((i as f64 - 1.0 + (level - a) / (b - a)) / steps)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pool::PoolModel;
-    use crate::predictor::ModelQuality;
+    use crate::pool::{Pool, PoolModel};
+    use crate::predictor::{ModelQuality, Prediction};
+    use crate::select::Margin;
+    #[cfg(not(target_arch = "wasm32"))]
+    use crate::select::{self, Constraints};
 
     /// A pool whose estimate for a 4-character prompt (one token, no output) is `price` US$.
     fn pool(models: &[(&str, f64)]) -> Pool {

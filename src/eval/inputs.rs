@@ -1,0 +1,101 @@
+//! What an evaluation reads: the router's estimates and the table's truth, row by row.
+
+use crate::cost;
+use crate::pool::Pool;
+use crate::predictor::Estimate;
+use crate::select::{self, Candidate, Constraints, Margin};
+
+/// What the router knows and what the table says, for the rows and models evaluated.
+///
+/// All matrices are `[row][model]`, models in the order of `pool.models`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
+    /// The evaluated models with the prices the router estimates costs from.
+    pub pool: Pool,
+    /// Prompt length of each row, in characters (what the cost estimate reads).
+    pub chars: Vec<usize>,
+    /// True labels.
+    pub correct: Vec<Vec<bool>>,
+    /// True US$ charged.
+    pub cost: Vec<Vec<f64>>,
+    /// The router's predicted quality.
+    pub quality: Vec<Vec<f64>>,
+    /// Its standard deviation.
+    pub sd: Vec<Vec<f64>>,
+    /// The selector's margin over `pool`.
+    pub margin: Margin,
+}
+
+impl Inputs {
+    /// The same rows with only the models `subset` (indices into the pool), in that order.
+    pub fn subset(&self, subset: &[usize]) -> Inputs {
+        let pick = |row: &Vec<f64>| {
+            subset
+                .iter()
+                .map(|&m| row.get(m).copied().unwrap_or(0.0))
+                .collect()
+        };
+        Inputs {
+            pool: Pool {
+                expected_output_tokens: self.pool.expected_output_tokens,
+                models: subset
+                    .iter()
+                    .map(|&m| self.pool.models[m].clone())
+                    .collect(),
+            },
+            chars: self.chars.clone(),
+            correct: (self.correct.iter())
+                .map(|row| subset.iter().map(|&m| row[m]).collect())
+                .collect(),
+            cost: self.cost.iter().map(pick).collect(),
+            quality: self.quality.iter().map(pick).collect(),
+            sd: self.sd.iter().map(pick).collect(),
+            margin: Margin {
+                kappa: self.margin.kappa,
+                average: pick(&self.margin.average),
+            },
+        }
+    }
+
+    /// The router's estimated US$ for model `m` on row `r`.
+    pub(super) fn estimate(&self, r: usize, m: usize) -> f64 {
+        cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
+    }
+
+    /// Row `r`'s estimates, in pool order.
+    pub fn estimates(&self, r: usize) -> Vec<Estimate> {
+        let sd = |m: usize| self.sd.get(r).and_then(|s| s.get(m)).copied();
+        (self.quality[r].iter().enumerate())
+            .map(|(m, &quality)| Estimate {
+                quality,
+                sd: sd(m).unwrap_or(0.0),
+            })
+            .collect()
+    }
+
+    /// The models the router may choose on each row, priced by [`select::rank`] (the code the
+    /// browser ranks with), as indices into the pool.
+    pub(super) fn candidates(&self) -> (Vec<Vec<Candidate>>, Vec<Vec<usize>>) {
+        let none = Constraints::default();
+        (0..self.correct.len())
+            .map(|r| {
+                let (ranked, _) = select::rank(
+                    &self.pool,
+                    &self.estimates(r),
+                    self.chars[r],
+                    0.0,
+                    &self.margin,
+                    &none,
+                );
+                let index = ranked
+                    .iter()
+                    .map(|c| {
+                        let at = self.pool.models.iter().position(|m| m.id == c.model);
+                        at.unwrap_or(0)
+                    })
+                    .collect();
+                (ranked, index)
+            })
+            .unzip()
+    }
+}
