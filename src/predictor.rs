@@ -71,7 +71,9 @@ impl Prediction {
     }
 }
 
-/// A loaded predictor: optimised once, reused for every prompt.
+/// A loaded predictor: optimised once, reused for every prompt. A clone shares the optimised
+/// encoder, so routers on other pools need not load it again.
+#[derive(Clone)]
 pub struct Predictor {
     manifest: Manifest,
     tokenizer: Tokenizer,
@@ -84,6 +86,7 @@ pub struct Predictor {
 }
 
 /// The training prompts' vectors (int8) and, per head, their labels.
+#[derive(Clone)]
 struct Neighbours {
     keys: Vec<i8>,
     labels: Vec<u8>,

@@ -1,10 +1,7 @@
 //! Batch routing under a total budget: the spend fits, more budget never lowers expected
 //! accuracy (quality less margins), and every choice is the per-prompt best at the plan's λ.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
+use crate::common;
 use proptest::prelude::*;
 use routoo::batch::plan;
 use routoo::{Candidate, Constraints};

@@ -1,10 +1,7 @@
 //! The committed bundle: digests, tokenizer parity with Python, encoder vs fp32 reference,
 //! predictions vs the fixture the browser tests compare against.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
+use crate::common;
 use routoo::bundle::{sha256_hex, Manifest};
 
 #[test]

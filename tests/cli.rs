@@ -1,9 +1,6 @@
 //! The `routoo` binary end to end: `eval --json` prints exactly the documented keys.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
+use crate::common;
 use std::process::Command;
 
 fn routoo(args: &[&str]) -> (bool, String, String) {

@@ -1,13 +1,9 @@
 //! The native transport and the wire formats against the provider emulator, over real HTTP on
 //! loopback: answers in all three formats, typed faults, retry and fallback.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
 use std::time::Duration;
 
-use common::Emulator;
+use crate::common::{self, Emulator};
 
 use routoo::provider::{
     ApiKey, ChatRequest, Fallback, Finish, Format, Next, ProviderError, RetryPolicy,

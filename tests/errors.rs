@@ -1,9 +1,6 @@
 //! Bad input never panics and says what is wrong.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
+use crate::common;
 use routoo::bundle::sha256_hex;
 use routoo::{Constraints, Error, Pool, Predictor, RouteOptions, Router};
 
@@ -106,7 +103,7 @@ fn a_pool_model_without_a_head_is_named() {
     let mut extra = labelled.unwrap().clone();
     extra.id = "no-such-model".into();
     pool.models.push(extra);
-    let predictor = Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     let err = Router::new(predictor, pool).unwrap_err();
     assert!(matches!(err, Error::MissingHead { ref model, .. } if model == "no-such-model"));
     assert!(err.to_string().contains("no-such-model"));

@@ -1,8 +1,6 @@
 //! Provider wire formats from recorded-style streams: every split of the bytes gives the same
 //! answer; cut streams, error events and bad bodies are typed errors; keys stay in their header.
 
-#![cfg(not(target_arch = "wasm32"))]
-
 use futures::executor::block_on;
 use routoo::provider::{
     self, sse, Answer, ApiKey, ChatRequest, Finish, Format, ProviderError, StopIssue, Usage,

@@ -1,9 +1,6 @@
 //! Selection properties: spend moves with the budget, constraints hold, ties are deterministic.
 
-#![cfg(not(target_arch = "wasm32"))]
-
-mod common;
-
+use crate::common;
 use proptest::prelude::*;
 use routoo::predictor::Estimate;
 use routoo::select::{rank, BudgetCurve, Constraints, Margin};
@@ -244,7 +241,7 @@ fn the_real_router_spends_more_only_when_the_budget_grows() {
 
 #[test]
 fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
-    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     let mut router = routoo::Router::new(predictor, Pool::default_pool().unwrap()).unwrap();
     let before = router.curve().clone();
     let mut cheap = Pool::default_pool().unwrap();
@@ -269,7 +266,7 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
 /// keeps it from displacing a known one at the same price.
 #[test]
 fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
-    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     let base = Pool::default_pool().unwrap();
     let sonnet = base.model("claude-3-5-sonnet-20241022").unwrap().clone();
     let borrowed = PoolModel {
@@ -310,13 +307,13 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
         ..sonnet.clone()
     }])
     .unwrap();
-    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     assert!(routoo::Router::new(predictor, unknown.clone())
         .unwrap_err()
         .to_string()
         .contains("nobody"));
     unknown.models[0].like = Some("gpt-7".into());
-    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     let err = routoo::Router::new(predictor, unknown)
         .unwrap_err()
         .to_string();
@@ -350,7 +347,7 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
 #[test]
 fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
     use routoo::{Conversation, Message, Role};
-    let predictor = routoo::Predictor::from_dir(common::models_dir()).unwrap();
+    let predictor = common::predictor();
     let router = routoo::Router::new(predictor, Pool::default_pool().unwrap()).unwrap();
     let options = RouteOptions {
         budget: Some(1.0),

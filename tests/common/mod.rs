@@ -32,12 +32,23 @@ pub fn prompts() -> Vec<String> {
         .unwrap_or_else(|e| panic!("prompts.json: {e}"))
 }
 
-/// The committed bundle, loaded once per test binary (tract optimises the graph on load).
+/// The committed bundle, loaded and optimised once per run (tract optimises the graph on
+/// load); each caller gets a clone sharing that encoder.
+pub fn predictor() -> Predictor {
+    static PREDICTOR: OnceLock<Predictor> = OnceLock::new();
+    PREDICTOR
+        .get_or_init(|| {
+            Predictor::from_dir(models_dir())
+                .unwrap_or_else(|e| panic!("the committed bundle does not load: {e}"))
+        })
+        .clone()
+}
+
+/// A router on the committed bundle and the default pool, built once per run.
 pub fn router() -> &'static Router {
     static ROUTER: OnceLock<Router> = OnceLock::new();
     ROUTER.get_or_init(|| {
-        let predictor = Predictor::from_dir(models_dir())
-            .unwrap_or_else(|e| panic!("the committed bundle does not load: {e}"));
+        let predictor = predictor();
         Router::new(
             predictor,
             Pool::default_pool().expect("the default pool parses"),
