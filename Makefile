@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo emulator extension package test wasm tools msrv doc lint-python tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures train probes research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
@@ -64,7 +64,7 @@ msrv:
 doc:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 
-lint: lint-python
+lint: lint-python lint-js
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
@@ -86,6 +86,11 @@ test-browser: wasm
 # Fails a run in which some suite executed nothing; prints the total for CI.
 check-counts:
 	@bash scripts/count-tests.sh $(LOGS)/native.log $(LOGS)/wasm.log $(LOGS)/browser.log
+
+# ESLint over the page, the package's JS layer, the extension, the scripts and the browser
+# tests (eslint.config.js).
+lint-js: tools-web
+	eslint .
 
 # ruff over the training scripts (training/ruff.toml), from the training venv (no torch needed).
 lint-python:

@@ -46,7 +46,7 @@ const figures = await page.evaluate(async (base) => {
     return { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)], min: times[0] };
   };
   for (const n of [16, 128, 256]) {
-    let words = [];
+    const words = [];
     while (router.predict(words.concat("routing").join(" ")).tokens < n) words.push("routing");
     const prompt = words.concat("routing").join(" ");
     for (let i = 0; i < 3; i++) router.predict(`warm ${i} ${prompt}`);

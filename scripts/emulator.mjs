@@ -176,16 +176,16 @@ const CORS_HEADERS = "authorization, content-type, x-api-key, anthropic-version,
 /** Parses the route: which format, which model, streamed or not. */
 function route(method, url, body) {
   const path = url.pathname;
-  let m;
-  if ((m = path.match(/\/chat\/completions$/))) {
+  if (/\/chat\/completions$/.test(path)) {
     return { format: "openai", model: body.model, stream: !!body.stream,
       prompt: body.messages?.map((x) => x.content).join("\n") ?? "" };
   }
-  if ((m = path.match(/\/messages$/))) {
+  if (/\/messages$/.test(path)) {
     return { format: "anthropic", model: body.model, stream: !!body.stream,
       prompt: body.messages?.map((x) => typeof x.content === "string" ? x.content : "").join("\n") ?? "" };
   }
-  if ((m = path.match(/\/models\/([^/:]+):(generateContent|streamGenerateContent)$/))) {
+  const m = path.match(/\/models\/([^/:]+):(generateContent|streamGenerateContent)$/);
+  if (m) {
     return { format: "gemini", model: decodeURIComponent(m[1]),
       stream: m[2] === "streamGenerateContent",
       prompt: body.contents?.flatMap((c) => c.parts?.map((p) => p.text ?? "") ?? []).join("\n") ?? "" };

@@ -38,7 +38,7 @@ const mb = (b) => (b / 1e6).toFixed(1);
  * shape) is dropped from storage and named in the page's notice, so bad state never stops the page.
  */
 function load(key, fallback, valid = () => true) {
-  let raw = null;
+  let raw;
   try { raw = localStorage.getItem(key); } catch { return fallback; }
   if (raw === null) return fallback;
   try {
