@@ -120,22 +120,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::CostEstimate;
-
-    fn candidate(model: &str, quality: f64, usd: f64) -> Candidate {
-        Candidate {
-            model: model.into(),
-            provider: "test".into(),
-            quality,
-            margin: 0.0,
-            cost: CostEstimate {
-                input_tokens: 1,
-                output_tokens: 1,
-                usd,
-            },
-            score: quality,
-        }
-    }
+    use crate::select::testing::candidate;
 
     #[test]
     fn moves_go_to_the_best_rate_first() {

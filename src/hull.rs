@@ -104,22 +104,7 @@ impl LambdaPath {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::CostEstimate;
-
-    fn candidate(model: &str, quality: f64, usd: f64) -> Candidate {
-        Candidate {
-            model: model.into(),
-            provider: "test".into(),
-            quality,
-            margin: 0.0,
-            cost: CostEstimate {
-                input_tokens: 1,
-                output_tokens: 1,
-                usd,
-            },
-            score: quality,
-        }
-    }
+    use crate::select::testing::candidate;
 
     #[test]
     fn the_hull_drops_dominated_and_concave_points() {

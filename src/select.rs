@@ -321,3 +321,26 @@ impl BudgetCurve {
             .or(self.points.last())
     }
 }
+
+/// Candidates with made-up figures, for the tests of what follows ranking.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Candidate;
+    use crate::cost::CostEstimate;
+
+    /// `model` at `quality` for `usd`, one token each way, no margin.
+    pub fn candidate(model: &str, quality: f64, usd: f64) -> Candidate {
+        Candidate {
+            model: model.into(),
+            provider: "test".into(),
+            quality,
+            margin: 0.0,
+            cost: CostEstimate {
+                input_tokens: 1,
+                output_tokens: 1,
+                usd,
+            },
+            score: quality,
+        }
+    }
+}
