@@ -95,6 +95,47 @@ console.log(JSON.stringify({ firstRoute, progress, choice, text, model: reply.mo
   assert.equal(cold.today, true, "without a pool, only models served today");
 });
 
+test("Node 20: loadRouter loads a build from a listing, and refuses a listing it cannot use", async () => {
+  writeFileSync(path.join(project, "listing.mjs"), `
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { loadRouter, LoadError } from "routoo";
+const base = new URL("./node_modules/routoo/", import.meta.url);
+const router = ["routoo.js", "routoo_bg.wasm", "models/predictor.json", "models/encoder.onnx",
+  "models/tokenizer.json", "models/neighbours.bin"];
+const files = Object.fromEntries(router.map((name) => {
+  const bytes = readFileSync(new URL(name, base));
+  return [name, { bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") }];
+}));
+const loaded = await loadRouter({ listing: { files, router }, baseUrl: base, historical: true });
+const choice = loaded.route(${JSON.stringify(PROMPT)}, { budget: 1 }).choice.model;
+const digest = "0".repeat(64);
+const refused = [];
+for (const listing of [
+  { files: { "../routoo.js": { bytes: 1, sha256: digest } }, router: ["../routoo.js"] },
+  { files: { "routoo.js": { bytes: 1, sha256: "not hex" } }, router: ["routoo.js"] },
+  { files: { "routoo.js": { bytes: 1, sha256: digest } }, router: ["routoo.js", "unlisted.wasm"] },
+  { files: { ...files, "routoo.js": { ...files["routoo.js"], sha256: digest } }, router },
+]) {
+  try {
+    await loadRouter({ listing, baseUrl: base });
+    refused.push(null);
+  } catch (e) {
+    refused.push({ load: e instanceof LoadError, kind: e.kind, message: e.message });
+  }
+}
+console.log(JSON.stringify({ choice, models: loaded.models().length, refused }));
+`);
+  const { stdout } = await promisify(execFile)("node", ["listing.mjs"], { cwd: project, encoding: "utf8", timeout: 120_000 });
+  const { choice, models, refused } = JSON.parse(stdout);
+  assert.ok(models > 10 && typeof choice === "string", "the listed build routes");
+  assert.deepEqual(refused.map((r) => r && [r.load, r.kind]), Array(4).fill([true, "checksum"]));
+  assert.match(refused[0].message, /"\.\.\/routoo\.js" is not a relative path/);
+  assert.match(refused[1].message, /routoo\.js has no sha256/);
+  assert.match(refused[2].message, /router file "unlisted\.wasm" is not among its files/);
+  assert.match(refused[3].message, /routoo\.js failed its checksum/);
+});
+
 /** Loads `page` until it reports; resolves to its result and the ms it took. */
 async function runPage(page, url) {
   const errors = [];
