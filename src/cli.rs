@@ -483,6 +483,9 @@ fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
     Ok(keys)
 }
 
+/// `routoo ask`: routes the prompt among the models the environment's keys (and servers on
+/// this machine that answer) can call, then streams the answer to stdout, retrying and
+/// falling back down the ranking within the spend cap.
 fn ask(
     router: &Router,
     bindings: &[String],
