@@ -105,7 +105,7 @@ function providers() {
 /** Asks the router which providers the keys can call (servers on this machine included). */
 async function refreshCallable() {
   if (!state.ready) return;
-  state.callable = await router.callable(callKeys()).catch(() => []);
+  state.callable = await router?.callable(callKeys()).catch(() => []) ?? [];
   renderPool();
 }
 
@@ -157,6 +157,12 @@ async function startRouter() {
 }
 
 const LOST = "the router stopped unexpectedly and is restarting";
+
+/** The loaded router; while it loads or restarts, an error that says so. */
+function loaded() {
+  if (!router) throw new Error("the router is still loading; try again in a moment");
+  return router;
+}
 
 /**
  * The worker died (a wasm trap, or any error it did not catch). Before the predictor was ready
@@ -350,9 +356,9 @@ async function routed(asked) {
   const t0 = performance.now();
   const m = { callable: [] };
   try {
-    [m.prediction, m.estimates, m.callable] = await Promise.all([router.predict(asked),
-      router.poolEstimates(asked), router.callable(callKeys())]);
-    m.decision = await router.route(asked, { ...routeOptions(), providers: m.callable });
+    [m.prediction, m.estimates, m.callable] = await Promise.all([loaded().predict(asked),
+      loaded().poolEstimates(asked), loaded().callable(callKeys())]);
+    m.decision = await loaded().route(asked, { ...routeOptions(), providers: m.callable });
     m.ms = performance.now() - t0;
   } catch (e) {
     m.error = e.message;
@@ -492,8 +498,8 @@ async function poolChanged() {
   save(STORE.pool, state.edits);
   if (!state.ready) return renderPool();
   try {
-    await router.setPool(routedPool());
-    state.curve = await router.curve();
+    await loaded().setPool(routedPool());
+    state.curve = await loaded().curve();
     hideError();
     showBudget();
   } catch (e) {
@@ -584,7 +590,7 @@ async function suggestPool() {
   const b = budget();
   let s;
   let error;
-  try { s = await router.suggestPool(b, k); } catch (e) { error = e.message; }
+  try { s = await loaded().suggestPool(b, k); } catch (e) { error = e.message; }
   $("suggest-use").disabled = true;
   state.suggestion = null;
   if (error) {
@@ -641,7 +647,7 @@ async function showKeyOrigin() {
   const baseUrl = $("add-base").value.trim();
   const m = {};
   if (state.ready && baseUrl) {
-    try { m.origin = await router.originOf(baseUrl); } catch (e) { m.error = e.message; }
+    try { m.origin = await loaded().originOf(baseUrl); } catch (e) { m.error = e.message; }
   }
   if (baseUrl !== $("add-base").value.trim()) return; // typed on: its own answer follows
   $("add-key-where").textContent = m.origin ? `(sent only to ${m.origin}; optional if you gave one above)`
@@ -656,7 +662,7 @@ async function showOutlook(event) {
   const probes = Number($("add-probes").value);
   let o;
   try {
-    o = await router.calibrationOutlook(called(model), await loadProbes(), probes);
+    o = await loaded().calibrationOutlook(called(model), await loadProbes(), probes);
   } catch (e) {
     $("add-outlook").textContent = `Cannot calibrate this model: ${e.message}`;
     return;
@@ -702,7 +708,7 @@ async function calibrate() {
   let heads;
   let error;
   try {
-    heads = await router.calibrate(called(model), {
+    heads = await loaded().calibrate(called(model), {
       probeSet: await loadProbes(), probes, keys: callKeys(),
       maxCost: Number($("add-outlook").dataset.worst) || undefined, signal: controller.signal, onProgress: progress,
     });
@@ -734,9 +740,9 @@ async function addModel(heads) {
   const previous = state.added;
   state.added = next;
   try {
-    await router.addHeads(heads);
-    await router.setPool(routedPool());
-    [state.curve, state.keyOrigins] = await Promise.all([router.curve(), router.keyOrigins()]);
+    await loaded().addHeads(heads);
+    await loaded().setPool(routedPool());
+    [state.curve, state.keyOrigins] = await Promise.all([loaded().curve(), loaded().keyOrigins()]);
   } catch (e) {
     state.added = previous;
     throw e;
@@ -850,7 +856,7 @@ async function send(event) {
   renderChat(prompt);
   const asker = router;
   try {
-    const reply = await asker.ask(conversation(prompt), routeOptions(), {
+    const reply = await loaded().ask(conversation(prompt), routeOptions(), {
       keys: callKeys(), maxCost: cap, signal: controller.signal,
       onText: (text) => $("answer").append(text),
       onEvent: showEvent,
