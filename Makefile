@@ -9,7 +9,7 @@ export PATH := $(CARGO_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 LOGS := target/test-logs
 VENV := training/.venv
 
-.PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python tools-web tools-browser lint test-native test-wasm test-browser \
+.PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python lint-types tools-web tools-browser lint test-native test-wasm test-browser \
         check-counts fixtures train probes research venv venv-train fuzz bench clean
 
 demo: tools-web wasm
@@ -52,7 +52,7 @@ extension: wasm
 	node scripts/extension.mjs
 
 ## Testing ##
-test: tools lint doc test-native test-wasm test-browser check-counts
+test: tools lint doc test-native test-wasm test-browser lint-types check-counts
 
 # The oldest Rust the crate builds with: Cargo.toml's rust-version, the newest any dependency asks.
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
@@ -91,6 +91,11 @@ check-counts:
 # tests (eslint.config.js).
 lint-js: tools-web
 	eslint .
+
+# tsc --checkJs over the package's JS layer as it ships (tsconfig.json): the code against the
+# types it declares. Needs the built package, so it runs in make test after the wasm build.
+lint-types: wasm
+	tsc -p tsconfig.json
 
 # ruff over the training scripts (training/ruff.toml), from the training venv (no torch needed).
 lint-python:

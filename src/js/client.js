@@ -24,7 +24,11 @@ export class RouterWorker {
   #failed = null;
   #onError;
 
-  /** Starts a worker and loads the router in it; the options are `loadRouter`'s. */
+  /**
+   * Starts a worker and loads the router in it; the options are `loadRouter`'s.
+   *
+   * @param {import("./index.js").LoadOptions & import("./index.js").RouterWorkerOptions & { worker?: Worker }} [options]
+   */
   static async load({ onProgress, signal, worker, onError, ...options } = {}) {
     // A URL does not cross to a worker, and a relative one means the page's folder.
     if (options.baseUrl !== undefined) options.baseUrl = new URL(options.baseUrl, globalThis.location?.href).href;
@@ -38,6 +42,10 @@ export class RouterWorker {
     return router;
   }
 
+  /**
+   * @param {Worker} [worker]
+   * @param {import("./index.js").RouterWorkerOptions} [options]
+   */
   constructor(worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" }), { onError } = {}) {
     this.#worker = worker;
     this.#onError = onError;
@@ -73,6 +81,7 @@ export class RouterWorker {
     this.#pending.delete(data.id);
     call.signal?.removeEventListener("abort", call.onAbort);
     if ("error" in data) {
+      /** @type {Error & { spent?: number }} */
       const error = data.kind === "load" ? new LoadError(data.loadKind, data.error) : new Error(data.error);
       if (data.spent !== undefined) error.spent = data.spent;
       call.reject(error);

@@ -3,8 +3,15 @@
 // from the network and a changed or cut-off file is never used.
 import FILES from "./files.js";
 
+/** @typedef {{ bytes: number, sha256: string }} FileSpec */
+/** @typedef {Pick<Cache, "match" | "put" | "delete">} Store */
+
 /** A file could not be fetched, or failed its checksum. `kind`: "network", "checksum" or "aborted". */
 export class LoadError extends Error {
+  /**
+   * @param {"network" | "checksum" | "aborted"} kind
+   * @param {string} message
+   */
   constructor(kind, message) {
     super(message);
     this.name = "LoadError";
@@ -16,7 +23,7 @@ export class LoadError extends Error {
 export const CACHE = "routoo-blobs";
 
 /** The key a file of this digest is kept under: never a URL anyone serves. */
-export const blobKey = (digest) => `https://routoo.invalid/sha256/${digest}`;
+export const blobKey = (/** @type {string} */ digest) => `https://routoo.invalid/sha256/${digest}`;
 
 // Each file's address is written out in full so that bundlers (Vite, webpack, esbuild with
 // the plugin) see it and copy the file into the build.
@@ -38,6 +45,9 @@ const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
  * shape of the demo's build.json): `files` gives each file's size and digest, `router` the
  * files a router is made of, all among `files`. Returns it, or throws a LoadError naming
  * what is wrong.
+ *
+ * @param {any} listing
+ * @returns {import("./index.js").Listing}
  */
 export function checkedListing(listing) {
   const bad = (why) => new LoadError("checksum", `the file listing is not usable: ${why}`);
@@ -55,7 +65,12 @@ export function checkedListing(listing) {
   return listing;
 }
 
-/** Where `name` is: under `baseUrl` when one is given (a CDN), else beside this module. */
+/**
+ * Where `name` is: under `baseUrl` when one is given (a CDN), else beside this module.
+ *
+ * @param {string} name
+ * @param {string | URL} [baseUrl]
+ */
 export function fileUrl(name, baseUrl) {
   if (baseUrl !== undefined) return new URL(name, new URL(baseUrl, globalThis.location?.href));
   const packaged = PACKAGED[name];
@@ -63,7 +78,11 @@ export function fileUrl(name, baseUrl) {
   return packaged();
 }
 
-/** The SHA-256 of `bytes` as hex, or null where the platform has no Web Crypto (plain http). */
+/**
+ * The SHA-256 of `bytes` as hex, or null where the platform has no Web Crypto (plain http).
+ *
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ */
 export async function sha256(bytes) {
   const subtle = globalThis.crypto?.subtle;
   if (!subtle) return null;
@@ -71,7 +90,13 @@ export async function sha256(bytes) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Reads a body, reporting each chunk's size; stops past `limit` bytes. */
+/**
+ * Reads a body, reporting each chunk's size; stops past `limit` bytes.
+ *
+ * @param {Response} response
+ * @param {(bytes: number) => void} onBytes
+ * @param {number} limit
+ */
 export async function readBody(response, onBytes, limit) {
   // An empty file (a bundle without neighbours) may have no body.
   if (!response.body) return new Uint8Array(0);
@@ -98,12 +123,16 @@ export async function readBody(response, onBytes, limit) {
   return bytes;
 }
 
-/** A store with Cache Storage's `match`/`put`/`delete` that keeps nothing. */
+/** A store with Cache Storage's `match`/`put`/`delete` that keeps nothing. @type {Store} */
 const NO_CACHE = { match: async () => undefined, put: async () => {}, delete: async () => false };
 
 /**
  * Cache Storage named `name` where the platform has it and the files come over http(s);
  * files read from disk (Node, an extension) need no second copy.
+ *
+ * @param {string | false} name
+ * @param {URL} url
+ * @returns {Promise<Store>}
  */
 export async function openCache(name, url) {
   if (name === false || !/^https?:$/.test(url.protocol) || !globalThis.caches) return NO_CACHE;
@@ -114,6 +143,14 @@ export async function openCache(name, url) {
   }
 }
 
+/**
+ * @param {URL} url
+ * @param {string} name
+ * @param {AbortSignal | undefined} signal
+ * @param {boolean} fresh
+ * @param {number} limit
+ * @returns {Promise<Response>}
+ */
 async function fetchResponse(url, name, signal, fresh, limit) {
   if (url.protocol === "file:") {
     // Node: fetch does not read files. The module name is hidden from browser bundlers.
@@ -148,6 +185,13 @@ async function fetchResponse(url, name, signal, fresh, limit) {
  * One file, checked: from `cache` when it holds a copy that passes its sha256, else from
  * `url`. A copy that fails is dropped and fetched once more past the HTTP cache; a second
  * failure is an error and the file is not used.
+ *
+ * @param {Store} cache
+ * @param {string} name
+ * @param {FileSpec} spec
+ * @param {URL} url
+ * @param {{ progress?: (bytes: number) => void, signal?: AbortSignal }} [options]
+ * @returns {Promise<Uint8Array>}
  */
 export async function verified(cache, name, spec, url, { progress = () => {}, signal } = {}) {
   let counted = 0;
@@ -190,6 +234,12 @@ export async function verified(cache, name, spec, url, { progress = () => {}, si
  * The files `names` of the package's listing (or `files`, for another bundle), each checked;
  * `onProgress({loaded, total})` as bytes arrive; `urls` gives some files another address.
  * Resolves to `{name: Uint8Array}`.
+ *
+ * @param {string[]} names
+ * @param {{ baseUrl?: string | URL, files?: Record<string, FileSpec>, cache?: string | false,
+ *   onProgress?: (progress: import("./index.js").LoadProgress) => void, signal?: AbortSignal,
+ *   urls?: Record<string, URL> }} [options]
+ * @returns {Promise<Record<string, Uint8Array>>}
  */
 export async function fetchFiles(names, { baseUrl, files = FILES, cache = CACHE, onProgress, signal, urls = {} } = {}) {
   for (const name of names) {

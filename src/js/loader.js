@@ -11,14 +11,25 @@ const OWN = {
   files: FILES,
 };
 
-/** The listed name ending in `suffix` (as a whole path segment), or a LoadError. */
+/**
+ * The listed name ending in `suffix` (as a whole path segment), or a LoadError.
+ *
+ * @param {string[]} names
+ * @param {string} suffix
+ */
 function named(names, suffix) {
   const name = names.find((n) => n === suffix || n.endsWith(`/${suffix}`));
   if (name === undefined) throw new LoadError("checksum", `the file listing names no ${suffix}`);
   return name;
 }
 
-/** The bundle's parts as its manifest names them, in the manifest's folder. */
+/**
+ * The bundle's parts as its manifest names them, in the manifest's folder.
+ *
+ * @param {Record<string, Uint8Array>} bytes
+ * @param {string[]} names
+ * @returns {[Uint8Array, Uint8Array, Uint8Array, Uint8Array]}
+ */
 function bundle(bytes, names) {
   const manifest = named(names, "predictor.json");
   let parsed;
@@ -36,7 +47,11 @@ function bundle(bytes, names) {
   return [bytes[manifest], part("encoder"), part("tokenizer"), part("neighbours")];
 }
 
-/** A base URL as the listing's names are relative to: the page's (or worker's) folder by default. */
+/**
+ * A base URL as the listing's names are relative to: the page's (or worker's) folder by default.
+ *
+ * @param {string | URL | undefined} baseUrl
+ */
 function listingBase(baseUrl) {
   const here = globalThis.location?.href;
   if (baseUrl === undefined && here === undefined) throw new LoadError("network", "a file listing needs a baseUrl here");
@@ -53,6 +68,9 @@ function listingBase(baseUrl) {
  * its `router` files, glue included, at their names under `baseUrl`. The glue is imported
  * from an address that names its digest, so an older copy in the HTTP cache never meets the
  * wasm it was not built with.
+ *
+ * @param {import("./index.js").LoadOptions} [options]
+ * @returns {Promise<import("./routoo.js").Router>}
  */
 export async function loadRouter({ baseUrl, listing, pool, heads = [], historical = false, onProgress, signal,
   cache = CACHE } = {}) {
@@ -80,7 +98,11 @@ export async function loadRouter({ baseUrl, listing, pool, heads = [], historica
   return router;
 }
 
-/** The bundle's probe set (the text `router.calibrate` takes as `probeSet`), checked. */
+/**
+ * The bundle's probe set (the text `router.calibrate` takes as `probeSet`), checked.
+ *
+ * @param {Pick<import("./index.js").LoadOptions, "baseUrl" | "listing" | "signal" | "cache">} [options]
+ */
 export async function loadProbeSet({ baseUrl, listing, signal, cache = CACHE } = {}) {
   const { files } = listing === undefined ? OWN : checkedListing(listing);
   const name = named(Object.keys(files), "probes.json");
