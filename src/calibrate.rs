@@ -12,7 +12,7 @@ use crate::heads::{fit, Prior, CALIBRATION_PRIOR_SCALE};
 pub use crate::heads::{HeadsFile, HEADS_FORMAT};
 use crate::pool::{Pool, PoolModel};
 use crate::probe::{grade, ProbeSet};
-use crate::provider::{ask, AskOptions, Keys, Transport};
+use crate::provider::{ask, AskOptions, Keys, Transport, DEFAULT_MAX_TOKENS};
 use crate::select::Candidate;
 use crate::Predictor;
 
@@ -31,11 +31,14 @@ pub struct CalibrateOptions {
     pub ask: AskOptions,
 }
 
+/// Probes a calibration sends when its caller names no number.
+pub const DEFAULT_PROBES: usize = 100;
+
 impl Default for CalibrateOptions {
     fn default() -> CalibrateOptions {
         CalibrateOptions {
-            probes: 100,
-            max_tokens: 1024,
+            probes: DEFAULT_PROBES,
+            max_tokens: DEFAULT_MAX_TOKENS,
             max_cost: None,
             ask: AskOptions::default(),
         }

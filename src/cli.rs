@@ -74,7 +74,7 @@ enum Command {
         #[command(flatten)]
         limits: Limits,
         /// Most answer tokens.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = provider::DEFAULT_MAX_TOKENS)]
         max_tokens: u32,
         /// Seconds to wait for an answer to start; ten times that for all of it, and no retry or
         /// fallback starts later than twenty times that after the ask began.
@@ -112,7 +112,7 @@ enum Command {
         #[arg(long)]
         model: String,
         /// Probes to send, from the start of the probe set (25 gives a rough place, 200 a good one).
-        #[arg(long, default_value_t = 100)]
+        #[arg(long, default_value_t = routoo::calibrate::DEFAULT_PROBES)]
         probes: usize,
         /// Where to write the heads file.
         #[arg(long)]
@@ -121,7 +121,7 @@ enum Command {
         #[arg(long = "key", value_name = "ORIGIN=VAR")]
         keys: Vec<String>,
         /// Most answer tokens per probe.
-        #[arg(long, default_value_t = 1024)]
+        #[arg(long, default_value_t = provider::DEFAULT_MAX_TOKENS)]
         max_tokens: u32,
         /// Most US$ the whole calibration may cost.
         #[arg(long)]

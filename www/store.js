@@ -5,7 +5,7 @@
 
 // The checked fetch and the store's keys are the npm package's own (pkg/load.js): the page
 // loads its files exactly as the package does.
-import { CACHE as BLOBS, LoadError, blobKey, checkedListing, openCache, verified as checked } from "./pkg/load.js";
+import { CACHE as BLOBS, DIGEST, LoadError, blobKey, checkedListing, openCache, verified as checked } from "./pkg/load.js";
 
 export { BLOBS, LoadError, blobKey };
 
@@ -24,8 +24,6 @@ export async function pinnedVersion(blobs) {
     return null;
   }
 }
-
-const DIGEST = /^[0-9a-f]{64}$/;
 
 /**
  * A build.json that names its version and lists files with sizes and sha256 digests, and

@@ -65,13 +65,9 @@ export class RouterWorker {
     if (this.#failed) return;
     this.#failed = error;
     this.#worker.terminate();
-    this.#failAll(error);
-    if (reported) this.#onError?.(error);
-  }
-
-  #failAll(error) {
     for (const { reject } of this.#pending.values()) reject(error);
     this.#pending.clear();
+    if (reported) this.#onError?.(error);
   }
 
   #answer(data) {
@@ -117,14 +113,7 @@ export class RouterWorker {
   /** Sends `op` with `args`; functions and the signal of `extras` stay here and are relayed. */
   #call(op, args, extras = {}) {
     const id = this.#next++;
-    const callbacks = {};
-    const names = [];
-    for (const [key, value] of Object.entries(extras)) {
-      if (typeof value === "function") {
-        callbacks[key] = value;
-        names.push(key);
-      }
-    }
+    const callbacks = Object.fromEntries(Object.entries(extras).filter(([, value]) => typeof value === "function"));
     const { signal } = extras;
     return new Promise((resolve, reject) => {
       if (this.#failed) return reject(this.#failed);
@@ -132,7 +121,7 @@ export class RouterWorker {
       const onAbort = () => this.#worker.postMessage({ id, op: "abort" });
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, { resolve, reject, callbacks, signal, onAbort });
-      this.#worker.postMessage({ id, op, args, callbacks: names, signal: Boolean(signal) });
+      this.#worker.postMessage({ id, op, args, callbacks: Object.keys(callbacks), signal: Boolean(signal) });
     });
   }
 }

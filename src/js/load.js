@@ -36,7 +36,8 @@ const PACKAGED = {
   "models/probes.json": () => new URL("./models/probes.json", import.meta.url),
 };
 
-const DIGEST = /^[0-9a-f]{64}$/;
+/** A sha256 digest as hex. */
+export const DIGEST = /^[0-9a-f]{64}$/;
 /** Relative paths inside a folder: no scheme, no `..`, no query. */
 const NAME = /^(?!.*(?:^|\/)\.\.?(?:\/|$))[A-Za-z0-9_][A-Za-z0-9_./-]*$/;
 

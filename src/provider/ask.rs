@@ -218,10 +218,14 @@ pub struct AskOptions {
     pub deadline: Option<Duration>,
 }
 
+/// Most answer tokens a call asks for when its caller names no limit (the CLI, the page, the
+/// package and calibration alike).
+pub const DEFAULT_MAX_TOKENS: u32 = 1024;
+
 impl Default for AskOptions {
     fn default() -> AskOptions {
         AskOptions {
-            max_tokens: 1024,
+            max_tokens: DEFAULT_MAX_TOKENS,
             stream: true,
             policy: RetryPolicy::default(),
             max_cost: None,

@@ -24,6 +24,7 @@ use crate::chat::Conversation;
 
 pub use self::ask::{
     ask, probe_local, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport,
+    DEFAULT_MAX_TOKENS,
 };
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};

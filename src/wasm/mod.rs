@@ -8,7 +8,7 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
+use crate::calibrate::{CalibrateOptions, HeadsFile, Plan, Step, DEFAULT_PROBES};
 use crate::chat::{Conversation, Message};
 use crate::error::Error;
 use crate::pool::PoolModel;
@@ -287,7 +287,7 @@ struct AskDefaults {
 }
 
 const ASK_DEFAULTS: AskDefaults = AskDefaults {
-    max_tokens: 1024,
+    max_tokens: provider::DEFAULT_MAX_TOKENS,
     idle_timeout_ms: 60_000.0,
     timeout_ms: 600_000.0,
     ask_timeout_ms: 900_000.0,
@@ -635,8 +635,8 @@ impl JsRouter {
         probes: Option<u32>,
         #[wasm_bindgen(js_name = maxTokens)] max_tokens: Option<u32>,
     ) -> Result<JsValue, JsError> {
-        let plan = self.plan(model, probe_set, probes.unwrap_or(100))?;
-        to_js(&plan.outlook(max_tokens.unwrap_or(1024)))
+        let plan = self.plan(model, probe_set, probes.unwrap_or(DEFAULT_PROBES as u32))?;
+        to_js(&plan.outlook(max_tokens.unwrap_or(ASK_DEFAULTS.max_tokens)))
     }
 
     /// Sends the first `call.probes` probes to `model` alone, grades the answers and fits its
@@ -667,7 +667,7 @@ impl JsRouter {
             js_error("invalid calibrate call: `probeSet` must be the text of probes.json")
         })?;
         let probes = match field("probes") {
-            v if v.is_undefined() || v.is_null() => 100,
+            v if v.is_undefined() || v.is_null() => DEFAULT_PROBES as u32,
             v => match v.as_f64() {
                 Some(n) if n.fract() == 0.0 && (1.0..=1000.0).contains(&n) => n as u32,
                 _ => return Err(js_error(format!(
