@@ -4,7 +4,7 @@
 import * as added from "./added.js";
 import { RouterWorker } from "./pkg/client.js";
 import { loadProbeSet } from "./pkg/loader.js";
-import { hostInfo } from "./store.js";
+import { hostInfo, smallText } from "./store.js";
 
 const $ = (id) => document.getElementById(id);
 // The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
@@ -976,7 +976,7 @@ async function main() {
   if (asked) $("prompt").value = asked;
   panelPrompts();
   try {
-    state.defaults = await (await fetch("pool.json")).json();
+    state.defaults = JSON.parse(await smallText(await fetch("pool.json"), "pool.json"));
   } catch (e) {
     return fatal({ kind: "load", message: `pool.json could not be loaded: ${e.message}` });
   }

@@ -5,7 +5,9 @@
 
 // The checked fetch and the store's keys are the npm package's own (pkg/load.js): the page
 // loads its files exactly as the package does.
-import { CACHE as BLOBS, DIGEST, LoadError, blobKey, checkedListing, openCache, verified as checked } from "./pkg/load.js";
+import {
+  CACHE as BLOBS, DIGEST, LoadError, blobKey, checkedListing, openCache, readBody, verified as checked,
+} from "./pkg/load.js";
 
 export { BLOBS, LoadError, blobKey };
 
@@ -40,13 +42,25 @@ export function checkedInfo(text) {
   return typeof info.version === "string" && DIGEST.test(info.version) ? info : null;
 }
 
+/** Most bytes read of a small file of the page (build.json, pool.json): each is a few kB. */
+const MAX_SMALL_FILE_BYTES = 1 << 20;
+
+/** `response`'s body as text, refused past MAX_SMALL_FILE_BYTES. */
+export async function smallText(response, name) {
+  try {
+    return new TextDecoder().decode(await readBody(response, () => {}, MAX_SMALL_FILE_BYTES));
+  } catch (e) {
+    throw new LoadError("network", `${name} could not be read: ${e.message}`);
+  }
+}
+
 /** The version the host serves (or the service worker pinned): its build.json, checked. */
 export async function hostInfo() {
   let text;
   try {
     const response = await fetch("build.json", { cache: "no-cache" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    text = await response.text();
+    text = await smallText(response, "build.json");
   } catch (e) {
     throw new LoadError("network", `build.json could not be fetched: ${e.message}`);
   }

@@ -4,7 +4,7 @@
 // staged in the background: each of its files fetched and checked into the store, and only
 // when all have passed does it become current, for the next load. An update cut off or
 // half-bad on the host leaves the current version whole. Provider calls are never touched.
-import { CURRENT, checkedInfo, openBlobs, blobKey, pinnedVersion, verified, LoadError } from "./store.js";
+import { CURRENT, checkedInfo, openBlobs, blobKey, pinnedVersion, smallText, verified, LoadError } from "./store.js";
 
 /** Caches of earlier releases of this file. */
 const RETIRED = ["routoo-shell-v1", "routoo-files-v1"];
@@ -31,7 +31,7 @@ async function stage() {
     throw new LoadError("network", `build.json could not be fetched: ${e.message}`);
   }
   if (!response.ok) throw new LoadError("network", `build.json: HTTP ${response.status}`);
-  const text = await response.text();
+  const text = await smallText(response, "build.json");
   const info = checkedInfo(text);
   if (!info) throw new LoadError("checksum", "the host's build.json is not a build listing");
   const was = await current();

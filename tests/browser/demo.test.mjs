@@ -550,7 +550,7 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
   }
 });
 
-test("a host that answers build.json with an HTML fallback leaves the pinned version in use", async () => {
+test("a host that answers build.json with an HTML fallback or an oversized one leaves the pinned version in use", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
   let site2;
@@ -560,6 +560,12 @@ test("a host that answers build.json with an HTML fallback leaves the pinned ver
     await firstEstimate(p, site2.url);
     await updateChecked(p, "pinned");
     const version = await p.getAttribute("body", "data-version");
+    // A build.json past the 1 MB read limit is refused unread, even one that would parse (the
+    // same listing, padded): read whole, it would count as the current version.
+    const listing = readFileSync(`${root}/build.json`, "utf8");
+    writeFileSync(`${root}/build.json`, listing + " ".repeat(2 << 20));
+    await firstEstimate(p, site2.url);
+    await updateChecked(p, "failed");
     // The host now sends its index page for build.json, as single-page-app hosts do.
     writeFileSync(`${root}/build.json`, "<!doctype html><html><body>Not here</body></html>");
     await firstEstimate(p, site2.url);
