@@ -17,23 +17,16 @@ fn bundle_files_match_their_recorded_sha256() {
 }
 
 #[test]
-fn manifest_has_a_head_for_every_model_of_the_data() {
+fn manifest_has_a_head_for_every_model_of_the_trained_tables() {
     let manifest = Manifest::from_json(&common::read("www/models/predictor.json")).unwrap();
-    // The shared data folder may be absent (a clone on its own): then only the bundle is checked.
-    let data = common::root().join("../shared/data/models.json");
-    let models: serde_json::Value = match std::fs::read(&data) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
-        Err(_) => {
-            eprintln!(
-                "{} is absent: the heads are not checked against it",
-                data.display()
+    for table in common::trained_tables() {
+        for id in &table.models {
+            assert!(
+                manifest.head(id).is_some(),
+                "no head for {id} of {}",
+                table.file
             );
-            serde_json::json!({"models": []})
         }
-    };
-    for m in models["models"].as_array().into_iter().flatten() {
-        let id = m["id"].as_str().unwrap();
-        assert!(manifest.head(id).is_some(), "no head for {id}");
     }
     assert_eq!(manifest.reference.z.len(), manifest.reference.chars.len());
     assert!(!manifest.reference.chars.is_empty());
@@ -351,4 +344,38 @@ fn the_probe_set_is_pinned_and_its_answers_grade() {
         }));
     }
     assert!(benchmarks.len() >= 4, "probes from {benchmarks:?}");
+}
+
+#[test]
+fn default_pool_prices_every_model_of_the_trained_tables_at_list_price() {
+    let pool = routoo::Pool::default_pool().unwrap();
+    let listed: serde_json::Value =
+        match std::fs::read(common::root().join("../shared/data/models.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+            Err(_) => {
+                eprintln!("../shared/data/models.json is absent: prices not checked");
+                return;
+            }
+        };
+    let price = |id: &str| {
+        listed["models"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["id"] == id)
+            .map(|m| (m["price_in"].as_f64(), m["price_out"].as_f64()))
+    };
+    for table in common::trained_tables() {
+        for id in &table.models {
+            let ours = pool
+                .model(id)
+                .unwrap_or_else(|| panic!("no pool entry for {id} of {}", table.file));
+            let want = price(id).unwrap_or_else(|| panic!("models.json does not list {id}"));
+            assert_eq!(
+                (Some(ours.price_in), Some(ours.price_out)),
+                want,
+                "{id} is not at the data's list price"
+            );
+        }
+    }
 }

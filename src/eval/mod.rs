@@ -19,7 +19,7 @@ use crate::hull::{LambdaPath, Move};
 pub use self::inputs::Inputs;
 pub use self::metrics::{aiq, aiq_range};
 use self::metrics::{mean, pair, Sum};
-pub use self::table::{Selection, Table};
+pub use self::table::{models_in, Selection, Table};
 
 /// Accuracy and mean true cost of one way of routing.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -36,14 +36,7 @@ impl Table {
             (Some(i), Some(p)) => (i, p),
             _ => return Err(bad("the header needs an `id` and a `prompt` column".into())),
         };
-        let models: Vec<String> = header
-            .iter()
-            .filter(|h| !FIXED.contains(h) && !h.contains('|'))
-            .map(String::from)
-            .collect();
-        if models.is_empty() {
-            return Err(bad("the header names no model column".into()));
-        }
+        let models = models_of(&header)?;
         let label_cols: Vec<usize> = models.iter().filter_map(|m| col(m)).collect();
         let cost_cols: Vec<Option<usize>> =
             models.iter().map(|m| col(&format!("{m}|cost"))).collect();
@@ -108,6 +101,29 @@ impl Table {
             })
             .collect()
     }
+}
+
+/// The model ids a table's header names, without reading its rows.
+pub fn models_in(data: impl std::io::Read) -> Result<Vec<String>> {
+    let mut reader = csv::Reader::from_reader(data);
+    let header = reader
+        .headers()
+        .map_err(|e| Error::Table(e.to_string()))?
+        .clone();
+    models_of(&header)
+}
+
+/// Model columns: neither fixed nor a `model|field` column.
+fn models_of(header: &csv::StringRecord) -> Result<Vec<String>> {
+    let models: Vec<String> = header
+        .iter()
+        .filter(|h| !FIXED.contains(h) && !h.contains('|'))
+        .map(String::from)
+        .collect();
+    if models.is_empty() {
+        return Err(Error::Table("the header names no model column".into()));
+    }
+    Ok(models)
 }
 
 /// The models and rows of a table an evaluation uses, and the pool the router prices them with.

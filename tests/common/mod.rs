@@ -57,6 +57,49 @@ pub fn router() -> &'static Router {
     })
 }
 
+/// A routing table the committed bundle was trained on, as `../shared/data` holds it.
+pub struct TrainedTable {
+    pub file: String,
+    pub models: Vec<String>,
+}
+
+/// The tables of the committed bundle's `provenance.data` that `../shared/data` holds with the
+/// digest the bundle was trained on, each with the models its header names. A table absent or
+/// changed since is named on stderr and left out: the bundle knows nothing of what it holds now,
+/// nor of tables added to the folder after training.
+pub fn trained_tables() -> Vec<TrainedTable> {
+    let manifest = routoo::bundle::Manifest::from_json(&read("www/models/predictor.json"))
+        .unwrap_or_else(|e| panic!("predictor.json: {e}"));
+    let data = manifest.provenance["data"]
+        .as_array()
+        .expect("predictor.json's provenance lists the tables it was trained on");
+    assert!(!data.is_empty(), "provenance.data is empty");
+    let mut tables = Vec::new();
+    for entry in data {
+        let file = entry["file"].as_str().expect("provenance.data[].file");
+        let digest = entry["sha256"].as_str().expect("provenance.data[].sha256");
+        let path = root().join("../shared/data").join(file);
+        let Ok(bytes) = std::fs::read(&path) else {
+            eprintln!("{} is absent: its models are not checked", path.display());
+            continue;
+        };
+        if routoo::bundle::sha256_hex(&bytes) != digest {
+            eprintln!(
+                "{} changed since the bundle was trained on it: its models are not checked",
+                path.display()
+            );
+            continue;
+        }
+        let models =
+            routoo::eval::models_in(bytes.as_slice()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        tables.push(TrainedTable {
+            file: file.to_string(),
+            models,
+        });
+    }
+    tables
+}
+
 /// A ranked candidate with made-up figures, for tests of what happens after ranking.
 pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo::Candidate {
     routoo::Candidate {
