@@ -7,7 +7,10 @@
 //
 // Faults, per API model name, in order: POST /_script {"model": "m", "faults": ["429", "500",
 // "401", "stall", "cut", "no-end", "error-mid", "bom-cr", "trickle", "endless", "huge", "ok"]}
-// queues them; a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
+// queues them; "redirect:307:URL" answers with that redirect, "echo-key" refuses the call with
+// an error that quotes the key, "overlong" ignores the answer limit (twenty times as many
+// tokens, usage counted as it goes) and "think:N" bills N thinking tokens as each provider
+// reports them (OpenAI and Anthropic inside the output count, Gemini as thoughtsTokenCount); a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
 // call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
 // A model named `knows:B1+B2` is a scripted student for calibration: asked one of the bundle's
@@ -79,7 +82,7 @@ function pieces(text) {
 
 /** The SSE events of a streamed answer in each format. */
 const streams = {
-  openai(model, text, prompt) {
+  openai(model, text, prompt, thinking = 0) {
     const chunk = (delta, finish, usage = null) => ({
       id: "chatcmpl-emulator", object: "chat.completion.chunk", created: 0, model,
       choices: finish === undefined ? [] : [{ index: 0, delta, finish_reason: finish }], usage,
@@ -89,12 +92,13 @@ const streams = {
       ...pieces(text).map((p) => chunk({ content: p }, null)),
       chunk({}, "stop"),
       chunk(undefined, undefined, {
-        prompt_tokens: tokens(prompt), completion_tokens: tokens(text),
-        total_tokens: tokens(prompt) + tokens(text),
+        prompt_tokens: tokens(prompt), completion_tokens: tokens(text) + thinking,
+        total_tokens: tokens(prompt) + tokens(text) + thinking,
+        completion_tokens_details: { reasoning_tokens: thinking },
       }),
     ].map((c) => ({ data: JSON.stringify(c) })).concat([{ data: "[DONE]" }]);
   },
-  anthropic(model, text, prompt) {
+  anthropic(model, text, prompt, thinking = 0) {
     const ev = (event, data) => ({ event, data: JSON.stringify({ type: event, ...data }) });
     return [
       ev("message_start", { message: { id: "msg_emulator", type: "message", role: "assistant",
@@ -106,17 +110,19 @@ const streams = {
         { index: 0, delta: { type: "text_delta", text: p } })),
       ev("content_block_stop", { index: 0 }),
       ev("message_delta", { delta: { stop_reason: "end_turn" },
-        usage: { output_tokens: tokens(text) } }),
+        usage: { output_tokens: tokens(text) + thinking } }),
       ev("message_stop", {}),
     ];
   },
-  gemini(model, text, prompt) {
+  gemini(model, text, prompt, thinking = 0, cumulative = false) {
     const parts = pieces(text);
+    // Gemini counts usage as it goes; the emulator's other answers report the total at once.
+    const sofar = (i) => cumulative ? tokens(parts.slice(0, i + 1).join("")) : tokens(text);
     return parts.map((p, i) => ({ data: JSON.stringify({
       candidates: [{ content: { parts: [{ text: p }], role: "model" }, index: 0,
         ...(i === parts.length - 1 ? { finishReason: "STOP" } : {}) }],
-      usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: tokens(text),
-        totalTokenCount: tokens(prompt) + tokens(text) },
+      usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: sofar(i),
+        thoughtsTokenCount: thinking, totalTokenCount: tokens(prompt) + sofar(i) + thinking },
       modelVersion: model,
     }) }));
   },
@@ -138,21 +144,22 @@ const midStreamError = {
 
 /** The whole (non-streamed) answer in each format. */
 const whole = {
-  openai: (model, text, prompt) => ({
+  openai: (model, text, prompt, thinking = 0) => ({
     id: "chatcmpl-emulator", object: "chat.completion", created: 0, model,
     choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-    usage: { prompt_tokens: tokens(prompt), completion_tokens: tokens(text),
-      total_tokens: tokens(prompt) + tokens(text) },
+    usage: { prompt_tokens: tokens(prompt), completion_tokens: tokens(text) + thinking,
+      total_tokens: tokens(prompt) + tokens(text) + thinking,
+      completion_tokens_details: { reasoning_tokens: thinking } },
   }),
-  anthropic: (model, text, prompt) => ({
+  anthropic: (model, text, prompt, thinking = 0) => ({
     id: "msg_emulator", type: "message", role: "assistant", model,
     content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null,
-    usage: { input_tokens: tokens(prompt), output_tokens: tokens(text) },
+    usage: { input_tokens: tokens(prompt), output_tokens: tokens(text) + thinking },
   }),
-  gemini: (model, text, prompt) => ({
+  gemini: (model, text, prompt, thinking = 0) => ({
     candidates: [{ content: { parts: [{ text }], role: "model" }, finishReason: "STOP", index: 0 }],
     usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: tokens(text),
-      totalTokenCount: tokens(prompt) + tokens(text) },
+      thoughtsTokenCount: thinking, totalTokenCount: tokens(prompt) + tokens(text) + thinking },
     modelVersion: model,
   }),
 };
@@ -178,16 +185,17 @@ function route(method, url, body) {
   const path = url.pathname;
   if (/\/chat\/completions$/.test(path)) {
     return { format: "openai", model: body.model, stream: !!body.stream,
+      limit: body.max_completion_tokens ?? body.max_tokens,
       prompt: body.messages?.map((x) => x.content).join("\n") ?? "" };
   }
   if (/\/messages$/.test(path)) {
-    return { format: "anthropic", model: body.model, stream: !!body.stream,
+    return { format: "anthropic", model: body.model, stream: !!body.stream, limit: body.max_tokens,
       prompt: body.messages?.map((x) => typeof x.content === "string" ? x.content : "").join("\n") ?? "" };
   }
   const m = path.match(/\/models\/([^/:]+):(generateContent|streamGenerateContent)$/);
   if (m) {
     return { format: "gemini", model: decodeURIComponent(m[1]),
-      stream: m[2] === "streamGenerateContent",
+      stream: m[2] === "streamGenerateContent", limit: body.generationConfig?.maxOutputTokens,
       prompt: body.contents?.flatMap((c) => c.parts?.map((p) => p.text ?? "") ?? []).join("\n") ?? "" };
   }
   return null;
@@ -259,6 +267,12 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     const fault = queued ?? ["always-401", "always-500", "stall", "cut"]
       .find((f) => r.model.startsWith(f))?.replace("always-", "");
     // A local server (listModels) needs no key, as llama.cpp or Ollama do.
+    if (fault?.startsWith("redirect:")) {
+      const [, status, ...to] = fault.split(":");
+      res.writeHead(Number(status), { location: to.join(":"), "content-type": "text/plain" });
+      return res.end("moved");
+    }
+    if (fault === "echo-key") return fail(400, `unknown model for key ${key}`);
     if ((!key && !listModels) || key === "bad" || fault === "401") return fail(401, "invalid x-api-key: the emulator refuses this key");
     if (fault === "429") return fail(429, "rate limit reached, retry shortly", { "retry-after": "1" });
     if (fault === "500") return fail(500, "the emulator failed on purpose");
@@ -291,14 +305,18 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     }
     const recordedAnswer = answers.get(r.prompt.trim());
     const probe = r.model.startsWith("knows:") ? probes.get(r.prompt) : undefined;
-    const text = probe ? student(r.model, probe)
+    const overlong = fault === "overlong";
+    // Twenty times the limit's tokens (4 characters a token, as `tokens` counts them).
+    const text = overlong ? "word ".repeat(Math.ceil((r.limit ?? 1024) * 16))
+      : probe ? student(r.model, probe)
       : recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);
+    const thinking = fault?.startsWith("think:") ? Number(fault.slice("think:".length)) : 0;
     if (!r.stream) {
       res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt)));
+      return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt, thinking)));
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-    let events = streams[r.format](r.model, text, r.prompt);
+    let events = streams[r.format](r.model, text, r.prompt, thinking, overlong);
     const half = Math.max(1, Math.floor(events.length / 2));
     // "no-end": no [DONE] / message_stop after the finish reason; "error-mid": the provider's
     // own error event after half the answer; "bom-cr": a byte order mark and bare-CR lines.
@@ -309,7 +327,10 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     res.write((fault === "bom-cr" ? "\ufeff" : "") + `: emulator stream${nl}${nl}`);
     for (const e of events.slice(0, upTo)) {
       res.write((e.event ? `event: ${e.event}${nl}` : "") + `data: ${e.data}${nl}${nl}`);
-      await new Promise((done) => setTimeout(done, 2));
+      if (res.destroyed) break; // the client cut it
+      if (!overlong) await new Promise((done) => setTimeout(done, 2));
+      else if (!res.writableNeedDrain) continue;
+      else await new Promise((done) => { res.once("drain", done); res.once("close", done); });
     }
     if (fault === "cut") return res.socket?.destroy();
     res.end();

@@ -453,7 +453,7 @@ fn key_for(provider: &str) -> Option<ApiKey> {
 }
 
 /// Keys from the environment for the pool's providers (each bound to the provider's official
-/// origin), then the `--key ORIGIN=VAR` bindings.
+/// origin), then the `--key ORIGIN=VAR` bindings; the pool's servers on this machine on.
 fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
     let mut keys = Keys::new();
     let mut providers: Vec<&str> = pool.models.iter().map(|m| m.provider.as_str()).collect();
@@ -479,6 +479,13 @@ fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
             .with_context(|| format!("--key {binding:?}: environment variable {var} is not set"))?;
         keys.insert(origin, ApiKey::new(key))
             .with_context(|| format!("--key {binding:?}"))?;
+    }
+    // The pool is the user's own file on the user's machine: its local servers are on, and
+    // each is called once it answers a probe.
+    for model in &pool.models {
+        if provider::is_loopback(&model.base_url) {
+            let _ = keys.turn_on_local(&model.base_url);
+        }
     }
     Ok(keys)
 }
@@ -598,6 +605,8 @@ fn run_calibration(
     timeout: u64,
     dry_run: bool,
 ) -> Result<()> {
+    // Claimed before a probe is sent: a run must not be paid for and then lost.
+    let out = Output::claim(out)?;
     let predictor = common.predictor()?;
     let pool = common.pool()?;
     let set = probe_set(common, &predictor)?;
@@ -645,8 +654,7 @@ fn run_calibration(
             }
         }))?;
     let file = HeadsFile::of(&predictor, std::slice::from_ref(&calibration));
-    std::fs::write(out, serde_json::to_string_pretty(&file)? + "\n")
-        .with_context(|| format!("writing {}", out.display()))?;
+    let out = out.write(&(serde_json::to_string_pretty(&file)? + "\n"))?;
     eprintln!(
         "routoo: {} right of {} graded, US${:.4} spent{}; head written to {}",
         calibration.correct,
@@ -659,6 +667,77 @@ fn run_calibration(
         out.display()
     );
     Ok(())
+}
+
+/// A file a command will write, claimed before it does anything costly: its folder exists,
+/// a file can be made there, and the path is not a symbolic link (which would write through
+/// to whatever it points at). The result goes to a file beside it, renamed into place whole.
+struct Output {
+    path: PathBuf,
+    staging: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Output {
+    fn claim(path: &Path) -> Result<Output> {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            anyhow::ensure!(
+                !meta.file_type().is_symlink(),
+                "--out {} is a symbolic link; name the file itself",
+                path.display()
+            );
+            anyhow::ensure!(!meta.is_dir(), "--out {} is a folder", path.display());
+        }
+        let name = path
+            .file_name()
+            .with_context(|| format!("--out {} names no file", path.display()))?;
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        anyhow::ensure!(
+            folder.is_dir(),
+            "--out {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        );
+        let staging = folder.join(format!(
+            ".{}.{}.partial",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        // create_new never opens an existing file or follows a link in its place.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staging)
+            .with_context(|| format!("--out {}: cannot write there", path.display()))?;
+        Ok(Output {
+            path: path.to_path_buf(),
+            staging,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `text` and moves it into place; returns the path written.
+    fn write(mut self, text: &str) -> Result<PathBuf> {
+        use std::io::Write;
+        let mut file = self.file.take().context("--out was written already")?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", self.staging.display()))?;
+        drop(file);
+        std::fs::rename(&self.staging, &self.path)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        // Not moved into place (a dry run, a failure): nothing is left behind.
+        let _ = std::fs::remove_file(&self.staging);
+    }
 }
 
 /// Hard limits on each request.

@@ -25,10 +25,11 @@ pub struct HeadsFile {
     pub format: String,
     /// sha256 of the encoder whose space the heads live in; they mean nothing in another.
     pub encoder: String,
-    /// The heads.
+    /// The heads; at most [`crate::bounded::MAX_MODELS`].
+    #[serde(deserialize_with = "crate::bounded::models")]
     pub heads: Vec<Head>,
     /// How each head was obtained (probes sent, grades, spend).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::bounded::models")]
     pub calibrations: Vec<serde_json::Value>,
 }
 

@@ -5,7 +5,8 @@ browser.
 The crate is a pure core with a thin binding layer. Its modules, each using only those
 above it:
 
-1. Leaves: [`endpoint`] parses base URLs (https, or http to this machine) and the origins keys
+1. Leaves: [`bounded`] refuses a list a user gives past a count before it is built;
+   [`endpoint`] parses base URLs (https, or http to this machine) and the origins keys
    are bound to; [`exclusion`] says why a model is left out, and [`Error`] is the crate's one
    error type; [`chat`] holds conversations (system, user and assistant turns): what the
    predictor reads of one, and what a request carries; [`bundle`] reads the predictor's files
@@ -47,6 +48,7 @@ println!("{} (quality {:.2})", decision.choice.model, decision.choice.quality);
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod bounded;
 pub mod bundle;
 pub mod calibrate;
 pub mod chat;

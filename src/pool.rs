@@ -17,7 +17,8 @@ pub struct Pool {
     /// Output tokens expected of an answer, for cost estimates. By default 256.
     #[serde(default = "default_output_tokens")]
     pub expected_output_tokens: u32,
-    /// The models, in no particular order.
+    /// The models, in no particular order; at most [`crate::bounded::MAX_MODELS`].
+    #[serde(deserialize_with = "crate::bounded::models")]
     pub models: Vec<PoolModel>,
 }
 
@@ -121,6 +122,34 @@ impl Pool {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// Whether `entry`, imported or added by a user, may join this pool under its id. A new
+    /// id may; a pool model's id only for that same model (provider, API model and base URL)
+    /// at prices no lower than the pool's, so an import can neither take a model's place
+    /// while calling another nor make a model look cheaper than it bills.
+    pub fn admit(&self, entry: &PoolModel) -> Result<()> {
+        let Some(ours) = self.model(&entry.id) else {
+            return Ok(());
+        };
+        let base = |u: &str| u.trim_end_matches('/').to_string();
+        let elsewhere = ours.provider != entry.provider
+            || ours.api_model != entry.api_model
+            || base(&ours.base_url) != base(&entry.base_url);
+        if elsewhere {
+            return Err(Error::Pool(format!(
+                "{} is the pool's name for {} at {}; a model that calls {} at {} needs a name of its own",
+                entry.id, ours.api_model, ours.base_url, entry.api_model, entry.base_url
+            )));
+        }
+        if entry.price_in < ours.price_in || entry.price_out < ours.price_out {
+            return Err(Error::Pool(format!(
+                "{} is priced at US${}/{} per 1M tokens here, below the pool's US${}/{}: a \
+                 model's prices can only be raised, never lowered, by an import",
+                entry.id, entry.price_in, entry.price_out, ours.price_in, ours.price_out
+            )));
+        }
+        Ok(())
+    }
+
     /// Output tokens expected of a model's answer.
     pub fn output_tokens(&self, model: &PoolModel) -> u32 {
         model
@@ -202,6 +231,67 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pool_past_the_model_count_is_refused_before_the_rest_is_built() {
+        use crate::bounded::MAX_MODELS;
+        let model = |i: usize| {
+            serde_json::json!({"id": format!("m{i}"), "provider": "openai", "apiModel": "m",
+                "baseUrl": "https://api.openai.com/v1", "priceIn": 1, "priceOut": 2,
+                "contextWindow": 1000, "latencyMs": 100})
+        };
+        let mut models: Vec<serde_json::Value> = (0..MAX_MODELS).map(model).collect();
+        let at_most = serde_json::json!({ "models": models }).to_string();
+        assert_eq!(Pool::from_json(&at_most).unwrap().models.len(), MAX_MODELS);
+        // One more, and not even a model: the count is what refuses it.
+        models.push(serde_json::json!({"bogus": true}));
+        let over = serde_json::json!({ "models": models }).to_string();
+        let err = Pool::from_json(&over).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("more than {MAX_MODELS} entries")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_import_may_reuse_an_id_only_for_the_same_model_at_prices_no_lower() {
+        let pool = Pool::default_pool().unwrap();
+        let luna = pool
+            .models
+            .iter()
+            .find(|m| !m.historical && m.price_in > 0.0)
+            .unwrap()
+            .clone();
+        let other = (pool.models.iter())
+            .find(|m| m.api_model != luna.api_model && m.provider == luna.provider)
+            .unwrap();
+        assert!(pool.admit(&luna).is_ok(), "the same entry");
+        let dearer = PoolModel {
+            price_out: luna.price_out * 2.0,
+            ..luna.clone()
+        };
+        assert!(pool.admit(&dearer).is_ok(), "a price raised");
+        let impostor = PoolModel {
+            api_model: other.api_model.clone(),
+            base_url: other.base_url.clone(),
+            price_in: 0.0,
+            price_out: 0.0,
+            ..luna.clone()
+        };
+        let err = pool.admit(&impostor).unwrap_err().to_string();
+        assert!(err.contains("needs a name of its own"), "{err}");
+        let cheaper = PoolModel {
+            price_in: 0.0,
+            ..luna.clone()
+        };
+        let err = pool.admit(&cheaper).unwrap_err().to_string();
+        assert!(err.contains("never lowered"), "{err}");
+        let renamed = PoolModel {
+            id: "my-own-name".into(),
+            ..impostor
+        };
+        assert!(pool.admit(&renamed).is_ok(), "a name of its own");
+    }
 
     #[test]
     fn the_default_pool_parses() {

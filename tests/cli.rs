@@ -443,3 +443,68 @@ fn suggest_pool_names_what_each_model_adds_and_checks_itself_against_every_subse
         "{stderr}"
     );
 }
+
+/// `calibrate --out` is checked before anything is paid for: a missing folder and a symbolic
+/// link are refused with no probe sent, and the link's target is left as it was.
+#[test]
+fn calibrate_checks_its_out_file_before_a_probe_is_sent() {
+    let emulator = common::Emulator::start();
+    let pool = serde_json::json!({"models": [{"id": "reader", "provider": "openai",
+        "apiModel": "knows:mmlu-pro", "baseUrl": format!("{}/v1", emulator.url),
+        "priceIn": 1.0, "priceOut": 2.0, "contextWindow": 100000, "latencyMs": 1000}]});
+    let dir = std::env::temp_dir().join(format!("routoo-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool_file = dir.join("pool.json");
+    std::fs::write(&pool_file, pool.to_string()).unwrap();
+    let precious = dir.join("precious.txt");
+    std::fs::write(&precious, "keep me").unwrap();
+    let link = dir.join("link.json");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&precious, &link).unwrap();
+    let missing = dir.join("no-such-folder/heads.json");
+    let bind = format!("{}=EMULATOR_KEY", emulator.url);
+    for (out, says) in [
+        (&missing, "does not exist"),
+        (&link, "is a symbolic link"),
+        (&dir, "is a folder"),
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_routoo"))
+            .args(["calibrate", "--pool", pool_file.to_str().unwrap()])
+            .args(["--model", "reader", "--probes", "5", "--key", &bind])
+            .args(["--out", out.to_str().unwrap()])
+            .env("EMULATOR_KEY", "k-emulator")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{}: {stderr}", out.display());
+        assert!(stderr.contains(says), "{}: {stderr}", out.display());
+    }
+    let sent = serde_json::Value::from(emulator.calls()).to_string();
+    assert!(!sent.contains("\"POST\""), "probes were sent: {sent}");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A good path is written whole.
+    let good = dir.join("heads.json");
+    let run = Command::new(env!("CARGO_BIN_EXE_routoo"))
+        .args(["calibrate", "--pool", pool_file.to_str().unwrap()])
+        .args(["--model", "reader", "--probes", "5", "--key", &bind])
+        .args(["--out", good.to_str().unwrap()])
+        .env("EMULATOR_KEY", "k-emulator")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let heads: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    assert_eq!(heads["heads"][0]["id"], "reader");
+}

@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::common::{self, Emulator};
 
 use routoo::provider::{
-    ApiKey, ChatRequest, Fallback, Finish, Format, Next, ProviderError, RetryPolicy,
+    ApiKey, AskOptions, ChatRequest, Fallback, Finish, Format, Keys, Next, ProviderError,
+    RetryPolicy,
 };
 use routoo::transport::NativeClient;
 
@@ -104,11 +105,15 @@ fn trickling_endless_and_huge_answers_end_with_a_clear_error() {
                 shown += t.len()
             })
             .unwrap_err();
-        assert!(err.to_string().contains("longer than"), "{format:?}: {err}");
+        // It ignores the limit: cut at the text bound of the call's 128 tokens.
         assert!(
-            shown <= routoo::provider::sse::MAX_ANSWER_BYTES,
-            "{format:?}"
+            err.to_string()
+                .contains("past the answer limit of 128 tokens"),
+            "{format:?}: {err}"
         );
+        let bound =
+            128 * routoo::provider::MAX_BYTES_PER_TOKEN + routoo::provider::TEXT_SLACK_BYTES;
+        assert!(shown <= bound, "{format:?}: {shown} bytes shown");
         emulator.script("huge", &["huge"]);
         let err = client()
             .call(format, &emulator.request(format, "huge", false), |_| {})
@@ -212,5 +217,226 @@ fn a_429_is_retried_and_a_500_falls_back_to_the_next_model() {
             ("always-500", false),
             ("flaky", true)
         ]
+    );
+}
+
+/// The path each format posts to, for a redirect's target.
+fn path(format: Format) -> &'static str {
+    match format {
+        Format::OpenAi => "/v1/chat/completions",
+        Format::Anthropic => "/v1/messages",
+        Format::Gemini => "/v1beta/models/m:generateContent",
+    }
+}
+
+#[test]
+fn a_redirect_is_refused_and_never_followed() {
+    let provider = Emulator::start();
+    let elsewhere = Emulator::start();
+    for format in FORMATS {
+        for status in [301, 302, 303, 307, 308] {
+            let to = format!("{}{}", elsewhere.url, path(format));
+            provider.script("moved", &[&format!("redirect:{status}:{to}")]);
+            let err = client()
+                .call(format, &provider.request(format, "moved", true), |_| {})
+                .unwrap_err();
+            assert_eq!(
+                err,
+                ProviderError::Redirect {
+                    status: Some(status),
+                    to: Some(elsewhere.url.clone()),
+                },
+                "{format:?} {status}"
+            );
+            let words = err.to_string();
+            assert!(
+                words.contains(&format!("HTTP {status} to {}", elsewhere.url)),
+                "{words}"
+            );
+            assert!(err.is_unbilled() && !err.is_retryable(), "{words}");
+        }
+    }
+    assert_eq!(posts(&elsewhere), 0, "the redirects' target was called");
+}
+
+/// Requests to a provider's API, of any method (not the emulator's own control paths).
+fn posts(emulator: &Emulator) -> usize {
+    emulator
+        .calls()
+        .into_iter()
+        .filter(|c| c["path"] != "/_script" && c["path"] != "/_calls")
+        .count()
+}
+
+#[test]
+fn a_redirect_is_not_retried_and_falls_back_without_the_key() {
+    let provider = Emulator::start();
+    let elsewhere = Emulator::start();
+    let to = format!("{}/v1/chat/completions", elsewhere.url);
+    provider.script("moved", &[&format!("redirect:307:{to}")]);
+    let model = |id: &str, base: &str| routoo::PoolModel {
+        id: id.into(),
+        provider: id.into(),
+        api_model: id.into(),
+        base_url: base.into(),
+        price_in: 1.0,
+        price_out: 2.0,
+        context_window: 100_000,
+        latency_ms: 100,
+        ..Default::default()
+    };
+    let second = Emulator::start();
+    let pool = routoo::Pool::from_models(vec![
+        model("moved", &provider.base(Format::OpenAi)),
+        model("steady", &second.base(Format::OpenAi)),
+    ])
+    .unwrap();
+    let mut keys = Keys::new();
+    keys.insert(&provider.url, ApiKey::new("key-for-the-first"))
+        .unwrap();
+    keys.insert(&second.url, ApiKey::new("key-for-the-second"))
+        .unwrap();
+    let ranked = vec![
+        common::candidate("moved", "moved", 0.9, 0.01),
+        common::candidate("steady", "steady", 0.8, 0.01),
+    ];
+    let reply = futures::executor::block_on(routoo::provider::ask(
+        &client(),
+        &pool,
+        ranked,
+        &routoo::Conversation::from_prompt("Name three routers."),
+        &keys,
+        &AskOptions::default(),
+        |_| {},
+    ))
+    .unwrap();
+    assert_eq!(reply.model, "steady");
+    assert_eq!(reply.attempts.len(), 1, "one call, no retry");
+    assert!(reply.attempts[0].error.contains("redirect"));
+    assert_eq!(reply.attempts[0].cost, 0.0, "a redirect generates nothing");
+    assert_eq!(posts(&provider), 1);
+    assert_eq!(posts(&elsewhere), 0, "the redirect was followed");
+}
+
+#[test]
+fn a_key_echoed_in_an_error_is_masked() {
+    let emulator = Emulator::start();
+    let model = routoo::PoolModel {
+        id: "echo".into(),
+        provider: "custom".into(),
+        api_model: "echo".into(),
+        base_url: emulator.base(Format::OpenAi),
+        price_in: 1.0,
+        price_out: 2.0,
+        context_window: 100_000,
+        latency_ms: 100,
+        ..Default::default()
+    };
+    let pool = routoo::Pool::from_models(vec![model]).unwrap();
+    let mut keys = Keys::new();
+    keys.insert(&emulator.url, ApiKey::new("sk-live-0123456789"))
+        .unwrap();
+    emulator.script("echo", &["echo-key"]);
+    let err = futures::executor::block_on(routoo::provider::ask(
+        &client(),
+        &pool,
+        vec![common::candidate("echo", "custom", 0.9, 0.01)],
+        &routoo::Conversation::from_prompt("Name three routers."),
+        &keys,
+        &AskOptions::default(),
+        |_| {},
+    ))
+    .unwrap_err();
+    let words = err.to_string();
+    assert!(
+        words.contains("unknown model for key <redacted>"),
+        "{words}"
+    );
+    assert!(!words.contains("sk-live-0123456789"), "{words}");
+}
+
+#[test]
+fn thinking_tokens_are_counted_once_in_every_format() {
+    let emulator = Emulator::start();
+    for format in FORMATS {
+        for stream in [false, true] {
+            let mut request = emulator.request(format, "thinker", stream);
+            request.max_tokens = 60_000;
+            let plain = client().call(format, &request, |_| {}).unwrap();
+            emulator.script("thinker", &["think:50000"]);
+            let thought = client()
+                .call(format, &request, |_| {})
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            let (plain, thought) = (plain.usage.unwrap(), thought.usage.unwrap());
+            assert_eq!(
+                thought.output_tokens,
+                plain.output_tokens + 50_000,
+                "{format:?} stream {stream}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_answer_past_its_limit_is_cut_and_counted_at_its_worst_case() {
+    let emulator = Emulator::start();
+    let limit = 496;
+    let bound =
+        limit as usize * routoo::provider::MAX_BYTES_PER_TOKEN + routoo::provider::TEXT_SLACK_BYTES;
+    for format in FORMATS {
+        for stream in [true, false] {
+            let mut request = emulator.request(format, "overlong", stream);
+            request.max_tokens = limit;
+            emulator.script("overlong", &["overlong"]);
+            let mut shown = 0;
+            let err = client()
+                .call(format, &request, |t| shown += t.len())
+                .unwrap_err();
+            assert!(
+                matches!(err, ProviderError::OverLimit { limit: 496, .. }),
+                "{format:?} stream {stream}: {err}"
+            );
+            assert!(shown <= bound, "{format:?}: {shown} bytes shown");
+            assert!(!err.is_unbilled());
+        }
+    }
+    // Through ask under a cap: the call counts as the worst case its limit allows, no more.
+    let model = routoo::PoolModel {
+        id: "overlong".into(),
+        provider: "custom".into(),
+        api_model: "overlong".into(),
+        base_url: emulator.base(Format::OpenAi),
+        price_in: 1.0,
+        price_out: 10.0,
+        context_window: 100_000,
+        latency_ms: 100,
+        ..Default::default()
+    };
+    let pool = routoo::Pool::from_models(vec![model.clone()]).unwrap();
+    let mut keys = Keys::new();
+    keys.insert(&emulator.url, ApiKey::new("k")).unwrap();
+    emulator.script("overlong", &["overlong"]);
+    let conversation = routoo::Conversation::from_prompt("Write the longest story you can.");
+    let cap = 0.005;
+    let err = futures::executor::block_on(routoo::provider::ask(
+        &client(),
+        &pool,
+        vec![common::candidate("overlong", "custom", 0.9, 0.001)],
+        &conversation,
+        &keys,
+        &AskOptions {
+            max_cost: Some(cap),
+            ..AskOptions::default()
+        },
+        |_| {},
+    ))
+    .unwrap_err();
+    let attempts = err.attempts();
+    assert_eq!(attempts.len(), 1, "{err}");
+    assert!(attempts[0].error.contains("past the answer limit"), "{err}");
+    assert!(
+        attempts[0].cost > 0.0 && attempts[0].cost <= cap,
+        "counted {} under a cap of {cap}",
+        attempts[0].cost
     );
 }

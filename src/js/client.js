@@ -7,7 +7,7 @@ const METHODS = ["addHeads", "ask", "calibrate", "calibrationOutlook", "callable
   "keyOrigins", "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "servingPool", "setPool",
   "suggestPool"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
-const STATICS = ["askDefaults", "originOf"];
+const STATICS = ["askDefaults", "checkEntry", "originOf"];
 
 /**
  * A router in a Worker: the methods of `Router`, each returning a promise. Callbacks

@@ -65,6 +65,8 @@ export class RouterWorker {
   constructor(worker?: Worker, options?: RouterWorkerOptions);
   /** `Router.askDefaults()`, asked of the worker. */
   askDefaults(): Promise<ReturnType<typeof Router.askDefaults>>;
+  /** `Router.checkEntry(pool, model)`, asked of the worker. */
+  checkEntry(...args: Parameters<typeof Router.checkEntry>): Promise<void>;
   /** `Router.originOf(baseUrl)`, asked of the worker. */
   originOf(baseUrl: string): Promise<ReturnType<typeof Router.originOf>>;
   /** Stops the worker; calls in flight reject. */

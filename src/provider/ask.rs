@@ -39,31 +39,46 @@ pub trait Transport {
     fn clock(&self) -> Duration;
 }
 
-/// Probes each server on this machine that `pool` names, once per origin, and lets `keys` call
-/// those that answer ([`Keys::allow_local`]). Remote models are not probed.
+/// Probes each server on this machine that `pool` names and the user turned on
+/// ([`Keys::turn_on_local`]), once per origin, and lets `keys` call those that answer
+/// ([`Keys::local_answered`]). Nothing else is probed.
 pub async fn probe_local<T: Transport>(transport: &T, pool: &Pool, keys: &mut Keys) {
     let mut seen = BTreeSet::new();
     for model in &pool.models {
         let Ok(endpoint) = Endpoint::parse(&model.base_url) else {
             continue;
         };
-        if !endpoint.is_loopback() || keys.can_call(model) || !seen.insert(endpoint.origin()) {
+        let origin = endpoint.origin();
+        if !endpoint.is_loopback()
+            || !keys.local.contains(&origin)
+            || keys.can_call(model)
+            || !seen.insert(origin)
+        {
             continue;
         }
         if transport.probe(&model.base_url).await {
-            keys.allow_local(&model.base_url);
+            keys.local_answered(&model.base_url);
         }
     }
 }
 
-/// API keys, each bound to the one origin it may be sent to, and the servers on this machine
-/// that answered a probe. `Debug` names the origins only.
+/// API keys, each bound to the one origin it may be sent to; the servers on this machine the
+/// user turned on, and those of them that answered a probe. Nothing is sent anywhere else.
+/// `Debug` names the origins only.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Keys(BTreeMap<String, ApiKey>, BTreeSet<String>);
+pub struct Keys {
+    keys: BTreeMap<String, ApiKey>,
+    local: BTreeSet<String>,
+    answered: BTreeSet<String>,
+}
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_struct("Keys")
+            .field("keys", &self.keys.keys())
+            .field("local", &self.local)
+            .field("answered", &self.answered)
+            .finish()
     }
 }
 
@@ -79,6 +94,9 @@ pub enum KeyError {
     /// An origin that is not one a key may go to.
     #[error("cannot bind a key to {0}")]
     Origin(EndpointError),
+    /// A server turned on as local that is not on this machine.
+    #[error("{0} is not a server on this machine (localhost, 127.0.0.0/8 or [::1])")]
+    NotLocal(String),
     /// A key with a character an HTTP header cannot carry (e.g. a pasted U+200B).
     #[error(
         "the key for {to} has a character an HTTP header cannot carry ({code} at position \
@@ -115,7 +133,7 @@ impl Keys {
         };
         let trimmed = key.expose().trim();
         if trimmed.is_empty() {
-            self.0.remove(&origin);
+            self.keys.remove(&origin);
             return Ok(());
         }
         if let Some((at, c)) = trimmed
@@ -129,30 +147,60 @@ impl Keys {
                 at: at + 1,
             });
         }
-        self.0.insert(origin, ApiKey::new(trimmed));
+        self.keys.insert(origin, ApiKey::new(trimmed));
         Ok(())
     }
 
     /// The key bound to the origin of `base_url`, if any.
     pub fn for_base_url(&self, base_url: &str) -> Option<&ApiKey> {
         let endpoint = Endpoint::parse(base_url).ok()?;
-        self.0.get(&endpoint.origin())
+        self.keys.get(&endpoint.origin())
     }
 
     /// Whether a call to `model` can be made: a key is bound to its base URL's origin, or it is
-    /// served on this machine by a server that answered a probe ([`probe_local`]; local
-    /// servers need no key, but nothing is sent to a port nobody vouched for).
+    /// served on this machine by a server the user turned on ([`Keys::turn_on_local`]) that
+    /// answered a probe ([`probe_local`]): local servers need no key, but nothing is sent to a
+    /// port nobody turned on and vouched for.
     pub fn can_call(&self, model: &PoolModel) -> bool {
         self.for_base_url(&model.base_url).is_some()
             || (is_loopback(&model.base_url)
-                && Endpoint::parse(&model.base_url).is_ok_and(|e| self.1.contains(&e.origin())))
+                && Endpoint::parse(&model.base_url).is_ok_and(|e| {
+                    let origin = e.origin();
+                    self.local.contains(&origin) && self.answered.contains(&origin)
+                }))
     }
 
-    /// Marks the server at `base_url` (on this machine) as answering: its models may be called.
-    pub fn allow_local(&mut self, base_url: &str) {
+    /// Lets routoo call the server on this machine at `to` (an origin or a base URL) once it
+    /// answers a probe. Local servers start off: a page turns one on when its user does.
+    pub fn turn_on_local(&mut self, to: &str) -> Result<(), KeyError> {
+        let endpoint = Endpoint::parse(to).map_err(KeyError::Origin)?;
+        if !endpoint.is_loopback() {
+            return Err(KeyError::NotLocal(endpoint.origin()));
+        }
+        self.local.insert(endpoint.origin());
+        Ok(())
+    }
+
+    /// The servers on this machine turned on, as origins.
+    pub fn local_origins(&self) -> impl Iterator<Item = &str> {
+        self.local.iter().map(String::as_str)
+    }
+
+    /// `text` with every key held here masked, longest first (so a key that contains another
+    /// is masked whole).
+    pub fn redact(&self, text: &str) -> String {
+        let mut keys: Vec<&str> = self.keys.values().map(ApiKey::expose).collect();
+        keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+        keys.into_iter()
+            .fold(text.to_string(), |t, key| t.replace(key, "<redacted>"))
+    }
+
+    /// Marks the server at `base_url` as answering: if it was turned on, its models may be
+    /// called.
+    pub fn local_answered(&mut self, base_url: &str) {
         if let Ok(e) = Endpoint::parse(base_url) {
-            if e.is_loopback() {
-                self.1.insert(e.origin());
+            if e.is_loopback() && self.local.contains(&e.origin()) {
+                self.answered.insert(e.origin());
             }
         }
     }
@@ -332,6 +380,9 @@ pub async fn ask<T: Transport>(
             .model(&candidate.model)
             .ok_or_else(|| AskError::UnknownModel(candidate.model.clone()))?;
         let format = Format::of_provider(&model.provider);
+        // Checked right before each call, whatever the caller ranked: a prompt goes only to an
+        // origin a key is bound to, or to a server on this machine turned on and answering.
+        let allowed = keys.can_call(model);
         // Under a cap, the call's worst case must fit what is left: max_tokens is lowered to
         // fit, and a model that cannot fit its smallest answer is passed over (an unbilled
         // failure, so it takes the same path as any other).
@@ -342,6 +393,13 @@ pub async fn ask<T: Transport>(
             }
         };
         let (error, shown, worst) = match max_tokens {
+            _ if !allowed => (
+                ProviderError::Unbound(
+                    Endpoint::parse(&model.base_url).map_or_else(|e| e.to_string(), |e| e.origin()),
+                ),
+                false,
+                0.0,
+            ),
             None => {
                 let smallest = options.max_tokens.min(cost::MIN_ANSWER_TOKENS);
                 let error = ProviderError::OverCap {
@@ -386,7 +444,8 @@ pub async fn ask<T: Transport>(
                             attempts: fallback.attempts().to_vec(),
                         });
                     }
-                    Err(e) => (e, shown, worst),
+                    // A provider's words may echo what it was sent: no key is shown or kept.
+                    Err(e) => (e.redacted(|text| keys.redact(text)), shown, worst),
                 }
             }
         };
@@ -527,6 +586,14 @@ mod tests {
         }
     }
 
+    /// Keys for the test pool's two remote providers.
+    fn both_keys() -> Keys {
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new("sk-a")).unwrap();
+        keys.insert("anthropic", ApiKey::new("sk-b")).unwrap();
+        keys
+    }
+
     fn run(
         results: Vec<Result<Answer, ProviderError>>,
         ids: &[&str],
@@ -595,7 +662,7 @@ mod tests {
             &pool(),
             ranked(&["a", "b"]),
             &Conversation::from_prompt("Why is the sky blue?"),
-            &Keys::new(),
+            &both_keys(),
             &AskOptions::default(),
             |p| {
                 seen.push(match p {
@@ -756,7 +823,7 @@ mod tests {
             };
             let options = AskOptions { max_tokens, max_cost: Some(cap), ..AskOptions::default() };
             let reply = futures_executor::block_on(ask(
-                &transport, &pool, ranked, &Conversation::from_prompt(&prompt), &Keys::new(), &options, |_| {},
+                &transport, &pool, ranked, &Conversation::from_prompt(&prompt), &both_keys(), &options, |_| {},
             ));
             let billed: f64 = transport.bills.borrow().iter().sum();
             proptest::prop_assert!(billed <= cap + 1e-12, "billed {billed} over the cap {cap}");
@@ -879,7 +946,7 @@ mod tests {
         let mut keys = Keys::new();
         keys.insert("openai", ApiKey::new("sk-secret")).unwrap();
         keys.insert("anthropic", ApiKey::new("  ")).unwrap();
-        // The local server counts once it answered a probe, and not before.
+        // The local server counts once it was turned on and answered a probe, and not before.
         assert_eq!(keys.callable_providers(&pool()), ["openai"]);
         let scripted = Scripted {
             results: RefCell::default(),
@@ -887,8 +954,26 @@ mod tests {
             slept: RefCell::default(),
         };
         futures_executor::block_on(probe_local(&scripted, &pool(), &mut keys));
+        assert_eq!(
+            keys.callable_providers(&pool()),
+            ["openai"],
+            "probed while off"
+        );
+        let err = keys.turn_on_local("https://api.openai.com").unwrap_err();
+        assert!(
+            err.to_string().contains("not a server on this machine"),
+            "{err}"
+        );
+        keys.turn_on_local("http://127.0.0.1:11434/v1").unwrap();
+        assert_eq!(
+            keys.callable_providers(&pool()),
+            ["openai"],
+            "not probed yet"
+        );
+        futures_executor::block_on(probe_local(&scripted, &pool(), &mut keys));
         assert_eq!(keys.callable_providers(&pool()), ["local", "openai"]);
         let mut silent = Keys::new();
+        silent.turn_on_local("http://127.0.0.1:11434").unwrap();
         let none = BreaksOff(RefCell::new(0));
         futures_executor::block_on(probe_local(&none, &pool(), &mut silent));
         assert!(silent.callable_providers(&pool()).is_empty());
@@ -907,7 +992,46 @@ mod tests {
             any.providers.as_deref(),
             Some(&["local".into(), "openai".into()][..])
         );
-        assert_eq!(format!("{keys:?}"), r#"{"https://api.openai.com"}"#);
+        assert_eq!(
+            format!("{keys:?}"),
+            r#"Keys { keys: ["https://api.openai.com"], local: {"http://127.0.0.1:11434"}, answered: {"http://127.0.0.1:11434"} }"#
+        );
+    }
+
+    #[test]
+    fn a_model_no_key_or_turned_on_server_vouches_for_is_never_called() {
+        // Ranked by a caller that skipped the filter: b (no Anthropic key here) and c (a local
+        // server never turned on) are passed over unbilled; a answers.
+        let transport = Scripted {
+            results: RefCell::new(vec![Ok(answer("from a"))]),
+            calls: RefCell::default(),
+            slept: RefCell::default(),
+        };
+        let mut keys = Keys::new();
+        keys.insert("openai", ApiKey::new("sk-a")).unwrap();
+        let reply = futures_executor::block_on(ask(
+            &transport,
+            &pool(),
+            ranked(&["b", "c", "a"]),
+            &Conversation::from_prompt("hi"),
+            &keys,
+            &AskOptions::default(),
+            |_| {},
+        ))
+        .unwrap();
+        assert_eq!(reply.model, "a");
+        let calls = transport.calls.borrow();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].0, "https://api.openai.com/v1");
+        let why: Vec<&str> = reply.attempts.iter().map(|a| a.error.as_str()).collect();
+        assert_eq!(
+            why,
+            [
+                "not called: https://api.anthropic.com has no key bound to it and is not a local server turned on",
+                "not called: http://127.0.0.1:11434 has no key bound to it and is not a local server turned on",
+            ]
+        );
+        assert!(reply.attempts.iter().all(|a| a.cost == 0.0));
     }
 
     #[test]

@@ -59,6 +59,31 @@ pub enum ProviderError {
     /// The provider reported an error inside a stream that had started fine.
     #[error("the provider stopped with an error: {0}")]
     InStream(String),
+    /// The provider answered with a redirect. It is never followed: the request carries the
+    /// key, which must reach no origin but its own. A browser hides the status and the target
+    /// of a redirect it was told not to follow, so both may be unknown.
+    #[error("the provider answered with a redirect{}, refused: a key never follows one", redirect(.status, .to))]
+    Redirect {
+        /// The 3xx status, when known.
+        status: Option<u16>,
+        /// The origin the redirect pointed to, when known.
+        to: Option<String>,
+    },
+    /// The provider sent more than the answer limit allows (by its own token count, or by
+    /// more text than that many tokens can hold): the stream was cut there.
+    #[error(
+        "the provider went past the answer limit of {limit} tokens ({why}); the rest was not read"
+    )]
+    OverLimit {
+        /// The limit the call was made with.
+        limit: u32,
+        /// What showed it: the provider's usage, or the text's length.
+        why: String,
+    },
+    /// Not called: no key is bound to this origin, and it is not a server on this machine that
+    /// was turned on and answered.
+    #[error("not called: {0} has no key bound to it and is not a local server turned on")]
+    Unbound(String),
     /// The request could not be sent as built (e.g. a header value the browser refuses).
     #[error("the request could not be sent: {0}")]
     Request(String),
@@ -89,6 +114,15 @@ pub enum StopIssue {
     /// The provider's content filter withheld the rest.
     #[error("the provider's content filter stopped the answer")]
     ContentFilter,
+}
+
+fn redirect(status: &Option<u16>, to: &Option<String>) -> String {
+    match (status, to) {
+        (Some(s), Some(to)) => format!(" (HTTP {s} to {to})"),
+        (Some(s), None) => format!(" (HTTP {s})"),
+        (None, Some(to)) => format!(" (to {to})"),
+        (None, None) => String::new(),
+    }
 }
 
 fn wait(retry_after: &Option<Duration>) -> String {
@@ -125,9 +159,56 @@ impl ProviderError {
                 | ProviderError::Overloaded { .. }
                 | ProviderError::Server { .. }
                 | ProviderError::Rejected { .. }
+                | ProviderError::Redirect { .. }
+                | ProviderError::Unbound(_)
                 | ProviderError::Request(_)
                 | ProviderError::OverCap { .. }
         )
+    }
+
+    /// The same error with `redact` applied to every text that came from the provider (its
+    /// error messages may echo what it was sent, keys included).
+    pub fn redacted(self, redact: impl Fn(&str) -> String) -> ProviderError {
+        use ProviderError as E;
+        match self {
+            E::Auth { status, message } => E::Auth {
+                status,
+                message: redact(&message),
+            },
+            E::RateLimited {
+                retry_after,
+                message,
+            } => E::RateLimited {
+                retry_after,
+                message: redact(&message),
+            },
+            E::Overloaded { status, message } => E::Overloaded {
+                status,
+                message: redact(&message),
+            },
+            E::Server { status, message } => E::Server {
+                status,
+                message: redact(&message),
+            },
+            E::Rejected { status, message } => E::Rejected {
+                status,
+                message: redact(&message),
+            },
+            E::Network(m) => E::Network(redact(&m)),
+            E::Malformed(m) => E::Malformed(redact(&m)),
+            E::InStream(m) => E::InStream(redact(&m)),
+            E::Request(m) => E::Request(redact(&m)),
+            E::Unbound(m) => E::Unbound(m),
+            E::Redirect { status, to } => E::Redirect {
+                status,
+                to: to.map(|t| redact(&t)),
+            },
+            E::OverLimit { limit, why } => E::OverLimit {
+                limit,
+                why: redact(&why),
+            },
+            other @ (E::Timeout(_) | E::OverCap { .. } | E::Cancelled | E::Stopped(_)) => other,
+        }
     }
 
     /// Whether the same provider may succeed if asked again after a pause (what the providers'

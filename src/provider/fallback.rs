@@ -127,8 +127,8 @@ impl Fallback {
             error: error.to_string(),
             cost: 0.0,
         });
-        if let ProviderError::Auth { .. } = error {
-            // The key is bad for every model of this provider.
+        if let ProviderError::Auth { .. } | ProviderError::Redirect { .. } = error {
+            // The key is bad for every model of this provider, or its API sends calls away.
             self.refused.push(c.provider.clone());
         } else if error.is_retryable() && self.retries < self.policy.max_retries {
             let pause = match error {

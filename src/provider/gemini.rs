@@ -103,7 +103,8 @@ fn chunk(v: &Value) -> Result<Delta, ProviderError> {
         .filter(|u| u.is_object())
         .map(|u| Usage {
             input_tokens: tokens(u, "promptTokenCount"),
-            output_tokens: tokens(u, "candidatesTokenCount"),
+            // Thinking is billed as output on top of the candidates' tokens.
+            output_tokens: tokens(u, "candidatesTokenCount") + tokens(u, "thoughtsTokenCount"),
         });
     Ok(Delta {
         text,

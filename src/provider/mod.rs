@@ -130,7 +130,8 @@ impl fmt::Debug for HttpRequest {
     }
 }
 
-/// Tokens a call used, as the provider reports them.
+/// Tokens a call used, as the provider reports them. Output counts every token billed as
+/// output: the answer and any thinking before it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
@@ -256,6 +257,35 @@ impl Accumulator {
     pub fn into_answer(self) -> Answer {
         self.answer
     }
+}
+
+/// Most bytes of text one answer token is taken to carry. Tokenizers average about 4 bytes of
+/// English a token; 64 over a whole answer is far past any honest one, so a stream with more
+/// text than `max_tokens` × this (plus [`TEXT_SLACK_BYTES`]) ignored its limit.
+pub const MAX_BYTES_PER_TOKEN: usize = 64;
+
+/// Bytes of text allowed above [`MAX_BYTES_PER_TOKEN`] × the limit (a short limit's headroom).
+pub const TEXT_SLACK_BYTES: usize = 4096;
+
+/// Whether `answer` stayed within the answer limit it was asked for, by the provider's own
+/// output count (thinking included) and by the length of its text.
+pub fn within_limit(answer: &Answer, limit: u32) -> Result<(), ProviderError> {
+    if let Some(usage) = answer.usage.filter(|u| u.output_tokens > u64::from(limit)) {
+        return Err(ProviderError::OverLimit {
+            limit,
+            why: format!("it counted {} output tokens", usage.output_tokens),
+        });
+    }
+    let bound = (limit as usize)
+        .saturating_mul(MAX_BYTES_PER_TOKEN)
+        .saturating_add(TEXT_SLACK_BYTES);
+    if answer.text.len() > bound {
+        return Err(ProviderError::OverLimit {
+            limit,
+            why: format!("more than {bound} bytes of text"),
+        });
+    }
+    Ok(())
 }
 
 /// A whole answer's bytes as text, refused when over [`MAX_BODY_BYTES`] or not UTF-8.

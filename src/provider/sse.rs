@@ -7,7 +7,7 @@
 use futures_util::{Stream, StreamExt};
 use sse_parse::SseParser;
 
-use super::{parse_event, Accumulator, Answer, Format, ProviderError};
+use super::{parse_event, within_limit, Accumulator, Answer, Format, ProviderError};
 
 /// Largest event accepted, in bytes: far above any provider's chunk, far below what could
 /// exhaust a page's memory.
@@ -80,6 +80,21 @@ where
 pub async fn read<S, B>(
     format: Format,
     bytes: S,
+    on_text: impl FnMut(&str),
+) -> Result<Answer, ProviderError>
+where
+    S: Stream<Item = Result<B, ProviderError>>,
+    B: AsRef<[u8]>,
+{
+    read_within(format, None, bytes, on_text).await
+}
+
+/// [`read`], cut with [`ProviderError::OverLimit`] as soon as the answer goes past `limit`
+/// tokens ([`within_limit`]): a provider that ignores the limit is not read to its end.
+pub async fn read_within<S, B>(
+    format: Format,
+    limit: Option<u32>,
+    bytes: S,
     mut on_text: impl FnMut(&str),
 ) -> Result<Answer, ProviderError>
 where
@@ -113,10 +128,15 @@ where
                 "the answer is longer than {MAX_ANSWER_BYTES} bytes"
             )));
         }
-        if !delta.text.is_empty() {
-            on_text(&delta.text);
-        }
+        let text = delta.text.clone();
         acc.push(delta);
+        // Checked before the piece is shown: text past the limit never reaches the page.
+        if let Some(limit) = limit {
+            within_limit(acc.answer(), limit)?;
+        }
+        if !text.is_empty() {
+            on_text(&text);
+        }
         if acc.is_done() {
             break;
         }

@@ -12,11 +12,11 @@ use gloo_net::http::{Headers, Request};
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, AbortSignal};
+use web_sys::{AbortController, AbortSignal, RequestRedirect, ResponseType};
 
 use crate::provider::{
-    build, parse_answer, retry_after, sse, whole_body, Answer, ChatRequest, Format, ProviderError,
-    Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
+    build, parse_answer, retry_after, sse, whole_body, within_limit, Answer, ChatRequest, Format,
+    ProviderError, Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };
 
 /// How long a server on this machine has to answer a probe.
@@ -210,8 +210,11 @@ impl Transport for Fetch {
             })?;
         }
         let headers = Headers::from_raw(raw);
+        // A redirect would carry the key to another origin: the browser hands it back unread
+        // (an opaque redirect) instead of following it.
         let response = Request::post(&http.url)
             .headers(headers)
+            .redirect(RequestRedirect::Manual)
             .abort_signal(Some(&call.signal()))
             .body(http.body)
             .map_err(|e| call.error(e.to_string()))?
@@ -219,6 +222,12 @@ impl Transport for Fetch {
             .await
             .map_err(|e| call.error(e.to_string()))?;
         let status = response.status();
+        if response.type_() == ResponseType::Opaqueredirect || (300..400).contains(&status) {
+            return Err(ProviderError::Redirect {
+                status: Some(status).filter(|s| *s != 0),
+                to: None,
+            });
+        }
         if !response.ok() {
             let head = response.headers();
             let wait = retry_after(
@@ -233,13 +242,15 @@ impl Transport for Fetch {
         }
         if !request.stream {
             let body = read_body(&response, &call, MAX_BODY_BYTES, false).await?;
-            return parse_answer(format, &whole_body(body)?);
+            let answer = parse_answer(format, &whole_body(body)?)?;
+            within_limit(&answer, request.max_tokens)?;
+            return Ok(answer);
         }
         let Some(body) = response.body() else {
             return Err(ProviderError::Malformed("the response has no body".into()));
         };
         let body = chunks(body, &call)?;
-        let answer = sse::read(format, body, on_text).await;
+        let answer = sse::read_within(format, Some(request.max_tokens), body, on_text).await;
         answer
     }
 
@@ -253,6 +264,7 @@ impl Transport for Fetch {
         };
         let url = format!("{}/models", base_url.trim_end_matches('/'));
         let Ok(request) = Request::get(&url)
+            .redirect(RequestRedirect::Manual)
             .abort_signal(Some(&call.signal()))
             .build()
         else {

@@ -5,8 +5,8 @@ use std::io::Read;
 use std::time::Duration;
 
 use crate::provider::{
-    build, parse_answer, retry_after, sse, whole_body, Answer, ChatRequest, Format, ProviderError,
-    Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
+    build, parse_answer, retry_after, sse, whole_body, within_limit, Answer, ChatRequest, Format,
+    ProviderError, Transport, MAX_BODY_BYTES, MAX_ERROR_BYTES,
 };
 
 /// An HTTP client for provider calls.
@@ -22,6 +22,8 @@ impl NativeClient {
     pub fn new(first_byte: Duration, total: Duration) -> NativeClient {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirect would carry the key to another origin: never followed.
+            .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_recv_response(Some(first_byte))
             .timeout_global(Some(total))
@@ -64,6 +66,12 @@ impl NativeClient {
     }
 }
 
+/// The origin a `Location` header points to, resolved against the request's URL.
+fn target_origin(url: &str, location: &str) -> Option<String> {
+    let target = url::Url::parse(url).ok()?.join(location).ok()?;
+    Some(target.origin().ascii_serialization())
+}
+
 /// A future that blocks the thread while it reads (ureq is blocking).
 impl Transport for NativeClient {
     async fn send(
@@ -92,6 +100,12 @@ impl Transport for NativeClient {
             header("retry-after-ms").as_deref(),
             header("retry-after").as_deref(),
         );
+        if (300..400).contains(&status) {
+            return Err(ProviderError::Redirect {
+                status: Some(status),
+                to: header("location").and_then(|l| target_origin(&http.url, &l)),
+            });
+        }
         let mut body = response.into_body().into_reader();
         if !(200..300).contains(&status) {
             let mut bytes = Vec::new();
@@ -106,7 +120,9 @@ impl Transport for NativeClient {
             let mut bytes = Vec::new();
             let limit = MAX_BODY_BYTES as u64 + 1;
             (body.by_ref().take(limit).read_to_end(&mut bytes)).map_err(|e| self.io(&e))?;
-            return parse_answer(format, &whole_body(bytes)?);
+            let answer = parse_answer(format, &whole_body(bytes)?)?;
+            within_limit(&answer, request.max_tokens)?;
+            return Ok(answer);
         }
         let chunks = std::iter::from_fn(move || {
             let mut buf = vec![0u8; 8192];
@@ -119,7 +135,13 @@ impl Transport for NativeClient {
                 Err(e) => Some(Err(self.io(&e))),
             }
         });
-        sse::read(format, futures_util::stream::iter(chunks), on_text).await
+        sse::read_within(
+            format,
+            Some(request.max_tokens),
+            futures_util::stream::iter(chunks),
+            on_text,
+        )
+        .await
     }
 
     async fn sleep(&self, pause: Duration) {
@@ -134,6 +156,7 @@ impl Transport for NativeClient {
     async fn probe(&self, base_url: &str) -> bool {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(2)))
             .build()
             .into();

@@ -52,6 +52,9 @@ export interface AskCall {
   /** API keys by provider name (sent only to its official origin, e.g. `{openai: "sk-..."}`) or
    *  by origin (`{"https://llm.example.com": "..."}`, for a custom base URL). */
   keys?: Record<string, string>;
+  /** Servers on this machine the user turned on, as origins (`["http://127.0.0.1:11434"]`):
+   *  the pool's local models are probed and called only there. None by default. */
+  local?: string[];
   /** Most tokens the answer may take (default 1024). */
   maxTokens?: number;
   /** Stream the answer (default true). */
@@ -190,6 +193,8 @@ export interface CalibrateCall {
   probeSet: string;
   /** Keys as for `ask`. */
   keys?: Record<string, string>;
+  /** Servers on this machine turned on, as for `ask`. */
+  local?: string[];
   /** Probes to send from the start of the set (default 100; 25 gives a rough place). */
   probes?: number;
   /** Most answer tokens per probe (default 1024). */
@@ -580,6 +585,20 @@ impl JsRouter {
             .map_err(js_error)
     }
 
+    /// Throws, saying why, when `model` (imported or added by hand) may not join `pool` under
+    /// its id: a pool model's id is only for that same model (provider, API model, base URL)
+    /// at prices no lower than the pool's.
+    #[wasm_bindgen(js_name = checkEntry)]
+    pub fn check_entry(
+        #[wasm_bindgen(unchecked_param_type = "Pool | string")] pool: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
+    ) -> Result<(), JsError> {
+        let pool = pool_from_js(pool)?;
+        let entry: PoolModel = serde_wasm_bindgen::from_value(model)
+            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        pool.admit(&entry).map_err(js_error)
+    }
+
     /// What `ask` uses for what its call leaves out (`maxTokens`, the timeouts).
     #[wasm_bindgen(js_name = askDefaults, unchecked_return_type = "AskDefaults")]
     pub fn ask_defaults() -> Result<JsValue, JsError> {
@@ -601,14 +620,22 @@ impl JsRouter {
         to_js(&origins)
     }
 
-    /// The pool's providers that `keys` (`{providerOrOrigin: key}`) can call, counting servers
-    /// on this machine, which `ask` then probes: what a page shows as usable and routes among.
+    /// The pool's providers that `keys` (`{providerOrOrigin: key}`) can call, counting the
+    /// servers on this machine turned on in `local` (origins), which `ask` then probes: what a
+    /// page shows as usable and routes among.
     pub fn callable(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] keys: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[]")] local: Option<JsValue>,
     ) -> Result<Vec<String>, JsError> {
         let pool = self.inner.pool();
-        let keys = with_local(keys_from_js(keys, "invalid keys")?, pool);
+        let mut keys = keys_from_js(keys, "invalid keys")?;
+        turn_on_local(
+            &mut keys,
+            local.unwrap_or(JsValue::UNDEFINED),
+            "invalid local",
+        )?;
+        let keys = with_local(keys, pool);
         Ok(keys.callable_providers(pool))
     }
 
@@ -822,13 +849,36 @@ fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
     }
 }
 
-/// `keys`, counting every server on this machine that `pool` names as if it had answered its
-/// probe (routing is hopeful; `ask` probes before it sends).
+/// `keys`, counting every server on this machine that `pool` names and the user turned on as
+/// if it had answered its probe (routing is hopeful; `ask` probes before it sends).
 fn with_local(mut keys: Keys, pool: &Pool) -> Keys {
     for m in &pool.models {
-        keys.allow_local(&m.base_url);
+        keys.local_answered(&m.base_url);
     }
     keys
+}
+
+/// `local`: the servers on this machine the user turned on, as origins or base URLs (none
+/// when absent), added to `keys`.
+fn turn_on_local(keys: &mut Keys, local: JsValue, context: &str) -> Result<(), JsError> {
+    if local.is_undefined() || local.is_null() {
+        return Ok(());
+    }
+    let origins: Vec<String> = serde_wasm_bindgen::from_value(local).map_err(|_| {
+        js_error(format!(
+            "{context}: `local` must list the origins of servers on this machine"
+        ))
+    })?;
+    if origins.len() > crate::bounded::MAX_MODELS {
+        return Err(js_error(format!(
+            "{context}: `local` lists too many servers"
+        )));
+    }
+    for origin in origins {
+        keys.turn_on_local(&origin)
+            .map_err(|e| js_error(format!("{context}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Keys as a page gives them, `{providerOrOrigin: key}`, each bound ([`Keys::insert`]). Errors
@@ -878,7 +928,8 @@ struct AskCall {
 impl AskCall {
     fn from_js(call: &JsValue) -> Result<AskCall, JsError> {
         let field = |name: &str| field(call, name);
-        let keys = keys_from_js(field("keys"), "invalid ask call")?;
+        let mut keys = keys_from_js(field("keys"), "invalid ask call")?;
+        turn_on_local(&mut keys, field("local"), "invalid ask call")?;
         let number = |name: &str, default: f64, max: f64| -> Result<f64, JsError> {
             let v = field(name);
             if !present(&v) {

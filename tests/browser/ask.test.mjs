@@ -64,7 +64,8 @@ function ask(prompt, options, extra = {}) {
     if (extra.stopAfterMs) setTimeout(() => controller.abort(), extra.stopAfterMs);
     try {
       const reply = await window.router.ask(prompt, options, {
-        keys, maxTokens: 64, idleTimeoutMs: extra.idleTimeoutMs, timeoutMs: extra.timeoutMs,
+        keys, local: extra.local, maxTokens: extra.maxTokens ?? 64, maxCost: extra.maxCost,
+        idleTimeoutMs: extra.idleTimeoutMs, timeoutMs: extra.timeoutMs,
         stream: extra.stream, signal: controller.signal,
         onText: (t) => { text += t; }, onEvent: (e) => events.push(e),
       });
@@ -191,8 +192,9 @@ test("a trickling, an endless and a huge answer each end with a clear error", as
   emulators.openai.script(model, ["endless"]);
   const endless = await ask(prompt, options);
   assert.ok(endless.isError);
-  assert.match(endless.error, /broke off after it had begun: .*the answer is longer than 4194304 bytes/);
-  assert.ok(endless.text.length <= 4194304);
+  // It ignores the answer limit: cut where 64 tokens' worth of text (64 bytes each, 4 KiB more) ends.
+  assert.match(endless.error, /broke off after it had begun: .*went past the answer limit of 64 tokens/);
+  assert.ok(endless.text.length <= 64 * 64 + 4096, `${endless.text.length} characters shown`);
   emulators.openai.script(model, ["huge"]);
   const huge = await ask(prompt, options, { stream: false });
   assert.ok(huge.reply, huge.error);
@@ -269,11 +271,16 @@ test("errors are JS Errors that name every failed call", async () => {
 
 test("a key given for a provider's name goes to its official origin only, never to a pool's host", async () => {
   // The pool says "openai" but points at the emulator: the OpenAI key must not follow it, and
-  // a port on this machine that did not answer a probe as a model server gets no prompt either.
+  // a port on this machine gets no prompt either: not turned on, it is not even probed; turned
+  // on, it did not answer a probe as a model server.
   const before = emulators.openai.calls.length;
   const r = await ask("Why is the sky blue?", { budget: 5, providers: ["openai"] }, { keys: KEYS });
   assert.ok(r.isError);
-  assert.match(r.error, /no model can take this prompt/);
+  assert.match(r.error, /no model (of the pool )?can take this/);
+  assert.deepEqual(emulators.openai.calls.slice(before), [], "a port not turned on was reached");
+  const on = await ask("Why is the sky blue?", { budget: 5, providers: ["openai"] },
+    { keys: KEYS, local: [emulators.openai.url] });
+  assert.match(on.error, /no model (of the pool )?can take this/);
   const calls = emulators.openai.calls.slice(before);
   assert.ok(calls.some((c) => c.method === "GET" && c.path === "/v1/models"), "the port was probed");
   assert.deepEqual(calls.filter((c) => c.method === "POST"), [], "no prompt went there");
@@ -282,8 +289,11 @@ test("a key given for a provider's name goes to its official origin only, never 
   }
 });
 
-test("a server on this machine that answers the probe is called, with no key", async () => {
-  const r = await ask("What is a compiler?", { budget: 5, providers: ["local"] }, { keys: {} });
+test("a server on this machine that answers the probe is called, with no key, once turned on", async () => {
+  const off = await ask("What is a compiler?", { budget: 5, providers: ["local"] }, { keys: {} });
+  assert.match(off.error, /no model (of the pool )?can take this/);
+  assert.deepEqual(local.calls, [], "a local server not turned on was probed or called");
+  const r = await ask("What is a compiler?", { budget: 5, providers: ["local"] }, { keys: {}, local: [local.url] });
   assert.ok(r.reply, r.error);
   assert.equal(r.reply.provider, "local");
   const calls = local.calls.map((c) => `${c.method} ${c.path}`);
@@ -337,5 +347,55 @@ test("no key reaches another origin, a log line or an error", async () => {
   for (const [provider, key] of Object.entries(KEYS)) {
     assert.ok(emulators[provider].calls.some((c) => String(c.headers[headerOf[provider]]).includes(key)),
       `${provider} received its key`);
+  }
+});
+
+test("a redirect is refused unfollowed, in every format, and the call falls back", async () => {
+  for (const [provider, path] of [["openai", "/v1/chat/completions"], ["anthropic", "/v1/messages"],
+    ["google", "/v1beta/models/m:streamGenerateContent"]]) {
+    for (const status of [302, 307]) {
+      const options = { budget: 5, providers: [provider] };
+      const decision = await route("Name a prime above 100.", options);
+      const elsewhere = provider === "openai" ? emulators.anthropic : emulators.openai;
+      const before = elsewhere.calls.length;
+      emulators[provider].script(await apiModel(decision), [`redirect:${status}:${elsewhere.url}${path}`]);
+      const r = await ask("Name a prime above 100.", options);
+      const attempts = r.reply?.attempts ?? [];
+      assert.match(attempts[0]?.error ?? r.error, /answered with a redirect.*refused: a key never follows one/,
+        `${provider} ${status}`);
+      assert.equal(r.events.filter((e) => e.type === "calling" && e.model === decision.choice.model).length, 1,
+        `${provider} ${status}: not retried`);
+      assert.deepEqual(elsewhere.calls.slice(before).filter((c) => c.method !== "GET"), [],
+        `${provider} ${status}: the redirect was followed`);
+    }
+  }
+});
+
+test("a key echoed in a provider's error is masked", async () => {
+  const options = { budget: 5, providers: ["anthropic"] };
+  const decision = await route("Name a prime above 200.", options);
+  emulators.anthropic.script(await apiModel(decision), ["echo-key", "echo-key", "echo-key"]);
+  const r = await ask("Name a prime above 200.", options);
+  const words = JSON.stringify(r);
+  assert.match(words, /unknown model for key <redacted>/);
+  assert.ok(!words.includes(KEYS.anthropic), "the key was shown");
+});
+
+test("thinking tokens count once in every format, and a stream past its limit is cut at its worst case", async () => {
+  for (const provider of ["openai", "anthropic", "google"]) {
+    const options = { budget: 5, providers: [provider] };
+    const decision = await route("Is 91 prime?", options);
+    const model = await apiModel(decision);
+    const plain = await ask("Is 91 prime?", options, { maxTokens: 60_000 });
+    emulators[provider].script(model, ["think:50000"]);
+    const thought = await ask("Is 91 prime?", options, { maxTokens: 60_000 });
+    assert.ok(thought.reply, thought.error);
+    assert.equal(thought.reply.answer.usage.outputTokens, plain.reply.answer.usage.outputTokens + 50_000, provider);
+    emulators[provider].script(model, ["overlong"]);
+    const cap = 0.05;
+    const over = await ask("Is 91 prime?", options, { maxTokens: 496, maxCost: cap });
+    assert.ok(over.isError, provider);
+    assert.match(over.error, /past the answer limit of \d+ tokens/, provider);
+    assert.ok(over.text.length <= 496 * 64 + 4096, `${provider}: ${over.text.length} bytes shown`);
   }
 });
