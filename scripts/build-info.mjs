@@ -6,9 +6,9 @@ import { fileURLToPath } from "node:url";
 import { writeHeadersFile, WWW } from "./serve.mjs";
 import { buildInfo } from "./version.mjs";
 
-/** Writes root/build.json; returns it. */
-export function writeBuildInfo(root = WWW) {
-  const info = buildInfo(root);
+/** Writes root/build.json (stamped `built`, by default now); returns it. */
+export function writeBuildInfo(root = WWW, built = undefined) {
+  const info = buildInfo(root, {}, built);
   writeFileSync(path.join(root, "build.json"), JSON.stringify(info, null, 2) + "\n");
   return info;
 }

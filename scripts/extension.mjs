@@ -5,7 +5,7 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import { zipSync } from "fflate";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { devPage, pagePolicy, WWW } from "./serve.mjs";
+import { devPage, pagePolicy, EMULATOR, WWW } from "./serve.mjs";
 import { SHELL } from "./version.mjs";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -18,11 +18,15 @@ export function buildExtension(out = path.join(ROOT, "target", "extension"), { d
   // that; a dev build adds the emulator's), so the same list grants the host permissions.
   const connect = pagePolicy(WWW, { dev }).match(/connect-src ([^;]+)/)[1].trim().split(/\s+/)
     .filter((s) => s !== "'self'");
-  const hosts = connect.map((origin) => `${origin}/*`);
+  // A host permission lets the extension past CORS: a server on this machine that never opted
+  // in would get prompts. Local servers are optional, asked for when the user turns them on;
+  // a dev build's emulator stays granted.
+  const local = (origin) => origin !== EMULATOR && /^http:\/\/(localhost|127\.|\[::1\])/.test(origin);
   const manifest = {
     ...JSON.parse(readFileSync(path.join(ROOT, "extension", "manifest.json"), "utf8")),
     version,
-    host_permissions: hosts,
+    host_permissions: connect.filter((o) => !local(o)).map((o) => `${o}/*`),
+    optional_host_permissions: connect.filter(local).map((o) => `${o}/*`),
     content_security_policy: {
       // An extension page's policy must keep script-src to 'self' (+ wasm); connect-src is the page's.
       extension_pages: `script-src 'self' 'wasm-unsafe-eval'; object-src 'self'; connect-src 'self' ${connect.join(" ")}`,

@@ -17,9 +17,10 @@ const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 /**
  * build.json for the page in `root`. `replace` gives other bytes for some files (a dev
- * server's index.html), so the listing matches what is served.
+ * server's index.html), so the listing matches what is served. `built` (an ISO date, by
+ * default now) orders versions: a page never moves to one built before the one it runs.
  */
-export function buildInfo(root, replace = {}) {
+export function buildInfo(root, replace = {}, built = new Date().toISOString()) {
   const manifest = JSON.parse(readFileSync(path.join(root, "models/predictor.json"), "utf8"));
   const router = ["pkg/routoo.js", "pkg/routoo_bg.wasm", "models/predictor.json",
     ...[manifest.encoder, manifest.tokenizer, manifest.neighbours].map((f) => `models/${f.file}`)];
@@ -32,5 +33,5 @@ export function buildInfo(root, replace = {}) {
   }
   // The version names the whole listing: any file changed is another version.
   const version = digest(Object.entries(files).map(([n, f]) => `${f.sha256} ${f.bytes} ${n}\n`).join(""));
-  return { version, router, files };
+  return { version, built, router, files };
 }

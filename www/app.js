@@ -9,7 +9,8 @@ import { hostInfo, smallText } from "./store.js";
 const $ = (id) => document.getElementById(id);
 // The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
 const EMULATOR = document.querySelector('meta[name="routoo-emulator"]')?.content;
-const STORE = { pool: "routoo.pool", keys: "routoo.keys", emulator: "routoo.emulator", budget: "routoo.budget" };
+const STORE = { pool: "routoo.pool", keys: "routoo.keys", emulator: "routoo.emulator", budget: "routoo.budget",
+  local: "routoo.local" };
 
 const state = {
   defaults: null, // pool.json
@@ -98,6 +99,47 @@ function callKeys() {
   return { [EMULATOR]: "emulator" };
 }
 
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/** Base URLs of the pool's servers on this machine that are on in the table. */
+function localBases() {
+  const local = (b) => {
+    try {
+      const u = new URL(b);
+      return u.protocol === "http:" && LOOPBACK.test(u.hostname);
+    } catch {
+      return false;
+    }
+  };
+  return [...new Set(models().filter(isOn).map((m) => m.baseUrl).filter(local))];
+}
+
+/** The servers on this machine the router may probe and call: none until the user turns them on. */
+const callLocal = () => ($("local").checked && !$("emulator").checked ? localBases() : []);
+
+/**
+ * Turns local servers on or off. In the extension, a local server is reached through an
+ * optional host permission, asked for here (the click is the user's gesture) and given back
+ * when turned off; refused, the switch stays off.
+ */
+async function localChanged() {
+  const on = $("local").checked;
+  const permissions = globalThis.chrome?.permissions;
+  if (permissions?.request) {
+    const origins = [...new Set(localBases().map((b) => `${new URL(b).origin}/*`))];
+    try {
+      if (on && !(await permissions.request({ origins }))) throw new Error("permission refused");
+      if (!on) await permissions.remove({ origins }).catch(() => {});
+    } catch (e) {
+      $("local").checked = false;
+      notice(`Local models stay off: the browser did not let routoo reach them (${e.message}).`);
+    }
+  }
+  save(STORE.local, $("local").checked);
+  refreshCallable();
+  route();
+}
+
 function providers() {
   return [...new Set(models().map((m) => m.provider))];
 }
@@ -105,7 +147,7 @@ function providers() {
 /** Asks the router which providers the keys can call (servers on this machine included). */
 async function refreshCallable() {
   if (!state.ready) return;
-  state.callable = await router?.callable(callKeys()).catch(() => []) ?? [];
+  state.callable = await router?.callable(callKeys(), callLocal()).catch(() => []) ?? [];
   renderPool();
 }
 
@@ -134,12 +176,26 @@ async function startRouter() {
   }
   const rejected = [];
   for (const a of state.added) {
-    await loading.addHeads(a.heads).catch((e) => rejected.push({ id: a.id, error: e.message }));
+    // Stored models pass the same rule as an import: an old store may hold one that does not.
+    await loading.checkEntry(state.defaults, added.modelOf(a.heads))
+      .then(() => loading.addHeads(a.heads))
+      .catch((e) => rejected.push({ id: a.id, error: e.message }));
   }
   for (const r of rejected) {
     state.added = state.added.filter((a) => a.id !== r.id);
     added.forget(r.id).catch(() => {});
-    notice(`Your model ${r.id} no longer fits this version's predictor and was removed (${r.error}); calibrate it again.`);
+    notice(`Your model ${r.id} was removed: ${r.error}. Calibrate or import it again.`);
+  }
+  // A stored key the router would refuse (an unknown provider, a bad character) is dropped
+  // alone, with a notice; the others stay.
+  for (const [to, key] of Object.entries(state.keys)) {
+    try {
+      await loading.callable({ [to]: key });
+    } catch (e) {
+      delete state.keys[to];
+      if ($("remember").checked) save(STORE.keys, state.keys);
+      notice(`A saved key for ${to} was dropped: ${e.message}`);
+    }
   }
   try {
     // A model the bundle has no heads for (and that borrows none) has nothing to be estimated with.
@@ -248,13 +304,16 @@ function updated({ status, version, error }) {
   if (version) document.body.dataset.pinned = version;
   if (status === "updated") notice("A new version of routoo is ready: reload the page to use it.");
   if (status === "failed") console.warn(`routoo: update not installed (${error}); this version stays in use`);
+  if (status === "older") notice(`The site offers an older version of routoo, which was refused (${error}); this version stays in use.`);
 }
 
 // ---- Budget ----
 
 function costRange() {
-  const costs = state.curve.points.map((p) => p.costPer1k).filter((c) => c > 0);
+  const costs = state.curve.points.map((p) => p.costPer1k).filter((c) => Number.isFinite(c) && c > 0);
   // From the cheapest routing's spend to the richest's: every setting buys a point of the curve.
+  // A curve that costs nothing anywhere (free models only) has no range: every budget buys it all.
+  if (!costs.length) return { lo: 0, hi: 0 };
   const hi = Math.max(...costs);
   return { lo: Math.max(Math.min(...costs), hi / 1e4), hi };
 }
@@ -262,7 +321,9 @@ function costRange() {
 function budget() {
   if (!state.curve) return undefined;
   const { lo, hi } = costRange();
-  return lo * (hi / lo) ** (Number($("budget").value) / 1000);
+  if (!(hi > 0)) return 0;
+  const b = lo * (hi / lo) ** (Number($("budget").value) / 1000);
+  return Number.isFinite(b) && b >= 0 ? b : hi;
 }
 
 /**
@@ -298,13 +359,17 @@ function drawPlot(current) {
   const points = [...state.curve.points].filter((p) => p.costPer1k > 0)
     .sort((a, b) => a.costPer1k - b.costPer1k);
   const { lo, hi } = costRange();
+  plot.querySelectorAll(":not(title):not(desc)").forEach((n) => n.remove());
+  if (!points.length) {
+    $("plot-desc").textContent = `Every model on costs nothing: any budget buys ${pct(current.quality)}.`;
+    return;
+  }
   const qs = points.map((p) => p.quality);
   const qlo = Math.min(...qs) - 0.02;
   const qhi = Math.max(...qs) + 0.02;
   const [l, r, t, bottom] = [40, 310, 10, 140];
   const x = (c) => l + (r - l) * Math.log(Math.max(c, lo) / lo) / Math.log(hi / lo);
   const y = (q) => bottom - (bottom - t) * (q - qlo) / (qhi - qlo);
-  plot.querySelectorAll(":not(title):not(desc)").forEach((n) => n.remove());
   plot.append(
     svg("line", { x1: l, y1: bottom, x2: r, y2: bottom, class: "axis" }),
     svg("line", { x1: l, y1: t, x2: l, y2: bottom, class: "axis" }),
@@ -357,7 +422,7 @@ async function routed(asked) {
   const m = { callable: [] };
   try {
     [m.prediction, m.estimates, m.callable] = await Promise.all([loaded().predict(asked),
-      loaded().poolEstimates(asked), loaded().callable(callKeys())]);
+      loaded().poolEstimates(asked), loaded().callable(callKeys(), callLocal())]);
     m.decision = await loaded().route(asked, { ...routeOptions(), providers: m.callable });
     m.ms = performance.now() - t0;
   } catch (e) {
@@ -378,7 +443,7 @@ function renderChoice() {
   if (error) {
     chosen.textContent = !prediction ? error : (state.callable ?? []).length
       ? `No model can take this prompt: ${error}`
-      : "No model can be called yet: add an API key below, or turn on the local emulator.";
+      : "No model can be called yet: add an API key below, or turn on models served on this machine.";
     delete chosen.dataset.model;
     return;
   }
@@ -676,7 +741,13 @@ async function showOutlook(event) {
 
 async function calibrate() {
   let model;
-  try { model = formModel(); } catch (e) { $("add-status").textContent = e.message; return; }
+  try {
+    model = formModel();
+    await loaded().checkEntry(state.defaults, model);
+  } catch (e) {
+    $("add-status").textContent = e.message;
+    return;
+  }
   const key = $("add-key").value.trim();
   if (key) {
     state.keys[new URL(model.baseUrl).origin] = key;
@@ -684,6 +755,16 @@ async function calibrate() {
     renderKeys();
     keysChanged();
   }
+  // Calibration spends like any request: under the session cap, and counted in its spend.
+  const session = capOf("cap-session");
+  if (Number.isNaN(session)) { $("add-status").textContent = "A cap must be an amount in US$, 0 or more."; return; }
+  const left = session === undefined ? undefined : Math.max(0, session - state.spent);
+  if (left === 0) {
+    $("add-status").textContent = `The session cap of US$${session} is reached; raise it to calibrate.`;
+    return;
+  }
+  const worst = Number($("add-outlook").dataset.worst) || undefined;
+  const cap = [worst, left].filter((v) => v !== undefined);
   const probes = Number($("add-probes").value);
   $("add-start").disabled = true;
   $("add-stop").disabled = false;
@@ -702,6 +783,8 @@ async function calibrate() {
     }
     right += e.correct ? 1 : 0;
     spent += e.spent;
+    state.spent += e.spent;
+    showSpend();
     $("add-progress").value = e.index + 1;
     $("add-status").dataset.done = e.index + 1;
   };
@@ -709,8 +792,8 @@ async function calibrate() {
   let error;
   try {
     heads = await loaded().calibrate(called(model), {
-      probeSet: await loadProbes(), probes, keys: callKeys(),
-      maxCost: Number($("add-outlook").dataset.worst) || undefined, signal: controller.signal, onProgress: progress,
+      probeSet: await loadProbes(), probes, keys: callKeys(), local: callLocal(),
+      maxCost: cap.length ? Math.min(...cap) : undefined, signal: controller.signal, onProgress: progress,
     });
   } catch (e) {
     error = e.message;
@@ -755,6 +838,27 @@ async function addModel(heads) {
   route();
 }
 
+/**
+ * An imported file is untrusted: its model may take a default model's name only as that same
+ * model at prices no lower (the router's rule), and the user sees what it calls, where and at
+ * what price before it is added. Resolves to whether the user said yes.
+ */
+async function confirmImport(model) {
+  await loaded().checkEntry(state.defaults, model);
+  const price = (v) => (typeof v === "number" ? `US$${v}` : "no price");
+  $("import-what").textContent = `Add ${model.id}? It calls ${model.apiModel} at ${model.baseUrl} ` +
+    `(${model.provider}), at ${price(model.priceIn)} in and ${price(model.priceOut)} out per 1M tokens.`;
+  $("import-confirm").hidden = false;
+  try {
+    return await new Promise((resolve) => {
+      $("import-yes").onclick = () => resolve(true);
+      $("import-no").onclick = () => resolve(false);
+    });
+  } finally {
+    $("import-confirm").hidden = true;
+  }
+}
+
 async function importHeads() {
   const file = $("add-import").files[0];
   $("add-import").value = "";
@@ -763,8 +867,14 @@ async function importHeads() {
     if (file.size > added.MAX_IMPORT_BYTES) throw new Error(`the file has ${file.size} bytes; a heads file has a few thousand`);
     let heads;
     try { heads = JSON.parse(await file.text()); } catch { throw new Error("the file is not JSON"); }
+    const model = added.modelOf(heads);
+    if (!model) throw new Error("the file names no model (calibrations[0].model)");
+    if (!(await confirmImport(model))) {
+      $("add-status").textContent = `Not imported: ${model.id} was not added.`;
+      return;
+    }
     await addModel(heads);
-    $("add-status").textContent = `Imported ${added.modelOf(heads).id}.`;
+    $("add-status").textContent = `Imported ${model.id}.`;
   } catch (e) {
     $("add-status").textContent = `Not imported: ${e.message}`;
   }
@@ -857,7 +967,7 @@ async function send(event) {
   const asker = router;
   try {
     const reply = await loaded().ask(conversation(prompt), routeOptions(), {
-      keys: callKeys(), maxCost: cap, signal: controller.signal,
+      keys: callKeys(), local: callLocal(), maxCost: cap, signal: controller.signal,
       onText: (text) => $("answer").append(text),
       onEvent: showEvent,
     });
@@ -968,6 +1078,7 @@ async function main() {
   $("remember").checked = Object.keys(state.keys).length > 0;
   $("emulator").checked = Boolean(EMULATOR) && load(STORE.emulator, false, (v) => typeof v === "boolean");
   $("emulator").closest(".check").hidden = !EMULATOR;
+  $("local").checked = load(STORE.local, false, (v) => typeof v === "boolean");
   $("emulator-hint").hidden = !EMULATOR;
   $("budget").value = load(STORE.budget, $("budget").value,
     (v) => (typeof v === "number" || typeof v === "string") && Number.isFinite(Number(v)));
@@ -999,6 +1110,7 @@ async function main() {
     else localStorage.removeItem(STORE.keys);
   });
   $("emulator").addEventListener("change", () => { save(STORE.emulator, $("emulator").checked); poolChanged(); });
+  $("local").addEventListener("change", localChanged);
   $("keys-clear").addEventListener("click", () => {
     state.keys = {};
     $("remember").checked = false;

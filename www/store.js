@@ -39,7 +39,17 @@ export function checkedInfo(text) {
   } catch {
     return null;
   }
-  return typeof info.version === "string" && DIGEST.test(info.version) ? info : null;
+  const stamped = info.built === undefined || (typeof info.built === "string" && Number.isFinite(Date.parse(info.built)));
+  return typeof info.version === "string" && DIGEST.test(info.version) && stamped ? info : null;
+}
+
+/**
+ * Whether `next` was built before `current`: a host rolled back. A listing without a stamp
+ * predates stamps, so it is older than any stamped one.
+ */
+export function builtBefore(next, current) {
+  if (current?.built === undefined) return false;
+  return next.built === undefined || Date.parse(next.built) < Date.parse(current.built);
 }
 
 /** Most bytes read of a small file of the page (build.json, pool.json): each is a few kB. */

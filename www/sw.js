@@ -4,7 +4,9 @@
 // staged in the background: each of its files fetched and checked into the store, and only
 // when all have passed does it become current, for the next load. An update cut off or
 // half-bad on the host leaves the current version whole. Provider calls are never touched.
-import { CURRENT, checkedInfo, openBlobs, blobKey, pinnedVersion, smallText, verified, LoadError } from "./store.js";
+import {
+  CURRENT, builtBefore, checkedInfo, openBlobs, blobKey, pinnedVersion, smallText, verified, LoadError,
+} from "./store.js";
 
 /** Caches of earlier releases of this file. */
 const RETIRED = ["routoo-shell-v1", "routoo-files-v1"];
@@ -21,7 +23,8 @@ const KEPT = ["content-security-policy", "x-content-type-options", "referrer-pol
  * Fetches the host's build.json and, when it is another version than the current one, checks
  * every file of it into the store, then makes it current and drops files no longer named.
  * Resolves to { status, version }, status "current" (nothing new), "pinned" (the first
- * version) or "updated" (used from the next load); rejects with what stopped it.
+ * version), "updated" (used from the next load) or "older" (refused: built before the current
+ * one); rejects with what stopped it.
  */
 async function stage() {
   let response;
@@ -36,6 +39,11 @@ async function stage() {
   if (!info) throw new LoadError("checksum", "the host's build.json is not a build listing");
   const was = await current();
   if (was?.info.version === info.version) return { status: "current", version: info.version };
+  // Versions only move forward: an older listing is a host rolled back (or replaying one).
+  if (was && builtBefore(info, was.info)) {
+    return { status: "older", version: was.info.version, error: `the host offers a version built ` +
+      `${info.built ?? "before build stamps"}, older than this one (${was.info.built})` };
+  }
   const blobs = await openBlobs();
   // One at a time: an update in the background should not crowd the page's own requests.
   for (const [name, spec] of Object.entries(info.files)) {

@@ -92,23 +92,23 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   assert.equal(await rows.count(), POOL.models.length);
   const meters = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
   assert.ok(meters.every((q) => q > 0 && q < 1), "a predicted quality for every model");
+  // Without keys, and with the servers on this machine off (as they start), nothing can be
+  // called: it says what to do, and still predicts.
+  assert.match(await page.textContent("#choice"), /No model can be called yet: add an API key/);
+  assert.equal(await page.locator("#pool tr.chosen").count(), 0);
+  // Turned on, the pool's local servers can be (each is probed before a prompt goes there).
+  await routed(page, () => page.check("#local"));
   assert.equal(await page.locator("#pool tr.chosen").count(), 1);
   const chosen = await page.getAttribute("#choice", "data-model");
   assert.equal(await page.getAttribute("#pool tr.chosen", "data-model"), chosen);
-  // Without keys only servers on this machine can be called; the others say why.
+  assert.equal(POOL.models.find((m) => m.id === chosen).provider, "local");
   const status = await page.textContent(`#pool tr[data-model="${POOL.models[0].id}"] td:last-child`);
   assert.match(status, /No API key for openai/);
   await shot(page, "01-estimates");
-
-  // With the local models off too, nothing can be called: it says what to do, and still predicts.
-  for (const m of POOL.models.filter((m) => m.provider === "local")) {
-    await routed(page, () => page.uncheck(`#pool tr[data-model="${m.id}"] input[type=checkbox]`));
-  }
-  assert.match(await page.textContent("#choice"), /No model can be called yet: add an API key/);
+  await routed(page, () => page.uncheck("#local"));
   assert.equal(await page.locator("#pool tr.chosen").count(), 0);
   const still = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
   assert.ok(still.every((q) => q > 0), "predictions stay on screen");
-  await routed(page, () => page.click("#pool-reset"));
 
   // Warm: everything from Cache Storage, the app's files revalidated.
   await page.waitForFunction(async () => (await navigator.serviceWorker.ready).active !== null);
@@ -368,17 +368,81 @@ test("Add a model: the cost first, then probes with progress and Stop; it joins 
     ["knows:mmlu-pro", "https://api.example.com/v1"]);
   await page.click('#added button[aria-label="Remove reader"]');
   await page.waitForFunction(() => !document.querySelector('#pool tr[data-model="reader"]'));
+  // An import says what it calls, where and at what price, and waits for a yes.
   await page.setInputFiles("#add-import", file);
+  await page.waitForSelector("#import-confirm:not([hidden])");
+  assert.match(await page.textContent("#import-what"),
+    /Add reader\? It calls knows:mmlu-pro at https:\/\/api\.example\.com\/v1 \(openai\), at US\$1 in and US\$2 out/);
+  await page.click("#import-yes");
   await page.waitForFunction(() => /Imported reader/.test(document.getElementById("add-status").textContent));
   await page.waitForSelector('#pool tr[data-model="reader"]', { timeout: 30_000 });
   // A file from another bundle's space is refused, saying why.
   const foreign = `${file}.foreign.json`;
   writeFileSync(foreign, JSON.stringify({ ...heads, encoder: "0".repeat(64) }));
   await page.setInputFiles("#add-import", foreign);
+  await page.click("#import-yes");
   await page.waitForFunction(() => /Not imported/.test(document.getElementById("add-status").textContent));
   assert.match(await page.textContent("#add-status"), /calibrate again with this bundle/);
+  // A file may not take a default model's name to call another model, nor lower its price.
+  const luna = POOL.models.find((m) => !m.historical && m.priceIn > 0);
+  const other = POOL.models.find((m) => m.provider === luna.provider && m.apiModel !== luna.apiModel);
+  const posing = (model) => ({ ...heads, heads: [{ ...heads.heads[0], id: luna.id }],
+    calibrations: [{ ...heads.calibrations[0], model }] });
+  for (const [name, model, says] of [
+    ["impostor", { ...luna, apiModel: other.apiModel, baseUrl: other.baseUrl, priceIn: 0, priceOut: 0 }, /needs a name of its own/],
+    ["cheaper", { ...luna, priceIn: 0, priceOut: 0 }, /never lowered/],
+  ]) {
+    const path = `${file}.${name}.json`;
+    writeFileSync(path, JSON.stringify(posing(model)));
+    await page.evaluate(() => { document.getElementById("add-status").textContent = ""; });
+    await page.setInputFiles("#add-import", path);
+    await page.waitForFunction(() => /Not imported/.test(document.getElementById("add-status").textContent));
+    assert.match(await page.textContent("#add-status"), says, name);
+    assert.equal(await page.isHidden("#import-confirm"), true, `${name}: offered for a yes`);
+  }
+  assert.equal(await page.locator(`#added li[data-model="${luna.id}"]`).count(), 0);
   await page.click('#added button[aria-label="Remove reader"]');
   await page.waitForFunction(() => !document.querySelector('#pool tr[data-model="reader"]'));
+});
+
+test("calibration spends under the session cap and counts in the session's spend", async () => {
+  await page.check("#emulator");
+  for (const [id, value] of [["#add-id", "capped"], ["#add-provider", "openai"], ["#add-api", "knows:mmlu-pro"],
+    ["#add-base", "https://api.example.com/v1"], ["#add-in", "1"], ["#add-out", "2"]]) await page.fill(id, value);
+  await page.selectOption("#add-probes", "25");
+  const posts = async () => (await (await fetch(`${EMULATOR}/_calls`)).json())
+    .filter((c) => c.method === "POST" && c.path.includes("/chat/completions")).length;
+  const spentNow = async () => Number(await page.getAttribute("#session", "data-spent"));
+  const calibrateUnder = async (room) => {
+    await page.fill("#cap-session", String((await spentNow()) + room));
+    await page.click("#add-estimate");
+    await page.waitForFunction(() => !document.getElementById("add-start").disabled);
+    await page.evaluate(() => { document.getElementById("add-status").textContent = ""; });
+    await page.click("#add-start");
+    await page.waitForFunction(() => /capped calibrated|Calibration failed|cap .* is reached/
+      .test(document.getElementById("add-status").textContent), null, { timeout: 60_000 });
+    return page.textContent("#add-status");
+  };
+  // Not even one probe's worst case fits: nothing is sent.
+  const before = await posts();
+  const spent0 = await spentNow();
+  assert.match(await calibrateUnder(0.00001), /Calibration failed: .*not called/);
+  assert.equal(await posts(), before, "a probe was sent past the session cap");
+  assert.equal(await spentNow(), spent0);
+  // Room for a few: it ends early at the cap, and what it spent is the session's.
+  // Room for a few probes' real cost (about US$0.00014 each here), and never more than their
+  // worst case allows.
+  const room = 0.0015;
+  const status = await calibrateUnder(room);
+  assert.match(status, /capped calibrated: \d+ of \d+ probes right, US\$[\d.]+ spent \(ended early/);
+  const sent = (await posts()) - before;
+  assert.ok(sent > 0 && sent < 25, `${sent} probes sent`);
+  const spent1 = await spentNow();
+  assert.ok(spent1 > spent0 && spent1 <= spent0 + room + 1e-12, `session spend ${spent0} -> ${spent1}`);
+  assert.match(await page.textContent("#session"), new RegExp(`US\\$${spent1.toFixed(6)}`));
+  await page.fill("#cap-session", "");
+  await page.click('#added button[aria-label="Remove capped"]');
+  await page.waitForFunction(() => !document.querySelector('#pool tr[data-model="capped"]'));
 });
 
 test("keys stay in memory unless remembered, and clear on request", async () => {
@@ -413,6 +477,20 @@ test("corrupt or smuggled saved settings are dropped with a notice, and the page
   await firstEstimate(p, site.url);
   assert.match(await p.textContent("#notice"), /Saved pool settings were unreadable/);
   await p.click("#pool-reset");
+  // Well-formed state that used to stop every route: a key for a provider with no official
+  // origin, beside a good one, and prices that make every model free.
+  const free = Object.fromEntries(POOL.models.map((m) => [m.id, { priceIn: 0, priceOut: 0 }]));
+  await setUp({ "routoo.keys": JSON.stringify({ nobody: "k-1", openai: "sk-kept" }),
+    "routoo.pool": JSON.stringify({ prices: free }) });
+  await firstEstimate(p, site.url);
+  assert.match(await p.textContent("#notice"), /A saved key for nobody was dropped: .*no official API origin/);
+  assert.deepEqual(JSON.parse(await p.evaluate(() => localStorage.getItem("routoo.keys"))), { openai: "sk-kept" });
+  assert.equal(await p.inputValue("#key-openai"), "sk-kept");
+  await routed(p, () => p.fill("#prompt", "What is the capital of Peru?"));
+  assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes with every model free");
+  assert.doesNotMatch(await p.textContent("body"), /NaN/);
+  await p.click("#pool-reset");
+  await p.evaluate(() => localStorage.removeItem("routoo.keys"));
   await p.close();
 });
 
@@ -550,6 +628,41 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
   }
 });
 
+test("on a host that sends only the <meta> policy, the router's worker reaches no port the user did not turn on", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  const listening = await start({ listModels: true }); // a model server outside connect-src
+  let host;
+  try {
+    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+    const template = pool.models.find((m) => m.provider === "local");
+    pool.models = pool.models.filter((m) => m.provider !== "local");
+    pool.models.push({ ...template, baseUrl: `${listening.url}/v1` });
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
+    writeBuildInfo(root);
+    host = await serve(0, root, { policy: false }); // no header: the worker is not bound by the page's policy
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await routed(p, () => p.fill("#prompt", "Prove that the square root of 2 is irrational."));
+    assert.doesNotMatch(await p.textContent("#choice"), /\(local\)/, "a local model offered while off");
+    await p.click("#send");
+    await p.waitForFunction(() => !document.getElementById("error").hidden ||
+      document.getElementById("answer-meta").dataset.model, null, { timeout: 30_000 });
+    assert.deepEqual(listening.calls, [], "the worker reached a port nobody turned on");
+    // Turned on, the server is probed, then asked.
+    await routed(p, () => p.check("#local"));
+    await p.click("#send");
+    await p.waitForSelector("#answer-meta[data-model]", { timeout: 60_000 });
+    const calls = listening.calls.map((c) => `${c.method} ${c.path}`);
+    assert.ok(calls.includes("GET /v1/models") && calls.includes("POST /v1/chat/completions"), calls.join(", "));
+  } finally {
+    if (host) await closeHost(host);
+    await listening.close();
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a host that answers build.json with an HTML fallback or an oversized one leaves the pinned version in use", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
@@ -570,6 +683,7 @@ test("a host that answers build.json with an HTML fallback or an oversized one l
     writeFileSync(`${root}/build.json`, "<!doctype html><html><body>Not here</body></html>");
     await firstEstimate(p, site2.url);
     await updateChecked(p, "failed");
+    await routed(p, () => p.check("#local")); // no keys here: the local models are what can be chosen
     await routed(p, () => p.fill("#prompt", "Which planet is largest?"));
     assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the pinned version");
     assert.equal(await p.getAttribute("body", "data-version"), version);
@@ -659,6 +773,7 @@ test("an update cut off or half-bad on the host leaves the pinned version workin
     // Offline, version A loads whole and routes.
     await closeHost(host);
     await firstEstimate(p, host.url);
+    if (!(await p.isChecked("#local"))) await routed(p, () => p.check("#local")); // no keys: local models
     await routed(p, () => p.fill("#prompt", "Offline after a failed update: which model?"));
     assert.ok(await p.getAttribute("#choice", "data-model"));
     assert.equal(await p.getAttribute("body", "data-version"), a);
@@ -679,6 +794,18 @@ test("an update cut off or half-bad on the host leaves the pinned version workin
     const info = JSON.parse(readFileSync(`${root}/build.json`, "utf8"));
     const wanted = new Set(Object.values(info.files).map((f) => `https://routoo.invalid/sha256/${f.sha256}`));
     assert.deepEqual(stored.filter((u) => !wanted.has(u)), ["https://routoo.invalid/current"]);
+
+    // The host rolls back to A's files and a listing built before B's: refused, B stays.
+    writeFileSync(`${root}/pool.json`, JSON.stringify({ ...pool, models: pool.models.map((m, i) =>
+      (i === 0 ? { ...m, priceIn: Number(priceA) } : m)) }, null, 2));
+    writeFileSync(`${root}/worker.js`, worker);
+    const older = writeBuildInfo(root, new Date(Date.parse(info.built) - 60_000).toISOString()).version;
+    assert.notEqual(older, b);
+    await firstEstimate(p, host.url);
+    await updateChecked(p, "older");
+    assert.match(await p.textContent("#notice"), /offers an older version of routoo, which was refused/);
+    await firstEstimate(p, host.url);
+    assert.equal(await p.getAttribute("body", "data-version"), b, "still B after a rollback");
   } finally {
     if (host?.server.listening) await closeHost(host);
     await fresh.close();

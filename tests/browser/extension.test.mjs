@@ -40,10 +40,12 @@ test("the context menu's entry opens the page with the selection as the prompt, 
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
   assert.equal(await page.inputValue("#prompt"), "Translate 'good night' into French.");
-  await page.waitForSelector("#choice[data-model]");
+  // No key and no local server turned on: nothing to choose until the emulator is on.
+  await page.waitForFunction(() => /No model can be called yet/.test(document.getElementById("choice").textContent));
   assert.equal(await page.locator("#pool tbody tr").count() > 0, true);
 
   await page.check("#emulator");
+  await page.waitForSelector("#choice[data-model]");
   await page.waitForFunction(() => /openai|anthropic|gemini|local/.test(document.getElementById("choice").textContent));
   await page.click("#send");
   await page.waitForSelector("#answer-meta[data-model]", { timeout: 60_000 });
@@ -97,4 +99,34 @@ test("make extension's zip is what the Chrome Web Store takes: the extension's f
   assert.equal(manifest.manifest_version, 3);
   assert.doesNotMatch(manifest.content_security_policy.extension_pages, /127\.0\.0\.1:8787/, "a store build names no emulator");
   for (const name of names) assert.deepEqual(zip[name], new Uint8Array(readFileSync(`${dir}/${name}`)), name);
+});
+
+test("a server on this machine is no standing host permission: it is asked for when the user turns local models on", async () => {
+  const manifest = JSON.parse(readFileSync(buildExtension(`${TMP}/store-local`) + "/manifest.json", "utf8"));
+  const local = (p) => /^http:\/\/(localhost|127\.|\[::1\])/.test(p);
+  assert.deepEqual(manifest.host_permissions.filter(local), [], "no standing permission for a local port");
+  assert.ok(manifest.host_permissions.every((p) => p.startsWith("https://")), manifest.host_permissions.join(" "));
+  const pool = JSON.parse(readFileSync("www/pool.json", "utf8"));
+  const wanted = [...new Set(pool.models.map((m) => new URL(m.baseUrl)).filter((u) => local(u.href))
+    .map((u) => `${u.origin}/*`))].sort();
+  assert.deepEqual([...manifest.optional_host_permissions].sort(), wanted);
+
+  // The request path: turning local models on asks for exactly those origins; refused, the
+  // switch goes back off and nothing local is callable. (Headless Chromium grants nothing.)
+  const origin = worker.url().replace(/\/background\.js$/, "");
+  const page = await context.newPage();
+  await page.goto(`${origin}/index.html`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 120_000 });
+  await page.evaluate(() => {
+    window.__asked = [];
+    chrome.permissions.request = async (p) => { window.__asked.push(p); return false; };
+  });
+  await page.click("#local"); // the stub refuses at once, so the box does not stay checked
+  await page.waitForFunction(() => window.__asked.length === 1 && !document.getElementById("local").checked);
+  const asked = await page.evaluate(() => window.__asked[0].origins);
+  const onInPage = [...new Set(pool.models.filter((m) => !m.historical).map((m) => new URL(m.baseUrl))
+    .filter((u) => local(u.href)).map((u) => `${u.origin}/*`))];
+  assert.deepEqual(asked.sort(), onInPage.sort());
+  assert.match(await page.textContent("#notice"), /Local models stay off/);
+  await page.close();
 });
