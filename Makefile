@@ -144,17 +144,18 @@ FUZZ_SECONDS ?= 600
 fuzz:
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-	@mkdir -p fuzz/corpus/providers fuzz/corpus/manifest fuzz/corpus/pool fuzz/corpus/csv fuzz/corpus/endpoint fuzz/corpus/predict
+	@mkdir -p fuzz/corpus/providers fuzz/corpus/manifest fuzz/corpus/pool fuzz/corpus/csv fuzz/corpus/endpoint fuzz/corpus/predict fuzz/corpus/heads
 	@i=0; for f in openai anthropic gemini; do \
 	  { printf "\\x$$(printf %02x $$i)\\x07"; cat tests/fixtures/streams/$$f.sse; } > fuzz/corpus/providers/seed-$$f; \
 	  i=$$((i+1)); done
 	@cp www/models/predictor.json fuzz/corpus/manifest/seed
 	@cp www/pool.json fuzz/corpus/pool/seed
+	@cp tests/fixtures/heads.json fuzz/corpus/heads/seed 2>/dev/null || printf '{"format": "routoo-heads", "encoder": "", "heads": []}' > fuzz/corpus/heads/seed
 	@head -c 4000 tests/fixtures/table.csv > fuzz/corpus/csv/seed
 	@printf 'https://api.openai.com/v1' > fuzz/corpus/endpoint/seed
 	@printf 'Prove that the square root of 2 is irrational.' > fuzz/corpus/predict/seed
 	@mkdir -p $(LOGS)
-	@for t in providers manifest pool csv endpoint predict; do \
+	@for t in providers manifest pool csv endpoint predict heads; do \
 	  echo "== fuzz $$t ($(FUZZ_SECONDS) s; log in $(LOGS)/fuzz-$$t.log)"; \
 	  cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	    > $(LOGS)/fuzz-$$t.log 2>&1; rc=$$?; \

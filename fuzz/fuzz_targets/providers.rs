@@ -26,4 +26,21 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(answer) = read {
         assert_eq!(answer.text, streamed);
     }
+    // Within a limit (byte 1 again): an answer that passes is within it, and no text past the
+    // limit's bound was shown.
+    let limit = u32::from(*size);
+    let chunks = body
+        .chunks(usize::from(*size).max(1))
+        .map(|c| Ok::<_, ProviderError>(c.to_vec()));
+    let mut shown = 0;
+    let read = futures_executor::block_on(sse::read_within(
+        format,
+        Some(limit),
+        futures_util::stream::iter(chunks),
+        |t| shown += t.len(),
+    ));
+    assert!(shown <= limit as usize * provider::MAX_BYTES_PER_TOKEN + provider::TEXT_SLACK_BYTES);
+    if let Ok(answer) = read {
+        assert!(provider::within_limit(&answer, limit).is_ok());
+    }
 });
