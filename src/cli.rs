@@ -191,6 +191,16 @@ struct Common {
     /// which study the routing data, always keep them.
     #[arg(long)]
     historical: bool,
+    /// Price the pool as it bills on this day (YYYY-MM-DD, UTC), scheduled price changes
+    /// included; by default today.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: Option<String>,
+}
+
+/// Today in UTC, as `YYYY-MM-DD`.
+fn today() -> String {
+    let d = time::OffsetDateTime::now_utc().date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 impl Common {
@@ -244,12 +254,15 @@ impl Common {
         Ok(predictor)
     }
 
+    /// The pool, priced for `--date` (today by default).
     fn pool(&self) -> Result<Pool> {
-        Ok(match &self.pool {
+        let listed = match &self.pool {
             Some(path) => Pool::from_json(&read_text(path)?)
                 .with_context(|| format!("in {}", path.display()))?,
             None => Pool::default_pool()?,
-        })
+        };
+        let day = self.date.clone().unwrap_or_else(today);
+        listed.priced_on(&day).context("--date")
     }
 }
 

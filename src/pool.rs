@@ -63,6 +63,60 @@ pub struct PoolModel {
     /// The page the prices were read from (an `https://` URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_source: Option<String>,
+    /// The prices come from a page other than the provider's own (`priceSource` names it):
+    /// shown as unconfirmed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub price_unconfirmed: bool,
+    /// Scheduled price changes, oldest first: each sets the prices from its day (UTC) on;
+    /// before the first, `priceIn` and `priceOut` hold. See [`Pool::priced_on`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<PriceChange>,
+}
+
+/// A price change a provider announced: from `from` (a UTC day, `YYYY-MM-DD`) on, the model
+/// costs `in` and `out` US$ per 1M tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceChange {
+    /// The first day (UTC) at these prices.
+    pub from: String,
+    /// US$ per 1M input tokens.
+    #[serde(rename = "in")]
+    pub price_in: f64,
+    /// US$ per 1M output tokens.
+    #[serde(rename = "out")]
+    pub price_out: f64,
+}
+
+/// Whether `day` is written `YYYY-MM-DD` with a month 01–12 and a day 01–31, so that days
+/// compare as strings.
+pub fn is_day(day: &str) -> bool {
+    let b = day.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r.clone()].iter().all(u8::is_ascii_digit);
+    if b.len() != 10
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !digits(0..4)
+        || !digits(5..7)
+        || !digits(8..10)
+    {
+        return false;
+    }
+    let two = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    (1..=12).contains(&two(5)) && (1..=31).contains(&two(8))
+}
+
+impl PoolModel {
+    /// The prices in force on `day` (`YYYY-MM-DD`, UTC): the last change from that day or
+    /// before, else `priceIn` and `priceOut`.
+    pub fn prices_on(&self, day: &str) -> (f64, f64) {
+        (self.prices.iter())
+            .rev()
+            .find(|c| c.from.as_str() <= day)
+            .map_or((self.price_in, self.price_out), |c| {
+                (c.price_in, c.price_out)
+            })
+    }
 }
 
 fn default_output_tokens() -> u32 {
@@ -122,6 +176,22 @@ impl Pool {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// The pool as it bills on `day` (`YYYY-MM-DD`, UTC): each model's `priceIn` and
+    /// `priceOut` set to the prices in force that day, its schedule kept. Price from the pool
+    /// as listed, not from one already priced for another day.
+    pub fn priced_on(&self, day: &str) -> Result<Pool> {
+        if !is_day(day) {
+            return Err(Error::Pool(format!(
+                "the day {day:?} is not a date; write it as YYYY-MM-DD"
+            )));
+        }
+        let mut pool = self.clone();
+        for m in &mut pool.models {
+            (m.price_in, m.price_out) = m.prices_on(day);
+        }
+        Ok(pool)
+    }
+
     /// Whether `entry`, imported or added by a user, may join this pool under its id. A new
     /// id may; a pool model's id only for that same model (provider, API model and base URL)
     /// at prices no lower than the pool's, so an import can neither take a model's place
@@ -140,11 +210,15 @@ impl Pool {
                 entry.id, ours.api_model, ours.base_url, entry.api_model, entry.base_url
             )));
         }
-        if entry.price_in < ours.price_in || entry.price_out < ours.price_out {
+        // Below no price the pool lists for it, today's or a scheduled one.
+        let floor = (ours.prices.iter()).fold((ours.price_in, ours.price_out), |(i, o), c| {
+            (i.max(c.price_in), o.max(c.price_out))
+        });
+        if entry.price_in < floor.0 || entry.price_out < floor.1 {
             return Err(Error::Pool(format!(
                 "{} is priced at US${}/{} per 1M tokens here, below the pool's US${}/{}: a \
                  model's prices can only be raised, never lowered, by an import",
-                entry.id, entry.price_in, entry.price_out, ours.price_in, ours.price_out
+                entry.id, entry.price_in, entry.price_out, floor.0, floor.1
             )));
         }
         Ok(())
@@ -190,15 +264,28 @@ impl Pool {
                     m.like.as_deref().unwrap_or_default()
                 )));
             }
+            let mut last: Option<&str> = None;
+            for change in &m.prices {
+                if !is_day(&change.from) || last.is_some_and(|l| l >= change.from.as_str()) {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has a price change from {:?}; changes are YYYY-MM-DD days, \
+                         oldest first, one a day",
+                        m.id, change.from
+                    )));
+                }
+                for (name, price) in [("in", change.price_in), ("out", change.price_out)] {
+                    if !price.is_finite() || price < 0.0 {
+                        return Err(Error::Pool(format!(
+                            "model {:?} has {name} {price} from {}; prices are US$ per 1M \
+                             tokens, 0 or more",
+                            m.id, change.from
+                        )));
+                    }
+                }
+                last = Some(&change.from);
+            }
             if let Some(date) = &m.price_date {
-                let ok = date.len() == 10
-                    && date.bytes().enumerate().all(|(i, b)| {
-                        if i == 4 || i == 7 {
-                            b == b'-'
-                        } else {
-                            b.is_ascii_digit()
-                        }
-                    });
+                let ok = is_day(date);
                 if !ok {
                     return Err(Error::Pool(format!(
                         "model {:?} has priceDate {date:?}; write it as YYYY-MM-DD",
@@ -291,6 +378,47 @@ mod tests {
             ..impostor
         };
         assert!(pool.admit(&renamed).is_ok(), "a name of its own");
+    }
+
+    #[test]
+    fn scheduled_prices_apply_from_their_day_in_utc() {
+        let entry = |prices: &str| {
+            format!(
+                r#"{{"models": [{{"id": "argon", "provider": "google", "apiModel": "argon",
+                "baseUrl": "https://generativelanguage.googleapis.com/v1beta", "priceIn": 2,
+                "priceOut": 10, "contextWindow": 1000, "latencyMs": 100, "prices": {prices}}}]}}"#
+            )
+        };
+        let pool = Pool::from_json(&entry(
+            r#"[{"from": "2026-12-01", "in": 4, "out": 20}, {"from": "2027-03-01", "in": 3, "out": 15}]"#,
+        ))
+        .unwrap();
+        let on = |day: &str| {
+            let m = &pool.priced_on(day).unwrap().models[0];
+            (m.price_in, m.price_out)
+        };
+        assert_eq!(on("2026-11-30"), (2.0, 10.0));
+        assert_eq!(on("2026-12-01"), (4.0, 20.0));
+        assert_eq!(on("2027-02-28"), (4.0, 20.0));
+        assert_eq!(on("2027-03-01"), (3.0, 15.0));
+        assert_eq!(
+            pool.priced_on("2026-12-01").unwrap().models[0].prices.len(),
+            2
+        );
+        assert!(pool.priced_on("1 Dec 2026").is_err());
+        for bad in [
+            r#"[{"from": "2026-12-01", "in": 4, "out": 20}, {"from": "2026-11-01", "in": 3, "out": 15}]"#,
+            r#"[{"from": "2026-13-01", "in": 4, "out": 20}]"#,
+            r#"[{"from": "2026-12-01", "in": -4, "out": 20}]"#,
+            r#"[{"from": "2026-12-01", "in": 4}]"#,
+        ] {
+            assert!(Pool::from_json(&entry(bad)).is_err(), "{bad}");
+        }
+        // An import may not undercut any price the schedule lists.
+        let mut old = pool.models[0].clone();
+        old.prices.clear();
+        let err = pool.admit(&old).unwrap_err().to_string();
+        assert!(err.contains("never lowered"), "{err}");
     }
 
     #[test]

@@ -508,3 +508,63 @@ fn calibrate_checks_its_out_file_before_a_probe_is_sent() {
         serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
     assert_eq!(heads["heads"][0]["id"], "reader");
 }
+
+/// A scheduled price change takes effect on its day (UTC): the same prompt routed the day
+/// before and the day of Gemini 4 Argon's change is priced at each day's price.
+#[test]
+fn route_prices_the_pool_as_it_bills_on_the_day() {
+    let pool: serde_json::Value = serde_json::from_slice(&common::read("www/pool.json")).unwrap();
+    let models = pool["models"].as_array().unwrap();
+    let scheduled = models
+        .iter()
+        .find(|m| m["prices"].as_array().is_some_and(|p| !p.is_empty()))
+        .expect("the default pool schedules a price change");
+    let id = scheduled["id"].as_str().unwrap();
+    let change = &scheduled["prices"][0];
+    let day = change["from"].as_str().unwrap();
+    let before_day = {
+        // The day before, for a change on the first of a month or any other day.
+        let (y, m, d): (i32, u32, u32) = (
+            day[..4].parse().unwrap(),
+            day[5..7].parse().unwrap(),
+            day[8..].parse().unwrap(),
+        );
+        match (m, d) {
+            (1, 1) => format!("{}-12-31", y - 1),
+            (_, 1) => format!("{y}-{:02}-28", m - 1),
+            _ => format!("{y}-{m:02}-{:02}", d - 1),
+        }
+    };
+    let others: Vec<&str> = (models.iter())
+        .filter_map(|m| m["id"].as_str())
+        .filter(|m| *m != id)
+        .collect();
+    let cost = |date: &str| {
+        let (ok, stdout, stderr) = routoo(&[
+            "route",
+            "--json",
+            "--historical",
+            "--date",
+            date,
+            "--exclude",
+            &others.join(","),
+            "Prove that the square root of 2 is irrational.",
+        ]);
+        assert!(ok, "{stderr}");
+        let decision: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(decision["choice"]["model"], id);
+        decision["choice"]["cost"]["usd"].as_f64().unwrap()
+    };
+    let (before, after) = (cost(&before_day), cost(day));
+    let ratio =
+        |a: &serde_json::Value, b: &serde_json::Value| a.as_f64().unwrap() / b.as_f64().unwrap();
+    // Input and output prices move by the same factor in this change; the estimate follows.
+    let factor = ratio(&change["in"], &scheduled["priceIn"]);
+    assert!((ratio(&change["out"], &scheduled["priceOut"]) - factor).abs() < 1e-9);
+    assert!(
+        (after / before - factor).abs() < 1e-6,
+        "{before} on {before_day}, {after} on {day}"
+    );
+    let (ok, _, stderr) = routoo(&["route", "--date", "2026-13-01", "hello"]);
+    assert!(!ok && stderr.contains("write it as YYYY-MM-DD"), "{stderr}");
+}

@@ -79,8 +79,15 @@ function models() {
   // uncalibrated or borrowed its estimates).
   const own = state.added.map((a) => added.modelOf(a.heads));
   const mine = new Set(own.map((m) => m.id));
-  return [...state.defaults.models.filter((m) => !mine.has(m.id)), ...own]
-    .map((m) => ({ ...m, ...(state.edits.prices[m.id] ?? {}) }));
+  return [...state.defaults.models.filter((m) => !mine.has(m.id)), ...own].map((m) => {
+    const edit = state.edits.prices[m.id];
+    return edit ? { ...m, ...edit, prices: undefined } : m;
+  });
+}
+
+/** The router's pool by id, priced for today (UTC) with scheduled changes applied. */
+async function pricedModels(router) {
+  return new Map((await router.pool()).models.map((m) => [m.id, m]));
 }
 
 /** A model is on unless turned off; a historical one (no longer served) only once turned on. */
@@ -203,6 +210,7 @@ async function startRouter() {
     const estimable = (m) => known.has(m.id) || m.like || m.uncalibrated;
     const pool = routedPool();
     await loading.setPool({ ...pool, models: pool.models.filter(estimable) });
+    state.priced = await pricedModels(loading);
     const [curve, keyOrigins, askDefaults] = await Promise.all([loading.curve(), loading.keyOrigins(),
       loading.askDefaults()]);
     router = loading;
@@ -504,6 +512,7 @@ function renderPool() {
       : m.historical ? `${m.provider}, historical: no longer served, kept to compare`
       : m.like ? `${m.provider}, estimates borrowed from ${m.like}`
       : m.uncalibrated ? `${m.provider}, uncalibrated: routed as an average model` : m.provider;
+    if (m.priceUnconfirmed) provider.textContent += "; price unconfirmed";
     const calibrateIt = m.uncalibrated || m.like ? [document.createElement("br"), calibrateButton(m)] : [];
 
     const q = quality.get(m.id);
@@ -513,11 +522,18 @@ function renderPool() {
     const qText = document.createElement("span");
     qText.textContent = q === undefined ? "—" : pct(q);
 
+    // The price in force today, as the router prices the pool (scheduled changes applied).
+    const priced = state.priced?.get(m.id) ?? m;
     const price = (field) => {
       const input = document.createElement("input");
-      input.type = "number"; input.min = "0"; input.step = "any"; input.value = m[field];
+      input.type = "number"; input.min = "0"; input.step = "any"; input.value = priced[field];
       input.setAttribute("aria-label", `${m.id} US$ per 1M ${field === "priceIn" ? "input" : "output"} tokens`);
-      if (m.priceDate) input.title = `List price read on ${m.priceDate}${m.priceSource ? ` from ${m.priceSource}` : ""}`;
+      if (m.priceDate) {
+        input.title = `List price read on ${m.priceDate}${m.priceSource ? ` from ${m.priceSource}` : ""}` +
+          (m.priceUnconfirmed ? "; unconfirmed: not the provider's own page" : "") +
+          (m.prices?.length ? `; US$${m.priceIn} / ${m.priceOut} until ` +
+            m.prices.map((c) => `${c.from}, then US$${c.in} / ${c.out}`).join(" until ") : "");
+      }
       input.addEventListener("change", () => setPrice(m.id, field, input));
       return input;
     };
@@ -564,6 +580,7 @@ async function poolChanged() {
   if (!state.ready) return renderPool();
   try {
     await loaded().setPool(routedPool());
+    state.priced = await pricedModels(loaded());
     state.curve = await loaded().curve();
     hideError();
     showBudget();
@@ -587,7 +604,11 @@ function setPrice(id, field, input) {
     return showError(`A price must be a number of US$ per 1M tokens, 0 or more; ${id} keeps its price.`);
   }
   input.removeAttribute("aria-invalid");
-  state.edits.prices[id] = { ...(state.edits.prices[id] ?? {}), [field]: value };
+  // An edited price replaces the listed one, schedule and all: both fields start from the
+  // price in force, so editing one never brings back an old price in the other.
+  const now = state.priced?.get(id);
+  const base = now ? { priceIn: now.priceIn, priceOut: now.priceOut } : {};
+  state.edits.prices[id] = { ...base, ...(state.edits.prices[id] ?? {}), [field]: value };
   poolChanged();
 }
 
@@ -825,6 +846,7 @@ async function addModel(heads) {
   try {
     await loaded().addHeads(heads);
     await loaded().setPool(routedPool());
+    state.priced = await pricedModels(loaded());
     [state.curve, state.keyOrigins] = await Promise.all([loaded().curve(), loaded().keyOrigins()]);
   } catch (e) {
     state.added = previous;

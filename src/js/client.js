@@ -4,8 +4,8 @@ import { LoadError } from "./load.js";
 
 /** Router methods a `RouterWorker` forwards. */
 const METHODS = ["addHeads", "ask", "calibrate", "calibrationOutlook", "callable", "curve", "curvePoint",
-  "keyOrigins", "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "servingPool", "setPool",
-  "suggestPool"];
+  "date", "keyOrigins", "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "servingPool",
+  "setDate", "setPool", "suggestPool"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
 const STATICS = ["askDefaults", "checkEntry", "originOf"];
 

@@ -23,6 +23,9 @@ export interface LoadOptions {
   pool?: object | string;
   /** Without a pool, also route to the default pool's historical models (no longer served). */
   historical?: boolean;
+  /** Price the pool as it bills on this day (`YYYY-MM-DD`, UTC), scheduled changes included;
+   *  by default today. */
+  date?: string;
   /** Heads files to add (calibrated models), as `routoo calibrate` or `router.calibrate` wrote them. */
   heads?: (HeadsFile | string)[];
   /** Called as bytes arrive. */
@@ -49,8 +52,8 @@ export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "listing" |
 
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 type Forwarded = "addHeads" | "ask" | "calibrate" | "calibrationOutlook" | "callable" | "curve" | "curvePoint"
-  | "keyOrigins" | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool"
-  | "setPool" | "suggestPool";
+  | "date" | "keyOrigins" | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool"
+  | "setDate" | "setPool" | "suggestPool";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}

@@ -62,7 +62,8 @@ function listingBase(baseUrl) {
  * Loads the wasm and the bundle the package ships (or those under `baseUrl`), checked and
  * cached, and returns a router on `pool` with `heads` (calibrated models) added. Without a
  * pool it routes over the default pool's models served today; `historical: true` keeps the
- * routing data's models their providers no longer serve.
+ * routing data's models their providers no longer serve. Prices are those in force today (UTC),
+ * scheduled changes included, or on `date` (`YYYY-MM-DD`).
  *
  * `listing` loads another build instead (a site that pins its own files, as the demo does):
  * its `router` files, glue included, at their names under `baseUrl`. The glue is imported
@@ -72,7 +73,7 @@ function listingBase(baseUrl) {
  * @param {import("./index.js").LoadOptions} [options]
  * @returns {Promise<import("./routoo.js").Router>}
  */
-export async function loadRouter({ baseUrl, listing, pool, heads = [], historical = false, onProgress, signal,
+export async function loadRouter({ baseUrl, listing, pool, heads = [], historical = false, date, onProgress, signal,
   cache = CACHE } = {}) {
   let glue;
   let bytes;
@@ -92,6 +93,7 @@ export async function loadRouter({ baseUrl, listing, pool, heads = [], historica
   await glue.default({ module_or_path: bytes[named(names, "routoo_bg.wasm")] });
   const router = glue.Router.fromBytes(...bundle(bytes, names));
   for (const file of heads) router.addHeads(file);
+  if (date !== undefined) router.setDate(date);
   // The pool last, so it may name the models the heads add.
   if (pool !== undefined) router.setPool(pool);
   else if (!historical) router.setPool(router.servingPool());

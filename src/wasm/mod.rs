@@ -99,6 +99,11 @@ export interface PoolModel {
   /** When the prices were read (YYYY-MM-DD), and from which page. */
   priceDate?: string;
   priceSource?: string;
+  /** The prices come from a page other than the provider's own: unconfirmed. */
+  priceUnconfirmed?: boolean;
+  /** Scheduled price changes, oldest first: from `from` (a UTC day) on, `in` / `out` US$ per
+   *  1M tokens; before the first, priceIn / priceOut. A router prices by its `date()`. */
+  prices?: { from: string; in: number; out: number }[];
 }
 
 /** The models to route between (`expectedOutputTokens` defaults to 256). */
@@ -313,6 +318,12 @@ fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
     Conversation::new(messages).map_err(js_error)
 }
 
+/// Today in UTC, `YYYY-MM-DD`, by the page's clock.
+fn today() -> String {
+    let iso: String = js_sys::Date::new_0().to_iso_string().into();
+    iso.chars().take(10).collect()
+}
+
 /// Reads a pool given as a JSON string, a plain object, or nothing (the default pool).
 fn pool_from_js(pool: JsValue) -> Result<Pool, JsError> {
     if pool.is_undefined() || pool.is_null() {
@@ -358,6 +369,10 @@ fn sibling(manifest_url: &str, file: &str) -> String {
 #[wasm_bindgen(js_name = Router)]
 pub struct JsRouter {
     inner: Router,
+    /// The pool as given, before pricing: a new day re-prices it.
+    listed: Pool,
+    /// The day (UTC, `YYYY-MM-DD`) whose prices the router uses: today unless `setDate` says.
+    day: String,
     /// The last prompt's prediction: moving the budget re-routes without re-encoding.
     last: RefCell<Option<(Conversation, Prediction)>>,
 }
@@ -408,11 +423,30 @@ impl JsRouter {
     ) -> Result<JsRouter, JsError> {
         let predictor =
             Predictor::from_bytes(manifest, encoder, tokenizer, neighbours).map_err(js_error)?;
-        let inner = Router::new(predictor, pool).map_err(js_error)?;
+        let day = today();
+        let inner =
+            Router::new(predictor, pool.priced_on(&day).map_err(js_error)?).map_err(js_error)?;
         Ok(JsRouter {
             inner,
+            listed: pool,
+            day,
             last: RefCell::new(None),
         })
+    }
+
+    /// Prices the pool as it bills on `day` (`YYYY-MM-DD`, UTC) from now on, scheduled price
+    /// changes included; a router starts on today.
+    #[wasm_bindgen(js_name = setDate)]
+    pub fn set_date(&mut self, day: &str) -> Result<(), JsError> {
+        let priced = self.listed.priced_on(day).map_err(js_error)?;
+        self.inner.set_pool(priced).map_err(js_error)?;
+        self.day = day.to_string();
+        Ok(())
+    }
+
+    /// The day whose prices the router uses (`YYYY-MM-DD`, UTC).
+    pub fn date(&self) -> String {
+        self.day.clone()
     }
 
     fn prediction(&self, conversation: &Conversation) -> Result<Prediction, JsError> {
@@ -543,7 +577,11 @@ impl JsRouter {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "Pool | string")] pool: JsValue,
     ) -> Result<(), JsError> {
-        self.inner.set_pool(pool_from_js(pool)?).map_err(js_error)
+        let listed = pool_from_js(pool)?;
+        let priced = listed.priced_on(&self.day).map_err(js_error)?;
+        self.inner.set_pool(priced).map_err(js_error)?;
+        self.listed = listed;
+        Ok(())
     }
 
     /// The pool in use, as a plain object.
@@ -556,7 +594,7 @@ impl JsRouter {
     /// today route among. Throws when every model is historical.
     #[wasm_bindgen(js_name = servingPool, unchecked_return_type = "Pool")]
     pub fn serving_pool(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.pool().serving().map_err(js_error)?)
+        to_js(&self.listed.serving().map_err(js_error)?)
     }
 
     /// The pool's budget curve: `{points: [{lambda, costPer1k, quality}]}`.

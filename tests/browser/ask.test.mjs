@@ -399,3 +399,23 @@ test("thinking tokens count once in every format, and a stream past its limit is
     assert.ok(over.text.length <= 496 * 64 + 4096, `${provider}: ${over.text.length} bytes shown`);
   }
 });
+
+test("the router prices the pool for its date (UTC), scheduled changes included, and setDate moves it", async () => {
+  const scheduled = (await page.evaluate(() => window.router.pool().models)).filter((m) => m.prices?.length);
+  assert.ok(scheduled.length > 0, "the default pool schedules a price change");
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal(await page.evaluate(() => window.router.date()), today);
+  const { id, prices: [change] } = scheduled[0];
+  const priced = (day) => page.evaluate(({ day, id }) => {
+    window.router.setDate(day);
+    const m = window.router.pool().models.find((x) => x.id === id);
+    return [m.priceIn, m.priceOut];
+  }, { day, id });
+  const before = new Date(Date.parse(change.from) - 86_400_000).toISOString().slice(0, 10);
+  assert.notDeepEqual(await priced(before), [change.in, change.out], `before ${change.from}`);
+  assert.deepEqual(await priced(change.from), [change.in, change.out]);
+  const bad = await page.evaluate(() => { try { window.router.setDate("1 Dec"); return "accepted"; } catch (e) { return e.message; } });
+  assert.match(bad, /write it as YYYY-MM-DD/);
+  assert.equal(await page.evaluate(() => window.router.date()), change.from, "a refused date changes nothing");
+  await priced(today);
+});

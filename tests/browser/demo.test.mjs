@@ -92,6 +92,15 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   assert.equal(await rows.count(), POOL.models.length);
   const meters = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
   assert.ok(meters.every((q) => q > 0 && q < 1), "a predicted quality for every model");
+  // Prices as they bill today (UTC): a scheduled change in force shows, and a price read from
+  // a page other than the provider's says so.
+  const today = new Date().toISOString().slice(0, 10);
+  for (const m of POOL.models.filter((m) => m.prices?.length || m.priceUnconfirmed)) {
+    const row = `#pool tr[data-model="${m.id}"]`;
+    const now = [...(m.prices ?? [])].reverse().find((c) => c.from <= today);
+    assert.equal(Number(await page.inputValue(`${row} input[aria-label$="input tokens"]`)), now ? now.in : m.priceIn, m.id);
+    if (m.priceUnconfirmed) assert.match(await page.textContent(`${row} th`), /price unconfirmed/, m.id);
+  }
   // Without keys, and with the servers on this machine off (as they start), nothing can be
   // called: it says what to do, and still predicts.
   assert.match(await page.textContent("#choice"), /No model can be called yet: add an API key/);
