@@ -63,6 +63,11 @@ pub struct PoolModel {
     /// The page the prices were read from (an `https://` URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub price_source: Option<String>,
+    /// How hard this entry's model thinks (`low`, `medium`, `high`, ...), sent in each
+    /// provider's own setting (OpenAI `reasoning_effort`, Anthropic `output_config.effort`,
+    /// Gemini `thinkingConfig.thinkingLevel`). One API model at two efforts is two entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
     /// The prices come from a page other than the provider's own (`priceSource` names it):
     /// shown as unconfirmed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -203,6 +208,7 @@ impl Pool {
         let base = |u: &str| u.trim_end_matches('/').to_string();
         let elsewhere = ours.provider != entry.provider
             || ours.api_model != entry.api_model
+            || ours.reasoning_effort != entry.reasoning_effort
             || base(&ours.base_url) != base(&entry.base_url);
         if elsewhere {
             return Err(Error::Pool(format!(
@@ -263,6 +269,18 @@ impl Pool {
                     m.id,
                     m.like.as_deref().unwrap_or_default()
                 )));
+            }
+            if let Some(effort) = &m.reasoning_effort {
+                let word = !effort.is_empty()
+                    && effort.len() <= 16
+                    && effort.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+                if !word {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has reasoningEffort {effort:?}; write the provider's word \
+                         for it, e.g. \"low\", \"medium\" or \"high\"",
+                        m.id
+                    )));
+                }
             }
             let mut last: Option<&str> = None;
             for change in &m.prices {
@@ -373,6 +391,15 @@ mod tests {
         };
         let err = pool.admit(&cheaper).unwrap_err().to_string();
         assert!(err.contains("never lowered"), "{err}");
+        let harder = PoolModel {
+            reasoning_effort: Some("max".into()),
+            ..luna.clone()
+        };
+        let err = pool.admit(&harder).unwrap_err().to_string();
+        assert!(
+            err.contains("needs a name of its own"),
+            "another effort: {err}"
+        );
         let renamed = PoolModel {
             id: "my-own-name".into(),
             ..impostor
@@ -413,6 +440,13 @@ mod tests {
             r#"[{"from": "2026-12-01", "in": 4}]"#,
         ] {
             assert!(Pool::from_json(&entry(bad)).is_err(), "{bad}");
+        }
+        let effort = |word: &str| {
+            entry("[]").replace(r#""prices": []"#, &format!(r#""reasoningEffort": {word}"#))
+        };
+        assert!(Pool::from_json(&effort(r#""high""#)).is_ok());
+        for bad in [r#""""#, r#""High Effort""#, r#""low\u0000""#] {
+            assert!(Pool::from_json(&effort(bad)).is_err(), "{bad}");
         }
         // An import may not undercut any price the schedule lists.
         let mut old = pool.models[0].clone();

@@ -440,3 +440,52 @@ fn an_answer_past_its_limit_is_cut_and_counted_at_its_worst_case() {
         attempts[0].cost
     );
 }
+
+#[test]
+fn a_pool_entrys_reasoning_effort_reaches_the_wire_in_every_format() {
+    let emulator = Emulator::start();
+    for (format, provider, field) in [
+        (Format::OpenAi, "openai", "/reasoning_effort"),
+        (Format::Anthropic, "anthropic", "/output_config/effort"),
+        (
+            Format::Gemini,
+            "gemini",
+            "/generationConfig/thinkingConfig/thinkingLevel",
+        ),
+    ] {
+        let model = routoo::PoolModel {
+            id: format!("thinker-{provider}"),
+            provider: provider.into(),
+            api_model: format!("thinker-{provider}"),
+            base_url: emulator.base(format),
+            price_in: 1.0,
+            price_out: 2.0,
+            context_window: 100_000,
+            latency_ms: 100,
+            reasoning_effort: Some("low".into()),
+            ..Default::default()
+        };
+        let pool = routoo::Pool::from_models(vec![model]).unwrap();
+        let mut keys = Keys::new();
+        keys.insert(&emulator.url, ApiKey::new("k")).unwrap();
+        let id = format!("thinker-{provider}");
+        futures::executor::block_on(routoo::provider::ask(
+            &client(),
+            &pool,
+            vec![common::candidate(&id, provider, 0.9, 0.01)],
+            &routoo::Conversation::from_prompt("Is 91 prime?"),
+            &keys,
+            &AskOptions::default(),
+            |_| {},
+        ))
+        .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+        let sent = (emulator.calls().into_iter())
+            .rfind(|c| c["method"] == "POST" && c["path"] != "/_script")
+            .unwrap();
+        assert_eq!(
+            sent["body"].pointer(field),
+            Some(&"low".into()),
+            "{format:?}: {sent}"
+        );
+    }
+}

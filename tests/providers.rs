@@ -259,6 +259,45 @@ fn whole_answers_and_stop_reasons() {
 }
 
 #[test]
+fn a_reasoning_effort_is_sent_as_each_provider_names_it() {
+    let request = |effort: Option<&str>| ChatRequest {
+        base_url: "https://example.invalid/v1".into(),
+        api_model: "m-1".into(),
+        conversation: routoo::Conversation::from_prompt("Is 91 prime?"),
+        max_tokens: 4096,
+        stream: true,
+        key: None,
+        reasoning_effort: effort.map(String::from),
+    };
+    let body = |format, effort| -> serde_json::Value {
+        serde_json::from_str(&provider::build(format, &request(effort)).body).unwrap()
+    };
+    let openai = body(Format::OpenAi, Some("low"));
+    assert_eq!(openai["reasoning_effort"], "low");
+    let anthropic = body(Format::Anthropic, Some("high"));
+    assert_eq!(
+        anthropic["output_config"],
+        serde_json::json!({"effort": "high"})
+    );
+    assert!(
+        anthropic.get("thinking").is_none(),
+        "Claude 5.x refuses a thinking budget"
+    );
+    let gemini = body(Format::Gemini, Some("medium"));
+    assert_eq!(
+        gemini["generationConfig"],
+        serde_json::json!({"maxOutputTokens": 4096, "thinkingConfig": {"thinkingLevel": "medium"}})
+    );
+    // No effort named: nothing sent, the provider's default holds.
+    for format in [Format::OpenAi, Format::Anthropic, Format::Gemini] {
+        let text = provider::build(format, &request(None)).body;
+        for field in ["reasoning_effort", "output_config", "thinkingConfig"] {
+            assert!(!text.contains(field), "{format:?}: {text}");
+        }
+    }
+}
+
+#[test]
 fn requests_follow_each_format_and_keep_the_key_in_its_header() {
     let key = "sk-test-1234567890";
     let request = |base: &str, stream| ChatRequest {
@@ -268,6 +307,7 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
         max_tokens: 64,
         stream,
         key: Some(ApiKey::new(key)),
+        reasoning_effort: None,
     };
     let cases = [
         (Format::OpenAi, "https://api.openai.com/v1/", "https://api.openai.com/v1/chat/completions", "authorization", format!("Bearer {key}")),
@@ -360,6 +400,7 @@ fn each_format_sends_the_whole_conversation() {
         max_tokens: 64,
         stream: false,
         key: None,
+        reasoning_effort: None,
     };
     let body = |format, base| -> serde_json::Value {
         serde_json::from_str(&provider::build(format, &request(base)).body).unwrap()

@@ -23,6 +23,10 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     if let Some(system) = system {
         body["system"] = json!(system);
     }
+    // Claude 5.x takes an effort setting; it refuses the older manual thinking budget.
+    if let Some(effort) = &r.reasoning_effort {
+        body["output_config"] = json!({"effort": effort});
+    }
     let mut headers = vec![
         ("content-type", "application/json".to_string()),
         ("anthropic-version", VERSION.to_string()),

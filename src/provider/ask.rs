@@ -417,6 +417,7 @@ pub async fn ask<T: Transport>(
                     max_tokens,
                     stream: options.stream,
                     key: keys.for_base_url(&model.base_url).cloned(),
+                    reasoning_effort: model.reasoning_effort.clone(),
                 };
                 progress(Progress::Calling {
                     model: &candidate,

@@ -28,6 +28,10 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     if let Some(system) = system {
         body["systemInstruction"] = json!({"parts": [{"text": system}]});
     }
+    // Gemini 4 takes a thinking level, not the older thinking budget.
+    if let Some(effort) = &r.reasoning_effort {
+        body["generationConfig"]["thinkingConfig"] = json!({"thinkingLevel": effort});
+    }
     let verb = if r.stream {
         "streamGenerateContent"
     } else {

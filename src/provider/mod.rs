@@ -103,6 +103,9 @@ pub struct ChatRequest {
     pub stream: bool,
     /// The key; `None` for servers that need none (local ones).
     pub key: Option<ApiKey>,
+    /// How hard a reasoning model thinks (`low`, `medium`, `high`, ...), sent as each
+    /// provider's setting; `None` leaves the provider's default.
+    pub reasoning_effort: Option<String>,
 }
 
 /// An HTTP request ready for any transport. Header values may hold the key: never log them.

@@ -25,6 +25,9 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
         "stream": r.stream,
     });
     body[limit_field(&r.base_url)] = json!(r.max_tokens);
+    if let Some(effort) = &r.reasoning_effort {
+        body["reasoning_effort"] = json!(effort);
+    }
     if r.stream {
         // Without this, a stream reports no token usage.
         body["stream_options"] = json!({"include_usage": true});

@@ -99,6 +99,8 @@ export interface PoolModel {
   /** When the prices were read (YYYY-MM-DD), and from which page. */
   priceDate?: string;
   priceSource?: string;
+  /** How hard the model thinks (`low`, `medium`, `high`, ...), in each provider's setting. */
+  reasoningEffort?: string;
   /** The prices come from a page other than the provider's own: unconfirmed. */
   priceUnconfirmed?: boolean;
   /** Scheduled price changes, oldest first: from `from` (a UTC day) on, `in` / `out` US$ per

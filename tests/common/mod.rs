@@ -181,6 +181,7 @@ impl Emulator {
             max_tokens: 128,
             stream,
             key: Some(routoo::provider::ApiKey::new("emulator-key")),
+            reasoning_effort: None,
         }
     }
 }
