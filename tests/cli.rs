@@ -463,19 +463,22 @@ fn calibrate_checks_its_out_file_before_a_probe_is_sent() {
     std::os::unix::fs::symlink(&precious, &link).unwrap();
     let missing = dir.join("no-such-folder/heads.json");
     let bind = format!("{}=EMULATOR_KEY", emulator.url);
-    for (out, says) in [
-        (&missing, "does not exist"),
-        (&link, "is a symbolic link"),
-        (&dir, "is a folder"),
-    ] {
-        let run = Command::new(env!("CARGO_BIN_EXE_routoo"))
+    let calibrate = |out: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_routoo"))
             .args(["calibrate", "--pool", pool_file.to_str().unwrap()])
             .args(["--model", "reader", "--probes", "5", "--key", &bind])
             .args(["--out", out.to_str().unwrap()])
             .env("EMULATOR_KEY", "k-emulator")
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for (out, says) in [
+        (&missing, "does not exist"),
+        (&link, "is a symbolic link"),
+        (&dir, "is a folder"),
+    ] {
+        let run = calibrate(out);
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(!run.status.success(), "{}: {stderr}", out.display());
         assert!(stderr.contains(says), "{}: {stderr}", out.display());
@@ -491,14 +494,7 @@ fn calibrate_checks_its_out_file_before_a_probe_is_sent() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // A good path is written whole.
     let good = dir.join("heads.json");
-    let run = Command::new(env!("CARGO_BIN_EXE_routoo"))
-        .args(["calibrate", "--pool", pool_file.to_str().unwrap()])
-        .args(["--model", "reader", "--probes", "5", "--key", &bind])
-        .args(["--out", good.to_str().unwrap()])
-        .env("EMULATOR_KEY", "k-emulator")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let run = calibrate(&good);
     assert!(
         run.status.success(),
         "{}",
