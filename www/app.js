@@ -489,9 +489,22 @@ function renderPool() {
   // the models that borrow a head or are uncalibrated.
   const quality = new Map([...(prediction?.quality ?? []), ...(estimates ?? [])].map((q) => [q.model, q.quality]));
   const callable = state.callable ?? [];
-  body.replaceChildren(...models().map((m) => {
+  // The models that can be called first, then those on, those off, and the historical ones,
+  // folded under one line until asked for (or turned on).
+  const group = (m) => (m.historical ? 3 : !isOn(m) ? 2 : callable.includes(m.provider) ? 0 : 1);
+  const listed = models().map((m, i) => ({ m, i })).sort((a, b) => group(a.m) - group(b.m) || a.i - b.i)
+    .map(({ m }) => m);
+  const historical = listed.filter((m) => m.historical);
+  const unfolded = state.showHistorical || historical.some(isOn);
+  const fold = $("pool-fold");
+  fold.closest("tfoot").hidden = historical.length === 0;
+  fold.textContent = `${unfolded ? "Hide" : "Show"} the ${historical.length} historical models (no longer served)`;
+  fold.setAttribute("aria-expanded", String(unfolded));
+  fold.disabled = historical.some(isOn); // shown while any is on
+  body.replaceChildren(...listed.map((m) => {
     const tr = document.createElement("tr");
     tr.dataset.model = m.id;
+    tr.hidden = Boolean(m.historical) && !unfolded;
     const on = isOn(m);
     const rank = decision?.ranked.findIndex((r) => r.model === m.id) ?? -1;
     const excluded = decision?.excluded.find((e) => e.model === m.id);
@@ -560,7 +573,6 @@ function renderPool() {
     }
     return tr;
   }));
-  const historical = models().filter((m) => m.historical);
   const button = $("pool-historical");
   button.hidden = historical.length === 0;
   button.textContent = historical.every(isOn) ? "Turn the historical models off" : "Turn the historical models on";
@@ -1125,6 +1137,7 @@ async function main() {
   $("keys").addEventListener("submit", (e) => e.preventDefault());
   $("stop").addEventListener("click", () => state.asking?.abort());
   $("pool-historical").addEventListener("click", toggleHistorical);
+  $("pool-fold").addEventListener("click", () => { state.showHistorical = !state.showHistorical; renderPool(); });
   $("new-chat").addEventListener("click", newChat);
   $("pool-reset").addEventListener("click", () => { state.edits = { off: [], on: [], prices: {} }; poolChanged(); });
   $("remember").addEventListener("change", () => {

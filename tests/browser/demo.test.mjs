@@ -108,6 +108,18 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   // Turned on, the pool's local servers can be (each is probed before a prompt goes there).
   await routed(page, () => page.check("#local"));
   assert.equal(await page.locator("#pool tr.chosen").count(), 1);
+  // The models that can be called come first; the historical ones fold under one line.
+  const order = await page.$$eval("#pool tbody tr", (rows) => rows.map((r) => ({ id: r.dataset.model, hidden: r.hidden })));
+  const local = new Set(POOL.models.filter((m) => m.provider === "local" && !m.historical).map((m) => m.id));
+  assert.deepEqual(new Set(order.slice(0, local.size).map((r) => r.id)), local, "callable models first");
+  const old = new Set(POOL.models.filter((m) => m.historical).map((m) => m.id));
+  assert.deepEqual(order.filter((r) => r.hidden).map((r) => r.id).sort(), [...old].sort(), "historical ones folded");
+  assert.deepEqual(order.slice(-old.size).map((r) => r.id).sort(), [...old].sort(), "and last");
+  assert.equal(await page.textContent("#pool-fold"), `Show the ${old.size} historical models (no longer served)`);
+  await page.click("#pool-fold");
+  assert.equal(await page.locator("#pool tbody tr[hidden]").count(), 0);
+  await page.click("#pool-fold");
+  assert.equal(await page.locator("#pool tbody tr[hidden]").count(), old.size);
   const chosen = await page.getAttribute("#choice", "data-model");
   assert.equal(await page.getAttribute("#pool tr.chosen", "data-model"), chosen);
   assert.equal(POOL.models.find((m) => m.id === chosen).provider, "local");
@@ -623,6 +635,7 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     assert.equal(await meter("lender-next"), await meter(lender.id), "a borrowed model is estimated as its lender");
     assert.ok((await meter("mystery")) > 0);
     // Turned on, a historical model is routed; the choice survives a reload.
+    await p.click("#pool-fold");
     await routed(p, () => p.check(`${row(old.id)} input[type=checkbox]`));
     await firstEstimate(p, host.url);
     assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), true);
