@@ -181,11 +181,6 @@ impl Keys {
         Ok(())
     }
 
-    /// The servers on this machine turned on, as origins.
-    pub fn local_origins(&self) -> impl Iterator<Item = &str> {
-        self.local.iter().map(String::as_str)
-    }
-
     /// `text` with every key held here masked, longest first (so a key that contains another
     /// is masked whole).
     pub fn redact(&self, text: &str) -> String {
