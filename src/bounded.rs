@@ -22,6 +22,21 @@ where
     })
 }
 
+/// Most scores a card of published scores lists.
+pub const MAX_SCORES: usize = 200;
+
+/// A list of at most [`MAX_SCORES`] items, for `#[serde(deserialize_with)]`.
+pub(crate) fn scores<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserializer.deserialize_seq(AtMost {
+        max: MAX_SCORES,
+        _item: PhantomData,
+    })
+}
+
 struct AtMost<T> {
     max: usize,
     _item: PhantomData<T>,

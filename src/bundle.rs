@@ -26,6 +26,10 @@ pub struct Manifest {
     pub neighbours: NeighbourSpec,
     /// Held-in prompts the budget is calibrated on.
     pub reference: Reference,
+    /// The benchmarks a card of published scores may name ([`crate::card`]), each as the
+    /// reference prompts it stands for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benchmarks: Vec<BenchmarkSpec>,
     /// How the selector uses the predictor's uncertainty.
     #[serde(default)]
     pub selection: SelectionSpec,
@@ -77,6 +81,19 @@ pub struct Head {
     /// major, (dim + 1)² values. Without it the head's estimates carry no stated uncertainty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covariance: Option<Vec<f32>>,
+    /// The routing data the head was fitted on; absent for a head placed from probes or a card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Labels>,
+}
+
+/// The labels behind a trained head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Labels {
+    /// The routing tables (file stems) labelling the model.
+    pub tables: Vec<String>,
+    /// Their rows labelling it.
+    pub rows: u32,
 }
 
 impl Head {
@@ -149,6 +166,37 @@ pub struct Reference {
     /// Each reference prompt's position in the shared space, so that any head (one added
     /// later too) can be evaluated on it.
     pub z: Vec<Vec<f32>>,
+    /// Each reference prompt's benchmark in its routing table (empty in older bundles).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benchmark: Vec<String>,
+    /// Each reference prompt's subject within its benchmark ("" where it has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject: Vec<String>,
+}
+
+/// A benchmark a card may name, and the reference prompts it stands for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkSpec {
+    /// The name a card uses (lowercase, words joined by `-`).
+    pub name: String,
+    /// What it asks, for a person.
+    pub about: String,
+    /// Questions in its published set: a score's default weight.
+    pub questions: u32,
+    /// The routing tables' benchmarks (and subjects) whose reference prompts it stands for.
+    pub family: Vec<FamilyPart>,
+}
+
+/// Reference prompts of one routing-table benchmark, all of it or some subjects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyPart {
+    /// A `benchmark` value of the routing tables.
+    pub benchmark: String,
+    /// Only these subjects of it; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subjects: Option<Vec<String>>,
 }
 
 /// What the selector takes from the predictor besides its estimates.
@@ -228,6 +276,22 @@ impl Manifest {
                 "reference prompt {p} has {} values, not {} finite ones",
                 z.len(),
                 self.encoder.dim
+            )));
+        }
+        for (name, tags) in [("benchmark", &r.benchmark), ("subject", &r.subject)] {
+            if !tags.is_empty() && tags.len() != r.z.len() {
+                return Err(Error::Manifest(format!(
+                    "reference: {} {name} tags for {} prompts",
+                    tags.len(),
+                    r.z.len()
+                )));
+            }
+        }
+        if let Some(b) = (self.benchmarks.iter()).find(|b| b.family.is_empty() || b.questions == 0)
+        {
+            return Err(Error::Manifest(format!(
+                "benchmark {:?} stands for no prompts or has no questions",
+                b.name
             )));
         }
         let margin = self.selection.margin;

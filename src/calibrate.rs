@@ -5,10 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::Head;
+use crate::card::Card;
 use crate::chat::Conversation;
 use crate::cost;
 use crate::error::{Error, Result};
-use crate::heads::{fit, Prior, CALIBRATION_PRIOR_SCALE};
+use crate::heads::{fit_evidence, MeanScore, Prior, CALIBRATION_PRIOR_SCALE};
 pub use crate::heads::{HeadsFile, HEADS_FORMAT};
 use crate::pool::{Pool, PoolModel};
 use crate::probe::{grade, ProbeSet};
@@ -109,6 +110,9 @@ pub struct Calibration {
     /// Why it ended before every probe was sent, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The published scores it started from, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
     /// Each probe's outcome, in the order sent.
     pub results: Vec<ProbeResult>,
 }
@@ -124,6 +128,8 @@ pub struct Plan {
     /// The model alone.
     pool: Pool,
     probes: Vec<Planned>,
+    /// A card of published scores, and what its scores stand for in the bundle.
+    card: Option<(Card, Vec<MeanScore>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +166,28 @@ impl Plan {
             prior,
             pool,
             probes,
+            card: None,
         })
+    }
+
+    /// Starts from a card of the model's published scores: the head fits them first and the
+    /// probes, if any, sharpen it. With no probes the calibration makes no call at all.
+    pub fn with_card(mut self, predictor: &Predictor, card: Card) -> Result<Plan> {
+        let model = self.model();
+        if card.model != model.id && card.model != model.api_model {
+            return Err(Error::Card(format!(
+                "the card is of {:?}, not of {} ({})",
+                card.model, model.id, model.api_model
+            )));
+        }
+        let targets = card.targets(predictor.manifest())?;
+        self.card = Some((card, targets));
+        Ok(self)
+    }
+
+    /// Probes the plan sends.
+    pub fn probes(&self) -> usize {
+        self.probes.len()
     }
 
     /// The model the probes go to.
@@ -286,7 +313,11 @@ impl Plan {
                 }
             }
         }
-        if graded.is_empty() {
+        let (card, scores) = match &self.card {
+            Some((card, scores)) => (Some(card.clone()), &scores[..]),
+            None => (None, &[][..]),
+        };
+        if graded.is_empty() && card.is_none() {
             let why = stopped.unwrap_or_else(|| "no probe was sent".into());
             return Err(Error::Heads(format!(
                 "no probe was graded for {}: {why}",
@@ -295,12 +326,13 @@ impl Plan {
         }
         let correct = graded.iter().filter(|(_, c)| *c).count();
         Ok(Calibration {
-            head: fit(&target.id, &self.prior, &graded)?,
+            head: fit_evidence(&target.id, &self.prior, &graded, scores)?,
             model: target.clone(),
             correct,
             graded: graded.len(),
             spent,
             stopped,
+            card,
             results,
         })
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
+use routoo::card::Card;
 use routoo::eval::{Inputs, Report, Selection, Table};
 use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, Progress};
@@ -111,9 +112,15 @@ enum Command {
         /// The pool model to calibrate.
         #[arg(long)]
         model: String,
-        /// Probes to send, from the start of the probe set (25 gives a rough place, 200 a good one).
-        #[arg(long, default_value_t = routoo::calibrate::DEFAULT_PROBES)]
-        probes: usize,
+        /// Probes to send, from the start of the probe set (25 gives a rough place, 200 a good
+        /// one); 100 by default, none with --scores unless given.
+        #[arg(long)]
+        probes: Option<usize>,
+        /// A card of the model's published scores (JSON: {"model", "scores": [{"benchmark",
+        /// "accuracy", "source", "date"}]}): places the model without a call; probes, if any,
+        /// sharpen it.
+        #[arg(long, value_name = "CARD.json")]
+        scores: Option<PathBuf>,
         /// Where to write the heads file.
         #[arg(long)]
         out: PathBuf,
@@ -369,6 +376,7 @@ fn run(cli: Cli) -> Result<()> {
             common,
             model,
             probes,
+            scores,
             out,
             keys: bindings,
             max_tokens,
@@ -376,13 +384,25 @@ fn run(cli: Cli) -> Result<()> {
             timeout,
             dry_run,
         } => {
+            let card = scores.as_deref().map(read_card).transpose()?;
+            let default = if card.is_some() {
+                0
+            } else {
+                routoo::calibrate::DEFAULT_PROBES
+            };
             let options = CalibrateOptions {
-                probes,
+                probes: probes.unwrap_or(default),
                 max_tokens,
                 max_cost,
                 ..CalibrateOptions::default()
             };
-            run_calibration(&common, &model, &out, &bindings, options, timeout, dry_run)?;
+            let run = Run {
+                options,
+                card,
+                timeout,
+                dry_run,
+            };
+            run_calibration(&common, &model, &out, &bindings, run)?;
         }
         Command::SuggestPool {
             common,
@@ -609,15 +629,32 @@ fn probe_set(common: &Common, predictor: &Predictor) -> Result<ProbeSet> {
         .with_context(|| format!("in {}", path.display()))
 }
 
+fn read_card(path: &Path) -> Result<Card> {
+    let text = read_text(path)?;
+    Card::from_json(&text).with_context(|| format!("in {}", path.display()))
+}
+
+/// How `calibrate` runs, beside the model and the files.
+struct Run {
+    options: CalibrateOptions,
+    card: Option<Card>,
+    timeout: u64,
+    dry_run: bool,
+}
+
 fn run_calibration(
     common: &Common,
     model: &str,
     out: &Path,
     bindings: &[String],
-    options: CalibrateOptions,
-    timeout: u64,
-    dry_run: bool,
+    run: Run,
 ) -> Result<()> {
+    let Run {
+        options,
+        card,
+        timeout,
+        dry_run,
+    } = run;
     // Claimed before a probe is sent: a run must not be paid for and then lost.
     let out = Output::claim(out)?;
     let predictor = common.predictor()?;
@@ -626,19 +663,29 @@ fn run_calibration(
     let target = pool
         .model(model)
         .with_context(|| format!("the pool has no model {model:?}"))?;
-    let plan = Plan::new(&predictor, &set, target, options.probes)?;
+    let mut plan = Plan::new(&predictor, &set, target, options.probes)?;
+    if let Some(card) = card {
+        eprintln!(
+            "routoo: {} published score(s) of {}",
+            card.scores.len(),
+            card.model
+        );
+        plan = plan.with_card(&predictor, card)?;
+    }
     let outlook = plan.outlook(options.max_tokens);
-    eprintln!(
-        "routoo: {} probes to {} ({}): about US${:.4}, at most US${:.4}{}",
-        outlook.probes,
-        model,
-        target.api_model,
-        outlook.expected,
-        outlook.worst,
-        options
-            .max_cost
-            .map_or(String::new(), |c| format!(" (capped at US${c:.4})"))
-    );
+    if outlook.probes > 0 {
+        eprintln!(
+            "routoo: {} probes to {} ({}): about US${:.4}, at most US${:.4}{}",
+            outlook.probes,
+            model,
+            target.api_model,
+            outlook.expected,
+            outlook.worst,
+            options
+                .max_cost
+                .map_or(String::new(), |c| format!(" (capped at US${c:.4})"))
+        );
+    }
     if dry_run {
         return Ok(());
     }
@@ -647,9 +694,11 @@ fn run_calibration(
         Duration::from_secs(timeout),
         Duration::from_secs(timeout.saturating_mul(10)),
     );
-    futures_executor::block_on(provider::probe_local(&client, &pool, &mut keys));
+    if plan.probes() > 0 {
+        futures_executor::block_on(provider::probe_local(&client, &pool, &mut keys));
+    }
     anyhow::ensure!(
-        keys.can_call(target),
+        plan.probes() == 0 || keys.can_call(target),
         "no key for {} ({}): set {} or bind one with --key ORIGIN=VAR",
         target.base_url,
         target.provider,
@@ -668,8 +717,11 @@ fn run_calibration(
         }))?;
     let file = HeadsFile::of(&predictor, std::slice::from_ref(&calibration));
     let out = out.write(&(serde_json::to_string_pretty(&file)? + "\n"))?;
+    let card = calibration.card.as_ref().map_or(String::new(), |c| {
+        format!("placed from {} published score(s); ", c.scores.len())
+    });
     eprintln!(
-        "routoo: {} right of {} graded, US${:.4} spent{}; head written to {}",
+        "routoo: {card}{} right of {} graded, US${:.4} spent{}; head written to {}",
         calibration.correct,
         calibration.graded,
         calibration.spent,

@@ -46,6 +46,9 @@ pub enum Error {
     /// A heads file does not parse, belongs to another space, or a fit failed.
     #[error("heads: {0}")]
     Heads(String),
+    /// A card of published scores does not parse, or names what the bundle does not know.
+    #[error("invalid card of published scores: {0}")]
+    Card(String),
     /// A probe file does not parse or is inconsistent.
     #[error("invalid probe set: {0}")]
     Probes(String),

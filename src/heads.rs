@@ -67,9 +67,20 @@ const RIDGE: f64 = 1e-2;
 /// uncalibrated model keeps the full spread.
 pub const CALIBRATION_PRIOR_SCALE: f64 = 0.25;
 
+/// Heads trained on fewer labelled rows are left out of the prior when enough others are not:
+/// a head fitted on a few hundred prompts of one domain (FormationEval's 405) sits where
+/// training started in every other direction, and would tell a new model that models differ
+/// little there.
+pub const PRIOR_MIN_ROWS: u32 = 1000;
+
 impl Prior {
-    /// The mean and covariance of `heads` (at least two), with a small ridge.
+    /// The mean and covariance of `heads` (at least two), with a small ridge: of those trained
+    /// on [`PRIOR_MIN_ROWS`] labelled rows or more when two or more are, else of all.
     pub fn from_heads(heads: &[&Head]) -> Result<Prior> {
+        let broad: Vec<&Head> = (heads.iter().copied())
+            .filter(|h| h.labels.as_ref().is_some_and(|l| l.rows >= PRIOR_MIN_ROWS))
+            .collect();
+        let heads = if broad.len() >= 2 { &broad[..] } else { heads };
         let Some(first) = heads.first() else {
             return Err(Error::Heads(
                 "a prior needs at least two heads, found none".into(),
@@ -142,6 +153,7 @@ fn head_of(id: &str, params: &[f64], covariance: &[f64]) -> Head {
         weights: params[..n - 1].iter().map(|&v| v as f32).collect(),
         bias: params[n - 1] as f32,
         covariance: Some(covariance.iter().map(|&v| v as f32).collect()),
+        labels: None,
     }
 }
 
@@ -151,24 +163,79 @@ fn params(head: &Head) -> Vec<f64> {
         .collect()
 }
 
+/// A published score as the fit reads it: the model answers `accuracy` of the prompts at these
+/// positions on average, as if from `questions` graded answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeanScore {
+    /// Positions of the reference prompts the score stands for.
+    pub z: Vec<Vec<f32>>,
+    /// Fraction answered right, 0–1.
+    pub accuracy: f64,
+    /// How many answers it is worth: the more, the tighter the fit holds the mean to it.
+    pub questions: f64,
+}
+
 /// The posterior mode of (θ, b) given graded probes at positions `z`, and its Laplace
 /// covariance, as a head named `id`.
 pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head> {
+    fit_evidence(id, prior, graded, &[])
+}
+
+/// The posterior mode of (θ, b) given graded probes and published scores, and its covariance.
+///
+/// A score says only what the mean of σ(θ·z + b) over its prompts is: its likelihood is that
+/// of `questions` answers with that mean (a binomial), so it moves the head along the one
+/// direction that changes the mean and leaves the prior's shape otherwise. The curvature is
+/// Fisher's (Gauss–Newton), which keeps every step a descent.
+pub fn fit_evidence(
+    id: &str,
+    prior: &Prior,
+    graded: &[(Vec<f32>, bool)],
+    scores: &[MeanScore],
+) -> Result<Head> {
     let n = prior.len();
-    if let Some((z, _)) = graded.iter().find(|(z, _)| z.len() + 1 != n) {
+    let positions = (graded.iter().map(|(z, _)| z)).chain(scores.iter().flat_map(|s| &s.z));
+    if let Some(z) = positions.into_iter().find(|z| z.len() + 1 != n) {
         return Err(Error::Heads(format!(
-            "a probe position has {} values, the space has {}",
+            "a prompt position has {} values, the space has {}",
             z.len(),
             n - 1
         )));
     }
+    if let Some(s) = scores.iter().find(|s| {
+        s.z.is_empty()
+            || !(0.0..=1.0).contains(&s.accuracy)
+            || !s.questions.is_finite()
+            || s.questions <= 0.0
+    }) {
+        return Err(Error::Heads(format!(
+            "a score of {} over {} questions and {} prompts cannot be fitted",
+            s.accuracy,
+            s.questions,
+            s.z.len()
+        )));
+    }
+    let augment =
+        |z: &[f32]| -> Vec<f64> { z.iter().map(|&v| f64::from(v)).chain([1.0]).collect() };
     let rows: Vec<(Vec<f64>, f64)> = graded
         .iter()
-        .map(|(z, right)| {
-            let x = (z.iter().map(|&v| f64::from(v))).chain([1.0]).collect();
-            (x, if *right { 1.0 } else { 0.0 })
+        .map(|(z, right)| (augment(z), if *right { 1.0 } else { 0.0 }))
+        .collect();
+    let families: Vec<(Vec<Vec<f64>>, f64, f64)> = scores
+        .iter()
+        .map(|s| {
+            (
+                s.z.iter().map(|z| augment(z)).collect(),
+                s.accuracy,
+                s.questions,
+            )
         })
         .collect();
+    // The mean prediction over a family, kept inside (0, 1) so its logarithms stay finite.
+    let mean_of = |w: &[f64], xs: &[Vec<f64>]| {
+        let m = xs.iter().map(|x| sigmoid(dot(w, x))).sum::<f64>() / xs.len() as f64;
+        m.clamp(1e-12, 1.0 - 1e-12)
+    };
     let objective = |w: &[f64]| {
         let d: Vec<f64> = w.iter().zip(&prior.mean).map(|(a, b)| a - b).collect();
         let penalty = 0.5 * quad(&prior.precision, &d, n);
@@ -180,7 +247,14 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
                 t.max(0.0) + (-t.abs()).exp().ln_1p() - y * t
             })
             .sum();
-        nll + penalty
+        let scored: f64 = families
+            .iter()
+            .map(|(xs, a, q)| {
+                let m = mean_of(w, xs);
+                -q * (a * m.ln() + (1.0 - a) * (1.0 - m).ln())
+            })
+            .sum();
+        nll + scored + penalty
     };
     let mut w = prior.mean.clone();
     let mut hessian = prior.precision.clone();
@@ -199,6 +273,25 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
                 grad[i] += (p - y) * x[i];
                 for j in 0..n {
                     hessian[i * n + j] += p * (1.0 - p) * x[i] * x[j];
+                }
+            }
+        }
+        for (xs, a, q) in &families {
+            let m = mean_of(&w, xs);
+            // g = ∂m/∂(θ, b)
+            let mut g = vec![0.0; n];
+            for x in xs {
+                let p = sigmoid(dot(&w, x));
+                for i in 0..n {
+                    g[i] += p * (1.0 - p) * x[i] / xs.len() as f64;
+                }
+            }
+            let slope = -q * (a / m - (1.0 - a) / (1.0 - m));
+            let info = q / (m * (1.0 - m));
+            for i in 0..n {
+                grad[i] += slope * g[i];
+                for j in 0..n {
+                    hessian[i * n + j] += info * g[i] * g[j];
                 }
             }
         }
@@ -306,6 +399,7 @@ mod tests {
             weights: weights.to_vec(),
             bias,
             covariance: None,
+            labels: None,
         }
     }
 
@@ -348,6 +442,75 @@ mod tests {
         assert!(many.weights[0] > few.weights[0], "{many:?} vs {few:?}");
         let var = |h: &Head| h.covariance.as_ref().unwrap()[0];
         assert!(var(&many) < var(&few) / 5.0);
+    }
+
+    fn mean_on(h: &Head, z: &[Vec<f32>]) -> f64 {
+        let w: Vec<f64> = params(h);
+        z.iter()
+            .map(|z| {
+                sigmoid(dot(
+                    &w,
+                    &z.iter()
+                        .map(|&v| f64::from(v))
+                        .chain([1.0])
+                        .collect::<Vec<_>>(),
+                ))
+            })
+            .sum::<f64>()
+            / z.len() as f64
+    }
+
+    #[test]
+    fn a_score_sets_the_mean_over_its_prompts_and_its_size_sets_how_sure() {
+        let heads = population();
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        let family: Vec<Vec<f32>> = (0..20)
+            .map(|i| vec![(i % 5) as f32 / 4.0, 1.0 - (i % 3) as f32])
+            .collect();
+        let score = |accuracy, questions| MeanScore {
+            z: family.clone(),
+            accuracy,
+            questions,
+        };
+        let before = mean_on(&prior.head("p"), &family);
+        let high = fit_evidence("new", &prior, &[], &[score(0.95, 1000.0)]).unwrap();
+        let low = fit_evidence("new", &prior, &[], &[score(0.2, 1000.0)]).unwrap();
+        assert!(
+            (mean_on(&high, &family) - 0.95).abs() < 0.015,
+            "{before} -> {}",
+            mean_on(&high, &family)
+        );
+        assert!(
+            (mean_on(&low, &family) - 0.2).abs() < 0.015,
+            "{}",
+            mean_on(&low, &family)
+        );
+        // Thirty questions pull less far than a thousand and leave the head less sure.
+        let few = fit_evidence("new", &prior, &[], &[score(0.95, 30.0)]).unwrap();
+        let m = mean_on(&few, &family);
+        assert!(m > before && m < mean_on(&high, &family), "{before} < {m}");
+        let var = |h: &Head| h.covariance.as_ref().unwrap()[8];
+        assert!(
+            var(&high) < var(&few)
+                && var(&few) < f64::from(prior.head("p").covariance.unwrap()[8]) as f32
+        );
+        // A score and probes combine: probes right everywhere lift the same head further.
+        let right: Vec<(Vec<f32>, bool)> = family.iter().map(|z| (z.clone(), true)).collect();
+        let both = fit_evidence("new", &prior, &right, &[score(0.6, 30.0)]).unwrap();
+        let card = fit_evidence("new", &prior, &[], &[score(0.6, 30.0)]).unwrap();
+        assert!(mean_on(&both, &family) > mean_on(&card, &family));
+        for bad in [
+            score(1.5, 10.0),
+            score(0.5, 0.0),
+            score(0.5, f64::NAN),
+            MeanScore {
+                z: vec![],
+                accuracy: 0.5,
+                questions: 1.0,
+            },
+        ] {
+            assert!(fit_evidence("new", &prior, &[], &[bad]).is_err());
+        }
     }
 
     #[test]

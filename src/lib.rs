@@ -13,7 +13,8 @@ above it:
    and checks their digests.
 2. [`Pool`] lists the models a user can route to, with prices, context windows and latencies;
    [`cost`] prices a request from them (the one price formula); [`heads`] is the heads file
-   format and the fit of a new model's head; [`probe`] reads and grades the probe sets.
+   format and the fit of a new model's head, from probes or from a [`card`] of published
+   scores; [`probe`] reads and grades the probe sets.
 3. [`Predictor`] places a prompt in the space every model shares (an ONNX text encoder run by
    tract, a `tokenizer.json`) and estimates from each model's vector there how likely it is
    to answer well.
@@ -51,6 +52,7 @@ pub mod batch;
 pub mod bounded;
 pub mod bundle;
 pub mod calibrate;
+pub mod card;
 pub mod chat;
 pub mod cost;
 pub mod endpoint;

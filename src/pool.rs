@@ -53,8 +53,8 @@ pub struct PoolModel {
     /// unsure as models differ) until it is calibrated.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub uncalibrated: bool,
-    /// Labelled in the routing data but no longer served by its provider: a page leaves it off
-    /// unless the user turns it on.
+    /// Labelled in the routing data but not offered today (no longer served, or a predecessor
+    /// of today's models kept for evaluation): a page leaves it off unless the user turns it on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub historical: bool,
     /// The day the prices were read from the provider's pricing page (YYYY-MM-DD).

@@ -118,7 +118,9 @@ def main():
         y_out = y.copy()
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
+        counts = (~np.isnan(y[train])).sum(axis=0)
         others = [k for k in range(len(models)) if k != j]
+        others = [others[k] for k in probes.broad(counts[others])]
         mean = np.hstack([theta[others], bias[others, None]]).mean(axis=0)
         precision = probes.prior_precision(theta[others], bias[others])
         precision = precision / args.prior_scale

@@ -95,6 +95,18 @@ def positions(models_dir, prompts, max_tokens):
     return np.array(out, dtype=np.float64)
 
 
+# Heads trained on fewer labelled rows stay out of the prior and of the probe choice, when two
+# or more others do not (src/heads.rs, PRIOR_MIN_ROWS).
+PRIOR_MIN_ROWS = 1000
+
+
+def broad(rows_per_head):
+    """Indices of the heads the prior is taken over, from each head's labelled row count."""
+    rows = np.asarray(rows_per_head)
+    keep = np.flatnonzero(rows >= PRIOR_MIN_ROWS)
+    return keep if len(keep) >= 2 else np.arange(len(rows))
+
+
 def prior_precision(theta, bias):
     params = np.hstack([theta, bias[:, None]])
     cov = np.cov(params, rowvar=False) + RIDGE * np.eye(params.shape[1])
@@ -153,8 +165,9 @@ def build(models_dir, data, size=SIZE, heads=None):
     given as (theta, bias))."""
     manifest = json.loads((models_dir / "predictor.json").read_text())
     if heads is None:
-        theta = np.array([h["weights"] for h in manifest["heads"]], dtype=np.float64)
-        bias = np.array([h["bias"] for h in manifest["heads"]], dtype=np.float64)
+        keep = broad([h.get("labels", {}).get("rows", 0) for h in manifest["heads"]])
+        theta = np.array([manifest["heads"][i]["weights"] for i in keep], dtype=np.float64)
+        bias = np.array([manifest["heads"][i]["bias"] for i in keep], dtype=np.float64)
     else:
         theta, bias = heads
     rows = candidates(data)
@@ -170,7 +183,8 @@ def build(models_dir, data, size=SIZE, heads=None):
             "script": "training/probes.py",
             "candidates": len(rows),
             "rule": f"greedy D-optimal for a new head under the heads' prior (ridge {RIDGE}), "
-                    f"mean over the bundle's {len(theta)} heads; prompts up to {MAX_CHARS} "
+                    f"mean over {len(theta)} of the bundle's heads (those trained on "
+                    f"{PRIOR_MIN_ROWS} labelled rows or more); prompts up to {MAX_CHARS} "
                     f"characters; at most {SUBJECT_SHARE:.0%} of the set per subject and "
                     f"{BENCHMARK_SHARE:.0%} per benchmark; at least {BENCHMARK_FLOOR:.0%} of every "
                     "prefix per benchmark",

@@ -29,6 +29,41 @@ FORMAT_VERSION = 3
 # RouterBench at λ = 0 level with always-GPT-4 and helped AIQ, APGR and ZeroEval's cost to match
 # (training/REPORT.md).
 MARGIN = 1.0
+# A card (`routoo calibrate --scores`) may name a benchmark of the routing tables or one of
+# these published ones; each stands for the reference prompts of the table benchmarks (and
+# subjects) closest to what it asks, and `questions` is its size, a card's default n.
+OUTSIDE_BENCHMARKS = [
+    {"name": "gpqa-diamond", "about": "graduate-level science questions (GPQA Diamond)",
+     "questions": 198, "family": [{"benchmark": "mmlu-pro",
+                                   "subjects": ["physics", "chemistry", "biology"]}]},
+    {"name": "gpqa", "about": "graduate-level science questions (GPQA main set)",
+     "questions": 448, "family": [{"benchmark": "mmlu-pro",
+                                   "subjects": ["physics", "chemistry", "biology"]}]},
+    {"name": "math", "about": "competition mathematics (MATH, all levels)", "questions": 5000,
+     "family": [{"benchmark": "math-l5"}]},
+    {"name": "math-500", "about": "competition mathematics (MATH-500)", "questions": 500,
+     "family": [{"benchmark": "math-l5"}]},
+    {"name": "aime", "about": "competition mathematics (AIME, one year's 30 problems)",
+     "questions": 30, "family": [{"benchmark": "math-l5"}]},
+    {"name": "humaneval", "about": "writing and reading code (HumanEval)", "questions": 164,
+     "family": [{"benchmark": "mbpp"}, {"benchmark": "cruxeval"}]},
+    {"name": "livecodebench", "about": "writing and reading code (LiveCodeBench)",
+     "questions": 400, "family": [{"benchmark": "mbpp"}, {"benchmark": "cruxeval"}]},
+    {"name": "swe-bench-verified", "about": "code (SWE-bench Verified; agentic, so a loose "
+     "match)", "questions": 500, "family": [{"benchmark": "mbpp"}, {"benchmark": "cruxeval"}]},
+    {"name": "mmlu-redux", "about": "knowledge questions (MMLU-Redux)", "questions": 3000,
+     "family": [{"benchmark": "mmlu"}]},
+    {"name": "hellaswag", "about": "commonsense completion (HellaSwag)", "questions": 10042,
+     "family": [{"benchmark": "winogrande"}, {"benchmark": "arc-challenge"}]},
+]
+# Published sizes of the table benchmarks' full test sets, a card's default n.
+TABLE_BENCHMARK_QUESTIONS = {"mmlu": 14042, "mmlu-pro": 12032, "gsm8k": 1319, "math-l5": 1324,
+                             "cruxeval": 800, "mbpp": 500, "arc-challenge": 1172,
+                             "winogrande": 1267, "formationeval": 505}
+# Every reference prompt set has at least this many prompts of each benchmark and of each
+# subject, so that a card's score has prompts to be matched on.
+MIN_PER_BENCHMARK = 40
+MIN_PER_SUBJECT = 8
 
 
 def encode_all(model_bytes, tokens):
@@ -64,6 +99,42 @@ def predict(z, theta, bias, knn):
         w = np.exp(knn["temperature"] * sims[near].astype(np.float64))
         out[h] = ((knn["prior_weight"] * own[h] + (w * knn["labels"][h][near]).sum())
                   / (knn["prior_weight"] + w.sum()))
+    return out
+
+
+def reference_rows(rows, pick, size, rng):
+    """A random sample of `pick`, topped up so that every benchmark and subject has a few."""
+    ref = set(rng.choice(pick, size=min(size, len(pick)), replace=False).tolist())
+    for key, least in ((lambda r: r["benchmark"], MIN_PER_BENCHMARK),
+                       (lambda r: (r["benchmark"], r["subject"]), MIN_PER_SUBJECT)):
+        groups = {}
+        for i in pick:
+            groups.setdefault(key(rows[i]), []).append(int(i))
+        for members in groups.values():
+            have = sum(1 for i in members if i in ref)
+            rest = [i for i in members if i not in ref]
+            if have < least and rest:
+                ref.update(rng.choice(rest, size=min(least - have, len(rest)),
+                                      replace=False).tolist())
+    return np.array(sorted(ref))
+
+
+def labelled(rows, pick, model):
+    """What a head was fitted on: the tables and the number of rows labelling the model."""
+    at = [rows[i] for i in pick if model in rows[i]["labels"]]
+    return {"tables": sorted({r["table"] for r in at}), "rows": len(at)}
+
+
+def benchmarks(rows, ref):
+    """The benchmarks a card may name: the tables' own, then the published ones mapped onto
+    them (src/card.rs)."""
+    own = sorted({rows[i]["benchmark"] for i in ref})
+    out = [{"name": b, "about": f"the routing tables' {b} questions",
+            "questions": TABLE_BENCHMARK_QUESTIONS.get(b, 100), "family": [{"benchmark": b}]}
+           for b in own]
+    for b in OUTSIDE_BENCHMARKS:
+        if all(f["benchmark"] in own for f in b["family"]):
+            out.append(b)
     return out
 
 
@@ -122,7 +193,7 @@ def main():
     neighbours.write_bytes(knn["keys"].tobytes() + knn["labels"].tobytes())
 
     pick = np.flatnonzero(every)
-    ref = np.sort(rng.choice(pick, size=min(args.reference, len(pick)), replace=False))
+    ref = reference_rows(rows, pick, args.reference, rng)
     # The heads' uncertainty, from the rows they were fitted on, at the shipped (int8) z.
     cov = space.head_covariance(z[pick], y[pick], theta, bias).astype(np.float32)
 
@@ -140,13 +211,17 @@ def main():
         },
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
         "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j]),
-                   "covariance": [f32(v) for v in cov[j].ravel()]}
+                   "covariance": [f32(v) for v in cov[j].ravel()],
+                   "labels": labelled(rows, pick, m)}
                   for j, m in enumerate(order)],
         "neighbours": {"file": neighbours.name, "sha256": sha256(neighbours), "rows": 0,
                        "k": knn["k"], "temperature": knn["temperature"],
                        "prior_weight": knn["prior_weight"]},
         "reference": {"chars": [len(prompts[i]) for i in ref],
-                      "z": [[f32(v) for v in z[i]] for i in ref]},
+                      "z": [[f32(v) for v in z[i]] for i in ref],
+                      "benchmark": [rows[i]["benchmark"] for i in ref],
+                      "subject": [rows[i]["subject"] for i in ref]},
+        "benchmarks": benchmarks(rows, ref),
         "selection": {"margin": MARGIN},
         "provenance": {
             "script": "training/train.py",
