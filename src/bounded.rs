@@ -16,10 +16,7 @@ where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    deserializer.deserialize_seq(AtMost {
-        max: MAX_MODELS,
-        _item: PhantomData,
-    })
+    at_most(deserializer, MAX_MODELS)
 }
 
 /// Most scores a card of published scores lists.
@@ -31,8 +28,16 @@ where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
+    at_most(deserializer, MAX_SCORES)
+}
+
+fn at_most<'de, D, T>(deserializer: D, max: usize) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     deserializer.deserialize_seq(AtMost {
-        max: MAX_SCORES,
+        max,
         _item: PhantomData,
     })
 }

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 
+import cards
 import probes
 import space
 from data import ROOT, read_rows
@@ -33,28 +34,8 @@ PROBES = [0, 25, 50, 100, 200]
 
 def fit_head(mean, precision, z, y):
     """The posterior mode of (θ, b) and its Laplace covariance: src/calibrate.rs::fit."""
+    w = cards.fit_card(mean, precision, [], z, y)
     x = np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
-    w = mean.copy()
-
-    def objective(v):
-        t = x @ v
-        return (np.logaddexp(0, t) - y * t).sum() + 0.5 * (v - mean) @ precision @ (v - mean)
-
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-(x @ w)))
-        grad = x.T @ (p - y) + precision @ (w - mean)
-        hess = (x * (p * (1 - p))[:, None]).T @ x + precision
-        step = np.linalg.solve(hess, grad)
-        scale, before = 1.0, objective(w)
-        for _ in range(30):
-            nxt = w - scale * step
-            if objective(nxt) <= before + 1e-12:
-                break
-            scale /= 2
-        moved = np.abs(nxt - w).max()
-        w = nxt
-        if moved < 1e-9:
-            break
     p = 1 / (1 + np.exp(-(x @ w)))
     hess = (x * (p * (1 - p))[:, None]).T @ x + precision
     return w, np.linalg.inv(hess)

@@ -1,0 +1,280 @@
+"""Leave one model out: is a model placed from a card of published scores routed better than the
+prior alone, and how close to one trained on its labels?
+
+For each model M: fit the shared space on folds 1-4 with every label of M removed; place M's head
+(as `routoo calibrate --scores` does, src/heads.rs::fit_evidence, under the other broad heads'
+prior scaled by PRIOR_SCALE) from (a) the prior alone, (b) a card of its own per-benchmark
+accuracies on the training rows, (c) a card of the scores its maker or a leaderboard published
+(training/cards/published.json), (d) 25 and 100 of the bundle's probes; and score, on fold 0, the
+AIQ of a small pool per table that labels M: M with the table's cheapest, best and one middle
+model (by accuracy and price on the training rows), so that one model's placement shows. The
+reference is the same pool in the space fitted with M's labels. Intervals: 300 bootstrap
+resamples of the test rows, paired across variants.
+
+    training/.venv/bin/python training/cards.py            # writes training/work/cards.json
+    training/.venv/bin/python training/cards.py --report   # prints the tables of REPORT.md
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import numpy as np
+import torch
+
+import probes
+import research
+import space
+import train
+from data import ROOT, read_rows
+
+MODELS = ["gpt-4o-2024-05-13", "gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022",
+          "claude-3-5-haiku-20241022", "gemini-1.5-pro-002", "gemini-1.5-flash-001",
+          "llama-3.1-70b-instruct", "llama-3.1-8b-instruct", "qwen2.5-72b-instruct",
+          "gemini-1.5-pro-001", "claude-sonnet-4.5", "gemini-2.5-flash", "gpt-5-mini-medium",
+          "qwen3-8b", "gpt-oss-120b", "deepseek-v3.2", "o4-mini-medium", "o3-mini-high",
+          "gpt-4.1", "gpt-4.1-mini"]
+PRIOR_SCALE = probes.PRIOR_SCALE
+BOOT = 300
+
+
+def family_rows(rows, ref, name, subject=None):
+    """Reference rows a card's benchmark stands for (as src/card.rs)."""
+    spec = next(b for b in train.benchmarks(rows, ref) if b["name"] == name)
+    out = [i for i in ref if any(
+        rows[i]["benchmark"] == part["benchmark"]
+        and (part.get("subjects") is None or rows[i]["subject"] in part["subjects"])
+        for part in spec["family"])]
+    if subject is not None:
+        out = [i for i in out if rows[i]["subject"] == subject]
+    return out, spec["questions"]
+
+
+def fit_card(mean, precision, families, z_probe=None, y_probe=None):
+    """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
+    scoring: src/heads.rs::fit_evidence."""
+    def aug(z):
+        return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
+    fam = [(aug(z), a, n) for z, a, n in families]
+    xp = aug(z_probe) if z_probe is not None and len(z_probe) else np.zeros((0, len(mean)))
+    yp = y_probe if y_probe is not None else np.zeros(0)
+
+    def objective(v):
+        t = xp @ v
+        out = (np.logaddexp(0, t) - yp * t).sum() + 0.5 * (v - mean) @ precision @ (v - mean)
+        for x, a, n in fam:
+            m = np.clip((1 / (1 + np.exp(-(x @ v)))).mean(), 1e-12, 1 - 1e-12)
+            out -= n * (a * np.log(m) + (1 - a) * np.log(1 - m))
+        return out
+
+    w = mean.copy()
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(xp @ w)))
+        grad = xp.T @ (p - yp) + precision @ (w - mean)
+        hess = (xp * (p * (1 - p))[:, None]).T @ xp + precision
+        for x, a, n in fam:
+            q = 1 / (1 + np.exp(-(x @ w)))
+            m = np.clip(q.mean(), 1e-12, 1 - 1e-12)
+            g = (x * (q * (1 - q))[:, None]).mean(axis=0)
+            grad += -n * (a / m - (1 - a) / (1 - m)) * g
+            hess += n / (m * (1 - m)) * np.outer(g, g)
+        step = np.linalg.solve(hess, grad)
+        scale, before = 1.0, objective(w)
+        for _ in range(30):
+            nxt = w - scale * step
+            if objective(nxt) <= before + 1e-12:
+                break
+            scale /= 2
+        moved = np.abs(nxt - w).max()
+        w = nxt
+        if moved < 1e-9:
+            break
+    return w
+
+
+def small_pool(rows, train_idx, table, m, y, models, pool):
+    """M with the table's cheapest, best and middle model by training accuracy."""
+    price = {p["id"]: p for p in pool["models"]}
+    others = sorted({k for r in rows if r["table"] == table for k in r["labels"]} - {m})
+    at = [i for i in train_idx if rows[i]["table"] == table]
+    acc = {k: np.nanmean(y[at, models.index(k)]) for k in others}
+    cost = {k: price[k]["priceIn"] + 4 * price[k]["priceOut"] for k in others}
+    cheapest = min(others, key=lambda k: (cost[k], k))
+    best = max(others, key=lambda k: (acc[k], k))
+    rest = sorted((k for k in others if k not in (cheapest, best)), key=lambda k: acc[k])
+    pick = [cheapest, best] + ([rest[len(rest) // 2]] if rest else [])
+    return [m] + sorted(set(pick))
+
+
+def aiq_boot(rows, idx, ms, quality, models, pool, table, seed=0):
+    """AIQ on the rows and its bootstrap resamples (the same resamples for every variant)."""
+    correct, cost, est = research.matrices(rows, idx, ms, pool, space.OUTPUT_TOKENS.get(table, 1))
+    q = quality[np.ix_(idx, [models.index(k) for k in ms])]
+    point = research.report(ms, correct, cost, q, est)["aiq"]
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(BOOT):
+        s = rng.integers(0, len(idx), len(idx))
+        boot.append(research.report(ms, correct[s], cost[s], q[s], est[s])["aiq"])
+    return point, np.array(boot)
+
+
+def interval(d):
+    return [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--out", default=ROOT / "training" / "work" / "cards.json", type=pathlib.Path)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--published", default=ROOT / "training" / "cards" / "published.json",
+                    type=pathlib.Path)
+    ap.add_argument("--fit-only", action="store_true", help="fit and cache the spaces only")
+    ap.add_argument("--report", action="store_true")
+    args = ap.parse_args()
+    if args.report:
+        return report(json.loads(args.out.read_text()))
+    torch.set_num_threads(1)
+    rows, prompts = read_rows(args.data)
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
+    models = sorted({m for r in rows for m in r["labels"]})
+    y, _ = space.label_matrix(rows, models)
+    tokens = space.tokenize(prompts)
+    table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
+    pool = space.prices()
+    train_idx, test = np.flatnonzero(folds != 0), folds == 0
+    every = np.arange(len(rows))
+    ref = train.reference_rows(rows, train_idx, 1000, np.random.default_rng(0))
+    cache = args.out.parent / "cards"
+    cache.mkdir(parents=True, exist_ok=True)
+    published = json.loads(args.published.read_text()) if args.published.exists() else {}
+
+    def fitted(name, labels):
+        path = cache / f"{name}.npz"
+        if not path.exists():
+            t0 = time.time()
+            model = space.fit_space(tokens, labels, train_idx, k=space.SPACE_DIM,
+                                    weight_decay=1e-4, table=table, log=f"{name}: ")
+            p, z = space.predict_space(model, tokens, every, table)
+            np.savez(path, p=p, z=z, theta=model.theta.detach().numpy(),
+                     bias=model.bias.detach().numpy())
+            print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
+        f = np.load(path)
+        return f["p"], f["z"], f["theta"].astype(np.float64), f["bias"].astype(np.float64)
+
+    if args.fit_only:
+        for m in args.models.split(","):
+            if m == "full":
+                fitted("full", y)
+            else:
+                y_out = y.copy()
+                y_out[:, models.index(m)] = np.nan
+                fitted(f"without-{m}", y_out)
+        return
+    p_full, _, _, _ = fitted("full", y)
+    where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
+    cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
+             if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != 0]
+    out = {"prior_scale": PRIOR_SCALE, "models": {}}
+    for m in args.models.split(","):
+        j = models.index(m)
+        y_out = y.copy()
+        y_out[:, j] = np.nan
+        p, z, theta, bias = fitted(f"without-{m}", y_out)
+        counts = (~np.isnan(y[train_idx])).sum(axis=0)
+        others = [k for k in range(len(models)) if k != j]
+        others = [others[k] for k in probes.broad(counts[others])]
+        mean = np.hstack([theta[others], bias[others, None]]).mean(axis=0)
+        precision = probes.prior_precision(theta[others], bias[others]) / PRIOR_SCALE
+        zz = z.astype(np.float64)
+
+        # Card (b): its accuracy per benchmark on the training rows it is labelled on.
+        mine = [i for i in train_idx if not np.isnan(y[i, j])]
+        own = {}
+        for i in mine:
+            own.setdefault(rows[i]["benchmark"], []).append(y[i, j])
+        cards = {"own": [{"benchmark": b, "accuracy": float(np.mean(v)), "n": len(v)}
+                         for b, v in sorted(own.items())]}
+        if isinstance(published.get(m), dict):
+            cards["published"] = published[m]["scores"]
+        heads = {"prior": mean}
+        for name, card in cards.items():
+            fams = []
+            for s in card:
+                at, questions = family_rows(rows, ref, s["benchmark"], s.get("subject"))
+                fams.append((zz[at], s["accuracy"], s.get("n", questions)))
+            heads[f"card: {name}"] = fit_card(mean, precision, fams)
+        idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
+        if len(idx):
+            groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
+            order = probes.choose(zz[idx], theta[others], bias[others], groups, 100, 10, 50)
+            for n in (25, 100):
+                sel = idx[order[:n]]
+                heads[f"{n} probes"] = fit_card(mean, precision, [], zz[sel],
+                                                y[sel, j].astype(np.float64))
+        res = {"cards": cards, "tables": {}}
+        tables = sorted({rows[i]["table"] for i in np.flatnonzero(test & ~np.isnan(y[:, j]))})
+        for t in tables:
+            ms = small_pool(rows, train_idx, t, m, y, models, pool)
+            idx_t = [i for i in np.flatnonzero(test) if rows[i]["table"] == t
+                     and all(k in rows[i]["labels"] for k in ms)]
+            if len(idx_t) < 30:
+                continue
+            full, full_boot = aiq_boot(rows, idx_t, ms, p_full, models, pool, t)
+            cell = {"pool": ms, "rows": len(idx_t), "full": full, "variants": {}}
+            boots = {}
+            for name, w in heads.items():
+                q = p.copy()
+                q[:, j] = 1 / (1 + np.exp(-(zz @ w[:-1] + w[-1])))
+                v, boots[name] = aiq_boot(rows, idx_t, ms, q, models, pool, t)
+                cell["variants"][name] = {"aiq": v, "vs_full": v - full,
+                                          "vs_full_ci": interval(boots[name] - full_boot)}
+            for name, boot in boots.items():
+                if name.startswith("card"):
+                    cell["variants"][name]["vs_prior_ci"] = interval(boot - boots["prior"])
+            res["tables"][t] = cell
+        out["models"][m] = res
+        print(f"  {m} done", flush=True)
+        args.out.write_text(json.dumps(out, indent=1, default=float))
+    report(out)
+
+
+def report(out):
+    names = ["prior", "card: own", "card: published", "25 probes", "100 probes"]
+    print(f"prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
+          "model's labels (95 % bootstrap interval)\n")
+    print("| model left out | table (pool) | rows | with its labels | "
+          + " | ".join(names) + " |")
+    print("|---|---|---|---|" + "---|" * len(names))
+    gaps = {n: [] for n in names}
+    card_vs_prior = {"card: own": [], "card: published": []}
+    for m, res in out["models"].items():
+        for t, cell in res["tables"].items():
+            cells = []
+            for n in names:
+                v = cell["variants"].get(n)
+                if v is None:
+                    cells.append("–")
+                    continue
+                gaps[n].append(v["vs_full"])
+                lo, hi = v["vs_full_ci"]
+                cells.append(f"{100 * v['vs_full']:+.2f} [{100 * lo:+.1f}, {100 * hi:+.1f}]")
+                if n in card_vs_prior:
+                    card_vs_prior[n].append(v["vs_full"] - cell["variants"]["prior"]["vs_full"])
+            pool = ", ".join(k for k in cell["pool"][1:])
+            print(f"| {m} | {t} ({pool}) | {cell['rows']} | {cell['full']:.4f} | "
+                  + " | ".join(cells) + " |")
+    print("| **mean (worst)** | | | | " + " | ".join(
+        f"{100 * np.mean(gaps[n]):+.2f} ({100 * min(gaps[n]):+.2f})" if gaps[n] else "–"
+        for n in names) + " |")
+    for n, d in card_vs_prior.items():
+        if d:
+            print(f"\n{n} against the prior alone: mean {100 * np.mean(d):+.2f} points, worst "
+                  f"{100 * min(d):+.2f}, over {len(d)} model-table pairs")
+
+
+if __name__ == "__main__":
+    main()
