@@ -18,7 +18,6 @@ resamples of the test rows, paired across variants.
 import argparse
 import json
 import pathlib
-import time
 
 import numpy as np
 import torch
@@ -39,9 +38,9 @@ PRIOR_SCALE = probes.PRIOR_SCALE
 BOOT = 300
 
 
-def family_rows(rows, ref, name, subject=None):
-    """Reference rows a card's benchmark stands for (as src/card.rs)."""
-    spec = next(b for b in train.benchmarks(rows, ref) if b["name"] == name)
+def family_rows(rows, ref, specs, name, subject=None):
+    """Reference rows a card's benchmark stands for (as src/card.rs); `specs` by name."""
+    spec = specs[name]
     out = [i for i in ref if any(
         rows[i]["benchmark"] == part["benchmark"]
         and (part.get("subjects") is None or rows[i]["subject"] in part["subjects"])
@@ -146,24 +145,16 @@ def main():
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     pool = space.prices()
     train_idx, test = np.flatnonzero(folds != 0), folds == 0
-    every = np.arange(len(rows))
     ref = train.reference_rows(rows, train_idx, 1000, np.random.default_rng(0))
+    specs = {b["name"]: b for b in train.benchmarks(rows, ref)}
     cache = args.out.parent / "cards"
     cache.mkdir(parents=True, exist_ok=True)
     published = json.loads(args.published.read_text()) if args.published.exists() else {}
 
     def fitted(name, labels):
-        path = cache / f"{name}.npz"
-        if not path.exists():
-            t0 = time.time()
-            model = space.fit_space(tokens, labels, train_idx, k=space.SPACE_DIM,
-                                    weight_decay=1e-4, table=table, log=f"{name}: ")
-            p, z = space.predict_space(model, tokens, every, table)
-            np.savez(path, p=p, z=z, theta=model.theta.detach().numpy(),
-                     bias=model.bias.detach().numpy())
-            print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
-        f = np.load(path)
-        return f["p"], f["z"], f["theta"].astype(np.float64), f["bias"].astype(np.float64)
+        """(p, z, theta, bias) of the space fitted on folds 1-4 with `labels`, cached."""
+        return space.fit_cached(cache / f"{name}.npz", tokens, labels, train_idx,
+                                k=space.SPACE_DIM, weight_decay=1e-4, table=table)
 
     if args.fit_only:
         for m in args.models.split(","):
@@ -184,11 +175,8 @@ def main():
         y_out = y.copy()
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
-        counts = (~np.isnan(y[train_idx])).sum(axis=0)
-        others = [k for k in range(len(models)) if k != j]
-        others = [others[k] for k in probes.broad(counts[others])]
-        mean = np.hstack([theta[others], bias[others, None]]).mean(axis=0)
-        precision = probes.prior_precision(theta[others], bias[others]) / PRIOR_SCALE
+        others = probes.prior_heads((~np.isnan(y[train_idx])).sum(axis=0), j)
+        mean, precision = probes.prior_of(theta[others], bias[others], PRIOR_SCALE)
         zz = z.astype(np.float64)
 
         # Card (b): its accuracy per benchmark on the training rows it is labelled on.
@@ -204,7 +192,8 @@ def main():
         for name, card in cards.items():
             fams = []
             for s in card:
-                at, questions = family_rows(rows, ref, s["benchmark"], s.get("subject"))
+                at, questions = family_rows(rows, ref, specs, s["benchmark"],
+                                            s.get("subject"))
                 fams.append((zz[at], s["accuracy"], s.get("n", questions)))
             heads[f"card: {name}"] = fit_card(mean, precision, fams)
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])

@@ -16,7 +16,6 @@ those graders on 98–100 % of recorded responses).
 import argparse
 import json
 import pathlib
-import time
 
 import numpy as np
 import torch
@@ -67,7 +66,6 @@ def main():
     fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
     pool = space.prices()
     train, test = np.flatnonzero(folds != args.test_fold), folds == args.test_fold
-    every = np.arange(len(rows))
 
     # Probe candidates among the training rows: gradeable rows of the tables with answers.
     where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
@@ -80,16 +78,7 @@ def main():
 
     def fitted(name, labels):
         """(p, z, theta, bias) of the space fitted on folds 1-4 with `labels`, cached."""
-        path = cache / f"{name}.npz"
-        if not path.exists():
-            t0 = time.time()
-            model = space.fit_space(tokens, labels, train, log=f"{name}: ", **fit)
-            p, z = space.predict_space(model, tokens, every, table)
-            np.savez(path, p=p, z=z, theta=model.theta.detach().numpy(),
-                     bias=model.bias.detach().numpy())
-            print(f"  {name}: {time.time() - t0:.0f} s", flush=True)
-        f = np.load(path)
-        return f["p"], f["z"], f["theta"].astype(np.float64), f["bias"].astype(np.float64)
+        return space.fit_cached(cache / f"{name}.npz", tokens, labels, train, **fit)
 
     p_full, _, _, _ = fitted("full", y)
     out = {"probes": PROBES, "criterion": args.criterion, "prior_scale": args.prior_scale,
@@ -99,12 +88,8 @@ def main():
         y_out = y.copy()
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
-        counts = (~np.isnan(y[train])).sum(axis=0)
-        others = [k for k in range(len(models)) if k != j]
-        others = [others[k] for k in probes.broad(counts[others])]
-        mean = np.hstack([theta[others], bias[others, None]]).mean(axis=0)
-        precision = probes.prior_precision(theta[others], bias[others])
-        precision = precision / args.prior_scale
+        others = probes.prior_heads((~np.isnan(y[train])).sum(axis=0), j)
+        mean, precision = probes.prior_of(theta[others], bias[others], args.prior_scale)
         mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
         idx = np.array([i for i, _ in mine])
         groups = [(c["benchmark"], c["subject"]) for _, c in mine]

@@ -113,6 +113,19 @@ def prior_precision(theta, bias):
     return np.linalg.inv(cov)
 
 
+def prior_heads(rows_per_head, leave_out):
+    """Indices of the heads a prior for head `leave_out` is taken over: the broad ones of the
+    others, from each head's labelled row count."""
+    others = np.array([k for k in range(len(rows_per_head)) if k != leave_out])
+    return others[broad(np.asarray(rows_per_head)[others])]
+
+
+def prior_of(theta, bias, scale):
+    """(mean, precision) of a new head's prior over these heads, the covariance times `scale`
+    (src/heads.rs)."""
+    return np.hstack([theta, bias[:, None]]).mean(axis=0), prior_precision(theta, bias) / scale
+
+
 def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=None):
     """Greedy D-optimal order of rows: indices into z. `groups` are (benchmark, subject);
     a benchmark without subjects is capped as a benchmark only."""

@@ -221,6 +221,21 @@ def predict_space(model, inputs, idx, table=None):
     return np.vstack(probs), np.vstack(zs)
 
 
+def fit_cached(path, inputs, y, train, *, table, **fit):
+    """(p, z, theta, bias) on every row of the space fitted on rows `train` with labels `y`,
+    kept in `path` (.npz) and read from it when it is there."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        t0 = time.time()
+        model = fit_space(inputs, y, train, table=table, log=f"{path.stem}: ", **fit)
+        p, z = predict_space(model, inputs, np.arange(len(y)), table)
+        np.savez(path, p=p, z=z, theta=model.theta.detach().numpy(),
+                 bias=model.bias.detach().numpy())
+        print(f"  {path.stem}: {time.time() - t0:.0f} s", flush=True)
+    f = np.load(path)
+    return f["p"], f["z"], f["theta"].astype(np.float64), f["bias"].astype(np.float64)
+
+
 def head_covariance(z, y, theta, bias, prior=1.0):
     """Per model, the Laplace covariance of (θ_m, b_m) with the encoder taken as given: the
     inverse of Σ p(1−p)·[z,1][z,1]ᵀ over the model's labelled rows, plus a N(0, 1/prior) prior."""
