@@ -84,6 +84,22 @@ pub struct Head {
     /// The routing data the head was fitted on; absent for a head placed from probes or a card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Labels>,
+    /// What a head placed without labels rests on: published scores, graded probes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
+}
+
+/// The evidence behind a head placed without labels, kept so that it can be told (and placed
+/// again in another bundle's space).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// The published scores it was placed from, each with its source and date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<crate::card::Score>,
+    /// Graded probe answers it was fitted to.
+    #[serde(default)]
+    pub probes: u32,
 }
 
 /// The labels behind a trained head.

@@ -117,6 +117,38 @@ pub struct Calibration {
     pub results: Vec<ProbeResult>,
 }
 
+impl Calibration {
+    /// `model` placed from a card of its published scores alone, without a call: the head
+    /// whose mean prediction over each score's reference prompts matches it, under the prior
+    /// of the predictor's other heads (as a [`Plan`] with a card and no probes).
+    pub fn from_card(predictor: &Predictor, model: &PoolModel, card: Card) -> Result<Calibration> {
+        Pool::from_models(vec![model.clone()])?;
+        card_is_of(&card, model)?;
+        let head = crate::card::place(predictor.manifest(), &model.id, &card.scores)?;
+        Ok(Calibration {
+            head,
+            model: model.clone(),
+            correct: 0,
+            graded: 0,
+            spent: 0.0,
+            stopped: None,
+            card: Some(card),
+            results: Vec::new(),
+        })
+    }
+}
+
+/// Fails unless the card names `model`, by its pool id or its API id.
+fn card_is_of(card: &Card, model: &PoolModel) -> Result<()> {
+    if card.model != model.id && card.model != model.api_model {
+        return Err(Error::Card(format!(
+            "the card is of {:?}, not of {} ({})",
+            card.model, model.id, model.api_model
+        )));
+    }
+    Ok(())
+}
+
 /// Failed calls in a row after which a calibration stops (a wrong key fails every call).
 const FAILURES_IN_A_ROW: usize = 3;
 
@@ -174,12 +206,7 @@ impl Plan {
     /// probes, if any, sharpen it. With no probes the calibration makes no call at all.
     pub fn with_card(mut self, predictor: &Predictor, card: Card) -> Result<Plan> {
         let model = self.model();
-        if card.model != model.id && card.model != model.api_model {
-            return Err(Error::Card(format!(
-                "the card is of {:?}, not of {} ({})",
-                card.model, model.id, model.api_model
-            )));
-        }
+        card_is_of(&card, model)?;
         let targets = card.targets(predictor.manifest())?;
         self.card = Some((card, targets));
         Ok(self)
@@ -325,8 +352,13 @@ impl Plan {
             )));
         }
         let correct = graded.iter().filter(|(_, c)| *c).count();
+        let mut head = fit_evidence(&target.id, &self.prior, &graded, scores)?;
+        head.evidence = Some(crate::bundle::Evidence {
+            scores: card.as_ref().map(|c| c.scores.clone()).unwrap_or_default(),
+            probes: u32::try_from(graded.len()).unwrap_or(u32::MAX),
+        });
         Ok(Calibration {
-            head: fit_evidence(&target.id, &self.prior, &graded, scores)?,
+            head,
             model: target.clone(),
             correct,
             graded: graded.len(),

@@ -8,9 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Manifest;
+use crate::bundle::{Evidence, Head, Manifest};
 use crate::error::{Error, Result};
-use crate::heads::MeanScore;
+use crate::heads::{fit_evidence, MeanScore, Prior, CALIBRATION_PRIOR_SCALE};
 
 /// Most bytes of a card's text.
 pub const MAX_CARD_BYTES: usize = 256 * 1024;
@@ -78,7 +78,8 @@ impl Card {
         Ok(card)
     }
 
-    fn check(&self) -> Result<()> {
+    /// Fails, saying what is wrong, on a card that cannot stand as evidence.
+    pub(crate) fn check(&self) -> Result<()> {
         if self.model.trim().is_empty() || self.model.len() > 200 {
             return Err(Error::Card(format!(
                 "model {:?} is not a model id",
@@ -136,6 +137,27 @@ impl Card {
     pub fn targets(&self, manifest: &Manifest) -> Result<Vec<MeanScore>> {
         self.scores.iter().map(|s| target(s, manifest)).collect()
     }
+}
+
+/// Places model `id` in the space of `manifest` from its published scores alone, as
+/// `routoo calibrate --scores` with no probes does: under the prior of the other heads, the
+/// head whose mean prediction over each score's reference prompts matches it. The head keeps
+/// the scores as its evidence.
+pub fn place(manifest: &Manifest, id: &str, scores: &[Score]) -> Result<Head> {
+    let card = Card {
+        model: id.to_string(),
+        scores: scores.to_vec(),
+    };
+    card.check()?;
+    let targets = card.targets(manifest)?;
+    let others: Vec<&Head> = manifest.heads.iter().filter(|h| h.id != id).collect();
+    let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+    let mut head = fit_evidence(id, &prior, &[], &targets)?;
+    head.evidence = Some(Evidence {
+        scores: card.scores,
+        probes: 0,
+    });
+    Ok(head)
 }
 
 /// The names a card may use in this bundle.

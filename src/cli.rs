@@ -310,13 +310,14 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(path) = prompts {
                 let out = read_prompts(&path)?
                     .iter()
-                    .map(|p| router.predict(p))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|p| Ok(PoolPrediction::of(&router, router.predict(p)?)))
+                    .collect::<Result<Vec<_>>>()?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
                 return Ok(());
             }
             let prediction = router.predict(prompt.as_deref().unwrap_or_default())?;
-            common.show(&prediction, |p| print_prediction(&router, p))?;
+            let view = PoolPrediction::of(&router, prediction);
+            common.show(&view, |v| print_prediction(&router, &v.prediction))?;
         }
         Command::Route {
             common,
@@ -855,21 +856,52 @@ struct PromptsFile {
     prompts: Vec<String>,
 }
 
+/// A prediction with each pool model's estimate and what it rests on.
+#[derive(serde::Serialize)]
+struct PoolPrediction {
+    #[serde(flatten)]
+    prediction: Prediction,
+    pool: Vec<PoolEstimate>,
+}
+
+#[derive(serde::Serialize)]
+struct PoolEstimate {
+    model: String,
+    quality: f64,
+    sd: f64,
+    basis: routoo::Basis,
+}
+
+impl PoolPrediction {
+    fn of(router: &Router, prediction: Prediction) -> PoolPrediction {
+        let pool = (router.pool_estimates(&prediction).into_iter())
+            .zip(router.bases())
+            .map(|(q, basis)| PoolEstimate {
+                model: q.model,
+                quality: q.quality,
+                sd: q.sd,
+                basis,
+            })
+            .collect();
+        PoolPrediction { prediction, pool }
+    }
+}
+
 fn print_prediction(router: &Router, p: &Prediction) {
     println!("{}", read_line(p.tokens, p.truncated));
     println!(
-        "{:<28} {:<12} {:>8} {:>14}",
-        "model", "provider", "quality", "est. US$"
+        "{:<28} {:<12} {:>8} {:>7} {:>14}  estimate rests on",
+        "model", "provider", "quality", "± sd", "est. US$"
     );
-    for q in &p.quality {
-        let Some(model) = router.pool().model(&q.model) else {
-            println!("{:<28} {:<12} {:>8.4} {:>14}", q.model, "-", q.quality, "-");
-            continue;
-        };
-        let cost = routoo::cost::estimate(router.pool(), model, p.chars);
+    let pool = router.pool();
+    for ((model, q), basis) in (pool.models.iter())
+        .zip(router.pool_estimates(p))
+        .zip(router.bases())
+    {
+        let cost = routoo::cost::estimate(pool, model, p.chars);
         println!(
-            "{:<28} {:<12} {:>8.4} {:>14.8}",
-            q.model, model.provider, q.quality, cost.usd
+            "{:<28} {:<12} {:>8.4} {:>7.4} {:>14.8}  {basis}",
+            q.model, model.provider, q.quality, q.sd, cost.usd
         );
     }
 }

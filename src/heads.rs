@@ -154,6 +154,7 @@ fn head_of(id: &str, params: &[f64], covariance: &[f64]) -> Head {
         bias: params[n - 1] as f32,
         covariance: Some(covariance.iter().map(|&v| v as f32).collect()),
         labels: None,
+        evidence: None,
     }
 }
 
@@ -400,6 +401,7 @@ mod tests {
             bias,
             covariance: None,
             labels: None,
+            evidence: None,
         }
     }
 

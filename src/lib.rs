@@ -78,5 +78,5 @@ pub use crate::error::{Error, Result};
 pub use crate::exclusion::{Exclusion, Exclusions, Reason};
 pub use crate::pool::{Pool, PoolModel};
 pub use crate::predictor::{ModelQuality, Prediction, Predictor};
-pub use crate::router::{Decision, RouteOptions, Router};
+pub use crate::router::{Basis, Decision, RouteOptions, Router};
 pub use crate::select::{BudgetCurve, Candidate, Constraints};

@@ -72,6 +72,15 @@ pub struct PoolModel {
     /// shown as unconfirmed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub price_unconfirmed: bool,
+    /// Published scores that place the model in the shared space when no head of its own
+    /// (labels or a calibration) does: fitted on binding, under the prior of the labelled
+    /// heads (see [`crate::card::place`]). Each names its source and date.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "crate::bounded::scores"
+    )]
+    pub scores: Vec<crate::card::Score>,
     /// Scheduled price changes, oldest first: each sets the prices from its day (UTC) on;
     /// before the first, `priceIn` and `priceOut` hold. See [`Pool::priced_on`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -269,6 +278,25 @@ impl Pool {
                     m.id,
                     m.like.as_deref().unwrap_or_default()
                 )));
+            }
+            if !m.scores.is_empty() {
+                if m.like.is_some() || m.uncalibrated {
+                    return Err(Error::Pool(format!(
+                        "model {:?} has published scores and is also {}: say one",
+                        m.id,
+                        if m.uncalibrated {
+                            "uncalibrated"
+                        } else {
+                            "like another"
+                        }
+                    )));
+                }
+                crate::card::Card {
+                    model: m.id.clone(),
+                    scores: m.scores.clone(),
+                }
+                .check()
+                .map_err(|e| Error::Pool(format!("model {:?}: {e}", m.id)))?;
             }
             if let Some(effort) = &m.reasoning_effort {
                 let word = !effort.is_empty()

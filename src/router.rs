@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{self, BatchPlan};
+use crate::bundle::Head;
 use crate::chat::Conversation;
 use crate::error::{Error, Result};
 use crate::exclusion::{Exclusion, Exclusions};
-use crate::heads::HeadsFile;
+use crate::heads::{HeadsFile, HEADS_FORMAT};
 use crate::pool::Pool;
 use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
 use crate::select::{self, BudgetCurve, Candidate, Constraints, Margin};
@@ -49,6 +50,74 @@ pub struct Decision {
     pub truncated: bool,
 }
 
+/// What a pool model's estimate rests on, as a user should be told it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Basis {
+    /// Its own head, trained on the labels of these routing tables.
+    Labels {
+        /// Table names (file stems).
+        tables: Vec<String>,
+        /// Labelled rows.
+        rows: u32,
+    },
+    /// Its own head, placed from published scores, graded probes or both.
+    Evidence {
+        /// The scores, each with its source and date.
+        scores: Vec<crate::card::Score>,
+        /// Probes graded.
+        probes: u32,
+    },
+    /// The head of another model it is said to be like.
+    Like {
+        /// That model.
+        model: String,
+    },
+    /// An average model's (the prior): nothing is known of this one.
+    Prior,
+    /// Its own head, which states nothing of how it was fitted (an older heads file).
+    Unstated,
+}
+
+impl std::fmt::Display for Basis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Basis::Labels { tables, rows } => {
+                write!(f, "labels: {rows} rows of {}", tables.join(", "))
+            }
+            Basis::Evidence { scores, probes } => {
+                let mut parts = Vec::new();
+                if !scores.is_empty() {
+                    let mut dates: Vec<&str> = scores.iter().map(|s| s.date.as_str()).collect();
+                    dates.sort_unstable();
+                    let names: Vec<String> = scores
+                        .iter()
+                        .map(|s| match &s.subject {
+                            Some(sub) => format!("{} ({sub})", s.benchmark),
+                            None => s.benchmark.clone(),
+                        })
+                        .collect();
+                    parts.push(format!(
+                        "card: {} published up to {}",
+                        names.join(", "),
+                        dates.last().copied().unwrap_or_default()
+                    ));
+                }
+                if *probes > 0 {
+                    parts.push(format!("{probes} probes"));
+                }
+                if parts.is_empty() {
+                    parts.push("no evidence".into());
+                }
+                write!(f, "{}", parts.join(" + "))
+            }
+            Basis::Like { model } => write!(f, "like {model}"),
+            Basis::Prior => write!(f, "prior alone (an average model)"),
+            Basis::Unstated => write!(f, "own head (basis not stated)"),
+        }
+    }
+}
+
 /// A predictor bound to a pool.
 #[derive(Debug)]
 pub struct Router {
@@ -58,6 +127,50 @@ pub struct Router {
     heads: Vec<usize>,
     margin: Margin,
     curve: BudgetCurve,
+    /// Models whose head this router placed from the pool's published scores.
+    placed: std::collections::HashSet<String>,
+}
+
+/// Heads for the pool models that have published scores and no head of their own (labels, or
+/// a calibration a user added), placed from those scores; a head placed from an earlier
+/// pool's scores is placed again when they changed.
+fn placements(
+    predictor: &Predictor,
+    pool: &Pool,
+    placed: &std::collections::HashSet<String>,
+) -> Result<Vec<Head>> {
+    let manifest = predictor.manifest();
+    (pool.models.iter())
+        .filter(|m| !m.scores.is_empty())
+        .filter(|m| match manifest.heads.iter().find(|h| h.id == m.id) {
+            None => true,
+            Some(h) => {
+                placed.contains(&m.id) && h.evidence.as_ref().map(|e| &e.scores) != Some(&m.scores)
+            }
+        })
+        .map(|m| crate::card::place(manifest, &m.id, &m.scores))
+        .collect()
+}
+
+/// Adds the heads the pool's published scores place, and notes their models in `placed`.
+fn place_scored(
+    predictor: &mut Predictor,
+    pool: &Pool,
+    placed: &mut std::collections::HashSet<String>,
+) -> Result<()> {
+    let heads = placements(predictor, pool, placed)?;
+    if heads.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = heads.iter().map(|h| h.id.clone()).collect();
+    predictor.add_heads(&HeadsFile {
+        format: HEADS_FORMAT.into(),
+        encoder: predictor.manifest().encoder.sha256.clone(),
+        heads,
+        calibrations: Vec::new(),
+    })?;
+    placed.extend(ids);
+    Ok(())
 }
 
 /// What binding a predictor to a pool derives: each pool model's head index, the selector's
@@ -113,8 +226,11 @@ fn head_indices(predictor: &Predictor, pool: &Pool) -> Result<Vec<usize>> {
 }
 
 impl Router {
-    /// Binds a predictor to a pool; fails if a pool model has no head.
-    pub fn new(predictor: Predictor, pool: Pool) -> Result<Router> {
+    /// Binds a predictor to a pool, placing the models that have published scores and no head
+    /// from those scores; fails if a pool model has no head.
+    pub fn new(mut predictor: Predictor, pool: Pool) -> Result<Router> {
+        let mut placed = std::collections::HashSet::new();
+        place_scored(&mut predictor, &pool, &mut placed)?;
         let (heads, margin, curve) = bind(&predictor, &pool)?;
         Ok(Router {
             predictor,
@@ -122,12 +238,15 @@ impl Router {
             heads,
             margin,
             curve,
+            placed,
         })
     }
 
     /// Routes over another pool from now on (models toggled, prices edited). On error the
-    /// router keeps its pool.
+    /// router keeps its pool (a head placed from the new pool's scores may stay: it is used by
+    /// no pool that lacks its model).
     pub fn set_pool(&mut self, pool: Pool) -> Result<()> {
+        place_scored(&mut self.predictor, &pool, &mut self.placed)?;
         let (heads, margin, curve) = bind(&self.predictor, &pool)?;
         self.pool = pool;
         self.heads = heads;
@@ -140,6 +259,10 @@ impl Router {
     /// curve and margin follow. A file that does not fit changes nothing.
     pub fn add_heads(&mut self, file: &HeadsFile) -> Result<()> {
         self.predictor.add_heads(file)?;
+        // A user's head stands over one placed from the pool's scores.
+        for h in &file.heads {
+            self.placed.remove(&h.id);
+        }
         // Heads are replaced in place or appended, so the pool's head indices stay valid even
         // if this failed; it cannot, as no head was removed.
         self.set_pool(self.pool.clone())
@@ -316,6 +439,33 @@ impl Router {
                 model: m.id.clone(),
                 quality: e.quality,
                 sd: e.sd,
+            })
+            .collect()
+    }
+
+    /// What each pool model's estimate rests on, in pool order.
+    pub fn bases(&self) -> Vec<Basis> {
+        let manifest = self.predictor.manifest();
+        let prior = self.predictor.prior_index();
+        (self.pool.models.iter())
+            .zip(&self.heads)
+            .map(|(m, &h)| match manifest.heads.get(h) {
+                None if Some(h) == prior => Basis::Prior,
+                None => Basis::Unstated,
+                Some(head) if head.id != m.id => Basis::Like {
+                    model: head.id.clone(),
+                },
+                Some(head) => match (&head.labels, &head.evidence) {
+                    (_, Some(e)) => Basis::Evidence {
+                        scores: e.scores.clone(),
+                        probes: e.probes,
+                    },
+                    (Some(l), None) => Basis::Labels {
+                        tables: l.tables.clone(),
+                        rows: l.rows,
+                    },
+                    (None, None) => Basis::Unstated,
+                },
             })
             .collect()
     }

@@ -413,3 +413,98 @@ fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
         "every turn is priced"
     );
 }
+
+/// A pool model with published scores and no head of its own is placed from them when the
+/// router binds: a higher MMLU-Pro score puts it higher on MMLU-Pro's prompts, the basis names
+/// the scores, a user's own head stands over it, and changed scores place it again.
+#[test]
+fn models_with_published_scores_are_placed_from_them_and_say_so() {
+    let base = Pool::default_pool().unwrap();
+    let today = (base.models.iter())
+        .find(|m| m.uncalibrated && !m.historical)
+        .unwrap()
+        .clone();
+    let scored = |id: &str, accuracy: f64| PoolModel {
+        id: id.into(),
+        uncalibrated: false,
+        scores: vec![routoo::card::Score {
+            benchmark: "MMLU-Pro".into(),
+            subject: None,
+            accuracy,
+            n: None,
+            source: "https://example.test/card".into(),
+            date: "2026-11-01".into(),
+        }],
+        ..today.clone()
+    };
+    let pool = Pool::from_models(vec![scored("weak", 0.35), scored("strong", 0.85)]).unwrap();
+    let mut router = routoo::Router::new(common::predictor(), pool.clone()).unwrap();
+    let set: serde_json::Value =
+        serde_json::from_slice(&common::read("www/models/probes.json")).unwrap();
+    let prompts: Vec<&str> = (set["probes"].as_array().unwrap().iter())
+        .filter(|p| p["benchmark"] == "mmlu-pro")
+        .map(|p| p["prompt"].as_str().unwrap())
+        .take(20)
+        .collect();
+    assert!(prompts.len() >= 10);
+    let mean = |router: &routoo::Router, id: &str| {
+        let qs: Vec<f64> = (prompts.iter())
+            .map(|p| router.predict(p).unwrap().quality_of(id).unwrap())
+            .collect();
+        qs.iter().sum::<f64>() / qs.len() as f64
+    };
+    let (weak, strong) = (mean(&router, "weak"), mean(&router, "strong"));
+    eprintln!("mean estimate on MMLU-Pro prompts: weak {weak:.3}, strong {strong:.3}");
+    assert!(strong > weak + 0.3, "{weak} {strong}");
+    match &router.bases()[1] {
+        routoo::Basis::Evidence { scores, probes } => {
+            assert_eq!(*probes, 0);
+            assert_eq!(scores[0].accuracy, 0.85);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(router.bases()[1].to_string().contains("MMLU-Pro"));
+
+    // Changed scores place it again.
+    let mut raised = pool.clone();
+    raised.models[0].scores[0].accuracy = 0.95;
+    router.set_pool(raised).unwrap();
+    assert!(mean(&router, "weak") > strong, "placed again from 0.95");
+
+    // A user's head (here: the strong one's, renamed) stands over the card.
+    let mut file = routoo::heads::HeadsFile::from_json(&format!(
+        r#"{{"format": "routoo-heads", "encoder": "{}", "heads": []}}"#,
+        router.predictor().manifest().encoder.sha256
+    ))
+    .unwrap();
+    let mut head = (router.predictor().manifest().heads.iter())
+        .find(|h| h.id == "strong")
+        .unwrap()
+        .clone();
+    head.id = "weak".into();
+    head.evidence = Some(routoo::bundle::Evidence {
+        scores: Vec::new(),
+        probes: 40,
+    });
+    file.heads.push(head);
+    router.add_heads(&file).unwrap();
+    router.set_pool(pool.clone()).unwrap();
+    assert!((mean(&router, "weak") - strong).abs() < 1e-9);
+    assert_eq!(router.bases()[0].to_string(), "40 probes");
+
+    // Scores with another basis, or a benchmark the bundle does not map: refused, named.
+    let mut both = scored("both", 0.5);
+    both.uncalibrated = true;
+    let err = Pool::from_models(vec![both]).unwrap_err().to_string();
+    assert!(err.contains("say one"), "{err}");
+    let mut odd = scored("odd", 0.5);
+    odd.scores[0].benchmark = "Terminal-Bench 4.0".into();
+    let pool = Pool::from_models(vec![odd]).unwrap();
+    let err = routoo::Router::new(common::predictor(), pool)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown benchmark") && err.contains("gpqa-diamond"),
+        "{err}"
+    );
+}

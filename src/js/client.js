@@ -3,9 +3,9 @@
 import { LoadError } from "./load.js";
 
 /** Router methods a `RouterWorker` forwards. */
-const METHODS = ["addHeads", "ask", "calibrate", "calibrationOutlook", "callable", "curve", "curvePoint",
-  "date", "keyOrigins", "models", "pool", "poolEstimates", "predict", "route", "routeBatch", "servingPool",
-  "setDate", "setPool", "suggestPool"];
+const METHODS = ["addHeads", "ask", "bases", "calibrate", "calibrationOutlook", "callable", "curve",
+  "curvePoint", "date", "keyOrigins", "models", "placeFromCard", "pool", "poolEstimates", "predict", "route",
+  "routeBatch", "servingPool", "setDate", "setPool", "suggestPool"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
 const STATICS = ["askDefaults", "checkEntry", "originOf"];
 

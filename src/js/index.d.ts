@@ -51,9 +51,9 @@ export function loadRouter(options?: LoadOptions): Promise<Router>;
 export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "listing" | "signal" | "cache">): Promise<string>;
 
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
-type Forwarded = "addHeads" | "ask" | "calibrate" | "calibrationOutlook" | "callable" | "curve" | "curvePoint"
-  | "date" | "keyOrigins" | "models" | "pool" | "poolEstimates" | "predict" | "route" | "routeBatch" | "servingPool"
-  | "setDate" | "setPool" | "suggestPool";
+type Forwarded = "addHeads" | "ask" | "bases" | "calibrate" | "calibrationOutlook" | "callable" | "curve"
+  | "curvePoint" | "date" | "keyOrigins" | "models" | "placeFromCard" | "pool" | "poolEstimates" | "predict"
+  | "route" | "routeBatch" | "servingPool" | "setDate" | "setPool" | "suggestPool";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}

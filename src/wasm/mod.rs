@@ -8,7 +8,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::calibrate::{CalibrateOptions, HeadsFile, Plan, Step, DEFAULT_PROBES};
+use crate::calibrate::{CalibrateOptions, Calibration, HeadsFile, Plan, Step, DEFAULT_PROBES};
+use crate::card::Card;
 use crate::chat::{Conversation, Message};
 use crate::error::Error;
 use crate::pool::PoolModel;
@@ -103,10 +104,33 @@ export interface PoolModel {
   reasoningEffort?: string;
   /** The prices come from a page other than the provider's own: unconfirmed. */
   priceUnconfirmed?: boolean;
+  /** Published scores that place the model when no head of its own does (see `Card`). */
+  scores?: Score[];
   /** Scheduled price changes, oldest first: from `from` (a UTC day) on, `in` / `out` US$ per
    *  1M tokens; before the first, priceIn / priceOut. A router prices by its `date()`. */
   prices?: { from: string; in: number; out: number }[];
 }
+
+/** One published score: `accuracy` (0-1) on a benchmark the bundle maps, where and when. */
+export interface Score {
+  benchmark: string; subject?: string; accuracy: number;
+  /** Questions behind the score (the benchmark's published size by default). */
+  n?: number;
+  source: string;
+  /** YYYY-MM-DD. */
+  date: string;
+}
+
+/** A model's published scores, for `placeFromCard`. */
+export interface Card { model: string; scores: Score[] }
+
+/** What a pool model's estimate rests on. */
+export type Basis =
+| { kind: "labels"; tables: string[]; rows: number }
+| { kind: "evidence"; scores: Score[]; probes: number }
+| { kind: "like"; model: string }
+| { kind: "prior" }
+| { kind: "unstated" };
 
 /** The models to route between (`expectedOutputTokens` defaults to 256). */
 export interface Pool { expectedOutputTokens?: number; models: PoolModel[] }
@@ -228,8 +252,9 @@ export interface HeadsFile {
   format: "routoo-heads";
   /** sha256 of the encoder whose space the heads live in. */
   encoder: string;
-  heads: { id: string; weights: number[]; bias: number; covariance?: number[] }[];
-  calibrations: { model: PoolModel; correct: number; graded: number; spent: number;
+  heads: { id: string; weights: number[]; bias: number; covariance?: number[];
+           evidence?: { scores?: Score[]; probes: number } }[];
+  calibrations: { model: PoolModel; correct: number; graded: number; spent: number; card?: Card;
                   stopped?: string; results: { id: string; correct: boolean | null; spent: number;
                   error?: string }[] }[];
 }
@@ -775,6 +800,34 @@ impl JsRouter {
             .map_err(JsValue::from)
         };
         Ok(wasm_bindgen_futures::future_to_promise(future))
+    }
+
+    /// Places `model` from a card of its published scores (`{model, scores: [{benchmark,
+    /// subject?, accuracy, n?, source, date}]}`, as text or an object) without a call.
+    /// Returns a heads file, as `calibrate` does: pass it to `addHeads`, keep it to load later.
+    #[wasm_bindgen(js_name = placeFromCard, unchecked_return_type = "HeadsFile")]
+    pub fn place_from_card(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Card | string")] card: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let model: PoolModel = serde_wasm_bindgen::from_value(model)
+            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        let card = Card::from_json(&json_text(&card, "card")?).map_err(js_error)?;
+        let predictor = self.inner.predictor();
+        let calibration = Calibration::from_card(predictor, &model, card).map_err(js_error)?;
+        to_js(&HeadsFile::of(
+            predictor,
+            std::slice::from_ref(&calibration),
+        ))
+    }
+
+    /// What each pool model's estimate rests on, in pool order: labels (which tables), a card
+    /// of published scores (sources and dates), probes (how many), another model's head, or
+    /// the prior alone.
+    #[wasm_bindgen(unchecked_return_type = "Basis[]")]
+    pub fn bases(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.bases())
     }
 
     /// At most `maxModels` models of the pool that together give the most expected accuracy at
