@@ -50,9 +50,10 @@ def family_rows(rows, ref, specs, name, subject=None):
     return out, spec["questions"]
 
 
-def fit_card(mean, precision, families, z_probe=None, y_probe=None):
+def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
-    scoring: src/heads.rs::fit_evidence."""
+    scoring: src/heads.rs::fit_evidence. With `level`, only the bias moves (the prior's shape
+    kept, its level set by the scores)."""
     def aug(z):
         return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
     fam = [(aug(z), a, n) for z, a, n in families]
@@ -78,7 +79,11 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None):
             g = (x * (q * (1 - q))[:, None]).mean(axis=0)
             grad += -n * (a / m - (1 - a) / (1 - m)) * g
             hess += n / (m * (1 - m)) * np.outer(g, g)
-        step = np.linalg.solve(hess, grad)
+        if level:
+            step = np.zeros_like(w)
+            step[-1] = grad[-1] / hess[-1, -1]
+        else:
+            step = np.linalg.solve(hess, grad)
         scale, before = 1.0, objective(w)
         for _ in range(30):
             nxt = w - scale * step
@@ -133,6 +138,9 @@ def main():
                     type=pathlib.Path)
     ap.add_argument("--fit-only", action="store_true", help="fit and cache the spaces only")
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--eval-fold", type=int, default=0, choices=[0, 1, 2, 3, 4],
+                    help="score on this fold; 1-4 are training rows of the other heads, for "
+                    "choosing a design without looking at fold 0")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
@@ -144,7 +152,7 @@ def main():
     tokens = space.tokenize(prompts)
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     pool = space.prices()
-    train_idx, test = np.flatnonzero(folds != 0), folds == 0
+    train_idx, test = np.flatnonzero(folds != 0), folds == args.eval_fold
     ref = train.reference_rows(rows, train_idx, 1000, np.random.default_rng(0))
     specs = {b["name"]: b for b in train.benchmarks(rows, ref)}
     cache = args.out.parent / "cards"
@@ -168,8 +176,9 @@ def main():
     p_full, _, _, _ = fitted("full", y)
     where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
     cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
-             if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != 0]
-    out = {"prior_scale": PRIOR_SCALE, "models": {}}
+             if (c["table"], c["id"]) in where
+             and folds[where[(c["table"], c["id"])]] not in (0, args.eval_fold)]
+    out = {"prior_scale": PRIOR_SCALE, "eval_fold": args.eval_fold, "models": {}}
     for m in args.models.split(","):
         j = models.index(m)
         y_out = y.copy()
@@ -180,7 +189,7 @@ def main():
         zz = z.astype(np.float64)
 
         # Card (b): its accuracy per benchmark on the training rows it is labelled on.
-        mine = [i for i in train_idx if not np.isnan(y[i, j])]
+        mine = [i for i in train_idx if not np.isnan(y[i, j]) and not test[i]]
         own = {}
         for i in mine:
             own.setdefault(rows[i]["benchmark"], []).append(y[i, j])
@@ -196,6 +205,7 @@ def main():
                                             s.get("subject"))
                 fams.append((zz[at], s["accuracy"], s.get("n", questions)))
             heads[f"card: {name}"] = fit_card(mean, precision, fams)
+            heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True)
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
         if len(idx):
             groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
@@ -232,14 +242,15 @@ def main():
 
 
 def report(out):
-    names = ["prior", "card: own", "card: published", "25 probes", "100 probes"]
-    print(f"prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
+    names = ["prior", "card: own", "card: own, level", "card: published",
+             "card: published, level", "25 probes", "100 probes"]
+    print(f"scored on fold {out.get('eval_fold', 0)}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
           "model's labels (95 % bootstrap interval)\n")
     print("| model left out | table (pool) | rows | with its labels | "
           + " | ".join(names) + " |")
     print("|---|---|---|---|" + "---|" * len(names))
     gaps = {n: [] for n in names}
-    card_vs_prior = {"card: own": [], "card: published": []}
+    card_vs_prior = {n: [] for n in names if n.startswith("card")}
     for m, res in out["models"].items():
         for t, cell in res["tables"].items():
             cells = []
