@@ -85,9 +85,50 @@ function models() {
   });
 }
 
-/** The router's pool by id, priced for today (UTC) with scheduled changes applied. */
+/**
+ * The router's pool by id, priced for today (UTC) with scheduled changes applied, each with
+ * what its estimate rests on (`basis`).
+ */
 async function pricedModels(router) {
-  return new Map((await router.pool()).models.map((m) => [m.id, m]));
+  const [pool, bases] = await Promise.all([router.pool(), router.bases()]);
+  return new Map(pool.models.map((m, i) => [m.id, { ...m, basis: bases[i] }]));
+}
+
+/** A link to a source a card names, or its text when it is no https address. */
+function sourceLink(source, text) {
+  let url;
+  try { url = new URL(source); } catch { /* not an address */ }
+  if (url?.protocol !== "https:") return document.createTextNode(text);
+  const a = document.createElement("a");
+  a.href = url.href;
+  a.textContent = text;
+  a.rel = "noopener noreferrer";
+  a.target = "_blank";
+  return a;
+}
+
+/** What a model's estimate rests on, as words and links to the scores' sources. */
+function basisNodes(basis) {
+  const text = (t) => [document.createTextNode(t)];
+  switch (basis?.kind) {
+    case "labels": return text(`labelled: ${basis.rows.toLocaleString("en")} rows of ${basis.tables.join(", ")}`);
+    case "like": return text(`estimates borrowed from ${basis.model}`);
+    case "prior": return text("uncalibrated: routed as an average model");
+    case "evidence": {
+      const out = [];
+      if (basis.scores.length) {
+        out.push(document.createTextNode("placed from published scores: "));
+        basis.scores.forEach((s, i) => {
+          if (i) out.push(document.createTextNode(", "));
+          const what = `${s.benchmark}${s.subject ? ` (${s.subject})` : ""} ${pct(s.accuracy)}, ${s.date}`;
+          out.push(sourceLink(s.source, what));
+        });
+      }
+      if (basis.probes) out.push(document.createTextNode(`${out.length ? "; " : "calibrated: "}${basis.probes} probes`));
+      return out.length ? out : text("no evidence stated");
+    }
+    default: return [];
+  }
 }
 
 /** A model is on unless turned off; a historical one (no longer served) only once turned on. */
@@ -106,6 +147,8 @@ function callKeys() {
   return { [EMULATOR]: "emulator" };
 }
 
+/** Most bytes of a card file (the router's own bound, MAX_CARD_BYTES in src/card.rs). */
+const MAX_CARD_BYTES = 256 * 1024;
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
 /** Base URLs of the pool's servers on this machine that are on in the table. */
@@ -207,7 +250,7 @@ async function startRouter() {
   try {
     // A model the bundle has no heads for (and that borrows none) has nothing to be estimated with.
     const known = new Set(await loading.models());
-    const estimable = (m) => known.has(m.id) || m.like || m.uncalibrated;
+    const estimable = (m) => known.has(m.id) || m.like || m.uncalibrated || m.scores?.length;
     const pool = routedPool();
     await loading.setPool({ ...pool, models: pool.models.filter(estimable) });
     state.priced = await pricedModels(loading);
@@ -488,6 +531,7 @@ function renderPool() {
   // Every head's estimate (models turned off included), then the routed pool's own, which adds
   // the models that borrow a head or are uncalibrated.
   const quality = new Map([...(prediction?.quality ?? []), ...(estimates ?? [])].map((q) => [q.model, q.quality]));
+  const spread = new Map([...(prediction?.quality ?? []), ...(estimates ?? [])].map((q) => [q.model, q.sd]));
   const callable = state.callable ?? [];
   // The models that can be called first, then those on, those off, and the historical ones,
   // folded under one line until asked for (or turned on).
@@ -521,19 +565,27 @@ function renderPool() {
     name.textContent = m.id;
     const provider = document.createElement("small");
     const own = state.added.find((a) => a.id === m.id)?.heads.calibrations?.[0];
-    provider.textContent = own ? `${m.provider}, calibrated: ${own.correct} of ${own.graded} probes right`
-      : m.historical ? `${m.provider}, historical: no longer served, kept to compare`
-      : m.like ? `${m.provider}, estimates borrowed from ${m.like}`
-      : m.uncalibrated ? `${m.provider}, uncalibrated: routed as an average model` : m.provider;
-    if (m.priceUnconfirmed) provider.textContent += "; price unconfirmed";
-    const calibrateIt = m.uncalibrated || m.like ? [document.createElement("br"), calibrateButton(m)] : [];
+    const basis = state.priced?.get(m.id)?.basis;
+    provider.dataset.basis = basis?.kind ?? "";
+    if (own?.graded) provider.textContent = `${m.provider}, calibrated: ${own.correct} of ${own.graded} probes right`;
+    else if (m.historical && basis?.kind !== "evidence") provider.textContent = `${m.provider}, historical: no longer served, kept to compare`;
+    else if (basis) provider.replaceChildren(`${m.provider}, `, ...basisNodes(basis));
+    else {
+      provider.textContent = m.like ? `${m.provider}, estimates borrowed from ${m.like}`
+        : m.uncalibrated ? `${m.provider}, uncalibrated: routed as an average model`
+        : m.scores?.length ? `${m.provider}, placed from published scores` : m.provider;
+    }
+    if (m.priceUnconfirmed) provider.append("; price unconfirmed");
+    const calibrateIt = m.uncalibrated || m.like || m.scores?.length
+      ? [document.createElement("br"), calibrateButton(m)] : [];
 
     const q = quality.get(m.id);
     const meter = document.createElement("meter");
     meter.min = 0; meter.max = 1; meter.value = q ?? 0;
     meter.setAttribute("aria-label", `${m.id} predicted quality`);
     const qText = document.createElement("span");
-    qText.textContent = q === undefined ? "—" : pct(q);
+    const sd = spread.get(m.id);
+    qText.textContent = q === undefined ? "—" : sd ? `${pct(q)} ± ${pct(sd)}` : pct(q);
 
     // The price in force today, as the router prices the pool (scheduled changes applied).
     const priced = state.priced?.get(m.id) ?? m;
@@ -847,6 +899,48 @@ async function calibrate() {
   await addModel(heads);
 }
 
+/** The card in the form's text box: parsed here only to say early that it is not JSON. */
+function formCard() {
+  const text = $("add-card").value.trim();
+  if (!text) throw new Error("Paste a card of published scores, or load one.");
+  try { return JSON.parse(text); } catch { throw new Error("The card is not JSON."); }
+}
+
+/** Places the form's model from the card's published scores: no call, nothing spent. */
+async function fromCard() {
+  let model;
+  let heads;
+  try {
+    model = formModel();
+    await loaded().checkEntry(state.defaults, model);
+    heads = await loaded().placeFromCard(model, formCard());
+  } catch (e) {
+    $("add-status").textContent = `Not placed: ${e.message}`;
+    return;
+  }
+  const scores = heads.calibrations[0].card?.scores ?? [];
+  try {
+    await addModel(heads);
+  } catch (e) {
+    $("add-status").textContent = `Not placed: ${e.message}`;
+    return;
+  }
+  $("add-status").textContent = `${model.id} placed from ${scores.length} published ` +
+    `score${scores.length === 1 ? "" : "s"} (${scores.map((s) => s.benchmark).join(", ")}), without a call. It is in the pool.`;
+}
+
+async function loadCard() {
+  const file = $("add-card-file").files[0];
+  $("add-card-file").value = "";
+  if (!file) return;
+  if (file.size > MAX_CARD_BYTES) {
+    $("add-status").textContent = `Not loaded: the file has ${file.size} bytes; a card has at most ${MAX_CARD_BYTES}.`;
+    return;
+  }
+  $("add-card").value = await file.text();
+  $("add-status").textContent = `Loaded the card in ${file.name}; press "From published scores" to place the model.`;
+}
+
 /** Adds a heads file's model to the router, the pool and this browser's store. */
 async function addModel(heads) {
   const model = added.modelOf(heads);
@@ -927,7 +1021,9 @@ function renderAdded() {
     li.dataset.model = id;
     const c = heads.calibrations?.[0];
     const text = document.createElement("span");
-    text.textContent = c ? `${id}: ${c.correct} of ${c.graded} probes right, US$${usd(c.spent)} ` : `${id} `;
+    text.textContent = !c ? `${id} `
+      : c.graded ? `${id}: ${c.correct} of ${c.graded} probes right, US$${usd(c.spent)} `
+      : `${id}: placed from ${c.card?.scores?.length ?? 0} published scores, no call `;
     const exportButton = document.createElement("button");
     exportButton.type = "button";
     exportButton.textContent = "Export";
@@ -1161,6 +1257,8 @@ async function main() {
   $("add-start").addEventListener("click", calibrate);
   $("add-stop").addEventListener("click", () => state.calibrating?.abort());
   $("add-import").addEventListener("change", importHeads);
+  $("add-from-card").addEventListener("click", fromCard);
+  $("add-card-file").addEventListener("change", loadCard);
   if (OFFLINE) {
     navigator.serviceWorker.addEventListener("message", ({ data }) => {
       if (data?.type === "update") updated(data);

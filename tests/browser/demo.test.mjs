@@ -848,3 +848,81 @@ test("with the page's origin cut, a reload still loads from cache and routes", a
   assert.ok(await page.getAttribute("#choice", "data-model"));
   await shot(page, "09-offline");
 });
+
+test("From published scores: a card places a model without a call, and each row says what its estimate rests on", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  let host;
+  try {
+    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+    const today = pool.models.find((m) => m.uncalibrated && !m.historical);
+    const score = (accuracy) => [{ benchmark: "mmlu-pro", accuracy, source: "https://example.test/card", date: "2026-11-01" }];
+    const entry = { ...today };
+    delete entry.uncalibrated;
+    pool.models.push({ ...entry, id: "carded-weak", apiModel: "carded-weak", scores: score(0.35) },
+      { ...entry, id: "carded-strong", apiModel: "carded-strong", scores: score(0.85) });
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
+    writeBuildInfo(root);
+    host = await serve(0, root);
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await routed(p, () => p.fill("#prompt", "Which of these best explains why the Treaty of Westphalia mattered? " +
+      "(A) it ended the Thirty Years' War (B) it founded the UN (C) it unified Italy (D) it split Korea"));
+    const row = (id) => `#pool tr[data-model="${id}"]`;
+    const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
+    assert.ok(await meter("carded-strong") > await meter("carded-weak") + 0.2,
+      `${await meter("carded-strong")} vs ${await meter("carded-weak")}`);
+    assert.match(await p.textContent(`${row("carded-strong")} th`), /placed from published scores: mmlu-pro 85(\.0)? ?%, 2026-11-01/);
+    assert.equal(await p.getAttribute(`${row("carded-strong")} th a`, "href"), "https://example.test/card");
+    assert.match(await p.textContent(`${row(today.id)} th`), /uncalibrated: routed as an average model/);
+    const labelled = pool.models.find((m) => !m.uncalibrated && !m.like && !m.scores && !m.historical);
+    if (labelled) assert.match(await p.textContent(`${row(labelled.id)} th`), /labelled: [\d,]+ rows of /);
+    assert.match(await p.textContent(`${row("carded-strong")} td.num`), /± /, "the estimate shows its spread");
+
+    // The form: a model of the user's own, placed from a pasted card; nothing is sent.
+    const callsBefore = emulator.calls.length;
+    await p.fill("#add-id", "my-model");
+    await p.fill("#add-provider", "openai");
+    await p.fill("#add-api", "my-model-1");
+    await p.fill("#add-base", "https://api.openai.com/v1");
+    await p.fill("#add-in", "1");
+    await p.fill("#add-out", "4");
+    const card = { model: "my-model", scores: [{ benchmark: "GPQA Diamond", accuracy: 86, source: "https://example.test/gpqa", date: "2026-10-01" }] };
+    await p.fill("#add-card", JSON.stringify(card));
+    await p.click("#add-from-card");
+    assert.match(await p.textContent("#add-status"), /Not placed: .*not a percentage/);
+    card.scores[0].accuracy = 0.86;
+    await p.fill("#add-card", JSON.stringify(card));
+    await p.click("#add-from-card");
+    await p.waitForFunction(() => /my-model placed from 1 published score \(GPQA Diamond\), without a call/
+      .test(document.getElementById("add-status").textContent), null, { timeout: 30_000 });
+    await p.waitForSelector(row("my-model"));
+    assert.match(await p.textContent(`${row("my-model")} th`), /placed from published scores: GPQA Diamond 86(\.0)? ?%/);
+    assert.match(await p.textContent('#added li[data-model="my-model"]'), /placed from 1 published scores, no call/);
+    assert.equal(emulator.calls.length, callsBefore, "no call was made");
+    // Kept: after a reload the model is there, placed the same way.
+    await firstEstimate(p, host.url);
+    await p.waitForSelector(row("my-model"));
+    assert.match(await p.textContent(`${row("my-model")} th`), /placed from published scores: GPQA Diamond/);
+    // A card loaded from a file names an unknown benchmark: refused with the known ones.
+    const bad = `${root}/card.json`;
+    writeFileSync(bad, JSON.stringify({ model: "my-model", scores: [{ benchmark: "Terminal-Bench 4.0", accuracy: 0.5,
+      source: "https://example.test/tb", date: "2026-10-01" }] }));
+    await p.fill("#add-id", "my-model");
+    await p.fill("#add-provider", "openai");
+    await p.fill("#add-api", "my-model-1");
+    await p.fill("#add-base", "https://api.openai.com/v1");
+    await p.fill("#add-in", "1");
+    await p.fill("#add-out", "4");
+    await p.setInputFiles("#add-card-file", bad);
+    await p.waitForFunction(() => /Loaded the card/.test(document.getElementById("add-status").textContent));
+    await p.click("#add-from-card");
+    await p.waitForFunction(() => /Not placed: .*unknown benchmark.*gpqa-diamond/
+      .test(document.getElementById("add-status").textContent), null, { timeout: 10_000 });
+    await shot(p, "from-published-scores");
+  } finally {
+    if (host) await closeHost(host);
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
