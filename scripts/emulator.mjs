@@ -17,7 +17,7 @@
 // probes (www/models/probes.json, as `routoo calibrate` words it), it gives the reference
 // answer when the probe's benchmark is among B1, B2, … and a wrong one otherwise.
 //
-//   node scripts/emulator.mjs [--port 8787]   prints the URL it listens on
+//   node scripts/emulator.mjs [--port 8787] [--list-models a,b]   prints the URL it listens on
 import http from "node:http";
 import { readFileSync, existsSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -210,8 +210,9 @@ function keyOf(format, headers) {
 
 /** Starts the emulator; resolves to {url, close, calls, script}. */
 /**
- * `listModels: true` also answers `GET /v1/models`, as a local OpenAI-compatible server does
- * (the probe a page or the CLI makes before it sends a prompt to this machine).
+ * `listModels` also answers `GET /v1/models`, as a local OpenAI-compatible server does (what
+ * a page or the CLI asks before it sends a prompt to this machine): `true` lists one model,
+ * `local-model`; an array lists those names (e.g. Ollama's `qwen3:8b-q4_K_M`).
  */
 export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, listModels = false } = {}) {
   const answers = recorded(dataDir);
@@ -238,7 +239,8 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     }
     if (listModels && req.method === "GET" && url.pathname === "/v1/models") {
       res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
-      return res.end(JSON.stringify({ object: "list", data: [{ id: "local-model", object: "model" }] }));
+      const names = Array.isArray(listModels) ? listModels : ["local-model"];
+      return res.end(JSON.stringify({ object: "list", data: names.map((id) => ({ id, object: "model" })) }));
     }
     let raw = "";
     for await (const chunk of req) raw += chunk;
@@ -354,7 +356,9 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf("--port");
   const port = i > 0 ? Number(process.argv[i + 1]) : Number(process.env.EMULATOR_PORT ?? 8787);
-  const emulator = await start({ port });
+  const j = process.argv.indexOf("--list-models");
+  const listModels = j > 0 ? process.argv[j + 1].split(",").filter(Boolean) : false;
+  const emulator = await start({ port, listModels });
   console.log(`provider emulator on ${emulator.url} (${emulator.answers} recorded prompts)`);
   console.log(`  OpenAI ${emulator.url}/v1   Anthropic ${emulator.url}/v1   Gemini ${emulator.url}/v1beta`);
 }

@@ -250,6 +250,43 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
 /// Calibration end to end: two scripted students of the emulator, one right on MMLU-Pro and
 /// wrong on maths, the other the reverse, are placed by their probe answers; their heads then
 /// rank each above the other on the probes neither was asked.
+/// A server on this machine serves what it lists, under its own names: a pool entry for
+/// `qwen3:8b` is sent as the listed `qwen3:8b-q4_K_M`, and an entry it does not list is never
+/// sent a prompt, though it is cheaper.
+#[test]
+fn ask_sends_a_local_model_under_the_name_its_server_lists_and_nothing_it_does_not() {
+    let emulator = common::Emulator::listing(&["qwen3:8b-q4_K_M", "llama3.2:3b"]);
+    let v1 = format!("{}/v1", emulator.url);
+    let entry = |id: &str, like: &str, api: &str, price: f64| {
+        serde_json::json!({"id": id, "like": like, "provider": "ollama", "apiModel": api,
+            "baseUrl": v1, "priceIn": price, "priceOut": price, "contextWindow": 32000,
+            "latencyMs": 1000})
+    };
+    let pool = serde_json::json!({"models": [
+        entry("qwen3-8b-ollama", "qwen3-8b", "qwen3:8b", 0.1),
+        entry("gemma-3-12b-ollama", "gemma-3-12b-it", "gemma3:12b", 0.0),
+    ]});
+    let dir = std::env::temp_dir().join(format!("routoo-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool_file = dir.join("pool.json");
+    std::fs::write(&pool_file, pool.to_string()).unwrap();
+    let (ok, stdout, stderr) = routoo(&[
+        "ask",
+        "--pool",
+        pool_file.to_str().unwrap(),
+        "What is 17 times 23?",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.starts_with("Emulated answer"), "{stdout}");
+    assert!(stderr.contains("answered by qwen3-8b-ollama"), "{stderr}");
+    let posts: Vec<String> = (emulator.calls().iter())
+        .filter(|c| c["method"] == "POST")
+        .map(|c| c["body"]["model"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(posts, ["qwen3:8b-q4_K_M"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn calibrate_places_scripted_models_where_their_answers_put_them() {
     let emulator = common::Emulator::start();

@@ -31,17 +31,18 @@ pub trait Transport {
     /// Waits before a retry.
     async fn sleep(&self, pause: Duration);
 
-    /// Whether an OpenAI-compatible server answers `GET {base_url}/models` with a success,
-    /// within a couple of seconds.
-    async fn probe(&self, base_url: &str) -> bool;
+    /// The models an OpenAI-compatible server lists at `GET {base_url}/models` (read within
+    /// [`super::local::MAX_LIST_BYTES`], parsed by [`super::local::parse_list`]), or `None` when
+    /// nothing answers with such a list within a couple of seconds.
+    async fn list_models(&self, base_url: &str) -> Option<Vec<String>>;
 
     /// Time since some fixed instant, for the deadline of a whole ask.
     fn clock(&self) -> Duration;
 }
 
-/// Probes each server on this machine that `pool` names and the user turned on
-/// ([`Keys::turn_on_local`]), once per origin, and lets `keys` call those that answer
-/// ([`Keys::local_answered`]). Nothing else is probed.
+/// Asks each server on this machine that `pool` names and the user turned on
+/// ([`Keys::turn_on_local`]), once per origin, which models it serves, and lets `keys` call
+/// the pool's models it lists ([`Keys::local_answered`]). Nothing else is asked.
 pub async fn probe_local<T: Transport>(transport: &T, pool: &Pool, keys: &mut Keys) {
     let mut seen = BTreeSet::new();
     for model in &pool.models {
@@ -56,8 +57,8 @@ pub async fn probe_local<T: Transport>(transport: &T, pool: &Pool, keys: &mut Ke
         {
             continue;
         }
-        if transport.probe(&model.base_url).await {
-            keys.local_answered(&model.base_url);
+        if let Some(listed) = transport.list_models(&model.base_url).await {
+            keys.local_answered(&model.base_url, listed);
         }
     }
 }
@@ -69,7 +70,8 @@ pub async fn probe_local<T: Transport>(transport: &T, pool: &Pool, keys: &mut Ke
 pub struct Keys {
     keys: BTreeMap<String, ApiKey>,
     local: BTreeSet<String>,
-    answered: BTreeSet<String>,
+    /// Servers that answered, by origin, with the models each lists.
+    answered: BTreeMap<String, Vec<String>>,
 }
 
 impl fmt::Debug for Keys {
@@ -77,7 +79,7 @@ impl fmt::Debug for Keys {
         f.debug_struct("Keys")
             .field("keys", &self.keys.keys())
             .field("local", &self.local)
-            .field("answered", &self.answered)
+            .field("answered", &self.answered.keys())
             .finish()
     }
 }
@@ -162,12 +164,30 @@ impl Keys {
     /// answered a probe ([`probe_local`]): local servers need no key, but nothing is sent to a
     /// port nobody turned on and vouched for.
     pub fn can_call(&self, model: &PoolModel) -> bool {
-        self.for_base_url(&model.base_url).is_some()
-            || (is_loopback(&model.base_url)
-                && Endpoint::parse(&model.base_url).is_ok_and(|e| {
-                    let origin = e.origin();
-                    self.local.contains(&origin) && self.answered.contains(&origin)
-                }))
+        self.for_base_url(&model.base_url).is_some() || self.served(model).is_some()
+    }
+
+    /// The name under which a server on this machine that the user turned on, and that
+    /// answered, serves `model` ([`super::local::served_name`]); `None` for any other model.
+    pub fn served(&self, model: &PoolModel) -> Option<&str> {
+        if !is_loopback(&model.base_url) {
+            return None;
+        }
+        let origin = Endpoint::parse(&model.base_url).ok()?.origin();
+        if !self.local.contains(&origin) {
+            return None;
+        }
+        super::local::served_name(&model.api_model, self.answered.get(&origin)?)
+    }
+
+    /// Whether the user turned on the server on this machine at `origin`.
+    pub fn is_local(&self, origin: &str) -> bool {
+        self.local.contains(origin)
+    }
+
+    /// What each server on this machine that answered lists, by origin.
+    pub fn listed(&self) -> &BTreeMap<String, Vec<String>> {
+        &self.answered
     }
 
     /// Lets routoo call the server on this machine at `to` (an origin or a base URL) once it
@@ -190,12 +210,12 @@ impl Keys {
             .fold(text.to_string(), |t, key| t.replace(key, "<redacted>"))
     }
 
-    /// Marks the server at `base_url` as answering: if it was turned on, its models may be
-    /// called.
-    pub fn local_answered(&mut self, base_url: &str) {
+    /// Marks the server at `base_url` as answering with the models it `listed`: if it was
+    /// turned on, the pool's models among them may be called.
+    pub fn local_answered(&mut self, base_url: &str, listed: Vec<String>) {
         if let Ok(e) = Endpoint::parse(base_url) {
             if e.is_loopback() && self.local.contains(&e.origin()) {
-                self.answered.insert(e.origin());
+                self.answered.insert(e.origin(), listed);
             }
         }
     }
@@ -218,8 +238,17 @@ impl Keys {
         let callable = self.callable_providers(pool);
         constraints.providers = Some(match constraints.providers.take() {
             Some(asked) => asked.into_iter().filter(|p| callable.contains(p)).collect(),
-            None => callable,
+            None => callable.clone(),
         });
+        // A provider can be callable while some of its models are not (a server on this
+        // machine that does not list them).
+        let unserved =
+            (pool.models.iter()).filter(|m| callable.contains(&m.provider) && !self.can_call(m));
+        for m in unserved {
+            if !constraints.exclude.contains(&m.id) {
+                constraints.exclude.push(m.id.clone());
+            }
+        }
     }
 }
 
@@ -407,7 +436,8 @@ pub async fn ask<T: Transport>(
                 let worst = cost::worst_case(model, conversation, max_tokens);
                 let request = ChatRequest {
                     base_url: model.base_url.clone(),
-                    api_model: model.api_model.clone(),
+                    api_model: (keys.served(model).map(str::to_string))
+                        .unwrap_or_else(|| model.api_model.clone()),
                     conversation: conversation.clone(),
                     max_tokens,
                     stream: options.stream,
@@ -519,8 +549,10 @@ mod tests {
             self.slept.borrow_mut().push(pause);
         }
 
-        async fn probe(&self, base_url: &str) -> bool {
-            base_url.contains("11434")
+        async fn list_models(&self, base_url: &str) -> Option<Vec<String>> {
+            base_url
+                .contains("11434")
+                .then(|| vec!["other:7b".to_string(), "c".to_string()])
         }
 
         /// Only the pauses take time here.
@@ -640,8 +672,8 @@ mod tests {
 
         async fn sleep(&self, _pause: Duration) {}
 
-        async fn probe(&self, _base_url: &str) -> bool {
-            false
+        async fn list_models(&self, _base_url: &str) -> Option<Vec<String>> {
+            None
         }
 
         fn clock(&self) -> Duration {
@@ -752,8 +784,8 @@ mod tests {
 
         async fn sleep(&self, _pause: Duration) {}
 
-        async fn probe(&self, _base_url: &str) -> bool {
-            false
+        async fn list_models(&self, _base_url: &str) -> Option<Vec<String>> {
+            None
         }
 
         fn clock(&self) -> Duration {
@@ -988,9 +1020,21 @@ mod tests {
             any.providers.as_deref(),
             Some(&["local".into(), "openai".into()][..])
         );
+        assert!(any.exclude.is_empty());
+        // A model the server does not list is not called, nor routed to, though its server is.
+        let mut more = pool();
+        let mut unlisted = more.models[2].clone();
+        unlisted.id = "d".into();
+        unlisted.api_model = "qwen3:8b".into();
+        more.models.push(unlisted);
+        assert_eq!(keys.served(&more.models[2]), Some("c"));
+        assert!(!keys.can_call(&more.models[3]));
+        let mut some = Constraints::default();
+        keys.restrict(&more, &mut some);
+        assert_eq!(some.exclude, ["d"]);
         assert_eq!(
             format!("{keys:?}"),
-            r#"Keys { keys: ["https://api.openai.com"], local: {"http://127.0.0.1:11434"}, answered: {"http://127.0.0.1:11434"} }"#
+            r#"Keys { keys: ["https://api.openai.com"], local: {"http://127.0.0.1:11434"}, answered: ["http://127.0.0.1:11434"] }"#
         );
     }
 

@@ -13,6 +13,7 @@ mod ask;
 mod error;
 mod fallback;
 mod gemini;
+pub mod local;
 mod openai;
 pub mod sse;
 

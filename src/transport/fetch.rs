@@ -20,7 +20,7 @@ use crate::provider::{
 };
 
 /// How long a server on this machine has to answer a probe.
-const PROBE_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const PROBE_WAIT: Duration = Duration::from_secs(2);
 
 /// Calls providers with `fetch`.
 pub struct Fetch {
@@ -258,19 +258,21 @@ impl Transport for Fetch {
         Duration::from_secs_f64(js_sys::Date::now().max(0.0) / 1000.0)
     }
 
-    async fn probe(&self, base_url: &str) -> bool {
-        let Ok(call) = Call::new(self.signal.as_ref(), PROBE_WAIT, PROBE_WAIT) else {
-            return false;
-        };
+    async fn list_models(&self, base_url: &str) -> Option<Vec<String>> {
+        let call = Call::new(self.signal.as_ref(), PROBE_WAIT, PROBE_WAIT).ok()?;
         let url = format!("{}/models", base_url.trim_end_matches('/'));
-        let Ok(request) = Request::get(&url)
+        let request = Request::get(&url)
             .redirect(RequestRedirect::Manual)
             .abort_signal(Some(&call.signal()))
             .build()
-        else {
-            return false;
-        };
-        request.send().await.is_ok_and(|r| r.ok())
+            .ok()?;
+        let response = request.send().await.ok()?;
+        if !response.ok() {
+            return None;
+        }
+        let limit = crate::provider::local::MAX_LIST_BYTES;
+        let body = read_body(&response, &call, limit, false).await.ok()?;
+        crate::provider::local::parse_list(&body)
     }
 
     async fn sleep(&self, pause: Duration) {

@@ -153,7 +153,8 @@ impl Transport for NativeClient {
         START.get_or_init(std::time::Instant::now).elapsed()
     }
 
-    async fn probe(&self, base_url: &str) -> bool {
+    async fn list_models(&self, base_url: &str) -> Option<Vec<String>> {
+        use std::io::Read;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -161,9 +162,14 @@ impl Transport for NativeClient {
             .build()
             .into();
         let url = format!("{}/models", base_url.trim_end_matches('/'));
-        agent
-            .get(&url)
-            .call()
-            .is_ok_and(|r| r.status().is_success())
+        let response = agent.get(&url).call().ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        let limit = crate::provider::local::MAX_LIST_BYTES as u64 + 1;
+        let mut body = response.into_body();
+        body.as_reader().take(limit).read_to_end(&mut bytes).ok()?;
+        crate::provider::local::parse_list(&bytes)
     }
 }

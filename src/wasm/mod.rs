@@ -124,6 +124,17 @@ export interface Score {
 /** A model's published scores, for `placeFromCard`. */
 export interface Card { model: string; scores: Score[] }
 
+/** What `discoverLocal` found at one server on this machine. */
+export interface LocalServer {
+  origin: string;
+  /** Whether it answered with a list of models. */
+  answered: boolean;
+  /** The models it lists, as it names them. */
+  listed: string[];
+  /** The pool's models it serves, and the name it serves each under. */
+  serves: { id: string; served: string }[];
+}
+
 /** What a pool model's estimate rests on. */
 export type Basis =
 | { kind: "labels"; tables: string[]; rows: number }
@@ -402,6 +413,27 @@ pub struct JsRouter {
     day: String,
     /// The last prompt's prediction: moving the budget re-routes without re-encoding.
     last: RefCell<Option<(Conversation, Prediction)>>,
+    /// What each server on this machine listed when `discoverLocal` last asked, by origin.
+    served: std::rc::Rc<RefCell<BTreeMap<String, Vec<String>>>>,
+}
+
+/// What `discoverLocal` found at one server on this machine.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LocalServer {
+    origin: String,
+    /// Whether it answered with a list of models.
+    answered: bool,
+    /// The models it lists, as it names them.
+    listed: Vec<String>,
+    /// The pool's models it serves: `{id, served}` (the name it serves each under).
+    serves: Vec<Served>,
+}
+
+#[derive(Serialize)]
+struct Served {
+    id: String,
+    served: String,
 }
 
 #[wasm_bindgen(js_class = Router)]
@@ -458,6 +490,7 @@ impl JsRouter {
             listed: pool,
             day,
             last: RefCell::new(None),
+            served: Default::default(),
         })
     }
 
@@ -700,8 +733,88 @@ impl JsRouter {
             local.unwrap_or(JsValue::UNDEFINED),
             "invalid local",
         )?;
-        let keys = with_local(keys, pool);
+        for (origin, listed) in self.served.borrow().iter() {
+            keys.local_answered(origin, listed.clone());
+        }
         Ok(keys.callable_providers(pool))
+    }
+
+    /// The pool's models that cannot be called with `keys` and the servers in `local`, as
+    /// `discoverLocal` last found them (e.g. a local model its server does not list), by id:
+    /// route with them excluded so that the page never offers what nothing serves.
+    pub fn uncallable(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] keys: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "string[]")] local: Option<JsValue>,
+    ) -> Result<Vec<String>, JsError> {
+        let pool = self.inner.pool();
+        let mut keys = keys_from_js(keys, "invalid keys")?;
+        turn_on_local(
+            &mut keys,
+            local.unwrap_or(JsValue::UNDEFINED),
+            "invalid local",
+        )?;
+        for (origin, listed) in self.served.borrow().iter() {
+            keys.local_answered(origin, listed.clone());
+        }
+        Ok((pool.models.iter())
+            .filter(|m| !keys.can_call(m))
+            .map(|m| m.id.clone())
+            .collect())
+    }
+
+    /// Asks each server on this machine in `local` (origins the user turned on, and only
+    /// those) which models it serves (`GET /v1/models`, two seconds at most): resolves to
+    /// `[{origin, answered, listed, serves: [{id, served}]}]` and remembers it for `callable`
+    /// and `uncallable`. A server that does not answer lists nothing.
+    #[wasm_bindgen(js_name = discoverLocal, unchecked_return_type = "Promise<LocalServer[]>")]
+    pub fn discover_local(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string[]")] local: JsValue,
+    ) -> js_sys::Promise {
+        let mut keys = Keys::new();
+        if let Err(e) = turn_on_local(&mut keys, local, "invalid local") {
+            return js_sys::Promise::reject(&JsValue::from(e));
+        }
+        let pool = self.inner.pool().clone();
+        let served = self.served.clone();
+        let future = async move {
+            let transport = Fetch {
+                signal: None,
+                idle: crate::transport::fetch::PROBE_WAIT,
+                deadline: crate::transport::fetch::PROBE_WAIT,
+            };
+            provider::probe_local(&transport, &pool, &mut keys).await;
+            let mut found = Vec::new();
+            let mut origins: Vec<String> = (pool.models.iter())
+                .filter_map(|m| crate::endpoint::Endpoint::parse(&m.base_url).ok())
+                .filter(|e| e.is_loopback() && keys.is_local(&e.origin()))
+                .map(|e| e.origin())
+                .collect();
+            origins.sort();
+            origins.dedup();
+            for origin in origins {
+                let listed = keys.listed().get(&origin).cloned();
+                let serves = (pool.models.iter())
+                    .filter(|m| m.base_url.starts_with(&origin))
+                    .filter_map(|m| {
+                        keys.served(m).map(|s| Served {
+                            id: m.id.clone(),
+                            served: s.to_string(),
+                        })
+                    })
+                    .collect();
+                found.push(LocalServer {
+                    origin,
+                    answered: listed.is_some(),
+                    listed: listed.unwrap_or_default(),
+                    serves,
+                });
+            }
+            *served.borrow_mut() = keys.listed().clone();
+            to_js(&found).map_err(JsValue::from)
+        };
+        wasm_bindgen_futures::future_to_promise(future)
     }
 
     /// Adds or replaces heads from a heads file (object or JSON string), e.g. a calibration;
@@ -945,8 +1058,15 @@ fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
 /// `keys`, counting every server on this machine that `pool` names and the user turned on as
 /// if it had answered its probe (routing is hopeful; `ask` probes before it sends).
 fn with_local(mut keys: Keys, pool: &Pool) -> Keys {
+    let mut hoped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for m in &pool.models {
-        keys.local_answered(&m.base_url);
+        hoped
+            .entry(&m.base_url)
+            .or_default()
+            .push(m.api_model.clone());
+    }
+    for (base, names) in hoped {
+        keys.local_answered(base, names);
     }
     keys
 }

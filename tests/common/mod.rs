@@ -125,8 +125,19 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::listing(&[])
+    }
+
+    /// An emulator that, as a model server on this machine does, lists `models` at
+    /// `GET /v1/models` (when any).
+    pub fn listing(models: &[&str]) -> Emulator {
+        let mut args = vec!["scripts/emulator.mjs", "--port", "0"];
+        let listed = models.join(",");
+        if !models.is_empty() {
+            args.extend(["--list-models", listed.as_str()]);
+        }
         let mut child = Command::new("node")
-            .args(["scripts/emulator.mjs", "--port", "0"])
+            .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .stdout(Stdio::piped())
             .spawn()
