@@ -263,7 +263,9 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
     assert!(d.unwrap().ranked.iter().all(|c| c.provider != "openai"));
 
     let mut unknown = cheap.clone();
-    let labelled = unknown.models.iter().position(|m| !m.uncalibrated).unwrap();
+    let labelled = (unknown.models.iter())
+        .position(|m| !m.uncalibrated && m.like.is_none() && m.scores.is_empty())
+        .unwrap();
     unknown.models[labelled].id = "gpt-5".into();
     let err = router.set_pool(unknown).unwrap_err();
     assert!(err.to_string().contains("gpt-5"), "{err}");

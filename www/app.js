@@ -139,7 +139,10 @@ const called = (m) => ($("emulator").checked ? { ...m, baseUrl: `${EMULATOR}/v1`
 
 /** The enabled models, pointed at the emulator when it is on. */
 function routedPool() {
-  return { ...state.defaults, models: models().filter(isOn).map(called) };
+  // The emulator stands in for the providers; models served on this machine join it only
+  // when local models are on.
+  const emulated = (m) => !$("emulator").checked || !isServerModel(m) || $("local").checked;
+  return { ...state.defaults, models: models().filter((m) => isOn(m) && emulated(m)).map(called) };
 }
 
 function callKeys() {
@@ -151,17 +154,19 @@ function callKeys() {
 const MAX_CARD_BYTES = 256 * 1024;
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
 
+/** Whether a model is served on this machine (its base URL is a loopback address). */
+function isServerModel(m) {
+  try {
+    const u = new URL(m.baseUrl);
+    return u.protocol === "http:" && LOOPBACK.test(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
 /** Base URLs of the pool's servers on this machine that are on in the table. */
 function localBases() {
-  const local = (b) => {
-    try {
-      const u = new URL(b);
-      return u.protocol === "http:" && LOOPBACK.test(u.hostname);
-    } catch {
-      return false;
-    }
-  };
-  return [...new Set(models().filter(isOn).map((m) => m.baseUrl).filter(local))];
+  return [...new Set(models().filter((m) => isOn(m) && isServerModel(m)).map((m) => m.baseUrl))];
 }
 
 /** The servers on this machine the router may probe and call: none until the user turns them on. */
@@ -186,8 +191,7 @@ async function localChanged() {
     }
   }
   save(STORE.local, $("local").checked);
-  refreshCallable();
-  route();
+  await poolChanged(); // asks the servers, and (with the emulator on) brings their models in or out
 }
 
 function providers() {
@@ -197,8 +201,53 @@ function providers() {
 /** Asks the router which providers the keys can call (servers on this machine included). */
 async function refreshCallable() {
   if (!state.ready) return;
-  state.callable = await router?.callable(callKeys(), callLocal()).catch(() => []) ?? [];
+  [state.callable, state.uncallable] = await Promise.all([
+    router?.callable(callKeys(), callLocal()).catch(() => []) ?? [],
+    router?.uncallable(callKeys(), callLocal()).catch(() => []) ?? []]);
   renderPool();
+}
+
+/** What a server on this machine needs before this page may ask it, by the pool's provider. */
+function localHelp(provider, origin) {
+  const page = location.origin;
+  const https = location.protocol === "https:"
+    ? " From this https page the browser also asks you to allow access to your local network: allow it." : "";
+  if (provider === "ollama") return `Start Ollama with OLLAMA_ORIGINS=${page} (e.g. OLLAMA_ORIGINS=${page} ollama serve) so it lets this page in.${https}`;
+  if (provider === "lmstudio") return `In LM Studio, start the server on port ${new URL(origin).port} with CORS enabled.${https}`;
+  if (provider === "llama.cpp") return `Start llama-server --port ${new URL(origin).port} (this demo holds 8080).${https}`;
+  return `Start the server at ${origin} and let ${page} in (CORS).${https}`;
+}
+
+/**
+ * Asks each server on this machine the pool names, once local models are on, which models it
+ * serves; the pool then offers those and no other local model. Says what each server answered.
+ */
+async function discoverLocal() {
+  const local = callLocal();
+  const list = $("local-status");
+  if (!state.ready || !local.length) {
+    list.replaceChildren();
+    if (state.ready) await loaded().discoverLocal([]).catch(() => {});
+    return refreshCallable();
+  }
+  let servers;
+  try { servers = await loaded().discoverLocal(local); } catch (e) {
+    list.replaceChildren(Object.assign(document.createElement("li"), { textContent: `Could not ask: ${e.message}` }));
+    return refreshCallable();
+  }
+  const providerAt = (origin) => models().find((m) => m.baseUrl.startsWith(origin))?.provider ?? "local";
+  list.replaceChildren(...servers.map((s) => {
+    const li = document.createElement("li");
+    li.dataset.origin = s.origin;
+    const provider = providerAt(s.origin);
+    li.textContent = !s.answered ? `Nothing answered at ${s.origin}. ${localHelp(provider, s.origin)}`
+      : s.serves.length ? `${s.origin} (${provider}) serves ${s.serves.map((x) => x.served).join(", ")}: ` +
+        `${s.serves.length} of the pool's models.`
+      : `${s.origin} (${provider}) answered, listing ${s.listed.length} model${s.listed.length === 1 ? "" : "s"}` +
+        `${s.listed.length ? ` (${s.listed.slice(0, 5).join(", ")})` : ""}, none of them the pool's.`;
+    return li;
+  }));
+  return refreshCallable();
 }
 
 // ---- The router ----
@@ -310,7 +359,7 @@ function ready({ ms, curve, keyOrigins, askDefaults }) {
   state.curve = curve;
   state.keyOrigins = keyOrigins;
   renderKeys();
-  refreshCallable();
+  discoverLocal().then(() => { if (callLocal().length) route(); });
   $("loading").classList.add("done");
   $("load-status").textContent = `Predictor ready in ${(ms / 1000).toFixed(1)} s; it runs in this page.`;
   $("budget").disabled = false;
@@ -474,7 +523,12 @@ async function routed(asked) {
   try {
     [m.prediction, m.estimates, m.callable] = await Promise.all([loaded().predict(asked),
       loaded().poolEstimates(asked), loaded().callable(callKeys(), callLocal())]);
-    m.decision = await loaded().route(asked, { ...routeOptions(), providers: m.callable });
+    // A provider may be callable while some of its models are not (a local server that does
+    // not serve them): those are left out too.
+    const unserved = (state.uncallable ?? []).filter((id) => m.callable.includes(models().find((x) => x.id === id)?.provider));
+    const options = routeOptions();
+    m.decision = await loaded().route(asked, { ...options, providers: m.callable,
+      exclude: [...(options.exclude ?? []), ...unserved] });
     m.ms = performance.now() - t0;
   } catch (e) {
     m.error = e.message;
@@ -535,7 +589,8 @@ function renderPool() {
   const callable = state.callable ?? [];
   // The models that can be called first, then those on, those off, and the historical ones,
   // folded under one line until asked for (or turned on).
-  const group = (m) => (m.historical ? 3 : !isOn(m) ? 2 : callable.includes(m.provider) ? 0 : 1);
+  const canCall = (m) => callable.includes(m.provider) && !state.uncallable?.includes(m.id);
+  const group = (m) => (m.historical ? 3 : !isOn(m) ? 2 : canCall(m) ? 0 : 1);
   const listed = models().map((m, i) => ({ m, i })).sort((a, b) => group(a.m) - group(b.m) || a.i - b.i)
     .map(({ m }) => m);
   const historical = listed.filter((m) => m.historical);
@@ -607,6 +662,8 @@ function renderPool() {
     if (!on) status = "Off";
     else if (state.callable && !callable.includes(m.provider)) {
       status = `No API key for ${m.provider}`;
+    } else if (state.uncallable?.includes(m.id) && isServerModel(m)) {
+      status = "Not listed by its server: nothing on this machine serves it";
     } else if (excluded) status = excluded.message;
     else if (rank >= 0) status = reasonFor(m, decision, rank);
     else status = decision ? "" : "Usable";
@@ -651,7 +708,7 @@ async function poolChanged() {
   } catch (e) {
     showError(`The pool was not changed: ${e.message}`);
   }
-  refreshCallable();
+  await discoverLocal();
   route();
 }
 

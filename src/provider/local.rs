@@ -89,7 +89,7 @@ fn quant_of(name: &str, base: &str) -> bool {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         (w.starts_with('q') || w.starts_with("iq")) && w.bytes().any(|b| b.is_ascii_digit())
             || [
-                "fp16", "fp32", "bf16", "f16", "f32", "mlx", "gguf", "awq", "gptq",
+                "fp16", "fp32", "bf16", "f16", "f32", "mxfp4", "mlx", "gguf", "awq", "gptq",
             ]
             .contains(&w)
             || w.strip_prefix("int").is_some_and(digits)

@@ -20,19 +20,21 @@ before(async () => {
   // A page of its own, not the demo: no demo policy limits where it may connect.
   ({ server, url } = await serve(0, WWW, { policy: false }));
   emulators = { openai: await start(), anthropic: await start(), google: await start() };
-  local = await start({ listModels: true }); // a model server on this machine: it answers the probe
   BOUND = Object.fromEntries(Object.entries(KEYS).map(([p, k]) => [emulators[p].url, k]));
   // The default pool, each provider's models moved to its own emulator; the Gemini emulator
   // also serves every model of the other providers, so all three wire formats are in one pool.
   const pool = JSON.parse(await readFile(new URL("../../www/pool.json", import.meta.url), "utf8"));
   const base = { openai: "/v1", anthropic: "/v1", google: "/v1beta" };
-  const localModel = pool.models.find((m) => m.provider === "local");
-  pool.models = pool.models.filter((m) => m.provider !== "local").map((m) => {
+  const onThisMachine = (m) => /^http:\/\/127\./.test(m.baseUrl);
+  const localModel = pool.models.find((m) => onThisMachine(m) && !m.historical);
+  // A model server on this machine: it lists that model, as Ollama names a quantised copy.
+  local = await start({ listModels: [`${localModel.apiModel}-q4_K_M`] });
+  pool.models = pool.models.filter((m) => !onThisMachine(m)).map((m) => {
     const provider = ["openai", "anthropic"].includes(m.provider) ? m.provider : "google";
     const apiModel = provider === "google" ? `gemini-emulated-${m.id}` : m.apiModel;
     return { ...m, provider, apiModel, baseUrl: emulators[provider].url + base[provider] };
   });
-  pool.models.push({ ...localModel, baseUrl: `${local.url}/v1` });
+  pool.models.push({ ...localModel, provider: "local", baseUrl: `${local.url}/v1` });
   browser = await launch();
   page = await browser.newPage();
   page.on("console", (m) => seen.console.push(m.text()));
@@ -299,6 +301,7 @@ test("a server on this machine that answers the probe is called, with no key, on
   const calls = local.calls.map((c) => `${c.method} ${c.path}`);
   const post = calls.indexOf("POST /v1/chat/completions");
   assert.ok(post > 0 && calls.slice(0, post).includes("GET /v1/models"), `probed before the prompt: ${calls}`);
+  assert.match(local.calls[post].body.model, /-q4_K_M$/, "sent under the name the server lists");
 });
 
 test("a key with an invisible character is refused with a clear error, and the call settles", async () => {

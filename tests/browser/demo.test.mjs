@@ -105,13 +105,15 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   // called: it says what to do, and still predicts.
   assert.match(await page.textContent("#choice"), /No model can be called yet: add an API key/);
   assert.equal(await page.locator("#pool tr.chosen").count(), 0);
-  // Turned on, the pool's local servers can be (each is probed before a prompt goes there).
+  // Turned on with nothing listening, the servers on this machine are asked, and nothing local
+  // is offered: the page says what each server needs.
   await routed(page, () => page.check("#local"));
-  assert.equal(await page.locator("#pool tr.chosen").count(), 1);
-  // The models that can be called come first; the historical ones fold under one line.
+  assert.match(await page.textContent("#local-status"),
+    /Nothing answered at http:\/\/127\.0\.0\.1:11434\. Start Ollama with OLLAMA_ORIGINS=http:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(await page.locator("#pool tr.chosen").count(), 0, "a local model offered while nothing serves it");
+  assert.match(await page.textContent("#choice"), /No model can be called yet/);
+  // The historical models fold under one line, last.
   const order = await page.$$eval("#pool tbody tr", (rows) => rows.map((r) => ({ id: r.dataset.model, hidden: r.hidden })));
-  const local = new Set(POOL.models.filter((m) => m.provider === "local" && !m.historical).map((m) => m.id));
-  assert.deepEqual(new Set(order.slice(0, local.size).map((r) => r.id)), local, "callable models first");
   const old = new Set(POOL.models.filter((m) => m.historical).map((m) => m.id));
   assert.deepEqual(order.filter((r) => r.hidden).map((r) => r.id).sort(), [...old].sort(), "historical ones folded");
   assert.deepEqual(order.slice(-old.size).map((r) => r.id).sort(), [...old].sort(), "and last");
@@ -120,14 +122,12 @@ test("first load shows progress, then estimates for a typed prompt", async () =>
   assert.equal(await page.locator("#pool tbody tr[hidden]").count(), 0);
   await page.click("#pool-fold");
   assert.equal(await page.locator("#pool tbody tr[hidden]").count(), old.size);
-  const chosen = await page.getAttribute("#choice", "data-model");
-  assert.equal(await page.getAttribute("#pool tr.chosen", "data-model"), chosen);
-  assert.equal(POOL.models.find((m) => m.id === chosen).provider, "local");
   const status = await page.textContent(`#pool tr[data-model="${POOL.models[0].id}"] td:last-child`);
   assert.match(status, /No API key for openai/);
   await shot(page, "01-estimates");
   await routed(page, () => page.uncheck("#local"));
   assert.equal(await page.locator("#pool tr.chosen").count(), 0);
+  assert.equal(await page.textContent("#local-status"), "");
   const still = await page.$$eval("#pool meter", (ms) => ms.map((m) => m.value));
   assert.ok(still.every((q) => q > 0), "predictions stay on screen");
 
@@ -285,7 +285,7 @@ test("spend caps: a request cap lowers the answer limit or passes models over; a
   const chosen = POOL.models.find((m) => m.id === chosenId);
   assert.ok(chosen.priceOut > 0, chosen.id);
   const bytes = Buffer.byteLength("Name the three states of matter.") + 16;
-  const cap = (bytes * chosen.priceIn + 100 * chosen.priceOut) / 1e6;
+  const cap = (bytes * chosen.priceIn + 100.5 * chosen.priceOut) / 1e6; // room for 100, not 101
   const spentBefore = Number(await page.getAttribute("#session", "data-spent") ?? 0);
   await page.fill("#cap-request", String(cap));
   await send(page);
@@ -617,9 +617,9 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
     // A historical model, and a labelled one served today to lend its head.
     const old = pool.models.find((m) => m.historical);
-    const lender = pool.models.find((m) => !m.historical && !m.uncalibrated && !m.like);
-    pool.models.push({ ...lender, id: "lender-next", apiModel: "lender-next", like: lender.id },
-      { ...lender, id: "mystery", apiModel: "mystery-1", uncalibrated: true, priceDate: "2026-11-30" });
+    const lender = pool.models.find((m) => !m.uncalibrated && !m.like && !m.scores && m.priceOut > 0);
+    pool.models.push({ ...lender, id: "lender-next", apiModel: "lender-next", like: lender.id, historical: false },
+      { ...lender, id: "mystery", apiModel: "mystery-1", uncalibrated: true, priceDate: "2026-11-30", historical: false });
     writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
     writeBuildInfo(root);
     host = await serve(0, root);
@@ -653,12 +653,13 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
 test("on a host that sends only the <meta> policy, the router's worker reaches no port the user did not turn on", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
-  const listening = await start({ listModels: true }); // a model server outside connect-src
+  const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+  const onThisMachine = (m) => /^http:\/\/127\./.test(m.baseUrl);
+  const template = pool.models.find((m) => onThisMachine(m) && !m.historical);
+  const listening = await start({ listModels: [template.apiModel] }); // a model server outside connect-src
   let host;
   try {
-    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
-    const template = pool.models.find((m) => m.provider === "local");
-    pool.models = pool.models.filter((m) => m.provider !== "local");
+    pool.models = pool.models.filter((m) => !onThisMachine(m));
     pool.models.push({ ...template, baseUrl: `${listening.url}/v1` });
     writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
     writeBuildInfo(root);
@@ -666,7 +667,7 @@ test("on a host that sends only the <meta> policy, the router's worker reaches n
     const p = await fresh.newPage();
     await firstEstimate(p, host.url);
     await routed(p, () => p.fill("#prompt", "Prove that the square root of 2 is irrational."));
-    assert.doesNotMatch(await p.textContent("#choice"), /\(local\)/, "a local model offered while off");
+    assert.doesNotMatch(await p.textContent("#choice"), new RegExp(`\\(${template.provider}\\)`), "a local model offered while off");
     await p.click("#send");
     await p.waitForFunction(() => !document.getElementById("error").hidden ||
       document.getElementById("answer-meta").dataset.model, null, { timeout: 30_000 });
@@ -705,7 +706,7 @@ test("a host that answers build.json with an HTML fallback or an oversized one l
     writeFileSync(`${root}/build.json`, "<!doctype html><html><body>Not here</body></html>");
     await firstEstimate(p, site2.url);
     await updateChecked(p, "failed");
-    await routed(p, () => p.check("#local")); // no keys here: the local models are what can be chosen
+    await p.fill("#key-openai", "sk-held-in-memory"); // a key makes models choosable; routing calls nothing
     await routed(p, () => p.fill("#prompt", "Which planet is largest?"));
     assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes on the pinned version");
     assert.equal(await p.getAttribute("body", "data-version"), version);
@@ -795,7 +796,7 @@ test("an update cut off or half-bad on the host leaves the pinned version workin
     // Offline, version A loads whole and routes.
     await closeHost(host);
     await firstEstimate(p, host.url);
-    if (!(await p.isChecked("#local"))) await routed(p, () => p.check("#local")); // no keys: local models
+    await p.fill("#key-openai", "sk-held-in-memory"); // a key makes models choosable; routing calls nothing
     await routed(p, () => p.fill("#prompt", "Offline after a failed update: which model?"));
     assert.ok(await p.getAttribute("#choice", "data-model"));
     assert.equal(await p.getAttribute("body", "data-version"), a);
@@ -922,6 +923,46 @@ test("From published scores: a card places a model without a call, and each row 
     await shot(p, "from-published-scores");
   } finally {
     if (host) await closeHost(host);
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("local models: only what a server on this machine lists is offered, and it is asked under the name it lists", async () => {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+  const ollama = pool.models.filter((m) => m.provider === "ollama");
+  const [listed, unlisted] = [ollama.find((m) => m.apiModel === "qwen3:8b"), ollama.find((m) => m.apiModel === "gemma3:4b")];
+  // An Ollama stand-in: it lists a quantised qwen3:8b and a model the pool does not know.
+  const server = await start({ listModels: ["qwen3:8b-q4_K_M", "nomic-embed-text:latest"] });
+  let host;
+  try {
+    for (const m of ollama) m.baseUrl = `${server.url}/v1`;
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
+    writeBuildInfo(root);
+    host = await serve(0, root, { policy: false }); // the stand-in's port is not in the page's policy
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await routed(p, () => p.fill("#prompt", "What is 17 times 23?"));
+    await routed(p, () => p.check("#local"));
+    const said = await p.textContent(`#local-status li[data-origin="${server.url}"]`);
+    assert.match(said, /serves qwen3:8b-q4_K_M: 1 of the pool's models/);
+    assert.match(await p.textContent("#local-status"), /Nothing answered at http:\/\/127\.0\.0\.1:1234\. In LM Studio/);
+    assert.equal(await p.getAttribute("#choice", "data-model"), listed.id);
+    const row = (id) => `#pool tr[data-model="${id}"]`;
+    assert.match(await p.textContent(`${row(unlisted.id)} td:last-child`), /not listed by its server/i);
+    // The served models come first.
+    const first = await p.$eval("#pool tbody tr", (r) => r.dataset.model);
+    assert.equal(first, listed.id);
+    const before = server.calls.length;
+    await send(p);
+    const posts = server.calls.slice(before).filter((c) => c.method === "POST");
+    assert.deepEqual(posts.map((c) => c.body.model), ["qwen3:8b-q4_K_M"]);
+    await shot(p, "local-models");
+  } finally {
+    if (host) await closeHost(host);
+    await server.close();
     await fresh.close();
     rmSync(root, { recursive: true, force: true });
   }

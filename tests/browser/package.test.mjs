@@ -106,10 +106,11 @@ test("routeBatch keeps a batch within its total budget", async () => {
     const prompts = ["What is 2+2?", "Prove that there are infinitely many primes.",
       "Write a Rust function that reverses a linked list.", "Translate 'good night' to French."];
     const r = window.router;
-    const widest = r.routeBatch(prompts, 1e9);
+    const providers = { providers: ["openai", "together"] }; // models that bill
+    const widest = r.routeBatch(prompts, 1e9, providers);
     const budgets = [0, 0.1, 0.3, 0.6, 1].map(
       (t) => widest.minSpend + t * (widest.maxSpend - widest.minSpend));
-    return budgets.map((b) => r.routeBatch(prompts, b, { providers: ["openai", "together"] }))
+    return budgets.map((b) => r.routeBatch(prompts, b, providers))
       .concat([widest]);
   });
   for (const p of plans) {
