@@ -100,6 +100,10 @@ pub struct Evidence {
     /// Graded probe answers it was fitted to.
     #[serde(default)]
     pub probes: u32,
+    /// With no scores and no probes: the price index ([`crate::heads::price_index`]) at which
+    /// the prior placed it, an average model at that price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
 }
 
 /// The labels behind a trained head.

@@ -356,6 +356,7 @@ impl Plan {
         head.evidence = Some(crate::bundle::Evidence {
             scores: card.as_ref().map(|c| c.scores.clone()).unwrap_or_default(),
             probes: u32::try_from(graded.len()).unwrap_or(u32::MAX),
+            price: None,
         });
         Ok(Calibration {
             head,

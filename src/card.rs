@@ -156,6 +156,7 @@ pub fn place(manifest: &Manifest, id: &str, scores: &[Score]) -> Result<Head> {
     head.evidence = Some(Evidence {
         scores: card.scores,
         probes: 0,
+        price: None,
     });
     Ok(head)
 }

@@ -73,14 +73,30 @@ pub const CALIBRATION_PRIOR_SCALE: f64 = 0.25;
 /// little there.
 pub const PRIOR_MIN_ROWS: u32 = 1000;
 
+/// What a model costs for a short prompt and a long answer, US$ per 1M tokens of each: the
+/// price the prior places an unplaced model at ([`Prior::at_price`]).
+pub fn price_index(price_in: f64, price_out: f64) -> f64 {
+    price_in + 4.0 * price_out
+}
+
+/// The heads a prior is taken over: those trained on [`PRIOR_MIN_ROWS`] labelled rows or more
+/// when two or more are, else all.
+fn broad<'a>(heads: &[&'a Head]) -> Vec<&'a Head> {
+    let broad: Vec<&Head> = (heads.iter().copied())
+        .filter(|h| h.labels.as_ref().is_some_and(|l| l.rows >= PRIOR_MIN_ROWS))
+        .collect();
+    if broad.len() >= 2 {
+        broad
+    } else {
+        heads.to_vec()
+    }
+}
+
 impl Prior {
     /// The mean and covariance of `heads` (at least two), with a small ridge: of those trained
     /// on [`PRIOR_MIN_ROWS`] labelled rows or more when two or more are, else of all.
     pub fn from_heads(heads: &[&Head]) -> Result<Prior> {
-        let broad: Vec<&Head> = (heads.iter().copied())
-            .filter(|h| h.labels.as_ref().is_some_and(|l| l.rows >= PRIOR_MIN_ROWS))
-            .collect();
-        let heads = if broad.len() >= 2 { &broad[..] } else { heads };
+        let heads = &broad(heads)[..];
         let Some(first) = heads.first() else {
             return Err(Error::Heads(
                 "a prior needs at least two heads, found none".into(),
@@ -123,6 +139,51 @@ impl Prior {
     /// uncertainty, so the selector's margin keeps it from displacing a known model.
     pub fn head(&self, id: &str) -> Head {
         head_of(id, &self.mean, &self.covariance)
+    }
+
+    /// The prior of a model known only by its price: the bias read off the least-squares line
+    /// of the prior's heads' biases on the log of their [`price_index`] (`price_of` gives it,
+    /// by head id), at `price`; the shape and the spread stay the prior's. Leaving one model out
+    /// at a time (training/REPORT.md), this placed it no worse than the prior alone. `None`
+    /// when fewer than two of those heads have a price, or their prices do not differ.
+    pub fn at_price(
+        &self,
+        heads: &[&Head],
+        price_of: impl Fn(&str) -> Option<f64>,
+        price: f64,
+    ) -> Option<Prior> {
+        let points: Vec<(f64, f64)> = (broad(heads).into_iter())
+            .filter_map(|h| {
+                let p = price_of(&h.id).filter(|p| p.is_finite() && *p > 0.0)?;
+                Some((p.ln(), f64::from(h.bias)))
+            })
+            .collect();
+        let n = points.len() as f64;
+        if points.len() < 2 || !price.is_finite() {
+            return None;
+        }
+        let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+        let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+        if sxx <= f64::EPSILON {
+            return None;
+        }
+        // A free model is read at the cheapest price the line was fitted on, not at log 0.
+        let lowest = points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+        let x = if price > 0.0 {
+            price.ln().max(lowest)
+        } else {
+            lowest
+        };
+        let mut mean = self.mean.clone();
+        let last = mean.len() - 1;
+        mean[last] = my + sxy / sxx * (x - mx);
+        Some(Prior {
+            mean,
+            covariance: self.covariance.clone(),
+            precision: self.precision.clone(),
+        })
     }
 
     /// The same mean with the covariance times `scale`: a prior surer of where models sit.
@@ -403,6 +464,32 @@ mod tests {
             labels: None,
             evidence: None,
         }
+    }
+
+    #[test]
+    fn a_model_known_by_its_price_sits_on_the_line_of_the_heads_prices() {
+        // Biases 0, 1 and 2 at prices e^0, e^1 and e^2: the line is bias = log price.
+        let heads = [
+            head("a", [0.1, 0.0], 0.0),
+            head("b", [0.0, 0.1], 1.0),
+            head("c", [0.1, 0.1], 2.0),
+        ];
+        let refs: Vec<&Head> = heads.iter().collect();
+        let prior = Prior::from_heads(&refs).unwrap();
+        let price_of = |id: &str| {
+            let at = ["a", "b", "c"].iter().position(|h| *h == id)?;
+            Some((at as f64).exp())
+        };
+        let at = prior.at_price(&refs, price_of, 1.5f64.exp()).unwrap();
+        assert!((at.mean[2] - 1.5).abs() < 1e-9, "{:?}", at.mean);
+        assert_eq!(at.mean[..2], prior.mean[..2], "the shape is the prior's");
+        assert_eq!(at.covariance, prior.covariance, "and so is the spread");
+        // Free: read at the cheapest price the line knows, not at log 0.
+        let free = prior.at_price(&refs, price_of, 0.0).unwrap();
+        assert!((free.mean[2] - 0.0).abs() < 1e-9);
+        // Unpriced heads, or one price for all: no line to read.
+        assert!(prior.at_price(&refs, |_| None, 2.0).is_none());
+        assert!(prior.at_price(&refs, |_| Some(3.0), 2.0).is_none());
     }
 
     fn population() -> Vec<Head> {

@@ -7,8 +7,8 @@ use crate::bundle::Head;
 use crate::chat::Conversation;
 use crate::error::{Error, Result};
 use crate::exclusion::{Exclusion, Exclusions};
-use crate::heads::{HeadsFile, HEADS_FORMAT};
-use crate::pool::Pool;
+use crate::heads::{price_index, HeadsFile, HEADS_FORMAT};
+use crate::pool::{Pool, PoolModel};
 use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
 use crate::select::{self, BudgetCurve, Candidate, Constraints, Margin};
 
@@ -68,6 +68,12 @@ pub enum Basis {
         /// Probes graded.
         probes: u32,
     },
+    /// An average model at its price: the prior, its level read off the labelled models'
+    /// prices ([`crate::heads::Prior::at_price`]). Nothing is known of the model itself.
+    Price {
+        /// Its price index, US$ per 1M input tokens plus four times per 1M output tokens.
+        index: f64,
+    },
     /// The head of another model it is said to be like.
     Like {
         /// That model.
@@ -111,6 +117,10 @@ impl std::fmt::Display for Basis {
                 }
                 write!(f, "{}", parts.join(" + "))
             }
+            Basis::Price { index } => write!(
+                f,
+                "prior at its price (an average model at US${index} per 1M in + 4 out)"
+            ),
             Basis::Like { model } => write!(f, "like {model}"),
             Basis::Prior => write!(f, "prior alone (an average model)"),
             Basis::Unstated => write!(f, "own head (basis not stated)"),
@@ -129,6 +139,9 @@ pub struct Router {
     curve: BudgetCurve,
     /// Models whose head this router placed from the pool's published scores.
     placed: std::collections::HashSet<String>,
+    /// The last budget curve of a part of the pool (the models a request's constraints left),
+    /// by the pool indices it was traced over.
+    part: std::sync::Mutex<Option<(Vec<usize>, BudgetCurve)>>,
 }
 
 /// Heads for the pool models that have published scores and no head of their own (labels, or
@@ -140,19 +153,55 @@ fn placements(
     placed: &std::collections::HashSet<String>,
 ) -> Result<Vec<Head>> {
     let manifest = predictor.manifest();
-    (pool.models.iter())
-        .filter(|m| !m.scores.is_empty())
+    let (scored, priced): (Vec<&PoolModel>, Vec<&PoolModel>) = (pool.models.iter())
+        .filter(|m| !m.scores.is_empty() || m.uncalibrated)
         .filter(|m| match manifest.heads.iter().find(|h| h.id == m.id) {
             None => true,
-            Some(h) => {
-                placed.contains(&m.id) && h.evidence.as_ref().map(|e| &e.scores) != Some(&m.scores)
-            }
+            Some(h) => placed.contains(&m.id) && h.evidence != Some(evidence_of(m)),
         })
+        .partition(|m| !m.scores.is_empty());
+    let mut heads: Vec<Head> = (scored.into_iter())
         .map(|m| crate::card::place(manifest, &m.id, &m.scores))
-        .collect()
+        .collect::<Result<_>>()?;
+    if priced.is_empty() {
+        return Ok(heads);
+    }
+    // Prices of the labelled models: the shipped pool's list prices, under this pool's own.
+    let mut prices: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    let shipped = Pool::default_pool().unwrap_or_else(|_| pool.clone());
+    for m in shipped.models.iter().chain(&pool.models) {
+        prices.insert(m.id.as_str(), price_index(m.price_in, m.price_out));
+    }
+    let labelled: Vec<&Head> = (manifest.heads.iter())
+        .filter(|h| h.labels.is_some())
+        .collect();
+    let prior = crate::heads::Prior::from_heads(&labelled)?;
+    for m in priced {
+        let price = price_index(m.price_in, m.price_out);
+        // Without priced labelled models to read a price off, an unplaced model stays the
+        // shared prior's.
+        let Some(at) = prior.at_price(&labelled, |id| prices.get(id).copied(), price) else {
+            continue;
+        };
+        let mut head = at.head(&m.id);
+        head.evidence = Some(evidence_of(m));
+        heads.push(head);
+    }
+    Ok(heads)
 }
 
-/// Adds the heads the pool's published scores place, and notes their models in `placed`.
+/// The evidence a model placed from the pool alone rests on: its published scores, or, with
+/// none, its price.
+fn evidence_of(m: &PoolModel) -> crate::bundle::Evidence {
+    crate::bundle::Evidence {
+        scores: m.scores.clone(),
+        probes: 0,
+        price: (m.scores.is_empty()).then(|| price_index(m.price_in, m.price_out)),
+    }
+}
+
+/// Adds the heads the pool places (from published scores, or at a price), and notes their
+/// models in `placed`.
 fn place_scored(
     predictor: &mut Predictor,
     pool: &Pool,
@@ -239,6 +288,7 @@ impl Router {
             margin,
             curve,
             placed,
+            part: std::sync::Mutex::new(None),
         })
     }
 
@@ -252,6 +302,9 @@ impl Router {
         self.heads = heads;
         self.margin = margin;
         self.curve = curve;
+        if let Ok(mut part) = self.part.lock() {
+            *part = None;
+        }
         Ok(())
     }
 
@@ -344,7 +397,8 @@ impl Router {
     /// Chooses a model given a prediction made earlier.
     pub fn decide(&self, prediction: &Prediction, options: &RouteOptions) -> Result<Decision> {
         options.constraints.validate(&self.pool)?;
-        let lambda = self.lambda(options)?;
+        let curve = self.curve_for(&options.constraints);
+        let lambda = self.lambda(options, &curve)?;
         let estimates = self.estimates(prediction);
         let (ranked, excluded) = select::rank(
             &self.pool,
@@ -357,8 +411,7 @@ impl Router {
         let Some(choice) = ranked.first().cloned() else {
             return Err(Error::NoCandidate(Exclusions(excluded)));
         };
-        let expected_cost_per_1k = self
-            .curve
+        let expected_cost_per_1k = curve
             .points
             .iter()
             .take_while(|p| p.lambda <= lambda)
@@ -456,6 +509,11 @@ impl Router {
                     model: head.id.clone(),
                 },
                 Some(head) => match (&head.labels, &head.evidence) {
+                    (_, Some(e)) if e.scores.is_empty() && e.probes == 0 && e.price.is_some() => {
+                        Basis::Price {
+                            index: e.price.unwrap_or_default(),
+                        }
+                    }
                     (_, Some(e)) => Basis::Evidence {
                         scores: e.scores.clone(),
                         probes: e.probes,
@@ -486,7 +544,48 @@ impl Router {
             .collect()
     }
 
-    fn lambda(&self, options: &RouteOptions) -> Result<f64> {
+    /// The budget curve of the models `constraints` leave (their providers, less those they
+    /// exclude): a budget buys what those models can give, not what others could. The pool's
+    /// own when they leave every model, or none.
+    fn curve_for(&self, constraints: &Constraints) -> BudgetCurve {
+        let keep: Vec<usize> = (0..self.pool.models.len())
+            .filter(|&i| {
+                let m = &self.pool.models[i];
+                (constraints.providers.as_ref()).is_none_or(|p| p.contains(&m.provider))
+                    && !constraints.exclude.contains(&m.id)
+            })
+            .collect();
+        if keep.is_empty() || keep.len() == self.pool.models.len() {
+            return self.curve.clone();
+        }
+        if let Ok(part) = self.part.lock() {
+            if let Some((at, curve)) = part.as_ref().filter(|(at, _)| *at == keep) {
+                debug_assert_eq!(at, &keep);
+                return curve.clone();
+            }
+        }
+        let pool = Pool {
+            expected_output_tokens: self.pool.expected_output_tokens,
+            models: keep.iter().map(|&i| self.pool.models[i].clone()).collect(),
+        };
+        let heads: Vec<usize> = keep.iter().map(|&i| self.heads[i]).collect();
+        let reference = reference_estimates(&self.predictor, &heads);
+        let chars = &self.predictor.manifest().reference.chars;
+        // The margin as it stands, each kept model with its own reference average.
+        let margin = Margin {
+            kappa: self.margin.kappa,
+            average: (keep.iter())
+                .map(|&i| self.margin.average.get(i).copied().unwrap_or(0.0))
+                .collect(),
+        };
+        let curve = BudgetCurve::trace(&pool, chars, &reference, &margin);
+        if let Ok(mut part) = self.part.lock() {
+            *part = Some((keep, curve.clone()));
+        }
+        curve
+    }
+
+    fn lambda(&self, options: &RouteOptions, curve: &BudgetCurve) -> Result<f64> {
         match (options.budget, options.lambda) {
             (Some(_), Some(_)) => Err(Error::InvalidOption {
                 name: "lambda",
@@ -498,7 +597,7 @@ impl Router {
                 value: b.to_string(),
                 reason: "US$ per 1,000 requests, 0 or more",
             }),
-            (Some(b), None) => Ok(self.curve.lambda_for(b)),
+            (Some(b), None) => Ok(curve.lambda_for(b)),
             (None, Some(l)) if !l.is_finite() || l < 0.0 => Err(Error::InvalidOption {
                 name: "lambda",
                 value: l.to_string(),

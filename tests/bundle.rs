@@ -97,7 +97,8 @@ fn predictions_match_python() {
         let got = router.predict(prompt).unwrap();
         let want: Vec<f64> = serde_json::from_value(want.clone()).unwrap();
         let want_sd: Vec<f64> = serde_json::from_value(want_sd.clone()).unwrap();
-        assert_eq!(got.quality.len(), models.len());
+        // The bundle's heads come first; heads a router placed from its pool follow.
+        assert!(got.quality.len() >= models.len());
         for (((g, id), w), s) in got.quality.iter().zip(&models).zip(&want).zip(&want_sd) {
             assert_eq!(&g.model, id);
             worst = worst.max((g.quality - w).abs()).max((g.sd - s).abs());
@@ -125,7 +126,7 @@ fn predictions_match_the_native_fixture() {
     for (prompt, want) in prompts.iter().zip(expected) {
         let got = router.predict(prompt).unwrap();
         let want_q = want["quality"].as_array().unwrap();
-        assert_eq!(got.quality.len(), want_q.len());
+        assert!(got.quality.len() >= want_q.len());
         for (g, w) in got.quality.iter().zip(want_q) {
             assert_eq!(g.model, w["model"].as_str().unwrap());
             let w = w["quality"].as_f64().unwrap();

@@ -315,7 +315,14 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
     let d = router.route(prompt, &RouteOptions::default()).unwrap();
     let of = |id: &str| d.ranked.iter().find(|c| c.model == id).unwrap().clone();
     assert_eq!(of("claude-next").quality, of(&sonnet.id).quality);
-    assert!((of("mystery").quality - prior.quality).abs() < 1e-12);
+    // Known by its price alone: an average model at that price, as unsure as the prior.
+    let mystery = prediction.estimate_of("mystery").unwrap();
+    assert!((of("mystery").quality - mystery.quality).abs() < 1e-12);
+    assert!(
+        mystery.sd > sure.sd,
+        "as unsure as the prior: {mystery:?} {prior:?}"
+    );
+    assert!(matches!(router.bases()[2], routoo::Basis::Price { .. }));
     assert!(of("mystery").margin > 0.0);
     assert_ne!(
         d.choice.model, "mystery",
@@ -487,6 +494,7 @@ fn models_with_published_scores_are_placed_from_them_and_say_so() {
     head.evidence = Some(routoo::bundle::Evidence {
         scores: Vec::new(),
         probes: 40,
+        price: None,
     });
     file.heads.push(head);
     router.add_heads(&file).unwrap();
@@ -509,4 +517,73 @@ fn models_with_published_scores_are_placed_from_them_and_say_so() {
         err.contains("unknown benchmark") && err.contains("gpqa-diamond"),
         "{err}"
     );
+}
+
+/// Today's models, with nothing known of them but their prices, are placed at their prices: a
+/// pricier one is estimated better on every prompt, a budget buys what the providers asked for
+/// can give (a small one the cheapest of them, not whatever a free model elsewhere allows),
+/// more budget never buys a cheaper model, and the slider moves among several of them.
+#[test]
+fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_them() {
+    let pool = Pool::default_pool().unwrap().serving().unwrap();
+    let router = routoo::Router::new(common::predictor(), pool.clone()).unwrap();
+    let priced: Vec<&PoolModel> = (pool.models.iter()).filter(|m| m.uncalibrated).collect();
+    assert!(priced.len() >= 3);
+    for (m, basis) in pool.models.iter().zip(router.bases()) {
+        if m.uncalibrated {
+            assert!(
+                matches!(basis, routoo::Basis::Price { .. }),
+                "{}: {basis}",
+                m.id
+            );
+        }
+    }
+    let price = |m: &PoolModel| m.price_in + 4.0 * m.price_out;
+    let prompt = "Prove that the square root of 2 is irrational, step by step.";
+    let prediction = router.predict(prompt).unwrap();
+    let q = |m: &PoolModel| prediction.quality_of(&m.id).unwrap();
+    for a in &priced {
+        for b in &priced {
+            if price(a) > price(b) {
+                assert!(q(a) > q(b), "{} over {}", a.id, b.id);
+            }
+        }
+    }
+    let providers: Vec<String> = ["openai", "anthropic", "gemini"].map(String::from).to_vec();
+    let at = |budget: f64| {
+        let options = RouteOptions {
+            budget: Some(budget),
+            constraints: Constraints {
+                providers: Some(providers.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        router.route(prompt, &options).unwrap().choice
+    };
+    let cheapest = (priced.iter())
+        .filter(|m| providers.contains(&m.provider))
+        .map(|m| price(m))
+        .fold(f64::INFINITY, f64::min);
+    let first = at(0.001);
+    let first = pool.model(&first.model).unwrap();
+    assert_eq!(price(first), cheapest, "{}", first.id);
+    let mut chosen = Vec::new();
+    let mut last = 0.0;
+    for i in 0..=40 {
+        let budget = 0.001 * 1.3f64.powi(i);
+        let c = at(budget);
+        let m = pool.model(&c.model).unwrap();
+        assert!(
+            price(m) >= last,
+            "budget {budget} bought a cheaper {}",
+            m.id
+        );
+        last = price(m);
+        if !chosen.contains(&c.model) {
+            chosen.push(c.model);
+        }
+    }
+    eprintln!("chosen along the budget: {chosen:?}");
+    assert!(chosen.len() >= 3, "{chosen:?}");
 }

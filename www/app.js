@@ -114,6 +114,7 @@ function basisNodes(basis) {
     case "labels": return text(`labelled: ${basis.rows.toLocaleString("en")} rows of ${basis.tables.join(", ")}`);
     case "like": return text(`estimates borrowed from ${basis.model}`);
     case "prior": return text("uncalibrated: routed as an average model");
+    case "price": return text(`uncalibrated: an average model at its price (US$${basis.index} per 1M in + 4 out)`);
     case "evidence": {
       const out = [];
       if (basis.scores.length) {

@@ -139,6 +139,7 @@ export interface LocalServer {
 export type Basis =
 | { kind: "labels"; tables: string[]; rows: number }
 | { kind: "evidence"; scores: Score[]; probes: number }
+| { kind: "price"; index: number }
 | { kind: "like"; model: string }
 | { kind: "prior" }
 | { kind: "unstated" };

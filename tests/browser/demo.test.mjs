@@ -630,7 +630,7 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), false, "historical starts off");
     assert.match(await p.textContent(`${row(old.id)} th`), /historical: no longer served/);
     assert.match(await p.textContent(`${row("lender-next")} th`), new RegExp(`estimates borrowed from ${lender.id}`));
-    assert.match(await p.textContent(`${row("mystery")} th`), /uncalibrated: routed as an average model/);
+    assert.match(await p.textContent(`${row("mystery")} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
     const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
     assert.equal(await meter("lender-next"), await meter(lender.id), "a borrowed model is estimated as its lender");
     assert.ok((await meter("mystery")) > 0);
@@ -875,7 +875,7 @@ test("From published scores: a card places a model without a call, and each row 
       `${await meter("carded-strong")} vs ${await meter("carded-weak")}`);
     assert.match(await p.textContent(`${row("carded-strong")} th`), /placed from published scores: mmlu-pro 85(\.0)? ?%, 2026-11-01/);
     assert.equal(await p.getAttribute(`${row("carded-strong")} th a`, "href"), "https://example.test/card");
-    assert.match(await p.textContent(`${row(today.id)} th`), /uncalibrated: routed as an average model/);
+    assert.match(await p.textContent(`${row(today.id)} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
     const labelled = pool.models.find((m) => !m.uncalibrated && !m.like && !m.scores && !m.historical);
     if (labelled) assert.match(await p.textContent(`${row(labelled.id)} th`), /labelled: [\d,]+ rows of /);
     assert.match(await p.textContent(`${row("carded-strong")} td.num`), /± /, "the estimate shows its spread");

@@ -42,9 +42,11 @@ test("predictions match the native fixture within 9e-5", async () => {
   got.forEach((g, i) => {
     assert.equal(g.truncated, expected[i].truncated);
     assert.equal(g.tokens, expected[i].tokens);
-    g.quality.forEach((q, j) => {
-      assert.equal(q.model, expected[i].quality[j].model);
-      worst = Math.max(worst, Math.abs(q.quality - expected[i].quality[j].quality));
+    // The bundle's heads come first; heads the router placed from its pool follow.
+    assert.ok(g.quality.length >= expected[i].quality.length);
+    expected[i].quality.forEach((w, j) => {
+      assert.equal(g.quality[j].model, w.model);
+      worst = Math.max(worst, Math.abs(g.quality[j].quality - w.quality));
     });
   });
   console.log(`largest |native - wasm| through the JS API: ${worst.toExponential(2)}`);
