@@ -97,6 +97,22 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False)
     return w
 
 
+def log_price(model, pool):
+    """log of a model's price for a short prompt and a long answer (US$ per 1M tokens, in + 4 out)."""
+    p = next(x for x in pool["models"] if x["id"] == model)
+    return np.log(p["priceIn"] + 4 * p["priceOut"])
+
+
+def priced_prior(mean, biases, ids, model, pool):
+    """The prior's mean with its bias set from the model's list price: the least-squares line
+    of the prior heads' biases on their log prices, read at this model's."""
+    lp = np.array([log_price(k, pool) for k in ids])
+    a, b = np.linalg.lstsq(np.vstack([np.ones_like(lp), lp]).T, biases, rcond=None)[0]
+    out = mean.copy()
+    out[-1] = a + b * log_price(model, pool)
+    return out
+
+
 def small_pool(rows, train_idx, table, m, y, models, pool):
     """M with the table's cheapest, best and middle model by training accuracy."""
     price = {p["id"]: p for p in pool["models"]}
@@ -197,7 +213,8 @@ def main():
                          for b, v in sorted(own.items())]}
         if isinstance(published.get(m), dict):
             cards["published"] = published[m]["scores"]
-        heads = {"prior": mean}
+        heads = {"prior": mean, "prior at its price": priced_prior(
+            mean, bias[others], [models[k] for k in others], m, pool)}
         for name, card in cards.items():
             fams = []
             for s in card:
@@ -232,7 +249,7 @@ def main():
                 cell["variants"][name] = {"aiq": v, "vs_full": v - full,
                                           "vs_full_ci": interval(boots[name] - full_boot)}
             for name, boot in boots.items():
-                if name.startswith("card"):
+                if name != "prior" and not name.endswith("probes"):
                     cell["variants"][name]["vs_prior_ci"] = interval(boot - boots["prior"])
             res["tables"][t] = cell
         out["models"][m] = res
@@ -242,7 +259,7 @@ def main():
 
 
 def report(out):
-    names = ["prior", "card: own", "card: own, level", "card: published",
+    names = ["prior", "prior at its price", "card: own", "card: own, level", "card: published",
              "card: published, level", "25 probes", "100 probes"]
     print(f"scored on fold {out.get('eval_fold', 0)}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
           "model's labels (95 % bootstrap interval)\n")
@@ -250,7 +267,7 @@ def report(out):
           + " | ".join(names) + " |")
     print("|---|---|---|---|" + "---|" * len(names))
     gaps = {n: [] for n in names}
-    card_vs_prior = {n: [] for n in names if n.startswith("card")}
+    card_vs_prior = {n: [] for n in names if n != "prior" and not n.endswith("probes")}
     for m, res in out["models"].items():
         for t, cell in res["tables"].items():
             cells = []
