@@ -727,7 +727,13 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] keys: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[]")] local: Option<JsValue>,
     ) -> Result<Vec<String>, JsError> {
-        let pool = self.inner.pool();
+        let keys = self.keys_as_found(keys, local)?;
+        Ok(keys.callable_providers(self.inner.pool()))
+    }
+
+    /// `keys` with the servers in `local` turned on, each answering with what `discoverLocal`
+    /// last found it listing.
+    fn keys_as_found(&self, keys: JsValue, local: Option<JsValue>) -> Result<Keys, JsError> {
         let mut keys = keys_from_js(keys, "invalid keys")?;
         turn_on_local(
             &mut keys,
@@ -737,7 +743,7 @@ impl JsRouter {
         for (origin, listed) in self.served.borrow().iter() {
             keys.local_answered(origin, listed.clone());
         }
-        Ok(keys.callable_providers(pool))
+        Ok(keys)
     }
 
     /// The pool's models that cannot be called with `keys` and the servers in `local`, as
@@ -748,17 +754,8 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_param_type = "Record<string, string>")] keys: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "string[]")] local: Option<JsValue>,
     ) -> Result<Vec<String>, JsError> {
-        let pool = self.inner.pool();
-        let mut keys = keys_from_js(keys, "invalid keys")?;
-        turn_on_local(
-            &mut keys,
-            local.unwrap_or(JsValue::UNDEFINED),
-            "invalid local",
-        )?;
-        for (origin, listed) in self.served.borrow().iter() {
-            keys.local_answered(origin, listed.clone());
-        }
-        Ok((pool.models.iter())
+        let keys = self.keys_as_found(keys, local)?;
+        Ok((self.inner.pool().models.iter())
             .filter(|m| !keys.can_call(m))
             .map(|m| m.id.clone())
             .collect())

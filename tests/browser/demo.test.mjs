@@ -306,6 +306,35 @@ test("spend caps: a request cap lowers the answer limit or passes models over; a
   await page.fill("#cap-session", "");
 });
 
+test("the session's spend counts the thinking a model bills, and its cap holds against it", async () => {
+  await page.fill("#cap-request", "");
+  await page.fill("#cap-session", "");
+  if (await page.isEnabled("#new-chat")) await page.click("#new-chat");
+  await routed(page, () => page.fill("#prompt", "Is 91 prime? Think it through."));
+  const chosenId = await page.getAttribute("#choice", "data-model");
+  const chosen = POOL.models.find((m) => m.id === chosenId);
+  const thinking = 900; // within the page's answer limit (1,024), which counts thinking too
+  emulator.script(chosen.apiModel, [`think:${thinking}`]);
+  const before = Number(await page.getAttribute("#session", "data-spent") ?? 0);
+  await send(page);
+  assert.equal(await page.isHidden("#error"), true, await page.textContent("#error"));
+  const after = Number(await page.getAttribute("#session", "data-spent"));
+  const billed = thinking * chosen.priceOut / 1e6;
+  assert.ok(after - before >= billed, `spent ${after - before}, thinking alone bills ${billed}`);
+  const out = Number((await page.textContent("#answer-meta")).match(/([\d,]+) out/)[1].replace(/,/g, ""));
+  assert.ok(out >= thinking, `${out} output tokens shown, ${thinking} of them thinking`);
+  // A session cap between what was spent before and after: the thinking used it up.
+  await page.fill("#cap-session", String((before + after) / 2));
+  if (await page.isEnabled("#new-chat")) await page.click("#new-chat");
+  await routed(page, () => page.fill("#prompt", "Is 97 prime?"));
+  const posts = emulator.calls.filter((c) => c.method === "POST").length;
+  await page.click("#send");
+  await page.waitForFunction(() => !document.getElementById("error").hidden);
+  assert.match(await page.textContent("#error"), /session cap of US\$[\d.e-]+ is reached/);
+  assert.equal(emulator.calls.filter((c) => c.method === "POST").length, posts, "nothing sent past the cap");
+  await page.fill("#cap-session", "");
+});
+
 test("Suggest a pool: at most K models and what each adds; using it leaves only those on", async () => {
   await routed(page, () => page.locator("#budget").fill("500"));
   await page.selectOption("#suggest-k", "3");
@@ -609,6 +638,30 @@ const closeHost = async (host) => {
   await new Promise((done) => host.server.close(done));
 };
 
+/**
+ * Serves a copy of the page whose pool `edit(pool)` changed, loads it in a fresh context and
+ * runs `body(page, pool, root)`; everything is closed and removed after.
+ */
+async function onCopy(edit, body, serveOptions = {}) {
+  const root = copyOfPage();
+  const fresh = await browser.newContext();
+  let host;
+  try {
+    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
+    await edit(pool);
+    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
+    writeBuildInfo(root);
+    host = await serve(0, root, serveOptions);
+    const p = await fresh.newPage();
+    await firstEstimate(p, host.url);
+    await body(p, pool, root);
+  } finally {
+    if (host) await closeHost(host);
+    await fresh.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 test("historical, borrowed and uncalibrated models: off by default, explained, and one click from calibration", async () => {
   const root = copyOfPage();
   const fresh = await browser.newContext();
@@ -851,22 +904,15 @@ test("with the page's origin cut, a reload still loads from cache and routes", a
 });
 
 test("From published scores: a card places a model without a call, and each row says what its estimate rests on", async () => {
-  const root = copyOfPage();
-  const fresh = await browser.newContext();
-  let host;
-  try {
-    const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
-    const today = pool.models.find((m) => m.uncalibrated && !m.historical);
+  let today;
+  await onCopy((pool) => {
+    today = pool.models.find((m) => m.uncalibrated && !m.historical);
     const score = (accuracy) => [{ benchmark: "mmlu-pro", accuracy, source: "https://example.test/card", date: "2026-11-01" }];
     const entry = { ...today };
     delete entry.uncalibrated;
     pool.models.push({ ...entry, id: "carded-weak", apiModel: "carded-weak", scores: score(0.35) },
       { ...entry, id: "carded-strong", apiModel: "carded-strong", scores: score(0.85) });
-    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
-    writeBuildInfo(root);
-    host = await serve(0, root);
-    const p = await fresh.newPage();
-    await firstEstimate(p, host.url);
+  }, async (p, pool, root) => {
     await routed(p, () => p.fill("#prompt", "Which of these best explains why the Treaty of Westphalia mattered? " +
       "(A) it ended the Thirty Years' War (B) it founded the UN (C) it unified Italy (D) it split Korea"));
     const row = (id) => `#pool tr[data-model="${id}"]`;
@@ -891,7 +937,8 @@ test("From published scores: a card places a model without a call, and each row 
     const card = { model: "my-model", scores: [{ benchmark: "GPQA Diamond", accuracy: 86, source: "https://example.test/gpqa", date: "2026-10-01" }] };
     await p.fill("#add-card", JSON.stringify(card));
     await p.click("#add-from-card");
-    assert.match(await p.textContent("#add-status"), /Not placed: .*not a percentage/);
+    await p.waitForFunction(() => /Not placed: .*not a percentage/.test(document.getElementById("add-status").textContent),
+      null, { timeout: 10_000 });
     card.scores[0].accuracy = 0.86;
     await p.fill("#add-card", JSON.stringify(card));
     await p.click("#add-from-card");
@@ -902,7 +949,7 @@ test("From published scores: a card places a model without a call, and each row 
     assert.match(await p.textContent('#added li[data-model="my-model"]'), /placed from 1 published scores, no call/);
     assert.equal(emulator.calls.length, callsBefore, "no call was made");
     // Kept: after a reload the model is there, placed the same way.
-    await firstEstimate(p, host.url);
+    await firstEstimate(p, p.url());
     await p.waitForSelector(row("my-model"));
     assert.match(await p.textContent(`${row("my-model")} th`), /placed from published scores: GPQA Diamond/);
     // A card loaded from a file names an unknown benchmark: refused with the known ones.
@@ -921,29 +968,19 @@ test("From published scores: a card places a model without a call, and each row 
     await p.waitForFunction(() => /Not placed: .*unknown benchmark.*gpqa-diamond/
       .test(document.getElementById("add-status").textContent), null, { timeout: 10_000 });
     await shot(p, "from-published-scores");
-  } finally {
-    if (host) await closeHost(host);
-    await fresh.close();
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 });
 
 test("local models: only what a server on this machine lists is offered, and it is asked under the name it lists", async () => {
-  const root = copyOfPage();
-  const fresh = await browser.newContext();
-  const pool = JSON.parse(readFileSync(`${root}/pool.json`, "utf8"));
-  const ollama = pool.models.filter((m) => m.provider === "ollama");
-  const [listed, unlisted] = [ollama.find((m) => m.apiModel === "qwen3:8b"), ollama.find((m) => m.apiModel === "gemma3:4b")];
   // An Ollama stand-in: it lists a quantised qwen3:8b and a model the pool does not know.
   const server = await start({ listModels: ["qwen3:8b-q4_K_M", "nomic-embed-text:latest"] });
-  let host;
+  let listed, unlisted;
   try {
-    for (const m of ollama) m.baseUrl = `${server.url}/v1`;
-    writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
-    writeBuildInfo(root);
-    host = await serve(0, root, { policy: false }); // the stand-in's port is not in the page's policy
-    const p = await fresh.newPage();
-    await firstEstimate(p, host.url);
+    await onCopy((pool) => {
+      const ollama = pool.models.filter((m) => m.provider === "ollama");
+      [listed, unlisted] = [ollama.find((m) => m.apiModel === "qwen3:8b"), ollama.find((m) => m.apiModel === "gemma3:4b")];
+      for (const m of ollama) m.baseUrl = `${server.url}/v1`;
+    }, async (p) => {
     await routed(p, () => p.fill("#prompt", "What is 17 times 23?"));
     await routed(p, () => p.check("#local"));
     const said = await p.textContent(`#local-status li[data-origin="${server.url}"]`);
@@ -960,10 +997,8 @@ test("local models: only what a server on this machine lists is offered, and it 
     const posts = server.calls.slice(before).filter((c) => c.method === "POST");
     assert.deepEqual(posts.map((c) => c.body.model), ["qwen3:8b-q4_K_M"]);
     await shot(p, "local-models");
+    }, { policy: false }); // the stand-in's port is not in the page's policy
   } finally {
-    if (host) await closeHost(host);
     await server.close();
-    await fresh.close();
-    rmSync(root, { recursive: true, force: true });
   }
 });
