@@ -117,6 +117,95 @@ pub struct Calibration {
     pub results: Vec<ProbeResult>,
 }
 
+/// What a heads file keeps of a calibration: enough to fit its head again in another space.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Kept {
+    model: PoolModel,
+    #[serde(default)]
+    spent: f64,
+    #[serde(default)]
+    stopped: Option<String>,
+    #[serde(default)]
+    card: Option<Card>,
+    #[serde(default)]
+    results: Vec<ProbeResult>,
+}
+
+/// Fits every head of `file` again in `predictor`'s space from the evidence its calibration
+/// kept: the card of published scores, and each graded probe answer, found by id in `set` (the
+/// bundle's probe set) and placed where this bundle puts its prompt. No call is made. A probe
+/// the set no longer holds is left out, and named in `stopped`; a calibration with no evidence
+/// left is an error naming the model.
+pub fn refit(predictor: &Predictor, set: &ProbeSet, file: &HeadsFile) -> Result<HeadsFile> {
+    let mut done = Vec::new();
+    for value in &file.calibrations {
+        let kept: Kept = serde_json::from_value(value.clone())
+            .map_err(|e| Error::Heads(format!("a calibration cannot be read: {e}")))?;
+        let model = kept.model;
+        let others: Vec<&Head> = (predictor.manifest().heads.iter())
+            .filter(|h| h.id != model.id)
+            .collect();
+        let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+        let mut graded = Vec::new();
+        let mut missing = Vec::new();
+        for r in &kept.results {
+            let Some(right) = r.correct else { continue };
+            match set.probes.iter().find(|p| p.id == r.id) {
+                Some(p) => graded.push((predictor.embed(&p.prompt)?.0, right)),
+                None => missing.push(r.id.as_str()),
+            }
+        }
+        let scores = match &kept.card {
+            Some(card) => {
+                card.check()?;
+                card.targets(predictor.manifest())?
+            }
+            None => Vec::new(),
+        };
+        if graded.is_empty() && scores.is_empty() {
+            return Err(Error::Heads(format!(
+                "{} kept no evidence this bundle can use (no card, no probe it knows): calibrate \
+                 it again",
+                model.id
+            )));
+        }
+        let mut head = fit_evidence(&model.id, &prior, &graded, &scores)?;
+        head.evidence = Some(crate::bundle::Evidence {
+            scores: kept
+                .card
+                .as_ref()
+                .map(|c| c.scores.clone())
+                .unwrap_or_default(),
+            probes: u32::try_from(graded.len()).unwrap_or(u32::MAX),
+            price: None,
+        });
+        let stopped = match missing.len() {
+            0 => kept.stopped,
+            n => Some(format!(
+                "placed again without {n} probe(s) this bundle no longer has ({})",
+                missing.join(", ")
+            )),
+        };
+        done.push(Calibration {
+            head,
+            correct: graded.iter().filter(|(_, c)| *c).count(),
+            graded: graded.len(),
+            spent: kept.spent,
+            stopped,
+            card: kept.card,
+            results: kept.results,
+            model,
+        });
+    }
+    if done.is_empty() {
+        return Err(Error::Heads(
+            "the file keeps no calibration to fit again".into(),
+        ));
+    }
+    Ok(HeadsFile::of(predictor, &done))
+}
+
 impl Calibration {
     /// `model` placed from a card of its published scores alone, without a call: the head
     /// whose mean prediction over each score's reference prompts matches it, under the prior

@@ -587,3 +587,80 @@ fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_th
     eprintln!("chosen along the budget: {chosen:?}");
     assert!(chosen.len() >= 3, "{chosen:?}");
 }
+
+/// A calibration keeps its evidence, so another bundle can place the model again without a
+/// call: refitting in the same space gives the same head, a probe the set no longer has is
+/// left out and named, and a file with nothing left to fit is refused, naming the model.
+#[test]
+fn a_kept_calibration_is_fitted_again_from_its_evidence_without_a_call() {
+    use routoo::calibrate::{refit, Calibration, ProbeResult};
+    let predictor = common::predictor();
+    let manifest = predictor.manifest();
+    let set =
+        routoo::probe::ProbeSet::from_bundle(manifest, &common::read("www/models/probes.json"))
+            .unwrap();
+    let base = Pool::default_pool().unwrap();
+    let model = (base.models.iter())
+        .find(|m| m.uncalibrated)
+        .unwrap()
+        .clone();
+    let card = routoo::card::Card::from_json(&format!(
+        r#"{{"model": "{}", "scores": [{{"benchmark": "mmlu-pro", "accuracy": 0.8,
+            "source": "https://example.test/", "date": "2026-11-01"}}]}}"#,
+        model.id
+    ))
+    .unwrap();
+    let mut placed = Calibration::from_card(&predictor, &model, card).unwrap();
+    // Twenty graded probes, right on every other one, and one the set does not hold.
+    placed.results = (set.probes.iter().take(20).enumerate())
+        .map(|(i, p)| ProbeResult {
+            id: p.id.clone(),
+            correct: Some(i % 2 == 0),
+            spent: 0.0,
+            error: None,
+        })
+        .chain([ProbeResult {
+            id: "gone".into(),
+            correct: Some(true),
+            spent: 0.0,
+            error: None,
+        }])
+        .collect();
+    let mut file = routoo::heads::HeadsFile::of(&predictor, std::slice::from_ref(&placed));
+    file.encoder = "0".repeat(64); // as written in another bundle's space
+    let again = refit(&predictor, &set, &file).unwrap();
+    assert_eq!(again.encoder, manifest.encoder.sha256);
+    let head = &again.heads[0];
+    let evidence = head.evidence.as_ref().unwrap();
+    assert_eq!((evidence.probes, evidence.scores.len()), (20, 1));
+    let kept = &again.calibrations[0];
+    assert_eq!(kept["graded"], 20);
+    assert!(kept["stopped"].as_str().unwrap().contains("gone"), "{kept}");
+    // The same fit as one made here from the same evidence.
+    let others: Vec<&routoo::bundle::Head> = (manifest.heads.iter())
+        .filter(|h| h.id != model.id)
+        .collect();
+    let prior = routoo::heads::Prior::from_heads(&others)
+        .unwrap()
+        .scaled(routoo::heads::CALIBRATION_PRIOR_SCALE);
+    let graded: Vec<(Vec<f32>, bool)> = (set.probes.iter().take(20).enumerate())
+        .map(|(i, p)| (predictor.embed(&p.prompt).unwrap().0, i % 2 == 0))
+        .collect();
+    let card = placed.card.as_ref().unwrap();
+    let direct =
+        routoo::heads::fit_evidence(&model.id, &prior, &graded, &card.targets(manifest).unwrap())
+            .unwrap();
+    let gap = (head.weights.iter().zip(&direct.weights))
+        .map(|(a, b)| (a - b).abs())
+        .fold((head.bias - direct.bias).abs(), f32::max);
+    assert!(gap < 1e-5, "{gap}");
+    // Nothing left to fit with: refused, naming the model.
+    placed.card = None;
+    placed.results.retain(|r| r.id == "gone");
+    let empty = routoo::heads::HeadsFile::of(&predictor, &[placed]);
+    let err = refit(&predictor, &set, &empty).unwrap_err().to_string();
+    assert!(
+        err.contains(&model.id) && err.contains("calibrate it again"),
+        "{err}"
+    );
+}

@@ -277,9 +277,28 @@ async function startRouter() {
   const rejected = [];
   for (const a of state.added) {
     // Stored models pass the same rule as an import: an old store may hold one that does not.
-    await loading.checkEntry(state.defaults, added.modelOf(a.heads))
-      .then(() => loading.addHeads(a.heads))
-      .catch((e) => rejected.push({ id: a.id, error: e.message }));
+    try {
+      await loading.checkEntry(state.defaults, added.modelOf(a.heads));
+    } catch (e) {
+      rejected.push({ id: a.id, error: e.message });
+      continue;
+    }
+    try {
+      await loading.addHeads(a.heads);
+    } catch (e) {
+      // Calibrated with another version of the bundle: placed again in this one's space from
+      // the evidence it kept (its card, its graded probes), without a call.
+      try {
+        a.heads = await loading.refitHeads(a.heads, await loadProbes());
+        await loading.addHeads(a.heads);
+        await added.keep(a.heads).catch(() => {});
+        const c = a.heads.calibrations[0];
+        notice(`Your model ${a.id} was placed again for this version from what it kept ` +
+          `(${c.graded} probes${c.card ? ", a card" : ""}), without a call.`);
+      } catch (again) {
+        rejected.push({ id: a.id, error: `${e.message}; ${again.message}` });
+      }
+    }
   }
   for (const r of rejected) {
     state.added = state.added.filter((a) => a.id !== r.id);

@@ -5,7 +5,7 @@ import { LoadError } from "./load.js";
 /** Router methods a `RouterWorker` forwards. */
 const METHODS = ["addHeads", "ask", "bases", "calibrate", "calibrationOutlook", "callable", "curve",
   "curvePoint", "date", "discoverLocal", "keyOrigins", "models", "placeFromCard", "pool", "poolEstimates",
-  "predict", "route", "routeBatch", "servingPool", "setDate", "setPool", "suggestPool", "uncallable"];
+  "predict", "refitHeads", "route", "routeBatch", "servingPool", "setDate", "setPool", "suggestPool", "uncallable"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
 const STATICS = ["askDefaults", "checkEntry", "originOf"];
 

@@ -53,7 +53,8 @@ export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "listing" |
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 type Forwarded = "addHeads" | "ask" | "bases" | "calibrate" | "calibrationOutlook" | "callable" | "curve"
   | "curvePoint" | "date" | "discoverLocal" | "keyOrigins" | "models" | "placeFromCard" | "pool" | "poolEstimates"
-  | "predict" | "route" | "routeBatch" | "servingPool" | "setDate" | "setPool" | "suggestPool" | "uncallable";
+  | "predict" | "refitHeads" | "route" | "routeBatch" | "servingPool" | "setDate" | "setPool" | "suggestPool"
+  | "uncallable";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}

@@ -933,6 +933,23 @@ impl JsRouter {
         ))
     }
 
+    /// Fits the heads of a heads file again in this bundle's space from the evidence each
+    /// calibration kept (its card, its graded probes found by id in `probeSet`), without a
+    /// call: for a model calibrated with another version of the bundle. Returns the new heads
+    /// file, for `addHeads`.
+    #[wasm_bindgen(js_name = refitHeads, unchecked_return_type = "HeadsFile")]
+    pub fn refit_heads(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "HeadsFile | string")] heads: JsValue,
+        #[wasm_bindgen(js_name = probeSet)] probe_set: &str,
+    ) -> Result<JsValue, JsError> {
+        let file = HeadsFile::from_json(&json_text(&heads, "heads")?).map_err(js_error)?;
+        let predictor = self.inner.predictor();
+        let set =
+            ProbeSet::from_bundle(predictor.manifest(), probe_set.as_bytes()).map_err(js_error)?;
+        to_js(&crate::calibrate::refit(predictor, &set, &file).map_err(js_error)?)
+    }
+
     /// What each pool model's estimate rests on, in pool order: labels (which tables), a card
     /// of published scores (sources and dates), probes (how many), another model's head, or
     /// the prior alone.

@@ -952,6 +952,19 @@ test("From published scores: a card places a model without a call, and each row 
     await firstEstimate(p, p.url());
     await p.waitForSelector(row("my-model"));
     assert.match(await p.textContent(`${row("my-model")} th`), /placed from published scores: GPQA Diamond/);
+    // Stored as written in another version's space: on load it is placed again in this one's
+    // from the card it kept, without a call.
+    await p.evaluate(async () => {
+      const store = await import("./added.js");
+      const mine = (await store.list()).find((a) => a.id === "my-model");
+      await store.keep({ ...mine.heads, encoder: "0".repeat(64) });
+    });
+    await firstEstimate(p, p.url());
+    await p.waitForFunction(() => /my-model was placed again for this version from what it kept \(0 probes, a card\), without a call/
+      .test(document.body.textContent), null, { timeout: 30_000 });
+    await p.waitForSelector(row("my-model"));
+    assert.match(await p.textContent(`${row("my-model")} th`), /placed from published scores: GPQA Diamond/);
+    assert.equal(emulator.calls.length, callsBefore, "still no call");
     // A card loaded from a file names an unknown benchmark: refused with the known ones.
     const bad = `${root}/card.json`;
     writeFileSync(bad, JSON.stringify({ model: "my-model", scores: [{ benchmark: "Terminal-Bench 4.0", accuracy: 0.5,
