@@ -928,12 +928,11 @@ test("From published scores: a card places a model without a call, and each row 
 
     // The form: a model of the user's own, placed from a pasted card; nothing is sent.
     const callsBefore = emulator.calls.length;
-    await p.fill("#add-id", "my-model");
-    await p.fill("#add-provider", "openai");
-    await p.fill("#add-api", "my-model-1");
-    await p.fill("#add-base", "https://api.openai.com/v1");
-    await p.fill("#add-in", "1");
-    await p.fill("#add-out", "4");
+    const describe = async () => {
+      for (const [id, value] of [["#add-id", "my-model"], ["#add-provider", "openai"], ["#add-api", "my-model-1"],
+        ["#add-base", "https://api.openai.com/v1"], ["#add-in", "1"], ["#add-out", "4"]]) await p.fill(id, value);
+    };
+    await describe();
     const card = { model: "my-model", scores: [{ benchmark: "GPQA Diamond", accuracy: 86, source: "https://example.test/gpqa", date: "2026-10-01" }] };
     await p.fill("#add-card", JSON.stringify(card));
     await p.click("#add-from-card");
@@ -969,12 +968,7 @@ test("From published scores: a card places a model without a call, and each row 
     const bad = `${root}/card.json`;
     writeFileSync(bad, JSON.stringify({ model: "my-model", scores: [{ benchmark: "Terminal-Bench 4.0", accuracy: 0.5,
       source: "https://example.test/tb", date: "2026-10-01" }] }));
-    await p.fill("#add-id", "my-model");
-    await p.fill("#add-provider", "openai");
-    await p.fill("#add-api", "my-model-1");
-    await p.fill("#add-base", "https://api.openai.com/v1");
-    await p.fill("#add-in", "1");
-    await p.fill("#add-out", "4");
+    await describe();
     await p.setInputFiles("#add-card-file", bad);
     await p.waitForFunction(() => /Loaded the card/.test(document.getElementById("add-status").textContent));
     await p.click("#add-from-card");
