@@ -227,10 +227,26 @@ fn place_scored(
 fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, BudgetCurve)> {
     let heads = head_indices(predictor, pool)?;
     let reference = reference_estimates(predictor, &heads);
-    let margin = Margin::over(predictor.manifest().selection.margin, &reference);
+    let margin = Margin::over(predictor.manifest().selection.margin, &reference)
+        .with_unknown(unknown(predictor, &heads));
     let chars = &predictor.manifest().reference.chars;
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
+}
+
+/// Which of these heads stand for a model known only by the prior: the prior itself, or a
+/// head placed at a price with no evidence of the model's own.
+fn unknown(predictor: &Predictor, heads: &[usize]) -> Vec<bool> {
+    let manifest = predictor.manifest();
+    (heads.iter())
+        .map(|&h| match manifest.heads.get(h) {
+            None => true,
+            Some(head) => head
+                .evidence
+                .as_ref()
+                .is_some_and(|e| e.price.is_some() && e.scores.is_empty() && e.probes == 0),
+        })
+        .collect()
 }
 
 /// The reference prompts' estimates for the given heads: `[prompt][model]`.
@@ -576,6 +592,9 @@ impl Router {
             kappa: self.margin.kappa,
             average: (keep.iter())
                 .map(|&i| self.margin.average.get(i).copied().unwrap_or(0.0))
+                .collect(),
+            unknown: (keep.iter())
+                .map(|&i| self.margin.unknown.get(i).copied().unwrap_or(false))
                 .collect(),
         };
         let curve = BudgetCurve::trace(&pool, chars, &reference, &margin);

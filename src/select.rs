@@ -21,6 +21,11 @@ pub struct Margin {
     pub kappa: f64,
     /// Each pool model's mean predicted quality over the reference prompts, in pool order.
     pub average: Vec<f64>,
+    /// The pool models known only by the prior (at their price, or not even that), in pool
+    /// order; absent ones are known. The best model on average is worth keeping only if it is
+    /// known: an unknown one is but the prior's guess, no incumbent to leave only for a sure
+    /// gain.
+    pub unknown: Vec<bool>,
 }
 
 impl Margin {
@@ -33,12 +38,19 @@ impl Margin {
             average: (0..models)
                 .map(|m| estimates.iter().map(|p| p[m].quality).sum::<f64>() / n)
                 .collect(),
+            unknown: Vec::new(),
         }
+    }
+
+    /// The same margin, with the models known only by the prior marked.
+    pub fn with_unknown(mut self, unknown: Vec<bool>) -> Margin {
+        self.unknown = unknown;
+        self
     }
 
     /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
     /// 0 for the allowed model best on average (the first of equals), κ·√(sd² + sd_best²) for
-    /// the others.
+    /// the others; nothing at all when that best model is known only by the prior.
     pub fn handicaps(&self, estimates: &[Estimate], allowed: &[usize]) -> Vec<f64> {
         let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
         let best = allowed
@@ -46,10 +58,13 @@ impl Margin {
             .copied()
             .reduce(|a, b| if average(b) > average(a) { b } else { a });
         let sd = |m: usize| estimates.get(m).map_or(0.0, |e| e.sd);
+        let unknown = |m: usize| self.unknown.get(m).copied().unwrap_or(false);
         allowed
             .iter()
             .map(|&m| match best {
-                Some(b) if b != m && self.kappa > 0.0 => self.kappa * sd(m).hypot(sd(b)),
+                Some(b) if b != m && self.kappa > 0.0 && !unknown(b) => {
+                    self.kappa * sd(m).hypot(sd(b))
+                }
                 _ => 0.0,
             })
             .collect()

@@ -265,6 +265,7 @@ mod tests {
             margin: Margin {
                 kappa: 0.0,
                 average: vec![0.6, 0.6, 0.6, 0.95],
+                unknown: Vec::new(),
             },
         }
     }

@@ -41,7 +41,11 @@ prop_compose! {
             .map(|(i, s)| model(i, s.0, s.1, s.2, s.3))
             .collect();
         let estimates = specs.iter().map(|s| estimate(s.4.0, s.4.1)).collect();
-        let margin = Margin { kappa, average: specs.iter().map(|s| s.4.2).collect() };
+        let margin = Margin {
+            kappa,
+            average: specs.iter().map(|s| s.4.2).collect(),
+            unknown: Vec::new(),
+        };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
 }
@@ -186,6 +190,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
     let margin = Margin {
         kappa: 1.0,
         average: vec![0.8, 0.6],
+        unknown: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
         let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
@@ -585,7 +590,70 @@ fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_th
         }
     }
     eprintln!("chosen along the budget: {chosen:?}");
-    assert!(chosen.len() >= 3, "{chosen:?}");
+    assert!(chosen.len() >= 4, "{chosen:?}");
+
+    // A mix of prompts across the curve: competition maths, arithmetic, code, knowledge and a
+    // greeting. At least four of the default API models are chosen, and in the middle of the
+    // curve hard maths goes to a pricier model than the greeting.
+    let mix = [
+        "Let p be an odd prime. Show that the sum of the quadratic residues modulo p is divisible by p when p > 3.",
+        "Find all real x such that x^4 - 5x^2 + 4 = 0, and justify each step.",
+        "A shop sells pencils at 3 for $1. How much do 27 pencils cost?",
+        "Write a Python function that returns the longest palindromic substring of a string.",
+        "In which organelle does the Krebs cycle take place in eukaryotic cells?",
+        "Hi there! How are you today?",
+    ];
+    let route = |prompt: &str, budget: f64| {
+        let options = RouteOptions {
+            budget: Some(budget),
+            constraints: Constraints {
+                providers: Some(providers.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let c = router.route(prompt, &options).unwrap().choice;
+        pool.model(&c.model).unwrap().clone()
+    };
+    let budgets: Vec<f64> = (0..=40).map(|i| 0.001 * 1.3f64.powi(i)).collect();
+    let mut all: Vec<String> = Vec::new();
+    for prompt in mix {
+        for &b in &budgets {
+            let m = route(prompt, b);
+            if !all.contains(&m.id) {
+                all.push(m.id);
+            }
+        }
+    }
+    eprintln!("the mix chose {all:?}");
+    assert!(all.len() >= 4, "{all:?}");
+    let (hard, hello) = (mix[0], mix[5]);
+    let priciest = (priced.iter())
+        .filter(|m| providers.contains(&m.provider))
+        .map(|m| price(m))
+        .fold(0.0, f64::max);
+    let middle: Vec<f64> = (budgets.iter().copied())
+        .filter(|&b| {
+            let p = price(&route(hard, b));
+            p > cheapest && p < priciest
+        })
+        .collect();
+    assert!(
+        !middle.is_empty(),
+        "hard maths goes straight from the cheapest to the priciest"
+    );
+    let mid = middle[middle.len() / 2];
+    let (to_hard, to_hello) = (route(hard, mid), route(hello, mid));
+    eprintln!(
+        "at US${mid:.2} per 1k: hard maths to {}, the greeting to {}",
+        to_hard.id, to_hello.id
+    );
+    assert!(
+        price(&to_hard) > price(&to_hello),
+        "{} vs {}",
+        to_hard.id,
+        to_hello.id
+    );
 }
 
 /// A calibration keeps its evidence, so another bundle can place the model again without a
@@ -663,4 +731,26 @@ fn a_kept_calibration_is_fitted_again_from_its_evidence_without_a_call() {
         err.contains(&model.id) && err.contains("calibrate it again"),
         "{err}"
     );
+}
+
+/// The best model on average is kept, against a less sure one, only when it is known: one
+/// known by the prior alone is no incumbent, and leaving it costs no margin.
+#[test]
+fn an_unknown_best_model_is_no_incumbent_to_keep() {
+    let e = |sd: f64| Estimate { quality: 0.5, sd };
+    let estimates = [e(0.1), e(0.1), e(0.2), e(0.05)];
+    let margin = Margin {
+        kappa: 1.0,
+        average: vec![0.9, 0.5, 0.5, 0.5],
+        unknown: Vec::new(),
+    };
+    let known = margin.handicaps(&estimates, &[0, 1, 2, 3]);
+    assert_eq!(known[0], 0.0);
+    assert!((known[1] - 0.1f64.hypot(0.1)).abs() < 1e-12);
+    let unknown = margin.with_unknown(vec![true, true, false, false]);
+    assert_eq!(unknown.handicaps(&estimates, &[0, 1, 2, 3]), [0.0; 4]);
+    // Known but not the best: the margin stands against the best when the best is known.
+    let second = unknown.handicaps(&estimates, &[2, 3]);
+    assert_eq!(second[0], 0.0);
+    assert!((second[1] - 0.05f64.hypot(0.2)).abs() < 1e-12, "{second:?}");
 }

@@ -53,6 +53,8 @@ impl Inputs {
             margin: Margin {
                 kappa: self.margin.kappa,
                 average: pick(&self.margin.average),
+                // The tables label every model they evaluate.
+                unknown: Vec::new(),
             },
         }
     }
