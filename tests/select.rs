@@ -555,7 +555,8 @@ fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_th
         }
     }
     let providers: Vec<String> = ["openai", "anthropic", "gemini"].map(String::from).to_vec();
-    let at = |budget: f64| {
+    // The model a prompt goes to at a budget, with keys for those three providers.
+    let route = |prompt: &str, budget: f64| {
         let options = RouteOptions {
             budget: Some(budget),
             constraints: Constraints {
@@ -564,29 +565,28 @@ fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_th
             },
             ..Default::default()
         };
-        router.route(prompt, &options).unwrap().choice
+        let c = router.route(prompt, &options).unwrap().choice;
+        pool.model(&c.model).unwrap().clone()
     };
     let cheapest = (priced.iter())
         .filter(|m| providers.contains(&m.provider))
         .map(|m| price(m))
         .fold(f64::INFINITY, f64::min);
-    let first = at(0.001);
-    let first = pool.model(&first.model).unwrap();
-    assert_eq!(price(first), cheapest, "{}", first.id);
+    let first = route(prompt, 0.001);
+    assert_eq!(price(&first), cheapest, "{}", first.id);
     let mut chosen = Vec::new();
     let mut last = 0.0;
     for i in 0..=40 {
         let budget = 0.001 * 1.3f64.powi(i);
-        let c = at(budget);
-        let m = pool.model(&c.model).unwrap();
+        let m = route(prompt, budget);
         assert!(
-            price(m) >= last,
+            price(&m) >= last,
             "budget {budget} bought a cheaper {}",
             m.id
         );
-        last = price(m);
-        if !chosen.contains(&c.model) {
-            chosen.push(c.model);
+        last = price(&m);
+        if !chosen.contains(&m.id) {
+            chosen.push(m.id);
         }
     }
     eprintln!("chosen along the budget: {chosen:?}");
@@ -603,18 +603,6 @@ fn models_known_only_by_price_are_told_apart_by_it_and_the_budget_moves_among_th
         "In which organelle does the Krebs cycle take place in eukaryotic cells?",
         "Hi there! How are you today?",
     ];
-    let route = |prompt: &str, budget: f64| {
-        let options = RouteOptions {
-            budget: Some(budget),
-            constraints: Constraints {
-                providers: Some(providers.clone()),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let c = router.route(prompt, &options).unwrap().choice;
-        pool.model(&c.model).unwrap().clone()
-    };
     let budgets: Vec<f64> = (0..=40).map(|i| 0.001 * 1.3f64.powi(i)).collect();
     let mut all: Vec<String> = Vec::new();
     for prompt in mix {
