@@ -9,7 +9,7 @@ use crate::card::Card;
 use crate::chat::Conversation;
 use crate::cost;
 use crate::error::{Error, Result};
-use crate::heads::{fit_evidence, MeanScore, Prior, CALIBRATION_PRIOR_SCALE};
+use crate::heads::{fit_evidence, MeanScore, Prior};
 pub use crate::heads::{HeadsFile, HEADS_FORMAT};
 use crate::pool::{Pool, PoolModel};
 use crate::probe::{grade, ProbeSet};
@@ -143,10 +143,7 @@ pub fn refit(predictor: &Predictor, set: &ProbeSet, file: &HeadsFile) -> Result<
         let kept: Kept = serde_json::from_value(value.clone())
             .map_err(|e| Error::Heads(format!("a calibration cannot be read: {e}")))?;
         let model = kept.model;
-        let others: Vec<&Head> = (predictor.manifest().heads.iter())
-            .filter(|h| h.id != model.id)
-            .collect();
-        let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+        let prior = Prior::for_calibration(&predictor.manifest().heads, &model.id)?;
         let mut graded = Vec::new();
         let mut missing = Vec::new();
         for r in &kept.results {
@@ -267,10 +264,7 @@ impl Plan {
     /// prices), under the prior of the predictor's heads other than the model's own.
     pub fn new(predictor: &Predictor, set: &ProbeSet, model: &PoolModel, n: usize) -> Result<Plan> {
         let pool = Pool::from_models(vec![model.clone()])?;
-        let others: Vec<&Head> = (predictor.manifest().heads.iter())
-            .filter(|h| h.id != model.id)
-            .collect();
-        let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+        let prior = Prior::for_calibration(&predictor.manifest().heads, &model.id)?;
         let probes = (set.probes.iter().take(n))
             .map(|p| {
                 let (z, _, _) = predictor.embed(&p.prompt)?;

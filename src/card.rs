@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Evidence, Head, Manifest};
 use crate::error::{Error, Result};
-use crate::heads::{fit_evidence, MeanScore, Prior, CALIBRATION_PRIOR_SCALE};
+use crate::heads::{fit_evidence, MeanScore, Prior};
 
 /// Most bytes of a card's text.
 pub const MAX_CARD_BYTES: usize = 256 * 1024;
@@ -150,8 +150,7 @@ pub fn place(manifest: &Manifest, id: &str, scores: &[Score]) -> Result<Head> {
     };
     card.check()?;
     let targets = card.targets(manifest)?;
-    let others: Vec<&Head> = manifest.heads.iter().filter(|h| h.id != id).collect();
-    let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+    let prior = Prior::for_calibration(&manifest.heads, id)?;
     let mut head = fit_evidence(id, &prior, &[], &targets)?;
     head.evidence = Some(Evidence {
         scores: card.scores,

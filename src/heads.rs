@@ -186,6 +186,13 @@ impl Prior {
         })
     }
 
+    /// The prior a calibration (probes, a card) places model `id` under: the heads other than
+    /// its own, their spread times [`CALIBRATION_PRIOR_SCALE`].
+    pub fn for_calibration(heads: &[Head], id: &str) -> Result<Prior> {
+        let others: Vec<&Head> = heads.iter().filter(|h| h.id != id).collect();
+        Ok(Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE))
+    }
+
     /// The same mean with the covariance times `scale`: a prior surer of where models sit.
     pub fn scaled(&self, scale: f64) -> Prior {
         Prior {
