@@ -563,7 +563,8 @@ impl Router {
     /// The budget curve of the models `constraints` leave (their providers, less those they
     /// exclude): a budget buys what those models can give, not what others could. The pool's
     /// own when they leave every model, or none.
-    fn curve_for(&self, constraints: &Constraints) -> BudgetCurve {
+    fn curve_for(&self, constraints: &Constraints) -> std::borrow::Cow<'_, BudgetCurve> {
+        use std::borrow::Cow;
         let keep: Vec<usize> = (0..self.pool.models.len())
             .filter(|&i| {
                 let m = &self.pool.models[i];
@@ -572,12 +573,11 @@ impl Router {
             })
             .collect();
         if keep.is_empty() || keep.len() == self.pool.models.len() {
-            return self.curve.clone();
+            return Cow::Borrowed(&self.curve);
         }
         if let Ok(part) = self.part.lock() {
-            if let Some((at, curve)) = part.as_ref().filter(|(at, _)| *at == keep) {
-                debug_assert_eq!(at, &keep);
-                return curve.clone();
+            if let Some((_, curve)) = part.as_ref().filter(|(at, _)| *at == keep) {
+                return Cow::Owned(curve.clone());
             }
         }
         let pool = Pool {
@@ -601,7 +601,7 @@ impl Router {
         if let Ok(mut part) = self.part.lock() {
             *part = Some((keep, curve.clone()));
         }
-        curve
+        Cow::Owned(curve)
     }
 
     fn lambda(&self, options: &RouteOptions, curve: &BudgetCurve) -> Result<f64> {

@@ -236,7 +236,8 @@ async function discoverLocal() {
     list.replaceChildren(Object.assign(document.createElement("li"), { textContent: `Could not ask: ${e.message}` }));
     return refreshCallable();
   }
-  const providerAt = (origin) => models().find((m) => m.baseUrl.startsWith(origin))?.provider ?? "local";
+  const originOf = (m) => { try { return new URL(m.baseUrl).origin; } catch { return null; } };
+  const providerAt = (origin) => models().find((m) => originOf(m) === origin)?.provider ?? "local";
   list.replaceChildren(...servers.map((s) => {
     const li = document.createElement("li");
     li.dataset.origin = s.origin;

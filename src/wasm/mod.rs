@@ -784,17 +784,18 @@ impl JsRouter {
             };
             provider::probe_local(&transport, &pool, &mut keys).await;
             let mut found = Vec::new();
-            let mut origins: Vec<String> = (pool.models.iter())
-                .filter_map(|m| crate::endpoint::Endpoint::parse(&m.base_url).ok())
-                .filter(|e| e.is_loopback() && keys.is_local(&e.origin()))
-                .map(|e| e.origin())
-                .collect();
+            // Each model's origin, compared whole: `:1234` is no prefix match for `:12345`.
+            let origin_of = |m: &PoolModel| {
+                let e = crate::endpoint::Endpoint::parse(&m.base_url).ok()?;
+                (e.is_loopback() && keys.is_local(&e.origin())).then(|| e.origin())
+            };
+            let mut origins: Vec<String> = pool.models.iter().filter_map(origin_of).collect();
             origins.sort();
             origins.dedup();
             for origin in origins {
                 let listed = keys.listed().get(&origin).cloned();
                 let serves = (pool.models.iter())
-                    .filter(|m| m.base_url.starts_with(&origin))
+                    .filter(|m| origin_of(m).as_ref() == Some(&origin))
                     .filter_map(|m| {
                         keys.served(m).map(|s| Served {
                             id: m.id.clone(),
