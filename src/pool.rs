@@ -68,6 +68,11 @@ pub struct PoolModel {
     /// Gemini `thinkingConfig.thinkingLevel`). One API model at two efforts is two entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
+    /// Tokens of room for thinking (billed as output) added to the answer limit of every call
+    /// to this entry's model, so that a model that thinks first does not spend the whole limit
+    /// thinking and come back empty. A spend cap still bounds the sum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_room: Option<u32>,
     /// The prices come from a page other than the provider's own (`priceSource` names it):
     /// shown as unconfirmed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -310,6 +315,13 @@ impl Pool {
                     )));
                 }
             }
+            if let Some(room) = m.thinking_room.filter(|r| *r >= m.context_window) {
+                return Err(Error::Pool(format!(
+                    "model {:?} has thinkingRoom {room}, which leaves no room in its context \
+                     window of {} tokens",
+                    m.id, m.context_window
+                )));
+            }
             let mut last: Option<&str> = None;
             for change in &m.prices {
                 if !is_day(&change.from) || last.is_some_and(|l| l >= change.from.as_str()) {
@@ -476,6 +488,15 @@ mod tests {
         for bad in [r#""""#, r#""High Effort""#, r#""low\u0000""#] {
             assert!(Pool::from_json(&effort(bad)).is_err(), "{bad}");
         }
+        let room =
+            |n: u32| entry("[]").replace(r#""prices": []"#, &format!(r#""thinkingRoom": {n}"#));
+        assert_eq!(
+            Pool::from_json(&room(500)).unwrap().models[0].thinking_room,
+            Some(500)
+        );
+        // The entry's context window is 1,000 tokens.
+        let err = Pool::from_json(&room(1000)).unwrap_err().to_string();
+        assert!(err.contains("thinkingRoom 1000"), "{err}");
         // An import may not undercut any price the schedule lists.
         let mut old = pool.models[0].clone();
         old.prices.clear();

@@ -410,11 +410,11 @@ pub async fn ask<T: Transport>(
         // Under a cap, the call's worst case must fit what is left: max_tokens is lowered to
         // fit, and a model that cannot fit its smallest answer is passed over (an unbilled
         // failure, so it takes the same path as any other).
+        // A model that thinks first gets its room for thinking on top of the answer's limit.
+        let wanted = (options.max_tokens).saturating_add(model.thinking_room.unwrap_or(0));
         let max_tokens = match options.max_cost {
-            None => Some(options.max_tokens),
-            Some(cap) => {
-                cost::max_tokens_within(model, conversation, cap - spent, options.max_tokens)
-            }
+            None => Some(wanted),
+            Some(cap) => cost::max_tokens_within(model, conversation, cap - spent, wanted),
         };
         let (error, shown, worst) = match max_tokens {
             _ if !allowed => (
@@ -902,6 +902,52 @@ mod tests {
         );
         assert_eq!(transport.calls.borrow().len(), 2);
         assert_eq!(*transport.slept.borrow(), [Duration::from_millis(500)]);
+    }
+
+    #[test]
+    fn a_thinking_model_gets_its_room_on_top_of_the_answer_limit_within_the_cap() {
+        let mut pool = pool();
+        pool.models[0].thinking_room = Some(3000);
+        pool.models[0].context_window = 100_000;
+        let limit_sent = |max_cost: Option<f64>, id: &str| {
+            let transport = Scripted {
+                results: RefCell::new(vec![Ok(answer("yes"))]),
+                calls: RefCell::default(),
+                slept: RefCell::default(),
+            };
+            let options = AskOptions {
+                max_tokens: 500,
+                max_cost,
+                ..AskOptions::default()
+            };
+            let conversation = Conversation::from_prompt("hi");
+            let reply = futures_executor::block_on(ask(
+                &transport,
+                &pool,
+                ranked(&[id]),
+                &conversation,
+                &both_keys(),
+                &options,
+                |_| {},
+            ))
+            .unwrap();
+            let model = pool.model(id).unwrap();
+            let worst = cost::worst_case(model, &conversation, reply.max_tokens);
+            assert!(
+                max_cost.is_none_or(|cap| worst <= cap),
+                "{worst} over {max_cost:?}"
+            );
+            reply.max_tokens
+        };
+        assert_eq!(limit_sent(None, "a"), 3500, "answer limit plus room");
+        assert_eq!(
+            limit_sent(None, "b"),
+            500,
+            "no room for a model that does not think"
+        );
+        // US$0.004 leaves (0.004 − worst input) / US$2 per 1M ≈ 1,980 output tokens.
+        let capped = limit_sent(Some(0.004), "a");
+        assert!((1900..3500).contains(&capped), "{capped}");
     }
 
     #[test]

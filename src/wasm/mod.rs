@@ -102,6 +102,9 @@ export interface PoolModel {
   priceSource?: string;
   /** How hard the model thinks (`low`, `medium`, `high`, ...), in each provider's setting. */
   reasoningEffort?: string;
+  /** Tokens of room for thinking added to the answer limit of each call to it (a cap still
+   *  bounds the sum). */
+  thinkingRoom?: number;
   /** The prices come from a page other than the provider's own: unconfirmed. */
   priceUnconfirmed?: boolean;
   /** Published scores that place the model when no head of its own does (see `Card`). */
