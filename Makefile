@@ -128,10 +128,12 @@ probes: venv
 	$(VENV)/bin/python training/probes.py
 
 # The design comparison behind training/REPORT.md (grouped 5-fold cross-validation), the
-# transfer test, and a held-out `routoo eval` of a bundle trained without fold 0.
+# transfer test, what adding FormationEval changes, and a held-out `routoo eval` of a bundle
+# trained without fold 0.
 research: venv-train
 	$(VENV)/bin/python training/space.py --transfer --out training/work/space
 	$(VENV)/bin/python training/report.py --work training/work/space
+	$(VENV)/bin/python training/tables.py --table formationeval
 	bash training/validate.sh
 
 # The native predictions the browser tests compare against.

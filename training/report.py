@@ -39,7 +39,8 @@ def figures(rep):
         out["RouterBench AIQ"] = rb["aiq"]
         out["RouterBench worst gain"] = min(finite(v) for v in rb["gac"].values())
         out["RouterBench gain at λ=0"] = top_gain(rb)
-    for name, label in (("zeroeval, all models", "ZeroEval"), ("mmlu-pro, all models", "MMLU-Pro")):
+    for name, label in (("zeroeval, all models", "ZeroEval"), ("mmlu-pro, all models", "MMLU-Pro"),
+                        ("formationeval, all models", "FormationEval")):
         r = rep.get(name)
         if r:
             best = max(r["models"], key=lambda m: r["models"][m][0])

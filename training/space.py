@@ -30,7 +30,7 @@ import torch
 import features
 import report
 import research
-from data import ROOT, load
+from data import ROOT, embed, read_rows
 
 FOLDS = 5
 PCA_DIM = 96
@@ -332,7 +332,7 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
 def evaluations(rows):
     """(name, table, models): the issue-3 targets and every table's full pool."""
     out = research.evaluations(rows)
-    for table in ("zeroeval", "mmlu-pro"):
+    for table in ("zeroeval", "mmlu-pro", "formationeval"):
         models = sorted({m for r in rows if r["table"] == table for m in r["labels"]})
         out.append((f"{table}, all models", table, models))
     return out
@@ -348,7 +348,8 @@ def prices():
     return {"models": list(known.values())}
 
 
-OUTPUT_TOKENS = {"routerbench": 256, "zeroeval": 256, "mmlu-pro": 256}
+# FormationEval's answers are one letter, as its costs charge (see ../shared/data/README.md).
+OUTPUT_TOKENS = {"routerbench": 256, "zeroeval": 256, "mmlu-pro": 256, "formationeval": 1}
 
 
 def score(rows, models, quality, mask, pool, sd=None, kappa=0.0):
@@ -452,8 +453,11 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     fit = {"k": args.space_dim, "weight_decay": args.weight_decay}
     torch.set_num_threads(1)
-    # The frozen MiniLM baseline: training/export.py writes its encoder to --minilm.
-    rows, prompts, x = load(args.data, args.minilm, args.work)
+    rows, prompts = read_rows(args.data)
+    # The frozen MiniLM vectors (training/export.py writes the encoder to --minilm) serve only the
+    # designs built on them; the static designs and the base rate run without the export.
+    frozen = any(d.split("+")[0] == "minilm" or d == "blend" for d in args.designs.split(","))
+    x = embed(args.minilm, prompts, args.work) if frozen or args.transfer else None
     keys = [question_key(r, p) for r, p in zip(rows, prompts)]
     folds = np.array([fold_of(k) for k in keys])
     models = sorted({m for r in rows for m in r["labels"]})
