@@ -311,7 +311,8 @@ impl Plan {
         &self.pool
     }
 
-    /// What the probes are expected to cost, and at most, with answers up to `max_tokens`.
+    /// What the probes are expected to cost, and at most, with answers up to `max_tokens` (and
+    /// the model's room for thinking).
     pub fn outlook(&self, max_tokens: u32) -> CostOutlook {
         let (expected, worst) = self.probes.iter().fold((0.0, 0.0), |(e, w), p| {
             let chars = p.message.chars().count();
@@ -321,7 +322,7 @@ impl Plan {
                 w + cost::worst_case(
                     self.model(),
                     &Conversation::from_prompt(&p.message),
-                    max_tokens,
+                    self.model().call_limit(max_tokens),
                 ),
             )
         });

@@ -126,6 +126,12 @@ pub fn is_day(day: &str) -> bool {
 }
 
 impl PoolModel {
+    /// The token limit a call to this model is sent with for an answer of up to `answer`
+    /// tokens: the answer plus the model's room for thinking, which is billed as output too.
+    pub fn call_limit(&self, answer: u32) -> u32 {
+        answer.saturating_add(self.thinking_room.unwrap_or(0))
+    }
+
     /// The prices in force on `day` (`YYYY-MM-DD`, UTC): the last change from that day or
     /// before, else `priceIn` and `priceOut`.
     pub fn prices_on(&self, day: &str) -> (f64, f64) {

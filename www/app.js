@@ -896,7 +896,8 @@ async function showOutlook(event) {
     return;
   }
   $("add-outlook").textContent = `${o.probes} probes to ${model.id}: about US$${usd(o.expected)}, ` +
-    `at most US$${usd(o.worst)} (every answer at ${state.askDefaults.maxTokens.toLocaleString("en")} tokens). ` +
+    `at most US$${usd(o.worst)} (every answer at ${(state.askDefaults.maxTokens + (model.thinkingRoom ?? 0)).toLocaleString("en")} tokens` +
+    `${model.thinkingRoom ? ", thinking included" : ""}). ` +
     "Nothing has been sent yet.";
   $("add-outlook").dataset.worst = o.worst;
   $("add-start").disabled = false;
@@ -1265,7 +1266,8 @@ function finish({ reply, error, spent }) {
     (u ? ` · ${u.inputTokens} tokens in, ${u.outputTokens} out` : " · tokens not reported") +
     (reply.cost === null ? " · cost unknown" : ` · US$${usd(reply.cost)}`) +
     ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "") +
-    (reply.maxTokens < state.askDefaults.maxTokens
+    (reply.maxTokens < state.askDefaults.maxTokens +
+      (state.defaults.models.find((m) => m.id === reply.model)?.thinkingRoom ?? 0)
       ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
   showSpend();
 }

@@ -410,8 +410,7 @@ pub async fn ask<T: Transport>(
         // Under a cap, the call's worst case must fit what is left: max_tokens is lowered to
         // fit, and a model that cannot fit its smallest answer is passed over (an unbilled
         // failure, so it takes the same path as any other).
-        // A model that thinks first gets its room for thinking on top of the answer's limit.
-        let wanted = (options.max_tokens).saturating_add(model.thinking_room.unwrap_or(0));
+        let wanted = model.call_limit(options.max_tokens);
         let max_tokens = match options.max_cost {
             None => Some(wanted),
             Some(cap) => cost::max_tokens_within(model, conversation, cap - spent, wanted),
