@@ -149,8 +149,10 @@ def bags(token_ids, idx):
 
 
 def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, epochs=40,
-              batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log=""):
-    """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch)."""
+              batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log="",
+              weights=None):
+    """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch);
+    `weights` [row, model], if given, weighs each label in the loss (see `table_weights`)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = np.asarray(train)
@@ -164,7 +166,8 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
         groups.append({"params": model.table.parameters(), "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups, lr=lr)
     yt = torch.tensor(np.nan_to_num(y, nan=0.0))
-    mt = torch.tensor(~np.isnan(y), dtype=torch.float32)
+    mt = torch.tensor(~np.isnan(y) if weights is None else np.where(np.isnan(y), 0.0, weights),
+                      dtype=torch.float32)
 
     def batch_of(idx):
         return bags(inputs, idx) if table is not None else torch.tensor(inputs[idx])
@@ -206,6 +209,20 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
     model.load_state_dict(best_state)
     print(f"    {log}stopped at epoch {best_epoch}, inner log loss {best:.4f}", flush=True)
     return model
+
+
+def table_weights(rows, y):
+    """Per label, so that each table a model is labelled in weighs the same in its loss: a model
+    labelled on 2,000 rows of one table and 400 of another gets 1,200 rows' worth from each."""
+    tables = np.array([r["table"] for r in rows])
+    w = np.zeros_like(y)
+    for j in range(y.shape[1]):
+        have = ~np.isnan(y[:, j])
+        names, counts = np.unique(tables[have], return_counts=True)
+        target = counts.sum() / len(names)
+        for name, n in zip(names, counts):
+            w[have & (tables == name), j] = target / n
+    return w
 
 
 def predict_space(model, inputs, idx, table=None):
@@ -449,6 +466,8 @@ def main():
     ap.add_argument("--space-dim", type=int, default=SPACE_DIM)
     ap.add_argument("--pca-dim", type=int, default=PCA_DIM)
     ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--balance-tables", action="store_true",
+                    help="weigh each table a model is labelled in the same (table_weights)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     fit = {"k": args.space_dim, "weight_decay": args.weight_decay}
@@ -463,6 +482,8 @@ def main():
     models = sorted({m for r in rows for m in r["labels"]})
     y, _ = label_matrix(rows, models)
     tokens = tokenize(prompts)
+    if args.balance_tables:
+        fit["weights"] = table_weights(rows, y)
     table = {"static": pca_table(minilm_word_embeddings(), args.pca_dim)}
     if any(d.startswith("m2v") for d in args.designs.split(",")):
         table["m2v"] = model2vec_table()
