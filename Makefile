@@ -136,9 +136,11 @@ research: venv-train
 	$(VENV)/bin/python training/tables.py --table formationeval
 	bash training/validate.sh
 
-# The native predictions the browser tests compare against.
+# The native predictions the browser tests compare against: the bundle's heads only (a pool of
+# one labelled model places no other), so that no price in force on the day moves them.
 fixtures:
-	cargo run --release --bin routoo -- predict --prompts tests/fixtures/prompts.json > tests/fixtures/expected.json
+	cargo run --release --bin routoo -- predict --pool tests/fixtures/heads-pool.json \
+		--prompts tests/fixtures/prompts.json > tests/fixtures/expected.json
 
 ## Fuzzing (nightly; not part of `make test`) ##
 FUZZ_SECONDS ?= 600

@@ -206,6 +206,15 @@ pub struct BenchmarkSpec {
     pub questions: u32,
     /// The routing tables' benchmarks (and subjects) whose reference prompts it stands for.
     pub family: Vec<FamilyPart>,
+    /// How much easier its family is than it, in logits: the mean gap between labelled models'
+    /// accuracy on the family and their published score on it (0 when no model has both). A
+    /// published score `a` counts as σ(logit(a) + offset) on the family.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offset: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// Reference prompts of one routing-table benchmark, all of it or some subjects.
@@ -312,6 +321,12 @@ impl Manifest {
             return Err(Error::Manifest(format!(
                 "benchmark {:?} stands for no prompts or has no questions",
                 b.name
+            )));
+        }
+        if let Some(b) = (self.benchmarks.iter()).find(|b| !(-10.0..=10.0).contains(&b.offset)) {
+            return Err(Error::Manifest(format!(
+                "benchmark {:?} has offset {}; an offset is a gap in logits, within ±10",
+                b.name, b.offset
             )));
         }
         let margin = self.selection.margin;

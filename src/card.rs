@@ -224,9 +224,19 @@ fn target(score: &Score, manifest: &Manifest) -> Result<MeanScore> {
     }
     Ok(MeanScore {
         z: prompts.iter().map(|&p| reference.z[p].clone()).collect(),
-        accuracy: score.accuracy,
+        accuracy: on_family_scale(score.accuracy, spec.offset),
         questions: score.n.map_or(questions, f64::from),
     })
+}
+
+/// A published accuracy moved onto its family's scale by the benchmark's offset (logits).
+fn on_family_scale(accuracy: f64, offset: f64) -> f64 {
+    if offset == 0.0 || !offset.is_finite() {
+        return accuracy;
+    }
+    // Kept off 0 and 1, where the logit is infinite and no offset could move it.
+    let a = accuracy.clamp(1e-3, 1.0 - 1e-3);
+    1.0 / (1.0 + (-((a / (1.0 - a)).ln() + offset)).exp())
 }
 
 #[cfg(test)]
@@ -238,6 +248,15 @@ mod tests {
     }
 
     const OK: &str = r#"{"benchmark": "GPQA Diamond", "accuracy": 0.9, "source": "https://x.test/", "date": "2026-10-26"}"#;
+
+    #[test]
+    fn an_offset_moves_a_score_onto_its_familys_scale() {
+        assert_eq!(on_family_scale(0.42, 0.0), 0.42);
+        // GPQA 0.5 with MMLU-Pro science 1.1 logits easier: about 0.75 there.
+        assert!((on_family_scale(0.5, 1.1) - 0.750).abs() < 1e-3);
+        assert!(on_family_scale(0.9, -0.5) < 0.9);
+        assert!(on_family_scale(1.0, 2.0) < 1.0 && on_family_scale(0.0, -2.0) > 0.0);
+    }
 
     #[test]
     fn names_are_normalised() {

@@ -256,6 +256,12 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
 /// of `questions` answers with that mean (a binomial), so it moves the head along the one
 /// direction that changes the mean and leaves the prior's shape otherwise. The curvature is
 /// Fisher's (Gauss–Newton), which keeps every step a descent.
+///
+/// Scores alone (no probes) move only the bias: the prior's shape is kept and its level set.
+/// Left one model out at a time, a card of published scores fitted in full was no better than
+/// the prior on the mean and up to 2.8 points worse; setting the level only, with each outside
+/// benchmark moved onto its family's scale, gained on the mean (training/REPORT.md, "Cards").
+/// The covariance is the full posterior's, so the margin still says how little a card tells.
 pub fn fit_evidence(
     id: &str,
     prior: &Prior,
@@ -325,6 +331,7 @@ pub fn fit_evidence(
             .sum();
         nll + scored + penalty
     };
+    let level_only = graded.is_empty();
     let mut w = prior.mean.clone();
     let mut hessian = prior.precision.clone();
     for _ in 0..100 {
@@ -364,8 +371,13 @@ pub fn fit_evidence(
                 }
             }
         }
-        let Some(step) = solve(&hessian, &grad, n) else {
-            return Err(Error::Heads("the fit's Hessian is singular".into()));
+        let step = if level_only {
+            let mut step = vec![0.0; n];
+            step[n - 1] = grad[n - 1] / hessian[n * n - 1];
+            step
+        } else {
+            solve(&hessian, &grad, n)
+                .ok_or_else(|| Error::Heads("the fit's Hessian is singular".into()))?
         };
         // Damped Newton: halve the step until the objective does not rise.
         let before = objective(&w);
@@ -571,13 +583,15 @@ mod tests {
         let before = mean_on(&prior.head("p"), &family);
         let high = fit_evidence("new", &prior, &[], &[score(0.95, 1000.0)]).unwrap();
         let low = fit_evidence("new", &prior, &[], &[score(0.2, 1000.0)]).unwrap();
+        // Only the level moves (the prior's shape is kept), so the prior holds it a little
+        // short of a thousand questions' mean.
         assert!(
-            (mean_on(&high, &family) - 0.95).abs() < 0.015,
+            (mean_on(&high, &family) - 0.95).abs() < 0.03,
             "{before} -> {}",
             mean_on(&high, &family)
         );
         assert!(
-            (mean_on(&low, &family) - 0.2).abs() < 0.015,
+            (mean_on(&low, &family) - 0.2).abs() < 0.03,
             "{}",
             mean_on(&low, &family)
         );
@@ -595,6 +609,10 @@ mod tests {
         let both = fit_evidence("new", &prior, &right, &[score(0.6, 30.0)]).unwrap();
         let card = fit_evidence("new", &prior, &[], &[score(0.6, 30.0)]).unwrap();
         assert!(mean_on(&both, &family) > mean_on(&card, &family));
+        // A card alone keeps the prior's shape: θ is the prior's, only b moved.
+        let shape = |h: &Head| h.weights.clone();
+        assert_eq!(shape(&card), shape(&prior.head("p")));
+        assert_ne!(card.bias, prior.head("p").bias);
         for bad in [
             score(1.5, 10.0),
             score(0.5, 0.0),

@@ -56,6 +56,7 @@ OUTSIDE_BENCHMARKS = [
     {"name": "hellaswag", "about": "commonsense completion (HellaSwag)", "questions": 10042,
      "family": [{"benchmark": "winogrande"}, {"benchmark": "arc-challenge"}]},
 ]
+OUTSIDE_NAMES = {b["name"] for b in OUTSIDE_BENCHMARKS}
 # Published sizes of the table benchmarks' full test sets, a card's default n.
 TABLE_BENCHMARK_QUESTIONS = {"mmlu": 14042, "mmlu-pro": 12032, "gsm8k": 1319, "math-l5": 1324,
                              "cruxeval": 800, "mbpp": 500, "arc-challenge": 1172,
@@ -138,6 +139,55 @@ def benchmarks(rows, ref):
     return out
 
 
+PUBLISHED = ROOT / "training" / "cards" / "published.json"
+
+
+def in_family(row, spec):
+    """Whether a routing-table row is one of the prompts a benchmark stands for (src/card.rs)."""
+    return any(row["benchmark"] == part["benchmark"]
+               and (part.get("subjects") is None or row["subject"] in part["subjects"])
+               for part in spec["family"])
+
+
+def logit(a):
+    a = np.clip(a, 1e-3, 1 - 1e-3)
+    return np.log(a / (1 - a))
+
+
+def offsets(published, rows, idx, y, models, specs, left_out=None):
+    """{outside benchmark: (offset, models)}: the mean, over the labelled models with a published
+    score on it (all but `left_out`), of logit(accuracy on its family's rows in `idx`) −
+    logit(published score); a GPQA score and MMLU-Pro's science accuracy are not on one scale."""
+    gaps = {}
+    for k, entry in published.items():
+        if k == left_out or not isinstance(entry, dict) or k not in models:
+            continue
+        j = models.index(k)
+        for s in entry["scores"]:
+            spec = specs.get(s["benchmark"])
+            if spec is None or spec["name"] not in OUTSIDE_NAMES or s.get("subject"):
+                continue
+            have = [i for i in idx if not np.isnan(y[i, j]) and in_family(rows[i], spec)]
+            if len(have) >= 30:
+                gaps.setdefault(s["benchmark"], []).append(
+                    logit(np.mean(y[have, j])) - logit(s["accuracy"]))
+    return {b: (float(np.mean(g)), len(g)) for b, g in gaps.items()}
+
+
+def with_offsets(specs, gaps):
+    """The benchmarks of the manifest, each outside one with its offset where models gave one."""
+    out = []
+    for spec in specs:
+        spec = dict(spec)
+        if spec["name"] in gaps:
+            offset, n = gaps[spec["name"]]
+            spec["offset"] = round(offset, 4)
+            spec["about"] += (f"; scores moved onto the family's scale by {offset:+.2f} logits, "
+                              f"the mean gap of {n} labelled models with a published score")
+        out.append(spec)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
@@ -194,6 +244,9 @@ def main():
 
     pick = np.flatnonzero(every)
     ref = reference_rows(rows, pick, args.reference, rng)
+    specs = benchmarks(rows, ref)
+    by_name = {b["name"]: b for b in specs}
+    published = json.loads(PUBLISHED.read_text())
     # The heads' uncertainty, from the rows they were fitted on, at the shipped (int8) z.
     cov = space.head_covariance(z[pick], y[pick], theta, bias).astype(np.float32)
 
@@ -221,7 +274,7 @@ def main():
                       "z": [[f32(v) for v in z[i]] for i in ref],
                       "benchmark": [rows[i]["benchmark"] for i in ref],
                       "subject": [rows[i]["subject"] for i in ref]},
-        "benchmarks": benchmarks(rows, ref),
+        "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
         "selection": {"margin": MARGIN},
         "provenance": {
             "script": "training/train.py",
