@@ -128,10 +128,28 @@ def pca_table(table, dim, rows_for_fit=None):
     return ((table - mean) @ vt[:dim].T).astype(np.float32)
 
 
-class Space(torch.nn.Module):
-    """Prompt → z (k-dim) → one logit per model."""
+def domain_classes(rows, max_subjects=16, min_rows=200):
+    """(class names, class of each row): a row's benchmark, with its subject where the benchmark
+    has few subjects (at most `max_subjects`) and that subject has `min_rows` rows or more; read
+    from the data, so a new table brings its own."""
+    from collections import Counter
+    per = Counter((r["benchmark"], r["subject"]) for r in rows)
+    subjects = Counter(b for b, _ in per)
+    names = []
+    for r in rows:
+        b, sub = r["benchmark"], r["subject"]
+        use = sub and subjects[b] <= max_subjects and per[(b, sub)] >= min_rows
+        names.append(f"{b}/{sub}" if use else b)
+    classes = sorted(set(names))
+    index = {c: i for i, c in enumerate(classes)}
+    return classes, np.array([index[n] for n in names])
 
-    def __init__(self, n_models, dim_in, k, table=None, tune_table=False):
+
+class Space(torch.nn.Module):
+    """Prompt → z (k-dim, and with `n_domains` the prompt's inferred domain appended as
+    probabilities) → one logit per model."""
+
+    def __init__(self, n_models, dim_in, k, table=None, tune_table=False, n_domains=0):
         super().__init__()
         self.table = None
         if table is not None:
@@ -140,13 +158,19 @@ class Space(torch.nn.Module):
                                                                mode="mean")
             self.table0 = t.clone()
         self.proj = torch.nn.Linear(dim_in, k)
-        self.theta = torch.nn.Parameter(torch.randn(n_models, k) * 0.01)
+        self.domain = torch.nn.Linear(dim_in, n_domains) if n_domains else None
+        self.theta = torch.nn.Parameter(torch.randn(n_models, k + n_domains) * 0.01)
         self.bias = torch.nn.Parameter(torch.zeros(n_models))
 
-    def z(self, batch):
+    def features(self, batch):
         g = self.table(*batch) if self.table is not None else batch
-        g = torch.nn.functional.normalize(g, dim=-1)
-        return self.proj(g)
+        return torch.nn.functional.normalize(g, dim=-1)
+
+    def z(self, batch):
+        g = self.features(batch)
+        if self.domain is None:
+            return self.proj(g)
+        return torch.cat([self.proj(g), torch.softmax(self.domain(g), dim=-1)], dim=-1)
 
     def forward(self, batch):
         return self.z(batch) @ self.theta.T + self.bias
@@ -160,16 +184,20 @@ def bags(token_ids, idx):
 
 def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, epochs=40,
               batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log="",
-              weights=None):
+              weights=None, domains=None, domain_weight=1.0):
     """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch);
-    `weights` [row, model], if given, weighs each label in the loss (see `table_weights`)."""
+    `weights` [row, model], if given, weighs each label in the loss (see `table_weights`);
+    `domains` (a class per row, see `domain_classes`) adds the domain coordinates to z, learned
+    as a classifier of the prompt's text (cross-entropy × `domain_weight`)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = np.asarray(train)
     inner = np.array([fold_of(str(i), 10, "inner") == 0 for i in train])
     fit_rows, stop_rows = train[~inner], train[inner]
     dim_in = table.shape[1] if table is not None else inputs.shape[1]
-    model = Space(y.shape[1], dim_in, k, table, tune_table)
+    n_domains = int(domains.max()) + 1 if domains is not None else 0
+    model = Space(y.shape[1], dim_in, k, table, tune_table, n_domains)
+    dt = torch.tensor(domains, dtype=torch.long) if domains is not None else None
     params = [p for n, p in model.named_parameters() if not n.startswith("table")]
     groups = [{"params": params, "weight_decay": weight_decay}]
     if tune_table:
@@ -200,9 +228,15 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
         order = rng.permutation(fit_rows)
         for s in range(0, len(order), batch):
             part = order[s:s + batch]
-            logits = model(batch_of(part))
+            feats = model.features(batch_of(part))
+            z = model.proj(feats) if dt is None else torch.cat(
+                [model.proj(feats), torch.softmax(model.domain(feats), dim=-1)], dim=-1)
+            logits = z @ model.theta.T + model.bias
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, yt[part], weight=mt[part], reduction="sum") / mt[part].sum().clamp(min=1)
+            if dt is not None:
+                loss = loss + domain_weight * torch.nn.functional.cross_entropy(
+                    model.domain(feats), dt[part])
             if tune_table:
                 loss = loss + table_l2 * ((model.table.weight - model.table0) ** 2).sum() / len(
                     fit_rows) * batch
@@ -313,9 +347,10 @@ def encoder_of(name, x, tokens, tables, fit):
     enc = name.split("+")[0]
     tune = enc.endswith("-tuned")
     enc = enc.removesuffix("-tuned")
+    extra = {} if "domains" in name.split("+") else {"domains": None}
     if enc == "minilm":
-        return x, dict(fit)
-    return tokens, {**fit, "table": tables[enc], "tune_table": tune}
+        return x, {**fit, **extra}
+    return tokens, {**fit, **extra, "table": tables[enc], "tune_table": tune}
 
 
 def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
@@ -500,6 +535,9 @@ def main():
     tokens = tokenize(prompts)
     if args.balance_tables:
         fit["weights"] = table_weights(rows, y)
+    classes, fit["domains"] = domain_classes(rows)
+    if any("domains" in d.split("+") for d in args.designs.split(",")):
+        print(f"{len(classes)} domain classes: {', '.join(classes)}", flush=True)
     table = {"static": pca_table(minilm_word_embeddings(), args.pca_dim)}
     if any(d.startswith("m2v") for d in args.designs.split(",")):
         table["m2v"] = model2vec_table()

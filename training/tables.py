@@ -33,9 +33,9 @@ def fold_stats(result, name):
     return (float(np.mean(vals)), float(np.std(vals)), len(values) - len(vals)) if vals else None
 
 
-def comparison(before, after, design):
+def comparison(before, after, design, after_design=None):
     """Markdown rows: figure | before pooled | before folds | after pooled | after folds | change."""
-    b, a = before[design], after[design]
+    b, a = before[design], after[after_design or design]
     lines = ["| figure | before: pooled | before: folds | after: pooled | after: folds | change |",
              "|---|---|---|---|---|---|"]
     old = report.figures(b["pooled"])
@@ -63,9 +63,12 @@ def folds(stats):
     return f"{mean:.4f} ± {sd:.4f}" + (f" (never in {never})" if never else "")
 
 
-def gains(work, design, kappa, table, data):
+def gains(work, design, kappa, table, data, outer="include"):
     """Per model of `table`: (gain at its own cost pooled, 95 % paired bootstrap interval)."""
-    rows, _ = read_rows(data)
+    rows, prompts = read_rows(data)
+    if outer == "exclude":
+        rows = [r for r, p in zip(rows, prompts)
+                if not space.is_outer(space.question_key(r, p))]
     models = sorted({m for r in rows for m in r["labels"]})
     index = {m: j for j, m in enumerate(models)}
     name = f"{table}, all models"
@@ -115,18 +118,23 @@ def main():
     ap.add_argument("--before", type=pathlib.Path)
     ap.add_argument("--after", type=pathlib.Path)
     ap.add_argument("--design", default="static+margin")
+    ap.add_argument("--after-design", help="the design of --after, when not --design's")
     ap.add_argument("--kappa", type=float, default=1.0)
     ap.add_argument("--table", default="formationeval")
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
     ap.add_argument("--work", default=ROOT / "training" / "work" / "tables", type=pathlib.Path)
+    ap.add_argument("--outer", choices=["include", "exclude"], default="include",
+                    help="as space.py's: the rows the runs compared were fitted on")
     args = ap.parse_args()
     if args.before is None or args.after is None:
         args.before, args.after = run_both(args)
     before = json.loads((args.before / "results.json").read_text())
     after = json.loads((args.after / "results.json").read_text())
-    label = f"{args.design} κ={args.kappa:g}"
-    print("\n".join(comparison(before, after, label)))
-    per_model, worst, n = gains(args.after, args.design, args.kappa, args.table, args.data)
+    after_design = args.after_design or args.design
+    print("\n".join(comparison(before, after, f"{args.design} κ={args.kappa:g}",
+                               f"{after_design} κ={args.kappa:g}")))
+    per_model, worst, n = gains(args.after, after_design, args.kappa, args.table, args.data,
+                                args.outer)
     print(f"\n{args.table}: {n} rows, {len(per_model)} models; gain of the router's curve at each "
           f"model's own cost (points), 95 % paired bootstrap over questions ({BOOTSTRAP} draws)\n")
     print("| model | gain at its cost |\n|---|---|")
