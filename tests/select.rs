@@ -742,3 +742,40 @@ fn an_unknown_best_model_is_no_incumbent_to_keep() {
     assert_eq!(second[0], 0.0);
     assert!((second[1] - 0.05f64.hypot(0.2)).abs() < 1e-12, "{second:?}");
 }
+
+/// A calibration's worst case counts the model's room for thinking, as every call to it does.
+#[test]
+fn the_calibration_outlook_counts_the_room_for_thinking() {
+    let predictor = common::predictor();
+    let set = routoo::probe::ProbeSet::from_bundle(
+        predictor.manifest(),
+        &common::read("www/models/probes.json"),
+    )
+    .unwrap();
+    let base = Pool::default_pool().unwrap();
+    let mut model = (base.models.iter())
+        .find(|m| m.uncalibrated)
+        .unwrap()
+        .clone();
+    let outlook = |model: &PoolModel| {
+        routoo::calibrate::Plan::new(&predictor, &set, model, 10)
+            .unwrap()
+            .outlook(1024)
+    };
+    model.thinking_room = None;
+    let plain = outlook(&model);
+    model.thinking_room = Some(8192);
+    let thinking = outlook(&model);
+    assert_eq!(
+        plain.expected, thinking.expected,
+        "the estimate charges the answer only"
+    );
+    // Ten probes, each 8,192 more output tokens at the model's price, at most.
+    let more = 10.0 * 8192.0 * model.price_out / 1e6;
+    assert!(
+        (thinking.worst - plain.worst - more).abs() < 1e-9,
+        "{} -> {}",
+        plain.worst,
+        thinking.worst
+    );
+}
