@@ -33,13 +33,8 @@ def main():
                     help="the prior's variance along the domain coordinates times this")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    rows, prompts = read_rows(args.data)
-    keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]
-    keep = [not space.is_outer(k) for k in keys]
-    rows = [r for r, k in zip(rows, keep) if k]
-    prompts = [p for p, k in zip(prompts, keep) if k]
-    keys = [k for k, kept in zip(keys, keep) if kept]
-    folds = np.array([space.fold_of(k) for k in keys])
+    rows, prompts = space.without_outer(*read_rows(args.data))
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     models = sorted({m for r in rows for m in r["labels"]})
     y, _ = space.label_matrix(rows, models)
     tokens = space.tokenize(prompts)

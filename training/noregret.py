@@ -39,12 +39,11 @@ def handicapped(q, sd, kappa, incumbent):
     return out
 
 
-def gain_at(correct, cost, quality, est, m):
-    """The router's best accuracy within model m's true mean cost, less m's accuracy."""
+def gains_at(correct, cost, quality, est, ms):
+    """For each model index in `ms`, the router's best accuracy within its true mean cost, less
+    its accuracy: one λ-sweep for them all."""
     pts = research.curve(correct, cost, quality, est)
-    c, acc = cost[:, m].mean(), correct[:, m].mean()
-    within = [p[1] for p in pts if p[2] <= c * (1 + 1e-9)]
-    return (max(within) if within else -np.inf) - acc
+    return [research.gain_within(pts, correct[:, m].mean(), cost[:, m].mean()) for m in ms]
 
 
 def sweep(quality, est, grid=400):
@@ -63,16 +62,15 @@ def sweep(quality, est, grid=400):
     return out
 
 
-def capped_gain(correct, cost, q, s, est, m, kappa, best):
+def capped_gain(correct, cost, q, s, est, m, kappa, shipped):
     """Gain at m's own cost, and its true cost relative to m's, of a router choosing by
-    prediction alone between the shipped λ-sweep's points (margin against `best`) and the capped
-    point of incumbent m (see the module's text)."""
+    prediction alone between the shipped λ-sweep's picks (`shipped`, from `sweep`) and the
+    capped point of incumbent m (see the module's text)."""
     rows = np.arange(len(q))
     hq = handicapped(q, s, kappa, m)
     allowed = est <= est[:, [m]] * (1 + 1e-12)
     capped = np.argmax(np.where(allowed, hq, -np.inf), axis=1)
     budget = est[:, m].mean()
-    shipped = sweep(handicapped(q, s, kappa, best), est)
     options = [capped] + [p for p in shipped if est[rows, p].mean() <= budget * (1 + 1e-9)]
     pick = max(options, key=lambda p: q[rows, p].mean())
     return correct[rows, pick].mean() - correct[:, m].mean(), cost[rows, pick].mean() / cost[:, m].mean()
@@ -89,8 +87,7 @@ def main():
     args = ap.parse_args()
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
-        rows = [r for r, p in zip(rows, prompts)
-                if not space.is_outer(space.question_key(r, p))]
+        rows, prompts = space.without_outer(rows, prompts)
     models = sorted({m for r in rows for m in r["labels"]})
     index = {m: j for j, m in enumerate(models)}
     oof = np.load(args.work / f"oof-{args.design}.npy")
@@ -110,23 +107,29 @@ def main():
         q, s = oof[np.ix_(idx, cols)], sd[np.ix_(idx, cols)]
         best = int(np.argmax(oof[:, cols].mean(axis=0)))
         draws = [rng.integers(0, len(idx), len(idx)) for _ in range(BOOTSTRAP)]
+        shipped_q = handicapped(q, s, args.kappa, best)
         for rule, own in (("shipped (best on average)", False),
                           ("incumbent = the model at its cost", True)):
-            gains = {m: gain_at(correct, cost, handicapped(q, s, args.kappa, j if own else best),
-                                est, j) for j, m in enumerate(ms)}
+            if own:
+                gains = {m: gains_at(correct, cost, handicapped(q, s, args.kappa, j), est, [j])[0]
+                         for j, m in enumerate(ms)}
+            else:
+                gains = dict(zip(ms, gains_at(correct, cost, shipped_q, est, range(len(ms)))))
             worst = min(gains, key=gains.get)
             j = ms.index(worst)
-            qj = handicapped(q, s, args.kappa, j if own else best)
-            boot = [gain_at(correct[d], cost[d], qj[d], est[d], j) for d in draws]
+            qj = handicapped(q, s, args.kappa, j) if own else shipped_q
+            boot = [gains_at(correct[d], cost[d], qj[d], est[d], [j])[0] for d in draws]
             lo, hi = np.percentile(boot, [2.5, 97.5])
             print(f"| {name} | {rule} | {100 * gains[worst]:+.2f} [{100 * lo:+.2f}, "
                   f"{100 * hi:+.2f}] | {worst} |", flush=True)
-        capped = {m: capped_gain(correct, cost, q, s, est, j, args.kappa, best)
+        shipped = sweep(shipped_q, est)
+        capped = {m: capped_gain(correct, cost, q, s, est, j, args.kappa, shipped)
                   for j, m in enumerate(ms)}
         worst = min(capped, key=lambda m: capped[m][0])
         over = max(c for _, c in capped.values())
         j = ms.index(worst)
-        boot = [capped_gain(correct[d], cost[d], q[d], s[d], est[d], j, args.kappa, best)[0]
+        boot = [capped_gain(correct[d], cost[d], q[d], s[d], est[d], j, args.kappa,
+                            sweep(shipped_q[d], est[d]))[0]
                 for d in draws[:50]]
         lo, hi = np.percentile(boot, [2.5, 97.5])
         print(f"| {name} | capped (true cost at most {over:.3f}× the model's) | "

@@ -114,6 +114,12 @@ def pair(correct, quality, estimate):
             "cpt50": first(by_gain, 0.5), "cpt80": first(by_gain, 0.8)}
 
 
+def gain_within(pts, acc, c):
+    """The curve's best accuracy at a mean cost within `c`, less `acc` (−inf: no such point)."""
+    within = [p[1] for p in pts if p[2] <= c * (1 + 1e-9)]  # as COST_SLACK in eval.rs
+    return max(within) - acc if within else -np.inf
+
+
 def report(models, correct, cost, quality, estimate):
     pts = curve(correct, cost, quality, estimate)
     single = {m: (correct[:, i].mean(), cost[:, i].mean()) for i, m in enumerate(models)}
@@ -121,8 +127,7 @@ def report(models, correct, cost, quality, estimate):
     for m, (acc, c) in single.items():
         reach = [p[2] for p in pts if p[1] >= acc]
         out["ctm"][m] = min(reach) / c if reach else None
-        within = [p[1] for p in pts if p[2] <= c * (1 + 1e-9)]  # as COST_SLACK in eval.rs
-        out["gac"][m] = max(within) - acc if within else -np.inf
+        out["gac"][m] = gain_within(pts, acc, c)
     out["aiq"] = hull_area([(p[2], p[1]) for p in pts])
     out["aiq_range"] = hull_area([(p[2], p[1]) for p in pts], by="range")
     two = pair(correct, quality, estimate) if len(models) == 2 else {}

@@ -68,6 +68,12 @@ def is_outer(key):
     return fold_of(key, 10, OUTER_SALT) == 0
 
 
+def without_outer(rows, prompts):
+    """The rows (and their prompts) whose questions are not in the outer split."""
+    keep = [not is_outer(question_key(r, p)) for r, p in zip(rows, prompts)]
+    return ([r for r, k in zip(rows, keep) if k], [p for p, k in zip(prompts, keep) if k])
+
+
 def label_matrix(rows, models):
     """(labels with NaN where unlabelled, costs with NaN), both [row, model]."""
     index = {m: j for j, m in enumerate(models)}
@@ -162,15 +168,17 @@ class Space(torch.nn.Module):
         self.theta = torch.nn.Parameter(torch.randn(n_models, k + n_domains) * 0.01)
         self.bias = torch.nn.Parameter(torch.zeros(n_models))
 
-    def features(self, batch):
+    def encode(self, batch):
+        """(z, the domain classifier's logits or None)."""
         g = self.table(*batch) if self.table is not None else batch
-        return torch.nn.functional.normalize(g, dim=-1)
+        g = torch.nn.functional.normalize(g, dim=-1)
+        if self.domain is None:
+            return self.proj(g), None
+        logits = self.domain(g)
+        return torch.cat([self.proj(g), torch.softmax(logits, dim=-1)], dim=-1), logits
 
     def z(self, batch):
-        g = self.features(batch)
-        if self.domain is None:
-            return self.proj(g)
-        return torch.cat([self.proj(g), torch.softmax(self.domain(g), dim=-1)], dim=-1)
+        return self.encode(batch)[0]
 
     def forward(self, batch):
         return self.z(batch) @ self.theta.T + self.bias
@@ -228,15 +236,13 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
         order = rng.permutation(fit_rows)
         for s in range(0, len(order), batch):
             part = order[s:s + batch]
-            feats = model.features(batch_of(part))
-            z = model.proj(feats) if dt is None else torch.cat(
-                [model.proj(feats), torch.softmax(model.domain(feats), dim=-1)], dim=-1)
+            z, domain_logits = model.encode(batch_of(part))
             logits = z @ model.theta.T + model.bias
             loss = torch.nn.functional.binary_cross_entropy_with_logits(
                 logits, yt[part], weight=mt[part], reduction="sum") / mt[part].sum().clamp(min=1)
             if dt is not None:
                 loss = loss + domain_weight * torch.nn.functional.cross_entropy(
-                    model.domain(feats), dt[part])
+                    domain_logits, dt[part])
             if tune_table:
                 loss = loss + table_l2 * ((model.table.weight - model.table0) ** 2).sum() / len(
                     fit_rows) * batch
@@ -521,9 +527,7 @@ def main():
     torch.set_num_threads(1)
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
-        keep = [not is_outer(question_key(r, p)) for r, p in zip(rows, prompts)]
-        rows = [r for r, k in zip(rows, keep) if k]
-        prompts = [p for p, k in zip(prompts, keep) if k]
+        rows, prompts = without_outer(rows, prompts)
     # The frozen MiniLM vectors (training/export.py writes the encoder to --minilm) serve only the
     # designs built on them; the static designs and the base rate run without the export.
     frozen = any(d.split("+")[0] == "minilm" or d == "blend" for d in args.designs.split(","))

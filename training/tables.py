@@ -67,8 +67,7 @@ def gains(work, design, kappa, table, data, outer="include"):
     """Per model of `table`: (gain at its own cost pooled, 95 % paired bootstrap interval)."""
     rows, prompts = read_rows(data)
     if outer == "exclude":
-        rows = [r for r, p in zip(rows, prompts)
-                if not space.is_outer(space.question_key(r, p))]
+        rows, prompts = space.without_outer(rows, prompts)
     models = sorted({m for r in rows for m in r["labels"]})
     index = {m: j for j, m in enumerate(models)}
     name = f"{table}, all models"
