@@ -94,6 +94,12 @@ async function pricedModels(router) {
   return new Map(pool.models.map((m, i) => [m.id, { ...m, basis: bases[i] }]));
 }
 
+/** The token limit a call to `model` is sent with: the answer's, plus its room for thinking
+ *  (as PoolModel::call_limit). */
+function callLimit(model) {
+  return state.askDefaults.maxTokens + (model?.thinkingRoom ?? 0);
+}
+
 /** A link to a source a card names, or its text when it is no https address. */
 function sourceLink(source, text) {
   let url;
@@ -896,7 +902,7 @@ async function showOutlook(event) {
     return;
   }
   $("add-outlook").textContent = `${o.probes} probes to ${model.id}: about US$${usd(o.expected)}, ` +
-    `at most US$${usd(o.worst)} (every answer at ${(state.askDefaults.maxTokens + (model.thinkingRoom ?? 0)).toLocaleString("en")} tokens` +
+    `at most US$${usd(o.worst)} (every answer at ${callLimit(model).toLocaleString("en")} tokens` +
     `${model.thinkingRoom ? ", thinking included" : ""}). ` +
     "Nothing has been sent yet.";
   $("add-outlook").dataset.worst = o.worst;
@@ -1266,8 +1272,7 @@ function finish({ reply, error, spent }) {
     (u ? ` · ${u.inputTokens} tokens in, ${u.outputTokens} out` : " · tokens not reported") +
     (reply.cost === null ? " · cost unknown" : ` · US$${usd(reply.cost)}`) +
     ` (estimated US$${usd(reply.estimatedCost)})` + (reply.note ? ` · ${reply.note}` : "") +
-    (reply.maxTokens < state.askDefaults.maxTokens +
-      (state.defaults.models.find((m) => m.id === reply.model)?.thinkingRoom ?? 0)
+    (reply.maxTokens < callLimit(models().find((m) => m.id === reply.model))
       ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
   showSpend();
 }
