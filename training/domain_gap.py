@@ -29,8 +29,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
     ap.add_argument("--probes", type=int, default=100)
-    ap.add_argument("--domain-scale", type=float, default=1.0,
-                    help="the prior's variance along the domain coordinates times this")
+    ap.add_argument("--domain-scale", type=float, default=probes.DOMAIN_PRIOR_SCALE,
+                    help="the prior's variance along the domain coordinates times this "
+                         "(default: what routoo calibrate uses)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows, prompts = space.without_outer(*read_rows(args.data))
@@ -52,13 +53,9 @@ def main():
         bias = model.bias.detach().numpy().astype(np.float64)
         heads = probes.prior_heads((~np.isnan(y[train])).sum(axis=0), -1)
         mean, precision = probes.prior_of(theta[heads], bias[heads], cards.PRIOR_SCALE)
-        if "domains" in extra and args.domain_scale != 1.0:
-            # Wider along the domain coordinates (after the space's k learned ones, before b).
-            k = space.SPACE_DIM
-            cov = np.linalg.inv(precision)
-            d = np.ones(len(mean))
-            d[k:-1] = np.sqrt(args.domain_scale)
-            precision = np.linalg.inv(cov * np.outer(d, d))
+        if "domains" in extra:
+            # The domain coordinates follow the space's k learned ones; b is last.
+            precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1, args.domain_scale)
         groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in pool]
         order = probes.choose(z[pool], theta[heads], bias[heads], groups, args.probes, 10, 200)
         sent = pool[order[:args.probes]]

@@ -52,11 +52,20 @@ def main():
                     help="multiplies the prior's covariance (default: what routoo calibrate uses)")
     ap.add_argument("--test-fold", type=int, default=0,
                     help="the fold scored; the space is fitted on the others")
+    ap.add_argument("--outer", choices=["include", "exclude"], default="include",
+                    help="exclude: leave the outer split's questions out (space.is_outer)")
+    ap.add_argument("--domains", action="store_true",
+                    help="the space with domain coordinates (space.py's +domains designs)")
+    ap.add_argument("--domain-scale", type=float, default=probes.DOMAIN_PRIOR_SCALE,
+                    help="the prior's variance along the domain coordinates times this "
+                         "(default: what routoo calibrate uses)")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
     torch.set_num_threads(2)
     rows, prompts = read_rows(args.data)
+    if args.outer == "exclude":
+        rows, prompts = space.without_outer(rows, prompts)
     keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]
     folds = np.array([space.fold_of(k) for k in keys])
     models = sorted({m for r in rows for m in r["labels"]})
@@ -64,6 +73,8 @@ def main():
     tokens = space.tokenize(prompts)
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
+    if args.domains:
+        fit["domains"] = space.domain_classes(rows)[1]
     pool = space.prices()
     train, test = np.flatnonzero(folds != args.test_fold), folds == args.test_fold
 
@@ -73,7 +84,9 @@ def main():
              if (c["table"], c["id"]) in where and folds[where[(c["table"], c["id"])]] != args.test_fold]
     print(f"{len(rows)} rows, {len(cands)} probe candidates outside fold {args.test_fold}", flush=True)
 
-    cache = args.out.parent / ("lomo" if args.test_fold == 0 else f"lomo-fold{args.test_fold}")
+    cache = args.out.parent / ("lomo" + ("" if args.test_fold == 0 else f"-fold{args.test_fold}")
+                               + ("-inner" if args.outer == "exclude" else "")
+                               + ("-domains" if args.domains else ""))
     cache.mkdir(parents=True, exist_ok=True)
 
     def fitted(name, labels):
@@ -82,6 +95,7 @@ def main():
 
     p_full, _, _, _ = fitted("full", y)
     out = {"probes": PROBES, "criterion": args.criterion, "prior_scale": args.prior_scale,
+           "outer": args.outer, "domains": args.domains, "domain_scale": args.domain_scale,
            "full": space.score(rows, models, p_full, test, pool), "models": {}}
     for m in args.models.split(","):
         j = models.index(m)
@@ -90,6 +104,8 @@ def main():
         p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = probes.prior_heads((~np.isnan(y[train])).sum(axis=0), j)
         mean, precision = probes.prior_of(theta[others], bias[others], args.prior_scale)
+        # The domain coordinates follow the space's k learned ones; b is last.
+        precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1, args.domain_scale)
         mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
         idx = np.array([i for i, _ in mine])
         groups = [(c["benchmark"], c["subject"]) for _, c in mine]

@@ -80,7 +80,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=pathlib.Path, required=True)
-    ap.add_argument("--design", default="static+margin")
+    ap.add_argument("--design", default=space.SHIPPED)
     ap.add_argument("--kappa", type=float, default=1.0)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include")
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)

@@ -29,13 +29,18 @@ SIZE = 200
 # times PRIOR_SCALE (CALIBRATION_PRIOR_SCALE). The probe order is chosen under the unscaled one.
 RIDGE = 1e-2
 PRIOR_SCALE = 0.25
+# And along the domain coordinates of z, times DOMAIN_PRIOR_SCALE (src/heads.rs).
+DOMAIN_PRIOR_SCALE = 8.0
 # Longest prompt considered: probes are sent to paid APIs.
 MAX_CHARS = 2500
 # No subject more than this share of the set, no benchmark more than BENCHMARK_SHARE.
 SUBJECT_SHARE = 0.08
 BENCHMARK_SHARE = 0.4
-# Every benchmark at least this share of every prefix (rounded down), information permitting.
+# Every benchmark at least this share of every prefix (rounded down), information permitting;
+# every subject at least SUBJECT_FLOOR, so 100 probes ask
+# each of MMLU-Pro's 14 categories.
 BENCHMARK_FLOOR = 0.1
+SUBJECT_FLOOR = 0.015
 # "d": maximise the information about (θ, b) itself (log det); "v": minimise the variance of
 # the logit averaged over the candidate prompts (what routing reads).
 CRITERION = "d"
@@ -126,6 +131,14 @@ def prior_of(theta, bias, scale):
     return np.hstack([theta, bias[:, None]]).mean(axis=0), prior_precision(theta, bias) / scale
 
 
+def widen(precision, start, stop, scale):
+    """The prior's precision with its variance along coordinates [start, stop) times `scale`
+    (their covariances with the rest times √scale, so it stays a covariance)."""
+    d = np.ones(len(precision))
+    d[start:stop] = np.sqrt(scale)
+    return np.linalg.inv(np.linalg.inv(precision) * np.outer(d, d))
+
+
 def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=None):
     """Greedy D-optimal order of rows: indices into z. `groups` are (benchmark, subject);
     a benchmark without subjects is capped as a benchmark only."""
@@ -139,6 +152,7 @@ def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=N
     chosen, per_subject, per_bench = [], {}, {}
     allowed = np.ones(len(z), dtype=bool)
     benches = np.array([g[0] for g in groups])
+    subjects = np.array([bool(g[1]) for g in groups])
     for k in range(1, min(size, len(z)) + 1):
         # Gain of each row: mean over models of log(1 + w·xᵀ A⁻¹ x).
         quad = np.einsum("ri,mij,rj->rm", x, inv, x)
@@ -152,9 +166,12 @@ def choose(z, theta, bias, groups, size, subject_cap, benchmark_cap, criterion=N
             ax = np.einsum("mij,rj->rmi", inv, x)
             gain = (w * np.einsum("rmi,mij,rmj->rm", ax, spread, ax) / (1 + w * quad)).mean(axis=1)
         gain[~allowed] = -np.inf
-        owed = [b for b in set(benches) if per_bench.get(b, 0) < int(BENCHMARK_FLOOR * k)]
-        if owed and np.isfinite(gain[np.isin(benches, owed)]).any():
-            gain[~np.isin(benches, owed)] = -np.inf
+        owed = np.isin(benches, [b for b in set(benches)
+                                 if per_bench.get(b, 0) < int(BENCHMARK_FLOOR * k)])
+        owed |= subjects & np.array([per_subject.get(g, 0) < int(SUBJECT_FLOOR * k)
+                                     for g in groups])
+        if np.isfinite(gain[owed]).any():
+            gain[~owed] = -np.inf
         r = int(np.argmax(gain))
         if not np.isfinite(gain[r]):
             break
@@ -200,7 +217,7 @@ def build(models_dir, data, size=SIZE, heads=None):
                     f"{PRIOR_MIN_ROWS} labelled rows or more); prompts up to {MAX_CHARS} "
                     f"characters; at most {SUBJECT_SHARE:.0%} of the set per subject and "
                     f"{BENCHMARK_SHARE:.0%} per benchmark; at least {BENCHMARK_FLOOR:.0%} of every "
-                    "prefix per benchmark",
+                    f"prefix per benchmark and {SUBJECT_FLOOR:.1%} per subject",
             "data": [{"file": t.name, "sha256": sha256(t)} for t in sorted(data.glob("*.csv"))],
         },
     }

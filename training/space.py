@@ -134,6 +134,10 @@ def pca_table(table, dim, rows_for_fit=None):
     return ((table - mean) @ vt[:dim].T).astype(np.float32)
 
 
+# The design train.py ships (training/REPORT.md, "Domain coordinates ship").
+SHIPPED = "static+domains+margin"
+
+
 def domain_classes(rows, max_subjects=16, min_rows=200):
     """(class names, class of each row): a row's benchmark, with its subject where the benchmark
     has few subjects (at most `max_subjects`) and that subject has `min_rows` rows or more; read

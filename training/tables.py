@@ -116,7 +116,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--before", type=pathlib.Path)
     ap.add_argument("--after", type=pathlib.Path)
-    ap.add_argument("--design", default="static+margin")
+    ap.add_argument("--design", default=space.SHIPPED)
     ap.add_argument("--after-design", help="the design of --after, when not --design's")
     ap.add_argument("--kappa", type=float, default=1.0)
     ap.add_argument("--table", default="formationeval")
