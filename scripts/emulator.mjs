@@ -15,7 +15,8 @@
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
 // A model named `knows:B1+B2` is a scripted student for calibration: asked one of the bundle's
 // probes (www/models/probes.json, as `routoo calibrate` words it), it gives the reference
-// answer when the probe's benchmark is among B1, B2, … and a wrong one otherwise.
+// answer when the probe's benchmark is among B1, B2, … and a wrong one otherwise; an entry
+// `benchmark/subject` (e.g. `knows:mmlu-pro/math+mmlu-pro/law`) knows that subject alone.
 //
 //   node scripts/emulator.mjs [--port 8787] [--list-models a,b]   prints the URL it listens on
 import http from "node:http";
@@ -53,9 +54,11 @@ function probeMessages() {
   return messages;
 }
 
-/** A scripted student's answer to a probe: right on the benchmarks it knows, wrong elsewhere. */
+/** A scripted student's answer to a probe: right on the benchmarks (or subjects) it knows,
+ * wrong elsewhere. */
 function student(model, probe) {
-  const knows = model.slice("knows:".length).split("+").includes(probe.benchmark);
+  const known = model.slice("knows:".length).split("+");
+  const knows = known.includes(probe.benchmark) || known.includes(`${probe.benchmark}/${probe.subject}`);
   let answer = probe.answer;
   if (!knows) {
     if (probe.grading === "choice") answer = "ABCDEFGHIJ"[("ABCDEFGHIJ".indexOf(answer) + 1) % 10];

@@ -62,6 +62,11 @@ pub struct EncoderSpec {
     pub max_tokens: usize,
     /// Dimensions of the shared space (the length of the output vector).
     pub dim: usize,
+    /// The domains z's last coordinates stand for, in order: each is the prompt's probability
+    /// of that benchmark (and subject), as the encoder infers it from the text. A calibration
+    /// lets a model's head range wider along them ([`crate::heads::DOMAIN_PRIOR_SCALE`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
     /// Free text, e.g. how the weights were quantized.
     #[serde(default)]
     pub description: String,
@@ -268,6 +273,23 @@ impl Manifest {
             return Err(Error::Manifest(format!(
                 "encoder dim {} / max_tokens {} are out of range",
                 self.encoder.dim, self.encoder.max_tokens
+            )));
+        }
+        let domains = &self.encoder.domains;
+        if domains.len() >= self.encoder.dim {
+            return Err(Error::Manifest(format!(
+                "encoder: {} domains leave none of its {} dimensions to the learned space",
+                domains.len(),
+                self.encoder.dim
+            )));
+        }
+        let mut named = std::collections::HashSet::new();
+        if let Some(d) = domains
+            .iter()
+            .find(|d| d.is_empty() || !named.insert(d.as_str()))
+        {
+            return Err(Error::Manifest(format!(
+                "encoder: domain {d:?} is empty or named twice"
             )));
         }
         let mut seen = std::collections::HashSet::new();

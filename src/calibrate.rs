@@ -143,7 +143,7 @@ pub fn refit(predictor: &Predictor, set: &ProbeSet, file: &HeadsFile) -> Result<
         let kept: Kept = serde_json::from_value(value.clone())
             .map_err(|e| Error::Heads(format!("a calibration cannot be read: {e}")))?;
         let model = kept.model;
-        let prior = Prior::for_calibration(&predictor.manifest().heads, &model.id)?;
+        let prior = Prior::for_calibration(predictor.manifest(), &model.id)?;
         let mut graded = Vec::new();
         let mut missing = Vec::new();
         for r in &kept.results {
@@ -264,7 +264,7 @@ impl Plan {
     /// prices), under the prior of the predictor's heads other than the model's own.
     pub fn new(predictor: &Predictor, set: &ProbeSet, model: &PoolModel, n: usize) -> Result<Plan> {
         let pool = Pool::from_models(vec![model.clone()])?;
-        let prior = Prior::for_calibration(&predictor.manifest().heads, &model.id)?;
+        let prior = Prior::for_calibration(predictor.manifest(), &model.id)?;
         let probes = (set.probes.iter().take(n))
             .map(|p| {
                 let (z, _, _) = predictor.embed(&p.prompt)?;

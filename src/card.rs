@@ -150,7 +150,7 @@ pub fn place(manifest: &Manifest, id: &str, scores: &[Score]) -> Result<Head> {
     };
     card.check()?;
     let targets = card.targets(manifest)?;
-    let prior = Prior::for_calibration(&manifest.heads, id)?;
+    let prior = Prior::for_calibration(manifest, id)?;
     let mut head = fit_evidence(id, &prior, &[], &targets)?;
     head.evidence = Some(Evidence {
         scores: card.scores,

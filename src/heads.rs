@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::Head;
+use crate::bundle::{Head, Manifest};
 use crate::error::{Error, Result};
 
 /// Format name of a heads file.
@@ -66,6 +66,15 @@ const RIDGE: f64 = 1e-2;
 /// fold it was not chosen on, and kept the mean within 0.2 points at 25–200 probes. An
 /// uncalibrated model keeps the full spread.
 pub const CALIBRATION_PRIOR_SCALE: f64 = 0.25;
+
+/// A calibration's prior has its variance along the domain coordinates of z (the prompt's
+/// inferred benchmark and subject) times this, on top of [`CALIBRATION_PRIOR_SCALE`]: models
+/// trained on the tables differ little there, since the learned coordinates carry most of what
+/// sets them apart, yet "good at maths, weak at law" is the commonest thing probes and cards say
+/// of a new one. 8 lets 100 probes set a model right on maths and the sciences 0.25 above
+/// history (tests/cli.rs; 4 gave 0.19), at a cost to the worst placement from 200 probes
+/// (training/REPORT.md, "Domain coordinates ship").
+pub const DOMAIN_PRIOR_SCALE: f64 = 8.0;
 
 /// Heads trained on fewer labelled rows are left out of the prior when enough others are not:
 /// a head fitted on a few hundred prompts of one domain (FormationEval's 405) sits where
@@ -186,11 +195,43 @@ impl Prior {
         })
     }
 
-    /// The prior a calibration (probes, a card) places model `id` under: the heads other than
-    /// its own, their spread times [`CALIBRATION_PRIOR_SCALE`].
-    pub fn for_calibration(heads: &[Head], id: &str) -> Result<Prior> {
-        let others: Vec<&Head> = heads.iter().filter(|h| h.id != id).collect();
-        Ok(Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE))
+    /// The prior a calibration (probes, a card) places model `id` under in the space of
+    /// `manifest`: the heads other than its own, their spread times
+    /// [`CALIBRATION_PRIOR_SCALE`], and along the domain coordinates times
+    /// [`DOMAIN_PRIOR_SCALE`] too.
+    pub fn for_calibration(manifest: &Manifest, id: &str) -> Result<Prior> {
+        let others: Vec<&Head> = manifest.heads.iter().filter(|h| h.id != id).collect();
+        let prior = Prior::from_heads(&others)?.scaled(CALIBRATION_PRIOR_SCALE);
+        // The domain coordinates are z's last; b follows them.
+        let dim = prior.len() - 1;
+        let first = dim.saturating_sub(manifest.encoder.domains.len());
+        prior.widened(first..dim, DOMAIN_PRIOR_SCALE)
+    }
+
+    /// The same mean with the variance along `coordinates` times `scale` (their covariances
+    /// with the others times √scale, so it stays a covariance).
+    pub fn widened(&self, coordinates: std::ops::Range<usize>, scale: f64) -> Result<Prior> {
+        let n = self.len();
+        if coordinates.is_empty() {
+            return Ok(self.clone());
+        }
+        let factor = |i: usize| {
+            if coordinates.contains(&i) {
+                scale.sqrt()
+            } else {
+                1.0
+            }
+        };
+        let covariance: Vec<f64> = (0..n * n)
+            .map(|k| self.covariance[k] * factor(k / n) * factor(k % n))
+            .collect();
+        let precision = inverse(&covariance, n)
+            .ok_or_else(|| Error::Heads("the widened prior is not positive definite".into()))?;
+        Ok(Prior {
+            mean: self.mean.clone(),
+            covariance,
+            precision,
+        })
     }
 
     /// The same mean with the covariance times `scale`: a prior surer of where models sit.
@@ -529,6 +570,29 @@ mod tests {
         let cov = h.covariance.unwrap();
         // Var(bias) of the four heads is 0.4167, plus the ridge.
         assert!((cov[8] - (0.41667 + 0.01)).abs() < 1e-3, "{cov:?}");
+    }
+
+    #[test]
+    fn a_widened_prior_is_wider_along_its_coordinates_only() {
+        let heads = population();
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        let wide = prior.widened(1..2, 4.0).unwrap();
+        assert_eq!(wide.mean, prior.mean);
+        let (a, b) = (&prior.covariance, &wide.covariance);
+        assert!(
+            (b[4] - 4.0 * a[4]).abs() < 1e-12,
+            "the variance along z₁ is 4×"
+        );
+        assert!((b[1] - 2.0 * a[1]).abs() < 1e-12, "its covariances 2×");
+        assert_eq!((b[0], b[8], b[2]), (a[0], a[8], a[2]), "the rest as it was");
+        // The precision is the new covariance's inverse.
+        for i in 0..3 {
+            let row: f64 = (0..3)
+                .map(|k| b[i * 3 + k] * wide.precision[k * 3 + i])
+                .sum();
+            assert!((row - 1.0).abs() < 1e-9);
+        }
+        assert_eq!(prior.widened(2..2, 4.0).unwrap(), prior);
     }
 
     #[test]

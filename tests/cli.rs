@@ -247,9 +247,11 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Calibration end to end: two scripted students of the emulator, one right on MMLU-Pro and
-/// wrong on maths, the other the reverse, are placed by their probe answers; their heads then
-/// rank each above the other on the probes neither was asked.
+/// Calibration end to end: scripted students of the emulator, one right on MMLU-Pro and wrong
+/// on maths, one the reverse, and one right on maths and the sciences only ([`SCIENCES`]),
+/// are placed by their probe answers; their heads then rank each above the
+/// other on the probes neither was asked, and tell the third's subjects apart on questions
+/// it was not asked.
 /// A server on this machine serves what it lists, under its own names: a pool entry for
 /// `qwen3:8b` is sent as the listed `qwen3:8b-q4_K_M`, and an entry it does not list is never
 /// sent a prompt, though it is cheaper.
@@ -287,6 +289,17 @@ fn ask_sends_a_local_model_under_the_name_its_server_lists_and_nothing_it_does_n
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// What the scripted scientist answers right: maths wherever it is asked (GSM8K, MATH), and
+/// MMLU-Pro's maths, physics, chemistry and engineering; every other question wrong.
+const SCIENCES: [&str; 6] = [
+    "gsm8k",
+    "math-l5",
+    "mmlu-pro/math",
+    "mmlu-pro/physics",
+    "mmlu-pro/chemistry",
+    "mmlu-pro/engineering",
+];
+
 #[test]
 fn calibrate_places_scripted_models_where_their_answers_put_them() {
     let emulator = common::Emulator::start();
@@ -298,6 +311,7 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
     let pool = serde_json::json!({"models": [
         student("reader", "knows:mmlu-pro"),
         student("counter", "knows:gsm8k+math-l5"),
+        student("scientist", &format!("knows:{}", SCIENCES.join("+"))),
     ]});
     let dir = std::env::temp_dir().join(format!("routoo-calibrate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -335,6 +349,7 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
     for (model, knows) in [
         ("reader", &["mmlu-pro"][..]),
         ("counter", &["gsm8k", "math-l5"]),
+        ("scientist", &SCIENCES),
     ] {
         let (ok, file, stderr) = calibrate(model, &[]);
         assert!(ok, "{model}: {stderr}");
@@ -346,7 +361,11 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
         assert_eq!(calibration["graded"], SENT, "{stderr}");
         // Every answer graded as the student meant it: right exactly on what it knows.
         let known = (set["probes"].as_array().unwrap()[..SENT].iter())
-            .filter(|p| knows.contains(&p["benchmark"].as_str().unwrap()))
+            .filter(|p| {
+                let benchmark = p["benchmark"].as_str().unwrap();
+                let subject = format!("{benchmark}/{}", p["subject"].as_str().unwrap());
+                knows.contains(&benchmark) || knows.contains(&subject.as_str())
+            })
             .count();
         assert_eq!(calibration["correct"], known, "{model}: {stderr}");
         files.push(file);
@@ -372,6 +391,8 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
             files[0].to_str().unwrap(),
             "--heads",
             files[1].to_str().unwrap(),
+            "--heads",
+            files[2].to_str().unwrap(),
             "--prompts",
             file.to_str().unwrap(),
         ]);
@@ -420,6 +441,26 @@ fn calibrate_places_scripted_models_where_their_answers_put_them() {
     assert!(
         reader.0 > reader.1 && counter.1 > counter.0,
         "{reader:?} {counter:?}"
+    );
+    // The scientist, on MMLU-Pro questions no probe asked: the domain coordinates let 100
+    // probes say "good at maths, weak at history" (issue 23: at least 0.2 apart).
+    let asked: std::collections::HashSet<String> = (set["probes"].as_array().unwrap().iter())
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect();
+    let unseen = |subject: &str| {
+        let q = common::questions_of("mmlu-pro", subject, 40, &asked);
+        assert_eq!(
+            q.len(),
+            40,
+            "the tables hold 40 unasked {subject} questions"
+        );
+        mean_quality(q, "scientist")
+    };
+    let (maths, history) = (unseen("math"), unseen("history"));
+    eprintln!("scientist: MMLU-Pro maths {maths:.3}, history {history:.3}");
+    assert!(
+        maths - history >= 0.2,
+        "maths {maths:.3} is not 0.2 above history {history:.3}"
     );
     // A heads file from another space is refused, naming the problem.
     let mut foreign: serde_json::Value =

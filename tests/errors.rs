@@ -275,6 +275,20 @@ fn manifests_from_elsewhere_are_refused() {
         "{err}"
     );
     manifest["version"] = 3.into();
+    // Domains that leave no learned coordinate, or name one twice.
+    let dim = manifest["encoder"]["dim"].as_u64().unwrap() as usize;
+    let domains = manifest["encoder"]["domains"].clone();
+    manifest["encoder"]["domains"] = serde_json::json!(vec!["maths"; 1 + dim]);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("leave none"), "{err}");
+    manifest["encoder"]["domains"] = serde_json::json!(["maths", "law", "maths"]);
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"maths\" is empty or named twice"),
+        "{err}"
+    );
+    manifest["encoder"]["domains"] = domains;
     manifest["heads"][0]["weights"] = serde_json::json!([1.0, 2.0]);
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
     assert!(err.to_string().contains("has 2 weights"), "{err}");

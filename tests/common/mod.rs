@@ -100,6 +100,38 @@ pub fn trained_tables() -> Vec<TrainedTable> {
     tables
 }
 
+/// Up to `n` prompts of `benchmark` and `subject` in the tables the bundle was trained on,
+/// in file order, leaving out the row ids in `except` (e.g. the probes a model was sent).
+pub fn questions_of(
+    benchmark: &str,
+    subject: &str,
+    n: usize,
+    except: &std::collections::HashSet<String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in trained_tables() {
+        let path = root().join("../shared/data").join(&table.file);
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (Some(id), Some(b), Some(s), Some(p)) =
+            (col("id"), col("benchmark"), col("subject"), col("prompt"))
+        else {
+            continue;
+        };
+        for record in reader.records() {
+            let record = record.unwrap();
+            if record[b] == *benchmark && record[s] == *subject && !except.contains(&record[id]) {
+                out.push(record[p].to_string());
+                if out.len() == n {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A ranked candidate with made-up figures, for tests of what happens after ranking.
 pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo::Candidate {
     routoo::Candidate {
