@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python lint-types tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures train probes research venv venv-train fuzz bench clean
+        check-counts fixtures train probes research research-inner venv venv-train fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -134,7 +134,19 @@ research: venv-train
 	$(VENV)/bin/python training/space.py --transfer --out training/work/space
 	$(VENV)/bin/python training/report.py --work training/work/space
 	$(VENV)/bin/python training/tables.py --table formationeval
+	$(MAKE) research-inner
 	bash training/validate.sh
+
+# Issue 23 on the inner rows (the outer split left out): v3 against the domain space, and the
+# subject-level lookup against the router, with the pool's prices and with true costs.
+INNER := training/work/inner
+research-inner: venv-train
+	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,static+margin --out $(INNER)-base
+	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,lookup,static+domains+margin --out $(INNER)-domains
+	$(VENV)/bin/python training/space.py --outer exclude --costs lookup --designs static+domains+margin --out $(INNER)-domains-costs
+	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-base --design static+margin --after $(INNER)-domains --after-design static+domains+margin
+	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-domains --design lookup --after $(INNER)-domains --after-design static+domains+margin
+	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-domains --design lookup --after $(INNER)-domains-costs --after-design static+domains+margin
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

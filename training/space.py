@@ -188,6 +188,37 @@ class Space(torch.nn.Module):
         return self.z(batch) @ self.theta.T + self.bias
 
 
+def lookup(rows, v, train, test, least=5):
+    """The subject-level lookup (issue 23's baseline): for each row of `test` and each model,
+    the mean of `v` [row, model] (labels for a chance, true costs for a price) over the rows of
+    `train` with the row's benchmark and subject; over the benchmark's rows where the subject has
+    fewer than `least` values, and over all of `train` where the benchmark has too. No encoder:
+    it reads the tables' subject column, which the router never does."""
+    train = np.asarray(train)
+    have = ~np.isnan(v[train])
+    total = np.where(have, v[train], 0.0)
+
+    def means(keys):
+        groups = {}
+        for k, i in zip(keys, range(len(train))):
+            groups.setdefault(k, []).append(i)
+        return {k: (total[ix].sum(axis=0), have[ix].sum(axis=0)) for k, ix in groups.items()}
+
+    fine = means([(rows[i]["benchmark"], rows[i]["subject"]) for i in train])
+    coarse = means([rows[i]["benchmark"] for i in train])
+    overall = (total.sum(axis=0), have.sum(axis=0))
+    out = np.full((len(test), v.shape[1]), np.nan)
+    for t, i in enumerate(test):
+        r = rows[i]
+        for s, n, at_least in ((*fine.get((r["benchmark"], r["subject"]), (None, None)), least),
+                               (*coarse.get(r["benchmark"], (None, None)), least),
+                               (*overall, 1)):
+            if s is not None:
+                fill = np.isnan(out[t]) & (n >= at_least)
+                out[t, fill] = s[fill] / n[fill]
+    return out
+
+
 def bags(token_ids, idx):
     flat = [t for i in idx for t in token_ids[i]]
     offsets = np.cumsum([0] + [len(token_ids[i]) for i in idx[:-1]])
@@ -376,6 +407,8 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
         t0 = time.time()
         if name == "base-rate":
             oof[test] = np.nanmean(y[train], axis=0)
+        elif name == "lookup":
+            oof[test] = lookup(rows, y, train, test)
         elif name == "blend":
             val = folds == f
             q = features.blend(rows, prompts, x, val)
@@ -424,9 +457,10 @@ def prices():
 OUTPUT_TOKENS = {"routerbench": 256, "zeroeval": 256, "mmlu-pro": 256, "formationeval": 1}
 
 
-def score(rows, models, quality, mask, pool, sd=None, kappa=0.0):
+def score(rows, models, quality, mask, pool, sd=None, kappa=0.0, estimate=None):
     """research.report for every evaluation, on rows where `mask` holds; with `sd`, the
-    selector's margin of κ standard deviations (research.with_margin)."""
+    selector's margin of κ standard deviations (research.with_margin); with `estimate`
+    [row, model], the router weighs those costs instead of the pool's prices."""
     index = {m: j for j, m in enumerate(models)}
     out = {}
     for name, table, ms in evaluations(rows):
@@ -436,6 +470,8 @@ def score(rows, models, quality, mask, pool, sd=None, kappa=0.0):
             continue
         correct, cost, est = research.matrices(rows, idx, ms, pool, OUTPUT_TOKENS.get(table, 1))
         q = quality[np.ix_(idx, [index[m] for m in ms])]
+        if estimate is not None:
+            est = estimate[np.ix_(idx, [index[m] for m in ms])]
         if sd is not None and kappa > 0:
             cols = [index[m] for m in ms]
             q = research.with_margin(q, sd[np.ix_(idx, cols)], kappa,
@@ -523,6 +559,10 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include",
                     help="exclude: leave the outer split's questions out (see is_outer)")
+    ap.add_argument("--costs", choices=["pool", "lookup"], default="pool",
+                    help="the costs the router weighs: the pool's prices at a flat output "
+                         "length, or each model's mean true cost by benchmark and subject in the "
+                         "training folds (the lookup's; the lookup design always uses these)")
     ap.add_argument("--balance-tables", action="store_true",
                     help="weigh each table a model is labelled in the same (table_weights)")
     args = ap.parse_args()
@@ -539,8 +579,13 @@ def main():
     keys = [question_key(r, p) for r, p in zip(rows, prompts)]
     folds = np.array([fold_of(k) for k in keys])
     models = sorted({m for r in rows for m in r["labels"]})
-    y, _ = label_matrix(rows, models)
+    y, true_cost = label_matrix(rows, models)
     tokens = tokenize(prompts)
+    # Out of fold, as the lookup prices each model: its mean true cost where the row belongs.
+    real = np.full(true_cost.shape, np.nan)
+    for f in range(FOLDS):
+        test = np.flatnonzero(folds == f)
+        real[test] = lookup(rows, true_cost, np.flatnonzero(folds != f), test)
     if args.balance_tables:
         fit["weights"] = table_weights(rows, y)
     classes, fit["domains"] = domain_classes(rows)
@@ -566,11 +611,14 @@ def main():
                 np.save(sd_path, sd)
         cal = calibration(y, oof, np.ones(len(rows), bool))
         kappas = MARGINS if design.endswith("+margin") else [0.0]
+        est = real if design == "lookup" or args.costs == "lookup" else None
         for kappa in kappas:
             name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
-            per_fold = [score(rows, models, oof, folds == f, pool, sd, kappa)
+            if args.costs == "lookup" and design != "lookup":
+                name += ", true costs"
+            per_fold = [score(rows, models, oof, folds == f, pool, sd, kappa, est)
                         for f in range(FOLDS)]
-            pooled = score(rows, models, oof, np.ones(len(rows), bool), pool, sd, kappa)
+            pooled = score(rows, models, oof, np.ones(len(rows), bool), pool, sd, kappa, est)
             results[name] = {"pooled": pooled, "folds": per_fold,
                              "calibration": {m: c for m, c in zip(models, cal)}}
             print(f"  {name} pooled: {summary_line(pooled)}", flush=True)

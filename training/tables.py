@@ -48,12 +48,22 @@ def comparison(before, after, design, after_design=None):
         elif abs(fa[0] - fb[0]) <= max(fb[1], fa[1]):
             change = "within fold noise"
         else:
-            lower_is_better = "cost" in name or "CPT" in name
+            lower_is_better = "cost to match" in name or "CPT" in name
             change = "better" if (fa[0] > fb[0]) != lower_is_better else "worse"
         lines.append(f"| {name} | {report.cell(old[name], name) if name in old else '–'} | "
                      f"{folds(fb) if name in old else '–'} | {report.cell(now, name)} | "
                      f"{folds(fa)} | {change} |")
     return lines
+
+
+def named(design, kappa, results):
+    """The results key of `design` at margin κ: with the κ suffix when it has a margin, and
+    the ", true costs" suffix when that run scored it so (space.py --costs lookup)."""
+    for key in (f"{design} κ={kappa:g}", design):
+        for name in (key, f"{key}, true costs"):
+            if name in results:
+                return name
+    raise SystemExit(f"{design} (κ={kappa:g}) is not among {sorted(results)}")
 
 
 def folds(stats):
@@ -124,14 +134,18 @@ def main():
     ap.add_argument("--work", default=ROOT / "training" / "work" / "tables", type=pathlib.Path)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include",
                     help="as space.py's: the rows the runs compared were fitted on")
+    ap.add_argument("--no-gains", action="store_true",
+                    help="the side-by-side figures only, without the per-model gains")
     args = ap.parse_args()
     if args.before is None or args.after is None:
         args.before, args.after = run_both(args)
     before = json.loads((args.before / "results.json").read_text())
     after = json.loads((args.after / "results.json").read_text())
     after_design = args.after_design or args.design
-    print("\n".join(comparison(before, after, f"{args.design} κ={args.kappa:g}",
-                               f"{after_design} κ={args.kappa:g}")))
+    print("\n".join(comparison(before, after, named(args.design, args.kappa, before),
+                               named(after_design, args.kappa, after))))
+    if args.no_gains:
+        return
     per_model, worst, n = gains(args.after, after_design, args.kappa, args.table, args.data,
                                 args.outer)
     print(f"\n{args.table}: {n} rows, {len(per_model)} models; gain of the router's curve at each "
