@@ -16,6 +16,13 @@ true mean cost is within m's is its accuracy there. Printed beside the shipped r
 incumbent, the best model on average): the gain at each model's cost, worst per evaluation,
 with a 95 % paired bootstrap interval over questions.
 
+With `--floors`, a third look: the incumbent either the pool's best on average (as shipped) or
+the best on average among the rows of the row's own domain class (space.domain_classes, read
+from the table: an upper bound on what the encoder's inferred domain can give), and every other
+model giving up a floor t on top of its κ margin, so the router leaves the incumbent only for a
+predicted gain above t. Printed per evaluation: AIQ, the gain at λ = 0 over the best single
+model, and the worst gain at a model's own cost.
+
     python training/noregret.py --work training/work/inner-base --design static+margin \\
         --outer exclude
 """
@@ -76,6 +83,42 @@ def capped_gain(correct, cost, q, s, est, m, kappa, shipped):
     return correct[rows, pick].mean() - correct[:, m].mean(), cost[rows, pick].mean() / cost[:, m].mean()
 
 
+def floored(q, sd, kappa, incumbents, floor):
+    """Predicted qualities with every model but the row's incumbent κ standard deviations of
+    the difference and `floor` down."""
+    at = np.arange(len(q))
+    out = q - kappa * np.sqrt(sd ** 2 + sd[at, incumbents][:, None] ** 2) - floor
+    out[at, incumbents] = q[at, incumbents]
+    return out
+
+
+def floors(rows, oof, sd, index, pool, kappa, values):
+    """The --floors table (see the module's text)."""
+    _, domain = space.domain_classes(rows)
+    print("\n| evaluation | incumbent | " + " | ".join(f"floor {t:g}: AIQ / top / worst"
+                                                     for t in values) + " |")
+    print("|---|---|" + "---|" * len(values))
+    for name, table, ms in space.evaluations(rows):
+        idx = np.array([i for i, r in enumerate(rows) if r["table"] == table
+                        and all(m in r["labels"] for m in ms)])
+        cols = [index[m] for m in ms]
+        correct, cost, est = research.matrices(rows, idx, ms, pool,
+                                               space.OUTPUT_TOKENS.get(table, 1))
+        q, s = oof[np.ix_(idx, cols)], sd[np.ix_(idx, cols)]
+        mean_in = {d: oof[np.ix_(np.flatnonzero(domain == d), cols)].mean(axis=0)
+                   for d in set(domain[idx])}
+        for rule, incumbents in (
+                ("best on average", np.full(len(idx), np.argmax(oof[:, cols].mean(axis=0)))),
+                ("best in its domain", np.array([np.argmax(mean_in[d]) for d in domain[idx]]))):
+            cells = []
+            for t in values:
+                rep = research.report(ms, correct, cost, floored(q, s, kappa, incumbents, t), est)
+                top = max(p[1] for p in rep["curve"]) - correct.mean(axis=0).max()
+                cells.append(f"{rep['aiq']:.4f} / {100 * top:+.2f} / "
+                             f"{100 * min(rep['gac'].values()):+.2f}")
+            print(f"| {name} | {rule} | " + " | ".join(cells) + " |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -84,6 +127,7 @@ def main():
     ap.add_argument("--kappa", type=float, default=1.0)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include")
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--floors", help="comma-separated floors t: print the floor table only")
     args = ap.parse_args()
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -93,6 +137,9 @@ def main():
     oof = np.load(args.work / f"oof-{args.design}.npy")
     sd = np.load(args.work / f"sd-{args.design}.npy")
     pool = space.prices()
+    if args.floors:
+        return floors(rows, oof, sd, index, pool, args.kappa,
+                      [float(t) for t in args.floors.split(",")])
     rng = np.random.default_rng(0)
     print("| evaluation | rule | worst gain at a model's own cost (points) | model |")
     print("|---|---|---|---|")
