@@ -21,7 +21,9 @@ the best on average among the rows of the row's own domain class (space.domain_c
 from the table: an upper bound on what the encoder's inferred domain can give), and every other
 model giving up a floor t on top of its κ margin, so the router leaves the incumbent only for a
 predicted gain above t. Printed per evaluation: AIQ, the gain at λ = 0 over the best single
-model, and the worst gain at a model's own cost.
+model (95 % paired bootstrap over questions), and the worst gain at a model's own cost.
+`--levelled` first moves each model's predictions to its level in each domain class (see
+`levelled`).
 
     python training/noregret.py --work training/work/inner-base --design static+margin \\
         --outer exclude
@@ -92,10 +94,58 @@ def floored(q, sd, kappa, incumbents, floor):
     return out
 
 
-def floors(rows, oof, sd, index, pool, kappa, values):
+def top_interval(correct, est, quality, draws=BOOTSTRAP):
+    """The λ = 0 router's accuracy less the best single model's, with its 95 % paired bootstrap
+    interval over questions (each draw's own best); the λ = 0 pick is the best predicted, the
+    cheaper on ties."""
+    pick = np.array([min(range(quality.shape[1]), key=lambda m: (-quality[r, m], est[r, m]))
+                     for r in range(len(quality))])
+    right = correct[np.arange(len(pick)), pick]
+    rng = np.random.default_rng(0)
+    gains = []
+    for _ in range(draws):
+        d = rng.integers(0, len(pick), len(pick))
+        gains.append(right[d].mean() - correct[d].mean(axis=0).max())
+    return (right.mean() - correct.mean(axis=0).max(), *np.percentile(gains, [2.5, 97.5]))
+
+
+def levelled(oof, y, domain, folds, least=30):
+    """Out-of-fold predictions moved, per model and domain class, by the logit gap between
+    the model's accuracy and its mean prediction on the other folds' rows of that class (where
+    it has `least` labels there). Those predictions came from fits that saw the scored fold, so
+    the gap carries a little of its labels: a first look, not a validated design."""
+    def logit(p):
+        p = np.clip(p, 1e-4, 1 - 1e-4)
+        return np.log(p / (1 - p))
+    out = oof.copy()
+    for f in range(space.FOLDS):
+        for d in set(domain):
+            train, test = (folds != f) & (domain == d), (folds == f) & (domain == d)
+            for j in range(y.shape[1]):
+                have = train & ~np.isnan(y[:, j])
+                if have.sum() >= least:
+                    gap = logit(y[have, j].mean()) - logit(oof[have, j].mean())
+                    out[test, j] = 1 / (1 + np.exp(-(logit(oof[test, j]) + gap)))
+    return out
+
+
+def by_domain(rows, domain, y, train, at):
+    """Each model's accuracy on the rows of `train` in the domain class of each row of `at`."""
+    out = np.zeros((len(at), y.shape[1]))
+    for d in set(domain[at]):
+        same = train[domain[train] == d]
+        out[domain[at] == d] = np.nanmean(y[same], axis=0) if len(same) else 0.0
+    return out
+
+
+def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False):
     """The --floors table (see the module's text)."""
     _, domain = space.domain_classes(rows)
-    print("\n| evaluation | incumbent | " + " | ".join(f"floor {t:g}: AIQ / top / worst"
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
+    y, _ = space.label_matrix(rows, sorted(index, key=index.get))
+    if level:
+        oof = levelled(oof, y, domain, folds)
+    print("\n| evaluation | incumbent | " + " | ".join(f"floor {t:g}: AIQ / λ=0 gain / worst"
                                                      for t in values) + " |")
     print("|---|---|" + "---|" * len(values))
     for name, table, ms in space.evaluations(rows):
@@ -107,15 +157,23 @@ def floors(rows, oof, sd, index, pool, kappa, values):
         q, s = oof[np.ix_(idx, cols)], sd[np.ix_(idx, cols)]
         mean_in = {d: oof[np.ix_(np.flatnonzero(domain == d), cols)].mean(axis=0)
                    for d in set(domain[idx])}
+        # The training folds' accuracy in the row's domain class: the lookup on the classes.
+        labelled = np.full((len(idx), len(cols)), np.nan)
+        for f in range(space.FOLDS):
+            at = folds[idx] == f
+            train = np.flatnonzero(folds != f)
+            labelled[at] = by_domain(rows, domain, y[:, cols], train, idx[at])
         for rule, incumbents in (
                 ("best on average", np.full(len(idx), np.argmax(oof[:, cols].mean(axis=0)))),
-                ("best in its domain", np.array([np.argmax(mean_in[d]) for d in domain[idx]]))):
+                ("best in its domain", np.array([np.argmax(mean_in[d]) for d in domain[idx]])),
+                ("best in its domain, by labels", np.argmax(labelled, axis=1))):
             cells = []
             for t in values:
-                rep = research.report(ms, correct, cost, floored(q, s, kappa, incumbents, t), est)
-                top = max(p[1] for p in rep["curve"]) - correct.mean(axis=0).max()
-                cells.append(f"{rep['aiq']:.4f} / {100 * top:+.2f} / "
-                             f"{100 * min(rep['gac'].values()):+.2f}")
+                fq = floored(q, s, kappa, incumbents, t)
+                rep = research.report(ms, correct, cost, fq, est)
+                top, lo, hi = top_interval(correct, est, fq)
+                cells.append(f"{rep['aiq']:.4f} / {100 * top:+.2f} [{100 * lo:+.2f}, "
+                             f"{100 * hi:+.2f}] / {100 * min(rep['gac'].values()):+.2f}")
             print(f"| {name} | {rule} | " + " | ".join(cells) + " |", flush=True)
 
 
@@ -128,6 +186,9 @@ def main():
     ap.add_argument("--outer", choices=["include", "exclude"], default="include")
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
     ap.add_argument("--floors", help="comma-separated floors t: print the floor table only")
+    ap.add_argument("--levelled", action="store_true",
+                    help="with --floors: each model's predictions set to its level per domain "
+                         "class first (see levelled)")
     args = ap.parse_args()
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -138,8 +199,8 @@ def main():
     sd = np.load(args.work / f"sd-{args.design}.npy")
     pool = space.prices()
     if args.floors:
-        return floors(rows, oof, sd, index, pool, args.kappa,
-                      [float(t) for t in args.floors.split(",")])
+        return floors(rows, prompts, oof, sd, index, pool, args.kappa,
+                      [float(t) for t in args.floors.split(",")], args.levelled)
     rng = np.random.default_rng(0)
     print("| evaluation | rule | worst gain at a model's own cost (points) | model |")
     print("|---|---|---|---|")
