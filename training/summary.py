@@ -1,10 +1,13 @@
 """Prints the target figures from the `routoo eval --json` outputs of training/validate.sh."""
 
 import json
+import pathlib
+import sys
 
 from data import ROOT
 
-EVAL = ROOT / "training" / "work" / "eval"
+# The folder of `routoo eval --json` outputs: the first argument, or training/work/eval.
+EVAL = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "training" / "work" / "eval"
 GPT4, MIXTRAL = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
 
 

