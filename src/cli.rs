@@ -51,6 +51,10 @@ enum Command {
         /// Use this λ (quality per US$) instead of a budget.
         #[arg(long, conflicts_with = "budget")]
         lambda: Option<f64>,
+        /// Least predicted quality (0–1, chance less margin) the choice must reach: the
+        /// cheapest model that does, or the budget's choice when it does.
+        #[arg(long)]
+        min_quality: Option<f64>,
         #[command(flatten)]
         limits: Limits,
         /// The prompt.
@@ -72,6 +76,10 @@ enum Command {
         /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
         #[arg(long)]
         budget: Option<f64>,
+        /// Least predicted quality (0–1, chance less margin) the model called must reach; when
+        /// none does, nothing is sent.
+        #[arg(long)]
+        min_quality: Option<f64>,
         #[command(flatten)]
         limits: Limits,
         /// Most answer tokens.
@@ -323,6 +331,7 @@ fn run(cli: Cli) -> Result<()> {
             common,
             budget,
             lambda,
+            min_quality,
             limits,
             prompt,
         } => {
@@ -330,6 +339,7 @@ fn run(cli: Cli) -> Result<()> {
             let options = RouteOptions {
                 budget,
                 lambda,
+                min_quality,
                 constraints: limits.into(),
             };
             let decision = router.route(&prompt, &options)?;
@@ -339,6 +349,7 @@ fn run(cli: Cli) -> Result<()> {
             common,
             keys,
             budget,
+            min_quality,
             limits,
             max_tokens,
             timeout,
@@ -346,7 +357,11 @@ fn run(cli: Cli) -> Result<()> {
         } => ask(
             &common.serving_router()?,
             &keys,
-            budget,
+            RouteOptions {
+                budget,
+                min_quality,
+                ..Default::default()
+            },
             limits,
             max_tokens,
             timeout,
@@ -527,10 +542,11 @@ fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
 /// `routoo ask`: routes the prompt among the models the environment's keys (and servers on
 /// this machine that answer) can call, then streams the answer to stdout, retrying and
 /// falling back down the ranking within the spend cap.
+/// `options` carries the budget and the minimum quality; the limits and keys set the rest.
 fn ask(
     router: &Router,
     bindings: &[String],
-    budget: Option<f64>,
+    mut options: RouteOptions,
     limits: Limits,
     max_tokens: u32,
     timeout: u64,
@@ -548,11 +564,7 @@ fn ask(
     let max_cost = limits.max_cost;
     let mut constraints: Constraints = limits.into();
     keys.restrict(pool, &mut constraints);
-    let options = RouteOptions {
-        budget,
-        lambda: None,
-        constraints,
-    };
+    options.constraints = constraints;
     let decision = router.route(prompt, &options).context(
         "no model can take this prompt (set the provider's API key, e.g. OPENAI_API_KEY, or \
          start the local server the pool names)",

@@ -76,6 +76,20 @@ pub enum Error {
     /// Every model of the pool was excluded by the request's constraints.
     #[error("no model of the pool can take this request: {0}")]
     NoCandidate(Exclusions),
+    /// No allowed model's predicted quality, less its margin, reaches the request's
+    /// `minQuality`; the call does not go out.
+    #[error(
+        "no model reaches the minimum predicted quality {min}: the closest is {closest} at \
+         {value:.3} (its predicted chance less its margin)"
+    )]
+    BelowMinQuality {
+        /// The minimum asked for.
+        min: f64,
+        /// The allowed model that came closest.
+        closest: String,
+        /// Its predicted quality less its margin.
+        value: f64,
+    },
     /// A batch's total budget cannot pay even the cheapest allowed model for every prompt.
     #[error(
         "a total budget of US${budget} cannot pay for the cheapest allowed model of every prompt \

@@ -41,6 +41,14 @@ pub enum Reason {
     /// The request's `exclude` names the model.
     #[serde(rename = "excluded")]
     ExcludedByRequest,
+    /// The model's predicted quality, less its margin, is below the request's `minQuality`.
+    #[serde(rename_all = "camelCase")]
+    BelowMinQuality {
+        /// Its predicted quality less its margin.
+        value: f64,
+        /// The minimum asked for.
+        min: f64,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -57,6 +65,12 @@ impl fmt::Display for Reason {
             }
             Reason::NoKey { provider } => write!(f, "no API key for {provider}"),
             Reason::ExcludedByRequest => f.write_str("excluded by the user"),
+            Reason::BelowMinQuality { value, min } => {
+                write!(
+                    f,
+                    "predicted {value:.3} (less its margin), below the minimum {min}"
+                )
+            }
         }
     }
 }

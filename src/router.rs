@@ -23,6 +23,11 @@ pub struct RouteOptions {
     /// Use this λ (quality per US$) instead of deriving one from `budget`.
     #[serde(default)]
     pub lambda: Option<f64>,
+    /// Least predicted quality (the chance of a good answer less its margin, 0–1) the chosen
+    /// model must reach: the cheapest that does, or the budget's choice when it does. When
+    /// none does, the request fails naming the closest instead of going out.
+    #[serde(default)]
+    pub min_quality: Option<f64>,
     /// Hard limits on this request.
     #[serde(default, flatten)]
     pub constraints: Constraints,
@@ -424,6 +429,20 @@ impl Router {
             &self.margin,
             &options.constraints,
         );
+        let (ranked, excluded) = match options.min_quality {
+            None => (ranked, excluded),
+            Some(min) if !(0.0..=1.0).contains(&min) => {
+                return Err(Error::InvalidOption {
+                    name: "minQuality",
+                    value: min.to_string(),
+                    reason: "a predicted chance, 0 to 1",
+                })
+            }
+            Some(min) => {
+                let budgeted = options.budget.is_some() || options.lambda.is_some();
+                select::at_least(ranked, excluded, min, budgeted)?
+            }
+        };
         let Some(choice) = ranked.first().cloned() else {
             return Err(Error::NoCandidate(Exclusions(excluded)));
         };

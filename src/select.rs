@@ -186,6 +186,53 @@ pub fn rank(
     (candidates, excluded)
 }
 
+/// Keeps the candidates whose quality less margin reaches `min` and moves the others to the
+/// exclusions. The first kept is the one to call: the ranking's first when `budgeted` (a budget
+/// or λ chose it) and it reaches `min`, else the cheapest that does; the rest follow in the
+/// same spirit (ranking order, or cheapest first). Fails, naming the candidate that came
+/// closest, when none reaches it; an empty ranking is left for the caller to report.
+pub fn at_least(
+    ranked: Vec<Candidate>,
+    mut excluded: Vec<Exclusion>,
+    min: f64,
+    budgeted: bool,
+) -> Result<(Vec<Candidate>, Vec<Exclusion>)> {
+    let top_clears = ranked.first().is_some_and(|c| c.value() >= min);
+    let closest = (ranked.iter())
+        .max_by(|a, b| a.value().total_cmp(&b.value()))
+        .map(|c| (c.model.clone(), c.value()));
+    let (mut kept, below): (Vec<Candidate>, Vec<Candidate>) =
+        ranked.into_iter().partition(|c| c.value() >= min);
+    if kept.is_empty() {
+        if let Some((closest, value)) = closest {
+            return Err(Error::BelowMinQuality {
+                min,
+                closest,
+                value,
+            });
+        }
+    }
+    if !(budgeted && top_clears) {
+        kept.sort_by(|a, b| {
+            (a.cost.usd.total_cmp(&b.cost.usd))
+                .then(b.value().total_cmp(&a.value()))
+                .then_with(|| a.model.cmp(&b.model))
+        });
+    }
+    excluded.extend(below.into_iter().map(|c| {
+        let reason = Reason::BelowMinQuality {
+            value: c.value(),
+            min,
+        };
+        Exclusion {
+            model: c.model,
+            message: reason.to_string(),
+            reason,
+        }
+    }));
+    Ok((kept, excluded))
+}
+
 fn compare(a: &Candidate, b: &Candidate) -> Ordering {
     b.score
         .total_cmp(&a.score)

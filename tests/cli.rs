@@ -136,6 +136,44 @@ fn route_leaves_historical_models_out_unless_asked() {
     );
 }
 
+/// `--min-quality` takes the cheapest model that reaches it and, above every model, stops
+/// with the closest named; `ask` then sends nothing.
+#[test]
+fn a_minimum_quality_is_a_flag_and_above_every_model_nothing_goes_out() {
+    let prompt = "Prove that the square root of 2 is irrational.";
+    let (ok, stdout, stderr) = routoo(&["route", "--json", "--min-quality", "0.5", prompt]);
+    assert!(ok, "{stderr}");
+    let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let value =
+        |c: &serde_json::Value| c["quality"].as_f64().unwrap() - c["margin"].as_f64().unwrap();
+    let usd = |c: &serde_json::Value| c["cost"]["usd"].as_f64().unwrap();
+    assert!(value(&d["choice"]) >= 0.5, "{stdout}");
+    assert!((d["ranked"].as_array().unwrap().iter()).all(|c| usd(c) >= usd(&d["choice"])));
+    let (ok, _, stderr) = routoo(&["route", "--min-quality", "0.9999", prompt]);
+    assert!(!ok && stderr.contains("no model reaches the minimum predicted quality 0.9999"));
+    assert!(stderr.contains("the closest is"), "{stderr}");
+    // A pool the emulator serves as a local server: no key needed, so only the bar stops it.
+    let emulator = common::Emulator::listing(&["qwen3:8b"]);
+    let pool = serde_json::json!({"models": [{"id": "qwen3-8b-local", "like": "qwen3-8b",
+        "provider": "ollama", "apiModel": "qwen3:8b", "baseUrl": format!("{}/v1", emulator.url),
+        "priceIn": 0.1, "priceOut": 0.1, "contextWindow": 32000, "latencyMs": 1000}]});
+    let dir = std::env::temp_dir().join(format!("routoo-min-quality-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pool_file = dir.join("pool.json");
+    std::fs::write(&pool_file, pool.to_string()).unwrap();
+    let pool_arg = pool_file.to_str().unwrap();
+    let (ok, _, stderr) = routoo(&["ask", "--pool", pool_arg, "--min-quality", "0.9999", prompt]);
+    assert!(
+        !ok && stderr.contains("the closest is qwen3-8b-local"),
+        "{stderr}"
+    );
+    let posts = (emulator.calls().iter())
+        .filter(|c| c["method"] == "POST")
+        .count();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(posts, 0);
+}
+
 #[test]
 fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     let emulator = common::Emulator::start();

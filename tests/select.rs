@@ -4,7 +4,7 @@ use crate::common;
 use proptest::prelude::*;
 use routoo::predictor::Estimate;
 use routoo::select::{rank, BudgetCurve, Constraints, Margin};
-use routoo::{Pool, PoolModel, RouteOptions};
+use routoo::{Error, Pool, PoolModel, Reason, RouteOptions};
 
 fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> PoolModel {
     PoolModel {
@@ -773,4 +773,102 @@ fn the_calibration_outlook_counts_the_room_for_thinking() {
         plain.worst,
         thinking.worst
     );
+}
+
+/// `minQuality`: the cheapest model whose chance less margin reaches it; with a budget, the
+/// budget's choice only if it reaches it; none reaching it is an error naming the closest.
+#[test]
+fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
+    let router = common::router();
+    for prompt in common::prompts() {
+        let prediction = router.predict(&prompt).unwrap();
+        let free = router
+            .decide(&prediction, &RouteOptions::default())
+            .unwrap();
+        let value = |c: &routoo::Candidate| c.quality - c.margin;
+        let best = free.ranked.iter().map(value).fold(f64::MIN, f64::max);
+        let lowest = free.ranked.iter().map(value).fold(f64::MAX, f64::min);
+        // A bar between the weakest and the strongest value splits the pool.
+        let min = (best + lowest) / 2.0;
+        let with = |budget: Option<f64>| RouteOptions {
+            min_quality: Some(min),
+            budget,
+            ..Default::default()
+        };
+        let d = router.decide(&prediction, &with(None)).unwrap();
+        assert!(value(&d.choice) >= min, "{prompt}: chose below the bar");
+        for c in &free.ranked {
+            if value(c) >= min {
+                assert!(
+                    c.cost.usd >= d.choice.cost.usd,
+                    "{prompt}: {} is cheaper",
+                    c.model
+                );
+                assert!(d.ranked.iter().any(|r| r.model == c.model));
+            } else {
+                let out = d.excluded.iter().find(|e| e.model == c.model).unwrap();
+                assert!(
+                    matches!(out.reason, Reason::BelowMinQuality { min: m, .. } if m == min),
+                    "{out:?}"
+                );
+            }
+        }
+        assert!(
+            d.ranked.iter().all(|c| value(c) >= min),
+            "falls back only above the bar"
+        );
+        // With a budget: its choice when that reaches the bar, else the cheapest that does.
+        for budget in [0.0, 1.0, 100.0] {
+            let plain = router
+                .decide(
+                    &prediction,
+                    &RouteOptions {
+                        budget: Some(budget),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            let both = router.decide(&prediction, &with(Some(budget))).unwrap();
+            if value(&plain.choice) >= min {
+                assert_eq!(
+                    both.choice.model, plain.choice.model,
+                    "{prompt} at {budget}"
+                );
+            } else {
+                assert_eq!(both.choice.model, d.choice.model, "{prompt} at {budget}");
+            }
+        }
+        // Above every model: nothing goes out, and the error names the closest.
+        let err = (router.decide(
+            &prediction,
+            &RouteOptions {
+                min_quality: Some((best + 0.001).min(1.0)),
+                ..Default::default()
+            },
+        ))
+        .unwrap_err();
+        let closest = free.ranked.iter().find(|c| value(c) == best).unwrap();
+        assert!(
+            matches!(&err, Error::BelowMinQuality { closest: m, .. } if *m == closest.model),
+            "{prompt}: {err}"
+        );
+        assert!(err.to_string().contains(&closest.model), "{err}");
+    }
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let options = RouteOptions {
+            min_quality: Some(bad),
+            ..Default::default()
+        };
+        let err = router.route("hello", &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidOption {
+                    name: "minQuality",
+                    ..
+                }
+            ),
+            "{bad}: {err}"
+        );
+    }
 }

@@ -46,6 +46,10 @@ export interface RouteOptions extends Constraints {
   budget?: number;
   /** Quality per US$ to trade at, instead of a budget. */
   lambda?: number;
+  /** Least predicted quality (chance less margin, 0-1) the choice must reach: the cheapest model
+   * that does, or the budget's choice when it does; when none does, routing throws, naming the
+   * closest. */
+  minQuality?: number;
 }
 
 /** How `Router.ask` calls providers. */
@@ -191,7 +195,8 @@ export type Reason =
 | { kind: "maxCost"; cost: number; limit: number }
 | { kind: "maxLatency"; latencyMs: number; limit: number }
 | { kind: "noKey"; provider: string }
-| { kind: "excluded" };
+| { kind: "excluded" }
+| { kind: "belowMinQuality"; value: number; min: number };
 
 export interface Exclusion { model: string; reason: Reason; message: string }
 
@@ -547,8 +552,8 @@ impl JsRouter {
     }
 
     /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
-    /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `maxCostPerRequest`,
-    /// `maxLatencyMs`, `providers` and `exclude`.
+    /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `minQuality`,
+    /// `maxCostPerRequest`, `maxLatencyMs`, `providers` and `exclude`.
     #[wasm_bindgen(unchecked_return_type = "Decision")]
     pub fn route(
         &self,
