@@ -132,6 +132,33 @@ test("routeBatch keeps a batch within its total budget", async () => {
   assert.match(err.message, /budget-total/);
 });
 
+test("minQuality takes the cheapest model that reaches it, and above every model throws naming the closest", async () => {
+  const out = await page.evaluate(() => {
+    const r = window.router;
+    const prompt = "Prove that the square root of 2 is irrational.";
+    const value = (c) => c.quality - c.margin;
+    const all = r.route(prompt).ranked;
+    const values = all.map(value);
+    const min = (Math.max(...values) + Math.min(...values)) / 2;
+    const d = r.route(prompt, { minQuality: min });
+    let error = null;
+    try { r.route(prompt, { minQuality: Math.min(1, Math.max(...values) + 0.001) }); } catch (e) {
+      error = { isError: e instanceof Error, message: e.message };
+    }
+    const best = all.reduce((a, b) => (value(b) > value(a) ? b : a));
+    return {
+      min, choice: d.choice, ranked: d.ranked, excluded: d.excluded, error, best: best.model,
+      cheaperAbove: all.filter((c) => value(c) >= min && c.cost.usd < d.choice.cost.usd).length,
+    };
+  });
+  assert.ok(out.choice.quality - out.choice.margin >= out.min);
+  assert.equal(out.cheaperAbove, 0, "a cheaper model reached the bar");
+  assert.ok(out.ranked.every((c) => c.quality - c.margin >= out.min));
+  assert.ok(out.excluded.some((e) => e.reason.kind === "belowMinQuality" && e.reason.min === out.min));
+  assert.ok(out.error && out.error.isError, "no Error above every model");
+  assert.ok(out.error.message.includes(`the closest is ${out.best} at`), out.error.message);
+});
+
 test("failures are JS Errors with clear messages", async () => {
   const errors = await page.evaluate(async (base) => {
     const r = window.router;
