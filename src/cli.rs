@@ -932,6 +932,7 @@ fn print_decision(d: &Decision) {
         "choice: {} ({}) quality {:.4}, est. US${:.8} ({} in + {} out tokens)",
         c.model, c.provider, c.quality, c.cost.usd, c.cost.input_tokens, c.cost.output_tokens
     );
+    println!("why: {}", d.why);
     println!();
     println!(
         "{:>4}  {:<28} {:<12} {:>8} {:>14} {:>10}",

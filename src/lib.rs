@@ -59,6 +59,7 @@ pub mod endpoint;
 mod error;
 pub mod eval;
 pub mod exclusion;
+pub mod explain;
 pub mod heads;
 mod hull;
 pub mod pool;

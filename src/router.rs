@@ -7,6 +7,7 @@ use crate::bundle::Head;
 use crate::chat::Conversation;
 use crate::error::{Error, Result};
 use crate::exclusion::{Exclusion, Exclusions};
+use crate::explain::{self, Rule};
 use crate::heads::{price_index, HeadsFile, HEADS_FORMAT};
 use crate::pool::{Pool, PoolModel};
 use crate::predictor::{Estimate, ModelQuality, Prediction, Predictor};
@@ -47,6 +48,13 @@ pub struct Decision {
     pub lambda: f64,
     /// The budget asked for, in US$ per 1,000 requests.
     pub budget: Option<f64>,
+    /// The minimum predicted quality asked for.
+    pub min_quality: Option<f64>,
+    /// The rule that picked the choice. With the choice, the runner-up (`ranked[1]`), λ and
+    /// `excluded`, this is the route's reason; `why` says it in one sentence.
+    pub rule: Rule,
+    /// Why this model, in one plain sentence built from the figures above.
+    pub why: String,
     /// Expected mean spend at this λ on the reference prompts, US$ per 1,000 requests.
     pub expected_cost_per_1k: f64,
     /// Tokens the encoder read.
@@ -429,6 +437,7 @@ impl Router {
             &self.margin,
             &options.constraints,
         );
+        let budget_pick = ranked.first().map(|c| c.model.clone());
         let (ranked, excluded) = match options.min_quality {
             None => (ranked, excluded),
             Some(min) if !(0.0..=1.0).contains(&min) => {
@@ -443,6 +452,15 @@ impl Router {
                 select::at_least(ranked, excluded, min, budgeted)?
             }
         };
+        let budgeted = options.budget.is_some() || options.lambda.is_some();
+        let rule = match (options.min_quality, budgeted) {
+            (None, false) => Rule::Best,
+            (None, true) => Rule::Budget,
+            (Some(min), true) if ranked.first().map(|c| &c.model) == budget_pick.as_ref() => {
+                Rule::BudgetAbove { min }
+            }
+            (Some(min), _) => Rule::CheapestAbove { min },
+        };
         let Some(choice) = ranked.first().cloned() else {
             return Err(Error::NoCandidate(Exclusions(excluded)));
         };
@@ -452,12 +470,16 @@ impl Router {
             .take_while(|p| p.lambda <= lambda)
             .last()
             .map_or(0.0, |p| p.cost_per_1k);
+        let why = explain::sentence(rule, lambda, &choice, ranked.get(1), &excluded);
         Ok(Decision {
             choice,
             ranked,
             excluded,
             lambda,
             budget: options.budget,
+            min_quality: options.min_quality,
+            rule,
+            why,
             expected_cost_per_1k,
             tokens: prediction.tokens,
             truncated: prediction.truncated,

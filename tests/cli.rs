@@ -149,6 +149,12 @@ fn a_minimum_quality_is_a_flag_and_above_every_model_nothing_goes_out() {
     let usd = |c: &serde_json::Value| c["cost"]["usd"].as_f64().unwrap();
     assert!(value(&d["choice"]) >= 0.5, "{stdout}");
     assert!((d["ranked"].as_array().unwrap().iter()).all(|c| usd(c) >= usd(&d["choice"])));
+    let (ok, stdout, stderr) = routoo(&["route", "--min-quality", "0.5", prompt]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("why: ") && stdout.contains("predicted to reach the minimum of 0.5"),
+        "{stdout}"
+    );
     let (ok, _, stderr) = routoo(&["route", "--min-quality", "0.9999", prompt]);
     assert!(!ok && stderr.contains("no model reaches the minimum predicted quality 0.9999"));
     assert!(stderr.contains("the closest is"), "{stderr}");

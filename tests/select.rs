@@ -2,6 +2,7 @@
 
 use crate::common;
 use proptest::prelude::*;
+use routoo::explain::Rule;
 use routoo::predictor::Estimate;
 use routoo::select::{rank, BudgetCurve, Constraints, Margin};
 use routoo::{Error, Pool, PoolModel, Reason, RouteOptions};
@@ -777,6 +778,7 @@ fn the_calibration_outlook_counts_the_room_for_thinking() {
 
 /// `minQuality`: the cheapest model whose chance less margin reaches it; with a budget, the
 /// budget's choice only if it reaches it; none reaching it is an error naming the closest.
+/// Each route names the rule that chose and says why in a sentence.
 #[test]
 fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
     let router = common::router();
@@ -795,7 +797,18 @@ fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
             budget,
             ..Default::default()
         };
+        // Every route says why: the rule, and a sentence naming the choice and the runner-up.
+        assert_eq!(free.rule, Rule::Best);
+        assert!(free.why.starts_with(&free.choice.model), "{}", free.why);
+        assert!(free.why.contains(&free.ranked[1].model), "{}", free.why);
         let d = router.decide(&prediction, &with(None)).unwrap();
+        assert_eq!(d.rule, Rule::CheapestAbove { min });
+        assert!(
+            d.why
+                .contains("cheapest model predicted to reach the minimum"),
+            "{}",
+            d.why
+        );
         assert!(value(&d.choice) >= min, "{prompt}: chose below the bar");
         for c in &free.ranked {
             if value(c) >= min {
@@ -829,12 +842,15 @@ fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
                 )
                 .unwrap();
             let both = router.decide(&prediction, &with(Some(budget))).unwrap();
+            assert_eq!(plain.rule, Rule::Budget);
             if value(&plain.choice) >= min {
                 assert_eq!(
                     both.choice.model, plain.choice.model,
                     "{prompt} at {budget}"
                 );
+                assert_eq!(both.rule, Rule::BudgetAbove { min });
             } else {
+                assert_eq!(both.rule, Rule::CheapestAbove { min });
                 assert_eq!(both.choice.model, d.choice.model, "{prompt} at {budget}");
             }
         }

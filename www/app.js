@@ -526,6 +526,7 @@ async function route() {
   if (!prompt.trim()) {
     state.routed = null;
     $("choice").textContent = "Type a prompt to see which model it would go to.";
+    $("why").textContent = "";
     renderPool();
     return;
   }
@@ -577,8 +578,10 @@ function renderChoice() {
       ? `No model can take this prompt: ${error}`
       : "No model can be called yet: add an API key below, or turn on models served on this machine.";
     delete chosen.dataset.model;
+    $("why").textContent = "";
     return;
   }
+  $("why").textContent = decision.why;
   const c = decision.choice;
   chosen.dataset.model = c.model;
   chosen.dataset.cost = c.cost.usd;

@@ -200,6 +200,13 @@ export type Reason =
 
 export interface Exclusion { model: string; reason: Reason; message: string }
 
+/** How a route picked its model. */
+export type Rule =
+| { kind: "best" }
+| { kind: "budget" }
+| { kind: "cheapestAbove"; min: number }
+| { kind: "budgetAbove"; min: number };
+
 /** What `route` returns. */
 export interface Decision {
   choice: Candidate;
@@ -208,6 +215,11 @@ export interface Decision {
   excluded: Exclusion[];
   lambda: number;
   budget: number | null;
+  minQuality: number | null;
+  /** The rule that picked the choice; with the choice, `ranked[1]`, λ and `excluded`, the route's reason. */
+  rule: Rule;
+  /** Why this model, in one plain sentence. */
+  why: string;
   /** The reference prompts' average spend at this λ, US$ per 1,000 requests. */
   expectedCostPer1k: number;
   tokens: number;

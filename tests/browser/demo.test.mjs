@@ -159,11 +159,14 @@ test("a higher budget never lowers the expected spend, and buys a stronger model
       accuracy: Number(await page.getAttribute("#budget-expect", "data-accuracy")),
       model: await page.getAttribute("#choice", "data-model"),
       cost: Number(await page.getAttribute("#choice", "data-cost")),
+      why: await page.textContent("#why"),
     });
     if (v === 0) await shot(page, "02-budget-low");
   }
   await shot(page, "03-budget-high");
   for (const s of seen) assert.ok(s.spend <= s.budget * (1 + 1e-9), `spend ${s.spend} over budget ${s.budget}`);
+  // Under the choice, one sentence says why it won.
+  for (const s of seen) assert.ok(s.why.startsWith(`${s.model} (predicted`), s.why);
   for (let i = 1; i < seen.length; i++) {
     assert.ok(seen[i].spend >= seen[i - 1].spend, `spend fell from ${seen[i - 1].v} to ${seen[i].v}`);
     assert.ok(seen[i].accuracy >= seen[i - 1].accuracy);
