@@ -437,9 +437,10 @@ impl Router {
             &self.margin,
             &options.constraints,
         );
-        let budget_pick = ranked.first().map(|c| c.model.clone());
-        let (ranked, excluded) = match options.min_quality {
-            None => (ranked, excluded),
+        let budgeted = options.budget.is_some() || options.lambda.is_some();
+        let (ranked, excluded, rule) = match options.min_quality {
+            None if budgeted => (ranked, excluded, Rule::Budget),
+            None => (ranked, excluded, Rule::Best),
             Some(min) if !(0.0..=1.0).contains(&min) => {
                 return Err(Error::InvalidOption {
                     name: "minQuality",
@@ -448,18 +449,16 @@ impl Router {
                 })
             }
             Some(min) => {
-                let budgeted = options.budget.is_some() || options.lambda.is_some();
-                select::at_least(ranked, excluded, min, budgeted)?
+                // The budget's choice stands when it reaches the minimum.
+                let stands = budgeted && ranked.first().is_some_and(|c| c.value() >= min);
+                let (ranked, excluded) = select::at_least(ranked, excluded, min, stands)?;
+                let rule = if stands {
+                    Rule::BudgetAbove { min }
+                } else {
+                    Rule::CheapestAbove { min }
+                };
+                (ranked, excluded, rule)
             }
-        };
-        let budgeted = options.budget.is_some() || options.lambda.is_some();
-        let rule = match (options.min_quality, budgeted) {
-            (None, false) => Rule::Best,
-            (None, true) => Rule::Budget,
-            (Some(min), true) if ranked.first().map(|c| &c.model) == budget_pick.as_ref() => {
-                Rule::BudgetAbove { min }
-            }
-            (Some(min), _) => Rule::CheapestAbove { min },
         };
         let Some(choice) = ranked.first().cloned() else {
             return Err(Error::NoCandidate(Exclusions(excluded)));

@@ -187,17 +187,16 @@ pub fn rank(
 }
 
 /// Keeps the candidates whose quality less margin reaches `min` and moves the others to the
-/// exclusions. The first kept is the one to call: the ranking's first when `budgeted` (a budget
-/// or λ chose it) and it reaches `min`, else the cheapest that does; the rest follow in the
-/// same spirit (ranking order, or cheapest first). Fails, naming the candidate that came
-/// closest, when none reaches it; an empty ranking is left for the caller to report.
+/// exclusions. The kept stay in the ranking's order when `keep_order` (the budget's choice
+/// reaches `min`), else go cheapest first, so the first is the one to call. Fails, naming the
+/// candidate that came closest, when none reaches it; an empty ranking is left for the caller
+/// to report.
 pub fn at_least(
     ranked: Vec<Candidate>,
     mut excluded: Vec<Exclusion>,
     min: f64,
-    budgeted: bool,
+    keep_order: bool,
 ) -> Result<(Vec<Candidate>, Vec<Exclusion>)> {
-    let top_clears = ranked.first().is_some_and(|c| c.value() >= min);
     let closest = (ranked.iter())
         .max_by(|a, b| a.value().total_cmp(&b.value()))
         .map(|c| (c.model.clone(), c.value()));
@@ -212,7 +211,7 @@ pub fn at_least(
             });
         }
     }
-    if !(budgeted && top_clears) {
+    if !keep_order {
         kept.sort_by(|a, b| {
             (a.cost.usd.total_cmp(&b.cost.usd))
                 .then(b.value().total_cmp(&a.value()))

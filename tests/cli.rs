@@ -291,11 +291,6 @@ fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Calibration end to end: scripted students of the emulator, one right on MMLU-Pro and wrong
-/// on maths, one the reverse, and one right on maths and the sciences only ([`SCIENCES`]),
-/// are placed by their probe answers; their heads then rank each above the
-/// other on the probes neither was asked, and tell the third's subjects apart on questions
-/// it was not asked.
 /// A server on this machine serves what it lists, under its own names: a pool entry for
 /// `qwen3:8b` is sent as the listed `qwen3:8b-q4_K_M`, and an entry it does not list is never
 /// sent a prompt, though it is cheaper.
@@ -344,6 +339,11 @@ const SCIENCES: [&str; 6] = [
     "mmlu-pro/engineering",
 ];
 
+/// Calibration end to end: scripted students of the emulator, one right on MMLU-Pro and wrong
+/// on maths, one the reverse, and one right on maths and the sciences only ([`SCIENCES`]),
+/// are placed by their probe answers; their heads then rank each above the other on the
+/// probes neither was asked, and tell the third's subjects apart on questions it was not
+/// asked.
 #[test]
 fn calibrate_places_scripted_models_where_their_answers_put_them() {
     let emulator = common::Emulator::start();

@@ -787,7 +787,7 @@ fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
         let free = router
             .decide(&prediction, &RouteOptions::default())
             .unwrap();
-        let value = |c: &routoo::Candidate| c.quality - c.margin;
+        let value = routoo::Candidate::value;
         let best = free.ranked.iter().map(value).fold(f64::MIN, f64::max);
         let lowest = free.ranked.iter().map(value).fold(f64::MAX, f64::min);
         // A bar between the weakest and the strongest value splits the pool.
