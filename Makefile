@@ -40,7 +40,7 @@ tools: tools-web tools-browser
 wasm: tools-web
 	wasm-pack build --target web --release --out-dir pkg
 	node scripts/package.mjs
-	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/routoo*.d.ts pkg/client.js pkg/loader.js pkg/load.js pkg/files.js pkg/worker.js www/pkg/
+	rm -rf www/pkg && mkdir -p www/pkg && cp pkg/routoo.js pkg/routoo_bg.wasm pkg/routoo*.d.ts pkg/client.js pkg/fetch.js pkg/loader.js pkg/load.js pkg/files.js pkg/worker.js www/pkg/
 	node scripts/build-info.mjs
 
 # The npm tarball (target/package/routoo-<version>.tgz), with its size and files.

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const PKG = path.join(ROOT, "pkg");
-const JS = ["index.js", "index.d.ts", "client.js", "loader.js", "load.js", "worker.js"];
+const JS = ["index.js", "index.d.ts", "client.js", "fetch.js", "loader.js", "load.js", "worker.js"];
 /** The bundle's files under the names the package's loader knows them by. */
 const BUNDLE = { encoder: "encoder.onnx", tokenizer: "tokenizer.json", neighbours: "neighbours.bin", probes: "probes.json" };
 const GLUE = ["routoo.js", "routoo.d.ts", "routoo_bg.wasm", "routoo_bg.wasm.d.ts"];

@@ -11,7 +11,7 @@ import path from "node:path";
  * (the browser updates it).
  */
 export const SHELL = ["index.html", "app.js", "added.js", "worker.js", "store.js", "style.css", "pool.json",
-  "pkg/client.js", "pkg/files.js", "pkg/load.js", "pkg/loader.js", "pkg/worker.js"];
+  "pkg/client.js", "pkg/fetch.js", "pkg/files.js", "pkg/load.js", "pkg/loader.js", "pkg/worker.js"];
 
 const digest = (bytes) => createHash("sha256").update(bytes).digest("hex");
 

@@ -68,6 +68,7 @@ pub mod probe;
 pub mod provider;
 mod router;
 pub mod select;
+pub mod serve;
 pub mod suggest;
 pub mod transport;
 #[cfg(target_arch = "wasm32")]

@@ -1,11 +1,13 @@
 // RouterWorker: the router in a Worker, with Router's methods each returning a promise. Apart
 // from index.js so that a page can start one without importing the glue on its own thread.
+import { routerFetch } from "./fetch.js";
 import { LoadError } from "./load.js";
 
 /** Router methods a `RouterWorker` forwards. */
 const METHODS = ["addHeads", "ask", "bases", "calibrate", "calibrationOutlook", "callable", "curve",
   "curvePoint", "date", "discoverLocal", "keyOrigins", "models", "placeFromCard", "pool", "poolEstimates",
-  "predict", "refitHeads", "route", "routeBatch", "servingPool", "setDate", "setPool", "suggestPool", "uncallable"];
+  "predict", "refitHeads", "route", "routeBatch", "servingPool", "serveChat", "setDate", "setPool", "suggestPool",
+  "uncallable"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
 const STATICS = ["askDefaults", "checkEntry", "originOf"];
 
@@ -54,6 +56,16 @@ export class RouterWorker {
       e.preventDefault();
       this.#fail(new Error(`the router's worker failed: ${e.message || "unknown error"}`));
     });
+  }
+
+  /**
+   * The OpenAI SDK's `fetch`, answered by the router in the worker: the function stays here,
+   * each request goes to the worker as `serveChat`.
+   *
+   * @param {import("./index.js").FetchOptions} [options]
+   */
+  fetch(options) {
+    return routerFetch(this, options);
   }
 
   /** Stops the worker; calls in flight reject. */

@@ -1,5 +1,5 @@
 export * from "./routoo.js";
-import type { Router, HeadsFile } from "./routoo.js";
+import type { Router, HeadsFile, AskCall, Policy } from "./routoo.js";
 
 /** Bytes loaded so far, of `total`. */
 export interface LoadProgress { loaded: number; total: number }
@@ -44,6 +44,25 @@ export class LoadError extends Error {
 /** The Cache Storage the package keeps its files in by default. */
 export const CACHE: string;
 
+/** `router.fetch`'s options: the keys and call options of `ask`, and the default policy of
+ *  every request (a request body's `routoo` field overrides it field by field). */
+export interface FetchOptions extends Policy, Pick<AskCall, "keys" | "local" | "maxTokens" | "idleTimeoutMs"
+  | "timeoutMs" | "askTimeoutMs" | "onEvent"> {}
+
+declare module "./routoo.js" {
+  interface Router {
+    /** A `fetch` for the OpenAI SDK (`new OpenAI({ apiKey: "routoo", dangerouslyAllowBrowser: true,
+     *  fetch: router.fetch({ keys }) })`): `chat.completions.create({ model: "routoo/auto", … })` is
+     *  routed and answered in OpenAI's shapes, whichever provider answers, with the route in
+     *  `x-routoo-*` headers and the body's `routoo` field. The SDK's own key and headers are never sent. */
+    fetch(options?: FetchOptions): typeof globalThis.fetch;
+  }
+}
+
+/** `router.fetch(options)` for any router (a `Router`, or a `RouterWorker`). */
+export function routerFetch(router: Pick<Router, "serveChat"> | Pick<RouterWorker, "serveChat">,
+  options?: FetchOptions): typeof globalThis.fetch;
+
 /** Loads the wasm and the bundle (checked against their sha256, cached) and returns a router. */
 export function loadRouter(options?: LoadOptions): Promise<Router>;
 
@@ -53,8 +72,8 @@ export function loadProbeSet(options?: Pick<LoadOptions, "baseUrl" | "listing" |
 type Promised<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
 type Forwarded = "addHeads" | "ask" | "bases" | "calibrate" | "calibrationOutlook" | "callable" | "curve"
   | "curvePoint" | "date" | "discoverLocal" | "keyOrigins" | "models" | "placeFromCard" | "pool" | "poolEstimates"
-  | "predict" | "refitHeads" | "route" | "routeBatch" | "servingPool" | "setDate" | "setPool" | "suggestPool"
-  | "uncallable";
+  | "predict" | "refitHeads" | "route" | "routeBatch" | "servingPool" | "serveChat" | "setDate" | "setPool"
+  | "suggestPool" | "uncallable";
 
 /** A router running in a Worker: `Router`'s methods, each returning a promise. */
 export interface RouterWorker extends RouterWorkerMethods {}
@@ -73,6 +92,8 @@ export class RouterWorker {
   checkEntry(...args: Parameters<typeof Router.checkEntry>): Promise<void>;
   /** `Router.originOf(baseUrl)`, asked of the worker. */
   originOf(baseUrl: string): Promise<ReturnType<typeof Router.originOf>>;
+  /** `Router.fetch`: the function stays on this side, each request goes to the worker. */
+  fetch(options?: FetchOptions): typeof globalThis.fetch;
   /** Stops the worker; calls in flight reject. */
   terminate(): void;
 }

@@ -10,3 +10,4 @@ export * from "./routoo.js";
 export { CACHE, LoadError } from "./load.js";
 export { loadProbeSet, loadRouter } from "./loader.js";
 export { RouterWorker } from "./client.js";
+export { routerFetch } from "./fetch.js";

@@ -2,6 +2,7 @@
 // does not import the class that starts it. The JS glue is imported only here, once the
 // wasm it belongs to has been fetched and checked.
 import FILES from "./files.js";
+import { routerFetch } from "./fetch.js";
 import { CACHE, LoadError, checkedListing, fetchFiles } from "./load.js";
 
 /** The package's own files: the glue comes with the package, so it is not listed. */
@@ -59,6 +60,23 @@ function listingBase(baseUrl) {
 }
 
 /**
+ * Gives the glue's `Router` class `router.fetch(options)`, the OpenAI SDK's `fetch` (see
+ * fetch.js); done when a router is loaded, so that importing the package changes nothing.
+ *
+ * @param {any} Router
+ */
+function withFetch(Router) {
+  if (Object.hasOwn(Router.prototype, "fetch")) return;
+  Object.defineProperty(Router.prototype, "fetch", {
+    value(options) {
+      return routerFetch(this, options);
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+/**
  * Loads the wasm and the bundle the package ships (or those under `baseUrl`), checked and
  * cached, and returns a router on `pool` with `heads` (calibrated models) added. Without a
  * pool it routes over the default pool's models served today; `historical: true` keeps the
@@ -91,6 +109,7 @@ export async function loadRouter({ baseUrl, listing, pool, heads = [], historica
   signal?.throwIfAborted();
   const names = Object.keys(bytes);
   await glue.default({ module_or_path: bytes[named(names, "routoo_bg.wasm")] });
+  withFetch(glue.Router);
   const router = glue.Router.fromBytes(...bundle(bytes, names));
   for (const file of heads) router.addHeads(file);
   if (date !== undefined) router.setDate(date);

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::pool::PoolModel;
 use crate::probe::ProbeSet;
 use crate::provider::{self, ApiKey, AskOptions, Keys, Next, Progress};
+use crate::serve;
 use crate::transport::fetch::Fetch;
 use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
@@ -87,6 +88,27 @@ export type AskEvent =
   | { type: "calling"; model: string; provider: string; retry: number; estimatedCost: number }
   | { type: "failed"; model: string; provider: string; error: string;
       next: "retry" | "fallback" | "giveUp"; waitMs?: number };
+
+/** One request's routing policy, for `router.fetch` and a request body's `routoo` field (which
+ *  overrides the fetch's, field by field). */
+export interface Policy extends RouteOptions {
+  /** Most US$ the request may cost, retries and fallbacks included (`ask`'s `maxCost`). */
+  maxCost?: number;
+  /** The only models that may be chosen. */
+  models?: string[];
+}
+
+/** `serveChat`'s call: `ask`'s, with the policy and where a streamed answer goes. */
+export interface ServeCall extends Omit<AskCall, "maxCost" | "stream" | "onText"> {
+  policy?: Policy;
+  /** A streamed answer's status and headers, once routed. */
+  onHead?: (head: Served) => void;
+  /** Each server-sent event of a streamed answer, as text. */
+  onChunk?: (event: string) => void;
+}
+
+/** An HTTP answer: status, headers and, unless it was streamed through `onChunk`, its body. */
+export interface Served { status: number; headers: [string, string][]; body: string | null }
 
 /** A model to calibrate or add: a pool entry. */
 export interface PoolModel {
@@ -372,8 +394,8 @@ fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
             "a prompt is a string or an array of {role, content} messages".into(),
         )));
     }
-    let messages: Vec<Message> = serde_wasm_bindgen::from_value(prompt.clone())
-        .map_err(|e| js_error(Error::Conversation(e.to_string())))?;
+    let messages: Vec<Message> =
+        strict(prompt.clone()).map_err(|e| js_error(Error::Conversation(e.to_string())))?;
     Conversation::new(messages).map_err(js_error)
 }
 
@@ -589,8 +611,9 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_optional_param_type = "Constraints")] constraints: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
         let constraints: Constraints = match constraints {
-            Some(c) if !(c.is_undefined() || c.is_null()) => serde_wasm_bindgen::from_value(c)
-                .map_err(|e| js_error(format!("invalid batch constraints: {e}")))?,
+            Some(c) if !(c.is_undefined() || c.is_null()) => {
+                strict(c).map_err(|e| js_error(format!("invalid batch constraints: {e}")))?
+            }
             _ => Constraints::default(),
         };
         let prompts: Vec<&str> = prompts.iter().map(String::as_str).collect();
@@ -620,21 +643,13 @@ impl JsRouter {
         call: Option<JsValue>,
     ) -> Result<js_sys::Promise, JsError> {
         let conversation = conversation_from_js(&prompt)?;
-        let mut options = route_options(options)?;
+        let options = route_options(options)?;
         let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
-        let pool = self.inner.pool().clone();
-        // Route as if every server on this machine answered; those that do not are dropped from
-        // the ranking after the probe below, so nothing is sent to a port nobody vouched for.
-        with_local(call.keys.clone(), &pool).restrict(&pool, &mut options.constraints);
-        let prediction = self.prediction(&conversation)?;
-        let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
+        let (pool, decision) = self.decide_for(&conversation, options, &call.keys)?;
         let future = async move {
             let transport = call.transport();
             let mut keys = call.keys.clone();
-            provider::probe_local(&transport, &pool, &mut keys).await;
-            let ranked = (decision.ranked.into_iter())
-                .filter(|c| pool.model(&c.model).is_some_and(|m| keys.can_call(m)))
-                .collect();
+            let ranked = reachable(&transport, &pool, &mut keys, decision.ranked).await;
             let reply = provider::ask(
                 &transport,
                 &pool,
@@ -647,6 +662,159 @@ impl JsRouter {
             .await
             .map_err(|e| ask_error(&e))?;
             to_js(&reply).map_err(JsValue::from)
+        };
+        Ok(wasm_bindgen_futures::future_to_promise(future))
+    }
+
+    /// The pool and the decision for an ask among what `keys` reach. Routes as if every
+    /// server on this machine answered; those that do not are dropped from the ranking after
+    /// the probe in [`reachable`], so nothing is sent to a port nobody vouched for.
+    fn decide_for(
+        &self,
+        conversation: &Conversation,
+        mut options: RouteOptions,
+        keys: &Keys,
+    ) -> Result<(Pool, crate::Decision), JsError> {
+        let pool = self.inner.pool().clone();
+        with_local(keys.clone(), &pool).restrict(&pool, &mut options.constraints);
+        let prediction = self.prediction(conversation)?;
+        let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
+        Ok((pool, decision))
+    }
+
+    /// Answers an OpenAI Chat Completions request body (the OpenAI SDK's `fetch`, see the
+    /// package's `router.fetch`): routes it under `call.policy` overridden by the body's
+    /// `routoo` field, asks as `ask` does, and writes the answer in OpenAI's shapes. A
+    /// streamed answer calls `onHead` once routed, then `onChunk` with each server-sent event;
+    /// a whole one, and every refusal, comes back in the resolved `Served`. Rejects with
+    /// "stopped" when `call.signal` aborts it, and never throws.
+    #[wasm_bindgen(js_name = serveChat, unchecked_return_type = "Promise<Served>")]
+    pub fn serve_chat(
+        &self,
+        body: &str,
+        #[wasm_bindgen(unchecked_param_type = "ServeCall")] call: JsValue,
+    ) -> js_sys::Promise {
+        self.start_serve(body, &call)
+            .unwrap_or_else(|e| js_sys::Promise::reject(&JsValue::from(e)))
+    }
+
+    fn start_serve(&self, body: &str, call: &JsValue) -> Result<js_sys::Promise, JsError> {
+        let refused = |e: serve::ServeError| -> Result<js_sys::Promise, JsError> {
+            let served = to_js(&ServedAnswer::refusal(&e))?;
+            Ok(js_sys::Promise::resolve(&served))
+        };
+        // A bad fetch option is answered, not thrown: a thrown fetch is a network error to
+        // the SDK, which would retry it.
+        let options = |e: JsError| {
+            let message = js_sys::Error::from(JsValue::from(e)).message();
+            serve::ServeError::Field {
+                field: "router.fetch options".into(),
+                why: String::from(message),
+            }
+        };
+        let mut ask = match AskCall::from_js(call) {
+            Ok(a) => a,
+            Err(e) => return refused(options(e)),
+        };
+        let policy = field(call, "policy");
+        let policy: serve::Policy = match present(&policy) {
+            false => serve::Policy::default(),
+            true => match strict(policy) {
+                Ok(p) => p,
+                Err(e) => return refused(options(js_error(format!("invalid policy: {e}")))),
+            },
+        };
+        let on_head = callback(call, "onHead", "serve call")?;
+        let on_chunk = callback(call, "onChunk", "serve call")?;
+        let request = match serve::ChatRequest::parse(body, self.inner.pool()) {
+            Ok(r) => r,
+            Err(e) => return refused(e),
+        };
+        let policy = policy.overridden_by(request.policy.clone());
+        let options = match policy.route_options(self.inner.pool(), request.pinned.as_deref()) {
+            Ok(o) => o,
+            Err(e) => return refused(e),
+        };
+        ask.options.max_cost = match policy.max_cost {
+            Some(c) if !c.is_finite() || c < 0.0 => {
+                return refused(serve::ServeError::Field {
+                    field: "routoo.maxCost".into(),
+                    why: format!("must be US$, 0 or more, not {c}"),
+                })
+            }
+            other => other.or(ask.options.max_cost),
+        };
+        if let Some(limit) = request.max_tokens {
+            ask.options.max_tokens = limit;
+        }
+        ask.options.stream = request.stream;
+        let (pool, decision) = match self.decide_for(&request.conversation, options, &ask.keys) {
+            Ok(d) => d,
+            Err(e) => {
+                let message = js_sys::Error::from(JsValue::from(e)).message();
+                return refused(serve::ServeError::Route(message.into()));
+            }
+        };
+        let route = serve::Route::of(&decision);
+        let headers = route.headers(&request);
+        let now = js_sys::Date::now();
+        let created = (now / 1000.0) as u64;
+        let id = format!("chatcmpl-routoo-{:x}{:04x}", now as u64, next_serial());
+        let future = async move {
+            let transport = ask.transport();
+            let mut keys = ask.keys.clone();
+            let ranked = reachable(&transport, &pool, &mut keys, decision.ranked).await;
+            let emit = |f: &Option<js_sys::Function>, v: &JsValue| {
+                if let Some(f) = f {
+                    let _ = f.call1(&JsValue::NULL, v);
+                }
+            };
+            if request.stream {
+                emit(&on_head, &to_js(&ServedAnswer::head(200, &headers, true))?);
+            }
+            let mut chunks = serve::Chunks::new(&id, created);
+            let mut model = route.model.clone();
+            let asked = provider::ask(
+                &transport,
+                &pool,
+                ranked,
+                &request.conversation,
+                &keys,
+                &ask.options,
+                |p| match p {
+                    Progress::Text(text) if request.stream => {
+                        emit(&on_chunk, &JsValue::from_str(&chunks.text(&model, text)));
+                    }
+                    Progress::Calling { model: m, .. } => {
+                        model = m.model.clone();
+                        ask.report(p);
+                    }
+                    other => ask.report(other),
+                },
+            )
+            .await;
+            let reply = match asked {
+                Ok(reply) => reply,
+                Err(e) => match serve::ServeError::of_ask(&e) {
+                    None => return Err(ask_error(&e)),
+                    Some(error) if request.stream => {
+                        emit(&on_chunk, &JsValue::from_str(&serve::Chunks::error(&error)));
+                        return Ok(to_js(&ServedAnswer::head(200, &headers, true))?);
+                    }
+                    Some(error) => return Ok(to_js(&ServedAnswer::refusal(&error))?),
+                },
+            };
+            if request.stream {
+                let end = chunks.end(&route, &reply, request.include_usage);
+                emit(&on_chunk, &JsValue::from_str(&end));
+                Ok(to_js(&ServedAnswer::head(200, &headers, true))?)
+            } else {
+                let body = serve::completion(&id, created, &route, &reply).to_string();
+                Ok(to_js(&ServedAnswer {
+                    body: Some(body),
+                    ..ServedAnswer::head(200, &headers, false)
+                })?)
+            }
         };
         Ok(wasm_bindgen_futures::future_to_promise(future))
     }
@@ -713,8 +881,8 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
     ) -> Result<(), JsError> {
         let pool = pool_from_js(pool)?;
-        let entry: PoolModel = serde_wasm_bindgen::from_value(model)
-            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        let entry: PoolModel =
+            strict(model).map_err(|e| js_error(format!("invalid model: {e}")))?;
         pool.admit(&entry).map_err(js_error)
     }
 
@@ -877,8 +1045,8 @@ impl JsRouter {
     }
 
     fn plan(&self, model: JsValue, probe_set: &str, probes: u32) -> Result<Plan, JsError> {
-        let model: PoolModel = serde_wasm_bindgen::from_value(model)
-            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        let model: PoolModel =
+            strict(model).map_err(|e| js_error(format!("invalid model: {e}")))?;
         let predictor = self.inner.predictor();
         let set =
             ProbeSet::from_bundle(predictor.manifest(), probe_set.as_bytes()).map_err(js_error)?;
@@ -943,8 +1111,8 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_param_type = "PoolModel")] model: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Card | string")] card: JsValue,
     ) -> Result<JsValue, JsError> {
-        let model: PoolModel = serde_wasm_bindgen::from_value(model)
-            .map_err(|e| js_error(format!("invalid model: {e}")))?;
+        let model: PoolModel =
+            strict(model).map_err(|e| js_error(format!("invalid model: {e}")))?;
         let card = Card::from_json(&json_text(&card, "card")?).map_err(js_error)?;
         let predictor = self.inner.predictor();
         let calibration = Calibration::from_card(predictor, &model, card).map_err(js_error)?;
@@ -1018,6 +1186,22 @@ fn field(options: &JsValue, name: &str) -> JsValue {
     }
 }
 
+/// A plain JS value (an options object, a pool entry, messages) read strictly: a field the
+/// type does not know is refused (`deny_unknown_fields`), not skipped, as serde-wasm-bindgen
+/// alone would; its JSON form is read again only to find such a field.
+fn strict<T: serde::de::DeserializeOwned>(value: JsValue) -> Result<T, String> {
+    let typed: T = serde_wasm_bindgen::from_value(value.clone()).map_err(|e| e.to_string())?;
+    let text = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|t| t.as_string());
+    if let Some(Err(e)) = text.map(|t| serde_json::from_str::<T>(&t)) {
+        if e.to_string().starts_with("unknown field") {
+            return Err(e.to_string());
+        }
+    }
+    Ok(typed)
+}
+
 fn present(v: &JsValue) -> bool {
     !(v.is_undefined() || v.is_null())
 }
@@ -1085,8 +1269,9 @@ impl<'a> CalibrationEvent<'a> {
 
 fn route_options(options: Option<JsValue>) -> Result<RouteOptions, JsError> {
     match options {
-        Some(o) if !(o.is_undefined() || o.is_null()) => serde_wasm_bindgen::from_value(o)
-            .map_err(|e| js_error(format!("invalid route options: {e}"))),
+        Some(o) if !(o.is_undefined() || o.is_null()) => {
+            strict(o).map_err(|e| js_error(format!("invalid route options: {e}")))
+        }
         _ => Ok(RouteOptions::default()),
     }
 }
@@ -1255,6 +1440,67 @@ impl AskCall {
                     let _ = f.call1(&JsValue::NULL, &event);
                 }
             }
+        }
+    }
+}
+
+/// The ranked candidates `keys` can call, once the servers on this machine have answered
+/// their probe (or not).
+async fn reachable(
+    transport: &Fetch,
+    pool: &Pool,
+    keys: &mut Keys,
+    ranked: Vec<crate::Candidate>,
+) -> Vec<crate::Candidate> {
+    provider::probe_local(transport, pool, keys).await;
+    (ranked.into_iter())
+        .filter(|c| pool.model(&c.model).is_some_and(|m| keys.can_call(m)))
+        .collect()
+}
+
+thread_local! {
+    static SERIAL: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+}
+
+/// A number that tells apart answers begun in the same millisecond.
+fn next_serial() -> u16 {
+    SERIAL.with(|s| {
+        let n = s.get().wrapping_add(1);
+        s.set(n);
+        n
+    })
+}
+
+/// What `serveChat` resolves to (and `onHead`'s argument): an HTTP answer's status, headers
+/// and, unless streamed through `onChunk`, its body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServedAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+}
+
+impl ServedAnswer {
+    fn head(status: u16, headers: &[(&'static str, String)], stream: bool) -> ServedAnswer {
+        let kind = if stream {
+            "text/event-stream; charset=utf-8"
+        } else {
+            "application/json"
+        };
+        let mut all = vec![("content-type".to_string(), kind.to_string())];
+        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        ServedAnswer {
+            status,
+            headers: all,
+            body: None,
+        }
+    }
+
+    fn refusal(e: &serve::ServeError) -> ServedAnswer {
+        ServedAnswer {
+            body: Some(e.body().to_string()),
+            ..ServedAnswer::head(e.status(), &[("x-should-retry", "false".into())], false)
         }
     }
 }

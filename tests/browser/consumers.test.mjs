@@ -166,7 +166,15 @@ try {
   let pieces = 0;
   const reply = await router.ask(${JSON.stringify(PROMPT)}, { budget: 1 },
     { keys, onText: (t) => { text += t; pieces++; } });
-  window.__result = { firstRoute, progress, choice, text, pieces, model: reply.model };
+  // The OpenAI SDK's fetch, called as the SDK calls it (the worker's stays on this side).
+  const served = await router.fetch({ keys, budget: 1 })("https://api.openai.com/v1/chat/completions", {
+    method: "POST", headers: { authorization: "Bearer routoo", "content-type": "application/json" },
+    body: JSON.stringify({ model: "routoo/auto", stream: true, messages: [{ role: "user", content: ${JSON.stringify(PROMPT)} }] }) });
+  const sse = await served.text();
+  const fetched = { status: served.status, model: served.headers.get("x-routoo-model"),
+    type: served.headers.get("content-type"), events: sse.split("\\n\\n").filter(Boolean).length,
+    done: sse.trimEnd().endsWith("data: [DONE]") };
+  window.__result = { firstRoute, progress, choice, text, pieces, model: reply.model, fetched };
 } catch (e) {
   window.__error = e.message;
 }
@@ -191,6 +199,8 @@ for (const mode of ["main", "worker"]) {
       assert.equal(cold.model, cold.choice);
       assert.match(cold.text, /^Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
       assert.ok(cold.pieces > 1, "the answer streamed in pieces");
+      assert.deepEqual({ ...cold.fetched, events: cold.fetched.events > 3 },
+        { status: 200, model: cold.choice, type: "text/event-stream; charset=utf-8", events: true, done: true });
       assert.ok(warmBytes < 1e6, `a warm load read the bundle from Cache Storage (${warmBytes} bytes sent)`);
     } finally {
       await context.close();
@@ -244,16 +254,71 @@ test("a Vite 8 app runs the README's quick start, built with vite build and serv
   }
 });
 
+test("a Vite 8 app runs the README's OpenAI SDK quick start: the real openai package, streamed through router.fetch", async () => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const quick = readme.match(/<!-- quick start \(OpenAI SDK\):[^>]*-->\n```js\n([\s\S]*?)```/)?.[1];
+  assert.ok(quick, "the README marks its OpenAI SDK quick start");
+  // The SDK at the version the repository pins, from the registry.
+  const version = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies.openai;
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", `openai@${version}`],
+    { cwd: project, stdio: "pipe", timeout: 120_000 });
+  const main = 'import { pool, keys } from "./config.js";\n' + quick
+    .replace("loadRouter()", "loadRouter({ pool })")
+    .replace(/keys: \{[^}]*\}/, "keys");
+  assert.ok(!/sk-…/.test(main), "the README's keys were replaced");
+  writeFileSync(path.join(project, "openai.js"), main);
+  writeFileSync(path.join(project, "openai.html"),
+    '<!doctype html>\n<meta charset="utf-8"><title>openai consumer</title>\n<script type="module" src="./openai.js"></script>\n');
+  const vite = path.join(ROOT, "node_modules", ".bin", "vite");
+  const config = 'export default { build: { rollupOptions: { input: ["openai.html"] } } };\n';
+  writeFileSync(path.join(project, "vite.openai.config.js"), config);
+  execFileSync(vite, ["build", "--logLevel", "warn", "--config", "vite.openai.config.js", "--outDir", "dist-openai"],
+    { cwd: project, stdio: "pipe" });
+  const site = await serve(0, path.join(project, "dist-openai"), { policy: false });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const logs = [];
+    const errors = [];
+    const sent = [];
+    page.on("console", (m) => logs.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("request", async (r) => sent.push({ url: r.url(), headers: await r.allHeaders() }));
+    await page.goto(`${site.url}openai.html`);
+    await page.waitForFunction(() => /Emulated answer/.test(document.body.textContent), null, { timeout: 120_000 });
+    assert.match(await page.textContent("body"), /Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
+    const routed = logs.find((l) => /^(gpt-4o-mini|claude-3-5-sonnet)/.test(l));
+    assert.ok(routed, `the route's model and why were logged: ${logs.join(" | ")}`);
+    assert.match(routed, /^\S+ \S+ .*(budget|quality)/);
+    assert.deepEqual(errors, []);
+    // On the wire: the provider calls went to the emulator with its key alone, and nothing
+    // went to OpenAI's own host or carried the SDK's placeholder key or headers.
+    const calls = sent.filter((r) => r.url.startsWith(emulator.url));
+    assert.ok(calls.some((r) => /\/v1\/(chat\/completions|messages)$/.test(new URL(r.url).pathname)), "a provider was called");
+    assert.ok(!sent.some((r) => /openai\.com/.test(r.url)), "nothing went to api.openai.com");
+    for (const r of sent) {
+      const headers = Object.entries(r.headers);
+      assert.ok(!headers.some(([k]) => k.startsWith("x-stainless")), `${r.url} carried x-stainless headers`);
+      assert.ok(!headers.some(([, v]) => /Bearer routoo\b/.test(v)), `${r.url} carried the SDK's placeholder key`);
+    }
+  } finally {
+    await context.close();
+    site.server.close();
+  }
+});
+
 test("a --strict TypeScript consumer compiles against the tarball's types; a misspelt option does not", () => {
   const source = `import { loadRouter, RouterWorker, type LoadOptions } from "routoo";
 const options: LoadOptions = { onProgress: ({ loaded, total }) => console.log(loaded / total), cache: false };
 const router = await loadRouter(options);
 const reply = await router.ask("Hi", { budget: 1 }, { keys: { openai: "sk" }, maxTokens: 64 });
 const n: number = reply.spent;
+const viaFetch: typeof fetch = router.fetch({ keys: { openai: "sk" }, budget: 1, minQuality: 0.5, maxCost: 0.01 });
 const inWorker = await RouterWorker.load({ historical: true });
+const viaWorker: typeof fetch = inWorker.fetch({ models: ["gpt-6-luna"] });
 const models: string[] = await inWorker.models();
 inWorker.terminate();
-console.log(n, models.length);
+console.log(n, models.length, viaFetch, viaWorker);
 `;
   const tsc = (text) => {
     writeFileSync(path.join(project, "consumer.ts"), text);
@@ -268,4 +333,5 @@ console.log(n, models.length);
   };
   assert.equal(tsc(source), "");
   assert.match(tsc(source.replace("onProgress:", "onProgres:")), /onProgres/);
+  assert.match(tsc(source.replace("minQuality: 0.5", "minQualty: 0.5")), /minQualty/);
 });

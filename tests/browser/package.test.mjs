@@ -170,6 +170,7 @@ test("failures are JS Errors with clear messages", async () => {
     return {
       empty: await caught(() => r.route("   ")),
       options: await caught(() => r.route("hi", { budget: "cheap" })),
+      typo: await caught(() => r.route("hi", { budjet: 1 })),
       unknown: await caught(() => r.route("hi", { exclude: ["gpt-5"] })),
       pool: await caught(() => window.routoo.Router.load(base + "models/predictor.json", "{bad")),
       fetch: await caught(() => window.routoo.Router.load(base + "models/missing.json")),
@@ -183,6 +184,7 @@ test("failures are JS Errors with clear messages", async () => {
   }
   assert.match(errors.empty.message, /empty/);
   assert.match(errors.options.message, /invalid route options/);
+  assert.match(errors.typo.message, /invalid route options: .*unknown field `budjet`/);
   assert.match(errors.unknown.message, /gpt-5/);
   assert.match(errors.pool.message, /invalid pool/);
   assert.match(errors.fetch.message, /missing\.json.*404/);
