@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const PKG = path.join(ROOT, "pkg");
-const JS = ["index.js", "index.d.ts", "client.js", "fetch.js", "loader.js", "load.js", "worker.js"];
+const JS = ["index.js", "index.d.ts", "ai-sdk.js", "ai-sdk.d.ts", "client.js", "fetch.js", "loader.js", "load.js", "worker.js"];
 /** The bundle's files under the names the package's loader knows them by. */
 const BUNDLE = { encoder: "encoder.onnx", tokenizer: "tokenizer.json", neighbours: "neighbours.bin", probes: "probes.json" };
 const GLUE = ["routoo.js", "routoo.d.ts", "routoo_bg.wasm", "routoo_bg.wasm.d.ts"];
@@ -64,6 +64,7 @@ export function assemble() {
     types: "./index.d.ts",
     exports: {
       ".": { types: "./index.d.ts", default: "./index.js" },
+      "./ai-sdk": { types: "./ai-sdk.d.ts", default: "./ai-sdk.js" },
       "./worker.js": "./worker.js",
       "./routoo.js": { types: "./routoo.d.ts", default: "./routoo.js" },
       "./models/*": "./models/*",

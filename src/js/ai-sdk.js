@@ -1,0 +1,235 @@
+// routoo as an AI SDK provider: `createRoutoo(options)` returns `routoo(modelId, policy)`, a
+// language model of the AI SDK's v4 specification (`@ai-sdk/provider` 4). Each call is turned
+// into a Chat Completions body and answered by the router's `serveChat`, so routing, the wire
+// formats, retries, fallbacks and spend caps are the Rust core's, as for `ask` and `fetch`.
+import { loadRouter } from "./loader.js";
+
+/** Errors the AI SDK must not retry (it retries only its own retryable call errors): routoo
+ *  has retried and fallen back already. */
+export class RoutooError extends Error {
+  /**
+   * @param {string} message
+   * @param {{ status?: number, code?: string, route?: object }} [details]
+   */
+  constructor(message, { status, code, route } = {}) {
+    super(message);
+    this.name = "RoutooError";
+    this.status = status;
+    this.code = code;
+    this.route = route;
+  }
+}
+
+/** Call settings the router does not pass on: the warning the AI SDK shows for each. */
+const NOT_PASSED_ON = ["temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed",
+  "stopSequences", "reasoning"];
+
+/**
+ * An AI SDK prompt (`LanguageModelV4Prompt`) as Chat Completions messages; what routoo cannot
+ * send yet (files, tool calls and results) throws, naming it.
+ *
+ * @param {any[]} prompt
+ */
+export function chatMessages(prompt) {
+  const text = (parts, role) => parts.map((part) => {
+    if (part.type === "text") return part.text;
+    if (part.type === "reasoning") return "";
+    throw new RoutooError(`routoo cannot send a ${part.type} part in a ${role} message yet`, { code: "unsupported" });
+  }).join("");
+  return prompt.map((message) => {
+    switch (message.role) {
+      case "system":
+        return { role: "system", content: message.content };
+      case "user":
+      case "assistant":
+        return { role: message.role, content: text(message.content, message.role) };
+      default:
+        throw new RoutooError(`routoo cannot send ${message.role} messages yet (tool calls are not supported)`,
+          { code: "unsupported" });
+    }
+  });
+}
+
+/** The abort the AI SDK recognises (`name === "AbortError"`). */
+const aborted = () => new DOMException("the call was aborted", "AbortError");
+
+/** The AI SDK's finish reason for an OpenAI one. */
+function finishReason(raw) {
+  const unified = { stop: "stop", length: "length", content_filter: "content-filter" }[raw] ?? "other";
+  return { unified, raw: raw ?? undefined };
+}
+
+/** The AI SDK's usage for an OpenAI one (thinking is inside the output count). */
+function usage(u) {
+  return {
+    inputTokens: { total: u?.prompt_tokens, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
+    outputTokens: { total: u?.completion_tokens, text: undefined, reasoning: undefined },
+  };
+}
+
+/** Server-sent events as the router writes them, one `data:` line each: their JSON payloads. */
+function events(text) {
+  return text.split("\n\n").map((e) => e.trim()).filter((e) => e.startsWith("data: ") && e !== "data: [DONE]")
+    .map((e) => JSON.parse(e.slice("data: ".length)));
+}
+
+/** A refusal's message, from OpenAI's error body. */
+function refusal(served) {
+  let error;
+  try {
+    error = JSON.parse(served.body).error;
+  } catch {
+    error = { message: served.body };
+  }
+  return new RoutooError(error?.message ?? `routoo answered ${served.status}`, { status: served.status, code: error?.code });
+}
+
+/**
+ * A language model that routes each call.
+ *
+ * @param {any} router a `Router` or `RouterWorker`
+ * @param {string} modelId "auto", or a pool model's id
+ * @param {object} policy the model's policy (`budget`, `minQuality`, `maxCost`, `models`…)
+ * @param {object} call `ask`'s call options (`keys`, `local`, timeouts, `onEvent`)
+ */
+function languageModel(router, modelId, policy, call) {
+  const request = (options, stream) => {
+    const warnings = NOT_PASSED_ON.filter((name) => options[name] !== undefined)
+      .map((feature) => ({ type: "unsupported", feature, details: "each provider keeps its own default" }));
+    if (options.tools?.length) {
+      throw new RoutooError("routoo cannot route a call with tools yet", { code: "unsupported" });
+    }
+    if (options.responseFormat?.type === "json") {
+      throw new RoutooError("routoo cannot ask for structured (JSON) output yet", { code: "unsupported" });
+    }
+    const body = {
+      model: modelId === "auto" ? "routoo/auto" : `routoo/${modelId}`,
+      messages: chatMessages(options.prompt),
+      stream,
+      ...(stream ? { stream_options: { include_usage: true } } : {}),
+      ...(options.maxOutputTokens !== undefined ? { max_tokens: options.maxOutputTokens } : {}),
+      ...(options.providerOptions?.routoo ? { routoo: options.providerOptions.routoo } : {}),
+    };
+    return { body: JSON.stringify(body), warnings };
+  };
+
+  return {
+    specificationVersion: "v4",
+    provider: "routoo",
+    modelId,
+    supportedUrls: {},
+
+    async doGenerate(options) {
+      const { body, warnings } = request(options, false);
+      const signal = options.abortSignal;
+      const served = await router.serveChat(body, { ...call, policy, signal }).catch((e) => {
+        throw signal?.aborted ? aborted() : e;
+      });
+      if (served.status !== 200) throw refusal(served);
+      const answer = JSON.parse(served.body);
+      const choice = answer.choices[0];
+      return {
+        content: choice.message.content ? [{ type: "text", text: choice.message.content }] : [],
+        finishReason: finishReason(choice.finish_reason),
+        usage: usage(answer.usage),
+        providerMetadata: { routoo: answer.routoo },
+        response: { id: answer.id, modelId: answer.model, timestamp: new Date(answer.created * 1000),
+          headers: Object.fromEntries(served.headers) },
+        warnings,
+      };
+    },
+
+    async doStream(options) {
+      const { body, warnings } = request(options, true);
+      let controller;
+      const stream = new ReadableStream({
+        start: (c) => {
+          controller = c;
+          c.enqueue({ type: "stream-start", warnings });
+        },
+        cancel: () => stop.abort(),
+      });
+      // Its own controller, so that a reader cancelling the stream stops the call too.
+      const stop = new AbortController();
+      options.abortSignal?.addEventListener("abort", () => stop.abort(options.abortSignal.reason), { once: true });
+      let started = false;
+      let last = null;
+      let usageChunk = null;
+      const onChunk = (text) => {
+        for (const event of events(text)) {
+          if (event.error) {
+            controller.enqueue({ type: "error", error: new RoutooError(event.error.message, { code: event.error.code }) });
+            continue;
+          }
+          if (!started) {
+            started = true;
+            controller.enqueue({ type: "response-metadata", id: event.id, modelId: event.model,
+              timestamp: new Date(event.created * 1000) });
+            controller.enqueue({ type: "text-start", id: "0" });
+          }
+          const delta = event.choices[0]?.delta?.content;
+          if (delta) controller.enqueue({ type: "text-delta", id: "0", delta });
+          if (event.choices[0]?.finish_reason) last = event;
+          if (event.usage) usageChunk = event.usage;
+        }
+      };
+      return new Promise((resolve, reject) => {
+        let head = null;
+        router.serveChat(body, {
+          ...call, policy, signal: stop.signal,
+          onHead: (h) => {
+            head = h;
+            resolve({ stream, response: { headers: Object.fromEntries(h.headers) } });
+          },
+          onChunk: (text) => {
+            try {
+              onChunk(text);
+            } catch {
+              // The reader cancelled: `stop` ends the call.
+            }
+          },
+        }).then((served) => {
+          if (!head) return reject(refusal(served));
+          try {
+            if (started) controller.enqueue({ type: "text-end", id: "0" });
+            if (last) {
+              controller.enqueue({ type: "finish", finishReason: finishReason(last.choices[0].finish_reason),
+                usage: usage(usageChunk), providerMetadata: { routoo: last.routoo } });
+            }
+            controller.close();
+          } catch {
+            // Cancelled by the reader.
+          }
+        }, (error) => {
+          const e = stop.signal.aborted ? aborted() : error;
+          if (!head) return reject(e);
+          try {
+            controller.error(e);
+          } catch {
+            // Cancelled by the reader.
+          }
+        });
+      });
+    },
+  };
+}
+
+/**
+ * An AI SDK provider over a router: `routoo("auto", policy)` routes each call,
+ * `routoo("<pool id>")` pins a model. `options` are `loadRouter`'s (or `router`: one already
+ * loaded, a `Router` or `RouterWorker`), with `ask`'s `keys`, `local`, `maxTokens`, timeouts and
+ * `onEvent`, and a `policy` every model starts from.
+ *
+ * @param {import("./ai-sdk.js").RoutooProviderOptions} [options]
+ */
+export async function createRoutoo({ router, keys, local, maxTokens, idleTimeoutMs, timeoutMs, askTimeoutMs, onEvent,
+  policy = {}, ...load } = {}) {
+  const r = router ?? await loadRouter(load);
+  const call = Object.fromEntries(Object.entries({ keys, local, maxTokens, idleTimeoutMs, timeoutMs, askTimeoutMs,
+    onEvent }).filter(([, v]) => v !== undefined));
+  // An unknown model id is refused by the router, naming the pool's, when it is called.
+  const provider = (modelId = "auto", modelPolicy = {}) => languageModel(r, modelId, { ...policy, ...modelPolicy }, call);
+  provider.languageModel = provider;
+  provider.router = r;
+  return provider;
+}

@@ -1,0 +1,133 @@
+// The AI SDK (the real `ai` package, pinned in package.json) over `routoo/ai-sdk`, in Node:
+// streamText and generateText in the three wire formats, the route in providerMetadata, a
+// per-call policy, fallback, the SDK's retries counted, a spend cap, an abort, and what
+// routoo cannot do yet refused by name.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { generateText, jsonSchema, Output, streamText, tool } from "ai";
+import { start } from "../../scripts/emulator.mjs";
+import { createRoutoo, RoutooError } from "../../pkg/ai-sdk.js";
+
+const PROMPT = "Name the largest planet of the solar system.";
+let emulator, routoo, keys, pool;
+
+/** One model per wire format on the emulator, cheapest first. */
+function models(url) {
+  const model = (id, provider, base, priceIn, priceOut) => ({ id, provider, apiModel: id, baseUrl: url + base,
+    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true });
+  return [model("oa-small", "openai", "/v1", 0.15, 0.6), model("an-mid", "anthropic", "/v1", 1, 5),
+    model("ge-big", "gemini", "/v1beta", 3, 15)];
+}
+
+before(async () => {
+  emulator = await start({ port: 0 });
+  pool = { models: models(emulator.url) };
+  keys = { [emulator.url]: "emulator-key" };
+  routoo = await createRoutoo({ keys, pool, cache: false, maxTokens: 64 });
+});
+
+after(async () => {
+  await emulator?.close();
+});
+
+const posts = () => emulator.calls.filter((c) => c.method === "POST");
+const messages = [{ role: "user", content: PROMPT }];
+
+test("streamText streams from each wire format, with usage and the route in providerMetadata", async () => {
+  for (const m of pool.models) {
+    const result = streamText({ model: routoo(m.id), messages });
+    const pieces = [];
+    for await (const piece of result.textStream) pieces.push(piece);
+    assert.ok(pieces.length > 1, `${m.id}: the answer came in pieces`);
+    assert.match(pieces.join(""), /^Emulated answer [0-9a-f]{8} to: /);
+    const usage = await result.usage;
+    assert.ok(usage.inputTokens > 0 && usage.outputTokens > 0, `${m.id}: ${JSON.stringify(usage)}`);
+    assert.equal(await result.finishReason, "stop");
+    const { routoo: route } = await result.providerMetadata;
+    assert.equal(route.answeredBy, m.id);
+    assert.equal(route.model, m.id);
+    assert.equal((await result.response).headers["x-routoo-model"], m.id);
+  }
+});
+
+test("generateText routes auto under the model's policy and says why; providerOptions.routoo overrides it", async () => {
+  const result = await generateText({ model: routoo("auto", { budget: 1 }), system: "Be brief.", messages,
+    temperature: 0.2 });
+  assert.match(result.text, /Emulated answer/);
+  const route = result.providerMetadata.routoo;
+  assert.ok(route.why.startsWith(route.model), route.why);
+  assert.equal(route.ranked.length, 3);
+  assert.equal(result.response.modelId, route.answeredBy);
+  assert.ok(result.warnings.some((w) => w.feature === "temperature"), JSON.stringify(result.warnings));
+  assert.ok(result.usage.totalTokens > 0);
+  const pinned = await generateText({ model: routoo("auto", { budget: 1 }), messages,
+    providerOptions: { routoo: { models: ["an-mid"] } } });
+  assert.equal(pinned.providerMetadata.routoo.answeredBy, "an-mid");
+});
+
+test("a 500 falls back down the ranking inside one AI SDK call", async () => {
+  emulator.script("ge-big", Array(6).fill("500"));
+  const result = streamText({ model: routoo("auto"), messages });
+  const text = await result.text;
+  emulator.script("ge-big", []);
+  const route = (await result.providerMetadata).routoo;
+  assert.equal(route.model, "ge-big", "no budget: the priciest is predicted best");
+  assert.notEqual(route.answeredBy, "ge-big");
+  assert.ok(route.attempts.length >= 1);
+  assert.match(text, /Emulated answer/);
+});
+
+test("when every model fails, the AI SDK's own retries add no provider call", async () => {
+  const plan = async (run) => {
+    for (const m of pool.models) emulator.script(m.id, Array(10).fill("500"));
+    const before = posts().length;
+    const error = await run().catch((e) => e);
+    for (const m of pool.models) emulator.script(m.id, []);
+    return { made: posts().length - before, error };
+  };
+  const viaSdk = await plan(() => generateText({ model: routoo("auto"), messages }));
+  const direct = await plan(() => routoo.router.ask(PROMPT, {}, { keys, maxTokens: 64 }));
+  assert.match(String(viaSdk.error?.message), /every model failed/);
+  assert.ok(direct.error instanceof Error);
+  assert.equal(viaSdk.made, direct.made, `through the AI SDK ${viaSdk.made} calls, routoo's plan ${direct.made}`);
+});
+
+test("a spend cap in providerOptions stops the call before anything is sent", async () => {
+  const before = posts().length;
+  const error = await generateText({ model: routoo("auto"), messages,
+    providerOptions: { routoo: { maxCost: 1e-9 } } }).catch((e) => e);
+  assert.match(String(error?.message), /every model failed.*(cap|US\$)/);
+  assert.equal(posts().length, before);
+});
+
+test("an abort ends a streamed call", async () => {
+  emulator.script("oa-small", ["trickle"]);
+  const controller = new AbortController();
+  const result = streamText({ model: routoo("oa-small"), messages, abortSignal: controller.signal });
+  setTimeout(() => controller.abort(), 300);
+  const t0 = Date.now();
+  const pieces = [];
+  const error = await (async () => {
+    for await (const piece of result.textStream) pieces.push(piece);
+  })().catch((e) => e);
+  emulator.script("oa-small", []);
+  assert.ok(Date.now() - t0 < 10_000, "the stream ended soon after the abort");
+  assert.deepEqual(pieces, []);
+  assert.ok(error === undefined || error.name === "AbortError", String(error));
+});
+
+test("tools, structured output and unknown models are refused by name, and nothing is sent", async () => {
+  const before = posts().length;
+  const tools = await generateText({ model: routoo("auto"), messages,
+    tools: { weather: tool({ description: "the weather", inputSchema: jsonSchema({ type: "object", properties: {} }) }) } })
+    .catch((e) => e);
+  assert.match(String(tools?.message), /tools/);
+  const structured = await generateText({ model: routoo("auto"), messages,
+    output: Output.object({ schema: jsonSchema({ type: "object", properties: { planet: { type: "string" } } }) }) })
+    .catch((e) => e);
+  assert.match(String(structured?.message), /structured \(JSON\) output/);
+  const unknown = await generateText({ model: routoo("gpt-4o"), messages }).catch((e) => e);
+  assert.match(String(unknown?.message), /routoo\/auto/);
+  assert.equal(posts().length, before);
+  assert.ok(new RoutooError("x") instanceof Error);
+});
