@@ -254,6 +254,32 @@ test("a Vite 8 app runs the README's quick start, built with vite build and serv
   }
 });
 
+/** tsc --strict over `text` as a file of the consumer project: its errors, or "". */
+function tsc(text, file = "consumer.ts", { skipLibCheck = false } = {}) {
+  writeFileSync(path.join(project, file), text);
+  try {
+    execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["--noEmit", "--strict", "--target", "es2022",
+      "--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,esnext.disposable,dom",
+      "--skipLibCheck", String(skipLibCheck), file], { cwd: project, encoding: "utf8", stdio: "pipe" });
+    return "";
+  } catch (e) {
+    return e.stdout || e.message;
+  }
+}
+
+/** `main` as `<name>.html` of the consumer project, built by Vite into its own folder and served. */
+function viteSite(name, main) {
+  writeFileSync(path.join(project, `${name}.js`), main);
+  writeFileSync(path.join(project, `${name}.html`),
+    `<!doctype html>\n<meta charset="utf-8"><title>${name} consumer</title>\n<script type="module" src="./${name}.js"></script>\n`);
+  const vite = path.join(ROOT, "node_modules", ".bin", "vite");
+  writeFileSync(path.join(project, `vite.${name}.config.js`),
+    `export default { build: { rollupOptions: { input: ["${name}.html"] } } };\n`);
+  execFileSync(vite, ["build", "--logLevel", "warn", "--config", `vite.${name}.config.js`, "--outDir", `dist-${name}`],
+    { cwd: project, stdio: "pipe" });
+  return serve(0, path.join(project, `dist-${name}`), { policy: false });
+}
+
 test("a Vite 8 app runs the README's OpenAI SDK quick start: the real openai package, streamed through router.fetch", async () => {
   const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
   const quick = readme.match(/<!-- quick start \(OpenAI SDK\):[^>]*-->\n```js\n([\s\S]*?)```/)?.[1];
@@ -266,15 +292,7 @@ test("a Vite 8 app runs the README's OpenAI SDK quick start: the real openai pac
     .replace("loadRouter()", "loadRouter({ pool })")
     .replace(/keys: \{[^}]*\}/, "keys");
   assert.ok(!/sk-…/.test(main), "the README's keys were replaced");
-  writeFileSync(path.join(project, "openai.js"), main);
-  writeFileSync(path.join(project, "openai.html"),
-    '<!doctype html>\n<meta charset="utf-8"><title>openai consumer</title>\n<script type="module" src="./openai.js"></script>\n');
-  const vite = path.join(ROOT, "node_modules", ".bin", "vite");
-  const config = 'export default { build: { rollupOptions: { input: ["openai.html"] } } };\n';
-  writeFileSync(path.join(project, "vite.openai.config.js"), config);
-  execFileSync(vite, ["build", "--logLevel", "warn", "--config", "vite.openai.config.js", "--outDir", "dist-openai"],
-    { cwd: project, stdio: "pipe" });
-  const site = await serve(0, path.join(project, "dist-openai"), { policy: false });
+  const site = await viteSite("openai", main);
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -307,6 +325,54 @@ test("a Vite 8 app runs the README's OpenAI SDK quick start: the real openai pac
   }
 });
 
+test("a Vite 8 app runs the README's AI SDK quick start: the real ai package streaming through routoo/ai-sdk", async () => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const quick = readme.match(/<!-- quick start \(AI SDK\):[^>]*-->\n```js\n([\s\S]*?)```/)?.[1];
+  assert.ok(quick, "the README marks its AI SDK quick start");
+  // The SDK at the versions the repository pins, from the registry.
+  const pinned = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")).devDependencies;
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", `ai@${pinned.ai}`, `zod@${pinned.zod}`],
+    { cwd: project, stdio: "pipe", timeout: 120_000 });
+  const main = 'import { pool, keys } from "./config.js";\n' + quick
+    .replace(/createRoutoo\(\{ keys: \{[^}]*\} \}\)/, "createRoutoo({ keys, pool })");
+  assert.notEqual(main.indexOf("createRoutoo({ keys, pool })"), -1, "the README's keys were replaced");
+  const site = await viteSite("ai-sdk", main);
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const logs = [];
+    const errors = [];
+    page.on("console", (m) => logs.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${site.url}ai-sdk.html`);
+    await page.waitForFunction(() => /Emulated answer/.test(document.body.textContent), null, { timeout: 120_000 });
+    const logged = await (async () => {
+      for (let i = 0; i < 100 && !logs.some((l) => /^(gpt-4o-mini|claude-3-5-sonnet)/.test(l)); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return logs.find((l) => /^(gpt-4o-mini|claude-3-5-sonnet)/.test(l));
+    })();
+    assert.ok(logged, `the route and usage were logged: ${logs.join(" | ")}`);
+    assert.match(logged, /^(\S+) \1 .* \d+$/);
+    assert.match(await page.textContent("body"), /Emulated answer [0-9a-f]{8} to: "Prove that the square root/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    site.server.close();
+  }
+  // The provider's types meet the AI SDK's own (the ai package's declarations are its to
+  // check: skipLibCheck), and a misspelt policy field does not compile.
+  const typed = `import { generateText, streamText } from "ai";
+import { createRoutoo } from "routoo/ai-sdk";
+const routoo = await createRoutoo({ keys: { openai: "sk" }, policy: { budget: 1 } });
+const streamed = streamText({ model: routoo("auto", { minQuality: 0.5 }), prompt: "Hi" });
+const { text } = await generateText({ model: routoo("gpt-6-luna"), prompt: "Hi", providerOptions: { routoo: { maxCost: 0.01 } } });
+console.log(streamed, text.length);
+`;
+  assert.equal(tsc(typed, "ai-consumer.ts", { skipLibCheck: true }), "");
+  assert.match(tsc(typed.replace("minQuality: 0.5", "minQualty: 0.5"), "ai-consumer.ts", { skipLibCheck: true }), /minQualty/);
+});
+
 test("a --strict TypeScript consumer compiles against the tarball's types; a misspelt option does not", () => {
   const source = `import { loadRouter, RouterWorker, type LoadOptions } from "routoo";
 const options: LoadOptions = { onProgress: ({ loaded, total }) => console.log(loaded / total), cache: false };
@@ -320,17 +386,6 @@ const models: string[] = await inWorker.models();
 inWorker.terminate();
 console.log(n, models.length, viaFetch, viaWorker);
 `;
-  const tsc = (text) => {
-    writeFileSync(path.join(project, "consumer.ts"), text);
-    try {
-      execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["--noEmit", "--strict", "--target", "es2022",
-        "--module", "esnext", "--moduleResolution", "bundler", "--lib", "es2022,esnext.disposable,dom",
-        "--skipLibCheck", "false", "consumer.ts"], { cwd: project, encoding: "utf8", stdio: "pipe" });
-      return "";
-    } catch (e) {
-      return e.stdout || e.message;
-    }
-  };
   assert.equal(tsc(source), "");
   assert.match(tsc(source.replace("onProgress:", "onProgres:")), /onProgres/);
   assert.match(tsc(source.replace("minQuality: 0.5", "minQualty: 0.5")), /minQualty/);
