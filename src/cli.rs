@@ -45,18 +45,8 @@ enum Command {
     Route {
         #[command(flatten)]
         common: Common,
-        /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
-        #[arg(long)]
-        budget: Option<f64>,
-        /// Use this λ (quality per US$) instead of a budget.
-        #[arg(long, conflicts_with = "budget")]
-        lambda: Option<f64>,
-        /// Least predicted quality (0–1, chance less margin) the choice must reach: the
-        /// cheapest model that does, or the budget's choice when it does.
-        #[arg(long)]
-        min_quality: Option<f64>,
         #[command(flatten)]
-        limits: Limits,
+        policy: PolicyArgs,
         /// The prompt.
         prompt: String,
     },
@@ -73,15 +63,8 @@ enum Command {
         /// command line.
         #[arg(long = "key", value_name = "ORIGIN=VAR")]
         keys: Vec<String>,
-        /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
-        #[arg(long)]
-        budget: Option<f64>,
-        /// Least predicted quality (0–1, chance less margin) the model called must reach; when
-        /// none does, nothing is sent.
-        #[arg(long)]
-        min_quality: Option<f64>,
         #[command(flatten)]
-        limits: Limits,
+        policy: PolicyArgs,
         /// Most answer tokens.
         #[arg(long, default_value_t = provider::DEFAULT_MAX_TOKENS)]
         max_tokens: u32,
@@ -329,40 +312,24 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Route {
             common,
-            budget,
-            lambda,
-            min_quality,
-            limits,
+            policy,
             prompt,
         } => {
             let router = common.serving_router()?;
-            let options = RouteOptions {
-                budget,
-                lambda,
-                min_quality,
-                constraints: limits.into(),
-            };
-            let decision = router.route(&prompt, &options)?;
+            let decision = router.route(&prompt, &policy.into())?;
             common.show(&decision, print_decision)?;
         }
         Command::Ask {
             common,
             keys,
-            budget,
-            min_quality,
-            limits,
+            policy,
             max_tokens,
             timeout,
             prompt,
         } => ask(
             &common.serving_router()?,
             &keys,
-            RouteOptions {
-                budget,
-                min_quality,
-                ..Default::default()
-            },
-            limits,
+            policy.into(),
             max_tokens,
             timeout,
             &prompt,
@@ -542,12 +509,11 @@ fn keys(pool: &Pool, bindings: &[String]) -> Result<Keys> {
 /// `routoo ask`: routes the prompt among the models the environment's keys (and servers on
 /// this machine that answer) can call, then streams the answer to stdout, retrying and
 /// falling back down the ranking within the spend cap.
-/// `options` carries the budget and the minimum quality; the limits and keys set the rest.
+/// `options` is the request's policy; the keys narrow its providers.
 fn ask(
     router: &Router,
     bindings: &[String],
     mut options: RouteOptions,
-    limits: Limits,
     max_tokens: u32,
     timeout: u64,
     prompt: &str,
@@ -561,10 +527,8 @@ fn ask(
     );
     // A server on this machine is called only once it answered.
     futures_executor::block_on(provider::probe_local(&client, pool, &mut keys));
-    let max_cost = limits.max_cost;
-    let mut constraints: Constraints = limits.into();
-    keys.restrict(pool, &mut constraints);
-    options.constraints = constraints;
+    let max_cost = options.max_cost;
+    keys.restrict(pool, &mut options.constraints);
     let decision = router.route(prompt, &options).context(
         "no model can take this prompt (set the provider's API key, e.g. OPENAI_API_KEY, or \
          start the local server the pool names)",
@@ -842,7 +806,48 @@ impl From<Limits> for Constraints {
             max_cost_per_request: l.max_cost,
             max_latency_ms: l.max_latency_ms,
             providers: l.providers,
+            models: None,
             exclude: l.exclude,
+        }
+    }
+}
+
+/// One request's policy, as `RouteOptions` holds it (the same fields as the JS `RouteOptions`,
+/// `router.fetch`'s policy and the AI SDK provider's).
+#[derive(Args)]
+struct PolicyArgs {
+    /// Target average spend, US$ per 1,000 requests (default: best quality at any cost).
+    #[arg(long)]
+    budget: Option<f64>,
+    /// Use this λ (quality per US$) instead of a budget.
+    #[arg(long, conflicts_with = "budget")]
+    lambda: Option<f64>,
+    /// Least predicted quality (0–1, chance less margin) the choice must reach: the cheapest
+    /// model that does, or the budget's choice when it does; when none does, nothing is sent.
+    #[arg(long)]
+    min_quality: Option<f64>,
+    /// The only models that may be chosen, comma-separated (default: every pool model).
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Put the models on this machine first (the others stay as fallbacks).
+    #[arg(long)]
+    prefer_local: bool,
+    #[command(flatten)]
+    limits: Limits,
+}
+
+impl From<PolicyArgs> for RouteOptions {
+    fn from(p: PolicyArgs) -> RouteOptions {
+        let max_cost = p.limits.max_cost;
+        let mut constraints: Constraints = p.limits.into();
+        constraints.models = p.models;
+        RouteOptions {
+            budget: p.budget,
+            lambda: p.lambda,
+            min_quality: p.min_quality,
+            max_cost,
+            prefer_local: p.prefer_local.then_some(true),
+            constraints,
         }
     }
 }

@@ -41,6 +41,8 @@ pub enum Reason {
     /// The request's `exclude` names the model.
     #[serde(rename = "excluded")]
     ExcludedByRequest,
+    /// The request's `models` (the only ones allowed) does not name the model.
+    NotAllowed,
     /// The model's predicted quality, less its margin, is below the request's `minQuality`.
     #[serde(rename_all = "camelCase")]
     BelowMinQuality {
@@ -65,6 +67,7 @@ impl fmt::Display for Reason {
             }
             Reason::NoKey { provider } => write!(f, "no API key for {provider}"),
             Reason::ExcludedByRequest => f.write_str("excluded by the user"),
+            Reason::NotAllowed => f.write_str("not among the models allowed"),
             Reason::BelowMinQuality { value, min } => {
                 write!(
                     f,

@@ -27,6 +27,8 @@ pub enum Rule {
         /// The minimum.
         min: f64,
     },
+    /// Local models preferred: the first model on this machine that the other rules rank.
+    Local,
 }
 
 /// One plain sentence: what was chosen, why over the runner-up, and what was left out.
@@ -51,6 +53,7 @@ pub fn sentence(
         Rule::BudgetAbove { .. } => {
             " gives the most quality for the budget and reaches the minimum"
         }
+        Rule::Local => " runs on this machine, and local models are preferred",
     });
     if let Rule::CheapestAbove { min } | Rule::BudgetAbove { min } = rule {
         out.push_str(&format!(" of {min}"));
@@ -122,6 +125,7 @@ fn why_out(excluded: &[Exclusion]) -> String {
             Reason::MaxLatency { .. } => "too slow",
             Reason::NoKey { .. } => "without a key",
             Reason::ExcludedByRequest => "excluded by the request",
+            Reason::NotAllowed => "not among the models allowed",
             Reason::BelowMinQuality { .. } => "below the minimum quality",
         };
         *counts.entry(kind).or_default() += 1;

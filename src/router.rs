@@ -29,9 +29,55 @@ pub struct RouteOptions {
     /// none does, the request fails naming the closest instead of going out.
     #[serde(default)]
     pub min_quality: Option<f64>,
+    /// Most US$ one request may cost in all, retries and fallbacks included: a call (`ask`,
+    /// the SDK adapters, `routoo ask`) holds each call's worst case under what is left, and
+    /// routing leaves it to them. `constraints.max_cost_per_request` bounds the estimate.
+    #[serde(default)]
+    pub max_cost: Option<f64>,
+    /// Put the models on this machine first, in the order the other rules rank them; the
+    /// others stay as fallbacks.
+    #[serde(default)]
+    pub prefer_local: Option<bool>,
     /// Hard limits on this request.
     #[serde(default, flatten)]
     pub constraints: Constraints,
+}
+
+impl RouteOptions {
+    /// These options with `over`'s where `over` sets them (a request's policy over a default).
+    pub fn overridden_by(self, over: RouteOptions) -> RouteOptions {
+        let (c, o) = (self.constraints, over.constraints);
+        RouteOptions {
+            budget: over.budget.or(self.budget),
+            lambda: over.lambda.or(self.lambda),
+            min_quality: over.min_quality.or(self.min_quality),
+            max_cost: over.max_cost.or(self.max_cost),
+            prefer_local: over.prefer_local.or(self.prefer_local),
+            constraints: Constraints {
+                max_cost_per_request: o.max_cost_per_request.or(c.max_cost_per_request),
+                max_latency_ms: o.max_latency_ms.or(c.max_latency_ms),
+                providers: o.providers.or(c.providers),
+                models: o.models.or(c.models),
+                exclude: if o.exclude.is_empty() {
+                    c.exclude
+                } else {
+                    o.exclude
+                },
+            },
+        }
+    }
+
+    /// Fails on a spend cap that is not a US$ amount.
+    pub fn validate(&self) -> Result<()> {
+        match self.max_cost {
+            Some(c) if !c.is_finite() || c < 0.0 => Err(Error::InvalidOption {
+                name: "maxCost",
+                value: c.to_string(),
+                reason: "US$ per request, 0 or more",
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The router's answer for one prompt.
@@ -425,6 +471,7 @@ impl Router {
 
     /// Chooses a model given a prediction made earlier.
     pub fn decide(&self, prediction: &Prediction, options: &RouteOptions) -> Result<Decision> {
+        options.validate()?;
         options.constraints.validate(&self.pool)?;
         let curve = self.curve_for(&options.constraints);
         let lambda = self.lambda(options, &curve)?;
@@ -460,6 +507,10 @@ impl Router {
                 (ranked, excluded, rule)
             }
         };
+        let (ranked, rule) = match options.prefer_local {
+            Some(true) => self.local_first(ranked, rule),
+            _ => (ranked, rule),
+        };
         let Some(choice) = ranked.first().cloned() else {
             return Err(Error::NoCandidate(Exclusions(excluded)));
         };
@@ -483,6 +534,19 @@ impl Router {
             tokens: prediction.tokens,
             truncated: prediction.truncated,
         })
+    }
+
+    /// `ranked` with the models on this machine first, each part in its order; the rule is
+    /// [`Rule::Local`] when that changes the choice.
+    fn local_first(&self, ranked: Vec<Candidate>, rule: Rule) -> (Vec<Candidate>, Rule) {
+        let is_local = |c: &Candidate| {
+            (self.pool.model(&c.model)).is_some_and(|m| crate::endpoint::is_loopback(&m.base_url))
+        };
+        let changed = ranked.first().is_some_and(|c| !is_local(c)) && ranked.iter().any(is_local);
+        let (mut local, remote): (Vec<Candidate>, Vec<Candidate>) =
+            ranked.into_iter().partition(is_local);
+        local.extend(remote);
+        (local, if changed { Rule::Local } else { rule })
     }
 
     /// Chooses a model for each prompt so that the batch's estimated spend stays within

@@ -84,6 +84,9 @@ pub struct Constraints {
     /// Providers the user has keys for. By default every provider is allowed.
     #[serde(default)]
     pub providers: Option<Vec<String>>,
+    /// The only model ids that may be chosen. By default every pool model may.
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
     /// Model ids never to choose.
     #[serde(default)]
     pub exclude: Vec<String>,
@@ -101,10 +104,12 @@ impl Constraints {
                 });
             }
         }
-        for id in &self.exclude {
+        let named = (self.exclude.iter().map(|id| ("exclude", id)))
+            .chain(self.models.iter().flatten().map(|id| ("models", id)));
+        for (name, id) in named {
             if pool.model(id).is_none() {
                 return Err(Error::InvalidOption {
-                    name: "exclude",
+                    name,
                     value: id.clone(),
                     reason: "not a model of the pool",
                 });
@@ -242,6 +247,9 @@ fn compare(a: &Candidate, b: &Candidate) -> Ordering {
 fn exclusion(model: &PoolModel, cost: &CostEstimate, c: &Constraints) -> Option<Reason> {
     if c.exclude.contains(&model.id) {
         return Some(Reason::ExcludedByRequest);
+    }
+    if c.models.as_ref().is_some_and(|m| !m.contains(&model.id)) {
+        return Some(Reason::NotAllowed);
     }
     if let Some(providers) = &c.providers {
         if !providers.contains(&model.provider) {

@@ -6,15 +6,12 @@
 //! `Authorization` and `x-stainless-*` headers never reach a provider, whose calls are built
 //! afresh with the key bound to its own origin.
 
-use std::collections::BTreeSet;
-
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::chat::{Conversation, Message, Role};
 use crate::explain::Rule;
 use crate::provider::{AskError, Attempt, Finish, Reply};
-use crate::select::Constraints;
 use crate::{Decision, Pool, RouteOptions};
 
 /// Largest request body read, in bytes.
@@ -156,105 +153,25 @@ fn field(name: impl Into<String>, why: impl Into<String>) -> ServeError {
     }
 }
 
-/// How one request is routed: the route options, the hard spend cap and the models allowed. A
-/// `router.fetch({ keys, ...policy })` gives the defaults, the body's `routoo` field overrides
-/// them field by field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Policy {
-    /// Target average spend, US$ per 1,000 requests.
-    #[serde(default)]
-    pub budget: Option<f64>,
-    /// Quality per US$ to trade at, instead of a budget.
-    #[serde(default)]
-    pub lambda: Option<f64>,
-    /// Least predicted quality (chance less margin) the choice must reach.
-    #[serde(default)]
-    pub min_quality: Option<f64>,
-    /// Most US$ this request may cost, retries and fallbacks included.
-    #[serde(default)]
-    pub max_cost: Option<f64>,
-    /// Most US$ the chosen model's estimate may be.
-    #[serde(default)]
-    pub max_cost_per_request: Option<f64>,
-    /// Slowest typical latency allowed, in ms.
-    #[serde(default)]
-    pub max_latency_ms: Option<u32>,
-    /// Providers that may be used.
-    #[serde(default)]
-    pub providers: Option<Vec<String>>,
-    /// The only models that may be chosen.
-    #[serde(default)]
-    pub models: Option<Vec<String>>,
-    /// Models never to choose.
-    #[serde(default)]
-    pub exclude: Option<Vec<String>>,
-}
-
-impl Policy {
-    /// This policy with `over`'s fields where `over` sets them.
-    pub fn overridden_by(self, over: Policy) -> Policy {
-        Policy {
-            budget: over.budget.or(self.budget),
-            lambda: over.lambda.or(self.lambda),
-            min_quality: over.min_quality.or(self.min_quality),
-            max_cost: over.max_cost.or(self.max_cost),
-            max_cost_per_request: over.max_cost_per_request.or(self.max_cost_per_request),
-            max_latency_ms: over.max_latency_ms.or(self.max_latency_ms),
-            providers: over.providers.or(self.providers),
-            models: over.models.or(self.models),
-            exclude: over.exclude.or(self.exclude),
+/// A request's policy over the fetch's: `base` overridden field by field by the body's
+/// `routoo` field, with `pinned` (a pool model id) the only model allowed.
+pub fn policy(base: RouteOptions, request: &ChatRequest) -> Result<RouteOptions, ServeError> {
+    let mut options = base.overridden_by(request.policy.clone());
+    if let Some(pin) = &request.pinned {
+        if options
+            .constraints
+            .models
+            .as_ref()
+            .is_some_and(|m| !m.contains(pin))
+        {
+            return Err(field(
+                "model",
+                format!("{pin:?} is not among routoo.models"),
+            ));
         }
+        options.constraints.models = Some(vec![pin.clone()]);
     }
-
-    /// The route options, with `pinned` (a pool model id) the only model allowed.
-    pub fn route_options(
-        &self,
-        pool: &Pool,
-        pinned: Option<&str>,
-    ) -> Result<RouteOptions, ServeError> {
-        let mut allowed: Option<BTreeSet<&str>> = match &self.models {
-            Some(models) => {
-                if let Some(m) = models.iter().find(|m| pool.model(m).is_none()) {
-                    return Err(field(
-                        "routoo.models",
-                        format!("names {m:?}, which is not a pool model"),
-                    ));
-                }
-                Some(models.iter().map(String::as_str).collect())
-            }
-            None => None,
-        };
-        if let Some(pin) = pinned {
-            if allowed.as_ref().is_some_and(|a| !a.contains(pin)) {
-                return Err(field(
-                    "model",
-                    format!("{pin:?} is not among routoo.models"),
-                ));
-            }
-            allowed = Some(BTreeSet::from([pin]));
-        }
-        let mut exclude = self.exclude.clone().unwrap_or_default();
-        if let Some(allowed) = allowed {
-            exclude.extend(
-                (pool.models.iter())
-                    .filter(|m| !allowed.contains(m.id.as_str()) && !exclude.contains(&m.id))
-                    .map(|m| m.id.clone())
-                    .collect::<Vec<_>>(),
-            );
-        }
-        Ok(RouteOptions {
-            budget: self.budget,
-            lambda: self.lambda,
-            min_quality: self.min_quality,
-            constraints: Constraints {
-                max_cost_per_request: self.max_cost_per_request,
-                max_latency_ms: self.max_latency_ms,
-                providers: self.providers.clone(),
-                exclude,
-            },
-        })
-    }
+    Ok(options)
 }
 
 /// A Chat Completions request, read.
@@ -270,8 +187,8 @@ pub struct ChatRequest {
     pub include_usage: bool,
     /// The answer limit asked for (`max_completion_tokens`, else `max_tokens`).
     pub max_tokens: Option<u32>,
-    /// The body's `routoo` field.
-    pub policy: Policy,
+    /// The body's `routoo` field: route options that override the fetch's.
+    pub policy: RouteOptions,
     /// Fields read but not passed on, and unknown ones, sorted.
     pub ignored: Vec<String>,
 }
@@ -408,7 +325,7 @@ impl ChatRequest {
         let max_tokens =
             limit("max_completion_tokens", &mut object)?.or(limit("max_tokens", &mut object)?);
         let policy = match object.remove("routoo") {
-            None | Some(Value::Null) => Policy::default(),
+            None | Some(Value::Null) => RouteOptions::default(),
             Some(v) => serde_json::from_value(v).map_err(|e| field("routoo", e.to_string()))?,
         };
         let mut ignored: Vec<String> = object.keys().cloned().collect();
@@ -660,6 +577,7 @@ fn rule_name(rule: Rule) -> &'static str {
         Rule::Budget => "budget",
         Rule::CheapestAbove { .. } => "cheapestAbove",
         Rule::BudgetAbove { .. } => "budgetAbove",
+        Rule::Local => "local",
     }
 }
 
@@ -850,9 +768,8 @@ mod tests {
             let body = json!({"model": name, "messages": [{"role": "user", "content": "Hi"}]});
             let r = ChatRequest::parse(&body.to_string(), &pool).unwrap();
             assert_eq!(r.pinned.as_deref(), Some(id.as_str()));
-            let options = r.policy.route_options(&pool, r.pinned.as_deref()).unwrap();
-            assert_eq!(options.constraints.exclude.len(), pool.models.len() - 1);
-            assert!(!options.constraints.exclude.contains(&id));
+            let options = policy(RouteOptions::default(), &r).unwrap();
+            assert_eq!(options.constraints.models, Some(vec![id.clone()]));
         }
         let body =
             json!({"model": "gpt-99-nonesuch", "messages": [{"role": "user", "content": "Hi"}]});
@@ -952,33 +869,28 @@ mod tests {
     #[test]
     fn the_body_policy_overrides_the_fetch_defaults_field_by_field() {
         let pool = pool();
-        let base = Policy {
+        let base = RouteOptions {
             budget: Some(1.0),
             max_cost: Some(0.01),
-            ..Policy::default()
+            ..RouteOptions::default()
         };
+        let (first, second) = (pool.models[0].id.clone(), pool.models[1].id.clone());
         let body = json!({"model": AUTO, "messages": [{"role": "user", "content": "Hi"}],
-            "routoo": {"minQuality": 0.5, "maxCost": 0.02, "models": [some_model(&pool)]}});
+            "routoo": {"minQuality": 0.5, "maxCost": 0.02, "models": [first]}});
         let r = ChatRequest::parse(&body.to_string(), &pool).unwrap();
-        let policy = base.overridden_by(r.policy);
+        let options = policy(base.clone(), &r).unwrap();
         assert_eq!(
-            (policy.budget, policy.max_cost, policy.min_quality),
+            (options.budget, options.max_cost, options.min_quality),
             (Some(1.0), Some(0.02), Some(0.5))
         );
-        let options = policy.route_options(&pool, None).unwrap();
-        assert_eq!(options.constraints.exclude.len(), pool.models.len() - 1);
-        let other = pool.models[1].id.clone();
-        let e = policy.route_options(&pool, Some(&other)).unwrap_err();
-        assert!(e.to_string().contains("routoo.models"), "{e}");
-        let bad = Policy {
-            models: Some(vec!["nope".into()]),
-            ..Policy::default()
-        };
-        assert!(bad
-            .route_options(&pool, None)
+        assert_eq!(options.constraints.models, Some(vec![first.clone()]));
+        let pinned = json!({"model": second, "messages": [{"role": "user", "content": "Hi"}],
+            "routoo": {"models": [first]}});
+        let r = ChatRequest::parse(&pinned.to_string(), &pool).unwrap();
+        assert!(policy(base, &r)
             .unwrap_err()
             .to_string()
-            .contains("nope"));
+            .contains("routoo.models"));
     }
 
     #[test]

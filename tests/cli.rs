@@ -139,6 +139,52 @@ fn route_leaves_historical_models_out_unless_asked() {
 /// `--min-quality` takes the cheapest model that reaches it and, above every model, stops
 /// with the closest named; `ask` then sends nothing.
 #[test]
+fn the_policy_flags_allow_models_and_prefer_local_ones() {
+    let prompt = "Prove that the square root of 2 is irrational.";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let (ok, stdout, stderr) = routoo(args);
+        assert!(ok, "{stderr}");
+        serde_json::from_str(&stdout).unwrap()
+    };
+    let models = |d: &serde_json::Value| -> Vec<String> {
+        (d["ranked"].as_array().unwrap().iter())
+            .map(|c| c["model"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // A strong API model and a small local one: the API model wins on quality alone.
+    let pair = "claude-fable-5-1,ollama/llama3.2:3b";
+    let only = json(&["route", "--json", "--models", pair, prompt]);
+    assert_eq!(
+        models(&only),
+        ["claude-fable-5-1", "ollama/llama3.2:3b"],
+        "{only}"
+    );
+    assert!(
+        (only["excluded"].as_array().unwrap().iter()).all(|e| e["reason"]["kind"] == "notAllowed")
+    );
+    let local = json(&[
+        "route",
+        "--json",
+        "--models",
+        pair,
+        "--prefer-local",
+        prompt,
+    ]);
+    assert_eq!(
+        models(&local),
+        ["ollama/llama3.2:3b", "claude-fable-5-1"],
+        "{local}"
+    );
+    assert_eq!(local["rule"]["kind"], "local");
+    assert!(local["why"]
+        .as_str()
+        .unwrap()
+        .contains("local models are preferred"));
+    let (ok, _, stderr) = routoo(&["route", "--models", "gpt-99", prompt]);
+    assert!(!ok && stderr.contains("gpt-99"), "{stderr}");
+}
+
+#[test]
 fn a_minimum_quality_is_a_flag_and_above_every_model_nothing_goes_out() {
     let prompt = "Prove that the square root of 2 is irrational.";
     let (ok, stdout, stderr) = routoo(&["route", "--json", "--min-quality", "0.5", prompt]);

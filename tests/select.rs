@@ -57,11 +57,13 @@ prop_compose! {
         max_latency in prop::option::of(100u32..20_000),
         providers in prop::option::of(prop::sample::subsequence(vec!["p0", "p1", "p2"], 0..=3)),
         exclude in prop::sample::subsequence(vec!["m0", "m3"], 0..=2),
+        models in prop::option::of(prop::sample::subsequence(vec!["m0", "m1", "m2", "m4"], 0..=4)),
     ) -> Constraints {
         Constraints {
             max_cost_per_request: max_cost,
             max_latency_ms: max_latency,
             providers: providers.map(|p| p.into_iter().map(String::from).collect()),
+            models: models.map(|m| m.into_iter().map(String::from).collect()),
             exclude: exclude.into_iter().map(String::from).collect(),
         }
     }
@@ -96,6 +98,7 @@ proptest! {
         for cand in &ranked {
             let m = pool.model(&cand.model).unwrap();
             prop_assert!(!c.exclude.contains(&m.id));
+            if let Some(allowed) = &c.models { prop_assert!(allowed.contains(&m.id)); }
             if let Some(p) = &c.providers { prop_assert!(p.contains(&m.provider)); }
             if let Some(l) = c.max_cost_per_request { prop_assert!(cand.cost.usd <= l); }
             if let Some(l) = c.max_latency_ms { prop_assert!(m.latency_ms <= l); }
@@ -887,4 +890,99 @@ fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
             "{bad}: {err}"
         );
     }
+}
+
+#[test]
+fn allowed_models_and_a_preference_for_local_ones_are_one_policy() {
+    let router = common::router();
+    let pool = router.pool();
+    let local = |id: &str| routoo::endpoint::is_loopback(&pool.model(id).unwrap().base_url);
+    let some_local = pool.models.iter().filter(|m| local(&m.id)).count();
+    assert!(
+        some_local > 0,
+        "the default pool has models on this machine"
+    );
+    for prompt in common::prompts() {
+        let prediction = router.predict(&prompt).unwrap();
+        let free = router
+            .decide(&prediction, &RouteOptions::default())
+            .unwrap();
+        // The best model is an API one: preferring local models moves one first, keeps
+        // every model, and says so.
+        let preferred = RouteOptions {
+            prefer_local: Some(true),
+            ..Default::default()
+        };
+        let d = router.decide(&prediction, &preferred).unwrap();
+        assert!(local(&d.choice.model), "{prompt}: {}", d.choice.model);
+        assert_eq!(d.ranked.len(), free.ranked.len());
+        let first_remote = d.ranked.iter().position(|c| !local(&c.model)).unwrap();
+        assert!(d.ranked[first_remote..].iter().all(|c| !local(&c.model)));
+        if !local(&free.choice.model) {
+            assert_eq!(d.rule, Rule::Local);
+            assert!(d.why.contains("local models are preferred"), "{}", d.why);
+        }
+        // The local ones keep the order the budget gave them.
+        let order: Vec<&str> = free
+            .ranked
+            .iter()
+            .filter(|c| local(&c.model))
+            .map(|c| c.model.as_str())
+            .collect();
+        let kept: Vec<&str> = d.ranked[..first_remote]
+            .iter()
+            .map(|c| c.model.as_str())
+            .collect();
+        assert_eq!(order, kept);
+        // Only the models allowed are ranked; the others are left out saying so.
+        let allowed: Vec<String> = free
+            .ranked
+            .iter()
+            .rev()
+            .take(2)
+            .map(|c| c.model.clone())
+            .collect();
+        let only = RouteOptions {
+            constraints: Constraints {
+                models: Some(allowed.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let d = router.decide(&prediction, &only).unwrap();
+        let mut ranked: Vec<String> = d.ranked.iter().map(|c| c.model.clone()).collect();
+        ranked.sort();
+        let mut want = allowed.clone();
+        want.sort();
+        assert_eq!(ranked, want);
+        assert!(d
+            .excluded
+            .iter()
+            .filter(|e| !allowed.contains(&e.model))
+            .all(|e| e.reason == Reason::NotAllowed));
+    }
+    let bad = RouteOptions {
+        constraints: Constraints {
+            models: Some(vec!["gpt-99".into()]),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = router.route("hello", &bad).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidOption { name: "models", .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("gpt-99"), "{err}");
+    let cap = RouteOptions {
+        max_cost: Some(-1.0),
+        ..Default::default()
+    };
+    assert!(matches!(
+        router.route("hello", &cap).unwrap_err(),
+        Error::InvalidOption {
+            name: "maxCost",
+            ..
+        }
+    ));
 }

@@ -37,6 +37,8 @@ export interface Constraints {
   maxLatencyMs?: number;
   /** Providers that may be used (default: all). */
   providers?: string[];
+  /** The only models that may be chosen (default: every pool model). */
+  models?: string[];
   /** Models never to choose. */
   exclude?: string[];
 }
@@ -51,7 +53,18 @@ export interface RouteOptions extends Constraints {
    * that does, or the budget's choice when it does; when none does, routing throws, naming the
    * closest. */
   minQuality?: number;
+  /** Most US$ one request may cost in all, retries and fallbacks included: `ask` (with its own
+   *  `maxCost`, the smaller holds), `router.fetch` and the AI SDK provider hold each call's worst
+   *  case under what is left. `route` leaves it to them; `maxCostPerRequest` bounds the estimate. */
+  maxCost?: number;
+  /** Put the models on this machine first, in the order the other rules rank them; the others
+   *  stay as fallbacks. */
+  preferLocal?: boolean;
 }
+
+/** One request's policy: the same fields for `route`, `ask`, `router.fetch` (where a request
+ *  body's `routoo` field overrides it field by field) and the AI SDK provider. */
+export type Policy = RouteOptions;
 
 /** How `Router.ask` calls providers. */
 export interface AskCall {
@@ -88,15 +101,6 @@ export type AskEvent =
   | { type: "calling"; model: string; provider: string; retry: number; estimatedCost: number }
   | { type: "failed"; model: string; provider: string; error: string;
       next: "retry" | "fallback" | "giveUp"; waitMs?: number };
-
-/** One request's routing policy, for `router.fetch` and a request body's `routoo` field (which
- *  overrides the fetch's, field by field). */
-export interface Policy extends RouteOptions {
-  /** Most US$ the request may cost, retries and fallbacks included (`ask`'s `maxCost`). */
-  maxCost?: number;
-  /** The only models that may be chosen. */
-  models?: string[];
-}
 
 /** `serveChat`'s call: `ask`'s, with the policy and where a streamed answer goes. */
 export interface ServeCall extends Omit<AskCall, "maxCost" | "stream" | "onText"> {
@@ -218,6 +222,7 @@ export type Reason =
 | { kind: "maxLatency"; latencyMs: number; limit: number }
 | { kind: "noKey"; provider: string }
 | { kind: "excluded" }
+| { kind: "notAllowed" }
 | { kind: "belowMinQuality"; value: number; min: number };
 
 export interface Exclusion { model: string; reason: Reason; message: string }
@@ -227,7 +232,8 @@ export type Rule =
 | { kind: "best" }
 | { kind: "budget" }
 | { kind: "cheapestAbove"; min: number }
-| { kind: "budgetAbove"; min: number };
+| { kind: "budgetAbove"; min: number }
+| { kind: "local" };
 
 /** What `route` returns. */
 export interface Decision {
@@ -644,7 +650,8 @@ impl JsRouter {
     ) -> Result<js_sys::Promise, JsError> {
         let conversation = conversation_from_js(&prompt)?;
         let options = route_options(options)?;
-        let call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
+        let mut call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
+        call.options.max_cost = tighter(options.max_cost, call.options.max_cost);
         let (pool, decision) = self.decide_for(&conversation, options, &call.keys)?;
         let future = async move {
             let transport = call.transport();
@@ -717,8 +724,8 @@ impl JsRouter {
             Err(e) => return refused(options(e)),
         };
         let policy = field(call, "policy");
-        let policy: serve::Policy = match present(&policy) {
-            false => serve::Policy::default(),
+        let policy: RouteOptions = match present(&policy) {
+            false => RouteOptions::default(),
             true => match strict(policy) {
                 Ok(p) => p,
                 Err(e) => return refused(options(js_error(format!("invalid policy: {e}")))),
@@ -730,20 +737,11 @@ impl JsRouter {
             Ok(r) => r,
             Err(e) => return refused(e),
         };
-        let policy = policy.overridden_by(request.policy.clone());
-        let options = match policy.route_options(self.inner.pool(), request.pinned.as_deref()) {
+        let options = match serve::policy(policy, &request) {
             Ok(o) => o,
             Err(e) => return refused(e),
         };
-        ask.options.max_cost = match policy.max_cost {
-            Some(c) if !c.is_finite() || c < 0.0 => {
-                return refused(serve::ServeError::Field {
-                    field: "routoo.maxCost".into(),
-                    why: format!("must be US$, 0 or more, not {c}"),
-                })
-            }
-            other => other.or(ask.options.max_cost),
-        };
+        ask.options.max_cost = tighter(options.max_cost, ask.options.max_cost);
         if let Some(limit) = request.max_tokens {
             ask.options.max_tokens = limit;
         }
@@ -1441,6 +1439,14 @@ impl AskCall {
                 }
             }
         }
+    }
+}
+
+/// The smaller of two spend caps, either of which may be absent.
+fn tighter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -131,6 +131,12 @@ test("a spend cap too small for any call stops the request before anything is se
   assert.equal(error.status, 502);
   assert.match(error.message, /cap|US\$/);
   assert.equal(posts().length, before, "no call went out");
+  // The same policy field in ask's route options, and the tighter of it and ask's own cap.
+  for (const [options, call] of [[{ maxCost: 1e-9 }, {}], [{ maxCost: 1 }, { maxCost: 1e-9 }]]) {
+    const refused = await router.ask(PROMPT, options, { keys, maxTokens: 64, ...call }).catch((e) => e);
+    assert.match(String(refused?.message), /every model failed/);
+  }
+  assert.equal(posts().length, before, "no call went out");
 });
 
 test("aborting stops a streamed answer: the SDK ends the stream, as it does for OpenAI itself", async () => {
