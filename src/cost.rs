@@ -124,18 +124,9 @@ mod tests {
         assert_eq!(max_tokens_within(gpt4, &tokyo, -1.0, 1024), None);
         // Every turn of a conversation counts, with its overhead.
         let chat = Conversation::new(vec![
-            crate::chat::Message {
-                role: crate::chat::Role::User,
-                content: "東京".into(),
-            },
-            crate::chat::Message {
-                role: crate::chat::Role::Assistant,
-                content: "Tokyo".into(),
-            },
-            crate::chat::Message {
-                role: crate::chat::Role::User,
-                content: "Why?".into(),
-            },
+            crate::chat::Message::new(crate::chat::Role::User, "東京"),
+            crate::chat::Message::new(crate::chat::Role::Assistant, "Tokyo"),
+            crate::chat::Message::new(crate::chat::Role::User, "Why?"),
         ])
         .unwrap();
         assert_eq!(

@@ -464,7 +464,7 @@ fn message(i: usize, m: &Value) -> Result<Message, ServeError> {
             ))
         }
     };
-    Ok(Message { role, content })
+    Ok(Message::new(role, content))
 }
 
 /// One model the route weighed, as the answer reports it.

@@ -33,6 +33,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     input_tokens: 12,
                     output_tokens: 7,
                 }),
+                tool_calls: Vec::new(),
             },
         ),
         (
@@ -45,6 +46,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     input_tokens: 25,
                     output_tokens: 15,
                 }),
+                tool_calls: Vec::new(),
             },
         ),
         (
@@ -57,6 +59,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     input_tokens: 9,
                     output_tokens: 6,
                 }),
+                tool_calls: Vec::new(),
             },
         ),
     ]
@@ -381,10 +384,7 @@ fn requests_follow_each_format_and_keep_the_key_in_its_header() {
 #[test]
 fn each_format_sends_the_whole_conversation() {
     use routoo::{Conversation, Message, Role};
-    let turn = |role, content: &str| Message {
-        role,
-        content: content.into(),
-    };
+    let turn = |role, content: &str| Message::new(role, content);
     let conversation = Conversation::new(vec![
         turn(Role::System, "Answer in French."),
         turn(Role::User, "What is 2+2?"),
@@ -491,5 +491,200 @@ proptest::proptest! {
         let _ = read(format, vec![bytes]);
         let (answer, _) = read(format, vec![clean]);
         proptest::prop_assert_eq!(answer.ok(), Some(expected));
+    }
+}
+
+/// A conversation that called a tool and got its result, offering the tool again.
+fn tool_conversation() -> routoo::Conversation {
+    use routoo::chat::{Tool, ToolChoice, Toolset};
+    let messages: Vec<routoo::Message> = serde_json::from_value(serde_json::json!([
+        {"role": "system", "content": "Use the tools."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "toolu_1", "type": "function",
+            "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"},
+            "extra_content": {"google": {"thought_signature": "sig-1"}}}]},
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "{\"celsius\":18}"}
+    ]))
+    .unwrap();
+    let tool: Tool = serde_json::from_value(serde_json::json!({"type": "function", "function": {
+        "name": "weather", "description": "Today's weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}))
+    .unwrap();
+    let tools = Toolset::new(vec![tool], ToolChoice::Tool("weather".into()), None).unwrap();
+    routoo::Conversation::new(messages)
+        .unwrap()
+        .with_tools(tools)
+}
+
+fn built(format: Format, conversation: routoo::Conversation) -> serde_json::Value {
+    let request = ChatRequest {
+        base_url: "https://api.example.com/v1".into(),
+        api_model: "m-1".into(),
+        conversation,
+        max_tokens: 64,
+        stream: true,
+        key: None,
+        reasoning_effort: Some("low".into()),
+    };
+    serde_json::from_str(&provider::build(format, &request).body).unwrap()
+}
+
+#[test]
+fn tools_calls_and_results_are_sent_as_each_format_writes_them() {
+    use serde_json::json;
+    let c = tool_conversation();
+    let openai = built(Format::OpenAi, c.clone());
+    assert_eq!(openai["messages"][2]["content"], serde_json::Value::Null);
+    assert_eq!(
+        openai["messages"][2]["tool_calls"][0]["function"]["arguments"],
+        "{\"city\":\"Paris\"}"
+    );
+    assert_eq!(
+        openai["messages"][3],
+        json!({"role": "tool", "tool_call_id": "toolu_1", "content": "{\"celsius\":18}"})
+    );
+    assert_eq!(openai["tools"][0]["function"]["name"], "weather");
+    assert_eq!(
+        openai["tool_choice"],
+        json!({"type": "function", "function": {"name": "weather"}})
+    );
+
+    let anthropic = built(Format::Anthropic, c.clone());
+    assert_eq!(
+        anthropic["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "{\"celsius\":18}"}]},
+        ])
+    );
+    assert_eq!(
+        anthropic["tools"][0],
+        json!({"name": "weather", "description": "Today's weather",
+        "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}})
+    );
+    assert_eq!(
+        anthropic["tool_choice"],
+        json!({"type": "tool", "name": "weather"})
+    );
+    assert_eq!(anthropic["output_config"], json!({"effort": "low"}));
+
+    let gemini = built(Format::Gemini, c.clone());
+    assert_eq!(
+        gemini["contents"],
+        json!([
+            {"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+            {"role": "model", "parts": [{"functionCall": {"id": "toolu_1", "name": "weather", "args": {"city": "Paris"}},
+                "thoughtSignature": "sig-1"}]},
+            {"role": "user", "parts": [{"functionResponse": {"id": "toolu_1", "name": "weather", "response": {"celsius": 18}}}]},
+        ])
+    );
+    assert_eq!(
+        gemini["tools"][0]["functionDeclarations"][0]["name"],
+        "weather"
+    );
+    assert_eq!(
+        gemini["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["weather"]}})
+    );
+
+    // An answer schema, in each format's own field.
+    use routoo::chat::{OutputSchema, ToolChoice, Toolset};
+    let schema = json!({"type": "object", "properties": {"planet": {"type": "string"}}});
+    let output = Toolset::new(
+        vec![],
+        ToolChoice::Auto,
+        Some(OutputSchema {
+            name: "answer".into(),
+            schema: schema.clone(),
+        }),
+    )
+    .unwrap();
+    let asked = routoo::Conversation::from_prompt("Largest planet?").with_tools(output);
+    assert_eq!(
+        built(Format::OpenAi, asked.clone())["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}})
+    );
+    assert_eq!(
+        built(Format::Anthropic, asked.clone())["output_config"],
+        json!({"effort": "low", "format": {"type": "json_schema", "schema": schema}})
+    );
+    let g = built(Format::Gemini, asked.clone());
+    assert_eq!(
+        g["generationConfig"]["responseMimeType"],
+        "application/json"
+    );
+    assert_eq!(g["generationConfig"]["responseJsonSchema"], schema);
+    assert!(
+        built(Format::OpenAi, asked)["tools"].is_null(),
+        "no tools offered, none sent"
+    );
+}
+
+/// The tool call each format's answer carries, whole and streamed in pieces.
+#[test]
+fn tool_calls_are_read_whole_and_from_streams_in_each_format() {
+    use routoo::chat::ToolCall;
+    let want = |id: &str, signature: Option<&str>| ToolCall {
+        id: id.into(),
+        name: "weather".into(),
+        arguments: "{\"city\":\"Paris\"}".into(),
+        signature: signature.map(String::from),
+    };
+    let whole = [
+        (
+            Format::OpenAi,
+            r#"{"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_9","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Paris\"}"}}]},"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#,
+            want("call_9", None),
+        ),
+        (
+            Format::Anthropic,
+            r#"{"content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"toolu_9","name":"weather","input":{"city":"Paris"}}],"stop_reason":"tool_use","usage":{"input_tokens":5,"output_tokens":7}}"#,
+            want("toolu_9", None),
+        ),
+        (
+            Format::Gemini,
+            r#"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"weather","args":{"city":"Paris"}},"thoughtSignature":"sig-9"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7}}"#,
+            want("call_0", Some("sig-9")),
+        ),
+    ];
+    for (format, body, call) in whole {
+        let answer = provider::parse_answer(format, body).unwrap();
+        assert_eq!(answer.tool_calls, [call], "{format:?}");
+        assert_eq!(answer.finish, Some(Finish::ToolCalls), "{format:?}");
+    }
+    let streams = [
+        (Format::OpenAi, concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_9\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n",
+            "data: [DONE]\n\n"), want("call_9", None)),
+        (Format::Anthropic, concat!(
+            "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+            "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_9\",\"name\":\"weather\",\"input\":{}}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\":\"}}\n\n",
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Paris\\\"}\"}}\n\n",
+            "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":7}}\n\n",
+            "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"), want("toolu_9", None)),
+        (Format::Gemini,
+            "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"weather\",\"args\":{\"city\":\"Paris\"}},\"thoughtSignature\":\"sig-9\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":5,\"candidatesTokenCount\":7}}\n\n",
+            want("call_0", Some("sig-9"))),
+    ];
+    for (format, text, call) in streams {
+        // Every split of the bytes reads the same.
+        let bytes = text.as_bytes();
+        for cut in [1, 7, bytes.len() / 2, bytes.len()] {
+            let chunks: Vec<Vec<u8>> = bytes.chunks(cut).map(<[u8]>::to_vec).collect();
+            let (answer, seen) = read(format, chunks);
+            let answer = answer.unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!(
+                answer.tool_calls,
+                std::slice::from_ref(&call),
+                "{format:?}, cut {cut}"
+            );
+            assert_eq!(answer.finish, Some(Finish::ToolCalls), "{format:?}");
+            assert_eq!(seen, "", "{format:?}: a call is not text");
+        }
     }
 }

@@ -397,22 +397,10 @@ fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
 
     let history = "Write a long essay about the history of Rome. ".repeat(40);
     let chat = Conversation::new(vec![
-        Message {
-            role: Role::System,
-            content: "You are a maths tutor.".into(),
-        },
-        Message {
-            role: Role::User,
-            content: history.clone(),
-        },
-        Message {
-            role: Role::Assistant,
-            content: "Rome was founded...".into(),
-        },
-        Message {
-            role: Role::User,
-            content: question.into(),
-        },
+        Message::new(Role::System, "You are a maths tutor."),
+        Message::new(Role::User, history.clone()),
+        Message::new(Role::Assistant, "Rome was founded..."),
+        Message::new(Role::User, question),
     ])
     .unwrap();
     let prediction = router.predict_conversation(&chat).unwrap();

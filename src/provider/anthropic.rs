@@ -3,8 +3,11 @@
 
 use serde_json::{json, Value};
 
-use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
+use super::{
+    json, tokens, trim_base, Answer, CallDelta, ChatRequest, Delta, Finish, HttpRequest, Usage,
+};
 use super::{sse::Event, ProviderError};
+use crate::chat::{Part, ToolCall, ToolChoice};
 
 const VERSION: &str = "2023-06-01";
 
@@ -12,7 +15,7 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     // Messages alternate user and assistant; system turns go in `system`.
     let (system, turns) = r.conversation.alternating();
     let messages: Vec<Value> = (turns.iter())
-        .map(|(role, text)| json!({"role": role, "content": text}))
+        .map(|(role, parts)| json!({"role": role, "content": content(parts)}))
         .collect();
     let mut body = json!({
         "model": r.api_model,
@@ -25,7 +28,29 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     }
     // Claude 5.x takes an effort setting; it refuses the older manual thinking budget.
     if let Some(effort) = &r.reasoning_effort {
-        body["output_config"] = json!({"effort": effort});
+        body["output_config"]["effort"] = json!(effort);
+    }
+    let toolset = r.conversation.tools();
+    if let Some(output) = &toolset.output {
+        body["output_config"]["format"] = json!({"type": "json_schema", "schema": output.schema});
+    }
+    if !toolset.tools.is_empty() {
+        let tools: Vec<Value> = (toolset.tools.iter())
+            .map(|t| {
+                let mut tool = json!({"name": t.name, "input_schema": t.parameters});
+                if let Some(d) = &t.description {
+                    tool["description"] = json!(d);
+                }
+                tool
+            })
+            .collect();
+        body["tools"] = json!(tools);
+        body["tool_choice"] = match &toolset.choice {
+            ToolChoice::Auto => json!({"type": "auto"}),
+            ToolChoice::None => json!({"type": "none"}),
+            ToolChoice::Required => json!({"type": "any"}),
+            ToolChoice::Tool(name) => json!({"type": "tool", "name": name}),
+        };
     }
     let mut headers = vec![
         ("content-type", "application/json".to_string()),
@@ -47,11 +72,30 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     }
 }
 
+/// A turn's content: its text alone as a string (as before tools), else content blocks.
+fn content(parts: &[Part]) -> Value {
+    if let [Part::Text(text)] = parts {
+        return json!(text);
+    }
+    let blocks: Vec<Value> = (parts.iter())
+        .map(|p| match p {
+            Part::Text(text) => json!({"type": "text", "text": text}),
+            Part::Call(c) => json!({"type": "tool_use", "id": c.id, "name": c.name,
+                "input": c.input().unwrap_or_else(|_| json!({}))}),
+            Part::Result { id, content, .. } => {
+                json!({"type": "tool_result", "tool_use_id": id, "content": content})
+            }
+        })
+        .collect();
+    Value::Array(blocks)
+}
+
 fn finish(v: &Value) -> Option<Finish> {
     v.as_str().map(|f| match f {
         "end_turn" | "stop_sequence" => Finish::Stop,
         "max_tokens" => Finish::Length,
         "refusal" => Finish::ContentFilter,
+        "tool_use" => Finish::ToolCalls,
         other => Finish::Other(other.to_string()),
     })
 }
@@ -97,10 +141,28 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
         .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
         .filter_map(|b| b.get("text").and_then(Value::as_str))
         .collect();
+    let tool_calls = (content.iter())
+        .filter(|b| b.get("type").and_then(Value::as_str) == Some("tool_use"))
+        .map(|b| ToolCall {
+            id: b
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            name: b
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            arguments: b.get("input").map_or_else(String::new, Value::to_string),
+            signature: None,
+        })
+        .collect();
     Ok(Answer {
         text,
         finish: finish(&v["stop_reason"]),
         usage: usage(v.get("usage")),
+        tool_calls,
     })
 }
 
@@ -112,12 +174,33 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
     let mut delta = Delta::default();
     match v.get("type").and_then(Value::as_str) {
         Some("message_start") => delta.usage = usage(v.pointer("/message/usage")),
+        Some("content_block_start")
+            if v.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use") =>
+        {
+            let field = |k: &str| {
+                v.pointer(&format!("/content_block/{k}"))
+                    .and_then(Value::as_str)
+            };
+            delta.calls.push(CallDelta {
+                index: v.get("index").and_then(Value::as_u64),
+                id: field("id").map(str::to_string),
+                name: field("name").map(str::to_string),
+                ..CallDelta::default()
+            });
+        }
         Some("content_block_delta") => {
             delta.text = v
                 .pointer("/delta/text")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            if let Some(json) = v.pointer("/delta/partial_json").and_then(Value::as_str) {
+                delta.calls.push(CallDelta {
+                    index: v.get("index").and_then(Value::as_u64),
+                    arguments: json.to_string(),
+                    ..CallDelta::default()
+                });
+            }
         }
         Some("message_delta") => {
             delta.finish = finish(&v["delta"]["stop_reason"]);

@@ -610,6 +610,7 @@ mod tests {
                 input_tokens: 1000,
                 output_tokens: 500,
             }),
+            tool_calls: Vec::new(),
         }
     }
 
@@ -777,6 +778,7 @@ mod tests {
                     text: "partial".into(),
                     finish: Some(super::super::Finish::Stop),
                     usage: Some(usage),
+                    tool_calls: Vec::new(),
                 }),
             }
         }

@@ -3,22 +3,24 @@
 
 use serde_json::{json, Value};
 
-use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
+use super::{
+    json, tokens, trim_base, Answer, CallDelta, ChatRequest, Delta, Finish, HttpRequest, Usage,
+};
 use super::{sse::Event, ProviderError};
-use crate::chat::Role;
+use crate::chat::{Part, Role, ToolChoice};
 use crate::endpoint::Endpoint;
 
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     // Contents alternate "user" and "model"; system turns go in `systemInstruction`.
     let (system, turns) = r.conversation.alternating();
     let contents: Vec<Value> = (turns.iter())
-        .map(|(role, text)| {
+        .map(|(role, parts)| {
             let role = if *role == Role::Assistant {
                 "model"
             } else {
                 "user"
             };
-            json!({"role": role, "parts": [{"text": text}]})
+            json!({"role": role, "parts": parts.iter().map(part).collect::<Vec<_>>()})
         })
         .collect();
     let mut body = json!({
@@ -27,6 +29,30 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     });
     if let Some(system) = system {
         body["systemInstruction"] = json!({"parts": [{"text": system}]});
+    }
+    let toolset = r.conversation.tools();
+    if !toolset.tools.is_empty() {
+        let declarations: Vec<Value> = (toolset.tools.iter())
+            .map(|t| {
+                let mut d = json!({"name": t.name, "parameters": t.parameters});
+                if let Some(description) = &t.description {
+                    d["description"] = json!(description);
+                }
+                d
+            })
+            .collect();
+        body["tools"] = json!([{"functionDeclarations": declarations}]);
+        let config = match &toolset.choice {
+            ToolChoice::Auto => json!({"mode": "AUTO"}),
+            ToolChoice::None => json!({"mode": "NONE"}),
+            ToolChoice::Required => json!({"mode": "ANY"}),
+            ToolChoice::Tool(name) => json!({"mode": "ANY", "allowedFunctionNames": [name]}),
+        };
+        body["toolConfig"] = json!({"functionCallingConfig": config});
+    }
+    if let Some(output) = &toolset.output {
+        body["generationConfig"]["responseMimeType"] = json!("application/json");
+        body["generationConfig"]["responseJsonSchema"] = output.schema.clone();
     }
     // Gemini 4 takes a thinking level, not the older thinking budget.
     if let Some(effort) = &r.reasoning_effort {
@@ -60,6 +86,37 @@ pub(super) fn build(r: &ChatRequest) -> HttpRequest {
         url,
         headers,
         body: body.to_string(),
+    }
+}
+
+/// One part of a turn: text, a call (with its thought signature, which Gemini wants back) or
+/// a result (an object as the tool gave it, else `{"result": text}`).
+fn part(p: &Part) -> Value {
+    match p {
+        Part::Text(text) => json!({"text": text}),
+        Part::Call(c) => {
+            let mut call = json!({"name": c.name, "args": c.input().unwrap_or_else(|_| json!({}))});
+            // Ids the router made up (Gemini sent none) are not Gemini's to see.
+            if !c.id.starts_with("call_") {
+                call["id"] = json!(c.id);
+            }
+            let mut v = json!({"functionCall": call});
+            if let Some(s) = &c.signature {
+                v["thoughtSignature"] = json!(s);
+            }
+            v
+        }
+        Part::Result { id, name, content } => {
+            let response = match serde_json::from_str::<Value>(content) {
+                Ok(v) if v.is_object() => v,
+                _ => json!({"result": content}),
+            };
+            let mut r = json!({"name": name, "response": response});
+            if !id.starts_with("call_") {
+                r["id"] = json!(id);
+            }
+            json!({"functionResponse": r})
+        }
     }
 }
 
@@ -102,6 +159,27 @@ fn chunk(v: &Value) -> Result<Delta, ProviderError> {
                 .collect()
         })
         .unwrap_or_default();
+    // Each call comes whole, in one part.
+    let calls: Vec<CallDelta> = (candidate.and_then(|c| c.pointer("/content/parts")))
+        .and_then(Value::as_array)
+        .map(|parts| {
+            (parts.iter())
+                .filter_map(|p| {
+                    let call = p.get("functionCall")?;
+                    Some(CallDelta {
+                        index: None,
+                        id: call.get("id").and_then(Value::as_str).map(str::to_string),
+                        name: call.get("name").and_then(Value::as_str).map(str::to_string),
+                        arguments: call.get("args").map_or_else(String::new, Value::to_string),
+                        signature: p
+                            .get("thoughtSignature")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let usage = v
         .get("usageMetadata")
         .filter(|u| u.is_object())
@@ -110,11 +188,17 @@ fn chunk(v: &Value) -> Result<Delta, ProviderError> {
             // Thinking is billed as output on top of the candidates' tokens.
             output_tokens: tokens(u, "candidatesTokenCount") + tokens(u, "thoughtsTokenCount"),
         });
+    // Gemini says STOP after calling tools.
+    let finish = match candidate.and_then(|c| finish(&c["finishReason"])) {
+        Some(Finish::Stop) if !calls.is_empty() => Some(Finish::ToolCalls),
+        other => other,
+    };
     Ok(Delta {
         text,
-        finish: candidate.and_then(|c| finish(&c["finishReason"])),
+        finish,
         usage,
         done: false,
+        calls,
     })
 }
 
@@ -129,11 +213,9 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
         ));
     }
     let d = chunk(&v)?;
-    Ok(Answer {
-        text: d.text,
-        finish: d.finish,
-        usage: d.usage,
-    })
+    let mut acc = super::Accumulator::default();
+    acc.push(d);
+    Ok(acc.into_answer())
 }
 
 pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {

@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::chat::Conversation;
+use crate::chat::{Conversation, ToolCall};
 
 pub use self::ask::{
     ask, probe_local, AskError, AskOptions, KeyError, Keys, Progress, Reply, Transport,
@@ -155,6 +155,8 @@ pub enum Finish {
     Length,
     /// The provider's content filter stopped it.
     ContentFilter,
+    /// It called tools and waits for their results.
+    ToolCalls,
     /// Another reason, as the provider named it.
     Other(String),
 }
@@ -169,6 +171,9 @@ pub struct Answer {
     pub finish: Option<Finish>,
     /// Tokens used, when the provider said.
     pub usage: Option<Usage>,
+    /// The tools it called, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
 }
 
 impl Answer {
@@ -193,6 +198,26 @@ pub struct Delta {
     pub usage: Option<Usage>,
     /// True on the event that ends the stream (`[DONE]`, `message_stop`).
     pub done: bool,
+    /// Pieces of tool calls.
+    pub calls: Vec<CallDelta>,
+}
+
+/// A piece of a streamed tool call: the first piece of a call brings its id and name, later
+/// ones more of its arguments' text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallDelta {
+    /// Which call of the answer it adds to (by the stream's own numbering); `None` starts a
+    /// new call (formats that send each call whole).
+    pub index: Option<u64>,
+    /// The call's id, on its first piece.
+    pub id: Option<String>,
+    /// The tool's name, on its first piece.
+    pub name: Option<String>,
+    /// More of the arguments' text.
+    pub arguments: String,
+    /// An opaque token the provider asks to get back with the call (Gemini's thought
+    /// signature).
+    pub signature: Option<String>,
 }
 
 /// Builds the HTTP request for `request` in `format`.
@@ -227,6 +252,8 @@ pub fn parse_event(format: Format, event: &sse::Event) -> Result<Delta, Provider
 pub struct Accumulator {
     answer: Answer,
     done: bool,
+    /// The stream's index of each call of `answer.tool_calls`.
+    indices: Vec<Option<u64>>,
 }
 
 impl Accumulator {
@@ -234,6 +261,35 @@ impl Accumulator {
     pub fn push(&mut self, delta: Delta) {
         let answer = &mut self.answer;
         answer.text.push_str(&delta.text);
+        for piece in delta.calls {
+            let known = piece
+                .index
+                .and_then(|i| self.indices.iter().position(|&j| j == Some(i)));
+            let call = match known {
+                Some(k) => &mut answer.tool_calls[k],
+                None => {
+                    self.indices.push(piece.index);
+                    let n = answer.tool_calls.len();
+                    answer.tool_calls.push(ToolCall {
+                        id: format!("call_{n}"),
+                        name: String::new(),
+                        arguments: String::new(),
+                        signature: None,
+                    });
+                    &mut answer.tool_calls[n]
+                }
+            };
+            if let Some(id) = piece.id.filter(|i| !i.is_empty()) {
+                call.id = id;
+            }
+            if let Some(name) = piece.name {
+                call.name.push_str(&name);
+            }
+            call.arguments.push_str(&piece.arguments);
+            if piece.signature.is_some() {
+                call.signature = piece.signature;
+            }
+        }
         if delta.finish.is_some() {
             answer.finish = delta.finish;
         }

@@ -3,8 +3,11 @@
 
 use serde_json::{json, Value};
 
-use super::{json, tokens, trim_base, Answer, ChatRequest, Delta, Finish, HttpRequest, Usage};
+use super::{
+    json, tokens, trim_base, Answer, CallDelta, ChatRequest, Delta, Finish, HttpRequest, Usage,
+};
 use super::{sse::Event, ProviderError};
+use crate::chat::{Role, ToolCall, ToolChoice};
 use crate::endpoint::{official_origin, Endpoint};
 
 /// The name of the answer's token limit: OpenAI's own API refuses `max_tokens` for its
@@ -18,12 +21,39 @@ fn limit_field(base_url: &str) -> &'static str {
     }
 }
 
+/// The turns as `messages`: the conversation's own shape, with `content: null` beside an
+/// assistant's tool calls.
+fn messages(r: &ChatRequest) -> Value {
+    let turns = r.conversation.messages().iter().map(|m| {
+        let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+        if m.role == Role::Assistant && !m.tool_calls.is_empty() && m.content.is_empty() {
+            v["content"] = Value::Null;
+        }
+        v
+    });
+    Value::Array(turns.collect())
+}
+
 pub(super) fn build(r: &ChatRequest) -> HttpRequest {
     let mut body = json!({
         "model": r.api_model,
-        "messages": r.conversation,
+        "messages": messages(r),
         "stream": r.stream,
     });
+    let toolset = r.conversation.tools();
+    if !toolset.tools.is_empty() {
+        body["tools"] = json!(toolset.tools);
+        body["tool_choice"] = match &toolset.choice {
+            ToolChoice::Auto => json!("auto"),
+            ToolChoice::None => json!("none"),
+            ToolChoice::Required => json!("required"),
+            ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
+        };
+    }
+    if let Some(output) = &toolset.output {
+        body["response_format"] = json!({"type": "json_schema",
+            "json_schema": {"name": output.name, "schema": output.schema}});
+    }
     body[limit_field(&r.base_url)] = json!(r.max_tokens);
     if let Some(effort) = &r.reasoning_effort {
         body["reasoning_effort"] = json!(effort);
@@ -49,6 +79,7 @@ fn finish(v: &Value) -> Option<Finish> {
         "stop" => Finish::Stop,
         "length" => Finish::Length,
         "content_filter" => Finish::ContentFilter,
+        "tool_calls" | "function_call" => Finish::ToolCalls,
         other => Finish::Other(other.to_string()),
     })
 }
@@ -78,6 +109,12 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
     let choice = v
         .pointer("/choices/0")
         .ok_or_else(|| ProviderError::Malformed("no choices in the answer".into()))?;
+    let tool_calls = (choice
+        .pointer("/message/tool_calls")
+        .and_then(Value::as_array))
+    .map(|calls| calls.iter().map(whole_call).collect::<Result<Vec<_>, _>>())
+    .transpose()?
+    .unwrap_or_default();
     Ok(Answer {
         text: choice
             .pointer("/message/content")
@@ -86,6 +123,22 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
             .to_string(),
         finish: finish(&choice["finish_reason"]),
         usage: usage(&v),
+        tool_calls,
+    })
+}
+
+fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
+}
+
+fn whole_call(c: &Value) -> Result<ToolCall, ProviderError> {
+    let name = text(c.pointer("/function/name"))
+        .ok_or_else(|| ProviderError::Malformed("a tool call without a name".into()))?;
+    Ok(ToolCall {
+        id: text(c.get("id")).unwrap_or_default(),
+        name,
+        arguments: text(c.pointer("/function/arguments")).unwrap_or_default(),
+        signature: text(c.pointer("/extra_content/google/thought_signature")),
     })
 }
 
@@ -101,7 +154,23 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
         return Err(err);
     }
     let choice = v.pointer("/choices/0");
+    let calls = (choice
+        .and_then(|c| c.pointer("/delta/tool_calls"))
+        .and_then(Value::as_array))
+    .map(|calls| {
+        (calls.iter())
+            .map(|c| CallDelta {
+                index: c.get("index").and_then(Value::as_u64),
+                id: text(c.get("id")),
+                name: text(c.pointer("/function/name")),
+                arguments: text(c.pointer("/function/arguments")).unwrap_or_default(),
+                signature: text(c.pointer("/extra_content/google/thought_signature")),
+            })
+            .collect()
+    })
+    .unwrap_or_default();
     Ok(Delta {
+        calls,
         text: choice
             .and_then(|c| c.pointer("/delta/content"))
             .and_then(Value::as_str)

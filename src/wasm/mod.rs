@@ -21,11 +21,26 @@ use crate::{Constraints, Pool, Prediction, Predictor, RouteOptions, Router};
 
 #[wasm_bindgen(typescript_custom_section)]
 const ASK_TYPES: &str = r#"
-/** One turn of a conversation, as OpenAI's `messages` write it. */
-export interface ChatMessage { role: "system" | "user" | "assistant"; content: string }
+/** One turn of a conversation, as OpenAI's `messages` write it: an assistant's `tool_calls`,
+ *  and a tool turn's result for the call `tool_call_id` names. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string;
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+}
+
+/** A tool call, as OpenAI writes it (`arguments`: a JSON object as text); Gemini's thought
+ *  signature rides in `extra_content.google.thought_signature` and must be sent back. */
+export interface ToolCall {
+  id: string;
+  type?: "function";
+  function: { name: string; arguments: string };
+  extra_content?: { google: { thought_signature: string } };
+}
 
 /** A prompt, or a conversation: system turns first, then user and assistant turns, the last
- *  the user's. The router predicts from the last user turn (earlier turns fill what room the
+ *  the user's or a tool's (every call of an assistant turn answered by a tool turn). The router predicts from the last user turn (earlier turns fill what room the
  *  encoder has left, most recent first), counts every turn in the cost, and sends them all. */
 export type Prompt = string | ChatMessage[];
 
@@ -323,8 +338,10 @@ export interface HeadsFile {
 export interface Reply {
   model: string;
   provider: string;
-  answer: { text: string; finish: "stop" | "length" | "contentFilter" | { other: string } | null;
-            usage: { inputTokens: number; outputTokens: number } | null };
+  answer: { text: string; finish: "stop" | "length" | "contentFilter" | "toolCalls" | { other: string } | null;
+            usage: { inputTokens: number; outputTokens: number } | null;
+            /** The tools the model called, when it called any. */
+            toolCalls?: ToolCall[] };
   /** US$ from the provider's token counts; null when it reported none. */
   cost: number | null;
   /** The router's estimate for this model, US$. */
