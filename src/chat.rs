@@ -506,6 +506,21 @@ impl Conversation {
         &self.tools
     }
 
+    /// What a model must do beyond text to take this request: tools when it offers some or
+    /// its turns hold calls, a schema when it asks for one.
+    pub fn needs(&self) -> Vec<crate::pool::Capability> {
+        use crate::pool::Capability;
+        let calls = self.messages.iter().any(|m| m.role == Role::Tool);
+        let mut needs = Vec::new();
+        if self.tools.needs_tools() || calls {
+            needs.push(Capability::Tools);
+        }
+        if self.tools.output.is_some() {
+            needs.push(Capability::StructuredOutput);
+        }
+        needs
+    }
+
     /// What the predictor reads: the last user turn, then the other turns, most recent first,
     /// for as much of them as the encoder takes (it keeps the start of what it is given).
     pub fn routing_text(&self) -> String {

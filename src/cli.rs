@@ -808,6 +808,7 @@ impl From<Limits> for Constraints {
             providers: l.providers,
             models: None,
             exclude: l.exclude,
+            needs: Vec::new(),
         }
     }
 }

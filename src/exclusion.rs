@@ -43,6 +43,11 @@ pub enum Reason {
     ExcludedByRequest,
     /// The request's `models` (the only ones allowed) does not name the model.
     NotAllowed,
+    /// The request needs what the model does not do (its pool entry's `supports`).
+    Unsupported {
+        /// What it needs.
+        need: crate::pool::Capability,
+    },
     /// The model's predicted quality, less its margin, is below the request's `minQuality`.
     #[serde(rename_all = "camelCase")]
     BelowMinQuality {
@@ -68,6 +73,7 @@ impl fmt::Display for Reason {
             Reason::NoKey { provider } => write!(f, "no API key for {provider}"),
             Reason::ExcludedByRequest => f.write_str("excluded by the user"),
             Reason::NotAllowed => f.write_str("not among the models allowed"),
+            Reason::Unsupported { need } => write!(f, "does not take {need}"),
             Reason::BelowMinQuality { value, min } => {
                 write!(
                     f,

@@ -126,6 +126,7 @@ fn why_out(excluded: &[Exclusion]) -> String {
             Reason::NoKey { .. } => "without a key",
             Reason::ExcludedByRequest => "excluded by the request",
             Reason::NotAllowed => "not among the models allowed",
+            Reason::Unsupported { .. } => "unable to do what it asks",
             Reason::BelowMinQuality { .. } => "below the minimum quality",
         };
         *counts.entry(kind).or_default() += 1;

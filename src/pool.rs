@@ -90,6 +90,29 @@ pub struct PoolModel {
     /// before the first, `priceIn` and `priceOut` hold. See [`Pool::priced_on`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prices: Vec<PriceChange>,
+    /// What the model can do beyond text: a request that needs tools or an answer schema is
+    /// routed only among the models that list it. None by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supports: Vec<Capability>,
+}
+
+/// Something a request may need of a model beyond text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Capability {
+    /// It calls tools (and reads their results back).
+    Tools,
+    /// It answers in JSON that follows a given schema.
+    StructuredOutput,
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Capability::Tools => "tool calls",
+            Capability::StructuredOutput => "an answer schema",
+        })
+    }
 }
 
 /// A price change a provider announced: from `from` (a UTC day, `YYYY-MM-DD`) on, the model

@@ -31,6 +31,10 @@ pub struct Prediction {
     /// The estimate for a model known to no head (the predictor's prior: an average model, as
     /// unsure as models differ), which a pool's uncalibrated models are routed with.
     pub uncalibrated: Option<Estimate>,
+    /// What the request needs of a model beyond text (tools, an answer schema), which routing
+    /// holds it to.
+    #[serde(skip)]
+    pub needs: Vec<crate::pool::Capability>,
 }
 
 /// One model's estimated quality for a prompt.
@@ -285,6 +289,7 @@ impl Predictor {
             chars: prompt.chars().count(),
             uncalibrated: estimates.get(self.manifest.heads.len()).copied(),
             quality,
+            needs: Vec::new(),
         })
     }
 

@@ -63,6 +63,7 @@ impl RouteOptions {
                 } else {
                     o.exclude
                 },
+                needs: if o.needs.is_empty() { c.needs } else { o.needs },
             },
         }
     }
@@ -457,6 +458,7 @@ impl Router {
     pub fn predict_conversation(&self, conversation: &Conversation) -> Result<Prediction> {
         let mut prediction = self.predictor.predict(&conversation.routing_text())?;
         prediction.chars = conversation.chars();
+        prediction.needs = conversation.needs();
         Ok(prediction)
     }
 
@@ -476,13 +478,17 @@ impl Router {
         let curve = self.curve_for(&options.constraints);
         let lambda = self.lambda(options, &curve)?;
         let estimates = self.estimates(prediction);
+        let constraints = Constraints {
+            needs: prediction.needs.clone(),
+            ..options.constraints.clone()
+        };
         let (ranked, excluded) = select::rank(
             &self.pool,
             &estimates,
             prediction.chars,
             lambda,
             &self.margin,
-            &options.constraints,
+            &constraints,
         );
         let budgeted = options.budget.is_some() || options.lambda.is_some();
         let (ranked, excluded, rule) = match options.min_quality {

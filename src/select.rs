@@ -90,6 +90,9 @@ pub struct Constraints {
     /// Model ids never to choose.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// What the request needs beyond text, set by the router from the conversation.
+    #[serde(skip)]
+    pub needs: Vec<crate::pool::Capability>,
 }
 
 impl Constraints {
@@ -250,6 +253,9 @@ fn exclusion(model: &PoolModel, cost: &CostEstimate, c: &Constraints) -> Option<
     }
     if c.models.as_ref().is_some_and(|m| !m.contains(&model.id)) {
         return Some(Reason::NotAllowed);
+    }
+    if let Some(&need) = c.needs.iter().find(|n| !model.supports.contains(n)) {
+        return Some(Reason::Unsupported { need });
     }
     if let Some(providers) = &c.providers {
         if !providers.contains(&model.provider) {

@@ -3,6 +3,7 @@
 use crate::common;
 use proptest::prelude::*;
 use routoo::explain::Rule;
+use routoo::pool::Capability;
 use routoo::predictor::Estimate;
 use routoo::select::{rank, BudgetCurve, Constraints, Margin};
 use routoo::{Error, Pool, PoolModel, Reason, RouteOptions};
@@ -18,6 +19,14 @@ fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> 
         context_window: window,
         latency_ms: latency,
         expected_output_tokens: None,
+        // Some models call tools, some follow schemas, some both.
+        supports: [
+            (i.is_multiple_of(2), Capability::Tools),
+            (i.is_multiple_of(3), Capability::StructuredOutput),
+        ]
+        .into_iter()
+        .filter_map(|(yes, c)| yes.then_some(c))
+        .collect(),
         ..Default::default()
     }
 }
@@ -58,6 +67,7 @@ prop_compose! {
         providers in prop::option::of(prop::sample::subsequence(vec!["p0", "p1", "p2"], 0..=3)),
         exclude in prop::sample::subsequence(vec!["m0", "m3"], 0..=2),
         models in prop::option::of(prop::sample::subsequence(vec!["m0", "m1", "m2", "m4"], 0..=4)),
+        needs in prop::sample::subsequence(vec![Capability::Tools, Capability::StructuredOutput], 0..=2),
     ) -> Constraints {
         Constraints {
             max_cost_per_request: max_cost,
@@ -65,6 +75,7 @@ prop_compose! {
             providers: providers.map(|p| p.into_iter().map(String::from).collect()),
             models: models.map(|m| m.into_iter().map(String::from).collect()),
             exclude: exclude.into_iter().map(String::from).collect(),
+            needs,
         }
     }
 }
@@ -99,6 +110,7 @@ proptest! {
             let m = pool.model(&cand.model).unwrap();
             prop_assert!(!c.exclude.contains(&m.id));
             if let Some(allowed) = &c.models { prop_assert!(allowed.contains(&m.id)); }
+            prop_assert!(c.needs.iter().all(|n| m.supports.contains(n)));
             if let Some(p) = &c.providers { prop_assert!(p.contains(&m.provider)); }
             if let Some(l) = c.max_cost_per_request { prop_assert!(cand.cost.usd <= l); }
             if let Some(l) = c.max_latency_ms { prop_assert!(m.latency_ms <= l); }
@@ -973,4 +985,64 @@ fn allowed_models_and_a_preference_for_local_ones_are_one_policy() {
             ..
         }
     ));
+}
+
+#[test]
+fn a_request_with_tools_or_a_schema_goes_only_to_models_that_take_them() {
+    use routoo::chat::{OutputSchema, Tool, ToolChoice, Toolset};
+    use routoo::Conversation;
+    let router = common::router();
+    let pool = router.pool();
+    let tool: Tool = serde_json::from_value(serde_json::json!({"type": "function", "function": {
+        "name": "weather", "parameters": {"type": "object"}}}))
+    .unwrap();
+    let schema = OutputSchema {
+        name: "answer".into(),
+        schema: serde_json::json!({"type": "object"}),
+    };
+    for (toolset, need) in [
+        (
+            Toolset::new(vec![tool.clone()], ToolChoice::Auto, None),
+            Capability::Tools,
+        ),
+        (
+            Toolset::new(vec![], ToolChoice::Auto, Some(schema)),
+            Capability::StructuredOutput,
+        ),
+    ] {
+        let chat =
+            Conversation::from_prompt("What is the weather in Paris?").with_tools(toolset.unwrap());
+        let d = router
+            .route_conversation(&chat, &RouteOptions::default())
+            .unwrap();
+        for c in &d.ranked {
+            assert!(
+                pool.model(&c.model).unwrap().supports.contains(&need),
+                "{}",
+                c.model
+            );
+        }
+        let unable: Vec<&str> = (pool.models.iter())
+            .filter(|m| !m.supports.contains(&need))
+            .map(|m| m.id.as_str())
+            .collect();
+        assert!(
+            !unable.is_empty(),
+            "the default pool has models that cannot"
+        );
+        for id in unable {
+            let e = d.excluded.iter().find(|e| e.model == id).unwrap();
+            assert_eq!(e.reason, Reason::Unsupported { need }, "{id}");
+        }
+    }
+    // Offering tools but forbidding their use needs nothing.
+    let none = Toolset::new(vec![tool], ToolChoice::None, None).unwrap();
+    let chat = Conversation::from_prompt("Hi").with_tools(none);
+    let d = router
+        .route_conversation(&chat, &RouteOptions::default())
+        .unwrap();
+    assert!(d
+        .excluded
+        .iter()
+        .all(|e| !matches!(e.reason, Reason::Unsupported { .. })));
 }

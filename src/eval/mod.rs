@@ -462,6 +462,7 @@ mod tests {
             truncated: false,
             chars: 4,
             uncalibrated: None,
+            needs: Vec::new(),
             quality: vec![
                 ModelQuality {
                     model: "b".into(),

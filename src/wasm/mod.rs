@@ -129,6 +129,9 @@ export interface ServeCall extends Omit<AskCall, "maxCost" | "stream" | "onText"
 /** An HTTP answer: status, headers and, unless it was streamed through `onChunk`, its body. */
 export interface Served { status: number; headers: [string, string][]; body: string | null }
 
+/** What a request may need of a model beyond text. */
+export type Capability = "tools" | "structuredOutput";
+
 /** A model to calibrate or add: a pool entry. */
 export interface PoolModel {
   id: string; provider: string; apiModel: string; baseUrl: string;
@@ -154,6 +157,9 @@ export interface PoolModel {
   priceUnconfirmed?: boolean;
   /** Published scores that place the model when no head of its own does (see `Card`). */
   scores?: Score[];
+  /** What it does beyond text; a request that needs tools or an answer schema goes only to
+   *  models that list it. */
+  supports?: Capability[];
   /** Scheduled price changes, oldest first: from `from` (a UTC day) on, `in` / `out` US$ per
    *  1M tokens; before the first, priceIn / priceOut. A router prices by its `date()`. */
   prices?: { from: string; in: number; out: number }[];
@@ -238,6 +244,7 @@ export type Reason =
 | { kind: "noKey"; provider: string }
 | { kind: "excluded" }
 | { kind: "notAllowed" }
+| { kind: "unsupported"; need: Capability }
 | { kind: "belowMinQuality"; value: number; min: number };
 
 export interface Exclusion { model: string; reason: Reason; message: string }
