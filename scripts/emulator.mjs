@@ -10,9 +10,16 @@
 // queues them; "redirect:307:URL" answers with that redirect, "echo-key" refuses the call with
 // an error that quotes the key, "overlong" ignores the answer limit (twenty times as many
 // tokens, usage counted as it goes) and "think:N" bills N thinking tokens as each provider
-// reports them (OpenAI and Anthropic inside the output count, Gemini as thoughtsTokenCount); a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
+// reports them (OpenAI and Anthropic inside the output count, Gemini as thoughtsTokenCount);
+// "refuse" answers 200 with a refusal (OpenAI `refusal`, Anthropic stop_reason "refusal",
+// Gemini finishReason SAFETY); a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
 // call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
+// Tools: a request that offers tools gets a call to the first (or the one its tool choice
+// names) with arguments {"query": the prompt's first 40 characters}, whole or streamed in each
+// format (Gemini's with a thought signature, which must come back with the call); a request
+// whose last turn is a tool's result gets "The tool said: <result>"; one that asks for an
+// answer schema gets JSON that follows it.
 // A model named `knows:B1+B2` is a scripted student for calibration: asked one of the bundle's
 // probes (www/models/probes.json, as `routoo calibrate` words it), it gives the reference
 // answer when the probe's benchmark is among B1, B2, … and a wrong one otherwise; an entry
@@ -167,6 +174,114 @@ const whole = {
   }),
 };
 
+/** A tool call's events (streamed, the arguments in two pieces) and whole answer, per format. */
+const toolCall = {
+  stream: {
+    openai(model, call, prompt) {
+      const chunk = (delta, finish, usage = null) => ({ id: "chatcmpl-emulator", object: "chat.completion.chunk",
+        created: 0, model, choices: finish === undefined ? [] : [{ index: 0, delta, finish_reason: finish }], usage });
+      const args = JSON.stringify(call.args);
+      const half = Math.floor(args.length / 2);
+      return [
+        chunk({ role: "assistant", content: null, tool_calls: [{ index: 0, id: call.id, type: "function",
+          function: { name: call.name, arguments: "" } }] }, null),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, half) } }] }, null),
+        chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(half) } }] }, null),
+        chunk({}, "tool_calls"),
+        chunk(undefined, undefined, { prompt_tokens: tokens(prompt), completion_tokens: tokens(args),
+          total_tokens: tokens(prompt) + tokens(args) }),
+      ].map((c) => ({ data: JSON.stringify(c) })).concat([{ data: "[DONE]" }]);
+    },
+    anthropic(model, call, prompt) {
+      const ev = (event, data) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+      const args = JSON.stringify(call.args);
+      const half = Math.floor(args.length / 2);
+      return [
+        ev("message_start", { message: { id: "msg_emulator", type: "message", role: "assistant", model, content: [],
+          stop_reason: null, usage: { input_tokens: tokens(prompt), output_tokens: 1 } } }),
+        ev("content_block_start", { index: 0, content_block: { type: "tool_use", id: call.id, name: call.name, input: {} } }),
+        ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(0, half) } }),
+        ev("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: args.slice(half) } }),
+        ev("content_block_stop", { index: 0 }),
+        ev("message_delta", { delta: { stop_reason: "tool_use" }, usage: { output_tokens: tokens(args) } }),
+        ev("message_stop", {}),
+      ];
+    },
+    gemini(model, call, prompt) {
+      return [{ data: JSON.stringify(toolCall.whole.gemini(model, call, prompt)) }];
+    },
+  },
+  whole: {
+    openai: (model, call, prompt) => ({
+      id: "chatcmpl-emulator", object: "chat.completion", created: 0, model,
+      choices: [{ index: 0, message: { role: "assistant", content: null, tool_calls: [{ id: call.id, type: "function",
+        function: { name: call.name, arguments: JSON.stringify(call.args) } }] }, finish_reason: "tool_calls" }],
+      usage: { prompt_tokens: tokens(prompt), completion_tokens: 9, total_tokens: tokens(prompt) + 9 },
+    }),
+    anthropic: (model, call, prompt) => ({
+      id: "msg_emulator", type: "message", role: "assistant", model,
+      content: [{ type: "tool_use", id: call.id, name: call.name, input: call.args }], stop_reason: "tool_use",
+      stop_sequence: null, usage: { input_tokens: tokens(prompt), output_tokens: 9 },
+    }),
+    // Gemini sends no call id, and a thought signature it wants back with the call.
+    gemini: (model, call, prompt) => ({
+      candidates: [{ content: { role: "model", parts: [{ functionCall: { name: call.name, args: call.args },
+        thoughtSignature: "sig-emulator" }] }, finishReason: "STOP", index: 0 }],
+      usageMetadata: { promptTokenCount: tokens(prompt), candidatesTokenCount: 9, totalTokenCount: tokens(prompt) + 9 },
+      modelVersion: model,
+    }),
+  },
+};
+
+/** A value that follows a JSON Schema, for answers asked to: strings say who answered. */
+function fill(schema, model) {
+  switch (schema?.type) {
+    case "object":
+      return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, s]) => [k, fill(s, model)]));
+    case "array": return [fill(schema.items, model)];
+    case "number": case "integer": return 42;
+    case "boolean": return true;
+    case "string": return schema.enum?.[0] ?? `emulated by ${model}`;
+    default: return null;
+  }
+}
+
+/**
+ * What a request's tools ask of the emulator: a call to the first tool offered (or the one
+ * the request names) when the last turn is not a tool's result; the result's text when it is;
+ * an answer that follows the schema when one is asked for. `error` when a Gemini call comes
+ * back without the thought signature Gemini gave it.
+ */
+function tooling(format, body) {
+  const out = {};
+  if (format === "openai") {
+    const names = (body.tools ?? []).map((t) => t.function?.name);
+    const choice = body.tool_choice;
+    const last = body.messages?.at(-1);
+    if (last?.role === "tool") out.result = `${last.content}`;
+    else if (names.length && choice !== "none") out.call = choice?.function?.name ?? names[0];
+    out.schema = body.response_format?.json_schema?.schema;
+  } else if (format === "anthropic") {
+    const names = (body.tools ?? []).map((t) => t.name);
+    const last = body.messages?.at(-1);
+    const result = Array.isArray(last?.content) ? last.content.find((b) => b.type === "tool_result") : undefined;
+    if (result) out.result = typeof result.content === "string" ? result.content : JSON.stringify(result.content);
+    else if (names.length && body.tool_choice?.type !== "none") out.call = body.tool_choice?.name ?? names[0];
+    out.schema = body.output_config?.format?.schema;
+  } else {
+    const names = (body.tools ?? []).flatMap((t) => (t.functionDeclarations ?? []).map((d) => d.name));
+    const config = body.toolConfig?.functionCallingConfig;
+    const last = body.contents?.at(-1);
+    const response = last?.parts?.find((p) => p.functionResponse)?.functionResponse;
+    if (response) out.result = JSON.stringify(response.response);
+    else if (names.length && config?.mode !== "NONE") out.call = config?.allowedFunctionNames?.[0] ?? names[0];
+    const unsigned = (body.contents ?? []).some((c) => c.parts?.some((p) => p.functionCall && p.thoughtSignature !== "sig-emulator"));
+    if (unsigned) out.error = "Function call is missing a thought_signature in functionCall parts.";
+    out.schema = body.generationConfig?.responseJsonSchema;
+  }
+  return out;
+}
+
 /** Each format's error body. */
 function errorBody(format, status, message) {
   if (format === "anthropic") {
@@ -189,11 +304,12 @@ function route(method, url, body) {
   if (/\/chat\/completions$/.test(path)) {
     return { format: "openai", model: body.model, stream: !!body.stream,
       limit: body.max_completion_tokens ?? body.max_tokens,
-      prompt: body.messages?.map((x) => x.content).join("\n") ?? "" };
+      prompt: body.messages?.map((x) => x.content ?? "").join("\n") ?? "" };
   }
   if (/\/messages$/.test(path)) {
     return { format: "anthropic", model: body.model, stream: !!body.stream, limit: body.max_tokens,
-      prompt: body.messages?.map((x) => typeof x.content === "string" ? x.content : "").join("\n") ?? "" };
+      prompt: body.messages?.map((x) => typeof x.content === "string" ? x.content
+        : (x.content ?? []).map((b) => b.text ?? "").join("")).join("\n") ?? "" };
   }
   const m = path.match(/\/models\/([^/:]+):(generateContent|streamGenerateContent)$/);
   if (m) {
@@ -308,11 +424,59 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify(whole[r.format](r.model, "x".repeat(9 << 20), r.prompt)));
     }
+    if (fault === "refuse") {
+      // A 200 that declines, as each provider writes one.
+      const said = "I can't help with that.";
+      const refusal = {
+        openai: { whole: { id: "chatcmpl-emulator", object: "chat.completion", created: 0, model: r.model,
+          choices: [{ index: 0, message: { role: "assistant", content: null, refusal: said }, finish_reason: "stop" }],
+          usage: { prompt_tokens: tokens(r.prompt), completion_tokens: 6, total_tokens: tokens(r.prompt) + 6 } },
+        events: [{ choices: [{ index: 0, delta: { role: "assistant", refusal: said }, finish_reason: null }] },
+          { choices: [{ index: 0, delta: {}, finish_reason: "stop" }] }].map((c) => ({ data: JSON.stringify(c) }))
+          .concat([{ data: "[DONE]" }]) },
+        anthropic: { whole: { id: "msg_emulator", type: "message", role: "assistant", model: r.model, content: [],
+          stop_reason: "refusal", usage: { input_tokens: tokens(r.prompt), output_tokens: 6 } },
+        events: [
+          { event: "message_start", data: JSON.stringify({ type: "message_start", message: { content: [],
+            usage: { input_tokens: tokens(r.prompt), output_tokens: 1 } } }) },
+          { event: "message_delta", data: JSON.stringify({ type: "message_delta", delta: { stop_reason: "refusal" },
+            usage: { output_tokens: 6 } }) },
+          { event: "message_stop", data: JSON.stringify({ type: "message_stop" }) }] },
+        gemini: { whole: { candidates: [{ finishReason: "SAFETY", index: 0 }],
+          usageMetadata: { promptTokenCount: tokens(r.prompt), candidatesTokenCount: 0 } },
+        events: [{ data: JSON.stringify({ candidates: [{ finishReason: "SAFETY", index: 0 }],
+          usageMetadata: { promptTokenCount: tokens(r.prompt), candidatesTokenCount: 0 } }) }] },
+      }[r.format];
+      if (!r.stream) {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify(refusal.whole));
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      for (const e of refusal.events) res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${e.data}\n\n`);
+      return res.end();
+    }
+    const tools = tooling(r.format, body);
+    if (tools.error) return fail(400, tools.error);
+    if (tools.call) {
+      const call = { id: r.format === "anthropic" ? "toolu_emulator_1" : "call_emulator_1", name: tools.call,
+        args: { query: r.prompt.trim().slice(0, 40) } };
+      if (!r.stream) {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify(toolCall.whole[r.format](r.model, call, r.prompt)));
+      }
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+      for (const e of toolCall.stream[r.format](r.model, call, r.prompt)) {
+        res.write((e.event ? `event: ${e.event}\n` : "") + `data: ${e.data}\n\n`);
+      }
+      return res.end();
+    }
     const recordedAnswer = answers.get(r.prompt.trim());
     const probe = r.model.startsWith("knows:") ? probes.get(r.prompt) : undefined;
     const overlong = fault === "overlong";
     // Twenty times the limit's tokens (4 characters a token, as `tokens` counts them).
     const text = overlong ? "word ".repeat(Math.ceil((r.limit ?? 1024) * 16))
+      : tools.schema ? JSON.stringify(fill(tools.schema, r.model))
+      : tools.result !== undefined ? `The tool said: ${tools.result}`
       : probe ? student(r.model, probe)
       : recordedAnswer ? (recordedAnswer[r.model] ?? Object.values(recordedAnswer)[0]) : placeholder(r.prompt);
     const thinking = fault?.startsWith("think:") ? Number(fault.slice("think:".length)) : 0;

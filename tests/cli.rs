@@ -227,6 +227,69 @@ fn a_minimum_quality_is_a_flag_and_above_every_model_nothing_goes_out() {
 }
 
 #[test]
+fn a_refusal_in_any_format_falls_back_to_the_next_model() {
+    let emulator = common::Emulator::start();
+    let dir = std::env::temp_dir().join(format!("routoo-refusal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (provider, api, base) in [
+        ("openai", "refuse-oa", "/v1"),
+        ("anthropic", "refuse-an", "/v1"),
+        ("google", "refuse-ge", "/v1beta"),
+    ] {
+        {
+            emulator.script(api, &["refuse"]);
+            // The refusing model is by far the cheaper, so a huge λ ranks it first.
+            let pool = serde_json::json!({"models": [
+                {"id": "gpt-4-1106-preview", "provider": provider, "apiModel": api,
+                 "baseUrl": format!("{}{base}", emulator.url), "priceIn": 0.01, "priceOut": 0.01,
+                 "contextWindow": 100000, "latencyMs": 1000},
+                {"id": "claude-v2", "provider": "openai", "apiModel": "good",
+                 "baseUrl": format!("{}/v1", emulator.url), "priceIn": 5, "priceOut": 5,
+                 "contextWindow": 100000, "latencyMs": 1000}]});
+            let pool_file = dir.join("pool.json");
+            std::fs::write(&pool_file, pool.to_string()).unwrap();
+            let bind = format!("{}=EMU_KEY", emulator.url);
+            let args = [
+                "ask",
+                "--pool",
+                pool_file.to_str().unwrap(),
+                "--lambda",
+                "1e9",
+                "--key",
+                &bind,
+                "Name three routers.",
+            ];
+            let out = Command::new(env!("CARGO_BIN_EXE_routoo"))
+                .args(args)
+                .env("EMU_KEY", "k-emu")
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap();
+            let (stdout, stderr) = (
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+            );
+            assert!(out.status.success(), "{provider}: {stderr}");
+            assert!(
+                stdout.starts_with("Emulated answer"),
+                "{provider}: {stdout}"
+            );
+            assert!(
+                stderr.contains("answered by claude-v2"),
+                "{provider}: {stderr}"
+            );
+            let said = if provider == "google" {
+                "content filter"
+            } else {
+                "refused to answer"
+            };
+            assert!(stderr.contains(said), "{provider}: {stderr}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn ask_streams_an_answer_from_the_emulator_in_each_format() {
     let emulator = common::Emulator::start();
     let model = |id: &str, provider: &str, api: &str, base: String| {

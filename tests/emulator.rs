@@ -489,3 +489,96 @@ fn a_pool_entrys_reasoning_effort_reaches_the_wire_in_every_format() {
         );
     }
 }
+
+#[test]
+fn a_tool_call_and_its_result_round_trip_and_a_schema_is_followed_in_every_format() {
+    use routoo::chat::{Message, OutputSchema, Role, Tool, ToolChoice, Toolset};
+    use routoo::Conversation;
+    let emulator = Emulator::start();
+    let tool: Tool = serde_json::from_value(serde_json::json!({"type": "function", "function": {
+        "name": "lookup", "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}}))
+    .unwrap();
+    let tools = || Toolset::new(vec![tool.clone()], ToolChoice::Auto, None).unwrap();
+    let question = Message::new(Role::User, "Name three routers.");
+    for format in FORMATS {
+        for stream in [false, true] {
+            let ask = |conversation: Conversation| {
+                let request = ChatRequest {
+                    conversation,
+                    ..emulator.request(format, "m-1", stream)
+                };
+                client()
+                    .call(format, &request, |_| {})
+                    .unwrap_or_else(|e| panic!("{format:?} stream {stream}: {e}"))
+            };
+            let first = ask(Conversation::new(vec![question.clone()])
+                .unwrap()
+                .with_tools(tools()));
+            assert_eq!(first.finish, Some(Finish::ToolCalls), "{format:?} {stream}");
+            let [call] = first.tool_calls.as_slice() else {
+                panic!("{format:?} {stream}: {:?}", first.tool_calls)
+            };
+            assert_eq!(call.name, "lookup");
+            assert_eq!(
+                call.input().unwrap(),
+                serde_json::json!({"query": "Name three routers."})
+            );
+            // The call goes back as the model made it (Gemini's signature too), with its result.
+            let turns = vec![
+                question.clone(),
+                Message {
+                    tool_calls: first.tool_calls.clone(),
+                    ..Message::new(Role::Assistant, "")
+                },
+                Message {
+                    tool_call_id: Some(call.id.clone()),
+                    ..Message::new(Role::Tool, "{\"routers\": 3}")
+                },
+            ];
+            let second = ask(Conversation::new(turns.clone())
+                .unwrap()
+                .with_tools(tools()));
+            assert_eq!(second.finish, Some(Finish::Stop), "{format:?} {stream}");
+            assert!(
+                second.text.starts_with("The tool said: "),
+                "{format:?} {stream}: {}",
+                second.text
+            );
+            assert!(
+                second.text.contains("routers") && second.text.contains('3'),
+                "{}",
+                second.text
+            );
+            if format == Format::Gemini {
+                // Without the signature Gemini gave, it refuses the conversation.
+                let mut unsigned = turns.clone();
+                unsigned[1].tool_calls[0].signature = None;
+                let request = ChatRequest {
+                    conversation: Conversation::new(unsigned).unwrap().with_tools(tools()),
+                    ..emulator.request(format, "m-1", stream)
+                };
+                let e = client().call(format, &request, |_| {}).unwrap_err();
+                assert!(e.to_string().contains("thought_signature"), "{e}");
+            }
+        }
+        let schema = serde_json::json!({"type": "object", "properties": {
+            "planet": {"type": "string"}, "moons": {"type": "integer"}}, "required": ["planet", "moons"]});
+        let output = Toolset::new(
+            vec![],
+            ToolChoice::Auto,
+            Some(OutputSchema {
+                name: "answer".into(),
+                schema,
+            }),
+        )
+        .unwrap();
+        let request = ChatRequest {
+            conversation: Conversation::from_prompt("Largest planet?").with_tools(output),
+            ..emulator.request(format, "m-1", true)
+        };
+        let answer = client().call(format, &request, |_| {}).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&answer.text).unwrap();
+        assert_eq!(v["moons"], 42, "{format:?}: {}", answer.text);
+        assert!(v["planet"].is_string());
+    }
+}

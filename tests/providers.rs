@@ -688,3 +688,38 @@ fn tool_calls_are_read_whole_and_from_streams_in_each_format() {
         }
     }
 }
+
+#[test]
+fn a_refusal_is_read_as_one_in_each_format() {
+    let whole = [
+        (
+            Format::OpenAi,
+            r#"{"choices":[{"message":{"role":"assistant","content":null,"refusal":"No."},"finish_reason":"stop"}]}"#,
+            Finish::Refusal,
+        ),
+        (
+            Format::Anthropic,
+            r#"{"content":[],"stop_reason":"refusal","usage":{"input_tokens":3,"output_tokens":1}}"#,
+            Finish::Refusal,
+        ),
+        (
+            Format::Gemini,
+            r#"{"candidates":[{"finishReason":"SAFETY","index":0}]}"#,
+            Finish::ContentFilter,
+        ),
+    ];
+    for (format, body, finish) in whole {
+        let answer = provider::parse_answer(format, body).unwrap();
+        assert_eq!(answer.finish, Some(finish), "{format:?}");
+        assert!(answer.issue().is_some(), "{format:?}");
+    }
+    // A stop reason after a streamed refusal does not hide it.
+    let events = concat!(
+        "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"refusal\":\"No.\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let (answer, seen) = read(Format::OpenAi, vec![events.as_bytes().to_vec()]);
+    assert_eq!(answer.unwrap().finish, Some(Finish::Refusal));
+    assert_eq!(seen, "");
+}

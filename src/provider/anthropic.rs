@@ -94,7 +94,7 @@ fn finish(v: &Value) -> Option<Finish> {
     v.as_str().map(|f| match f {
         "end_turn" | "stop_sequence" => Finish::Stop,
         "max_tokens" => Finish::Length,
-        "refusal" => Finish::ContentFilter,
+        "refusal" => Finish::Refusal,
         "tool_use" => Finish::ToolCalls,
         other => Finish::Other(other.to_string()),
     })

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
-use super::{RetryPolicy, Usage};
+use super::{RetryPolicy, StopIssue, Usage};
 use crate::chat::Conversation;
 use crate::cost;
 use crate::endpoint::{is_loopback, official_origin, Endpoint, EndpointError};
@@ -376,6 +376,16 @@ impl AskError {
     }
 }
 
+/// Whether `answer` declined (a refusal, or the content filter) and gave nothing.
+fn refused(answer: &Answer, shown: bool) -> bool {
+    matches!(
+        answer.issue(),
+        Some(StopIssue::Refusal | StopIssue::ContentFilter)
+    ) && !shown
+        && answer.text.trim().is_empty()
+        && answer.tool_calls.is_empty()
+}
+
 /// Asks the `ranked` candidates (best first, as the router returned them) for an answer to
 /// `conversation`, each with the key `keys` binds to its base URL's origin.
 pub async fn ask<T: Transport>(
@@ -453,6 +463,12 @@ pub async fn ask<T: Transport>(
                     progress(Progress::Text(text));
                 };
                 match transport.send(format, &request, &mut on_text).await {
+                    // A refusal or a filtered answer that showed nothing is a failure: the next
+                    // model may answer. One that showed text keeps it, with a note.
+                    Ok(answer) if refused(&answer, shown) => {
+                        let issue = answer.issue().unwrap_or(StopIssue::Refusal);
+                        (ProviderError::Stopped(issue), shown, worst)
+                    }
                     Ok(answer) => {
                         let cost = answer
                             .usage

@@ -114,6 +114,9 @@ pub enum StopIssue {
     /// The provider's content filter withheld the rest.
     #[error("the provider's content filter stopped the answer")]
     ContentFilter,
+    /// The model declined to answer.
+    #[error("the model refused to answer")]
+    Refusal,
 }
 
 fn redirect(status: &Option<u16>, to: &Option<String>) -> String {

@@ -157,6 +157,8 @@ pub enum Finish {
     ContentFilter,
     /// It called tools and waits for their results.
     ToolCalls,
+    /// It declined to answer (a 200 that carries a refusal).
+    Refusal,
     /// Another reason, as the provider named it.
     Other(String),
 }
@@ -182,6 +184,7 @@ impl Answer {
         match self.finish {
             Some(Finish::Length) => Some(StopIssue::Length),
             Some(Finish::ContentFilter) => Some(StopIssue::ContentFilter),
+            Some(Finish::Refusal) => Some(StopIssue::Refusal),
             _ => None,
         }
     }
@@ -290,7 +293,8 @@ impl Accumulator {
                 call.signature = piece.signature;
             }
         }
-        if delta.finish.is_some() {
+        // A refusal stands, whatever stop reason follows it.
+        if delta.finish.is_some() && answer.finish != Some(Finish::Refusal) {
             answer.finish = delta.finish;
         }
         if let Some(u) = delta.usage {

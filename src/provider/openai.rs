@@ -115,13 +115,21 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
     .map(|calls| calls.iter().map(whole_call).collect::<Result<Vec<_>, _>>())
     .transpose()?
     .unwrap_or_default();
+    // A refusal comes as a 200 whose message carries `refusal` instead of content.
+    let refused = choice
+        .pointer("/message/refusal")
+        .is_some_and(Value::is_string);
     Ok(Answer {
         text: choice
             .pointer("/message/content")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        finish: finish(&choice["finish_reason"]),
+        finish: if refused {
+            Some(Finish::Refusal)
+        } else {
+            finish(&choice["finish_reason"])
+        },
         usage: usage(&v),
         tool_calls,
     })
@@ -169,6 +177,9 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
             .collect()
     })
     .unwrap_or_default();
+    let refused = choice
+        .and_then(|c| c.pointer("/delta/refusal"))
+        .is_some_and(Value::is_string);
     Ok(Delta {
         calls,
         text: choice
@@ -176,7 +187,11 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
-        finish: choice.and_then(|c| finish(&c["finish_reason"])),
+        finish: if refused {
+            Some(Finish::Refusal)
+        } else {
+            choice.and_then(|c| finish(&c["finish_reason"]))
+        },
         usage: usage(&v),
         done: false,
     })

@@ -345,7 +345,7 @@ export interface HeadsFile {
 export interface Reply {
   model: string;
   provider: string;
-  answer: { text: string; finish: "stop" | "length" | "contentFilter" | "toolCalls" | { other: string } | null;
+  answer: { text: string; finish: "stop" | "length" | "contentFilter" | "toolCalls" | "refusal" | { other: string } | null;
             usage: { inputTokens: number; outputTokens: number } | null;
             /** The tools the model called, when it called any. */
             toolCalls?: ToolCall[] };
