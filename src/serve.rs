@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use crate::chat::{Conversation, Message, Role};
+use crate::chat::{Conversation, Message, OutputSchema, Role, Tool, ToolCall, ToolChoice, Toolset};
 use crate::explain::Rule;
 use crate::provider::{AskError, Attempt, Finish, Reply};
 use crate::{Decision, Pool, RouteOptions};
@@ -26,6 +26,7 @@ const NOT_PASSED_ON: &[&str] = &[
     "frequency_penalty",
     "logit_bias",
     "metadata",
+    "parallel_tool_calls",
     "presence_penalty",
     "reasoning_effort",
     "seed",
@@ -40,11 +41,14 @@ const NOT_PASSED_ON: &[&str] = &[
 /// Body fields that ask for what the router cannot do yet; a request with one is refused
 /// rather than answered without it.
 const REFUSED: &[(&str, &str)] = &[
-    ("tools", "tool calls are not supported yet"),
-    ("functions", "function calls are not supported yet"),
-    ("tool_choice", "tool calls are not supported yet"),
-    ("function_call", "function calls are not supported yet"),
-    ("parallel_tool_calls", "tool calls are not supported yet"),
+    (
+        "functions",
+        "the legacy function calls are not supported: use tools",
+    ),
+    (
+        "function_call",
+        "the legacy function calls are not supported: use tool_choice",
+    ),
     ("audio", "audio is not supported"),
     ("modalities", "only text answers are supported"),
     ("prediction", "predicted outputs are not supported"),
@@ -230,15 +234,14 @@ impl ChatRequest {
                 .with_value(&n))
             }
         }
-        if let Some(format) = object.remove("response_format") {
-            let text = format.get("type").and_then(Value::as_str) == Some("text");
-            if !(format.is_null() || text) {
-                return Err(ServeError::Unsupported {
-                    field: "response_format".into(),
-                    why: "structured output is not supported yet",
-                });
-            }
-        }
+        let output = output(object.remove("response_format"))?;
+        let tools: Vec<Tool> = match object.remove("tools") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => serde_json::from_value(v).map_err(|e| field("tools", e.to_string()))?,
+        };
+        let choice = tool_choice(object.remove("tool_choice"))?;
+        let toolset =
+            Toolset::new(tools, choice, output).map_err(|e| field("tools", e.to_string()))?;
         let model = match object.remove("model") {
             Some(Value::String(m)) => m,
             Some(other) => {
@@ -278,8 +281,9 @@ impl ChatRequest {
         let messages = (messages.iter().enumerate())
             .map(|(i, m)| message(i, m))
             .collect::<Result<Vec<_>, _>>()?;
-        let conversation =
-            Conversation::new(messages).map_err(|e| field("messages", e.to_string()))?;
+        let conversation = Conversation::new(messages)
+            .map_err(|e| field("messages", e.to_string()))?
+            .with_tools(toolset);
         let stream = match object.remove("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
@@ -402,34 +406,44 @@ fn message(i: usize, m: &Value) -> Result<Message, ServeError> {
         Some("system" | "developer") => Role::System,
         Some("user") => Role::User,
         Some("assistant") => Role::Assistant,
-        Some(r @ ("tool" | "function")) => {
+        Some("tool") => Role::Tool,
+        Some("function") => {
             return Err(ServeError::Unsupported {
                 field: at(".role"),
-                why: if r == "tool" {
-                    "tool calls are not supported yet"
-                } else {
-                    "function calls are not supported yet"
-                },
+                why: "the legacy function calls are not supported: use tools",
             })
         }
         Some(other) => {
             return Err(field(
                 at(".role"),
-                format!("is {other:?}, not system, developer, user or assistant"),
+                format!("is {other:?}, not system, developer, user, assistant or tool"),
             ))
         }
         None => return Err(field(at(".role"), "is missing")),
     };
-    for calls in ["tool_calls", "function_call", "audio"] {
-        if m.get(calls)
-            .is_some_and(|v| !(v.is_null() || v.as_array().is_some_and(Vec::is_empty)))
-        {
+    for unsupported in ["function_call", "audio"] {
+        if m.get(unsupported).is_some_and(|v| !v.is_null()) {
             return Err(ServeError::Unsupported {
-                field: at(&format!(".{calls}")),
-                why: "tool calls are not supported yet",
+                field: at(&format!(".{unsupported}")),
+                why: "only tool_calls are supported",
             });
         }
     }
+    let tool_calls: Vec<ToolCall> = match m.get("tool_calls") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| field(at(".tool_calls"), e.to_string()))?,
+    };
+    let tool_call_id = match m.get("tool_call_id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(other) => {
+            return Err(field(
+                at(".tool_call_id"),
+                format!("must be a string, not {}", kind(other)),
+            ))
+        }
+    };
     let content = match m.get("content") {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => {
@@ -456,6 +470,8 @@ fn message(i: usize, m: &Value) -> Result<Message, ServeError> {
             }
             text
         }
+        // An assistant turn that only calls tools has no content.
+        Some(Value::Null) | None if !tool_calls.is_empty() => String::new(),
         Some(Value::Null) | None => return Err(field(at(".content"), "is missing")),
         Some(other) => {
             return Err(field(
@@ -464,7 +480,67 @@ fn message(i: usize, m: &Value) -> Result<Message, ServeError> {
             ))
         }
     };
-    Ok(Message::new(role, content))
+    Ok(Message {
+        tool_calls,
+        tool_call_id,
+        ..Message::new(role, content)
+    })
+}
+
+/// `response_format`: text (nothing asked), a JSON schema, or any JSON object.
+fn output(format: Option<Value>) -> Result<Option<OutputSchema>, ServeError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(OutputSchema {
+            name: "json_object".into(),
+            schema: json!({"type": "object"}),
+        })),
+        Some("json_schema") => {
+            let spec = format.get("json_schema").cloned().unwrap_or(Value::Null);
+            let name = spec
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("answer")
+                .to_string();
+            match spec.get("schema") {
+                Some(schema) if schema.is_object() => Ok(Some(OutputSchema {
+                    name,
+                    schema: schema.clone(),
+                })),
+                _ => Err(field(
+                    "response_format.json_schema.schema",
+                    "must be a JSON Schema object",
+                )),
+            }
+        }
+        other => Err(field(
+            "response_format.type",
+            format!("is {other:?}, not text, json_schema or json_object"),
+        )),
+    }
+}
+
+/// `tool_choice`: "auto", "none", "required" or `{"type": "function", "function": {"name"}}`.
+fn tool_choice(choice: Option<Value>) -> Result<ToolChoice, ServeError> {
+    match choice {
+        None | Some(Value::Null) => Ok(ToolChoice::Auto),
+        Some(Value::String(s)) => match s.as_str() {
+            "auto" => Ok(ToolChoice::Auto),
+            "none" => Ok(ToolChoice::None),
+            "required" => Ok(ToolChoice::Required),
+            other => Err(field(
+                "tool_choice",
+                format!("is {other:?}, not auto, none or required"),
+            )),
+        },
+        Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) => Ok(ToolChoice::Tool(name.to_string())),
+            None => Err(field("tool_choice", "names no function")),
+        },
+    }
 }
 
 /// One model the route weighed, as the answer reports it.
@@ -620,6 +696,7 @@ fn outcome<'a>(route: &'a Route, reply: &'a Reply) -> Value {
 
 fn finish_reason(reply: &Reply) -> &'static str {
     match reply.answer.finish {
+        _ if !reply.answer.tool_calls.is_empty() => "tool_calls",
         Some(Finish::Length) => "length",
         Some(Finish::ContentFilter) => "content_filter",
         _ => "stop",
@@ -637,6 +714,19 @@ fn usage(reply: &Reply) -> Value {
     }
 }
 
+/// The answer's message: its text (`null` when it only calls tools) and its tool calls.
+fn message_of(reply: &Reply) -> Value {
+    let calls = &reply.answer.tool_calls;
+    let mut message = json!({"role": "assistant", "content": reply.answer.text, "refusal": null});
+    if !calls.is_empty() {
+        message["tool_calls"] = json!(calls);
+        if reply.answer.text.is_empty() {
+            message["content"] = Value::Null;
+        }
+    }
+    message
+}
+
 /// A whole answer in OpenAI's `chat.completion` shape, with the route in `routoo`.
 pub fn completion(id: &str, created: u64, route: &Route, reply: &Reply) -> Value {
     json!({
@@ -646,7 +736,7 @@ pub fn completion(id: &str, created: u64, route: &Route, reply: &Reply) -> Value
         "model": reply.model,
         "choices": [{
             "index": 0,
-            "message": {"role": "assistant", "content": reply.answer.text, "refusal": null},
+            "message": message_of(reply),
             "finish_reason": finish_reason(reply),
             "logprobs": null,
         }],
@@ -700,6 +790,18 @@ impl Chunks {
         let mut out = String::new();
         if !self.started {
             out.push_str(&self.text(&reply.model, ""));
+        }
+        // Tool calls come whole, once the answer is in (a valid stream: each call's first
+        // delta may carry all its arguments).
+        if !reply.answer.tool_calls.is_empty() {
+            let calls: Vec<Value> = (reply.answer.tool_calls.iter().enumerate())
+                .map(|(index, c)| {
+                    let mut call = json!(c);
+                    call["index"] = json!(index);
+                    call
+                })
+                .collect();
+            out.push_str(&self.event(&reply.model, json!({"tool_calls": calls}), None));
         }
         let last = json!({
             "id": self.id,
@@ -785,14 +887,16 @@ mod tests {
     fn what_the_router_cannot_do_is_refused_not_dropped() {
         let pool = pool();
         for (extra, param) in [
+            (json!({"functions": [{"name": "f"}]}), "functions"),
             (
-                json!({"tools": [{"type": "function", "function": {"name": "f"}}]}),
+                json!({"tools": [{"type": "function", "function": {"name": "a b"}}]}),
                 "tools",
             ),
             (
                 json!({"response_format": {"type": "json_schema", "json_schema": {}}}),
-                "response_format",
+                "response_format.json_schema.schema",
             ),
+            (json!({"tool_choice": "sometimes"}), "tool_choice"),
             (json!({"n": 2}), "n"),
             (json!({"logprobs": true}), "logprobs"),
         ] {
@@ -808,6 +912,32 @@ mod tests {
         let body = json!({"model": AUTO, "messages": [{"role": "user", "content": "Hi"}],
             "tools": [], "tool_choice": "none", "n": 1, "logprobs": false, "response_format": {"type": "text"}});
         assert!(ChatRequest::parse(&body.to_string(), &pool).is_ok());
+    }
+
+    #[test]
+    fn tools_tool_turns_and_schemas_are_read_into_the_conversation() {
+        let pool = pool();
+        let body = json!({"model": AUTO, "messages": [
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                "function": {"name": "weather", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c1", "content": "sunny"}],
+            "tools": [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}],
+            "tool_choice": {"type": "function", "function": {"name": "weather"}},
+            "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
+            "parallel_tool_calls": false});
+        let r = ChatRequest::parse(&body.to_string(), &pool).unwrap();
+        let turns = r.conversation.messages();
+        assert_eq!(turns[1].tool_calls[0].name, "weather");
+        assert_eq!(turns[2].tool_call_id.as_deref(), Some("c1"));
+        let tools = r.conversation.tools();
+        assert_eq!(tools.choice, ToolChoice::Tool("weather".into()));
+        assert_eq!(tools.output.as_ref().unwrap().name, "w");
+        assert_eq!(r.ignored, ["parallel_tool_calls"]);
+        let bad = json!({"model": AUTO, "messages": [{"role": "user", "content": "x"},
+            {"role": "tool", "tool_call_id": "c9", "content": "r"}]});
+        let e = ChatRequest::parse(&bad.to_string(), &pool).unwrap_err();
+        assert!(e.to_string().contains("c9"), "{e}");
     }
 
     #[test]
@@ -835,7 +965,7 @@ mod tests {
             ),
             (
                 r#"{"model": "auto", "messages": [{"role": "tool", "content": "x"}]}"#,
-                "messages[0].role",
+                "turn 0 is the tool's",
             ),
             (
                 r#"{"model": "auto", "messages": [{"role": "assistant", "content": "x"}]}"#,

@@ -15,7 +15,8 @@ let emulator, router, keys, pool;
 /** One model per wire format on the emulator, cheapest first. */
 function models(url) {
   const model = (id, provider, base, priceIn, priceOut) => ({ id, provider, apiModel: id, baseUrl: url + base,
-    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true });
+    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true,
+    supports: ["tools", "structuredOutput"] });
   return [model("oa-small", "openai", "/v1", 0.15, 0.6), model("an-mid", "anthropic", "/v1", 1, 5),
     model("ge-big", "gemini", "/v1beta", 3, 15)];
 }
@@ -163,11 +164,11 @@ test("aborting stops a streamed answer: the SDK ends the stream, as it does for 
 
 test("what the router cannot do, or a model it does not know, is a clear 4xx the SDK does not retry", async () => {
   const before = posts().length;
-  const tools = await client().chat.completions.create({ model: "routoo/auto",
+  const legacy = await client().chat.completions.create({ model: "routoo/auto",
     messages: [{ role: "user", content: PROMPT }],
-    tools: [{ type: "function", function: { name: "f", parameters: { type: "object" } } }] }).catch((e) => e);
-  assert.equal(tools.status, 400);
-  assert.match(tools.message, /tools/);
+    functions: [{ name: "f", parameters: { type: "object" } }] }).catch((e) => e);
+  assert.equal(legacy.status, 400);
+  assert.match(legacy.message, /functions/);
   const unknown = await client().chat.completions.create({ model: "gpt-4o",
     messages: [{ role: "user", content: PROMPT }] }).catch((e) => e);
   assert.equal(unknown.status, 404);
@@ -181,6 +182,76 @@ test("what the router cannot do, or a model it does not know, is a clear 4xx the
   assert.equal(typo.status, 400);
   assert.match(typo.message, /budgett/);
   assert.equal(posts().length, before);
+});
+
+const TOOLS = [{ type: "function", function: { name: "lookup", description: "Looks things up",
+  parameters: { type: "object", properties: { query: { type: "string" } } } } }];
+
+/** The SDK's chunks folded into one message, tool calls included. */
+async function folded(stream) {
+  const message = { role: "assistant", content: "", tool_calls: [] };
+  let finish = null;
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    if (!choice) continue;
+    message.content += choice.delta.content ?? "";
+    for (const t of choice.delta.tool_calls ?? []) {
+      const call = message.tool_calls[t.index] ??= { id: t.id, type: "function", function: { name: "", arguments: "" } };
+      call.function.name += t.function?.name ?? "";
+      call.function.arguments += t.function?.arguments ?? "";
+      if (t.extra_content) call.extra_content = t.extra_content;
+    }
+    finish = choice.finish_reason ?? finish;
+  }
+  return { message, finish };
+}
+
+test("a tool call and its result round trip through the SDK in each format, whole and streamed", async () => {
+  for (const m of pool.models) {
+    for (const stream of [false, true]) {
+      const ask = async (messages) => {
+        const body = { model: `routoo/${m.id}`, messages, tools: TOOLS, stream };
+        if (!stream) {
+          const answer = await client().chat.completions.create(body);
+          return { message: answer.choices[0].message, finish: answer.choices[0].finish_reason };
+        }
+        return folded(await client().chat.completions.create(body));
+      };
+      const question = [{ role: "user", content: PROMPT }];
+      const first = await ask(question);
+      assert.equal(first.finish, "tool_calls", `${m.id} ${stream}`);
+      const [call] = first.message.tool_calls;
+      assert.equal(call.function.name, "lookup");
+      assert.deepEqual(JSON.parse(call.function.arguments), { query: PROMPT.slice(0, 40) });
+      // The assistant's message goes back as the SDK gave it (Gemini's signature included).
+      const second = await ask([...question, first.message,
+        { role: "tool", tool_call_id: call.id, content: JSON.stringify({ planet: "Jupiter" }) }]);
+      assert.equal(second.finish, "stop", `${m.id} ${stream}`);
+      assert.match(second.message.content, /^The tool said: .*Jupiter/, `${m.id} ${stream}`);
+    }
+  }
+});
+
+test("a JSON-schema answer in each format, and tools go only to models that take them", async () => {
+  const schema = { type: "object", properties: { planet: { type: "string" }, moons: { type: "integer" } },
+    required: ["planet", "moons"], additionalProperties: false };
+  for (const m of pool.models) {
+    const answer = await client().chat.completions.create({ model: `routoo/${m.id}`,
+      messages: [{ role: "user", content: PROMPT }],
+      response_format: { type: "json_schema", json_schema: { name: "planet", schema } } });
+    const value = JSON.parse(answer.choices[0].message.content);
+    assert.equal(value.moons, 42, m.id);
+    assert.equal(typeof value.planet, "string");
+  }
+  // A pool entry without `supports` is left out of a request with tools, saying why.
+  const plain = await loadRouter({ pool: { models: [...pool.models.slice(0, 2),
+    { ...pool.models[2], supports: undefined }] }, cache: false });
+  const sdk = new OpenAI({ apiKey: SDK_KEY, baseURL: "https://api.openai.invalid/v1", fetch: plain.fetch({ keys }) });
+  const routed = await sdk.chat.completions.create({ model: "routoo/auto", tools: TOOLS,
+    messages: [{ role: "user", content: PROMPT }] });
+  const left = routed.routoo.excluded.find((e) => e.model === "ge-big");
+  assert.match(left.reason, /tool calls/);
+  assert.ok(routed.routoo.ranked.every((c) => c.model !== "ge-big"));
 });
 
 test("neither the SDK's apiKey nor its Authorization or x-stainless headers reach a provider", () => {
