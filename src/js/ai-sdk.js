@@ -24,30 +24,87 @@ export class RoutooError extends Error {
 const NOT_PASSED_ON = ["temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed",
   "stopSequences", "reasoning"];
 
+/** A tool result's output as the text a tool turn carries. */
+function resultText(output) {
+  switch (output?.type) {
+    case "text": case "error-text": return output.value;
+    case "json": case "error-json": return JSON.stringify(output.value);
+    case "execution-denied": return output.reason ?? "the tool call was denied";
+    case "content": return output.value.map((p) => (p.type === "text" ? p.text : "")).join("");
+    default: throw new RoutooError(`routoo cannot send a tool result of type ${output?.type}`, { code: "unsupported" });
+  }
+}
+
 /**
- * An AI SDK prompt (`LanguageModelV4Prompt`) as Chat Completions messages; what routoo cannot
- * send yet (files, tool calls and results) throws, naming it.
+ * An AI SDK prompt (`LanguageModelV4Prompt`) as Chat Completions messages: text, tool calls
+ * (Gemini's signature from the call's `providerOptions.routoo.signature`) and tool results;
+ * what routoo cannot send (files) throws, naming it.
  *
  * @param {any[]} prompt
  */
 export function chatMessages(prompt) {
-  const text = (parts, role) => parts.map((part) => {
-    if (part.type === "text") return part.text;
-    if (part.type === "reasoning") return "";
-    throw new RoutooError(`routoo cannot send a ${part.type} part in a ${role} message yet`, { code: "unsupported" });
-  }).join("");
-  return prompt.map((message) => {
+  const unsupported = (part, role) =>
+    new RoutooError(`routoo cannot send a ${part.type} part in a ${role} message`, { code: "unsupported" });
+  return prompt.flatMap((message) => {
     switch (message.role) {
       case "system":
-        return { role: "system", content: message.content };
+        return [{ role: "system", content: message.content }];
       case "user":
-      case "assistant":
-        return { role: message.role, content: text(message.content, message.role) };
+        return [{ role: "user", content: message.content.map((part) => {
+          if (part.type === "text") return part.text;
+          throw unsupported(part, "user");
+        }).join("") }];
+      case "assistant": {
+        let content = "";
+        const calls = [];
+        for (const part of message.content) {
+          if (part.type === "text") content += part.text;
+          else if (part.type === "tool-call") {
+            const signature = part.providerOptions?.routoo?.signature;
+            calls.push({ id: part.toolCallId, type: "function", function: { name: part.toolName,
+              arguments: typeof part.input === "string" ? part.input : JSON.stringify(part.input ?? {}) },
+            ...(typeof signature === "string" ? { extra_content: { google: { thought_signature: signature } } } : {}) });
+          } else if (part.type !== "reasoning" && part.type !== "tool-result") throw unsupported(part, "assistant");
+        }
+        return [{ role: "assistant", content, ...(calls.length ? { tool_calls: calls } : {}) }];
+      }
+      case "tool":
+        return message.content.filter((part) => part.type === "tool-result")
+          .map((part) => ({ role: "tool", tool_call_id: part.toolCallId, content: resultText(part.output) }));
       default:
-        throw new RoutooError(`routoo cannot send ${message.role} messages yet (tool calls are not supported)`,
-          { code: "unsupported" });
+        throw new RoutooError(`routoo cannot send ${message.role} messages`, { code: "unsupported" });
     }
   });
+}
+
+/** The AI SDK's tools and tool choice as Chat Completions fields. */
+function toolFields(tools, toolChoice) {
+  if (!tools?.length) return {};
+  const provider = tools.find((t) => t.type !== "function");
+  if (provider) throw new RoutooError(`routoo cannot route provider tools (${provider.id ?? provider.name})`, { code: "unsupported" });
+  const choice = !toolChoice ? "auto"
+    : toolChoice.type === "tool" ? { type: "function", function: { name: toolChoice.toolName } }
+    : toolChoice.type;
+  return {
+    tools: tools.map((t) => ({ type: "function", function: { name: t.name,
+      ...(t.description ? { description: t.description } : {}), parameters: t.inputSchema } })),
+    tool_choice: choice,
+  };
+}
+
+/** The AI SDK's response format as Chat Completions' `response_format`. */
+function formatField(format) {
+  if (format?.type !== "json") return {};
+  if (!format.schema) return { response_format: { type: "json_object" } };
+  return { response_format: { type: "json_schema", json_schema: { name: format.name ?? "answer",
+    ...(format.description ? { description: format.description } : {}), schema: format.schema } } };
+}
+
+/** A tool call of an OpenAI message as the AI SDK's `tool-call` content. */
+function toolCallPart(call) {
+  const signature = call.extra_content?.google?.thought_signature;
+  return { type: "tool-call", toolCallId: call.id, toolName: call.function.name, input: call.function.arguments || "{}",
+    ...(signature ? { providerMetadata: { routoo: { signature } } } : {}) };
 }
 
 /** The abort the AI SDK recognises (`name === "AbortError"`). */
@@ -55,7 +112,8 @@ const aborted = () => new DOMException("the call was aborted", "AbortError");
 
 /** The AI SDK's finish reason for an OpenAI one. */
 function finishReason(raw) {
-  const unified = { stop: "stop", length: "length", content_filter: "content-filter" }[raw] ?? "other";
+  const unified = { stop: "stop", length: "length", content_filter: "content-filter", tool_calls: "tool-calls" }[raw]
+    ?? "other";
   return { unified, raw: raw ?? undefined };
 }
 
@@ -96,13 +154,9 @@ function languageModel(router, modelId, policy, call) {
   const request = (options, stream) => {
     const warnings = NOT_PASSED_ON.filter((name) => options[name] !== undefined)
       .map((feature) => ({ type: "unsupported", feature, details: "each provider keeps its own default" }));
-    if (options.tools?.length) {
-      throw new RoutooError("routoo cannot route a call with tools yet", { code: "unsupported" });
-    }
-    if (options.responseFormat?.type === "json") {
-      throw new RoutooError("routoo cannot ask for structured (JSON) output yet", { code: "unsupported" });
-    }
     const body = {
+      ...toolFields(options.tools, options.toolChoice),
+      ...formatField(options.responseFormat),
       model: modelId === "auto" ? "routoo/auto" : `routoo/${modelId}`,
       messages: chatMessages(options.prompt),
       stream,
@@ -129,7 +183,8 @@ function languageModel(router, modelId, policy, call) {
       const answer = JSON.parse(served.body);
       const choice = answer.choices[0];
       return {
-        content: choice.message.content ? [{ type: "text", text: choice.message.content }] : [],
+        content: [...(choice.message.content ? [{ type: "text", text: choice.message.content }] : []),
+          ...(choice.message.tool_calls ?? []).map(toolCallPart)],
         finishReason: finishReason(choice.finish_reason),
         usage: usage(answer.usage),
         providerMetadata: { routoo: answer.routoo },
@@ -153,6 +208,7 @@ function languageModel(router, modelId, policy, call) {
       const stop = new AbortController();
       options.abortSignal?.addEventListener("abort", () => stop.abort(options.abortSignal.reason), { once: true });
       let started = false;
+      let textOpen = false;
       let last = null;
       let usageChunk = null;
       const onChunk = (text) => {
@@ -165,10 +221,23 @@ function languageModel(router, modelId, policy, call) {
             started = true;
             controller.enqueue({ type: "response-metadata", id: event.id, modelId: event.model,
               timestamp: new Date(event.created * 1000) });
-            controller.enqueue({ type: "text-start", id: "0" });
           }
           const delta = event.choices[0]?.delta?.content;
-          if (delta) controller.enqueue({ type: "text-delta", id: "0", delta });
+          if (delta) {
+            if (!textOpen) controller.enqueue({ type: "text-start", id: "0" });
+            textOpen = true;
+            controller.enqueue({ type: "text-delta", id: "0", delta });
+          }
+          // The router sends each call whole, after the text.
+          for (const call of event.choices[0]?.delta?.tool_calls ?? []) {
+            if (textOpen) controller.enqueue({ type: "text-end", id: "0" });
+            textOpen = false;
+            const part = toolCallPart(call);
+            controller.enqueue({ type: "tool-input-start", id: part.toolCallId, toolName: part.toolName });
+            controller.enqueue({ type: "tool-input-delta", id: part.toolCallId, delta: part.input });
+            controller.enqueue({ type: "tool-input-end", id: part.toolCallId });
+            controller.enqueue(part);
+          }
           if (event.choices[0]?.finish_reason) last = event;
           if (event.usage) usageChunk = event.usage;
         }
@@ -191,7 +260,7 @@ function languageModel(router, modelId, policy, call) {
         }).then((served) => {
           if (!head) return reject(refusal(served));
           try {
-            if (started) controller.enqueue({ type: "text-end", id: "0" });
+            if (textOpen) controller.enqueue({ type: "text-end", id: "0" });
             if (last) {
               controller.enqueue({ type: "finish", finishReason: finishReason(last.choices[0].finish_reason),
                 usage: usage(usageChunk), providerMetadata: { routoo: last.routoo } });

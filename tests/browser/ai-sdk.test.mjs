@@ -4,7 +4,7 @@
 // routoo cannot do yet refused by name.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { generateText, jsonSchema, Output, streamText, tool } from "ai";
+import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import { start } from "../../scripts/emulator.mjs";
 import { createRoutoo, RoutooError } from "../../pkg/ai-sdk.js";
 
@@ -14,7 +14,8 @@ let emulator, routoo, keys, pool;
 /** One model per wire format on the emulator, cheapest first. */
 function models(url) {
   const model = (id, provider, base, priceIn, priceOut) => ({ id, provider, apiModel: id, baseUrl: url + base,
-    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true });
+    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true,
+    supports: ["tools", "structuredOutput"] });
   return [model("oa-small", "openai", "/v1", 0.15, 0.6), model("an-mid", "anthropic", "/v1", 1, 5),
     model("ge-big", "gemini", "/v1beta", 3, 15)];
 }
@@ -116,16 +117,53 @@ test("an abort ends a streamed call", async () => {
   assert.ok(error === undefined || error.name === "AbortError", String(error));
 });
 
-test("tools, structured output and unknown models are refused by name, and nothing is sent", async () => {
+/** A tool the AI SDK runs itself; it records what it was asked. */
+function lookup(asked) {
+  return tool({ description: "Looks things up",
+    inputSchema: jsonSchema({ type: "object", properties: { query: { type: "string" } } }),
+    execute: async ({ query }) => {
+      asked.push(query);
+      return { planet: "Jupiter" };
+    } });
+}
+
+test("a tool call, the SDK running the tool and the answer to its result, in each format, streamed and whole", async () => {
+  for (const m of pool.models) {
+    for (const run of ["generateText", "streamText"]) {
+      const asked = [];
+      const options = { model: routoo(m.id), messages, tools: { lookup: lookup(asked) }, stopWhen: stepCountIs(3) };
+      let text, steps;
+      if (run === "generateText") ({ text, steps } = await generateText(options));
+      else {
+        const result = streamText(options);
+        text = await result.text;
+        steps = await result.steps;
+      }
+      assert.deepEqual(asked, [PROMPT.slice(0, 40)], `${m.id} ${run}`);
+      assert.equal(steps.length, 2, `${m.id} ${run}`);
+      assert.equal(steps[0].finishReason, "tool-calls");
+      assert.equal(steps[0].toolCalls[0].toolName, "lookup");
+      assert.match(text, /^The tool said: .*Jupiter/, `${m.id} ${run}: ${text}`);
+    }
+  }
+});
+
+test("structured output follows the schema in each format", async () => {
+  for (const m of pool.models) {
+    const { output } = await generateText({ model: routoo(m.id), messages,
+      output: Output.object({ schema: jsonSchema({ type: "object", properties: { planet: { type: "string" },
+        moons: { type: "integer" } }, required: ["planet", "moons"] }) }) });
+    assert.equal(output.moons, 42, m.id);
+    assert.equal(typeof output.planet, "string");
+  }
+});
+
+test("files and unknown models are refused by name, and nothing is sent", async () => {
   const before = posts().length;
-  const tools = await generateText({ model: routoo("auto"), messages,
-    tools: { weather: tool({ description: "the weather", inputSchema: jsonSchema({ type: "object", properties: {} }) }) } })
+  const file = await generateText({ model: routoo("auto"), messages: [{ role: "user", content: [
+    { type: "text", text: PROMPT }, { type: "file", data: new Uint8Array([1, 2]), mediaType: "image/png" }] }] })
     .catch((e) => e);
-  assert.match(String(tools?.message), /tools/);
-  const structured = await generateText({ model: routoo("auto"), messages,
-    output: Output.object({ schema: jsonSchema({ type: "object", properties: { planet: { type: "string" } } }) }) })
-    .catch((e) => e);
-  assert.match(String(structured?.message), /structured \(JSON\) output/);
+  assert.match(String(file?.message), /file part/);
   const unknown = await generateText({ model: routoo("gpt-4o"), messages }).catch((e) => e);
   assert.match(String(unknown?.message), /routoo\/auto/);
   assert.equal(posts().length, before);
