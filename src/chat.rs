@@ -27,8 +27,9 @@ pub enum Role {
 pub struct Message {
     /// Who says it.
     pub role: Role,
-    /// What is said (a tool's result, for a tool turn; may be empty beside tool calls).
-    #[serde(default)]
+    /// What is said (a tool's result, for a tool turn; may be empty beside tool calls, where
+    /// OpenAI writes `null`).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub content: String,
     /// The tools the assistant called in this turn.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -36,6 +37,10 @@ pub struct Message {
     /// The call a tool turn answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Message {

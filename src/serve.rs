@@ -234,14 +234,11 @@ impl ChatRequest {
                 .with_value(&n))
             }
         }
-        let output = output(object.remove("response_format"))?;
-        let tools: Vec<Tool> = match object.remove("tools") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(v) => serde_json::from_value(v).map_err(|e| field("tools", e.to_string()))?,
-        };
-        let choice = tool_choice(object.remove("tool_choice"))?;
-        let toolset =
-            Toolset::new(tools, choice, output).map_err(|e| field("tools", e.to_string()))?;
+        let toolset = toolset(
+            object.remove("tools"),
+            object.remove("tool_choice"),
+            object.remove("response_format"),
+        )?;
         let model = match object.remove("model") {
             Some(Value::String(m)) => m,
             Some(other) => {
@@ -485,6 +482,21 @@ fn message(i: usize, m: &Value) -> Result<Message, ServeError> {
         tool_call_id,
         ..Message::new(role, content)
     })
+}
+
+/// A request's `tools`, `tool_choice` and `response_format`, as OpenAI writes them.
+pub fn toolset(
+    tools: Option<Value>,
+    choice: Option<Value>,
+    format: Option<Value>,
+) -> Result<Toolset, ServeError> {
+    let output = output(format)?;
+    let tools: Vec<Tool> = match tools {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v).map_err(|e| field("tools", e.to_string()))?,
+    };
+    let choice = tool_choice(choice)?;
+    Toolset::new(tools, choice, output).map_err(|e| field("tools", e.to_string()))
 }
 
 /// `response_format`: text (nothing asked), a JSON schema, or any JSON object.

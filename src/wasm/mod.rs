@@ -25,7 +25,7 @@ const ASK_TYPES: &str = r#"
  *  and a tool turn's result for the call `tool_call_id` names. */
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool";
-  content: string;
+  content: string | null;
   tool_calls?: ToolCall[];
   tool_call_id?: string;
 }
@@ -42,7 +42,17 @@ export interface ToolCall {
 /** A prompt, or a conversation: system turns first, then user and assistant turns, the last
  *  the user's or a tool's (every call of an assistant turn answered by a tool turn). The router predicts from the last user turn (earlier turns fill what room the
  *  encoder has left, most recent first), counts every turn in the cost, and sends them all. */
-export type Prompt = string | ChatMessage[];
+export type Prompt = string | ChatMessage[] | ToolPrompt;
+
+/** A conversation with tools or an answer schema, as OpenAI's Chat Completions writes them; it
+ *  goes only to pool models whose entry `supports` what it needs. */
+export interface ToolPrompt {
+  messages: ChatMessage[];
+  tools?: { type: "function"; function: { name: string; description?: string; parameters?: object } }[];
+  tool_choice?: "auto" | "none" | "required" | { type: "function"; function: { name: string } };
+  response_format?: { type: "text" } | { type: "json_object" }
+    | { type: "json_schema"; json_schema: { name?: string; schema: object } };
+}
 
 /** Hard limits on each request. */
 export interface Constraints {
@@ -419,14 +429,52 @@ fn conversation_from_js(prompt: &JsValue) -> Result<Conversation, JsError> {
     if let Some(text) = prompt.as_string() {
         return Ok(Conversation::from_prompt(&text));
     }
-    if !js_sys::Array::is_array(prompt) {
-        return Err(js_error(Error::Conversation(
-            "a prompt is a string or an array of {role, content} messages".into(),
+    let bad = |why: String| js_error(Error::Conversation(why));
+    if js_sys::Array::is_array(prompt) {
+        let messages: Vec<Message> = strict(prompt.clone()).map_err(bad)?;
+        return Conversation::new(messages).map_err(js_error);
+    }
+    if !prompt.is_object() {
+        return Err(bad(
+            "a prompt is a string, an array of {role, content} messages, or {messages, tools, \
+             tool_choice, response_format}"
+                .into(),
+        ));
+    }
+    // A request with tools: `{messages, tools?, tool_choice?, response_format?}`, as OpenAI
+    // writes them.
+    let json = |name: &str| -> Result<Option<serde_json::Value>, JsError> {
+        let v = field(prompt, name);
+        if !present(&v) {
+            return Ok(None);
+        }
+        strict::<serde_json::Value>(v)
+            .map(Some)
+            .map_err(|e| bad(format!("`{name}`: {e}")))
+    };
+    let known = ["messages", "tools", "tool_choice", "response_format"];
+    let keys = js_sys::Object::keys(&js_sys::Object::from(prompt.clone()));
+    if let Some(other) = keys
+        .iter()
+        .filter_map(|k| k.as_string())
+        .find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "a prompt object has no field {other:?} (it takes {})",
+            known.join(", ")
         )));
     }
     let messages: Vec<Message> =
-        strict(prompt.clone()).map_err(|e| js_error(Error::Conversation(e.to_string())))?;
-    Conversation::new(messages).map_err(js_error)
+        strict(field(prompt, "messages")).map_err(|e| bad(format!("`messages`: {e}")))?;
+    let toolset = serve::toolset(
+        json("tools")?,
+        json("tool_choice")?,
+        json("response_format")?,
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    Ok(Conversation::new(messages)
+        .map_err(js_error)?
+        .with_tools(toolset))
 }
 
 /// Today in UTC, `YYYY-MM-DD`, by the page's clock.

@@ -155,6 +155,34 @@ test("a conversation is routed and sent whole in each wire format; a malformed o
   assert.match(asked.error, /invalid conversation/);
 });
 
+test("ask with tools: a call, its result and a schema answer round trip in each wire format", async () => {
+  const tools = [{ type: "function", function: { name: "lookup", parameters: { type: "object",
+    properties: { query: { type: "string" } } } } }];
+  const question = { role: "user", content: "Which planet is largest?" };
+  for (const provider of ["openai", "anthropic", "google"]) {
+    const options = { budget: 5, providers: [provider] };
+    for (const stream of [true, false]) {
+      const first = await ask({ messages: [question], tools }, options, { stream });
+      assert.ok(first.reply, `${provider}: ${first.error}`);
+      assert.equal(first.reply.answer.finish, "toolCalls", provider);
+      const [call] = first.reply.answer.toolCalls;
+      assert.equal(call.function.name, "lookup");
+      assert.deepEqual(JSON.parse(call.function.arguments), { query: "Which planet is largest?" });
+      const second = await ask({ messages: [question, { role: "assistant", content: null, tool_calls: [call] },
+        { role: "tool", tool_call_id: call.id, content: "Jupiter" }], tools }, options, { stream });
+      assert.ok(second.reply, `${provider}: ${second.error}`);
+      assert.match(second.reply.answer.text, /^The tool said: .*Jupiter/, provider);
+    }
+    const schema = { type: "object", properties: { planet: { type: "string" } }, required: ["planet"] };
+    const json = await ask({ messages: [question], response_format: { type: "json_schema",
+      json_schema: { name: "planet", schema } } }, options);
+    assert.ok(json.reply, `${provider}: ${json.error}`);
+    assert.equal(typeof JSON.parse(json.reply.answer.text).planet, "string");
+  }
+  const misspelt = await ask({ messages: [question], tool: tools }, {});
+  assert.match(misspelt.error, /no field "tool"/);
+});
+
 test("streams decode as the spec says in every format: BOM and bare CR, no end marker, an error mid-way", async () => {
   for (const provider of ["openai", "anthropic", "google"]) {
     const options = { budget: 5, providers: [provider] };
