@@ -373,6 +373,108 @@ console.log(streamed, text.length);
   assert.match(tsc(typed.replace("minQuality: 0.5", "minQualty: 0.5"), "ai-consumer.ts", { skipLibCheck: true }), /minQualty/);
 });
 
+test("a Vite 8 app in Chromium runs both SDKs against three providers: text, tools, a schema, fallback, abort, a cap, keys on their own origins", async () => {
+  // The SDKs are in the project already (the quick-start tests installed them).
+  const keyOf = { openai: "sk-oa-emulated-1", anthropic: "sk-an-emulated-2", gemini: "AIza-ge-emulated-3" };
+  const emu = { openai: await start({ port: 0 }), anthropic: await start({ port: 0 }), gemini: await start({ port: 0 }) };
+  try {
+    const model = (id, provider, api, price, base) => ({ id, provider, apiModel: api, baseUrl: emu[provider].url + base,
+      priceIn: price, priceOut: price, contextWindow: 128000, latencyMs: 4000, uncalibrated: true,
+      supports: ["tools", "structuredOutput"] });
+    const pool = { models: [model("oa-small", "openai", "oa-small", 0.2, "/v1"),
+      model("an-mid", "anthropic", "an-mid", 1, "/v1"), model("ge-big", "gemini", "ge-big", 3, "/v1beta"),
+      model("flaky", "openai", "always-500", 9, "/v1"), model("stalled", "anthropic", "stall-forever", 0.1, "/v1")] };
+    const keys = Object.fromEntries(Object.entries(emu).map(([p, e]) => [e.url, keyOf[p]]));
+    writeFileSync(path.join(project, "scenario.config.js"), `export const pool = ${JSON.stringify(pool)};
+export const keys = ${JSON.stringify(keys)};\n`);
+    const site = await viteSite("scenario", `import OpenAI from "openai";
+import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
+import { loadRouter } from "routoo";
+import { createRoutoo } from "routoo/ai-sdk";
+import { pool, keys } from "./scenario.config.js";
+const messages = [{ role: "user", content: "Which planet is largest?" }];
+try {
+  const router = await loadRouter({ pool });
+  const openai = new OpenAI({ apiKey: "sk-sdk-placeholder-91", dangerouslyAllowBrowser: true,
+    fetch: router.fetch({ keys, maxTokens: 64 }) });
+  const routoo = await createRoutoo({ router, keys, maxTokens: 64 });
+  const out = { formats: {} };
+  for (const id of ["oa-small", "an-mid", "ge-big"]) {
+    const stream = await openai.chat.completions.create({ model: "routoo/" + id, stream: true, messages });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta?.content ?? "";
+    const asked = [];
+    const lookup = tool({ inputSchema: jsonSchema({ type: "object", properties: { query: { type: "string" } } }),
+      execute: async ({ query }) => { asked.push(query); return { planet: "Jupiter" }; } });
+    const withTool = await generateText({ model: routoo(id), messages, tools: { lookup }, stopWhen: stepCountIs(3) });
+    const json = await openai.chat.completions.create({ model: "routoo/" + id, messages,
+      response_format: { type: "json_schema", json_schema: { name: "p", schema: { type: "object",
+        properties: { planet: { type: "string" } } } } } });
+    out.formats[id] = { text, tool: withTool.text, asked, json: JSON.parse(json.choices[0].message.content) };
+  }
+  const fallback = streamText({ model: routoo("auto", { models: ["flaky", "oa-small"] }), messages });
+  out.fallback = { text: await fallback.text, route: (await fallback.providerMetadata).routoo };
+  const controller = new AbortController();
+  const stalled = streamText({ model: routoo("stalled"), messages, abortSignal: controller.signal });
+  setTimeout(() => controller.abort(), 300);
+  const t0 = performance.now();
+  let pieces = 0;
+  try { for await (const _ of stalled.textStream) pieces++; } catch (e) { out.abortError = e.name; }
+  out.abort = { ms: performance.now() - t0, pieces };
+  const capped = await openai.chat.completions.create({ model: "routoo/auto", messages,
+    routoo: { maxCost: 1e-9 } }).catch((e) => ({ status: e.status, message: e.message }));
+  out.cap = capped;
+  window.__result = out;
+} catch (e) {
+  window.__error = String(e?.stack ?? e);
+}
+`);
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      const errors = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      await page.goto(`${site.url}scenario.html`);
+      const handle = await page.waitForFunction(() => window.__result ?? window.__error, null, { timeout: 180_000 });
+      const out = await handle.jsonValue();
+      assert.equal(typeof out, "object", `the page failed: ${out}`);
+      for (const [id, r] of Object.entries(out.formats)) {
+        assert.match(r.text, /^Emulated answer [0-9a-f]{8} to: "Which planet is largest\?"/, id);
+        assert.deepEqual(r.asked, ["Which planet is largest?"], id);
+        assert.match(r.tool, /^The tool said: .*Jupiter/, id);
+        assert.equal(typeof r.json.planet, "string", id);
+      }
+      assert.equal(out.fallback.route.answeredBy, "oa-small");
+      assert.ok(out.fallback.route.attempts.length >= 1 && out.fallback.route.attempts.every((a) => a.model === "flaky"));
+      assert.match(out.fallback.text, /Emulated answer/);
+      assert.ok(out.abort.ms < 10_000 && out.abort.pieces === 0, JSON.stringify(out.abort));
+      assert.equal(out.cap.status, 502);
+      assert.match(out.cap.message, /every model failed/);
+      assert.deepEqual(errors, []);
+      // On the wire: each provider got its own key and nothing else; the SDK's did not leave.
+      const header = { openai: "authorization", anthropic: "x-api-key", gemini: "x-goog-api-key" };
+      for (const [provider, e] of Object.entries(emu)) {
+        const posts = e.calls.filter((c) => c.method === "POST");
+        assert.ok(posts.length > 0, `${provider} was called`);
+        for (const c of e.calls) {
+          const values = Object.values(c.headers).join(" ");
+          assert.ok(!values.includes("sk-sdk-placeholder-91"), `${provider}: the SDK's key arrived`);
+          assert.ok(!Object.keys(c.headers).some((k) => k.startsWith("x-stainless")), `${provider}: x-stainless`);
+          for (const [other, key] of Object.entries(keyOf)) {
+            if (other !== provider) assert.ok(!values.includes(key), `${other}'s key reached ${provider}`);
+          }
+        }
+        for (const c of posts) assert.ok(String(c.headers[header[provider]]).includes(keyOf[provider]), provider);
+      }
+    } finally {
+      await context.close();
+      site.server.close();
+    }
+  } finally {
+    for (const e of Object.values(emu)) await e.close();
+  }
+});
+
 test("a --strict TypeScript consumer compiles against the tarball's types; a misspelt option does not", () => {
   const source = `import { loadRouter, RouterWorker, type LoadOptions } from "routoo";
 const options: LoadOptions = { onProgress: ({ loaded, total }) => console.log(loaded / total), cache: false };
