@@ -3,6 +3,8 @@
 // Nothing of the SDK's request but its body is read, so its `apiKey`, `Authorization` and
 // `x-stainless-*` headers go nowhere.
 
+import { readBody } from "./load.js";
+
 /** Largest request body read, in bytes (as the Rust core's `serve::MAX_BODY_BYTES`). */
 const MAX_BODY = 8 << 20;
 
@@ -17,36 +19,6 @@ function aborted(signal) {
   const error = new DOMException("the request was aborted", "AbortError");
   if (signal?.reason !== undefined) error.cause = signal.reason;
   return error;
-}
-
-/**
- * A request's body as text, refusing more than `limit` bytes.
- *
- * @param {Request} request
- * @param {number} limit
- */
-async function bodyText(request, limit) {
-  if (!request.body) return "";
-  const reader = request.body.getReader();
-  const chunks = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(bytes);
 }
 
 /**
@@ -70,8 +42,12 @@ export function routerFetch(router, { keys, local, maxTokens, idleTimeoutMs, tim
     if (request.method !== "POST" || !new URL(request.url).pathname.endsWith("/chat/completions")) {
       return refusal(404, "not_found", `routoo answers POST …/chat/completions only, not ${request.method} ${new URL(request.url).pathname}`);
     }
-    const body = await bodyText(request, MAX_BODY);
-    if (body === null) return refusal(413, "request_too_large", `the request body is more than ${MAX_BODY} bytes`);
+    let body;
+    try {
+      body = new TextDecoder().decode(await readBody(request, () => {}, MAX_BODY));
+    } catch {
+      return refusal(413, "request_too_large", `the request body is more than ${MAX_BODY} bytes`);
+    }
     // Its own controller, so that a reader cancelling the stream stops the call too.
     const stop = new AbortController();
     const onAbort = () => stop.abort(signal.reason);

@@ -94,7 +94,7 @@ export async function sha256(bytes) {
 /**
  * Reads a body, reporting each chunk's size; stops past `limit` bytes.
  *
- * @param {Response} response
+ * @param {Response | Request} response
  * @param {(bytes: number) => void} onBytes
  * @param {number} limit
  */

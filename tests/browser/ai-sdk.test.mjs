@@ -6,23 +6,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import { start } from "../../scripts/emulator.mjs";
+import { emulatedModels } from "./sdk-pool.mjs";
 import { createRoutoo, RoutooError } from "../../pkg/ai-sdk.js";
 
 const PROMPT = "Name the largest planet of the solar system.";
 let emulator, routoo, keys, pool;
 
-/** One model per wire format on the emulator, cheapest first. */
-function models(url) {
-  const model = (id, provider, base, priceIn, priceOut) => ({ id, provider, apiModel: id, baseUrl: url + base,
-    priceIn, priceOut, contextWindow: 128000, latencyMs: 4000, uncalibrated: true,
-    supports: ["tools", "structuredOutput"] });
-  return [model("oa-small", "openai", "/v1", 0.15, 0.6), model("an-mid", "anthropic", "/v1", 1, 5),
-    model("ge-big", "gemini", "/v1beta", 3, 15)];
-}
-
 before(async () => {
   emulator = await start({ port: 0 });
-  pool = { models: models(emulator.url) };
+  pool = { models: emulatedModels(emulator.url) };
   keys = { [emulator.url]: "emulator-key" };
   routoo = await createRoutoo({ keys, pool, cache: false, maxTokens: 64 });
 });
