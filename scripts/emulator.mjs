@@ -11,7 +11,8 @@
 // an error that quotes the key, "overlong" ignores the answer limit (twenty times as many
 // tokens, usage counted as it goes) and "think:N" bills N thinking tokens as each provider
 // reports them (OpenAI and Anthropic inside the output count, Gemini as thoughtsTokenCount);
-// "refuse" answers 200 with a refusal (OpenAI `refusal`, Anthropic stop_reason "refusal",
+// "reason" shows thinking before the answer (OpenAI-compatible `reasoning_content`,
+// Anthropic's thinking block, Gemini's thought part); "refuse" answers 200 with a refusal (OpenAI `refusal`, Anthropic stop_reason "refusal",
 // Gemini finishReason SAFETY); a name starting with `always-401`, `always-500`, `stall` or `cut` fails every
 // call. Any key is accepted except a missing one or "bad".
 // GET /_calls lists every request (method, path, header names and values) for leak checks.
@@ -282,6 +283,33 @@ function tooling(format, body) {
   return out;
 }
 
+/** Thinking a model shows before its answer ("reason"), as each format carries it. */
+const THOUGHT = "Let me think it through first.";
+const shownThinking = {
+  whole(format, answer, on) {
+    if (!on) return answer;
+    if (format === "openai") answer.choices[0].message.reasoning_content = THOUGHT;
+    if (format === "anthropic") answer.content.unshift({ type: "thinking", thinking: THOUGHT, signature: "sig-think" });
+    if (format === "gemini") answer.candidates[0].content.parts.unshift({ text: THOUGHT, thought: true });
+    return answer;
+  },
+  events(format, events) {
+    if (format === "openai") {
+      const e = { data: JSON.stringify({ choices: [{ index: 0, delta: { reasoning_content: THOUGHT }, finish_reason: null }] }) };
+      return [events[0], e, ...events.slice(1)];
+    }
+    if (format === "anthropic") {
+      const ev = (event, data) => ({ event, data: JSON.stringify({ type: event, ...data }) });
+      return [events[0], ev("content_block_start", { index: 1, content_block: { type: "thinking", thinking: "" } }),
+        ev("content_block_delta", { index: 1, delta: { type: "thinking_delta", thinking: THOUGHT } }),
+        ev("content_block_stop", { index: 1 }), ...events.slice(1)];
+    }
+    const e = { data: JSON.stringify({ candidates: [{ content: { parts: [{ text: THOUGHT, thought: true }], role: "model" },
+      index: 0 }] }) };
+    return [e, ...events];
+  },
+};
+
 /** Each format's error body. */
 function errorBody(format, status, message) {
   if (format === "anthropic") {
@@ -482,10 +510,12 @@ export async function start({ port = 0, dataDir = `${ROOT}/../shared/data`, list
     const thinking = fault?.startsWith("think:") ? Number(fault.slice("think:".length)) : 0;
     if (!r.stream) {
       res.writeHead(200, { "content-type": "application/json" });
-      return res.end(JSON.stringify(whole[r.format](r.model, text, r.prompt, thinking)));
+      return res.end(JSON.stringify(shownThinking.whole(r.format, whole[r.format](r.model, text, r.prompt, thinking),
+        fault === "reason")));
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     let events = streams[r.format](r.model, text, r.prompt, thinking, overlong);
+    if (fault === "reason") events = shownThinking.events(r.format, events);
     const half = Math.max(1, Math.floor(events.length / 2));
     // "no-end": no [DONE] / message_stop after the finish reason; "error-mid": the provider's
     // own error event after half the answer; "bom-cr": a byte order mark and bare-CR lines.

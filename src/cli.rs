@@ -556,6 +556,8 @@ fn ask(
                 let _ = stdout.write_all(text.as_bytes());
                 let _ = stdout.flush();
             }
+            // Shown thinking goes to stderr, so that stdout holds the answer alone.
+            Progress::Reasoning(text) => eprint!("{text}"),
             Progress::Failed { attempt, .. } => {
                 if printed {
                     println!();

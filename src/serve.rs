@@ -730,6 +730,9 @@ fn usage(reply: &Reply) -> Value {
 fn message_of(reply: &Reply) -> Value {
     let calls = &reply.answer.tool_calls;
     let mut message = json!({"role": "assistant", "content": reply.answer.text, "refusal": null});
+    if !reply.answer.reasoning.is_empty() {
+        message["reasoning_content"] = json!(reply.answer.reasoning);
+    }
     if !calls.is_empty() {
         message["tool_calls"] = json!(calls);
         if reply.answer.text.is_empty() {
@@ -793,6 +796,18 @@ impl Chunks {
         } else {
             self.started = true;
             json!({"role": "assistant", "content": text})
+        };
+        self.event(model, delta, None)
+    }
+
+    /// A piece of `model`'s shown thinking, as `reasoning_content` (the field the
+    /// OpenAI-compatible servers that stream thinking use).
+    pub fn reasoning(&mut self, model: &str, text: &str) -> String {
+        let delta = if self.started {
+            json!({"reasoning_content": text})
+        } else {
+            self.started = true;
+            json!({"role": "assistant", "content": "", "reasoning_content": text})
         };
         self.event(model, delta, None)
     }

@@ -582,3 +582,43 @@ fn a_tool_call_and_its_result_round_trip_and_a_schema_is_followed_in_every_forma
         assert!(v["planet"].is_string());
     }
 }
+
+#[test]
+fn shown_thinking_arrives_apart_from_the_answer_in_every_format() {
+    use routoo::provider::Piece;
+    let emulator = Emulator::start();
+    for format in FORMATS {
+        for stream in [false, true] {
+            emulator.script("thinker", &["reason"]);
+            let mut pieces: Vec<(bool, String)> = Vec::new();
+            let answer = client()
+                .call_pieces(
+                    format,
+                    &emulator.request(format, "thinker", stream),
+                    |p| match p {
+                        Piece::Text(t) => pieces.push((false, t.to_string())),
+                        Piece::Reasoning(t) => pieces.push((true, t.to_string())),
+                    },
+                )
+                .unwrap_or_else(|e| panic!("{format:?}: {e}"));
+            assert_eq!(
+                answer.reasoning, "Let me think it through first.",
+                "{format:?} {stream}"
+            );
+            assert!(
+                answer.text.starts_with("Emulated answer"),
+                "{format:?}: {}",
+                answer.text
+            );
+            if stream {
+                // The thinking comes first, apart; the text pieces add up to the answer.
+                assert_eq!(pieces[0], (true, answer.reasoning.clone()), "{format:?}");
+                let text: String = (pieces.iter())
+                    .filter(|p| !p.0)
+                    .map(|p| p.1.as_str())
+                    .collect();
+                assert_eq!(text, answer.text);
+            }
+        }
+    }
+}

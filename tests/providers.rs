@@ -34,6 +34,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     output_tokens: 7,
                 }),
                 tool_calls: Vec::new(),
+                reasoning: String::new(),
             },
         ),
         (
@@ -47,6 +48,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     output_tokens: 15,
                 }),
                 tool_calls: Vec::new(),
+                reasoning: String::new(),
             },
         ),
         (
@@ -60,6 +62,7 @@ fn cases() -> Vec<(Format, &'static str, Answer)> {
                     output_tokens: 6,
                 }),
                 tool_calls: Vec::new(),
+                reasoning: String::new(),
             },
         ),
     ]

@@ -1,4 +1,4 @@
-// routoo as an AI SDK provider: `createRoutoo(options)` returns `routoo(modelId, policy)`, a
+// routoo as an AI SDK provider (text, shown thinking and tool calls, streamed or whole): `createRoutoo(options)` returns `routoo(modelId, policy)`, a
 // language model of the AI SDK's v4 specification (`@ai-sdk/provider` 4). Each call is turned
 // into a Chat Completions body and answered by the router's `serveChat`, so routing, the wire
 // formats, retries, fallbacks and spend caps are the Rust core's, as for `ask` and `fetch`.
@@ -183,7 +183,8 @@ function languageModel(router, modelId, policy, call) {
       const answer = JSON.parse(served.body);
       const choice = answer.choices[0];
       return {
-        content: [...(choice.message.content ? [{ type: "text", text: choice.message.content }] : []),
+        content: [...(choice.message.reasoning_content ? [{ type: "reasoning", text: choice.message.reasoning_content }] : []),
+          ...(choice.message.content ? [{ type: "text", text: choice.message.content }] : []),
           ...(choice.message.tool_calls ?? []).map(toolCallPart)],
         finishReason: finishReason(choice.finish_reason),
         usage: usage(answer.usage),
@@ -209,6 +210,7 @@ function languageModel(router, modelId, policy, call) {
       options.abortSignal?.addEventListener("abort", () => stop.abort(options.abortSignal.reason), { once: true });
       let started = false;
       let textOpen = false;
+      let reasoningOpen = false;
       let last = null;
       let usageChunk = null;
       const onChunk = (text) => {
@@ -222,7 +224,17 @@ function languageModel(router, modelId, policy, call) {
             controller.enqueue({ type: "response-metadata", id: event.id, modelId: event.model,
               timestamp: new Date(event.created * 1000) });
           }
+          const thought = event.choices[0]?.delta?.reasoning_content;
+          if (thought) {
+            if (!reasoningOpen) controller.enqueue({ type: "reasoning-start", id: "r0" });
+            reasoningOpen = true;
+            controller.enqueue({ type: "reasoning-delta", id: "r0", delta: thought });
+          }
           const delta = event.choices[0]?.delta?.content;
+          if (delta && reasoningOpen) {
+            controller.enqueue({ type: "reasoning-end", id: "r0" });
+            reasoningOpen = false;
+          }
           if (delta) {
             if (!textOpen) controller.enqueue({ type: "text-start", id: "0" });
             textOpen = true;
@@ -260,6 +272,7 @@ function languageModel(router, modelId, policy, call) {
         }).then((served) => {
           if (!head) return reject(refusal(served));
           try {
+            if (reasoningOpen) controller.enqueue({ type: "reasoning-end", id: "r0" });
             if (textOpen) controller.enqueue({ type: "text-end", id: "0" });
             if (last) {
               controller.enqueue({ type: "finish", finishReason: finishReason(last.choices[0].finish_reason),

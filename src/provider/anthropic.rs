@@ -163,6 +163,10 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
         finish: finish(&v["stop_reason"]),
         usage: usage(v.get("usage")),
         tool_calls,
+        reasoning: (content.iter())
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("thinking"))
+            .filter_map(|b| b.get("thinking").and_then(Value::as_str))
+            .collect(),
     })
 }
 
@@ -194,6 +198,9 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
+            if let Some(thinking) = v.pointer("/delta/thinking").and_then(Value::as_str) {
+                delta.reasoning = thinking.to_string();
+            }
             if let Some(json) = v.pointer("/delta/partial_json").and_then(Value::as_str) {
                 delta.calls.push(CallDelta {
                     index: v.get("index").and_then(Value::as_u64),

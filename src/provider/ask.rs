@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{Answer, ApiKey, Attempt, ChatRequest, Fallback, Format, Next, ProviderError};
-use super::{RetryPolicy, StopIssue, Usage};
+use super::{Piece, RetryPolicy, StopIssue, Usage};
 use crate::chat::Conversation;
 use crate::cost;
 use crate::endpoint::{is_loopback, official_origin, Endpoint, EndpointError};
@@ -20,12 +20,13 @@ use crate::select::{Candidate, Constraints};
 /// futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Transport {
-    /// Sends `request` in `format`; a streamed answer's text goes to `on_text` as it arrives.
+    /// Sends `request` in `format`; a streamed answer's text and shown thinking go to
+    /// `on_piece` as they arrive.
     async fn send(
         &self,
         format: Format,
         request: &ChatRequest,
-        on_text: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(Piece<'_>),
     ) -> Result<Answer, ProviderError>;
 
     /// Waits before a retry.
@@ -264,6 +265,8 @@ pub enum Progress<'a> {
     },
     /// A piece of the answer.
     Text(&'a str),
+    /// A piece of the model's shown thinking.
+    Reasoning(&'a str),
     /// A call failed; any text shown since `Calling` is void.
     Failed {
         /// What failed and why.
@@ -458,11 +461,16 @@ pub async fn ask<T: Transport>(
                     retry,
                 });
                 let mut shown = false;
-                let mut on_text = |text: &str| {
-                    shown |= !text.is_empty();
-                    progress(Progress::Text(text));
+                // Shown thinking is not the answer: a call that showed only thinking may still
+                // fall back.
+                let mut on_piece = |piece: Piece<'_>| match piece {
+                    Piece::Text(text) => {
+                        shown |= !text.is_empty();
+                        progress(Progress::Text(text));
+                    }
+                    Piece::Reasoning(text) => progress(Progress::Reasoning(text)),
                 };
-                match transport.send(format, &request, &mut on_text).await {
+                match transport.send(format, &request, &mut on_piece).await {
                     // A refusal or a filtered answer that showed nothing is a failure: the next
                     // model may answer. One that showed text keeps it, with a note.
                     Ok(answer) if refused(&answer, shown) => {
@@ -547,7 +555,7 @@ mod tests {
             &self,
             _format: Format,
             request: &ChatRequest,
-            on_text: &mut dyn FnMut(&str),
+            on_text: &mut dyn FnMut(Piece<'_>),
         ) -> Result<Answer, ProviderError> {
             let key = request.key.as_ref().map(|k| k.expose().to_string());
             self.calls
@@ -555,7 +563,7 @@ mod tests {
                 .push((request.base_url.clone(), key));
             let next = self.results.borrow_mut().remove(0);
             if let Ok(a) = &next {
-                on_text(&a.text);
+                on_text(Piece::Text(&a.text));
             }
             next
         }
@@ -627,6 +635,7 @@ mod tests {
                 output_tokens: 500,
             }),
             tool_calls: Vec::new(),
+            reasoning: String::new(),
         }
     }
 
@@ -662,6 +671,7 @@ mod tests {
                 seen.push(match p {
                     Progress::Calling { model, retry } => format!("call {} {retry}", model.model),
                     Progress::Text(t) => format!("text {t}"),
+                    Progress::Reasoning(t) => format!("thinking {t}"),
                     Progress::Failed { attempt, next } => {
                         format!("fail {} {next:?}", attempt.model)
                     }
@@ -679,10 +689,10 @@ mod tests {
             &self,
             _format: Format,
             _request: &ChatRequest,
-            on_text: &mut dyn FnMut(&str),
+            on_text: &mut dyn FnMut(Piece<'_>),
         ) -> Result<Answer, ProviderError> {
             *self.0.borrow_mut() += 1;
-            on_text("The sky is");
+            on_text(Piece::Text("The sky is"));
             Err(ProviderError::InStream("Overloaded".into()))
         }
 
@@ -712,6 +722,7 @@ mod tests {
                 seen.push(match p {
                     Progress::Calling { model, .. } => format!("call {}", model.model),
                     Progress::Text(t) => format!("text {t}"),
+                    Progress::Reasoning(t) => format!("thinking {t}"),
                     Progress::Failed { next, .. } => format!("fail {next:?}"),
                 })
             },
@@ -750,7 +761,7 @@ mod tests {
             &self,
             _format: Format,
             request: &ChatRequest,
-            on_text: &mut dyn FnMut(&str),
+            on_text: &mut dyn FnMut(Piece<'_>),
         ) -> Result<Answer, ProviderError> {
             let model = (self.pool.models.iter())
                 .find(|m| m.api_model == request.api_model)
@@ -774,7 +785,7 @@ mod tests {
                 }
             };
             if o.shows_text {
-                on_text("partial");
+                on_text(Piece::Text("partial"));
             }
             // What the provider may charge: nothing for an HTTP refusal, at most the bound.
             let usage = Usage {
@@ -795,6 +806,7 @@ mod tests {
                     finish: Some(super::super::Finish::Stop),
                     usage: Some(usage),
                     tool_calls: Vec::new(),
+                    reasoning: String::new(),
                 }),
             }
         }

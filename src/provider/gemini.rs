@@ -149,16 +149,19 @@ fn chunk(v: &Value) -> Result<Delta, ProviderError> {
         });
     }
     let candidate = v.pointer("/candidates/0");
-    let text = candidate
-        .and_then(|c| c.pointer("/content/parts"))
+    // Thought parts (`"thought": true`) are the model's shown thinking, not the answer.
+    let parts = (candidate.and_then(|c| c.pointer("/content/parts")))
         .and_then(Value::as_array)
-        .map(|parts| {
-            parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect()
-        })
+        .map(Vec::as_slice)
         .unwrap_or_default();
+    let texts = |thought: bool| -> String {
+        (parts.iter())
+            .filter(|p| p.get("thought").and_then(Value::as_bool).unwrap_or(false) == thought)
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect()
+    };
+    let text = texts(false);
+    let reasoning = texts(true);
     // Each call comes whole, in one part.
     let calls: Vec<CallDelta> = (candidate.and_then(|c| c.pointer("/content/parts")))
         .and_then(Value::as_array)
@@ -199,6 +202,7 @@ fn chunk(v: &Value) -> Result<Delta, ProviderError> {
         usage,
         done: false,
         calls,
+        reasoning,
     })
 }
 

@@ -29,6 +29,7 @@ pub use self::ask::{
 };
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
+pub use self::sse::read_pieces_within;
 pub use crate::endpoint::is_loopback;
 
 /// Largest whole (non-streamed) answer body read, in bytes; a larger one is an error.
@@ -176,6 +177,19 @@ pub struct Answer {
     /// The tools it called, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
+    /// What the model showed of its thinking (Anthropic's thinking, Gemini's thought parts,
+    /// the `reasoning_content` of OpenAI-compatible servers), apart from the answer.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reasoning: String,
+}
+
+/// A piece of a streamed answer, as it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Text of the answer.
+    Text(&'a str),
+    /// Text of the model's shown thinking.
+    Reasoning(&'a str),
 }
 
 impl Answer {
@@ -203,6 +217,8 @@ pub struct Delta {
     pub done: bool,
     /// Pieces of tool calls.
     pub calls: Vec<CallDelta>,
+    /// Shown thinking to append.
+    pub reasoning: String,
 }
 
 /// A piece of a streamed tool call: the first piece of a call brings its id and name, later
@@ -264,6 +280,7 @@ impl Accumulator {
     pub fn push(&mut self, delta: Delta) {
         let answer = &mut self.answer;
         answer.text.push_str(&delta.text);
+        answer.reasoning.push_str(&delta.reasoning);
         for piece in delta.calls {
             let known = piece
                 .index

@@ -132,7 +132,18 @@ pub(super) fn answer(body: &str) -> Result<Answer, ProviderError> {
         },
         usage: usage(&v),
         tool_calls,
+        reasoning: reasoning(choice.get("message")),
     })
+}
+
+/// Shown thinking, as the OpenAI-compatible servers that send it name it (`reasoning_content`:
+/// DeepSeek, vLLM, llama.cpp; `reasoning`: Ollama, OpenRouter).
+fn reasoning(v: Option<&Value>) -> String {
+    let field = |k: &str| v.and_then(|v| v.get(k)).and_then(Value::as_str);
+    field("reasoning_content")
+        .or_else(|| field("reasoning"))
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -181,6 +192,7 @@ pub(super) fn event(e: &Event) -> Result<Delta, ProviderError> {
         .and_then(|c| c.pointer("/delta/refusal"))
         .is_some_and(Value::is_string);
     Ok(Delta {
+        reasoning: reasoning(choice.and_then(|c| c.get("delta"))),
         calls,
         text: choice
             .and_then(|c| c.pointer("/delta/content"))

@@ -7,7 +7,7 @@
 use futures_util::{Stream, StreamExt};
 use sse_parse::SseParser;
 
-use super::{parse_event, within_limit, Accumulator, Answer, Format, ProviderError};
+use super::{parse_event, within_limit, Accumulator, Answer, Format, Piece, ProviderError};
 
 /// Largest event accepted, in bytes: far above any provider's chunk, far below what could
 /// exhaust a page's memory.
@@ -101,6 +101,25 @@ where
     S: Stream<Item = Result<B, ProviderError>>,
     B: AsRef<[u8]>,
 {
+    read_pieces_within(format, limit, bytes, |piece| {
+        if let Piece::Text(text) = piece {
+            on_text(text);
+        }
+    })
+    .await
+}
+
+/// [`read_within`], passing the model's shown thinking on too, each piece as it arrives.
+pub async fn read_pieces_within<S, B>(
+    format: Format,
+    limit: Option<u32>,
+    bytes: S,
+    mut on_piece: impl FnMut(Piece<'_>),
+) -> Result<Answer, ProviderError>
+where
+    S: Stream<Item = Result<B, ProviderError>>,
+    B: AsRef<[u8]>,
+{
     let mut acc = Accumulator::default();
     let stream = events(bytes);
     futures_util::pin_mut!(stream);
@@ -123,19 +142,24 @@ where
             }
             other => other?,
         };
-        if acc.answer().text.len() + delta.text.len() > MAX_ANSWER_BYTES {
+        let size = |a: &Answer| a.text.len() + a.reasoning.len();
+        if size(acc.answer()) + delta.text.len() + delta.reasoning.len() > MAX_ANSWER_BYTES {
             return Err(ProviderError::Malformed(format!(
                 "the answer is longer than {MAX_ANSWER_BYTES} bytes"
             )));
         }
         let text = delta.text.clone();
+        let reasoning = delta.reasoning.clone();
         acc.push(delta);
         // Checked before the piece is shown: text past the limit never reaches the page.
         if let Some(limit) = limit {
             within_limit(acc.answer(), limit)?;
         }
+        if !reasoning.is_empty() {
+            on_piece(Piece::Reasoning(&reasoning));
+        }
         if !text.is_empty() {
-            on_text(&text);
+            on_piece(Piece::Text(&text));
         }
         if acc.is_done() {
             break;

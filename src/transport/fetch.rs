@@ -7,6 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::provider::Piece;
 use futures_util::StreamExt;
 use gloo_net::http::{Headers, Request};
 use gloo_timers::callback::Timeout;
@@ -195,7 +196,7 @@ impl Transport for Fetch {
         &self,
         format: Format,
         request: &ChatRequest,
-        on_text: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(Piece<'_>),
     ) -> Result<Answer, ProviderError> {
         if self.cancelled() {
             return Err(ProviderError::Cancelled);
@@ -250,7 +251,8 @@ impl Transport for Fetch {
             return Err(ProviderError::Malformed("the response has no body".into()));
         };
         let body = chunks(body, &call)?;
-        let answer = sse::read_within(format, Some(request.max_tokens), body, on_text).await;
+        let answer =
+            sse::read_pieces_within(format, Some(request.max_tokens), body, on_piece).await;
         answer
     }
 

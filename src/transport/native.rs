@@ -1,6 +1,7 @@
 //! The native transport (for the CLI): blocking HTTP with `ureq`, the stream read on the
 //! calling thread and fed to the same [`crate::provider::sse::read`] the browser uses.
 
+use crate::provider::Piece;
 use std::io::Read;
 use std::time::Duration;
 
@@ -41,7 +42,22 @@ impl NativeClient {
         request: &ChatRequest,
         mut on_text: impl FnMut(&str),
     ) -> Result<Answer, ProviderError> {
-        futures_executor::block_on(Transport::send(self, format, request, &mut on_text))
+        let mut on_piece = |piece: Piece<'_>| {
+            if let Piece::Text(text) = piece {
+                on_text(text);
+            }
+        };
+        futures_executor::block_on(Transport::send(self, format, request, &mut on_piece))
+    }
+
+    /// [`NativeClient::call`], passing the model's shown thinking on too.
+    pub fn call_pieces(
+        &self,
+        format: Format,
+        request: &ChatRequest,
+        mut on_piece: impl FnMut(Piece<'_>),
+    ) -> Result<Answer, ProviderError> {
+        futures_executor::block_on(Transport::send(self, format, request, &mut on_piece))
     }
 
     fn transport(&self, e: ureq::Error) -> ProviderError {
@@ -78,7 +94,7 @@ impl Transport for NativeClient {
         &self,
         format: Format,
         request: &ChatRequest,
-        on_text: &mut dyn FnMut(&str),
+        on_piece: &mut dyn FnMut(Piece<'_>),
     ) -> Result<Answer, ProviderError> {
         let http = build(format, request);
         let mut call = self.agent.post(&http.url);
@@ -135,11 +151,11 @@ impl Transport for NativeClient {
                 Err(e) => Some(Err(self.io(&e))),
             }
         });
-        sse::read_within(
+        sse::read_pieces_within(
             format,
             Some(request.max_tokens),
             futures_util::stream::iter(chunks),
-            on_text,
+            on_piece,
         )
         .await
     }

@@ -118,6 +118,9 @@ export interface AskCall {
   signal?: AbortSignal;
   /** Each piece of the answer as it arrives. */
   onText?: (text: string) => void;
+  /** Each piece of the model's shown thinking (Anthropic's thinking, Gemini's thought parts,
+   *  the `reasoning_content` of OpenAI-compatible servers), apart from the answer. */
+  onReasoning?: (text: string) => void;
   /** What is happening: a call starts, or one failed and what comes next. */
   onEvent?: (event: AskEvent) => void;
 }
@@ -128,7 +131,7 @@ export type AskEvent =
       next: "retry" | "fallback" | "giveUp"; waitMs?: number };
 
 /** `serveChat`'s call: `ask`'s, with the policy and where a streamed answer goes. */
-export interface ServeCall extends Omit<AskCall, "maxCost" | "stream" | "onText"> {
+export interface ServeCall extends Omit<AskCall, "maxCost" | "stream" | "onText" | "onReasoning"> {
   policy?: Policy;
   /** A streamed answer's status and headers, once routed. */
   onHead?: (head: Served) => void;
@@ -357,6 +360,8 @@ export interface Reply {
   provider: string;
   answer: { text: string; finish: "stop" | "length" | "contentFilter" | "toolCalls" | "refusal" | { other: string } | null;
             usage: { inputTokens: number; outputTokens: number } | null;
+            /** The model's shown thinking, when it showed any. */
+            reasoning?: string;
             /** The tools the model called, when it called any. */
             toolCalls?: ToolCall[] };
   /** US$ from the provider's token counts; null when it reported none. */
@@ -854,6 +859,12 @@ impl JsRouter {
                 |p| match p {
                     Progress::Text(text) if request.stream => {
                         emit(&on_chunk, &JsValue::from_str(&chunks.text(&model, text)));
+                    }
+                    Progress::Reasoning(text) if request.stream => {
+                        emit(
+                            &on_chunk,
+                            &JsValue::from_str(&chunks.reasoning(&model, text)),
+                        );
                     }
                     Progress::Calling { model: m, .. } => {
                         model = m.model.clone();
@@ -1426,6 +1437,7 @@ struct AskCall {
     deadline: Duration,
     signal: Option<web_sys::AbortSignal>,
     on_text: Option<js_sys::Function>,
+    on_reasoning: Option<js_sys::Function>,
     on_event: Option<js_sys::Function>,
 }
 
@@ -1481,6 +1493,7 @@ impl AskCall {
             ),
             signal,
             on_text: function("onText")?,
+            on_reasoning: function("onReasoning")?,
             on_event: function("onEvent")?,
         })
     }
@@ -1499,6 +1512,11 @@ impl AskCall {
         match progress {
             Progress::Text(text) => {
                 if let Some(f) = &self.on_text {
+                    let _ = f.call1(&JsValue::NULL, &JsValue::from_str(text));
+                }
+            }
+            Progress::Reasoning(text) => {
+                if let Some(f) = &self.on_reasoning {
                     let _ = f.call1(&JsValue::NULL, &JsValue::from_str(text));
                 }
             }
@@ -1629,7 +1647,7 @@ impl AskEvent {
                     _ => None,
                 },
             },
-            Progress::Text(_) => return None,
+            Progress::Text(_) | Progress::Reasoning(_) => return None,
         })
     }
 }

@@ -161,3 +161,18 @@ test("files and unknown models are refused by name, and nothing is sent", async 
   assert.equal(posts().length, before);
   assert.ok(new RoutooError("x") instanceof Error);
 });
+
+test("shown thinking streams as reasoning parts, apart from the text, in each format", async () => {
+  for (const m of pool.models) {
+    emulator.script(m.id, ["reason"]);
+    const result = streamText({ model: routoo(m.id), messages });
+    const parts = [];
+    for await (const part of result.fullStream) parts.push(part.type);
+    assert.equal(await result.reasoningText, "Let me think it through first.", m.id);
+    assert.match(await result.text, /^Emulated answer/);
+    assert.ok(parts.indexOf("reasoning-delta") < parts.indexOf("text-delta"), `${m.id}: ${parts.join(",")}`);
+    emulator.script(m.id, ["reason"]);
+    const whole = await generateText({ model: routoo(m.id), messages });
+    assert.equal(whole.reasoningText, "Let me think it through first.", `${m.id} whole`);
+  }
+});

@@ -254,3 +254,23 @@ test("neither the SDK's apiKey nor its Authorization or x-stainless headers reac
     assert.ok(!headers.some(([k]) => k.toLowerCase().startsWith("x-stainless")), `${call.path} carried x-stainless`);
   }
 });
+
+test("shown thinking comes back as reasoning_content, streamed and whole, in each format", async () => {
+  for (const m of pool.models) {
+    emulator.script(m.id, ["reason"]);
+    const stream = await client().chat.completions.create({ model: `routoo/${m.id}`, stream: true,
+      messages: [{ role: "user", content: PROMPT }] });
+    let thought = "";
+    let text = "";
+    for await (const chunk of stream) {
+      thought += chunk.choices[0]?.delta?.reasoning_content ?? "";
+      text += chunk.choices[0]?.delta?.content ?? "";
+    }
+    assert.equal(thought, "Let me think it through first.", m.id);
+    assert.match(text, /^Emulated answer/);
+    emulator.script(m.id, ["reason"]);
+    const whole = await client().chat.completions.create({ model: `routoo/${m.id}`,
+      messages: [{ role: "user", content: PROMPT }] });
+    assert.equal(whole.choices[0].message.reasoning_content, "Let me think it through first.", m.id);
+  }
+});
