@@ -20,24 +20,6 @@ pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// The model name that routes (`routoo/<id>` or a bare pool id pins one model).
 pub const AUTO: &str = "routoo/auto";
 
-/// Body fields OpenAI defines that the router reads but does not pass on: each provider keeps
-/// its own defaults for them. They are named back in the `x-routoo-ignored` header.
-const NOT_PASSED_ON: &[&str] = &[
-    "frequency_penalty",
-    "logit_bias",
-    "metadata",
-    "parallel_tool_calls",
-    "presence_penalty",
-    "reasoning_effort",
-    "seed",
-    "service_tier",
-    "stop",
-    "store",
-    "temperature",
-    "top_p",
-    "user",
-];
-
 /// Body fields that ask for what the router cannot do yet; a request with one is refused
 /// rather than answered without it.
 const REFUSED: &[(&str, &str)] = &[
@@ -212,7 +194,6 @@ impl ChatRequest {
             match object.get(*name) {
                 None | Some(Value::Null) => {}
                 Some(Value::Array(a)) if a.is_empty() => {}
-                Some(Value::String(s)) if *name == "tool_choice" && s == "none" => {}
                 Some(Value::Bool(false)) => {}
                 Some(_) => {
                     return Err(ServeError::Unsupported {
@@ -340,14 +321,6 @@ impl ChatRequest {
             policy,
             ignored,
         })
-    }
-
-    /// The ignored fields OpenAI does not define (typos, or another API's fields).
-    pub fn unknown_fields(&self) -> Vec<&str> {
-        (self.ignored.iter())
-            .map(String::as_str)
-            .filter(|f| !NOT_PASSED_ON.contains(f))
-            .collect()
     }
 }
 
@@ -778,37 +751,47 @@ impl Chunks {
         }
     }
 
-    fn event(&self, model: &str, delta: Value, finish: Option<&str>) -> String {
-        let chunk = json!({
+    /// One event: the chunk's envelope with `fields` (its choices, usage, route).
+    fn chunk(&self, model: &str, fields: Value) -> String {
+        let mut chunk = json!({
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
         });
+        if let (Some(chunk), Value::Object(fields)) = (chunk.as_object_mut(), fields) {
+            chunk.extend(fields);
+        }
         format!("data: {chunk}\n\n")
+    }
+
+    fn event(&self, model: &str, delta: Value, finish: Option<&str>) -> String {
+        let choice = json!({"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null});
+        self.chunk(model, json!({"choices": [choice]}))
+    }
+
+    /// `delta`, with the role (and an empty content) on the stream's first.
+    fn opening(&mut self, mut delta: Value) -> Value {
+        if !self.started {
+            self.started = true;
+            delta["role"] = json!("assistant");
+            if delta.get("content").is_none() {
+                delta["content"] = json!("");
+            }
+        }
+        delta
     }
 
     /// A piece of text from `model`; the first also carries the role.
     pub fn text(&mut self, model: &str, text: &str) -> String {
-        let delta = if self.started {
-            json!({"content": text})
-        } else {
-            self.started = true;
-            json!({"role": "assistant", "content": text})
-        };
+        let delta = self.opening(json!({"content": text}));
         self.event(model, delta, None)
     }
 
     /// A piece of `model`'s shown thinking, as `reasoning_content` (the field the
     /// OpenAI-compatible servers that stream thinking use).
     pub fn reasoning(&mut self, model: &str, text: &str) -> String {
-        let delta = if self.started {
-            json!({"reasoning_content": text})
-        } else {
-            self.started = true;
-            json!({"role": "assistant", "content": "", "reasoning_content": text})
-        };
+        let delta = self.opening(json!({"reasoning_content": text}));
         self.event(model, delta, None)
     }
 
@@ -830,25 +813,12 @@ impl Chunks {
                 .collect();
             out.push_str(&self.event(&reply.model, json!({"tool_calls": calls}), None));
         }
-        let last = json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": reply.model,
-            "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(reply), "logprobs": null}],
-            "routoo": outcome(route, reply),
-        });
-        out.push_str(&format!("data: {last}\n\n"));
+        let last = json!({"index": 0, "delta": {}, "finish_reason": finish_reason(reply), "logprobs": null});
+        let fields = json!({"choices": [last], "routoo": outcome(route, reply)});
+        out.push_str(&self.chunk(&reply.model, fields));
         if include_usage {
-            let chunk = json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": reply.model,
-                "choices": [],
-                "usage": usage(reply),
-            });
-            out.push_str(&format!("data: {chunk}\n\n"));
+            let fields = json!({"choices": [], "usage": usage(reply)});
+            out.push_str(&self.chunk(&reply.model, fields));
         }
         out.push_str("data: [DONE]\n\n");
         out
@@ -883,7 +853,6 @@ mod tests {
         assert!(r.stream && r.include_usage);
         assert_eq!(r.max_tokens, Some(50));
         assert_eq!(r.ignored, ["temperature"]);
-        assert!(r.unknown_fields().is_empty());
         let turns = r.conversation.messages();
         assert_eq!(turns[0].role, Role::System);
         assert_eq!(turns[1].content, "Hi there");

@@ -1,7 +1,9 @@
 // routoo as an AI SDK provider (text, shown thinking and tool calls, streamed or whole): `createRoutoo(options)` returns `routoo(modelId, policy)`, a
 // language model of the AI SDK's v4 specification (`@ai-sdk/provider` 4). Each call is turned
-// into a Chat Completions body and answered by the router's `serveChat`, so routing, the wire
-// formats, retries, fallbacks and spend caps are the Rust core's, as for `ask` and `fetch`.
+// into a Chat Completions request and answered by the router's own `fetch` (fetch.js), so
+// routing, the wire formats, retries, fallbacks, spend caps and aborts are the same as for
+// `ask` and the OpenAI SDK; here only shapes are translated.
+import { routerFetch } from "./fetch.js";
 import { loadRouter } from "./loader.js";
 
 /** Errors the AI SDK must not retry (it retries only its own retryable call errors): routoo
@@ -107,9 +109,6 @@ function toolCallPart(call) {
     ...(signature ? { providerMetadata: { routoo: { signature } } } : {}) };
 }
 
-/** The abort the AI SDK recognises (`name === "AbortError"`). */
-const aborted = () => new DOMException("the call was aborted", "AbortError");
-
 /** The AI SDK's finish reason for an OpenAI one. */
 function finishReason(raw) {
   const unified = { stop: "stop", length: "length", content_filter: "content-filter", tool_calls: "tool-calls" }[raw]
@@ -131,15 +130,37 @@ function events(text) {
     .map((e) => JSON.parse(e.slice("data: ".length)));
 }
 
-/** A refusal's message, from OpenAI's error body. */
-function refusal(served) {
+/** A refusal's error, from the status and OpenAI's error body of an answer. */
+async function refusal(response) {
+  const text = await response.text();
   let error;
   try {
-    error = JSON.parse(served.body).error;
+    error = JSON.parse(text).error;
   } catch {
-    error = { message: served.body };
+    error = { message: text };
   }
-  return new RoutooError(error?.message ?? `routoo answered ${served.status}`, { status: served.status, code: error?.code });
+  return new RoutooError(error?.message ?? `routoo answered ${response.status}`,
+    { status: response.status, code: error?.code });
+}
+
+/**
+ * Each server-sent event's JSON payload of a streamed answer, as its bytes arrive.
+ *
+ * @param {ReadableStreamDefaultReader<Uint8Array>} reader
+ */
+async function* sse(reader) {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffered += decoder.decode(value, { stream: true });
+    const cut = buffered.lastIndexOf("\n\n");
+    if (cut < 0) continue;
+    yield* events(buffered.slice(0, cut + 2));
+    buffered = buffered.slice(cut + 2);
+  }
+  yield* events(buffered + decoder.decode());
 }
 
 /**
@@ -151,6 +172,14 @@ function refusal(served) {
  * @param {object} call `ask`'s call options (`keys`, `local`, timeouts, `onEvent`)
  */
 function languageModel(router, modelId, policy, call) {
+  const fetch = routerFetch(router, { ...call, ...policy });
+  /** The call's answer: the Chat Completions request sent through the router's fetch. */
+  const send = async (body, signal) => {
+    const response = await fetch("https://routoo.invalid/v1/chat/completions",
+      { method: "POST", headers: { "content-type": "application/json" }, body, signal });
+    if (response.status !== 200) throw await refusal(response);
+    return response;
+  };
   const request = (options, stream) => {
     const warnings = NOT_PASSED_ON.filter((name) => options[name] !== undefined)
       .map((feature) => ({ type: "unsupported", feature, details: "each provider keeps its own default" }));
@@ -175,12 +204,8 @@ function languageModel(router, modelId, policy, call) {
 
     async doGenerate(options) {
       const { body, warnings } = request(options, false);
-      const signal = options.abortSignal;
-      const served = await router.serveChat(body, { ...call, policy, signal }).catch((e) => {
-        throw signal?.aborted ? aborted() : e;
-      });
-      if (served.status !== 200) throw refusal(served);
-      const answer = JSON.parse(served.body);
+      const response = await send(body, options.abortSignal);
+      const answer = await response.json();
       const choice = answer.choices[0];
       return {
         content: [...(choice.message.reasoning_content ? [{ type: "reasoning", text: choice.message.reasoning_content }] : []),
@@ -190,108 +215,83 @@ function languageModel(router, modelId, policy, call) {
         usage: usage(answer.usage),
         providerMetadata: { routoo: answer.routoo },
         response: { id: answer.id, modelId: answer.model, timestamp: new Date(answer.created * 1000),
-          headers: Object.fromEntries(served.headers) },
+          headers: Object.fromEntries(response.headers) },
         warnings,
       };
     },
 
     async doStream(options) {
       const { body, warnings } = request(options, true);
-      let controller;
-      const stream = new ReadableStream({
-        start: (c) => {
-          controller = c;
-          c.enqueue({ type: "stream-start", warnings });
-        },
-        cancel: () => stop.abort(),
-      });
-      // Its own controller, so that a reader cancelling the stream stops the call too.
-      const stop = new AbortController();
-      options.abortSignal?.addEventListener("abort", () => stop.abort(options.abortSignal.reason), { once: true });
-      let started = false;
-      let textOpen = false;
-      let reasoningOpen = false;
+      const response = await send(body, options.abortSignal);
+      const reader = response.body.getReader();
+      const chunks = sse(reader);
+      let text = false;
+      let reasoning = false;
       let last = null;
-      let usageChunk = null;
-      const onChunk = (text) => {
-        for (const event of events(text)) {
-          if (event.error) {
-            controller.enqueue({ type: "error", error: new RoutooError(event.error.message, { code: event.error.code }) });
-            continue;
-          }
-          if (!started) {
-            started = true;
-            controller.enqueue({ type: "response-metadata", id: event.id, modelId: event.model,
-              timestamp: new Date(event.created * 1000) });
-          }
-          const thought = event.choices[0]?.delta?.reasoning_content;
-          if (thought) {
-            if (!reasoningOpen) controller.enqueue({ type: "reasoning-start", id: "r0" });
-            reasoningOpen = true;
-            controller.enqueue({ type: "reasoning-delta", id: "r0", delta: thought });
-          }
-          const delta = event.choices[0]?.delta?.content;
-          if (delta && reasoningOpen) {
-            controller.enqueue({ type: "reasoning-end", id: "r0" });
-            reasoningOpen = false;
-          }
-          if (delta) {
-            if (!textOpen) controller.enqueue({ type: "text-start", id: "0" });
-            textOpen = true;
-            controller.enqueue({ type: "text-delta", id: "0", delta });
-          }
-          // The router sends each call whole, after the text.
-          for (const call of event.choices[0]?.delta?.tool_calls ?? []) {
-            if (textOpen) controller.enqueue({ type: "text-end", id: "0" });
-            textOpen = false;
-            const part = toolCallPart(call);
-            controller.enqueue({ type: "tool-input-start", id: part.toolCallId, toolName: part.toolName });
-            controller.enqueue({ type: "tool-input-delta", id: part.toolCallId, delta: part.input });
-            controller.enqueue({ type: "tool-input-end", id: part.toolCallId });
-            controller.enqueue(part);
-          }
-          if (event.choices[0]?.finish_reason) last = event;
-          if (event.usage) usageChunk = event.usage;
+      let used = null;
+      // The AI SDK's parts for one chunk of OpenAI's stream.
+      const parts = (event, first) => {
+        const out = [];
+        if (event.error) {
+          return [{ type: "error", error: new RoutooError(event.error.message, { code: event.error.code }) }];
         }
+        if (first) {
+          out.push({ type: "response-metadata", id: event.id, modelId: event.model,
+            timestamp: new Date(event.created * 1000) });
+        }
+        const delta = event.choices[0]?.delta ?? {};
+        if (delta.reasoning_content) {
+          if (!reasoning) out.push({ type: "reasoning-start", id: "r0" });
+          reasoning = true;
+          out.push({ type: "reasoning-delta", id: "r0", delta: delta.reasoning_content });
+        }
+        if (delta.content && reasoning) {
+          out.push({ type: "reasoning-end", id: "r0" });
+          reasoning = false;
+        }
+        if (delta.content) {
+          if (!text) out.push({ type: "text-start", id: "0" });
+          text = true;
+          out.push({ type: "text-delta", id: "0", delta: delta.content });
+        }
+        // The router sends each call whole, after the text.
+        for (const call of delta.tool_calls ?? []) {
+          if (text) out.push({ type: "text-end", id: "0" });
+          text = false;
+          const part = toolCallPart(call);
+          out.push({ type: "tool-input-start", id: part.toolCallId, toolName: part.toolName },
+            { type: "tool-input-delta", id: part.toolCallId, delta: part.input },
+            { type: "tool-input-end", id: part.toolCallId }, part);
+        }
+        if (event.choices[0]?.finish_reason) last = event;
+        if (event.usage) used = event.usage;
+        return out;
       };
-      return new Promise((resolve, reject) => {
-        let head = null;
-        router.serveChat(body, {
-          ...call, policy, signal: stop.signal,
-          onHead: (h) => {
-            head = h;
-            resolve({ stream, response: { headers: Object.fromEntries(h.headers) } });
-          },
-          onChunk: (text) => {
-            try {
-              onChunk(text);
-            } catch {
-              // The reader cancelled: `stop` ends the call.
-            }
-          },
-        }).then((served) => {
-          if (!head) return reject(refusal(served));
-          try {
-            if (reasoningOpen) controller.enqueue({ type: "reasoning-end", id: "r0" });
-            if (textOpen) controller.enqueue({ type: "text-end", id: "0" });
-            if (last) {
-              controller.enqueue({ type: "finish", finishReason: finishReason(last.choices[0].finish_reason),
-                usage: usage(usageChunk), providerMetadata: { routoo: last.routoo } });
-            }
-            controller.close();
-          } catch {
-            // Cancelled by the reader.
+      let first = true;
+      const stream = new ReadableStream({
+        start: (c) => c.enqueue({ type: "stream-start", warnings }),
+        // A pull that enqueues nothing is not called again, so read until a part or the end.
+        async pull(c) {
+          for (;;) {
+            const { done, value } = await chunks.next();
+            if (done) break;
+            const out = parts(value, first);
+            first = false;
+            for (const part of out) c.enqueue(part);
+            if (out.length) return;
           }
-        }, (error) => {
-          const e = stop.signal.aborted ? aborted() : error;
-          if (!head) return reject(e);
-          try {
-            controller.error(e);
-          } catch {
-            // Cancelled by the reader.
+          if (reasoning) c.enqueue({ type: "reasoning-end", id: "r0" });
+          if (text) c.enqueue({ type: "text-end", id: "0" });
+          if (last) {
+            c.enqueue({ type: "finish", finishReason: finishReason(last.choices[0].finish_reason),
+              usage: usage(used), providerMetadata: { routoo: last.routoo } });
           }
-        });
+          c.close();
+        },
+        // A reader that stops reading stops the call.
+        cancel: (reason) => reader.cancel(reason),
       });
+      return { stream, response: { headers: Object.fromEntries(response.headers) } };
     },
   };
 }

@@ -29,7 +29,6 @@ pub use self::ask::{
 };
 pub use self::error::{retry_after, ProviderError, StopIssue};
 pub use self::fallback::{Attempt, Fallback, Next, RetryPolicy};
-pub use self::sse::read_pieces_within;
 pub use crate::endpoint::is_loopback;
 
 /// Largest whole (non-streamed) answer body read, in bytes; a larger one is an error.

@@ -635,15 +635,13 @@ impl JsRouter {
         self.day.clone()
     }
 
-    fn prediction(&self, conversation: &Conversation) -> Result<Prediction, JsError> {
+    fn prediction(&self, conversation: &Conversation) -> crate::Result<Prediction> {
         if let Some((last, prediction)) = &*self.last.borrow() {
             if last == conversation {
                 return Ok(prediction.clone());
             }
         }
-        let prediction = (self.inner)
-            .predict_conversation(conversation)
-            .map_err(js_error)?;
+        let prediction = self.inner.predict_conversation(conversation)?;
         *self.last.borrow_mut() = Some((conversation.clone(), prediction.clone()));
         Ok(prediction)
     }
@@ -654,7 +652,7 @@ impl JsRouter {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
     ) -> Result<JsValue, JsError> {
-        to_js(&self.prediction(&conversation_from_js(&prompt)?)?)
+        to_js(&(self.prediction(&conversation_from_js(&prompt)?)).map_err(js_error)?)
     }
 
     /// Each pool model's estimate for a prompt, in pool order (`[{model, quality, sd}]`):
@@ -664,13 +662,13 @@ impl JsRouter {
         &self,
         #[wasm_bindgen(unchecked_param_type = "Prompt")] prompt: JsValue,
     ) -> Result<JsValue, JsError> {
-        let prediction = self.prediction(&conversation_from_js(&prompt)?)?;
+        let prediction = (self.prediction(&conversation_from_js(&prompt)?)).map_err(js_error)?;
         to_js(&self.inner.pool_estimates(&prediction))
     }
 
-    /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`.
-    /// `options` may set `budget` (US$ per 1,000 requests), `lambda`, `minQuality`,
-    /// `maxCostPerRequest`, `maxLatencyMs`, `providers` and `exclude`.
+    /// Chooses a model: `{choice, ranked, excluded, lambda, budget, ...}`. `options` is a
+    /// `RouteOptions` (`budget` in US$ per 1,000 requests, `lambda`, `minQuality`, the limits,
+    /// `models`, `exclude`, `preferLocal`; `maxCost` is left to `ask`).
     #[wasm_bindgen(unchecked_return_type = "Decision")]
     pub fn route(
         &self,
@@ -678,7 +676,7 @@ impl JsRouter {
         #[wasm_bindgen(unchecked_optional_param_type = "RouteOptions")] options: Option<JsValue>,
     ) -> Result<JsValue, JsError> {
         let options = route_options(options)?;
-        let prediction = self.prediction(&conversation_from_js(&prompt)?)?;
+        let prediction = (self.prediction(&conversation_from_js(&prompt)?)).map_err(js_error)?;
         to_js(&self.inner.decide(&prediction, &options).map_err(js_error)?)
     }
 
@@ -729,7 +727,8 @@ impl JsRouter {
         let options = route_options(options)?;
         let mut call = AskCall::from_js(&call.unwrap_or(JsValue::UNDEFINED))?;
         call.options.max_cost = tighter(options.max_cost, call.options.max_cost);
-        let (pool, decision) = self.decide_for(&conversation, options, &call.keys)?;
+        let (pool, decision) =
+            (self.decide_for(&conversation, options, &call.keys)).map_err(js_error)?;
         let future = async move {
             let transport = call.transport();
             let mut keys = call.keys.clone();
@@ -758,11 +757,11 @@ impl JsRouter {
         conversation: &Conversation,
         mut options: RouteOptions,
         keys: &Keys,
-    ) -> Result<(Pool, crate::Decision), JsError> {
+    ) -> crate::Result<(Pool, crate::Decision)> {
         let pool = self.inner.pool().clone();
         with_local(keys.clone(), &pool).restrict(&pool, &mut options.constraints);
         let prediction = self.prediction(conversation)?;
-        let decision = self.inner.decide(&prediction, &options).map_err(js_error)?;
+        let decision = self.inner.decide(&prediction, &options)?;
         Ok((pool, decision))
     }
 
@@ -825,10 +824,7 @@ impl JsRouter {
         ask.options.stream = request.stream;
         let (pool, decision) = match self.decide_for(&request.conversation, options, &ask.keys) {
             Ok(d) => d,
-            Err(e) => {
-                let message = js_sys::Error::from(JsValue::from(e)).message();
-                return refused(serve::ServeError::Route(message.into()));
-            }
+            Err(e) => return refused(serve::ServeError::Route(e.to_string())),
         };
         let route = serve::Route::of(&decision);
         let headers = route.headers(&request);
