@@ -23,7 +23,8 @@ model giving up a floor t on top of its κ margin, so the router leaves the incu
 predicted gain above t. Printed per evaluation: AIQ, the gain at λ = 0 over the best single
 model (95 % paired bootstrap over questions), and the worst gain at a model's own cost.
 `--levelled` first moves each model's predictions to its level in each domain class (see
-`levelled`).
+`levelled`). `--level-sd` instead widens each prediction's sd by how far the model's level strays
+by domain class (see `level_sd`), so that the margin covers errors shared by a table's rows.
 
     python training/noregret.py --work training/work/inner-base --design static+margin \\
         --outer exclude
@@ -129,6 +130,52 @@ def levelled(oof, y, domain, folds, least=30):
     return out
 
 
+def level_sd(oof, y, domain, folds, least=30):
+    """Per row and model, the root mean square over domain classes of the gap between the
+    model's accuracy and its mean prediction there, on the other folds' rows (classes where it
+    has `least` labels): how far its level strays by domain, as a standard deviation to add to
+    the head's. Those predictions came from fits that saw the scored fold (see `levelled`)."""
+    out = np.zeros_like(oof)
+    for f in range(space.FOLDS):
+        test = folds == f
+        for j in range(y.shape[1]):
+            gaps, weights = [], []
+            for d in set(domain):
+                have = (folds != f) & (domain == d) & ~np.isnan(y[:, j])
+                if have.sum() >= least:
+                    gaps.append(y[have, j].mean() - oof[have, j].mean())
+                    weights.append(have.sum())
+            if gaps:
+                out[test, j] = np.sqrt(np.average(np.square(gaps), weights=weights))
+    return out
+
+
+FLOOR_GRID = np.linspace(0, 0.5, 51)
+
+
+def pair_floors(q, s, y, incumbent, train, kappa, z=0.0, grid=FLOOR_GRID):
+    """Per model, the least floor t (of `grid`) such that, on the `train` rows where it and the
+    incumbent are both labelled, the rows it would take from the incumbent (predicted gain less
+    its κ margin above t) truly gain on the incumbent: their mean gain less z standard errors
+    is not below 0 (z = 0: the mean; 1.645: a one-sided 95 % bound); ∞ where no floor does. The
+    margin calibrated per pair of models."""
+    out = np.full(q.shape[1], np.inf)
+    out[incumbent] = 0.0
+    for m in range(q.shape[1]):
+        if m == incumbent:
+            continue
+        both = train & ~np.isnan(y[:, m]) & ~np.isnan(y[:, incumbent])
+        gain = q[both, m] - q[both, incumbent] - kappa * np.hypot(s[both, m], s[both, incumbent])
+        real = y[both, m] - y[both, incumbent]
+        for t in grid:
+            took = gain > t
+            se = real[took].std() / np.sqrt(max(took.sum(), 1))
+            if not took.any() or real[took].mean() - z * se >= 0:
+                out[m] = t
+                break
+    return out
+
+
 def by_domain(rows, domain, y, train, at):
     """Each model's accuracy on the rows of `train` in the domain class of each row of `at`."""
     out = np.zeros((len(at), y.shape[1]))
@@ -138,13 +185,16 @@ def by_domain(rows, domain, y, train, at):
     return out
 
 
-def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False):
+def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False, widen=False,
+           pairs=None):
     """The --floors table (see the module's text)."""
     _, domain = space.domain_classes(rows)
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     y, _ = space.label_matrix(rows, sorted(index, key=index.get))
     if level:
         oof = levelled(oof, y, domain, folds)
+    if widen:
+        sd = np.sqrt(sd ** 2 + level_sd(oof, y, domain, folds) ** 2)
     print("\n| evaluation | incumbent | " + " | ".join(f"floor {t:g}: AIQ / λ=0 gain / worst"
                                                      for t in values) + " |")
     print("|---|---|" + "---|" * len(values))
@@ -163,6 +213,21 @@ def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False):
             at = folds[idx] == f
             train = np.flatnonzero(folds != f)
             labelled[at] = by_domain(rows, domain, y[:, cols], train, idx[at])
+        if pairs is not None:
+            best = int(np.argmax(oof[:, cols].mean(axis=0)))
+            fq = np.empty_like(q)
+            for f in range(space.FOLDS):
+                at = folds[idx] == f
+                t = pair_floors(oof[:, cols], sd[:, cols], y[:, cols], best, folds != f, kappa,
+                                pairs)
+                fq[at] = floored(q[at], s[at], kappa, np.full(at.sum(), best), 0.0) - np.where(
+                    np.arange(len(cols)) == best, 0.0, t)[None, :]
+            rep = research.report(ms, correct, cost, fq, est)
+            top, lo, hi = top_interval(correct, est, fq)
+            print(f"| {name} | best on average, floors per pair (z = {pairs:g}) | {rep['aiq']:.4f} / {100 * top:+.2f} "
+                  f"[{100 * lo:+.2f}, {100 * hi:+.2f}] / {100 * min(rep['gac'].values()):+.2f} |",
+                  flush=True)
+            continue
         for rule, incumbents in (
                 ("best on average", np.full(len(idx), np.argmax(oof[:, cols].mean(axis=0)))),
                 ("best in its domain", np.array([np.argmax(mean_in[d]) for d in domain[idx]])),
@@ -189,6 +254,13 @@ def main():
     ap.add_argument("--levelled", action="store_true",
                     help="with --floors: each model's predictions set to its level per domain "
                          "class first (see levelled)")
+    ap.add_argument("--level-sd", action="store_true",
+                    help="with --floors: each sd widened by the model's level spread by domain "
+                         "class first (see level_sd)")
+    ap.add_argument("--pairs", type=float, metavar="Z",
+                    help="with --floors: one floor per challenger of the best model on average, "
+                         "fitted on the other folds, Z standard errors of caution (see "
+                         "pair_floors)")
     args = ap.parse_args()
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -200,7 +272,7 @@ def main():
     pool = space.prices()
     if args.floors:
         return floors(rows, prompts, oof, sd, index, pool, args.kappa,
-                      [float(t) for t in args.floors.split(",")], args.levelled)
+                      [float(t) for t in args.floors.split(",")], args.levelled, args.level_sd, args.pairs)
     rng = np.random.default_rng(0)
     print("| evaluation | rule | worst gain at a model's own cost (points) | model |")
     print("|---|---|---|---|")
