@@ -137,8 +137,9 @@ research: venv-train
 	$(MAKE) research-inner
 	bash training/validate.sh
 
-# Issue 23 on the inner rows (the outer split left out): v3 against the domain space, and the
-# subject-level lookup against the router, with the pool's prices and with true costs.
+# Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
+# subject-level lookup against the router (the pool's prices and true costs), the lookup on the
+# domains the encoder infers, and two tries at a no-regret bound.
 INNER := training/work/inner
 research-inner: venv-train
 	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,static+margin --out $(INNER)-base
@@ -147,6 +148,19 @@ research-inner: venv-train
 	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-base --design static+margin --after $(INNER)-domains --after-design static+domains+margin
 	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-domains --design lookup --after $(INNER)-domains --after-design static+domains+margin
 	$(VENV)/bin/python training/tables.py --outer exclude --no-gains --before $(INNER)-domains --design lookup --after $(INNER)-domains-costs --after-design static+domains+margin
+	$(VENV)/bin/python training/space.py --outer exclude --costs lookup --designs class-lookup,static+domains+inferred --out $(INNER)-inferred-costs
+	$(VENV)/bin/python training/space.py --outer exclude --costs lookup --max-subjects 64 --min-rows 100 --designs class-lookup,static+domains+inferred,static+domains+margin --out $(INNER)-fine
+	$(VENV)/bin/python training/inferred.py --router $(INNER)-fine --inferred $(INNER)-fine --max-subjects 64 --min-rows 100 --runs \
+		"subject lookup=$(INNER)-domains:lookup" \
+		"class lookup (22)=$(INNER)-inferred-costs:class-lookup, true costs" \
+		"inferred lookup (22)=$(INNER)-inferred-costs:static+domains+inferred, true costs" \
+		"router (22)=$(INNER)-domains-costs:static+domains+margin κ=1, true costs" \
+		"class lookup (61)=$(INNER)-fine:class-lookup, true costs" \
+		"inferred lookup (61)=$(INNER)-fine:static+domains+inferred, true costs" \
+		"router (61)=$(INNER)-fine:static+domains+margin κ=1, true costs"
+	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --level-sd
+	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 0
+	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 1.645
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

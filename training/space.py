@@ -219,6 +219,20 @@ def lookup(rows, v, train, test, least=5):
     return out
 
 
+def class_levels(domain, y, train, least=5):
+    """[class, model]: each model's accuracy on the `train` rows of each domain class, its
+    accuracy over all of `train` where it has fewer than `least` labels in the class."""
+    overall = np.nanmean(y[train], axis=0)
+    out = np.tile(overall, (domain.max() + 1, 1))
+    for d in np.unique(domain[train]):
+        at = train[domain[train] == d]
+        n = (~np.isnan(y[at])).sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(y[at], axis=0)
+        out[d, n >= least] = mean[n >= least]
+    return out
+
+
 def bags(token_ids, idx):
     flat = [t for i in idx for t in token_ids[i]]
     offsets = np.cumsum([0] + [len(token_ids[i]) for i in idx[:-1]])
@@ -409,6 +423,16 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
             oof[test] = np.nanmean(y[train], axis=0)
         elif name == "lookup":
             oof[test] = lookup(rows, y, train, test)
+        elif name == "class-lookup":
+            # The lookup on the domain classes the encoder infers, read here from the table.
+            oof[test] = class_levels(fit["domains"], y, train)[fit["domains"][test]]
+        elif name.endswith("+inferred"):
+            # The same levels, weighed by the domains the fitted encoder infers from the text.
+            inputs, kw = encoder_of(name.removesuffix("+inferred"), x, tokens, table, fit)
+            model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
+            _, z_test = predict_space(model, inputs, test, kw.get("table"))
+            levels = class_levels(fit["domains"], y, train)
+            oof[test] = z_test[:, -levels.shape[0]:] @ levels
         elif name == "blend":
             val = folds == f
             q = features.blend(rows, prompts, x, val)
@@ -563,6 +587,11 @@ def main():
                     help="the costs the router weighs: the pool's prices at a flat output "
                          "length, or each model's mean true cost by benchmark and subject in the "
                          "training folds (the lookup's; the lookup design always uses these)")
+    ap.add_argument("--max-subjects", type=int, default=16,
+                    help="domain classes: a benchmark's subjects are classes when it has at "
+                         "most this many (domain_classes)")
+    ap.add_argument("--min-rows", type=int, default=200,
+                    help="domain classes: the least rows a subject needs to be a class")
     ap.add_argument("--balance-tables", action="store_true",
                     help="weigh each table a model is labelled in the same (table_weights)")
     args = ap.parse_args()
@@ -588,7 +617,7 @@ def main():
         real[test] = lookup(rows, true_cost, np.flatnonzero(folds != f), test)
     if args.balance_tables:
         fit["weights"] = table_weights(rows, y)
-    classes, fit["domains"] = domain_classes(rows)
+    classes, fit["domains"] = domain_classes(rows, args.max_subjects, args.min_rows)
     if any("domains" in d.split("+") for d in args.designs.split(",")):
         print(f"{len(classes)} domain classes: {', '.join(classes)}", flush=True)
     table = {"static": pca_table(minilm_word_embeddings(), args.pca_dim)}

@@ -1,0 +1,116 @@
+"""Issue 23, item 4: what bounds the router where the subject-level lookup beats it.
+
+`space.py --designs class-lookup,static+domains+inferred` gives two lookups: each model's
+training accuracy per domain class, read from the table (`class-lookup`), and the same levels
+weighed by the domain probabilities the fitted encoder infers from the prompt's text
+(`static+domains+inferred`, what a router could do at route time). This script mixes the
+shipped router's out-of-fold predictions with the inferred lookup, in logits,
+σ(α·logit(router) + (1 − α)·logit(lookup)): one α for every row, then one α per domain class
+chosen by log loss on the other folds' rows (the class read from the table, and the
+predictions from fits that saw the scored fold: a first look). The router's margin (κ = 1,
+its own sd) and the lookup's true costs throughout.
+
+With `--runs`, first a table of the headline figures of space.py runs side by side, each
+given as LABEL=DIR:RESULT (a key of DIR/results.json).
+
+    python training/inferred.py --router training/work/inner-domains-costs \\
+        --inferred training/work/inner-inferred \\
+        --runs "lookup=training/work/inner-domains:lookup" ...
+"""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+
+import report
+import space
+from data import ROOT, read_rows
+
+ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def logit(p):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def mixed(a, router, lookup):
+    return 1 / (1 + np.exp(-(a * logit(router) + (1 - a) * logit(lookup))))
+
+
+def log_loss(q, y):
+    have = ~np.isnan(y)
+    q = np.clip(q[have], 1e-4, 1 - 1e-4)
+    return -(y[have] * np.log(q) + (1 - y[have]) * np.log(1 - q)).sum()
+
+
+def runs_table(runs):
+    """Markdown: the headline figures (pooled) of each LABEL=DIR:RESULT."""
+    figures = {}
+    for run in runs:
+        label, _, where = run.partition("=")
+        folder, _, result = where.partition(":")
+        results = json.loads((pathlib.Path(folder) / "results.json").read_text())
+        figures[label] = report.figures(results[result]["pooled"])
+    print("| figure | " + " | ".join(figures) + " |")
+    print("|---|" + "---|" * len(figures))
+    for name in next(iter(figures.values())):
+        print(f"| {name} | " + " | ".join(report.cell(f.get(name), name)
+                                          for f in figures.values()) + " |")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--router", type=pathlib.Path, required=True)
+    ap.add_argument("--inferred", type=pathlib.Path, required=True)
+    ap.add_argument("--max-subjects", type=int, default=16, help="as space.py's")
+    ap.add_argument("--min-rows", type=int, default=200, help="as space.py's")
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    ap.add_argument("--runs", nargs="*", default=[], metavar="LABEL=DIR:RESULT")
+    args = ap.parse_args()
+    if args.runs:
+        runs_table(args.runs)
+    rows, prompts = space.without_outer(*read_rows(args.data))
+    models = sorted({m for r in rows for m in r["labels"]})
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
+    y, true_cost = space.label_matrix(rows, models)
+    real = np.full(true_cost.shape, np.nan)
+    for f in range(space.FOLDS):
+        test = np.flatnonzero(folds == f)
+        real[test] = space.lookup(rows, true_cost, np.flatnonzero(folds != f), test)
+    router = np.load(args.router / f"oof-{space.SHIPPED}.npy")
+    sd = np.load(args.router / f"sd-{space.SHIPPED}.npy")
+    lookup = np.load(args.inferred / "oof-static+domains+inferred.npy")
+    pool = space.prices()
+    every = np.ones(len(rows), bool)
+
+    columns = {f"α = {a:g}": mixed(a, router, lookup) for a in ALPHAS}
+    classes, domain = space.domain_classes(rows, args.max_subjects, args.min_rows)
+    per_class = np.empty_like(router)
+    chosen = {}
+    for f in range(space.FOLDS):
+        for d in np.unique(domain):
+            train, test = (folds != f) & (domain == d), (folds == f) & (domain == d)
+            a = min(ALPHAS, key=lambda a: log_loss(mixed(a, router[train], lookup[train]),
+                                                   y[train]))
+            chosen.setdefault(classes[d], []).append(a)
+            per_class[test] = mixed(a, router[test], lookup[test])
+    columns["α per class"] = per_class
+
+    figures = {name: report.figures(space.score(rows, models, q, every, pool, sd, 1.0, real))
+               for name, q in columns.items()}
+    print("| figure | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for name in next(iter(figures.values())):
+        print(f"| {name} | " + " | ".join(report.cell(figures[c].get(name), name)
+                                          for c in columns) + " |")
+    print("\nα per class, fold by fold: " + "; ".join(
+        f"{c} {'/'.join(f'{a:g}' for a in v)}" for c, v in sorted(chosen.items())))
+
+
+if __name__ == "__main__":
+    main()
