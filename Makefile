@@ -139,7 +139,7 @@ research: venv-train
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
-# domains the encoder infers, and two tries at a no-regret bound.
+# domains the encoder infers, a wider sd, and the floors per pair (fitted without the scored fold).
 INNER := training/work/inner
 research-inner: venv-train
 	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,static+margin --out $(INNER)-base
@@ -159,8 +159,8 @@ research-inner: venv-train
 		"inferred lookup (61)=$(INNER)-fine:static+domains+inferred, true costs" \
 		"router (61)=$(INNER)-fine:static+domains+margin κ=1, true costs"
 	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --level-sd
-	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 0
-	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 1.645
+	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 0 --nested
+	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 1.645 --nested
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

@@ -1,5 +1,7 @@
 //! The predictor bundle: `predictor.json` and the files it pins by sha256.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -240,6 +242,12 @@ pub struct SelectionSpec {
     /// best model on average before the router prefers it (κ; 0 ignores the uncertainty).
     #[serde(default)]
     pub margin: f64,
+    /// Per incumbent and challenger model id, the floor by which a challenger's predicted gain
+    /// over the incumbent is discounted (never below the incumbent) before the router leaves
+    /// it: fitted on out-of-fold predictions, so a gain the predictor tends to overstate for
+    /// that pair is not taken. 1 where no floor held the gains up; absent pairs have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub floors: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Manifest {
@@ -356,6 +364,24 @@ impl Manifest {
             return Err(Error::Manifest(format!(
                 "selection margin {margin} is not a number of standard deviations, 0 or more"
             )));
+        }
+        for (incumbent, challengers) in &self.selection.floors {
+            for (challenger, &floor) in challengers {
+                if !(0.0..=1.0).contains(&floor) {
+                    return Err(Error::Manifest(format!(
+                        "selection floor {floor} of {challenger:?} against {incumbent:?} is not \
+                         a difference of chances, 0 to 1"
+                    )));
+                }
+                if let Some(id) = [incumbent, challenger]
+                    .into_iter()
+                    .find(|id| self.head(id).is_none())
+                {
+                    return Err(Error::Manifest(format!(
+                        "selection floors name {id:?}, which has no head"
+                    )));
+                }
+            }
         }
         Ok(())
     }

@@ -288,7 +288,8 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, Budge
     let heads = head_indices(predictor, pool)?;
     let reference = reference_estimates(predictor, &heads);
     let margin = Margin::over(predictor.manifest().selection.margin, &reference)
-        .with_unknown(unknown(predictor, &heads));
+        .with_unknown(unknown(predictor, &heads))
+        .with_floors(floors(predictor, &heads));
     let chars = &predictor.manifest().reference.chars;
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
@@ -305,6 +306,27 @@ fn unknown(predictor: &Predictor, heads: &[usize]) -> Vec<bool> {
                 .evidence
                 .as_ref()
                 .is_some_and(|e| e.price.is_some() && e.scores.is_empty() && e.probes == 0),
+        })
+        .collect()
+}
+
+/// Each pair's floor from the manifest, `[challenger][incumbent]` over these heads; none for a
+/// head the training did not see (added later, or the prior).
+fn floors(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<f64>> {
+    let manifest = predictor.manifest();
+    if manifest.selection.floors.is_empty() {
+        return Vec::new();
+    }
+    let id = |h: usize| manifest.heads.get(h).map(|head| head.id.as_str());
+    (heads.iter())
+        .map(|&m| {
+            (heads.iter())
+                .map(|&b| {
+                    (id(b).zip(id(m)))
+                        .and_then(|(b, m)| manifest.selection.floors.get(b)?.get(m).copied())
+                        .unwrap_or(0.0)
+                })
+                .collect()
         })
         .collect()
 }
@@ -438,7 +460,8 @@ impl Router {
         Ok(Margin::over(
             self.predictor.manifest().selection.margin,
             &reference_estimates(&self.predictor, &heads),
-        ))
+        )
+        .with_floors(floors(&self.predictor, &heads)))
     }
 
     /// Predicted quality of every head for a prompt.
@@ -698,15 +721,7 @@ impl Router {
         let reference = reference_estimates(&self.predictor, &heads);
         let chars = &self.predictor.manifest().reference.chars;
         // The margin as it stands, each kept model with its own reference average.
-        let margin = Margin {
-            kappa: self.margin.kappa,
-            average: (keep.iter())
-                .map(|&i| self.margin.average.get(i).copied().unwrap_or(0.0))
-                .collect(),
-            unknown: (keep.iter())
-                .map(|&i| self.margin.unknown.get(i).copied().unwrap_or(false))
-                .collect(),
-        };
+        let margin = self.margin.subset(&keep);
         let curve = BudgetCurve::trace(&pool, chars, &reference, &margin);
         if let Ok(mut part) = self.part.lock() {
             *part = Some((keep, curve.clone()));

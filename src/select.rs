@@ -4,6 +4,10 @@
 //! pool's best on average must beat that model by κ standard deviations of the predicted
 //! difference, so the router leaves a strong default only when it is sure.
 //!
+//! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
+//! challenger's predicted gain over that model, never below it: the sd covers the head's own
+//! uncertainty, the floor what the predictor overstates for that pair.
+//!
 //! What that guarantees, when each prediction lies within its stated sd of the truth (tested on
 //! tables with known answers, `tests/select.rs`): at λ = 0 with κ ≥ √2 the router never picks a
 //! model truly worse than that default; and at any single model m's cost the budget curve,
@@ -32,7 +36,14 @@ pub struct Margin {
     /// known: an unknown one is but the prior's guess, no incumbent to leave only for a sure
     /// gain.
     pub unknown: Vec<bool>,
+    /// `floors[m][b]`: by how much model m's predicted gain over incumbent b is discounted,
+    /// never below b, in pool order; empty or absent: no floor.
+    pub floors: Vec<Vec<f64>>,
 }
+
+/// How far below the incumbent a challenger whose gain its floor discounts to nothing stays:
+/// enough that the incumbent wins at λ = 0, too little to matter once cost counts.
+const BELOW_INCUMBENT: f64 = 1e-9;
 
 impl Margin {
     /// κ, and each model's mean predicted quality over `estimates` (`[prompt][model]`).
@@ -45,6 +56,7 @@ impl Margin {
                 .map(|m| estimates.iter().map(|p| p[m].quality).sum::<f64>() / n)
                 .collect(),
             unknown: Vec::new(),
+            floors: Vec::new(),
         }
     }
 
@@ -54,9 +66,40 @@ impl Margin {
         self
     }
 
+    /// The same margin, with each pair's floor (`floors[challenger][incumbent]`).
+    pub fn with_floors(mut self, floors: Vec<Vec<f64>>) -> Margin {
+        self.floors = floors;
+        self
+    }
+
+    /// The margin over the models `keep` (indices into its pool), in that order.
+    pub fn subset(&self, keep: &[usize]) -> Margin {
+        let pick = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
+        Margin {
+            kappa: self.kappa,
+            average: keep.iter().map(|&i| pick(&self.average, i)).collect(),
+            unknown: (keep.iter())
+                .map(|&i| self.unknown.get(i).copied().unwrap_or(false))
+                .collect(),
+            floors: if self.floors.is_empty() {
+                Vec::new()
+            } else {
+                (keep.iter())
+                    .map(|&m| {
+                        let row = self.floors.get(m).map_or(&[][..], Vec::as_slice);
+                        keep.iter().map(|&b| pick(row, b)).collect()
+                    })
+                    .collect()
+            },
+        }
+    }
+
     /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
     /// 0 for the allowed model best on average (the first of equals), κ·√(sd² + sd_best²) for
-    /// the others; nothing at all when that best model is known only by the prior.
+    /// the others, and then, where what is left is predicted above the best model, that gain
+    /// discounted by the pair's floor, never below the best model; nothing at all when that
+    /// best model is known only by the prior. Each is a constant of the prompt, so selection
+    /// stays an argmax of quality − handicap − λ·cost.
     pub fn handicaps(&self, estimates: &[Estimate], allowed: &[usize]) -> Vec<f64> {
         let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
         let best = allowed
@@ -68,8 +111,23 @@ impl Margin {
         allowed
             .iter()
             .map(|&m| match best {
-                Some(b) if b != m && self.kappa > 0.0 && !unknown(b) => {
-                    self.kappa * sd(m).hypot(sd(b))
+                Some(b) if b != m && !unknown(b) => {
+                    let kappa = if self.kappa > 0.0 {
+                        self.kappa * sd(m).hypot(sd(b))
+                    } else {
+                        0.0
+                    };
+                    let floor = (self.floors.get(m))
+                        .and_then(|row| row.get(b))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let quality = |i: usize| estimates.get(i).map_or(0.0, |e| e.quality);
+                    let gain = quality(m) - kappa - quality(b);
+                    if floor > 0.0 && gain > 0.0 {
+                        kappa + gain - (gain - floor).max(-BELOW_INCUMBENT)
+                    } else {
+                        kappa
+                    }
                 }
                 _ => 0.0,
             })

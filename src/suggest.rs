@@ -266,6 +266,7 @@ mod tests {
                 kappa: 0.0,
                 average: vec![0.6, 0.6, 0.6, 0.95],
                 unknown: Vec::new(),
+                floors: Vec::new(),
             },
         }
     }

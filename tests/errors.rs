@@ -190,9 +190,18 @@ fn neighbours_pull_the_heads_toward_their_labels() {
 }
 
 #[test]
-fn bad_covariances_margins_and_reference_positions_are_refused() {
+fn bad_covariances_margins_floors_and_reference_positions_are_refused() {
     type Spoil = fn(&mut serde_json::Value);
-    let cases: [(&str, Spoil); 4] = [
+    let cases: [(&str, Spoil); 6] = [
+        ("selection floor 1.5", |m| {
+            let id = m["heads"][0]["id"].clone();
+            let other = m["heads"][1]["id"].as_str().unwrap().to_string();
+            m["selection"]["floors"] = serde_json::json!({ id.as_str().unwrap(): { other: 1.5 } });
+        }),
+        ("selection floors name \"no-such-model\"", |m| {
+            let id = m["heads"][0]["id"].as_str().unwrap().to_string();
+            m["selection"]["floors"] = serde_json::json!({ id: { "no-such-model": 0.1 } });
+        }),
         ("covariance of 3 values", |m| {
             m["heads"][0]["covariance"] = serde_json::json!([1.0, 0.0, 1.0]);
         }),

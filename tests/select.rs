@@ -55,6 +55,7 @@ prop_compose! {
             kappa,
             average: specs.iter().map(|s| s.4.2).collect(),
             unknown: Vec::new(),
+            floors: Vec::new(),
         };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
@@ -207,6 +208,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
         kappa: 1.0,
         average: vec![0.8, 0.6],
         unknown: Vec::new(),
+        floors: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
         let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
@@ -226,6 +228,59 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
         ..Default::default()
     };
     assert_eq!(top(&unsure, &margin, &without), ("m1".into(), 0.0));
+}
+
+#[test]
+fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
+    let pool = Pool {
+        expected_output_tokens: 100,
+        models: vec![
+            model(0, 10.0, 30.0, 8000, 1000),
+            model(1, 1.0, 2.0, 8000, 1000),
+        ],
+    };
+    let margin = |floor: f64| Margin {
+        kappa: 1.0,
+        average: vec![0.8, 0.6],
+        unknown: Vec::new(),
+        floors: vec![vec![0.0, 0.0], vec![floor, 0.0]],
+    };
+    let top = |estimates: &[Estimate], margin: &Margin, lambda: f64| {
+        let (ranked, _) = rank(
+            &pool,
+            estimates,
+            400,
+            lambda,
+            margin,
+            &Constraints::default(),
+        );
+        (
+            ranked[0].model.clone(),
+            ranked.iter().find(|c| c.model == "m1").unwrap().margin,
+        )
+    };
+    // m1 is predicted 0.10 above m0, sure to 0.01: 0.0859 clears κ, not a floor of 0.1.
+    let sure = [estimate(0.70, 0.01), estimate(0.80, 0.01)];
+    let kappa = 0.01f64.hypot(0.01);
+    let (pick, handicap) = top(&sure, &margin(0.0), 0.0);
+    assert_eq!((pick.as_str(), handicap), ("m1", kappa));
+    let (pick, handicap) = top(&sure, &margin(0.1), 0.0);
+    assert_eq!(pick, "m0");
+    assert!(
+        (0.8 - handicap - 0.70 + 1e-9).abs() < 1e-12,
+        "{handicap}: held just below m0"
+    );
+    // A floor of 0.05 leaves m1 the rest of its gain.
+    let (pick, handicap) = top(&sure, &margin(0.05), 0.0);
+    assert_eq!(pick, "m1");
+    assert!((handicap - (kappa + 0.05)).abs() < 1e-12, "{handicap}");
+    // Predicted below m0, m1 keeps its value, whatever the floor: at a price λ, cheaper wins.
+    let below = [estimate(0.70, 0.01), estimate(0.60, 0.01)];
+    assert_eq!(top(&below, &margin(1.0), 0.0).1, kappa);
+    assert_eq!(top(&below, &margin(1.0), 1e6).0, "m1");
+    // A floor of 1 never leaves m0 for a gain alone, but cost still counts.
+    assert_eq!(top(&sure, &margin(1.0), 0.0).0, "m0");
+    assert_eq!(top(&sure, &margin(1.0), 1e6).0, "m1");
 }
 
 #[test]
@@ -730,6 +785,7 @@ fn an_unknown_best_model_is_no_incumbent_to_keep() {
         kappa: 1.0,
         average: vec![0.9, 0.5, 0.5, 0.5],
         unknown: Vec::new(),
+        floors: Vec::new(),
     };
     let known = margin.handicaps(&estimates, &[0, 1, 2, 3]);
     assert_eq!(known[0], 0.0);
@@ -1088,6 +1144,7 @@ mod regret {
                 1..25,
             ),
             kappa in prop::sample::select(vec![0.0, 0.5, 1.0, 2.0_f64.sqrt(), 3.0]),
+            floors in prop::collection::vec(prop::sample::select(vec![0.0, 0.0, 0.02, 0.1, 1.0]), 36),
         ) -> Inputs {
             let pool = Pool {
                 expected_output_tokens: 200,
@@ -1112,7 +1169,9 @@ mod regret {
                 margin: Margin::default(),
             };
             let estimates: Vec<Vec<Estimate>> = (0..rows.len()).map(|r| inputs.estimates(r)).collect();
-            inputs.margin = Margin::over(kappa, &estimates);
+            let k = inputs.pool.models.len();
+            inputs.margin = Margin::over(kappa, &estimates)
+                .with_floors((0..k).map(|m| (0..k).map(|b| floors[m * 6 + b]).collect()).collect());
             inputs
         }
     }

@@ -25,6 +25,9 @@ model (95 % paired bootstrap over questions), and the worst gain at a model's ow
 `--levelled` first moves each model's predictions to its level in each domain class (see
 `levelled`). `--level-sd` instead widens each prediction's sd by how far the model's level strays
 by domain class (see `level_sd`), so that the margin covers errors shared by a table's rows.
+`--pairs Z` gives each challenger of the best model on average its own floor
+(research.pair_floors), subtracted outright and clipped at the incumbent as the selector does;
+with `--nested` each fold's floors rest on predictions of fits that never saw that fold.
 
     python training/noregret.py --work training/work/inner-base --design static+margin \\
         --outer exclude
@@ -150,29 +153,39 @@ def level_sd(oof, y, domain, folds, least=30):
     return out
 
 
-FLOOR_GRID = np.linspace(0, 0.5, 51)
-
-
-def pair_floors(q, s, y, incumbent, train, kappa, z=0.0, grid=FLOOR_GRID):
-    """Per model, the least floor t (of `grid`) such that, on the `train` rows where it and the
-    incumbent are both labelled, the rows it would take from the incumbent (predicted gain less
-    its κ margin above t) truly gain on the incumbent: their mean gain less z standard errors
-    is not below 0 (z = 0: the mean; 1.645: a one-sided 95 % bound); ∞ where no floor does. The
-    margin calibrated per pair of models."""
-    out = np.full(q.shape[1], np.inf)
-    out[incumbent] = 0.0
-    for m in range(q.shape[1]):
-        if m == incumbent:
+def nested(rows, prompts, y, folds, cache):
+    """For each outer fold f, out-of-fold predictions and sds of the shipped design on the
+    other folds' rows, from fits that never saw fold f (an inner cross-validation over the
+    remaining four folds): what a floor fitted for fold f may rest on without its labels.
+    Cached as `cache`/nested-f.npz."""
+    out = {}
+    fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "domains": space.domain_classes(rows)[1]}
+    tokens, table = None, None
+    for f in range(space.FOLDS):
+        path = cache / f"nested-{f}.npz"
+        if path.exists():
+            saved = np.load(path)
+            out[f] = (saved["oof"], saved["sd"])
             continue
-        both = train & ~np.isnan(y[:, m]) & ~np.isnan(y[:, incumbent])
-        gain = q[both, m] - q[both, incumbent] - kappa * np.hypot(s[both, m], s[both, incumbent])
-        real = y[both, m] - y[both, incumbent]
-        for t in grid:
-            took = gain > t
-            se = real[took].std() / np.sqrt(max(took.sum(), 1))
-            if not took.any() or real[took].mean() - z * se >= 0:
-                out[m] = t
-                break
+        if tokens is None:
+            tokens = space.tokenize(prompts)
+            table = {"static": space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)}
+        oof, sd = np.full(y.shape, np.nan), np.zeros(y.shape)
+        inputs, kw = space.encoder_of(space.SHIPPED.removesuffix("+margin"), None, tokens, table,
+                                      fit)
+        for g in range(space.FOLDS):
+            if g == f:
+                continue
+            train = np.flatnonzero((folds != f) & (folds != g))
+            test = np.flatnonzero(folds == g)
+            model = space.fit_space(inputs, y, train, log=f"nested {f}/{g}: ", **kw)
+            p_test, z_test = space.predict_space(model, inputs, test, kw.get("table"))
+            _, z_train = space.predict_space(model, inputs, train, kw.get("table"))
+            cov = space.head_covariance(z_train, y[train], model.theta.detach().numpy(),
+                                        model.bias.detach().numpy())
+            oof[test], sd[test] = p_test, space.quality_sd(z_test, p_test, cov)
+        np.savez(path, oof=oof, sd=sd)
+        out[f] = (oof, sd)
     return out
 
 
@@ -186,13 +199,14 @@ def by_domain(rows, domain, y, train, at):
 
 
 def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False, widen=False,
-           pairs=None):
+           pairs=None, cache=None):
     """The --floors table (see the module's text)."""
     _, domain = space.domain_classes(rows)
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     y, _ = space.label_matrix(rows, sorted(index, key=index.get))
     if level:
         oof = levelled(oof, y, domain, folds)
+    inner = nested(rows, prompts, y, folds, cache) if cache else None
     if widen:
         sd = np.sqrt(sd ** 2 + level_sd(oof, y, domain, folds) ** 2)
     print("\n| evaluation | incumbent | " + " | ".join(f"floor {t:g}: AIQ / λ=0 gain / worst"
@@ -215,18 +229,25 @@ def floors(rows, prompts, oof, sd, index, pool, kappa, values, level=False, wide
             labelled[at] = by_domain(rows, domain, y[:, cols], train, idx[at])
         if pairs is not None:
             best = int(np.argmax(oof[:, cols].mean(axis=0)))
-            fq = np.empty_like(q)
+            fq, clipped = np.empty_like(q), np.empty_like(q)
             for f in range(space.FOLDS):
                 at = folds[idx] == f
-                t = pair_floors(oof[:, cols], sd[:, cols], y[:, cols], best, folds != f, kappa,
-                                pairs)
-                fq[at] = floored(q[at], s[at], kappa, np.full(at.sum(), best), 0.0) - np.where(
-                    np.arange(len(cols)) == best, 0.0, t)[None, :]
-            rep = research.report(ms, correct, cost, fq, est)
-            top, lo, hi = top_interval(correct, est, fq)
-            print(f"| {name} | best on average, floors per pair (z = {pairs:g}) | {rep['aiq']:.4f} / {100 * top:+.2f} "
-                  f"[{100 * lo:+.2f}, {100 * hi:+.2f}] / {100 * min(rep['gac'].values()):+.2f} |",
-                  flush=True)
+                base, spread = inner[f] if inner else (oof, sd)
+                t = research.pair_floors(base[:, cols], spread[:, cols], y[:, cols], best,
+                                         folds != f, kappa, pairs)
+                t = np.nan_to_num(t, nan=0.0)
+                hq = floored(q[at], s[at], kappa, np.full(at.sum(), best), 0.0)
+                fq[at] = hq - t[None, :]
+                # Clipped: the floor discounts only a predicted gain over the incumbent, and
+                # never below it, so a model predicted below the incumbent keeps its value.
+                gain = hq - hq[:, [best]]
+                clipped[at] = np.where(gain > 0, hq[:, [best]] + np.maximum(gain - t, -1e-9), hq)
+            for rule, chosen in (("floors per pair", fq), ("floors per pair, clipped", clipped)):
+                rep = research.report(ms, correct, cost, chosen, est)
+                top, lo, hi = top_interval(correct, est, chosen)
+                print(f"| {name} | best on average, {rule} (z = {pairs:g}) | {rep['aiq']:.4f} / "
+                      f"{100 * top:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}] / "
+                      f"{100 * min(rep['gac'].values()):+.2f} |", flush=True)
             continue
         for rule, incumbents in (
                 ("best on average", np.full(len(idx), np.argmax(oof[:, cols].mean(axis=0)))),
@@ -260,7 +281,10 @@ def main():
     ap.add_argument("--pairs", type=float, metavar="Z",
                     help="with --floors: one floor per challenger of the best model on average, "
                          "fitted on the other folds, Z standard errors of caution (see "
-                         "pair_floors)")
+                         "research.pair_floors)")
+    ap.add_argument("--nested", action="store_true",
+                    help="with --pairs: fit each fold's floors on predictions of fits that never "
+                         "saw it (an inner cross-validation, cached in --work; see nested)")
     args = ap.parse_args()
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -272,7 +296,8 @@ def main():
     pool = space.prices()
     if args.floors:
         return floors(rows, prompts, oof, sd, index, pool, args.kappa,
-                      [float(t) for t in args.floors.split(",")], args.levelled, args.level_sd, args.pairs)
+                      [float(t) for t in args.floors.split(",")], args.levelled, args.level_sd,
+                      args.pairs, args.work if args.nested else None)
     rng = np.random.default_rng(0)
     print("| evaluation | rule | worst gain at a model's own cost (points) | model |")
     print("|---|---|---|---|")

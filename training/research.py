@@ -152,6 +152,39 @@ def with_margin(quality, sd, kappa, average):
     return quality - handicap
 
 
+FLOOR_GRID = np.linspace(0, 0.5, 51)
+# The fewest rows a floor may rest on: a handful of rows taken can gain on average by chance.
+LEAST_TAKEN = 30
+
+
+def pair_floors(q, s, y, incumbent, train, kappa, z=0.0, grid=FLOOR_GRID, least=LEAST_TAKEN):
+    """Per model, the least floor t (of `grid`) such that, on the `train` rows where it and the
+    incumbent are both labelled, the rows it would take from the incumbent (predicted gain less
+    its κ margin above t), `least` of them at least, truly gain on the incumbent: their mean
+    gain less z standard errors is not below 0 (z = 0: the mean; 1.645: a one-sided 95 %
+    bound); ∞ where no floor does, NaN where they share fewer than `least` rows (nothing is
+    known). The margin calibrated per pair of models: the selector discounts a predicted gain
+    over the incumbent by the floor, never below the incumbent (src/select.rs)."""
+    out = np.full(q.shape[1], np.inf)
+    out[incumbent] = 0.0
+    for m in range(q.shape[1]):
+        if m == incumbent:
+            continue
+        both = train & ~np.isnan(y[:, m]) & ~np.isnan(y[:, incumbent])
+        gain = q[both, m] - q[both, incumbent] - kappa * np.hypot(s[both, m], s[both, incumbent])
+        real = y[both, m] - y[both, incumbent]
+        if both.sum() < least:
+            out[m] = np.nan
+            continue
+        for t in grid:
+            took = gain > t
+            se = real[took].std() / np.sqrt(max(took.sum(), 1))
+            if took.sum() >= least and real[took].mean() - z * se >= 0:
+                out[m] = t
+                break
+    return out
+
+
 def accuracy_at(rep, budget):
     within = [p[1] for p in rep["curve"] if p[2] <= budget]
     return max(within) if within else float("nan")

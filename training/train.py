@@ -20,6 +20,7 @@ import onnxruntime as ort
 import torch
 
 import probes
+import research
 import space
 import static_encoder
 from data import ROOT, read_rows, read_table, sha256
@@ -30,6 +31,8 @@ FORMAT_VERSION = 3
 # RouterBench at λ = 0 level with always-GPT-4 and helped AIQ, APGR and ZeroEval's cost to match
 # (training/REPORT.md).
 MARGIN = 1.0
+# Standard errors of caution in each pair's floor (research.pair_floors): a one-sided 95 % bound.
+FLOOR_Z = 1.645
 # A card (`routoo calibrate --scores`) may name a benchmark of the routing tables or one of
 # these published ones; each stands for the reference prompts of the table benchmarks (and
 # subjects) closest to what it asks, and `questions` is its size, a card's default n.
@@ -210,6 +213,35 @@ def domain_levels(tokens, y, pick, table, domain_of, n_domains, seed, folds=5, l
     return gaps
 
 
+def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds=5):
+    """{incumbent: {challenger: floor}}: for each ordered pair of models that share enough
+    labelled rows, the floor research.pair_floors fits on out-of-fold predictions of a
+    `folds`-fold cross-validation (grouped by question) of the space on the rows `pick`; 1.0
+    where no floor holds the challenger's gains up (the selector then never leaves the
+    incumbent for a predicted gain alone)."""
+    fold = np.array([space.fold_of(keys[i], folds, "floors") for i in pick])
+    oof = np.full((len(pick), y.shape[1]), np.nan)
+    sd = np.zeros((len(pick), y.shape[1]))
+    for g in range(folds):
+        train, test = pick[fold != g], pick[fold == g]
+        model = space.fit_space(tokens, y, train, table=table, seed=seed, domains=domain_of,
+                                log=f"floors, fold {g}: ")
+        p, z = space.predict_space(model, tokens, test, table)
+        _, z_train = space.predict_space(model, tokens, train, table)
+        cov = space.head_covariance(z_train, y[train], model.theta.detach().numpy(),
+                                    model.bias.detach().numpy())
+        oof[fold == g], sd[fold == g] = p, space.quality_sd(z, p, cov)
+    every = np.ones(len(pick), bool)
+    out = {}
+    for b, incumbent in enumerate(order):
+        t = research.pair_floors(oof, sd, y[pick], b, every, MARGIN, FLOOR_Z)
+        floors = {order[m]: round(float(min(v, 1.0)), 4) for m, v in enumerate(t)
+                  if m != b and not np.isnan(v)}
+        if floors:
+            out[incumbent] = floors
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
@@ -222,6 +254,9 @@ def main():
     ap.add_argument("--tune-table", action="store_true",
                     help="fine-tune the token table too (the cross-validation found it worse)")
     ap.add_argument("--fixtures", default=ROOT / "tests" / "fixtures", type=pathlib.Path)
+    ap.add_argument("--floor-folds", type=int, default=5,
+                    help="fit the selector's floor for each pair of models on a cross-validation "
+                         "of this many folds on the training rows (selection_floors); 0: none")
     ap.add_argument("--level-folds", type=int, default=0,
                     help="set each head's level per domain from a cross-validation of this "
                          "many folds on the training rows (domain_levels); 0: not at all")
@@ -281,6 +316,12 @@ def main():
     neighbours.write_bytes(knn["keys"].tobytes() + knn["labels"].tobytes())
 
     pick = np.flatnonzero(every)
+    floors = {}
+    if args.floor_folds:
+        keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]
+        floors = selection_floors(tokens, y, pick, keys, table, domain_of, order, args.seed,
+                                  args.floor_folds)
+        print(f"floors: {sum(map(len, floors.values()))} pairs", flush=True)
     ref = reference_rows(rows, pick, args.reference, rng)
     specs = benchmarks(rows, ref)
     by_name = {b["name"]: b for b in specs}
@@ -314,13 +355,14 @@ def main():
                       "benchmark": [rows[i]["benchmark"] for i in ref],
                       "subject": [rows[i]["subject"] for i in ref]},
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
-        "selection": {"margin": MARGIN},
+        "selection": {"margin": MARGIN, "floors": floors},
         "provenance": {
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
                      for t in sorted(args.data.glob("*.csv"))],
             "seed": args.seed,
             "level_folds": args.level_folds,
+            "floor_folds": args.floor_folds,
             "fit_on": args.fit_on,
             "folds": f"{space.FOLDS} folds by sha256(question) (training/space.py); "
                      "--fit-on train leaves fold 0 out",

@@ -50,12 +50,8 @@ impl Inputs {
             cost: self.cost.iter().map(pick).collect(),
             quality: self.quality.iter().map(pick).collect(),
             sd: self.sd.iter().map(pick).collect(),
-            margin: Margin {
-                kappa: self.margin.kappa,
-                average: pick(&self.margin.average),
-                // The tables label every model they evaluate.
-                unknown: Vec::new(),
-            },
+            // The tables label every model they evaluate.
+            margin: self.margin.subset(subset).with_unknown(Vec::new()),
         }
     }
 
