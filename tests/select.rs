@@ -195,15 +195,20 @@ fn ties_go_to_the_cheaper_then_the_smaller_id_whatever_the_order() {
     }
 }
 
-#[test]
-fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
-    let pool = Pool {
+/// m0, dear and best on average, and m1, cheap.
+fn dear_and_cheap() -> Pool {
+    Pool {
         expected_output_tokens: 100,
         models: vec![
             model(0, 10.0, 30.0, 8000, 1000),
             model(1, 1.0, 2.0, 8000, 1000),
         ],
-    };
+    }
+}
+
+#[test]
+fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
+    let pool = dear_and_cheap();
     let margin = Margin {
         kappa: 1.0,
         average: vec![0.8, 0.6],
@@ -232,13 +237,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
 
 #[test]
 fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
-    let pool = Pool {
-        expected_output_tokens: 100,
-        models: vec![
-            model(0, 10.0, 30.0, 8000, 1000),
-            model(1, 1.0, 2.0, 8000, 1000),
-        ],
-    };
+    let pool = dear_and_cheap();
     let margin = |floor: f64| Margin {
         kappa: 1.0,
         average: vec![0.8, 0.6],
