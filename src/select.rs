@@ -112,21 +112,17 @@ impl Margin {
             .iter()
             .map(|&m| match best {
                 Some(b) if b != m && !unknown(b) => {
-                    let kappa = if self.kappa > 0.0 {
-                        self.kappa * sd(m).hypot(sd(b))
-                    } else {
-                        0.0
-                    };
+                    let unsure = self.kappa.max(0.0) * sd(m).hypot(sd(b));
                     let floor = (self.floors.get(m))
                         .and_then(|row| row.get(b))
                         .copied()
                         .unwrap_or(0.0);
                     let quality = |i: usize| estimates.get(i).map_or(0.0, |e| e.quality);
-                    let gain = quality(m) - kappa - quality(b);
+                    let gain = quality(m) - unsure - quality(b);
                     if floor > 0.0 && gain > 0.0 {
-                        kappa + gain - (gain - floor).max(-BELOW_INCUMBENT)
+                        unsure + gain - (gain - floor).max(-BELOW_INCUMBENT)
                     } else {
-                        kappa
+                        unsure
                     }
                 }
                 _ => 0.0,

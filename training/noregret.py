@@ -179,11 +179,8 @@ def nested(rows, prompts, y, folds, cache):
             train = np.flatnonzero((folds != f) & (folds != g))
             test = np.flatnonzero(folds == g)
             model = space.fit_space(inputs, y, train, log=f"nested {f}/{g}: ", **kw)
-            p_test, z_test = space.predict_space(model, inputs, test, kw.get("table"))
-            _, z_train = space.predict_space(model, inputs, train, kw.get("table"))
-            cov = space.head_covariance(z_train, y[train], model.theta.detach().numpy(),
-                                        model.bias.detach().numpy())
-            oof[test], sd[test] = p_test, space.quality_sd(z_test, p_test, cov)
+            oof[test], sd[test] = space.held_out(model, inputs, y, train, test,
+                                                 kw.get("table"))
         np.savez(path, oof=oof, sd=sd)
         out[f] = (oof, sd)
     return out

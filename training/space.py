@@ -373,6 +373,16 @@ def quality_sd(z, p, cov):
     return p * (1 - p) * np.sqrt(np.maximum(logit_var, 0))
 
 
+def held_out(model, inputs, y, train, test, table=None):
+    """(probabilities, their sds) [row, model] of a space fitted on rows `train`, for rows
+    `test`; the sds from each head's covariance on the rows it was fitted on."""
+    p, z = predict_space(model, inputs, test, table)
+    _, z_train = predict_space(model, inputs, train, table)
+    cov = head_covariance(z_train, y[train], model.theta.detach().numpy(),
+                          model.bias.detach().numpy())
+    return p, quality_sd(z, p, cov)
+
+
 def knn_blend(z_train, y_train, z_at, prior, k=50, temperature=10.0, weight=5.0):
     """Similarity-weighted correctness of the K nearest training prompts in the learned space,
     per model, with `weight` pseudo-rows of the space's own prediction `prior`."""
@@ -442,16 +452,14 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
             knn = name.endswith("+knn")
             margin = name.endswith("+margin")
             model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
-            p_test, z_test = predict_space(model, inputs, test, kw.get("table"))
-            if knn or margin:
-                _, z_train = predict_space(model, inputs, train, kw.get("table"))
-            if knn:
-                p_test = knn_blend(z_train, y[train], z_test, p_test)
             if margin:
-                cov = head_covariance(z_train, y[train], model.theta.detach().numpy(),
-                                      model.bias.detach().numpy())
-                sd[test] = quality_sd(z_test, p_test, cov)
-            oof[test] = p_test
+                oof[test], sd[test] = held_out(model, inputs, y, train, test, kw.get("table"))
+            else:
+                p_test, z_test = predict_space(model, inputs, test, kw.get("table"))
+                if knn:
+                    _, z_train = predict_space(model, inputs, train, kw.get("table"))
+                    p_test = knn_blend(z_train, y[train], z_test, p_test)
+                oof[test] = p_test
         print(f"  {name} fold {f}: {time.time() - t0:.0f} s", flush=True)
     return oof, sd
 

@@ -226,11 +226,7 @@ def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds
         train, test = pick[fold != g], pick[fold == g]
         model = space.fit_space(tokens, y, train, table=table, seed=seed, domains=domain_of,
                                 log=f"floors, fold {g}: ")
-        p, z = space.predict_space(model, tokens, test, table)
-        _, z_train = space.predict_space(model, tokens, train, table)
-        cov = space.head_covariance(z_train, y[train], model.theta.detach().numpy(),
-                                    model.bias.detach().numpy())
-        oof[fold == g], sd[fold == g] = p, space.quality_sd(z, p, cov)
+        oof[fold == g], sd[fold == g] = space.held_out(model, tokens, y, train, test, table)
     every = np.ones(len(pick), bool)
     out = {}
     for b, incumbent in enumerate(order):
