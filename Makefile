@@ -139,7 +139,8 @@ research: venv-train
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
-# domains the encoder infers, a wider sd, and the floors per pair (fitted without the scored fold).
+# domains the encoder infers, a wider sd, the floors per pair (fitted without the scored fold), the
+# router's own cost estimate against billing learned by domain, and a sharper domain classifier.
 INNER := training/work/inner
 research-inner: venv-train
 	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,static+margin --out $(INNER)-base
@@ -161,6 +162,10 @@ research-inner: venv-train
 	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --level-sd
 	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 0 --nested
 	$(VENV)/bin/python training/noregret.py --work $(INNER)-domains --outer exclude --floors 0 --pairs 1.645 --nested
+	$(VENV)/bin/python training/space.py --outer exclude --costs flat --designs static+domains+margin --out $(INNER)-domains
+	for c in line-table line ratio; do $(VENV)/bin/python training/space.py --outer exclude --costs $$c --cost-sharpen 50 \
+		--designs static+domains+margin --out $(INNER)-domains || exit 1; done
+	$(VENV)/bin/python training/space.py --outer exclude --domain-lr 10 --designs static+domains+margin --out $(INNER)-domain-lr
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

@@ -38,6 +38,11 @@ SPACE_DIM = 8
 MAX_TOKENS = 256
 # Margins tried for the selector, in standard deviations of a predicted difference.
 MARGINS = [0.0, 0.5, 1.0, 2.0]
+# How many rows' worth a model's overall cost ratio weighs in each domain class (cost_ratios).
+COST_PRIOR_ROWS = 10
+# The fewest costed rows a billing line rests on (cost_lines).
+COST_LEAST_ROWS = 30
+
 
 
 # --- rows, groups, folds ----------------------------------------------------------------------
@@ -233,6 +238,44 @@ def class_levels(domain, y, train, least=5):
     return out
 
 
+def pool_estimate(rows, models, pool):
+    """[row, model] US$ the router estimates from the pool alone, as src/cost.rs: ⌈chars/4⌉
+    prompt tokens at the input price, the model's expected output tokens (the pool's default
+    where it names none) at the output price."""
+    price = {m["id"]: m for m in pool["models"]}
+    default = pool.get("expectedOutputTokens", 256)
+    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    out = np.full((len(rows), len(models)), np.nan)
+    for j, m in enumerate(models):
+        p = price[m]
+        out[:, j] = (tokens_in * p["priceIn"]
+                     + p.get("expectedOutputTokens", default) * p["priceOut"]) / 1e6
+    return out
+
+
+def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_PRIOR_ROWS):
+    """[class, model]: what a model's answers truly cost over what the pool estimates, on the
+    `train` rows of each domain class (a ratio of sums), shrunk towards the model's ratio over
+    all its rows by `prior_rows` rows' worth; 1 for a model with no costed row. It carries what
+    list prices × a flat answer length miss: how long a model answers each kind of prompt, and
+    what the table was billed at."""
+    train = np.asarray(train)
+    c, e = true_cost[train], estimate[train]
+    have = ~np.isnan(c) & (e > 0)
+    c, e = np.where(have, c, 0.0), np.where(have, e, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = np.where(e.sum(0) > 0, c.sum(0) / e.sum(0), 1.0)
+    out = np.tile(overall, (n_domains, 1))
+    for d in range(n_domains):
+        at = domain[train] == d
+        n = have[at].sum(0)
+        mean_e = np.where(n > 0, e[at].sum(0) / np.maximum(n, 1), 0.0)
+        num = c[at].sum(0) + prior_rows * overall * mean_e
+        den = e[at].sum(0) + prior_rows * mean_e
+        out[d] = np.where(den > 0, num / np.where(den > 0, den, 1.0), overall)
+    return out
+
+
 def bags(token_ids, idx):
     flat = [t for i in idx for t in token_ids[i]]
     offsets = np.cumsum([0] + [len(token_ids[i]) for i in idx[:-1]])
@@ -241,11 +284,13 @@ def bags(token_ids, idx):
 
 def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, epochs=40,
               batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log="",
-              weights=None, domains=None, domain_weight=1.0):
+              weights=None, domains=None, domain_weight=1.0, domain_lr=1.0):
     """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch);
     `weights` [row, model], if given, weighs each label in the loss (see `table_weights`);
     `domains` (a class per row, see `domain_classes`) adds the domain coordinates to z, learned
-    as a classifier of the prompt's text (cross-entropy × `domain_weight`)."""
+    as a classifier of the prompt's text (cross-entropy × `domain_weight`, its weights learning
+    `domain_lr` times as fast as the rest: Adam's step, not the loss's weight, bounds how sharp
+    the classifier gets in the epochs the labels allow)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = np.asarray(train)
@@ -255,8 +300,12 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
     n_domains = int(domains.max()) + 1 if domains is not None else 0
     model = Space(y.shape[1], dim_in, k, table, tune_table, n_domains)
     dt = torch.tensor(domains, dtype=torch.long) if domains is not None else None
-    params = [p for n, p in model.named_parameters() if not n.startswith("table")]
+    params = [p for n, p in model.named_parameters()
+              if not n.startswith("table") and not n.startswith("domain")]
     groups = [{"params": params, "weight_decay": weight_decay}]
+    if model.domain is not None:
+        groups.append({"params": model.domain.parameters(), "weight_decay": weight_decay,
+                       "lr": lr * domain_lr})
     if tune_table:
         groups.append({"params": model.table.parameters(), "weight_decay": 0.0})
     opt = torch.optim.AdamW(groups, lr=lr)
@@ -424,6 +473,8 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
     n, nm = y.shape
     oof = np.full((n, nm), np.nan)
     sd = np.zeros((n, nm))
+    n_domains = int(fit["domains"].max()) + 1 if "domains" in name.split("+") else 0
+    dom = np.full((n, n_domains), np.nan)
     models = sorted({m for r in rows for m in r["labels"]})
     for f in range(FOLDS):
         test = np.flatnonzero(folds == f)
@@ -452,6 +503,8 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
             knn = name.endswith("+knn")
             margin = name.endswith("+margin")
             model = fit_space(inputs, y, train, log=f"{name} fold {f}: ", **kw)
+            if n_domains:
+                dom[test] = predict_space(model, inputs, test, kw.get("table"))[1][:, -n_domains:]
             if margin:
                 oof[test], sd[test] = held_out(model, inputs, y, train, test, kw.get("table"))
             else:
@@ -461,7 +514,7 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
                     p_test = knn_blend(z_train, y[train], z_test, p_test)
                 oof[test] = p_test
         print(f"  {name} fold {f}: {time.time() - t0:.0f} s", flush=True)
-    return oof, sd
+    return oof, sd, dom
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -509,6 +562,79 @@ def score(rows, models, quality, mask, pool, sd=None, kappa=0.0, estimate=None):
             q = research.with_margin(q, sd[np.ix_(idx, cols)], kappa,
                                      quality[:, cols].mean(axis=0))
         out[name] = research.report(ms, correct, cost, q, est)
+    return out
+
+
+def cost_lines(true_cost, tokens_in, domain, train, n_domains, least=COST_LEAST_ROWS):
+    """[class, model, 2]: each model's billing on the `train` rows of each domain class as a
+    line in prompt tokens, cost ≈ a·tokens + b, by least squares (a ≥ 0, b ≥ 0); the model's
+    line over all its rows where a class has fewer than `least`; NaN for a model with none
+    (the pool's estimate then stands)."""
+    train = np.asarray(train)
+    out = np.full((n_domains, true_cost.shape[1], 2), np.nan)
+
+    def line(t, c):
+        if len(c) == 0:
+            return np.nan, np.nan
+        if np.ptp(t) == 0:
+            return 0.0, float(c.mean())
+        a, b = np.polyfit(t, c, 1)
+        if a < 0:
+            return 0.0, float(c.mean())
+        if b < 0:
+            return float((t * c).sum() / (t * t).sum()), 0.0
+        return float(a), float(b)
+
+    for m in range(true_cost.shape[1]):
+        have = train[~np.isnan(true_cost[train, m])]
+        if len(have) < least:
+            continue
+        overall = line(tokens_in[have], true_cost[have, m])
+        for d in range(n_domains):
+            at = have[domain[have] == d]
+            out[d, m] = line(tokens_in[at], true_cost[at, m]) if len(at) >= least else overall
+    return out
+
+
+def line_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0):
+    """[row, model] out of fold: each model's billing line (cost_lines, from the other folds)
+    in the row's domain, weighted by `inferred` probabilities [row, class] raised to `sharpen`
+    and renormalised (or the row's own class read from the table); the pool's estimate where a
+    model has no line."""
+    base = pool_estimate(rows, models, pool)
+    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    n_domains = int(domain.max()) + 1
+    if inferred is None:
+        weights = np.eye(n_domains)[domain]
+    else:
+        weights = inferred ** sharpen
+        weights = weights / weights.sum(axis=1, keepdims=True)
+    out = base.copy()
+    for f in range(FOLDS):
+        test = np.flatnonzero(folds == f)
+        lines = cost_lines(true_cost, tokens_in, domain, np.flatnonzero(folds != f), n_domains)
+        known = ~np.isnan(lines[0, :, 0])
+        per = lines[:, known, 0][None] * tokens_in[test, None, None] + lines[:, known, 1][None]
+        out[np.ix_(test, np.flatnonzero(known))] = np.einsum("rd,rdm->rm", weights[test], per)
+    return out
+
+
+def ratio_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0):
+    """[row, model] out of fold: the pool's estimate times the model's cost ratio (cost_ratios,
+    from the other folds) in the row's domain, as `inferred` probabilities [row, class] give it
+    (the router's) or, without them, the row's own class read from the table."""
+    base = pool_estimate(rows, models, pool)
+    n_domains = int(domain.max()) + 1
+    if inferred is None:
+        weights = np.eye(n_domains)[domain]
+    else:
+        weights = inferred ** sharpen
+        weights = weights / weights.sum(axis=1, keepdims=True)
+    out = np.full(base.shape, np.nan)
+    for f in range(FOLDS):
+        test = np.flatnonzero(folds == f)
+        r = cost_ratios(true_cost, base, domain, np.flatnonzero(folds != f), n_domains)
+        out[test] = base[test] * (weights[test] @ r)
     return out
 
 
@@ -591,20 +717,32 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include",
                     help="exclude: leave the outer split's questions out (see is_outer)")
-    ap.add_argument("--costs", choices=["pool", "lookup"], default="pool",
+    ap.add_argument("--costs", choices=["pool", "flat", "lookup", "ratio", "ratio-table", "line", "line-table"], default="pool",
                     help="the costs the router weighs: the pool's prices at a flat output "
                          "length, or each model's mean true cost by benchmark and subject in the "
-                         "training folds (the lookup's; the lookup design always uses these)")
+                         "training folds (the lookup's; the lookup design always uses these); "
+                         "flat: the pool's estimate as the router makes it (pool_estimate), "
+                         "where `pool` reads each table's own answer length; "
+                         "ratio: the pool's estimate times the model's cost ratio "
+                         "(cost_ratios) in the domains the design infers; ratio-table: in the "
+                         "row's own domain class")
     ap.add_argument("--max-subjects", type=int, default=16,
                     help="domain classes: a benchmark's subjects are classes when it has at "
                          "most this many (domain_classes)")
     ap.add_argument("--min-rows", type=int, default=200,
                     help="domain classes: the least rows a subject needs to be a class")
+    ap.add_argument("--domain-lr", type=float, default=1.0,
+                    help="the domain classifier's learning rate, times the rest's (fit_space)")
+    ap.add_argument("--cost-sharpen", type=float, default=1.0,
+                    help="--costs ratio/line: the inferred domain probabilities are raised to "
+                         "this power and renormalised before they weigh each class's costs")
     ap.add_argument("--balance-tables", action="store_true",
                     help="weigh each table a model is labelled in the same (table_weights)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     fit = {"k": args.space_dim, "weight_decay": args.weight_decay}
+    if args.domain_lr != 1.0:
+        fit["domain_lr"] = args.domain_lr
     torch.set_num_threads(1)
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -639,20 +777,37 @@ def main():
     for design in args.designs.split(","):
         print(f"== {design}", flush=True)
         path, sd_path = args.out / f"oof-{design}.npy", args.out / f"sd-{design}.npy"
+        dom_path = args.out / f"dom-{design}.npy"
         if path.exists():
             oof, sd = np.load(path), np.load(sd_path) if sd_path.exists() else None
+            dom = np.load(dom_path) if dom_path.exists() else None
         else:
-            oof, sd = run_design(design, rows, prompts, x, tokens, table, y, folds, fit)
+            oof, sd, dom = run_design(design, rows, prompts, x, tokens, table, y, folds, fit)
             np.save(path, oof)
             if design.endswith("+margin"):
                 np.save(sd_path, sd)
+            if dom.shape[1]:
+                np.save(dom_path, dom)
         cal = calibration(y, oof, np.ones(len(rows), bool))
         kappas = MARGINS if design.endswith("+margin") else [0.0]
         est = real if design == "lookup" or args.costs == "lookup" else None
+        if args.costs == "flat" and design != "lookup":
+            est = pool_estimate(rows, models, pool)
+        if args.costs.startswith("line") and design != "lookup":
+            est = line_estimates(rows, models, pool, true_cost, fit["domains"], folds,
+                                 None if args.costs == "line-table" else dom,
+                                 args.cost_sharpen)
+        if args.costs.startswith("ratio") and design != "lookup":
+            est = ratio_estimates(rows, models, pool, true_cost, fit["domains"], folds,
+                                  None if args.costs == "ratio-table" else dom,
+                                  args.cost_sharpen)
         for kappa in kappas:
             name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
-            if args.costs == "lookup" and design != "lookup":
-                name += ", true costs"
+            if args.costs != "pool" and design != "lookup":
+                name += {"lookup": ", true costs", "ratio": ", cost ratios",
+                         "flat": ", the pool's estimate", "line": ", billing lines",
+                         "line-table": ", billing lines by table class",
+                         "ratio-table": ", cost ratios by table class"}[args.costs]
             per_fold = [score(rows, models, oof, folds == f, pool, sd, kappa, est)
                         for f in range(FOLDS)]
             pooled = score(rows, models, oof, np.ones(len(rows), bool), pool, sd, kappa, est)
@@ -661,7 +816,10 @@ def main():
             print(f"  {name} pooled: {summary_line(pooled)}", flush=True)
             for f, rep in enumerate(per_fold):
                 print(f"  fold {f}: {summary_line(rep)}", flush=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=1, default=float))
+    # The cost models score cached predictions again: their own file, so that the run which
+    # fitted the predictions keeps its results.json.
+    name = "results.json" if args.costs in ("pool", "lookup") else f"results-{args.costs}.json"
+    (args.out / name).write_text(json.dumps(results, indent=1, default=float))
 
     if args.transfer:
         out = []
