@@ -165,6 +165,8 @@ research-inner: venv-train
 	$(VENV)/bin/python training/space.py --outer exclude --costs flat --designs static+domains+margin --out $(INNER)-domains
 	for c in line-table line ratio; do $(VENV)/bin/python training/space.py --outer exclude --costs $$c --cost-sharpen 50 \
 		--designs static+domains+margin --out $(INNER)-domains || exit 1; done
+	for s in 1 2 4; do $(VENV)/bin/python training/space.py --outer exclude --costs class --cost-sharpen $$s \
+		--designs static+domains+margin --out $(INNER)-domains || exit 1; done
 	$(VENV)/bin/python training/space.py --outer exclude --domain-lr 10 --designs static+domains+margin --out $(INNER)-domain-lr
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of

@@ -619,6 +619,72 @@ def line_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, 
     return out
 
 
+def answer_lengths(true_cost, tokens_in, price_in, price_out, domain, train, n_domains):
+    """[class]: the output tokens the tables billed an answer in each domain class, as the median
+    over the class's costed (row, model) pairs of (cost − prompt tokens × input price) / output
+    price at the pool's prices, at least 1. It is the class's billing convention: one token for a
+    letter (MMLU, FormationEval), a chain of thought (ZeroEval), what a provider billed
+    (RouterBench)."""
+    train = np.asarray(train)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        implied = (true_cost[train] - tokens_in[train, None] * price_in[None]) / price_out[None]
+    out = np.ones(n_domains)
+    for d in range(n_domains):
+        v = implied[domain[train] == d]
+        v = v[np.isfinite(v)]
+        if len(v):
+            out[d] = max(1.0, float(np.median(v)))
+    return out
+
+
+def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,
+                    prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS):
+    """[row, model] out of fold, for every model with costed training rows: in each domain class,
+    the pool's prices at the class's answer length (answer_lengths), times the model's ratio of
+    billed to that estimate on its rows of the class (its ratio over all its rows where it has
+    fewer than `least` there, shrunk towards it by `prior_rows` rows otherwise); the classes
+    weighed by `inferred` probabilities raised to `sharpen` (or the row's own class). A model
+    with no costed row keeps the pool's estimate."""
+    base = pool_estimate(rows, models, pool)
+    price = {m["id"]: m for m in pool["models"]}
+    p_in = np.array([price[m]["priceIn"] for m in models]) / 1e6
+    p_out = np.array([price[m]["priceOut"] for m in models]) / 1e6
+    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    n_domains = int(domain.max()) + 1
+    if inferred is None:
+        weights = np.eye(n_domains)[domain]
+    else:
+        weights = inferred ** sharpen
+        weights = weights / weights.sum(axis=1, keepdims=True)
+    out = base.copy()
+    for f in range(FOLDS):
+        test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
+        length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
+        # [row, model, class]: the pool's prices at each class's answer length.
+        def at(idx, length=length):
+            return (tokens_in[idx, None, None] * p_in[None, :, None]
+                    + length[None, None, :] * p_out[None, :, None])
+
+        e_train = at(train)[np.arange(len(train)), :, domain[train]]
+        c = true_cost[train]
+        have = ~np.isnan(c)
+        cs, es = np.where(have, c, 0.0), np.where(have, e_train, 0.0)
+        costed = have.sum(0) > 0
+        overall = np.where(es.sum(0) > 0, cs.sum(0) / np.where(es.sum(0) > 0, es.sum(0), 1), 1.0)
+        ratio = np.tile(overall, (n_domains, 1))
+        for d in range(n_domains):
+            rows_d = domain[train] == d
+            n = have[rows_d].sum(0)
+            mean_e = es[rows_d].sum(0) / np.maximum(n, 1)
+            r = (cs[rows_d].sum(0) + prior_rows * overall * mean_e) / np.maximum(
+                es[rows_d].sum(0) + prior_rows * mean_e, 1e-30)
+            ratio[d] = np.where(n >= least, r, overall)
+        per = at(test) * ratio.T[None]
+        est = np.einsum("rd,rmd->rm", weights[test], per)
+        out[np.ix_(test, np.flatnonzero(costed))] = est[:, costed]
+    return out
+
+
 def ratio_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0):
     """[row, model] out of fold: the pool's estimate times the model's cost ratio (cost_ratios,
     from the other folds) in the row's domain, as `inferred` probabilities [row, class] give it
@@ -717,7 +783,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=1e-4)
     ap.add_argument("--outer", choices=["include", "exclude"], default="include",
                     help="exclude: leave the outer split's questions out (see is_outer)")
-    ap.add_argument("--costs", choices=["pool", "flat", "lookup", "ratio", "ratio-table", "line", "line-table"], default="pool",
+    ap.add_argument("--costs", choices=["pool", "flat", "lookup", "ratio", "ratio-table", "line", "line-table",
+                             "class", "class-table"], default="pool",
                     help="the costs the router weighs: the pool's prices at a flat output "
                          "length, or each model's mean true cost by benchmark and subject in the "
                          "training folds (the lookup's; the lookup design always uses these); "
@@ -797,6 +864,9 @@ def main():
             est = line_estimates(rows, models, pool, true_cost, fit["domains"], folds,
                                  None if args.costs == "line-table" else dom,
                                  args.cost_sharpen)
+        if args.costs.startswith("class") and design != "lookup":
+            est = class_estimates(rows, models, pool, true_cost, fit["domains"], folds,
+                                  None if args.costs == "class-table" else dom, args.cost_sharpen)
         if args.costs.startswith("ratio") and design != "lookup":
             est = ratio_estimates(rows, models, pool, true_cost, fit["domains"], folds,
                                   None if args.costs == "ratio-table" else dom,
@@ -807,6 +877,7 @@ def main():
                 name += {"lookup": ", true costs", "ratio": ", cost ratios",
                          "flat": ", the pool's estimate", "line": ", billing lines",
                          "line-table": ", billing lines by table class",
+                         "class": ", class billing", "class-table": ", class billing by table class",
                          "ratio-table": ", cost ratios by table class"}[args.costs]
             per_fold = [score(rows, models, oof, folds == f, pool, sd, kappa, est)
                         for f in range(FOLDS)]
