@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use routoo::calibrate::{CalibrateOptions, HeadsFile, Plan, Step};
 use routoo::card::Card;
-use routoo::eval::{Inputs, Report, Selection, Table};
+use routoo::eval::{Inputs, Interval, Intervals, Report, Selection, Table};
 use routoo::probe::ProbeSet;
 use routoo::provider::{self, ApiKey, AskOptions, Keys, Progress};
 use routoo::suggest;
@@ -164,6 +164,13 @@ enum Command {
         /// the bundle has a head for).
         #[arg(long, value_delimiter = ',')]
         models: Option<Vec<String>>,
+        /// Also give each figure one-sided 95 % bounds from this many draws of the table's rows
+        /// (a paired bootstrap over questions; 200 is plenty).
+        #[arg(long, default_value_t = 0, value_name = "DRAWS")]
+        bootstrap: usize,
+        /// Seed of the bootstrap's draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -350,10 +357,17 @@ fn run(cli: Cli) -> Result<()> {
             common,
             data,
             models,
+            bootstrap,
+            seed,
         } => {
             let router = common.router()?;
-            let report = eval(&router, &data, models)?;
-            common.show(&report, print_report)?;
+            let inputs = table_inputs(&router, &data, models)?;
+            let report = EvalOutput {
+                report: routoo::eval::evaluate(&inputs),
+                intervals: (bootstrap > 0)
+                    .then(|| routoo::eval::intervals(&inputs, bootstrap, seed)),
+            };
+            common.show(&report, print_eval)?;
         }
         Command::Calibrate {
             common,
@@ -999,8 +1013,13 @@ fn read_line(tokens: usize, truncated: bool) -> String {
     }
 }
 
-fn eval(router: &Router, data: &Path, models: Option<Vec<String>>) -> Result<Report> {
-    Ok(routoo::eval::evaluate(&table_inputs(router, data, models)?))
+/// What `eval` prints: the report and, with `--bootstrap`, its intervals.
+#[derive(serde::Serialize)]
+struct EvalOutput {
+    #[serde(flatten)]
+    report: Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intervals: Option<Intervals>,
 }
 
 /// A routing table's rows joined with the router's predictions for them, as `eval` and
@@ -1167,6 +1186,30 @@ fn predict_all(router: &Router, prompts: &[&str]) -> Result<Vec<Prediction>> {
         .into_iter()
         .collect::<Option<Vec<_>>>()
         .context("a prediction thread failed")
+}
+
+fn print_eval(out: &EvalOutput) {
+    print_report(&out.report);
+    let Some(b) = &out.intervals else { return };
+    let f = |v: Option<f64>, never: &str| v.map_or(never.to_string(), |x| format!("{x:+.4}"));
+    let pair = |i: &Interval, never: &str| format!("[{}, {}]", f(i.low, never), f(i.high, never));
+    println!(
+        "one-sided 95 % bounds, {} draws of the rows (seed {}):",
+        b.draws, b.seed
+    );
+    println!("  AIQ {}", pair(&b.aiq, "-"));
+    for id in out.report.models.keys() {
+        println!(
+            "  {:<26} accuracy {}  cost to match {}  gain at cost {}",
+            id,
+            pair(&b.accuracy[id], "-"),
+            pair(&b.cost_to_match[id], "never"),
+            pair(&b.gain_at_cost[id], "none")
+        );
+    }
+    if let (Some(a), Some(c)) = (&b.apgr, &b.apgr_by_cost) {
+        println!("  APGR {}, by cost {}", pair(a, "-"), pair(c, "-"));
+    }
 }
 
 fn print_report(r: &Report) {

@@ -82,6 +82,53 @@ fn eval_json_has_exactly_the_documented_keys() {
 }
 
 #[test]
+fn eval_bootstrap_bounds_every_figure_reproducibly() {
+    let run = |seed: &str| {
+        let (ok, stdout, stderr) = routoo(&[
+            "eval",
+            "--data",
+            "tests/fixtures/table.csv",
+            "--models",
+            "gpt-4-1106-preview,mixtral-8x7b-instruct",
+            "--bootstrap",
+            "40",
+            "--seed",
+            seed,
+            "--json",
+        ]);
+        assert!(ok, "routoo eval --bootstrap failed: {stderr}");
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap()
+    };
+    let report = run("7");
+    let b = &report["intervals"];
+    assert_eq!(b["draws"], 40);
+    let ordered = |i: &serde_json::Value| match (i["low"].as_f64(), i["high"].as_f64()) {
+        (Some(lo), Some(hi)) => lo <= hi,
+        _ => true,
+    };
+    assert!(ordered(&b["aiq"]) && b["aiq"]["low"].is_f64(), "{b}");
+    for figure in ["accuracy", "cost_to_match", "gain_at_cost"] {
+        let per = b[figure].as_object().unwrap();
+        assert_eq!(per.len(), 2, "{figure}: {b}");
+        assert!(per.values().all(ordered), "{figure}: {b}");
+    }
+    // Every model's accuracy on the four rows lies within its bounds' reach: 0 to 1.
+    for i in b["accuracy"].as_object().unwrap().values() {
+        let (lo, hi) = (i["low"].as_f64().unwrap(), i["high"].as_f64().unwrap());
+        assert!(
+            (0.0..=1.0).contains(&lo) && (0.0..=1.0).contains(&hi),
+            "{i}"
+        );
+    }
+    assert!(
+        b["apgr"].is_object() && b["apgr_by_cost"].is_object(),
+        "{b}"
+    );
+    // The same seed draws the same rows.
+    assert_eq!(run("7"), report);
+}
+
+#[test]
 fn eval_names_what_is_missing() {
     let (ok, _, stderr) = routoo(&[
         "eval",

@@ -55,6 +55,22 @@ impl Inputs {
         }
     }
 
+    /// The rows `rows` (indices, repeats allowed) with every model: a bootstrap's draw.
+    pub fn rows(&self, rows: &[usize]) -> Inputs {
+        fn pick<T: Clone>(all: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().filter_map(|&r| all.get(r).cloned()).collect()
+        }
+        Inputs {
+            pool: self.pool.clone(),
+            chars: pick(&self.chars, rows),
+            correct: pick(&self.correct, rows),
+            cost: pick(&self.cost, rows),
+            quality: pick(&self.quality, rows),
+            sd: pick(&self.sd, rows),
+            margin: self.margin.clone(),
+        }
+    }
+
     /// The router's estimated US$ for model `m` on row `r`.
     pub(super) fn estimate(&self, r: usize, m: usize) -> f64 {
         cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd

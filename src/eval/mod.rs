@@ -6,6 +6,7 @@
 //! The router decides with its own estimates (predicted quality, pool prices × token
 //! estimates); each choice is charged the table's true cost and scored with its true label.
 
+mod bootstrap;
 mod inputs;
 mod metrics;
 mod table;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::hull::{LambdaPath, Move};
 
+pub use self::bootstrap::{intervals, Interval, Intervals};
 pub use self::inputs::Inputs;
 pub use self::metrics::{aiq, aiq_range};
 use self::metrics::{mean, pair, Sum};
