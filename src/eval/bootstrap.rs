@@ -125,11 +125,15 @@ mod tests {
         let v = (0..=100).map(|i| (i >= 10).then_some(f64::from(i)));
         let b = bounds(v, f64::NEG_INFINITY);
         assert_eq!((b.low, b.high), (None, Some(95.0)));
-        // A cost never matched in most draws: the upper bound is "never".
+        // A cost never matched in most draws: the upper bound is "never", and in all but 3
+        // of them, the lower too.
         let v = (0..=100).map(|i| (i < 10).then_some(1.0));
         let b = bounds(v, f64::INFINITY);
+        assert_eq!((b.low, b.high), (Some(1.0), None));
+        let v = (0..=100).map(|i| (i < 3).then_some(1.0));
+        let b = bounds(v, f64::INFINITY);
         assert_eq!((b.low, b.high), (None, None));
-        let v = (0..=100).map(|i| (i < 96).then_some(1.0));
+        let v = (0..=100).map(|i| (i < 90).then_some(1.0));
         let b = bounds(v, f64::INFINITY);
         assert_eq!((b.low, b.high), (Some(1.0), None));
     }
