@@ -565,6 +565,16 @@ def score(rows, models, quality, mask, pool, sd=None, kappa=0.0, estimate=None):
     return out
 
 
+def domain_weights(domain, n_domains, inferred=None, sharpen=1.0):
+    """[row, class]: how much each domain class's costs weigh on each row: `inferred`
+    probabilities raised to `sharpen` and renormalised, or, without them, the row's own class
+    read from the table."""
+    if inferred is None:
+        return np.eye(n_domains)[domain]
+    weights = inferred ** sharpen
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
 def cost_lines(true_cost, tokens_in, domain, train, n_domains, least=COST_LEAST_ROWS):
     """[class, model, 2]: each model's billing on the `train` rows of each domain class as a
     line in prompt tokens, cost ≈ a·tokens + b, by least squares (a ≥ 0, b ≥ 0); the model's
@@ -604,11 +614,7 @@ def line_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, 
     base = pool_estimate(rows, models, pool)
     tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
     n_domains = int(domain.max()) + 1
-    if inferred is None:
-        weights = np.eye(n_domains)[domain]
-    else:
-        weights = inferred ** sharpen
-        weights = weights / weights.sum(axis=1, keepdims=True)
+    weights = domain_weights(domain, n_domains, inferred, sharpen)
     out = base.copy()
     for f in range(FOLDS):
         test = np.flatnonzero(folds == f)
@@ -651,11 +657,7 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     p_out = np.array([price[m]["priceOut"] for m in models]) / 1e6
     tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
     n_domains = int(domain.max()) + 1
-    if inferred is None:
-        weights = np.eye(n_domains)[domain]
-    else:
-        weights = inferred ** sharpen
-        weights = weights / weights.sum(axis=1, keepdims=True)
+    weights = domain_weights(domain, n_domains, inferred, sharpen)
     out = base.copy()
     for f in range(FOLDS):
         test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
@@ -691,11 +693,7 @@ def ratio_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     (the router's) or, without them, the row's own class read from the table."""
     base = pool_estimate(rows, models, pool)
     n_domains = int(domain.max()) + 1
-    if inferred is None:
-        weights = np.eye(n_domains)[domain]
-    else:
-        weights = inferred ** sharpen
-        weights = weights / weights.sum(axis=1, keepdims=True)
+    weights = domain_weights(domain, n_domains, inferred, sharpen)
     out = np.full(base.shape, np.nan)
     for f in range(FOLDS):
         test = np.flatnonzero(folds == f)
