@@ -238,13 +238,18 @@ def class_levels(domain, y, train, least=5):
     return out
 
 
+def prompt_tokens(rows):
+    """[row] estimated prompt tokens, as src/cost.rs counts them: ⌈chars/4⌉."""
+    return np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+
+
 def pool_estimate(rows, models, pool):
     """[row, model] US$ the router estimates from the pool alone, as src/cost.rs: ⌈chars/4⌉
     prompt tokens at the input price, the model's expected output tokens (the pool's default
     where it names none) at the output price."""
     price = {m["id"]: m for m in pool["models"]}
     default = pool.get("expectedOutputTokens", 256)
-    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    tokens_in = prompt_tokens(rows)
     out = np.full((len(rows), len(models)), np.nan)
     for j, m in enumerate(models):
         p = price[m]
@@ -253,10 +258,12 @@ def pool_estimate(rows, models, pool):
     return out
 
 
-def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_PRIOR_ROWS):
-    """[class, model]: what a model's answers truly cost over what the pool estimates, on the
-    `train` rows of each domain class (a ratio of sums), shrunk towards the model's ratio over
-    all its rows by `prior_rows` rows' worth; 1 for a model with no costed row. It carries what
+def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_PRIOR_ROWS,
+                least=0):
+    """[class, model]: what a model's answers truly cost over `estimate`, on the `train` rows of
+    each domain class (a ratio of sums), shrunk towards the model's ratio over all its rows by
+    `prior_rows` rows' worth, or that overall ratio where it has fewer than `least` costed rows
+    in the class; 1 for a model with no costed row. It carries what
     list prices × a flat answer length miss: how long a model answers each kind of prompt, and
     what the table was billed at."""
     train = np.asarray(train)
@@ -272,7 +279,7 @@ def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_P
         mean_e = np.where(n > 0, e[at].sum(0) / np.maximum(n, 1), 0.0)
         num = c[at].sum(0) + prior_rows * overall * mean_e
         den = e[at].sum(0) + prior_rows * mean_e
-        out[d] = np.where(den > 0, num / np.where(den > 0, den, 1.0), overall)
+        out[d] = np.where((den > 0) & (n >= least), num / np.where(den > 0, den, 1.0), overall)
     return out
 
 
@@ -612,7 +619,7 @@ def line_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, 
     and renormalised (or the row's own class read from the table); the pool's estimate where a
     model has no line."""
     base = pool_estimate(rows, models, pool)
-    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    tokens_in = prompt_tokens(rows)
     n_domains = int(domain.max()) + 1
     weights = domain_weights(domain, n_domains, inferred, sharpen)
     out = base.copy()
@@ -655,7 +662,7 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     price = {m["id"]: m for m in pool["models"]}
     p_in = np.array([price[m]["priceIn"] for m in models]) / 1e6
     p_out = np.array([price[m]["priceOut"] for m in models]) / 1e6
-    tokens_in = np.array([(r["chars"] + 3) // 4 for r in rows], dtype=np.float64)
+    tokens_in = prompt_tokens(rows)
     n_domains = int(domain.max()) + 1
     weights = domain_weights(domain, n_domains, inferred, sharpen)
     out = base.copy()
@@ -667,20 +674,10 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
             return (tokens_in[idx, None, None] * p_in[None, :, None]
                     + length[None, None, :] * p_out[None, :, None])
 
-        e_train = at(train)[np.arange(len(train)), :, domain[train]]
-        c = true_cost[train]
-        have = ~np.isnan(c)
-        cs, es = np.where(have, c, 0.0), np.where(have, e_train, 0.0)
-        costed = have.sum(0) > 0
-        overall = np.where(es.sum(0) > 0, cs.sum(0) / np.where(es.sum(0) > 0, es.sum(0), 1), 1.0)
-        ratio = np.tile(overall, (n_domains, 1))
-        for d in range(n_domains):
-            rows_d = domain[train] == d
-            n = have[rows_d].sum(0)
-            mean_e = es[rows_d].sum(0) / np.maximum(n, 1)
-            r = (cs[rows_d].sum(0) + prior_rows * overall * mean_e) / np.maximum(
-                es[rows_d].sum(0) + prior_rows * mean_e, 1e-30)
-            ratio[d] = np.where(n >= least, r, overall)
+        # Each row at its own class's length: what the ratios are taken against.
+        own = tokens_in[:, None] * p_in[None] + length[domain][:, None] * p_out[None]
+        ratio = cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least)
+        costed = (~np.isnan(true_cost[train])).any(axis=0)
         per = at(test) * ratio.T[None]
         est = np.einsum("rd,rmd->rm", weights[test], per)
         out[np.ix_(test, np.flatnonzero(costed))] = est[:, costed]
@@ -700,6 +697,10 @@ def ratio_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
         r = cost_ratios(true_cost, base, domain, np.flatnonzero(folds != f), n_domains)
         out[test] = base[test] * (weights[test] @ r)
     return out
+
+
+# The cost models --costs names, each weighing the domain classes as domain_weights does.
+COST_MODELS = {"line": line_estimates, "class": class_estimates, "ratio": ratio_estimates}
 
 
 def calibration(y, p, mask, bins=10):
@@ -788,9 +789,8 @@ def main():
                          "training folds (the lookup's; the lookup design always uses these); "
                          "flat: the pool's estimate as the router makes it (pool_estimate), "
                          "where `pool` reads each table's own answer length; "
-                         "ratio: the pool's estimate times the model's cost ratio "
-                         "(cost_ratios) in the domains the design infers; ratio-table: in the "
-                         "row's own domain class")
+                         "line, ratio, class: the cost models of COST_MODELS, in the domains "
+                         "the design infers; with -table, in the row's own domain class")
     ap.add_argument("--max-subjects", type=int, default=16,
                     help="domain classes: a benchmark's subjects are classes when it has at "
                          "most this many (domain_classes)")
@@ -799,7 +799,7 @@ def main():
     ap.add_argument("--domain-lr", type=float, default=1.0,
                     help="the domain classifier's learning rate, times the rest's (fit_space)")
     ap.add_argument("--cost-sharpen", type=float, default=1.0,
-                    help="--costs ratio/line: the inferred domain probabilities are raised to "
+                    help="--costs line/ratio/class: the inferred domain probabilities are raised to "
                          "this power and renormalised before they weigh each class's costs")
     ap.add_argument("--balance-tables", action="store_true",
                     help="weigh each table a model is labelled in the same (table_weights)")
@@ -856,19 +856,13 @@ def main():
         cal = calibration(y, oof, np.ones(len(rows), bool))
         kappas = MARGINS if design.endswith("+margin") else [0.0]
         est = real if design == "lookup" or args.costs == "lookup" else None
-        if args.costs == "flat" and design != "lookup":
+        kind = args.costs.removesuffix("-table")
+        if design != "lookup" and kind == "flat":
             est = pool_estimate(rows, models, pool)
-        if args.costs.startswith("line") and design != "lookup":
-            est = line_estimates(rows, models, pool, true_cost, fit["domains"], folds,
-                                 None if args.costs == "line-table" else dom,
-                                 args.cost_sharpen)
-        if args.costs.startswith("class") and design != "lookup":
-            est = class_estimates(rows, models, pool, true_cost, fit["domains"], folds,
-                                  None if args.costs == "class-table" else dom, args.cost_sharpen)
-        if args.costs.startswith("ratio") and design != "lookup":
-            est = ratio_estimates(rows, models, pool, true_cost, fit["domains"], folds,
-                                  None if args.costs == "ratio-table" else dom,
-                                  args.cost_sharpen)
+        elif design != "lookup" and kind in COST_MODELS:
+            inferred = None if args.costs.endswith("-table") else dom
+            est = COST_MODELS[kind](rows, models, pool, true_cost, fit["domains"], folds,
+                                    inferred, args.cost_sharpen)
         for kappa in kappas:
             name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
             if args.costs != "pool" and design != "lookup":

@@ -96,7 +96,7 @@ fn bounds(values: impl Iterator<Item = Option<f64>>, missing: f64) -> Interval {
         };
     }
     v.sort_by(f64::total_cmp);
-    // Nearest rank, as numpy's "lower"/"higher" pair would bracket it.
+    // Nearest rank: each bound is one of the draws.
     let at = |q: f64| {
         let i = ((q * (v.len() - 1) as f64).round() as usize).min(v.len() - 1);
         Some(v[i]).filter(|x| x.is_finite())
