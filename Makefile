@@ -140,7 +140,8 @@ research: venv-train
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
 # domains the encoder infers, a wider sd, the floors per pair (fitted without the scored fold), the
-# router's own cost estimate against billing learned by domain, and a sharper domain classifier.
+# router's own cost estimate against billing learned by domain, a sharper domain classifier, and
+# what bounds the paper's ratios (the oracle and the subject oracle beside the router).
 INNER := training/work/inner
 research-inner: venv-train
 	$(VENV)/bin/python training/space.py --outer exclude --designs base-rate,static+margin --out $(INNER)-base
@@ -168,6 +169,11 @@ research-inner: venv-train
 	for s in 1 2 4; do $(VENV)/bin/python training/space.py --outer exclude --costs class --cost-sharpen $$s \
 		--designs static+domains+margin --out $(INNER)-domains || exit 1; done
 	$(VENV)/bin/python training/space.py --outer exclude --domain-lr 10 --designs static+domains+margin --out $(INNER)-domain-lr
+	$(VENV)/bin/python training/space.py --outer exclude --designs oracle,subject-oracle,lookup --out $(INNER)-bounds
+	$(VENV)/bin/python training/bounds.py --router $(INNER)-domains --lookup $(INNER)-bounds --runs \
+		"oracle=$(INNER)-bounds:oracle" "subject oracle=$(INNER)-bounds:subject-oracle" "lookup=$(INNER)-bounds:lookup" \
+		"router, the pool's estimate=$(INNER)-domains/results-flat.json:static+domains+margin κ=1, the pool's estimate" \
+		"router, true costs=$(INNER)-domains-costs:static+domains+margin κ=1, true costs"
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

@@ -19,7 +19,6 @@ given as LABEL=DIR:RESULT (a key of DIR/results.json).
 """
 
 import argparse
-import json
 import pathlib
 
 import numpy as np
@@ -45,22 +44,6 @@ def log_loss(q, y):
     have = ~np.isnan(y)
     q = np.clip(q[have], 1e-4, 1 - 1e-4)
     return -(y[have] * np.log(q) + (1 - y[have]) * np.log(1 - q)).sum()
-
-
-def runs_table(runs):
-    """Markdown: the headline figures (pooled) of each LABEL=DIR:RESULT."""
-    figures = {}
-    for run in runs:
-        label, _, where = run.partition("=")
-        folder, _, result = where.partition(":")
-        results = json.loads((pathlib.Path(folder) / "results.json").read_text())
-        figures[label] = report.figures(results[result]["pooled"])
-    print("| figure | " + " | ".join(figures) + " |")
-    print("|---|" + "---|" * len(figures))
-    for name in next(iter(figures.values())):
-        print(f"| {name} | " + " | ".join(report.cell(f.get(name), name)
-                                          for f in figures.values()) + " |")
-    print()
 
 
 def routing_alpha(rows, idx, q_of, sd, y, real, average, pool):
@@ -95,7 +78,7 @@ def main():
     ap.add_argument("--runs", nargs="*", default=[], metavar="LABEL=DIR:RESULT")
     args = ap.parse_args()
     if args.runs:
-        runs_table(args.runs)
+        report.runs_table(args.runs)
     rows, prompts = space.without_outer(*read_rows(args.data))
     models = sorted({m for r in rows for m in r["labels"]})
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])

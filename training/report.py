@@ -104,10 +104,36 @@ def plot(results, designs, path):
     fig.savefig(path, dpi=110)
 
 
+def runs_table(runs):
+    """Markdown: the headline figures (pooled) of space.py runs side by side, each given as
+    LABEL=DIR:RESULT (a key of DIR/results.json) or LABEL=FILE.json:RESULT."""
+    shown = {}
+    for run in runs:
+        label, _, where = run.partition("=")
+        place, _, result = where.partition(":")
+        path = pathlib.Path(place)
+        results = json.loads((path if path.suffix == ".json" else path / "results.json").read_text())
+        shown[label] = (figures(results[result]["pooled"]),
+                        [figures(f) for f in results[result]["folds"]])
+    print("| figure: pooled (folds: mean ± sd) | " + " | ".join(shown) + " |")
+    print("|---|" + "---|" * len(shown))
+    for name in next(iter(shown.values()))[0]:
+        cells = []
+        for pooled, folds in shown.values():
+            cells.append(f"{cell(pooled.get(name), name)} ({spread([f.get(name) for f in folds])})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--work", default=ROOT / "training" / "work" / "space", type=pathlib.Path)
+    ap.add_argument("--runs", nargs="*", default=[], metavar="LABEL=DIR:RESULT",
+                    help="instead: the headline figures of these runs side by side (runs_table)")
     args = ap.parse_args()
+    if args.runs:
+        runs_table(args.runs)
+        return
     results = json.loads((args.work / "results.json").read_text())
     designs = list(results)
     names = list(figures(results[designs[0]]["pooled"]))

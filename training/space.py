@@ -141,6 +141,8 @@ def pca_table(table, dim, rows_for_fit=None):
 
 # The design train.py ships (training/REPORT.md, "Domain coordinates ship").
 SHIPPED = "static+domains+margin"
+# Designs that read the scored rows' own labels (issue 23, item 5): limits to compare a router with.
+BOUNDS = ("oracle", "subject-oracle")
 
 
 def domain_classes(rows, max_subjects=16, min_rows=200):
@@ -491,6 +493,13 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
             oof[test] = np.nanmean(y[train], axis=0)
         elif name == "lookup":
             oof[test] = lookup(rows, y, train, test)
+        elif name == "oracle":
+            # Bounds, not routers (issue 23, item 5): each row's own answers ...
+            oof[test] = y[test]
+        elif name == "subject-oracle":
+            # ... and each model's accuracy in the row's benchmark and subject over every row
+            # scored, the scored row included: the best a router that knows only subjects can do.
+            oof[test] = lookup(rows, y, np.arange(n), test)
         elif name == "class-lookup":
             # The lookup on the domain classes the encoder infers, read here from the table.
             oof[test] = class_levels(fit["domains"], y, train)[fit["domains"][test]]
@@ -856,16 +865,20 @@ def main():
         cal = calibration(y, oof, np.ones(len(rows), bool))
         kappas = MARGINS if design.endswith("+margin") else [0.0]
         est = real if design == "lookup" or args.costs == "lookup" else None
+        if design in BOUNDS:
+            # A bound knows the costs as it knows the answers: the row's own, or its subject's.
+            est = true_cost if design == "oracle" else lookup(rows, true_cost, np.arange(len(rows)),
+                                                                np.arange(len(rows)))
         kind = args.costs.removesuffix("-table")
-        if design != "lookup" and kind == "flat":
+        if design != "lookup" and design not in BOUNDS and kind == "flat":
             est = pool_estimate(rows, models, pool)
-        elif design != "lookup" and kind in COST_MODELS:
+        elif design != "lookup" and design not in BOUNDS and kind in COST_MODELS:
             inferred = None if args.costs.endswith("-table") else dom
             est = COST_MODELS[kind](rows, models, pool, true_cost, fit["domains"], folds,
                                     inferred, args.cost_sharpen)
         for kappa in kappas:
             name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
-            if args.costs != "pool" and design != "lookup":
+            if args.costs != "pool" and design != "lookup" and design not in BOUNDS:
                 name += {"lookup": ", true costs", "ratio": ", cost ratios",
                          "flat": ", the pool's estimate", "line": ", billing lines",
                          "line-table": ", billing lines by table class",
