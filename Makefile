@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python lint-types tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures train probes research research-inner venv venv-train fuzz bench clean
+        check-counts fixtures train probes research research-inner research-outer venv venv-train fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -136,6 +136,7 @@ research: venv-train
 	$(VENV)/bin/python training/tables.py --table formationeval
 	$(MAKE) research-inner
 	bash training/validate.sh
+	$(VENV)/bin/python training/outer.py --inner
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
@@ -174,6 +175,11 @@ research-inner: venv-train
 		"oracle=$(INNER)-bounds:oracle" "subject oracle=$(INNER)-bounds:subject-oracle" "lookup=$(INNER)-bounds:lookup" \
 		"router, the pool's estimate=$(INNER)-domains/results-flat.json:static+domains+margin κ=1, the pool's estimate" \
 		"router, true costs=$(INNER)-domains-costs:static+domains+margin κ=1, true costs"
+
+# Issue 23, item 3: the shipped design scored on the outer split, which nothing else reads.
+# Run once for a design frozen in a commit; the closing note names that commit.
+research-outer: venv-train
+	$(VENV)/bin/python training/outer.py --outer
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

@@ -894,7 +894,9 @@ def main():
                 print(f"  fold {f}: {summary_line(rep)}", flush=True)
     # The cost models score cached predictions again: their own file, so that the run which
     # fitted the predictions keeps its results.json.
-    name = "results.json" if args.costs in ("pool", "lookup") else f"results-{args.costs}.json"
+    sharpen = f"-s{args.cost_sharpen:g}" if args.cost_sharpen != 1 else ""
+    name = ("results.json" if args.costs in ("pool", "lookup")
+            else f"results-{args.costs}{sharpen}.json")
     (args.out / name).write_text(json.dumps(results, indent=1, default=float))
 
     if args.transfer:

@@ -244,9 +244,12 @@ def main():
     ap.add_argument("--out", default=ROOT / "www" / "models", type=pathlib.Path)
     ap.add_argument("--seed", default=0, type=int)
     ap.add_argument("--reference", default=1000, type=int, help="prompts the budget curve uses")
-    ap.add_argument("--fit-on", choices=["all", "train"], default="all",
+    ap.add_argument("--fit-on", choices=["all", "train", "inner"], default="all",
                     help="'train' leaves fold 0 of the grouped folds out, for a held-out "
-                         "`routoo eval` on it")
+                         "`routoo eval` on it; 'inner' leaves the outer split out "
+                         "(space.is_outer), as if its rows did not exist (training/outer.py)")
+    ap.add_argument("--hold-fold", type=int,
+                    help="also leave this fold of the grouped folds out (--fit-on train: 0)")
     ap.add_argument("--tune-table", action="store_true",
                     help="fine-tune the token table too (the cross-validation found it worse)")
     ap.add_argument("--fixtures", default=ROOT / "tests" / "fixtures", type=pathlib.Path)
@@ -265,6 +268,8 @@ def main():
     rng = np.random.default_rng(args.seed)
 
     rows, prompts = read_rows(args.data)
+    if args.fit_on == "inner":
+        rows, prompts = space.without_outer(rows, prompts)
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     known = json.loads((args.data / "models.json").read_text())["models"]
     present = {m for r in rows for m in r["labels"]}
@@ -273,7 +278,8 @@ def main():
     y, _ = space.label_matrix(rows, order)
     tokens = space.tokenize(prompts)
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
-    every = np.ones(len(rows), bool) if args.fit_on == "all" else folds != 0
+    hold = 0 if args.fit_on == "train" else args.hold_fold
+    every = np.ones(len(rows), bool) if hold is None else folds != hold
 
     # Domain coordinates (issue 23): the prompt's inferred benchmark (with the subject where
     # a benchmark has few), so probes and cards can say "good at maths, weak at law".
@@ -360,8 +366,9 @@ def main():
             "level_folds": args.level_folds,
             "floor_folds": args.floor_folds,
             "fit_on": args.fit_on,
+            "hold_fold": hold,
             "folds": f"{space.FOLDS} folds by sha256(question) (training/space.py); "
-                     "--fit-on train leaves fold 0 out",
+                     "--fit-on train leaves fold 0 out, --fit-on inner the outer split",
             "design": f"one shared space: P(m) = sigmoid(theta_m . z + b_m), z = linear map to "
                       f"{weight.shape[1]} of the L2-normalised mean of a frozen static token "
                       f"table ({table.shape[1]}-d PCA of MiniLM's input embeddings), and the "
@@ -378,7 +385,7 @@ def main():
     # The probe set depends on the heads and the encoder just written.
     probes.write(args.out, args.data)
 
-    if args.fit_on != "all" or args.out.resolve() != shipped.resolve():
+    if args.fit_on != "all" or hold is not None or args.out.resolve() != shipped.resolve():
         return
     # Fixtures: Python's z and predictions, which the Rust tests must reproduce.
     fixture_prompts = json.loads((args.fixtures / "prompts.json").read_text())["prompts"]

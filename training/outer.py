@@ -1,0 +1,190 @@
+"""Issue 23, item 3: the shipped design judged on the outer split, beside the same pipeline on
+the inner folds.
+
+The outer split (space.is_outer: a tenth of the questions, fixed before any design looked at it)
+is left out of everything else. This script trains the shipped design with `train.py --fit-on
+inner` (its floors fitted on the inner rows alone) and scores it with `routoo eval --bootstrap`
+(the Rust router, the shipped pool's prices and cost estimate) on every evaluation of
+space.evaluations. Beside it, the same pipeline on the inner rows: five bundles, each trained
+without one inner fold and scored on it, so the inner and outer figures are measured alike.
+
+    python training/outer.py --inner   # five bundles and their scores (training/work/outer-check)
+    python training/outer.py --outer   # the outer split: run once for a design frozen in a commit
+    python training/outer.py           # the table: inner folds (mean ± sd) against outer [bounds]
+
+Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
+model's gain at its own cost whose upper bound is below zero is a loss by issue 23's rule.
+"""
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+
+import space
+import split
+from data import ROOT, read_rows
+
+WORK = ROOT / "training" / "work" / "outer-check"
+ROUTOO = ROOT / "target" / "release" / "routoo"
+DRAWS = 1000
+# Prices as billed on this day; the historical models the tables label have one price each.
+DATE = "2026-12-05"
+G4, MX = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
+FOLDS = range(space.FOLDS)
+
+
+def slug(name):
+    return name.replace(", ", "-").replace(" ", "-")
+
+
+def evaluate(bundle, data, out, evaluations):
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table, models in evaluations:
+        cmd = [str(ROUTOO), "eval", "--bundle", str(bundle), "--data", str(data / f"{table}.csv"),
+               "--models", ",".join(models), "--json", "--bootstrap", str(DRAWS), "--seed", "0",
+               "--date", DATE]
+        result = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        (out / f"{slug(name)}.json").write_text(result.stdout)
+        print(f"  {name}: {json.loads(result.stdout)['rows']} rows", flush=True)
+
+
+def run(label, keep, train_args, evaluations):
+    where = WORK / label
+    split.write(where / "data", keep)
+    subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--fit-on", "inner",
+                    "--out", str(where / "bundle"), *train_args], check=True)
+    evaluate(where / "bundle", where / "data", where / "eval", evaluations)
+
+
+def at_cost(rep, budget):
+    ok = [p["accuracy"] for p in rep["curve"] if p["mean_cost"] <= budget]
+    return max(ok) if ok else None
+
+
+def bound(rep, kind, model=None):
+    iv = rep.get("intervals")
+    if not iv:
+        return None
+    iv = iv[kind] if model is None else iv[kind].get(model)
+    return None if iv is None else (iv["low"], iv["high"])
+
+
+def figures(evals):
+    """name → (value, bounds or None): the headline figures of one set of `routoo eval` outputs.
+    A value of None: never reached (cost to match) or no point at the model's cost (gain)."""
+    out = {}
+    m9 = evals.get("mmlu-9-models")
+    if m9:
+        g = m9["models"][G4]
+        out["MMLU-9 AIQ"] = (m9["aiq"], bound(m9, "aiq"))
+        out["MMLU-9 cost to match GPT-4"] = (m9["cost_to_match"][G4],
+                                             bound(m9, "cost_to_match", G4))
+        half = at_cost(m9, 0.5 * g["mean_cost"])
+        out["MMLU-9 vs GPT-4 at 0.5× cost"] = (None if half is None else half - g["accuracy"], None)
+    op = evals.get("mmlu-open-pool")
+    if op:
+        out["open gain at Mixtral's cost"] = (op["gain_at_cost"][MX], bound(op, "gain_at_cost", MX))
+    for key, label in (("mmlu-mixtral-vs-gpt-4", "MMLU"), ("gsm8k-mixtral-vs-gpt-4", "GSM8K")):
+        two = evals.get(key)
+        if two:
+            out[f"{label} APGR (RouteLLM)"] = (two["apgr"], bound(two, "apgr"))
+            out[f"{label} APGR by cost"] = (two["apgr_by_cost"], bound(two, "apgr_by_cost"))
+    for key, label in (("routerbench-11-models", "RouterBench"), ("zeroeval-all-models", "ZeroEval"),
+                       ("mmlu-pro-all-models", "MMLU-Pro"),
+                       ("formationeval-all-models", "FormationEval")):
+        r = evals.get(key)
+        if not r:
+            continue
+        best = max(r["models"], key=lambda m: r["models"][m]["accuracy"])
+        out[f"{label} AIQ"] = (r["aiq"], bound(r, "aiq"))
+        gains = r["gain_at_cost"]
+        worst = min(gains, key=lambda m: -math.inf if gains[m] is None else gains[m])
+        out[f"{label} worst gain at a model's cost"] = (gains[worst],
+                                                        bound(r, "gain_at_cost", worst))
+        out[f"{label} cost to match the best"] = (r["cost_to_match"][best],
+                                                  bound(r, "cost_to_match", best))
+        out[f"{label} gain at λ=0"] = (r["curve"][-1]["accuracy"] - r["models"][best]["accuracy"],
+                                       None)
+    return out
+
+
+def losses(evals):
+    """Per evaluation: the models whose gain at their own cost is surely below zero (upper
+    bound < 0), and those the router has no point at (its cheapest routing costs more)."""
+    out = {}
+    for key, rep in evals.items():
+        iv = rep.get("intervals", {}).get("gain_at_cost", {})
+        sure = sorted(m for m, b in iv.items() if b is not None and b["high"] < 0)
+        none = sorted(m for m, g in rep["gain_at_cost"].items() if g is None)
+        out[key] = (rep["rows"], len(rep["models"]), sure, none)
+    return out
+
+
+def load(folder):
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def gain_like(name):
+    return "gain" in name or "vs GPT-4" in name
+
+
+def number(v, name):
+    if v is None:
+        return "never" if "cost to match" in name else "none"
+    return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
+
+
+def table():
+    inner = [figures(load(WORK / f"inner-{f}" / "eval")) for f in FOLDS
+             if (WORK / f"inner-{f}" / "eval").exists()]
+    outer_dir = WORK / "outer" / "eval"
+    outer = figures(load(outer_dir)) if outer_dir.exists() else {}
+    names = list(inner[0] if inner else outer)
+    print(f"| figure | inner folds: mean ± sd ({len(inner)} folds) | outer | outer, 95 % bounds |")
+    print("|---|---|---|---|")
+    for name in names:
+        vals = [f[name][0] for f in inner if name in f]
+        got = [v for v in vals if v is not None]
+        scale = 100 if gain_like(name) else 1
+        cell = (f"{scale * np.mean(got):+.2f} ± {scale * np.std(got):.2f}" if gain_like(name)
+                else f"{np.mean(got):.3f} ± {np.std(got):.3f}") if got else "–"
+        if len(got) < len(vals):
+            cell += f" ({len(vals) - len(got)}× {number(None, name)})"
+        value, bounds = outer.get(name, (None, None))
+        shown = number(value, name) if name in outer else "–"
+        b = "–" if bounds is None else f"[{number(bounds[0], name)}, {number(bounds[1], name)}]"
+        print(f"| {name} | {cell} | {shown} | {b} |")
+    if outer:
+        print("\n| outer evaluation | rows | models | surely below a model at its cost | "
+              "no point at a model's cost |")
+        print("|---|---|---|---|---|")
+        for key, (rows, n, sure, none) in losses(load(outer_dir)).items():
+            print(f"| {key} | {rows} | {n} | {', '.join(sure) or '–'} | {', '.join(none) or '–'} |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--inner", action="store_true", help="train and score the five inner folds")
+    ap.add_argument("--outer", action="store_true", help="train and score the outer split")
+    args = ap.parse_args()
+    if args.inner or args.outer:
+        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
+                       check=True)
+        rows, _ = read_rows(split.DATA)
+        evaluations = space.evaluations(rows)
+    if args.inner:
+        for f in FOLDS:
+            run(f"inner-{f}", lambda key, f=f: not space.is_outer(key) and space.fold_of(key) == f,
+                ["--hold-fold", str(f)], evaluations)
+    if args.outer:
+        run("outer", space.is_outer, [], evaluations)
+    table()
+
+
+if __name__ == "__main__":
+    main()
