@@ -35,6 +35,10 @@ pub struct Manifest {
     /// How the selector uses the predictor's uncertainty.
     #[serde(default)]
     pub selection: SelectionSpec,
+    /// How the routing tables billed each labelled model's answers, by domain: what its cost
+    /// estimate uses instead of list prices at a flat answer length ([`crate::cost::Billing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<BillingSpec>,
     /// The probe set a new model is calibrated from ([`crate::probe`]); loaded only to
     /// calibrate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +239,62 @@ pub struct FamilyPart {
     pub subjects: Option<Vec<String>>,
 }
 
+/// How the routing tables billed answers, per domain of `encoder.domains` (in that order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BillingSpec {
+    /// The answer tokens the tables billed in each domain (the median over its costed answers at
+    /// list prices: one for a letter, a chain of thought's length for worked answers).
+    pub answer_tokens: Vec<f32>,
+    /// Per model id, in each domain: what its answers were billed ÷ its list prices at that
+    /// domain's answer length. Models without an entry keep the pool's estimate.
+    pub ratios: BTreeMap<String, Vec<f32>>,
+}
+
+/// Longest answer a domain's billing may state, in tokens.
+const MAX_BILLED_ANSWER: f32 = 1e6;
+/// Largest billed ÷ estimated ratio a model may have in a domain.
+const MAX_BILLING_RATIO: f32 = 1e4;
+
+impl BillingSpec {
+    fn check(
+        &self,
+        domains: usize,
+        has_head: impl Fn(&str) -> bool,
+    ) -> std::result::Result<(), String> {
+        if self.answer_tokens.len() != domains {
+            return Err(format!(
+                "billing: {} answer lengths for {domains} domains",
+                self.answer_tokens.len()
+            ));
+        }
+        if let Some(l) =
+            (self.answer_tokens.iter()).find(|l| !(1.0..=MAX_BILLED_ANSWER).contains(*l))
+        {
+            return Err(format!(
+                "billing: answer length {l} is not 1 to {MAX_BILLED_ANSWER} tokens"
+            ));
+        }
+        for (id, ratios) in &self.ratios {
+            if !has_head(id) {
+                return Err(format!("billing names {id:?}, which has no head"));
+            }
+            if ratios.len() != domains {
+                return Err(format!(
+                    "billing of {id:?}: {} ratios for {domains} domains",
+                    ratios.len()
+                ));
+            }
+            if let Some(r) = (ratios.iter()).find(|r| !(*r > &0.0 && *r <= &MAX_BILLING_RATIO)) {
+                return Err(format!(
+                    "billing of {id:?}: ratio {r} is not above 0 and at most {MAX_BILLING_RATIO}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the selector takes from the predictor besides its estimates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SelectionSpec {
@@ -358,6 +418,11 @@ impl Manifest {
                 "benchmark {:?} has offset {}; an offset is a gap in logits, within ±10",
                 b.name, b.offset
             )));
+        }
+        if let Some(billing) = &self.billing {
+            billing
+                .check(domains.len(), |id| self.head(id).is_some())
+                .map_err(Error::Manifest)?;
         }
         let margin = self.selection.margin;
         if !margin.is_finite() || margin < 0.0 {

@@ -316,7 +316,7 @@ impl Plan {
     pub fn outlook(&self, max_tokens: u32) -> CostOutlook {
         let (expected, worst) = self.probes.iter().fold((0.0, 0.0), |(e, w), p| {
             let chars = p.message.chars().count();
-            let expected = cost::estimate(&self.pool, self.model(), chars).usd;
+            let expected = cost::estimate(&self.pool, self.model(), chars, None).usd;
             (
                 e + expected,
                 w + cost::worst_case(
@@ -363,7 +363,7 @@ impl Plan {
                 provider: target.provider.clone(),
                 quality: 0.0,
                 margin: 0.0,
-                cost: cost::estimate(&self.pool, target, probe.message.chars().count()),
+                cost: cost::estimate(&self.pool, target, probe.message.chars().count(), None),
                 score: 0.0,
             };
             let ask_options = AskOptions {

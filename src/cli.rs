@@ -932,7 +932,7 @@ fn print_prediction(router: &Router, p: &Prediction) {
         .zip(router.pool_estimates(p))
         .zip(router.bases())
     {
-        let cost = routoo::cost::estimate(pool, model, p.chars);
+        let cost = routoo::cost::estimate(pool, model, p.chars, q.billing);
         println!(
             "{:<28} {:<12} {:>8.4} {:>7.4} {:>14.8}  {basis}",
             q.model, model.provider, q.quality, q.sd, cost.usd

@@ -76,6 +76,48 @@ pub fn max_tokens_within(
     (tokens >= MIN_ANSWER_TOKENS.min(wanted).max(1)).then_some(tokens)
 }
 
+/// How the routing data billed a labelled model's answers to a prompt like this one: its input
+/// at `input_scale` times its list price, and `output_tokens` of answer at its output price.
+///
+/// The bundle's [`crate::bundle::BillingSpec`] gives, per domain, the answer length the tables
+/// billed and each model's ratio of billed to estimated cost there; a prompt weighs the domains
+/// by the probabilities the encoder infers. It carries what list prices times a flat answer
+/// length miss: that a multiple-choice answer is one letter, that a chain of thought is long,
+/// that a table billed a model at another provider's price.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Billing {
+    /// Billed input ÷ input tokens at the list price.
+    pub input_scale: f64,
+    /// Billed answer tokens at the list output price.
+    pub output_tokens: f64,
+}
+
+impl Billing {
+    /// The billing of a model whose ratio in domain k is `ratios[k]`, where an answer in domain
+    /// k bills `answer_tokens[k]`, for a prompt in domain k with probability `domains[k]`:
+    /// Σ p_k·r_k for the input, Σ p_k·r_k·L_k for the answer. `None` when the three lengths
+    /// differ or the weights are not a distribution.
+    pub fn weigh(domains: &[f32], answer_tokens: &[f32], ratios: &[f32]) -> Option<Billing> {
+        if domains.len() != answer_tokens.len() || domains.len() != ratios.len() {
+            return None;
+        }
+        let (mut scale, mut tokens, mut mass) = (0.0, 0.0, 0.0);
+        for ((&p, &l), &r) in domains.iter().zip(answer_tokens).zip(ratios) {
+            let (p, l, r) = (f64::from(p), f64::from(l), f64::from(r));
+            scale += p * r;
+            tokens += p * r * l;
+            mass += p;
+        }
+        // The encoder's softmax sums to 1; anything else is not a domain distribution.
+        let ok = (mass - 1.0).abs() < 1e-3 && scale.is_finite() && tokens.is_finite();
+        ok.then(|| Billing {
+            input_scale: scale / mass,
+            output_tokens: tokens / mass,
+        })
+    }
+}
+
 /// What one request to one model is expected to cost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,20 +130,65 @@ pub struct CostEstimate {
     pub usd: f64,
 }
 
-/// Estimates a request of `chars` characters to `model`.
-pub fn estimate(pool: &Pool, model: &PoolModel, chars: usize) -> CostEstimate {
+/// Estimates a request of `chars` characters to `model`: its list prices with the pool's
+/// expected answer length, or, with `billing`, as the routing data billed its answers to such a
+/// prompt.
+pub fn estimate(
+    pool: &Pool,
+    model: &PoolModel,
+    chars: usize,
+    billing: Option<Billing>,
+) -> CostEstimate {
     let input_tokens = estimate_input_tokens(chars);
-    let output_tokens = u64::from(pool.output_tokens(model));
-    CostEstimate {
-        input_tokens,
-        output_tokens,
-        usd: price(model, input_tokens, output_tokens),
+    match billing {
+        None => {
+            let output_tokens = u64::from(pool.output_tokens(model));
+            CostEstimate {
+                input_tokens,
+                output_tokens,
+                usd: price(model, input_tokens, output_tokens),
+            }
+        }
+        Some(b) => CostEstimate {
+            input_tokens,
+            output_tokens: b.output_tokens.round().max(1.0) as u64,
+            usd: (input_tokens as f64 * b.input_scale * model.price_in
+                + b.output_tokens * model.price_out)
+                / 1e6,
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn billing_weighs_each_domain_by_its_probability() {
+        // (The spec is f32, so these hold to f32's precision.) A letter in domain 0 (1 token, billed at a tenth of the list price), a chain of
+        // thought in domain 1 (200 tokens, at the list price).
+        let (lengths, ratios) = ([1.0, 200.0], [0.1, 1.0]);
+        let sure = Billing::weigh(&[1.0, 0.0], &lengths, &ratios).unwrap();
+        assert!((sure.input_scale - 0.1).abs() < 1e-6);
+        assert!((sure.output_tokens - 0.1).abs() < 1e-6);
+        let half = Billing::weigh(&[0.5, 0.5], &lengths, &ratios).unwrap();
+        assert!((half.input_scale - 0.55).abs() < 1e-6);
+        assert!((half.output_tokens - 100.05).abs() < 1e-6);
+        // Not a distribution, or lengths that differ: no billing, never a panic.
+        assert_eq!(Billing::weigh(&[0.5, 0.1], &lengths, &ratios), None);
+        assert_eq!(Billing::weigh(&[1.0], &lengths, &ratios), None);
+
+        let pool = Pool::default_pool().unwrap();
+        let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        let flat = estimate(&pool, gpt4, 400, None);
+        assert_eq!(flat.output_tokens, u64::from(pool.output_tokens(gpt4)));
+        let billed = estimate(&pool, gpt4, 400, Some(half));
+        assert_eq!(billed.input_tokens, 100);
+        assert_eq!(billed.output_tokens, 100);
+        let usd =
+            (100.0 * half.input_scale * gpt4.price_in + half.output_tokens * gpt4.price_out) / 1e6;
+        assert!((billed.usd - usd).abs() < 1e-15);
+    }
 
     #[test]
     fn the_worst_case_bounds_input_by_bytes_and_output_by_max_tokens() {
@@ -143,7 +230,7 @@ mod tests {
         assert_eq!(estimate_input_tokens(9), 3);
         let pool = Pool::default_pool().unwrap();
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
-        let c = estimate(&pool, gpt4, 400);
+        let c = estimate(&pool, gpt4, 400, None);
         assert_eq!((c.input_tokens, c.output_tokens), (100, 256));
         assert!((c.usd - (100.0 * 10.0 + 256.0 * 30.0) / 1e6).abs() < 1e-15);
     }

@@ -10,6 +10,7 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::Head;
 use crate::bundle::{self, Manifest};
+use crate::cost::Billing;
 use crate::error::{Error, Result};
 use crate::heads::{HeadsFile, Prior};
 
@@ -46,6 +47,9 @@ pub struct ModelQuality {
     pub quality: f64,
     /// Standard deviation of that estimate (0 when the head states no covariance).
     pub sd: f64,
+    /// How the routing data billed this model's answers to such prompts, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
 }
 
 /// A head's estimate for one prompt, without the model's name.
@@ -55,6 +59,10 @@ pub struct Estimate {
     pub quality: f64,
     /// Its standard deviation.
     pub sd: f64,
+    /// How the routing data billed the model's answers to such prompts, when it did
+    /// ([`Billing`]); the cost estimate then uses it instead of list prices at a flat length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billing: Option<Billing>,
 }
 
 impl Prediction {
@@ -71,6 +79,7 @@ impl Prediction {
             .map(|q| Estimate {
                 quality: q.quality,
                 sd: q.sd,
+                billing: q.billing,
             })
     }
 }
@@ -281,6 +290,7 @@ impl Predictor {
                 model: head.id.clone(),
                 quality: e.quality,
                 sd: e.sd,
+                billing: e.billing,
             })
             .collect();
         Ok(Prediction {
@@ -311,6 +321,7 @@ impl Predictor {
             Estimate {
                 quality: self.nearest(h, p, &similarity, &order),
                 sd: spread(head, p),
+                billing: self.billing(head, z),
             }
         });
         let prior = self.prior.iter().map(|head| {
@@ -318,9 +329,19 @@ impl Predictor {
             Estimate {
                 quality: p,
                 sd: spread(head, p),
+                billing: None,
             }
         });
         heads.chain(prior).collect()
+    }
+
+    /// How the routing data billed `head`'s model at `z`: its ratios by domain, weighed by the
+    /// domain probabilities in z's last coordinates; `None` for a model it never billed.
+    fn billing(&self, head: &Head, z: &[f32]) -> Option<Billing> {
+        let spec = self.manifest.billing.as_ref()?;
+        let ratios = spec.ratios.get(&head.id)?;
+        let domains = z.get(z.len().checked_sub(spec.answer_tokens.len())?..)?;
+        Billing::weigh(domains, &spec.answer_tokens, ratios)
     }
 
     /// Every head's estimate on the reference prompts, once per set of heads, not per pool: the

@@ -641,6 +641,7 @@ impl Router {
                 model: m.id.clone(),
                 quality: e.quality,
                 sd: e.sd,
+                billing: e.billing,
             })
             .collect()
     }
@@ -677,15 +678,16 @@ impl Router {
             .collect()
     }
 
-    /// The estimate for each pool model, in pool order.
+    /// The estimate for each pool model, in pool order. A model that borrows another's head
+    /// borrows its quality, not how the routing data billed it.
     fn estimates(&self, prediction: &Prediction) -> Vec<Estimate> {
         let prior = self.predictor.prior_index();
-        self.heads
-            .iter()
-            .map(|&h| match prediction.quality.get(h) {
+        (self.heads.iter().zip(&self.pool.models))
+            .map(|(&h, model)| match prediction.quality.get(h) {
                 Some(q) => Estimate {
                     quality: q.quality,
                     sd: q.sd,
+                    billing: q.billing.filter(|_| q.model == model.id),
                 },
                 None if Some(h) == prior => prediction.uncalibrated.unwrap_or_default(),
                 None => Estimate::default(),

@@ -223,7 +223,7 @@ pub fn rank(
     let mut allowed = Vec::with_capacity(pool.models.len());
     let mut excluded = Vec::new();
     for (m, model) in pool.models.iter().enumerate().take(estimates.len()) {
-        let cost = cost::estimate(pool, model, chars);
+        let cost = cost::estimate(pool, model, chars, estimates[m].billing);
         match exclusion(model, &cost, constraints) {
             Some(reason) => excluded.push(Exclusion {
                 model: model.id.clone(),
@@ -403,7 +403,7 @@ impl BudgetCurve {
                 let allowed: Vec<(usize, f64)> = (pool.models.iter().enumerate())
                     .take(es.len())
                     .filter_map(|(m, model)| {
-                        let cost = cost::estimate(pool, model, c);
+                        let cost = cost::estimate(pool, model, c, es[m].billing);
                         exclusion(model, &cost, &none)
                             .is_none()
                             .then_some((m, cost.usd))

@@ -253,6 +253,7 @@ mod tests {
             })
             .collect();
         Inputs {
+            billing: Vec::new(),
             pool,
             chars: vec![400; n],
             correct: quality

@@ -224,6 +224,63 @@ fn bad_covariances_margins_floors_and_reference_positions_are_refused() {
     }
 }
 
+/// A billing of `ratio` in every domain for the first head, each domain's answer `tokens` long.
+fn billing(m: &mut serde_json::Value, ratio: f64, tokens: f64) -> String {
+    let domains = m["encoder"]["domains"].as_array().unwrap().len();
+    let id = m["heads"][0]["id"].as_str().unwrap().to_string();
+    m["billing"] = serde_json::json!({
+        "answerTokens": vec![tokens; domains],
+        "ratios": { id.as_str(): vec![ratio; domains] },
+    });
+    id
+}
+
+#[test]
+fn a_bundles_billing_sets_the_cost_of_the_models_it_billed() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let billed = billing(&mut manifest, 0.5, 3.0);
+    let prediction = load(&manifest, &encoder, &tokenizer)
+        .unwrap()
+        .predict("Which organelle hosts the Krebs cycle?")
+        .unwrap();
+    let b = prediction.estimate_of(&billed).unwrap().billing.unwrap();
+    // Whatever the prompt's domains, a ratio of 0.5 everywhere halves the input and bills
+    // 0.5 × 3 answer tokens.
+    assert!((b.input_scale - 0.5).abs() < 1e-5, "{b:?}");
+    assert!((b.output_tokens - 1.5).abs() < 1e-5, "{b:?}");
+    let other = &prediction.quality[1];
+    assert_eq!(other.billing, None, "{} was not billed", other.model);
+}
+
+#[test]
+fn bad_billings_are_refused() {
+    type Spoil = fn(&mut serde_json::Value);
+    let cases: [(&str, Spoil); 4] = [
+        ("ratio 0 is not above 0", |m| {
+            billing(m, 0.0, 1.0);
+        }),
+        ("answer length 0.5 is not 1 to", |m| {
+            billing(m, 1.0, 0.5);
+        }),
+        ("answer lengths for", |m| {
+            billing(m, 1.0, 1.0);
+            m["billing"]["answerTokens"].as_array_mut().unwrap().pop();
+        }),
+        ("billing names \"no-such-model\"", |m| {
+            let id = billing(m, 1.0, 1.0);
+            let ratios = m["billing"]["ratios"][id.as_str()].clone();
+            m["billing"]["ratios"] = serde_json::json!({ "no-such-model": ratios });
+        }),
+    ];
+    for (message, spoil) in cases {
+        let (mut manifest, encoder, tokenizer) = parts();
+        spoil(&mut manifest);
+        let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+        assert!(matches!(err, Error::Manifest(_)), "{err}");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+}
+
 #[test]
 fn out_of_range_neighbour_settings_are_refused() {
     let (mut manifest, encoder, tokenizer) = parts();

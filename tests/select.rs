@@ -32,7 +32,11 @@ fn model(i: usize, price_in: f64, price_out: f64, window: u32, latency: u32) -> 
 }
 
 fn estimate(quality: f64, sd: f64) -> Estimate {
-    Estimate { quality, sd }
+    Estimate {
+        quality,
+        sd,
+        billing: None,
+    }
 }
 
 prop_compose! {
@@ -778,7 +782,11 @@ fn a_kept_calibration_is_fitted_again_from_its_evidence_without_a_call() {
 /// known by the prior alone is no incumbent, and leaving it costs no margin.
 #[test]
 fn an_unknown_best_model_is_no_incumbent_to_keep() {
-    let e = |sd: f64| Estimate { quality: 0.5, sd };
+    let e = |sd: f64| Estimate {
+        quality: 0.5,
+        sd,
+        billing: None,
+    };
     let estimates = [e(0.1), e(0.1), e(0.2), e(0.05)];
     let margin = Margin {
         kappa: 1.0,
@@ -1152,13 +1160,14 @@ mod regret {
             let rows: Vec<&Question> =
                 questions.iter().flat_map(|q| std::iter::repeat_n(q, COPIES)).collect();
             let mut inputs = Inputs {
+                billing: Vec::new(),
                 chars: rows.iter().map(|q| q.0).collect(),
                 correct: questions.iter().flat_map(|q| (0..COPIES).map(move |copy| {
                     q.1.iter().map(|m| copy < m.0).collect::<Vec<bool>>()
                 })).collect(),
                 // The router knows what each answer costs: no estimate misorders the models.
                 cost: rows.iter().map(|q| pool.models.iter()
-                    .map(|m| routoo::cost::estimate(&pool, m, q.0).usd).collect()).collect(),
+                    .map(|m| routoo::cost::estimate(&pool, m, q.0, None).usd).collect()).collect(),
                 quality: rows.iter().map(|q| q.1.iter().map(|m| {
                     let p = m.0 as f64 / COPIES as f64;
                     (p + m.2 * m.1).clamp(0.0, 1.0)

@@ -11,6 +11,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --inner   # five bundles and their scores (training/work/outer-check)
     python training/outer.py --outer   # the outer split: run once for a design frozen in a commit
     python training/outer.py           # the table: inner folds (mean ± sd) against outer [bounds]
+    python training/outer.py --billing # the inner folds' bundles with and without `billing`
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
 model's gain at its own cost whose upper bound is below zero is a loss by issue 23's rule.
@@ -18,7 +19,7 @@ model's gain at its own cost whose upper bound is below zero is a loss by issue 
 
 import argparse
 import json
-import math
+import shutil
 import subprocess
 import sys
 
@@ -101,14 +102,15 @@ def figures(evals):
             continue
         best = max(r["models"], key=lambda m: r["models"][m]["accuracy"])
         out[f"{label} AIQ"] = (r["aiq"], bound(r, "aiq"))
-        gains = r["gain_at_cost"]
-        worst = min(gains, key=lambda m: -math.inf if gains[m] is None else gains[m])
-        out[f"{label} worst gain at a model's cost"] = (gains[worst],
-                                                        bound(r, "gain_at_cost", worst))
+        # Over the models the router has a point at; the others are listed apart (losses).
+        gains = {m: g for m, g in r["gain_at_cost"].items() if g is not None}
+        worst = min(gains, key=gains.get) if gains else None
+        out[f"{label} worst gain at a model's cost"] = (
+            gains.get(worst), bound(r, "gain_at_cost", worst) if worst else None)
         out[f"{label} cost to match the best"] = (r["cost_to_match"][best],
                                                   bound(r, "cost_to_match", best))
-        out[f"{label} gain at λ=0"] = (r["curve"][-1]["accuracy"] - r["models"][best]["accuracy"],
-                                       None)
+        top = min(r["curve"], key=lambda p: p["lambda"])
+        out[f"{label} gain at λ=0"] = (top["accuracy"] - r["models"][best]["accuracy"], None)
     return out
 
 
@@ -118,7 +120,7 @@ def losses(evals):
     out = {}
     for key, rep in evals.items():
         iv = rep.get("intervals", {}).get("gain_at_cost", {})
-        sure = sorted(m for m, b in iv.items() if b is not None and b["high"] < 0)
+        sure = sorted(m for m, b in iv.items() if b and b["high"] is not None and b["high"] < 0)
         none = sorted(m for m, g in rep["gain_at_cost"].items() if g is None)
         out[key] = (rep["rows"], len(rep["models"]), sure, none)
     return out
@@ -138,6 +140,51 @@ def number(v, name):
     return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
 
 
+def with_billing(f, rows, prompts):
+    """Inner fold f's bundle as train.py now writes it: the same files, and the manifest's
+    `billing` from the fold's training rows (issue 23, item 4's cost side), so the two differ
+    in nothing else."""
+    import train
+    src, dst = WORK / f"inner-{f}" / "bundle", WORK / f"inner-{f}" / "bundle-billing"
+    dst.mkdir(exist_ok=True)
+    for path in src.iterdir():
+        shutil.copyfile(path, dst / path.name)
+    manifest = json.loads((src / "predictor.json").read_text())
+    order = [h["id"] for h in manifest["heads"]]
+    _, true_cost = space.label_matrix(rows, order)
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
+    domains, domain_of = space.domain_classes(rows)
+    if domains != manifest["encoder"]["domains"]:
+        raise SystemExit(f"inner-{f}: the bundle's domains are not the rows' classes")
+    manifest["billing"] = train.billing(rows, order, true_cost, np.flatnonzero(folds != f),
+                                        domain_of, len(domains))
+    (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return dst
+
+
+def cell(values, name):
+    """Mean ± sd over folds of one figure, with how many folds had none."""
+    got = [v for v in values if v is not None]
+    if not got:
+        return "–"
+    scale = 100 if gain_like(name) else 1
+    text = (f"{scale * np.mean(got):+.2f} ± {scale * np.std(got):.2f}" if gain_like(name)
+            else f"{np.mean(got):.3f} ± {np.std(got):.3f}")
+    return text + (f" ({len(values) - len(got)}× {number(None, name)})"
+                   if len(got) < len(values) else "")
+
+
+def compare(before="eval", after="eval-billing"):
+    """Markdown: each figure's mean ± sd over the inner folds, scored from `before` and `after`."""
+    runs = [[figures(load(WORK / f"inner-{f}" / d)) for f in FOLDS
+             if (WORK / f"inner-{f}" / d).exists()] for d in (before, after)]
+    print(f"| figure | {before} ({len(runs[0])} folds) | {after} ({len(runs[1])} folds) |")
+    print("|---|---|---|")
+    for name in runs[0][0]:
+        print(f"| {name} | " + " | ".join(cell([f[name][0] for f in run if name in f], name)
+                                          for run in runs) + " |")
+
+
 def table():
     inner = [figures(load(WORK / f"inner-{f}" / "eval")) for f in FOLDS
              if (WORK / f"inner-{f}" / "eval").exists()]
@@ -147,17 +194,12 @@ def table():
     print(f"| figure | inner folds: mean ± sd ({len(inner)} folds) | outer | outer, 95 % bounds |")
     print("|---|---|---|---|")
     for name in names:
-        vals = [f[name][0] for f in inner if name in f]
-        got = [v for v in vals if v is not None]
-        scale = 100 if gain_like(name) else 1
-        cell = (f"{scale * np.mean(got):+.2f} ± {scale * np.std(got):.2f}" if gain_like(name)
-                else f"{np.mean(got):.3f} ± {np.std(got):.3f}") if got else "–"
-        if len(got) < len(vals):
-            cell += f" ({len(vals) - len(got)}× {number(None, name)})"
+        spread = cell([f[name][0] for f in inner if name in f], name)
         value, bounds = outer.get(name, (None, None))
         shown = number(value, name) if name in outer else "–"
         b = "–" if bounds is None else f"[{number(bounds[0], name)}, {number(bounds[1], name)}]"
-        print(f"| {name} | {cell} | {shown} | {b} |")
+        # A bound out of reach is null: never matched, or no point at the model's cost.
+        print(f"| {name} | {spread} | {shown} | {b} |")
     if outer:
         print("\n| outer evaluation | rows | models | surely below a model at its cost | "
               "no point at a model's cost |")
@@ -171,8 +213,11 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--inner", action="store_true", help="train and score the five inner folds")
     ap.add_argument("--outer", action="store_true", help="train and score the outer split")
+    ap.add_argument("--billing", action="store_true",
+                    help="score each inner fold's bundle again with the billing train.py writes "
+                         "(with_billing), and compare")
     args = ap.parse_args()
-    if args.inner or args.outer:
+    if args.inner or args.outer or args.billing:
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
                        check=True)
         rows, _ = read_rows(split.DATA)
@@ -183,6 +228,14 @@ def main():
                 ["--hold-fold", str(f)], evaluations)
     if args.outer:
         run("outer", space.is_outer, [], evaluations)
+    if args.billing:
+        inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
+        for f in FOLDS:
+            bundle = with_billing(f, inner_rows, inner_prompts)
+            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-billing",
+                     evaluations)
+        compare()
+        return
     table()
 
 

@@ -659,6 +659,18 @@ def answer_lengths(true_cost, tokens_in, price_in, price_out, domain, train, n_d
     return out
 
 
+def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
+                  prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS):
+    """(answer tokens [class], ratios [class, model]) from the `train` rows: each class's answer
+    length (answer_lengths), and each model's ratio of billed to the pool's prices (US$ per
+    token, `p_in`, `p_out`) at that length, on its rows of each class (cost_ratios). What the
+    bundle's `billing` holds (train.py) and class_estimates weighs."""
+    length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
+    # Each row at its own class's length: what the ratios are taken against.
+    own = tokens_in[:, None] * p_in[None] + length[domain][:, None] * p_out[None]
+    return length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least)
+
+
 def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,
                     prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS):
     """[row, model] out of fold, for every model with costed training rows: in each domain class,
@@ -677,15 +689,14 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     out = base.copy()
     for f in range(FOLDS):
         test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
-        length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
+        length, ratio = class_billing(true_cost, tokens_in, p_in, p_out, domain, train,
+                                      n_domains, prior_rows, least)
+
         # [row, model, class]: the pool's prices at each class's answer length.
         def at(idx, length=length):
             return (tokens_in[idx, None, None] * p_in[None, :, None]
                     + length[None, None, :] * p_out[None, :, None])
 
-        # Each row at its own class's length: what the ratios are taken against.
-        own = tokens_in[:, None] * p_in[None] + length[domain][:, None] * p_out[None]
-        ratio = cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least)
         costed = (~np.isnan(true_cost[train])).any(axis=0)
         per = at(test) * ratio.T[None]
         est = np.einsum("rd,rmd->rm", weights[test], per)

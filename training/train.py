@@ -213,6 +213,22 @@ def domain_levels(tokens, y, pick, table, domain_of, n_domains, seed, folds=5, l
     return gaps
 
 
+def billing(rows, order, true_cost, pick, domain_of, n_domains):
+    """The manifest's `billing`: how the tables billed each model's answers by domain class
+    (space.class_billing over the rows `pick`, at the pool's prices), for the models with costed
+    rows. The router weighs the classes by the domains it infers from the prompt (training/
+    REPORT.md, "The cost side")."""
+    price = {m["id"]: m for m in space.prices()["models"]}
+    p_in = np.array([price[m]["priceIn"] for m in order]) / 1e6
+    p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
+    length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
+                                        domain_of, pick, n_domains)
+    costed = (~np.isnan(true_cost[pick])).any(axis=0)
+    f32 = lambda v: float(np.float32(v))
+    return {"answerTokens": [f32(v) for v in length],
+            "ratios": {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}}
+
+
 def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds=5):
     """{incumbent: {challenger: floor}}: for each ordered pair of models that share enough
     labelled rows, the floor research.pair_floors fits on out-of-fold predictions of a
@@ -275,7 +291,7 @@ def main():
     present = {m for r in rows for m in r["labels"]}
     order = [m["id"] for m in known if m["id"] in present]
     order += sorted(present - set(order))
-    y, _ = space.label_matrix(rows, order)
+    y, true_cost = space.label_matrix(rows, order)
     tokens = space.tokenize(prompts)
     table = space.pca_table(space.minilm_word_embeddings(), space.PCA_DIM)
     hold = 0 if args.fit_on == "train" else args.hold_fold
@@ -358,6 +374,7 @@ def main():
                       "subject": [rows[i]["subject"] for i in ref]},
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
         "selection": {"margin": MARGIN, "floors": floors},
+        "billing": billing(rows, order, true_cost, pick, domain_of, len(domains)),
         "provenance": {
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}

@@ -1,6 +1,6 @@
 //! What an evaluation reads: the router's estimates and the table's truth, row by row.
 
-use crate::cost;
+use crate::cost::{self, Billing};
 use crate::pool::Pool;
 use crate::predictor::Estimate;
 use crate::select::{self, Candidate, Constraints, Margin};
@@ -22,6 +22,9 @@ pub struct Inputs {
     pub quality: Vec<Vec<f64>>,
     /// Its standard deviation.
     pub sd: Vec<Vec<f64>>,
+    /// How the routing data billed each model's answers to such a prompt, where the bundle
+    /// knows it (empty: the pool's estimate throughout).
+    pub billing: Vec<Vec<Option<Billing>>>,
     /// The selector's margin over `pool`.
     pub margin: Margin,
 }
@@ -50,6 +53,14 @@ impl Inputs {
             cost: self.cost.iter().map(pick).collect(),
             quality: self.quality.iter().map(pick).collect(),
             sd: self.sd.iter().map(pick).collect(),
+            billing: (self.billing.iter())
+                .map(|row| {
+                    subset
+                        .iter()
+                        .map(|&m| row.get(m).copied().flatten())
+                        .collect()
+                })
+                .collect(),
             // The tables label every model they evaluate.
             margin: self.margin.subset(subset).with_unknown(Vec::new()),
         }
@@ -67,13 +78,32 @@ impl Inputs {
             cost: pick(&self.cost, rows),
             quality: pick(&self.quality, rows),
             sd: pick(&self.sd, rows),
+            billing: if self.billing.is_empty() {
+                Vec::new()
+            } else {
+                pick(&self.billing, rows)
+            },
             margin: self.margin.clone(),
         }
     }
 
     /// The router's estimated US$ for model `m` on row `r`.
     pub(super) fn estimate(&self, r: usize, m: usize) -> f64 {
-        cost::estimate(&self.pool, &self.pool.models[m], self.chars[r]).usd
+        cost::estimate(
+            &self.pool,
+            &self.pool.models[m],
+            self.chars[r],
+            self.billing_of(r, m),
+        )
+        .usd
+    }
+
+    fn billing_of(&self, r: usize, m: usize) -> Option<Billing> {
+        self.billing
+            .get(r)
+            .and_then(|b| b.get(m))
+            .copied()
+            .flatten()
     }
 
     /// Row `r`'s estimates, in pool order.
@@ -83,6 +113,7 @@ impl Inputs {
             .map(|(m, &quality)| Estimate {
                 quality,
                 sd: sd(m).unwrap_or(0.0),
+                billing: self.billing_of(r, m),
             })
             .collect()
     }

@@ -279,6 +279,7 @@ mod tests {
             .map(|r| (0..3).map(|m| quality(r, m, correct[r][m])).collect())
             .collect();
         Inputs {
+            billing: Vec::new(),
             pool: pool(&[("small", 1.0), ("medium", 2.0), ("large", 4.0)]),
             chars: vec![4; correct.len()],
             sd: vec![vec![0.0; 3]; correct.len()],
@@ -351,6 +352,7 @@ mod tests {
             lambdas in proptest::collection::vec(0.0..1e3f64, 1..20),
         ) {
             let inputs = Inputs {
+                billing: Vec::new(),
                 pool: pool(&[("small", 1.0), ("medium", 2.0), ("large", 4.0)]),
                 chars: rows.iter().map(|r| r.1).collect(),
                 correct: rows.iter().map(|r| r.0.iter().map(|m| m.1).collect()).collect(),
@@ -402,6 +404,7 @@ mod tests {
     #[test]
     fn apgr_of_two_models() {
         let make = |quality: [[f64; 2]; 4], strong_price: [f64; 4]| Inputs {
+            billing: Vec::new(),
             pool: pool(&[("weak", 1.0), ("strong", 10.0)]),
             chars: strong_price.iter().map(|&p| 4 * p as usize).collect(),
             correct: vec![
@@ -470,11 +473,13 @@ mod tests {
                     model: "b".into(),
                     quality: qb,
                     sd: 0.0,
+                    billing: None,
                 },
                 ModelQuality {
                     model: "a".into(),
                     quality: qa,
                     sd: 0.0,
+                    billing: None,
                 },
             ],
         };

@@ -252,6 +252,14 @@ impl Selection {
                         .collect()
                 })
                 .collect(),
+            billing: predictions
+                .iter()
+                .map(|p| {
+                    (self.models.iter())
+                        .map(|id| p.estimate_of(id).and_then(|e| e.billing))
+                        .collect()
+                })
+                .collect(),
             margin,
         })
     }

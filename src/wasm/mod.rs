@@ -214,8 +214,13 @@ export type Basis =
 /** The models to route between (`expectedOutputTokens` defaults to 256). */
 export interface Pool { expectedOutputTokens?: number; models: PoolModel[] }
 
-/** A predicted chance of a good answer, and its standard deviation. */
-export interface Estimate { quality: number; sd: number }
+/** How the routing data billed a labelled model's answers to such a prompt: its input at
+ * `inputScale` times the list price, `outputTokens` of answer at the output price. */
+export interface Billing { inputScale: number; outputTokens: number }
+
+/** A predicted chance of a good answer, and its standard deviation; with `billing` where the
+ * routing data billed the model, which its cost estimate then follows. */
+export interface Estimate { quality: number; sd: number; billing?: Billing }
 
 /** A model's estimate. */
 export interface ModelQuality extends Estimate { model: string }
