@@ -189,9 +189,21 @@ fn neighbours_pull_the_heads_toward_their_labels() {
     }
 }
 
+type Spoil = fn(&mut serde_json::Value);
+
+/// Each spoiled copy of the shipped manifest is refused as a manifest error naming `message`.
+fn refused(cases: &[(&str, Spoil)]) {
+    for &(message, spoil) in cases {
+        let (mut manifest, encoder, tokenizer) = parts();
+        spoil(&mut manifest);
+        let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+        assert!(matches!(err, Error::Manifest(_)), "{err}");
+        assert!(err.to_string().contains(message), "{message}: {err}");
+    }
+}
+
 #[test]
 fn bad_covariances_margins_floors_and_reference_positions_are_refused() {
-    type Spoil = fn(&mut serde_json::Value);
     let cases: [(&str, Spoil); 6] = [
         ("selection floor 1.5", |m| {
             let id = m["heads"][0]["id"].clone();
@@ -215,13 +227,7 @@ fn bad_covariances_margins_floors_and_reference_positions_are_refused() {
             m["reference"]["z"].as_array_mut().unwrap().pop();
         }),
     ];
-    for (message, spoil) in cases {
-        let (mut manifest, encoder, tokenizer) = parts();
-        spoil(&mut manifest);
-        let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
-        assert!(matches!(err, Error::Manifest(_)), "{err}");
-        assert!(err.to_string().contains(message), "{message}: {err}");
-    }
+    refused(&cases);
 }
 
 /// A billing of `ratio` in every domain for the first head, each domain's answer `tokens` long.
@@ -254,7 +260,6 @@ fn a_bundles_billing_sets_the_cost_of_the_models_it_billed() {
 
 #[test]
 fn bad_billings_are_refused() {
-    type Spoil = fn(&mut serde_json::Value);
     let cases: [(&str, Spoil); 4] = [
         ("ratio 0 is not above 0", |m| {
             billing(m, 0.0, 1.0);
@@ -272,13 +277,7 @@ fn bad_billings_are_refused() {
             m["billing"]["ratios"] = serde_json::json!({ "no-such-model": ratios });
         }),
     ];
-    for (message, spoil) in cases {
-        let (mut manifest, encoder, tokenizer) = parts();
-        spoil(&mut manifest);
-        let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
-        assert!(matches!(err, Error::Manifest(_)), "{err}");
-        assert!(err.to_string().contains(message), "{message}: {err}");
-    }
+    refused(&cases);
 }
 
 #[test]
