@@ -199,6 +199,46 @@ fn ties_go_to_the_cheaper_then_the_smaller_id_whatever_the_order() {
     }
 }
 
+#[test]
+fn a_models_billing_prices_it_in_ranking_and_in_the_budget_curve() {
+    use routoo::cost::Billing;
+    // Two models at the same list prices and quality; the routing data billed m1's answers to
+    // prompts like this at ten times the list price, m0's as listed.
+    let pool = Pool {
+        expected_output_tokens: 100,
+        models: vec![
+            model(0, 1.0, 2.0, 8000, 1000),
+            model(1, 1.0, 2.0, 8000, 1000),
+        ],
+    };
+    let billed = |scale: f64| Billing {
+        input_scale: scale,
+        output_tokens: 100.0 * scale,
+    };
+    let mut estimates = [estimate(0.6, 0.0), estimate(0.6, 0.0)];
+    estimates[1].billing = Some(billed(10.0));
+    let none = (Margin::default(), Constraints::default());
+    let (ranked, _) = rank(&pool, &estimates, 400, 1.0, &none.0, &none.1);
+    assert_eq!(ranked[0].model, "m0");
+    let ratio = ranked[1].cost.usd / ranked[0].cost.usd;
+    assert!((ratio - 10.0).abs() < 1e-9, "m1 costs {ratio}× m0");
+    // Without billing the two tie and the smaller id leads; billed at a tenth, m1 leads.
+    estimates[1].billing = None;
+    let (ranked, _) = rank(&pool, &estimates, 400, 1.0, &none.0, &none.1);
+    assert_eq!(ranked[0].model, "m0");
+    estimates[1].billing = Some(billed(0.1));
+    let (ranked, _) = rank(&pool, &estimates, 400, 1.0, &none.0, &none.1);
+    assert_eq!(ranked[0].model, "m1");
+    // The budget curve's cheapest point spends what m1 is billed, not its list price.
+    let curve = BudgetCurve::trace(&pool, &[400], &[estimates.to_vec()], &none.0);
+    let cheapest = curve.points.last().unwrap().cost_per_1k;
+    let listed = routoo::cost::estimate(&pool, &pool.models[1], 400, None).usd * 1000.0;
+    assert!(
+        (cheapest - listed * 0.1).abs() < 1e-9,
+        "{cheapest} vs {listed}"
+    );
+}
+
 /// m0, dear and best on average, and m1, cheap.
 fn dear_and_cheap() -> Pool {
     Pool {
