@@ -165,8 +165,9 @@ mod tests {
 
     #[test]
     fn billing_weighs_each_domain_by_its_probability() {
-        // (The spec is f32, so these hold to f32's precision.) A letter in domain 0 (1 token, billed at a tenth of the list price), a chain of
-        // thought in domain 1 (200 tokens, at the list price).
+        // A letter in domain 0 (1 token, billed at a tenth of the list price), a chain of
+        // thought in domain 1 (200 tokens, at the list price). The spec is f32, so these hold
+        // to f32's precision.
         let (lengths, ratios) = ([1.0, 200.0], [0.1, 1.0]);
         let sure = Billing::weigh(&[1.0, 0.0], &lengths, &ratios).unwrap();
         assert!((sure.input_scale - 0.1).abs() < 1e-6);

@@ -28,13 +28,14 @@ import numpy as np
 import space
 import split
 from data import ROOT, read_rows
+from report import G4, MX
+from summary import at_cost
 
 WORK = ROOT / "training" / "work" / "outer-check"
 ROUTOO = ROOT / "target" / "release" / "routoo"
 DRAWS = 1000
 # Prices as billed on this day; the historical models the tables label have one price each.
 DATE = "2026-12-05"
-G4, MX = "gpt-4-1106-preview", "mixtral-8x7b-instruct"
 FOLDS = range(space.FOLDS)
 
 
@@ -61,11 +62,6 @@ def run(label, keep, train_args, evaluations):
     evaluate(where / "bundle", where / "data", where / "eval", evaluations)
 
 
-def at_cost(rep, budget):
-    ok = [p["accuracy"] for p in rep["curve"] if p["mean_cost"] <= budget]
-    return max(ok) if ok else None
-
-
 def bound(rep, kind, model=None):
     iv = rep.get("intervals")
     if not iv:
@@ -85,7 +81,8 @@ def figures(evals):
         out["MMLU-9 cost to match GPT-4"] = (m9["cost_to_match"][G4],
                                              bound(m9, "cost_to_match", G4))
         half = at_cost(m9, 0.5 * g["mean_cost"])
-        out["MMLU-9 vs GPT-4 at 0.5× cost"] = (None if half is None else half - g["accuracy"], None)
+        out["MMLU-9 vs GPT-4 at 0.5× cost"] = (None if np.isnan(half) else half - g["accuracy"],
+                                               None)
     op = evals.get("mmlu-open-pool")
     if op:
         out["open gain at Mixtral's cost"] = (op["gain_at_cost"][MX], bound(op, "gain_at_cost", MX))

@@ -876,20 +876,22 @@ def main():
         cal = calibration(y, oof, np.ones(len(rows), bool))
         kappas = MARGINS if design.endswith("+margin") else [0.0]
         est = real if design == "lookup" or args.costs == "lookup" else None
+        # The lookup and the bounds bring their own costs; --costs prices the other designs.
+        own_costs = design == "lookup" or design in BOUNDS
         if design in BOUNDS:
             # A bound knows the costs as it knows the answers: the row's own, or its subject's.
             est = true_cost if design == "oracle" else lookup(rows, true_cost, np.arange(len(rows)),
                                                                 np.arange(len(rows)))
         kind = args.costs.removesuffix("-table")
-        if design != "lookup" and design not in BOUNDS and kind == "flat":
+        if not own_costs and kind == "flat":
             est = pool_estimate(rows, models, pool)
-        elif design != "lookup" and design not in BOUNDS and kind in COST_MODELS:
+        elif not own_costs and kind in COST_MODELS:
             inferred = None if args.costs.endswith("-table") else dom
             est = COST_MODELS[kind](rows, models, pool, true_cost, fit["domains"], folds,
                                     inferred, args.cost_sharpen)
         for kappa in kappas:
             name = f"{design} κ={kappa:g}" if design.endswith("+margin") else design
-            if args.costs != "pool" and design != "lookup" and design not in BOUNDS:
+            if args.costs != "pool" and not own_costs:
                 name += {"lookup": ", true costs", "ratio": ", cost ratios",
                          "flat": ", the pool's estimate", "line": ", billing lines",
                          "line-table": ", billing lines by table class",

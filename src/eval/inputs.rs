@@ -78,11 +78,8 @@ impl Inputs {
             cost: pick(&self.cost, rows),
             quality: pick(&self.quality, rows),
             sd: pick(&self.sd, rows),
-            billing: if self.billing.is_empty() {
-                Vec::new()
-            } else {
-                pick(&self.billing, rows)
-            },
+            // Empty (no billing) stays empty: `pick` skips rows it does not have.
+            billing: pick(&self.billing, rows),
             margin: self.margin.clone(),
         }
     }
