@@ -138,6 +138,7 @@ research: venv-train
 	bash training/validate.sh
 	$(VENV)/bin/python training/outer.py --inner
 	$(VENV)/bin/python training/outer.py --billing
+	$(VENV)/bin/python training/outer.py --lead
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

@@ -308,6 +308,20 @@ pub struct SelectionSpec {
     /// that pair is not taken. 1 where no floor held the gains up; absent pairs have none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub floors: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Per pair of model ids `a`, `b` the training rows labelled both on enough of: a's
+    /// accuracy less b's there (`lead[a][b]`; `b` against `a` is its negation). The labels'
+    /// verdict on which of two models is ahead, where they have one; the selector keeps the
+    /// model ahead of the most others.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lead: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+impl SelectionSpec {
+    /// a's lead over b by the labels, if they compared them.
+    pub fn lead(&self, a: &str, b: &str) -> Option<f64> {
+        let get = |x: &str, y: &str| self.lead.get(x)?.get(y).copied();
+        get(a, b).or_else(|| get(b, a).map(|d| -d))
+    }
 }
 
 impl Manifest {
@@ -444,6 +458,34 @@ impl Manifest {
                 {
                     return Err(Error::Manifest(format!(
                         "selection floors name {id:?}, which has no head"
+                    )));
+                }
+            }
+        }
+        for (a, others) in &self.selection.lead {
+            for (b, &lead) in others {
+                if !(-1.0..=1.0).contains(&lead) {
+                    return Err(Error::Manifest(format!(
+                        "selection lead {lead} of {a:?} over {b:?} is not a difference of \
+                         accuracies, -1 to 1"
+                    )));
+                }
+                if a == b {
+                    return Err(Error::Manifest(format!(
+                        "selection lead names {a:?} against itself"
+                    )));
+                }
+                if let Some(back) = self.selection.lead.get(b).and_then(|o| o.get(a)) {
+                    if (back + lead).abs() > 1e-9 {
+                        return Err(Error::Manifest(format!(
+                            "selection lead of {a:?} over {b:?} ({lead}) and back ({back}) \
+                             disagree"
+                        )));
+                    }
+                }
+                if let Some(id) = [a, b].into_iter().find(|id| self.head(id).is_none()) {
+                    return Err(Error::Manifest(format!(
+                        "selection lead names {id:?}, which has no head"
                     )));
                 }
             }

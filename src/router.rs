@@ -289,7 +289,8 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, Budge
     let reference = reference_estimates(predictor, &heads);
     let margin = Margin::over(predictor.manifest().selection.margin, &reference)
         .with_unknown(unknown(predictor, &heads))
-        .with_floors(floors(predictor, &heads));
+        .with_floors(floors(predictor, &heads))
+        .with_lead(lead(predictor, &heads));
     let chars = &predictor.manifest().reference.chars;
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
@@ -326,6 +327,23 @@ fn floors(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<f64>> {
                         .and_then(|(b, m)| manifest.selection.floors.get(b)?.get(m).copied())
                         .unwrap_or(0.0)
                 })
+                .collect()
+        })
+        .collect()
+}
+
+/// Each pair's lead by the labels from the manifest, `[m][b]` over these heads; none for a
+/// head the training did not see.
+fn lead(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<Option<f64>>> {
+    let manifest = predictor.manifest();
+    if manifest.selection.lead.is_empty() {
+        return Vec::new();
+    }
+    let id = |h: usize| manifest.heads.get(h).map(|head| head.id.as_str());
+    (heads.iter())
+        .map(|&m| {
+            (heads.iter())
+                .map(|&b| (id(m).zip(id(b))).and_then(|(m, b)| manifest.selection.lead(m, b)))
                 .collect()
         })
         .collect()
@@ -461,7 +479,8 @@ impl Router {
             self.predictor.manifest().selection.margin,
             &reference_estimates(&self.predictor, &heads),
         )
-        .with_floors(floors(&self.predictor, &heads)))
+        .with_floors(floors(&self.predictor, &heads))
+        .with_lead(lead(&self.predictor, &heads)))
     }
 
     /// Predicted quality of every head for a prompt.

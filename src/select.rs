@@ -1,8 +1,9 @@
 //! Cost-aware selection: argmax of quality − margin − λ·cost over the models a request allows.
 //!
 //! The margin is what a model gives up for the predictor's uncertainty: every model but the
-//! pool's best on average must beat that model by κ standard deviations of the predicted
-//! difference, so the router leaves a strong default only when it is sure.
+//! incumbent must beat it by κ standard deviations of the predicted difference, so the router
+//! leaves a strong default only when it is sure. The incumbent is the model best on average,
+//! where the training labels compared two models by the labels (`selection.lead`).
 //!
 //! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
 //! challenger's predicted gain over that model, never below it: the sd covers the head's own
@@ -39,6 +40,10 @@ pub struct Margin {
     /// `floors[m][b]`: by how much model m's predicted gain over incumbent b is discounted,
     /// never below b, in pool order; empty or absent: no floor.
     pub floors: Vec<Vec<f64>>,
+    /// `lead[m][b]`: m's accuracy less b's on the training rows that labelled both, in pool
+    /// order; absent where they shared too few. Where the labels compare two models they, not
+    /// the reference average, say which is ahead (see [`Margin::incumbent`]).
+    pub lead: Vec<Vec<Option<f64>>>,
 }
 
 /// How far below the incumbent a challenger whose gain its floor discounts to nothing stays:
@@ -57,6 +62,7 @@ impl Margin {
                 .collect(),
             unknown: Vec::new(),
             floors: Vec::new(),
+            lead: Vec::new(),
         }
     }
 
@@ -69,6 +75,12 @@ impl Margin {
     /// The same margin, with each pair's floor (`floors[challenger][incumbent]`).
     pub fn with_floors(mut self, floors: Vec<Vec<f64>>) -> Margin {
         self.floors = floors;
+        self
+    }
+
+    /// The same margin, with each pair's lead by the labels (`lead[m][b]`).
+    pub fn with_lead(mut self, lead: Vec<Vec<Option<f64>>>) -> Margin {
+        self.lead = lead;
         self
     }
 
@@ -91,21 +103,51 @@ impl Margin {
                     })
                     .collect()
             },
+            lead: if self.lead.is_empty() {
+                Vec::new()
+            } else {
+                (keep.iter())
+                    .map(|&m| {
+                        let row = self.lead.get(m).map_or(&[][..], Vec::as_slice);
+                        (keep.iter())
+                            .map(|&b| row.get(b).copied().flatten())
+                            .collect()
+                    })
+                    .collect()
+            },
         }
     }
 
+    /// The allowed model the router keeps unless another is surely better: the one ahead of
+    /// the most others (the first of equals by reference average, then pool order). Of two
+    /// models the labels compared, the one they put ahead is ahead; of others, the one with
+    /// the higher reference average. With no leads this is the best model on average. The
+    /// labels decide where they can because the reference prompts mix every table, so a
+    /// model's average there can rank it above one that beats it on every row both answered.
+    pub fn incumbent(&self, allowed: &[usize]) -> Option<usize> {
+        let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
+        let lead = |m: usize, b: usize| self.lead.get(m).and_then(|r| r.get(b)).copied().flatten();
+        let ahead = |m: usize, b: usize| lead(m, b).map_or(average(m) > average(b), |d| d > 0.0);
+        let wins = |m: usize| allowed.iter().filter(|&&b| b != m && ahead(m, b)).count();
+        (allowed.iter().map(|&m| (m, wins(m))))
+            .reduce(|(a, wa), (b, wb)| {
+                if wb > wa || (wb == wa && average(b) > average(a)) {
+                    (b, wb)
+                } else {
+                    (a, wa)
+                }
+            })
+            .map(|(m, _)| m)
+    }
+
     /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
-    /// 0 for the allowed model best on average (the first of equals), κ·√(sd² + sd_best²) for
+    /// 0 for the incumbent ([`Margin::incumbent`]), κ·√(sd² + sd_best²) for
     /// the others, and then, where what is left is predicted above the best model, that gain
     /// discounted by the pair's floor, never below the best model; nothing at all when that
     /// best model is known only by the prior. Each is a constant of the prompt, so selection
     /// stays an argmax of quality − handicap − λ·cost.
     pub fn handicaps(&self, estimates: &[Estimate], allowed: &[usize]) -> Vec<f64> {
-        let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
-        let best = allowed
-            .iter()
-            .copied()
-            .reduce(|a, b| if average(b) > average(a) { b } else { a });
+        let best = self.incumbent(allowed);
         let sd = |m: usize| estimates.get(m).map_or(0.0, |e| e.sd);
         let unknown = |m: usize| self.unknown.get(m).copied().unwrap_or(false);
         allowed

@@ -268,6 +268,7 @@ mod tests {
                 average: vec![0.6, 0.6, 0.6, 0.95],
                 unknown: Vec::new(),
                 floors: Vec::new(),
+                lead: Vec::new(),
             },
         }
     }

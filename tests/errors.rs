@@ -230,6 +230,38 @@ fn bad_covariances_margins_floors_and_reference_positions_are_refused() {
     refused(&cases);
 }
 
+/// `selection.lead` between the first two heads, `ab` one way and, if given, `ba` back.
+fn lead(m: &mut serde_json::Value, ab: f64, ba: Option<f64>) {
+    let a = m["heads"][0]["id"].as_str().unwrap().to_string();
+    let b = m["heads"][1]["id"].as_str().unwrap().to_string();
+    let mut table = serde_json::json!({ a.as_str(): { b.as_str(): ab } });
+    if let Some(ba) = ba {
+        table[b.as_str()] = serde_json::json!({ a.as_str(): ba });
+    }
+    m["selection"]["lead"] = table;
+}
+
+#[test]
+fn bad_leads_by_the_labels_are_refused() {
+    let cases: [(&str, Spoil); 4] = [
+        ("selection lead 1.5", |m| lead(m, 1.5, None)),
+        ("disagree", |m| lead(m, 0.1, Some(0.1))),
+        ("selection lead names \"no-such-model\"", |m| {
+            let id = m["heads"][0]["id"].as_str().unwrap().to_string();
+            m["selection"]["lead"] = serde_json::json!({ id: { "no-such-model": 0.1 } });
+        }),
+        ("against itself", |m| {
+            let id = m["heads"][0]["id"].as_str().unwrap().to_string();
+            m["selection"]["lead"] = serde_json::json!({ id.as_str(): { id.as_str(): 0.0 } });
+        }),
+    ];
+    refused(&cases);
+    // Both ways, in agreement, loads.
+    let (mut manifest, encoder, tokenizer) = parts();
+    lead(&mut manifest, 0.25, Some(-0.25));
+    assert!(load(&manifest, &encoder, &tokenizer).is_ok());
+}
+
 /// A billing of `ratio` in every domain for the first head, each domain's answer `tokens` long.
 fn billing(m: &mut serde_json::Value, ratio: f64, tokens: f64) -> String {
     let domains = m["encoder"]["domains"].as_array().unwrap().len();

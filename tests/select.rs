@@ -60,6 +60,7 @@ prop_compose! {
             average: specs.iter().map(|s| s.4.2).collect(),
             unknown: Vec::new(),
             floors: Vec::new(),
+            lead: Vec::new(),
         };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
@@ -258,6 +259,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
         average: vec![0.8, 0.6],
         unknown: Vec::new(),
         floors: Vec::new(),
+        lead: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
         let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
@@ -280,6 +282,46 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
 }
 
 #[test]
+fn where_the_labels_compare_two_models_they_say_which_is_kept() {
+    let pool = dear_and_cheap();
+    // m0 leads on the reference prompts, but the labels put m1 ahead on the rows they share.
+    let by_average = Margin {
+        kappa: 1.0,
+        average: vec![0.8, 0.6],
+        unknown: Vec::new(),
+        floors: Vec::new(),
+        lead: Vec::new(),
+    };
+    let by_labels = by_average
+        .clone()
+        .with_lead(vec![vec![None, Some(-0.03)], vec![Some(0.03), None]]);
+    assert_eq!(by_average.incumbent(&[0, 1]), Some(0));
+    assert_eq!(by_labels.incumbent(&[0, 1]), Some(1));
+    // So m0, predicted 5 points better give or take 10, is no longer sure enough to take.
+    let unsure = [estimate(0.75, 0.10), estimate(0.70, 0.01)];
+    let top = |margin: &Margin| {
+        let (ranked, _) = rank(&pool, &unsure, 400, 0.0, margin, &Constraints::default());
+        (ranked[0].model.clone(), ranked[0].margin)
+    };
+    assert_eq!(top(&by_average).0, "m0");
+    assert_eq!(top(&by_labels), ("m1".into(), 0.0));
+    // Three models: the labels compare m1 with m2 only; m0 against either goes by average.
+    let three = Margin {
+        average: vec![0.9, 0.6, 0.5],
+        lead: vec![
+            vec![None, None, None],
+            vec![None, None, Some(-0.1)],
+            vec![None, Some(0.1), None],
+        ],
+        ..by_average.clone()
+    };
+    assert_eq!(three.incumbent(&[0, 1, 2]), Some(0));
+    assert_eq!(three.incumbent(&[1, 2]), Some(2));
+    assert_eq!(three.subset(&[2, 1]).incumbent(&[0, 1]), Some(0));
+    assert_eq!(three.incumbent(&[]), None);
+}
+
+#[test]
 fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
     let pool = dear_and_cheap();
     let margin = |floor: f64| Margin {
@@ -287,6 +329,7 @@ fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
         average: vec![0.8, 0.6],
         unknown: Vec::new(),
         floors: vec![vec![0.0, 0.0], vec![floor, 0.0]],
+        lead: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, lambda: f64| {
         let (ranked, _) = rank(
@@ -833,6 +876,7 @@ fn an_unknown_best_model_is_no_incumbent_to_keep() {
         average: vec![0.9, 0.5, 0.5, 0.5],
         unknown: Vec::new(),
         floors: Vec::new(),
+        lead: Vec::new(),
     };
     let known = margin.handicaps(&estimates, &[0, 1, 2, 3]);
     assert_eq!(known[0], 0.0);
@@ -1283,9 +1327,10 @@ mod regret {
     }
 
     /// The acceptance test of issue 23 on the committed bundle: at λ = 0, among the models it
-    /// has labels for, the router picks the best on average over its reference prompts unless
-    /// another's predicted gain clears κ standard deviations of the difference; and on some
-    /// prompt the bound keeps it there although another model is predicted better.
+    /// has labels for, the router picks its incumbent (the best on average over its reference
+    /// prompts, where the labels do not compare two models; where they do, the one they put
+    /// ahead) unless another's predicted gain clears κ standard deviations of the difference;
+    /// and on some prompt the bound keeps it there although another model is predicted better.
     #[test]
     fn at_lambda_zero_the_real_router_keeps_its_best_model_unless_the_gain_clears_its_bound() {
         let router = common::router();
@@ -1298,17 +1343,7 @@ mod regret {
         let margin = router.margin();
         let kappa = margin.kappa;
         assert!(kappa > 0.0, "the bundle ships a margin");
-        let best = labelled
-            .iter()
-            .copied()
-            .reduce(|a, b| {
-                if margin.average[b] > margin.average[a] {
-                    b
-                } else {
-                    a
-                }
-            })
-            .unwrap();
+        let best = margin.incumbent(&labelled).unwrap();
         let options = RouteOptions {
             lambda: Some(0.0),
             constraints: Constraints {

@@ -12,6 +12,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --outer   # the outer split: run once for a design frozen in a commit
     python training/outer.py           # the table: inner folds (mean ± sd) against outer [bounds]
     python training/outer.py --billing # the inner folds' bundles with and without `billing`
+    python training/outer.py --lead    # ... with billing, and with the selection's lead too
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
 model's gain at its own cost whose upper bound is below zero is a loss by issue 23's rule.
@@ -137,12 +138,14 @@ def number(v, name):
     return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
 
 
-def with_billing(f, rows, prompts):
+def with_billing(f, rows, prompts, lead=False):
     """Inner fold f's bundle as train.py now writes it: the same files, and the manifest's
     `billing` from the fold's training rows (issue 23, item 4's cost side), so the two differ
-    in nothing else."""
+    in nothing else; with `lead`, also the selection's lead by the labels of those rows
+    (issue 23, item 1), in `bundle-lead`."""
     import train
-    src, dst = WORK / f"inner-{f}" / "bundle", WORK / f"inner-{f}" / "bundle-billing"
+    src = WORK / f"inner-{f}" / "bundle"
+    dst = WORK / f"inner-{f}" / ("bundle-lead" if lead else "bundle-billing")
     dst.mkdir(exist_ok=True)
     for path in src.iterdir():
         shutil.copyfile(path, dst / path.name)
@@ -153,8 +156,11 @@ def with_billing(f, rows, prompts):
     domains, domain_of = space.domain_classes(rows)
     if domains != manifest["encoder"]["domains"]:
         raise SystemExit(f"inner-{f}: the bundle's domains are not the rows' classes")
-    manifest["billing"] = train.billing(rows, order, true_cost, np.flatnonzero(folds != f),
-                                        domain_of, len(domains))
+    pick = np.flatnonzero(folds != f)
+    manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains))
+    if lead:
+        y, _ = space.label_matrix(rows, order)
+        manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return dst
 
@@ -213,8 +219,11 @@ def main():
     ap.add_argument("--billing", action="store_true",
                     help="score each inner fold's bundle again with the billing train.py writes "
                          "(with_billing), and compare")
+    ap.add_argument("--lead", action="store_true",
+                    help="score each inner fold's bundle with billing and the selection's lead "
+                         "by the labels (with_billing), and compare with --billing's")
     args = ap.parse_args()
-    if args.inner or args.outer or args.billing:
+    if args.inner or args.outer or args.billing or args.lead:
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
                        check=True)
         rows, _ = read_rows(split.DATA)
@@ -232,6 +241,14 @@ def main():
             evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-billing",
                      evaluations)
         compare()
+        return
+    if args.lead:
+        inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
+        for f in FOLDS:
+            bundle = with_billing(f, inner_rows, inner_prompts, lead=True)
+            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-lead",
+                     evaluations)
+        compare("eval-billing", "eval-lead")
         return
     table()
 

@@ -254,6 +254,25 @@ def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds
     return out
 
 
+def selection_lead(y, pick, order, least=research.LEAST_TAKEN):
+    """{a: {b: lead}}: for each pair of models labelled together on `least` of the rows `pick`
+    or more, a's accuracy less b's on those rows (one direction; the selector negates it for
+    the other). Where the labels compare two models, they and not the reference prompts'
+    average say which the selector keeps (src/select.rs, Margin::incumbent)."""
+    known = ~np.isnan(y[pick])
+    correct = np.nan_to_num(y[pick]) * known
+    shared = known.T.astype(float) @ known
+    # right[a, b]: a's right answers on the rows that labelled b too.
+    right = correct.T @ known
+    out = {}
+    for a in range(len(order)):
+        lead = {order[b]: round(float((right[a, b] - right[b, a]) / shared[a, b]), 4)
+                for b in range(a + 1, len(order)) if shared[a, b] >= least}
+        if lead:
+            out[order[a]] = lead
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
@@ -373,7 +392,7 @@ def main():
                       "benchmark": [rows[i]["benchmark"] for i in ref],
                       "subject": [rows[i]["subject"] for i in ref]},
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
-        "selection": {"margin": MARGIN, "floors": floors},
+        "selection": {"margin": MARGIN, "floors": floors, "lead": selection_lead(y, pick, order)},
         "billing": billing(rows, order, true_cost, pick, domain_of, len(domains)),
         "provenance": {
             "script": "training/train.py",
