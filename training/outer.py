@@ -13,6 +13,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py           # the table: inner folds (mean ± sd) against outer [bounds]
     python training/outer.py --billing # the inner folds' bundles with and without `billing`
     python training/outer.py --lead    # ... with billing, and with the selection's lead too
+    python training/outer.py --outer-lead  # a second look at the outer split, for that design
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
 model's gain at its own cost whose upper bound is below zero is a loss by issue 23's rule.
@@ -138,25 +139,22 @@ def number(v, name):
     return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
 
 
-def with_billing(f, rows, prompts, lead=False):
-    """Inner fold f's bundle as train.py now writes it: the same files, and the manifest's
-    `billing` from the fold's training rows (issue 23, item 4's cost side), so the two differ
+def with_billing(where, rows, pick, lead=False):
+    """The bundle in `where` as train.py now writes it: the same files, and the manifest's
+    `billing` from the training rows `pick` (issue 23, item 4's cost side), so the two differ
     in nothing else; with `lead`, also the selection's lead by the labels of those rows
     (issue 23, item 1), in `bundle-lead`."""
     import train
-    src = WORK / f"inner-{f}" / "bundle"
-    dst = WORK / f"inner-{f}" / ("bundle-lead" if lead else "bundle-billing")
+    src, dst = where / "bundle", where / ("bundle-lead" if lead else "bundle-billing")
     dst.mkdir(exist_ok=True)
     for path in src.iterdir():
         shutil.copyfile(path, dst / path.name)
     manifest = json.loads((src / "predictor.json").read_text())
     order = [h["id"] for h in manifest["heads"]]
     _, true_cost = space.label_matrix(rows, order)
-    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     domains, domain_of = space.domain_classes(rows)
     if domains != manifest["encoder"]["domains"]:
-        raise SystemExit(f"inner-{f}: the bundle's domains are not the rows' classes")
-    pick = np.flatnonzero(folds != f)
+        raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains))
     if lead:
         y, _ = space.label_matrix(rows, order)
@@ -188,10 +186,10 @@ def compare(before="eval", after="eval-billing"):
                                           for run in runs) + " |")
 
 
-def table():
-    inner = [figures(load(WORK / f"inner-{f}" / "eval")) for f in FOLDS
-             if (WORK / f"inner-{f}" / "eval").exists()]
-    outer_dir = WORK / "outer" / "eval"
+def table(evals="eval"):
+    inner = [figures(load(WORK / f"inner-{f}" / evals)) for f in FOLDS
+             if (WORK / f"inner-{f}" / evals).exists()]
+    outer_dir = WORK / "outer" / evals
     outer = figures(load(outer_dir)) if outer_dir.exists() else {}
     names = list(inner[0] if inner else outer)
     print(f"| figure | inner folds: mean ± sd ({len(inner)} folds) | outer | outer, 95 % bounds |")
@@ -222,8 +220,11 @@ def main():
     ap.add_argument("--lead", action="store_true",
                     help="score each inner fold's bundle with billing and the selection's lead "
                          "by the labels (with_billing), and compare with --billing's")
+    ap.add_argument("--outer-lead", action="store_true",
+                    help="a second look at the outer split: its bundle with billing and the lead "
+                         "from every inner row, beside --lead's inner folds")
     args = ap.parse_args()
-    if args.inner or args.outer or args.billing or args.lead:
+    if args.inner or args.outer or args.billing or args.lead or args.outer_lead:
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
                        check=True)
         rows, _ = read_rows(split.DATA)
@@ -234,23 +235,29 @@ def main():
                 ["--hold-fold", str(f)], evaluations)
     if args.outer:
         run("outer", space.is_outer, [], evaluations)
-    if args.billing:
+    if args.billing or args.lead or args.outer_lead:
         inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
+        folds = np.array([space.fold_of(space.question_key(r, p))
+                          for r, p in zip(inner_rows, inner_prompts)])
+    if args.billing:
         for f in FOLDS:
-            bundle = with_billing(f, inner_rows, inner_prompts)
+            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f))
             evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-billing",
                      evaluations)
         compare()
         return
     if args.lead:
-        inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
         for f in FOLDS:
-            bundle = with_billing(f, inner_rows, inner_prompts, lead=True)
+            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f),
+                                  lead=True)
             evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-lead",
                      evaluations)
         compare("eval-billing", "eval-lead")
         return
-    table()
+    if args.outer_lead:
+        bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), lead=True)
+        evaluate(bundle, WORK / "outer" / "data", WORK / "outer" / "eval-lead", evaluations)
+    table("eval-lead" if args.outer_lead else "eval")
 
 
 if __name__ == "__main__":
