@@ -179,9 +179,11 @@ research-inner: venv-train
 		"router, true costs=$(INNER)-domains-costs:static+domains+margin κ=1, true costs"
 
 # Issue 23, item 3: the shipped design scored on the outer split, which nothing else reads.
-# Run once for a design frozen in a commit; the closing note names that commit.
+# Run once for a design frozen in a commit (c89e298); the closing note names that commit. Then
+# a second look, not blind, for the design frozen in 612c343 (billing and the lead).
 research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer
+	$(VENV)/bin/python training/outer.py --outer-lead
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.
