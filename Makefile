@@ -139,6 +139,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --inner
 	$(VENV)/bin/python training/outer.py --billing
 	$(VENV)/bin/python training/outer.py --lead
+	$(VENV)/bin/python training/outer.py --geometric
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

@@ -14,6 +14,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --billing # the inner folds' bundles with and without `billing`
     python training/outer.py --lead    # ... with billing, and with the selection's lead too
     python training/outer.py --outer-lead  # a second look at the outer split, for that design
+    python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
 model's gain at its own cost whose upper bound is below zero is a loss by issue 23's rule.
@@ -139,13 +140,14 @@ def number(v, name):
     return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
 
 
-def with_billing(where, rows, pick, lead=False):
+def with_billing(where, rows, pick, lead=False, geometric=False):
     """The bundle in `where` as train.py now writes it: the same files, and the manifest's
     `billing` from the training rows `pick` (issue 23, item 4's cost side), so the two differ
     in nothing else; with `lead`, also the selection's lead by the labels of those rows
     (issue 23, item 1), in `bundle-lead`."""
     import train
-    src, dst = where / "bundle", where / ("bundle-lead" if lead else "bundle-billing")
+    src = where / "bundle"
+    dst = where / ("bundle-geometric" if geometric else "bundle-lead" if lead else "bundle-billing")
     dst.mkdir(exist_ok=True)
     for path in src.iterdir():
         shutil.copyfile(path, dst / path.name)
@@ -155,7 +157,8 @@ def with_billing(where, rows, pick, lead=False):
     domains, domain_of = space.domain_classes(rows)
     if domains != manifest["encoder"]["domains"]:
         raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
-    manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains))
+    manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
+                                        geometric)
     if lead:
         y, _ = space.label_matrix(rows, order)
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
@@ -223,8 +226,10 @@ def main():
     ap.add_argument("--outer-lead", action="store_true",
                     help="a second look at the outer split: its bundle with billing and the lead "
                          "from every inner row, beside --lead's inner folds")
+    ap.add_argument("--geometric", action="store_true",
+                    help="as --lead, with each class's cost ratio shrunk in logs; compare")
     args = ap.parse_args()
-    if args.inner or args.outer or args.billing or args.lead or args.outer_lead:
+    if args.inner or args.outer or args.billing or args.lead or args.outer_lead or args.geometric:
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
                        check=True)
         rows, _ = read_rows(split.DATA)
@@ -235,7 +240,7 @@ def main():
                 ["--hold-fold", str(f)], evaluations)
     if args.outer:
         run("outer", space.is_outer, [], evaluations)
-    if args.billing or args.lead or args.outer_lead:
+    if args.billing or args.lead or args.outer_lead or args.geometric:
         inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
         folds = np.array([space.fold_of(space.question_key(r, p))
                           for r, p in zip(inner_rows, inner_prompts)])
@@ -253,6 +258,14 @@ def main():
             evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-lead",
                      evaluations)
         compare("eval-billing", "eval-lead")
+        return
+    if args.geometric:
+        for f in FOLDS:
+            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f),
+                                  lead=True, geometric=True)
+            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-geometric",
+                     evaluations)
+        compare("eval-lead", "eval-geometric")
         return
     if args.outer_lead:
         bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), lead=True)

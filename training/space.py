@@ -261,7 +261,7 @@ def pool_estimate(rows, models, pool):
 
 
 def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_PRIOR_ROWS,
-                least=0):
+                least=0, geometric=False):
     """[class, model]: what a model's answers truly cost over `estimate`, on the `train` rows of
     each domain class (a ratio of sums), shrunk towards the model's ratio over all its rows by
     `prior_rows` rows' worth, or that overall ratio where it has fewer than `least` costed rows
@@ -281,7 +281,15 @@ def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_P
         mean_e = np.where(n > 0, e[at].sum(0) / np.maximum(n, 1), 0.0)
         num = c[at].sum(0) + prior_rows * overall * mean_e
         den = e[at].sum(0) + prior_rows * mean_e
-        out[d] = np.where((den > 0) & (n >= least), num / np.where(den > 0, den, 1.0), overall)
+        shrunk = num / np.where(den > 0, den, 1.0)
+        if geometric:
+            # Ratios scale costs: shrink in logs, so a class billed at a tenth of the model's
+            # other classes is not pulled up by a few rows' worth of them.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                own = c[at].sum(0) / e[at].sum(0)
+                logs = (n * np.log(own) + prior_rows * np.log(overall)) / (n + prior_rows)
+            shrunk = np.where((own > 0) & (overall > 0), np.exp(logs), shrunk)
+        out[d] = np.where((den > 0) & (n >= least), shrunk, overall)
     return out
 
 
@@ -660,7 +668,7 @@ def answer_lengths(true_cost, tokens_in, price_in, price_out, domain, train, n_d
 
 
 def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
-                  prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS):
+                  prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS, geometric=False):
     """(answer tokens [class], ratios [class, model]) from the `train` rows: each class's answer
     length (answer_lengths), and each model's ratio of billed to the pool's prices (US$ per
     token, `p_in`, `p_out`) at that length, on its rows of each class (cost_ratios). What the
@@ -668,7 +676,8 @@ def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
     length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
     # Each row at its own class's length: what the ratios are taken against.
     own = tokens_in[:, None] * p_in[None] + length[domain][:, None] * p_out[None]
-    return length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least)
+    return length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least,
+                               geometric)
 
 
 def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,

@@ -213,7 +213,7 @@ def domain_levels(tokens, y, pick, table, domain_of, n_domains, seed, folds=5, l
     return gaps
 
 
-def billing(rows, order, true_cost, pick, domain_of, n_domains):
+def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
     (space.class_billing over the rows `pick`, at the pool's prices), for the models with costed
     rows. The router weighs the classes by the domains it infers from the prompt (training/
@@ -222,7 +222,7 @@ def billing(rows, order, true_cost, pick, domain_of, n_domains):
     p_in = np.array([price[m]["priceIn"] for m in order]) / 1e6
     p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
     length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
-                                        domain_of, pick, n_domains)
+                                        domain_of, pick, n_domains, geometric=geometric)
     costed = (~np.isnan(true_cost[pick])).any(axis=0)
     f32 = lambda v: float(np.float32(v))
     return {"answerTokens": [f32(v) for v in length],
