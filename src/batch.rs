@@ -28,7 +28,7 @@ pub struct BatchPlan {
     /// The total budget asked for, US$.
     pub budget_total: f64,
     /// The expected accuracy of the batch: the mean of the choices' quality less margin (a
-    /// challenger of the pool's best model on average counts at its discounted quality).
+    /// challenger of the pool's incumbent counts at its discounted quality).
     pub expected_accuracy: f64,
     /// The trade-off the plan stops at, in quality per US$ (0 when every prompt got its best).
     pub lambda: f64,

@@ -299,7 +299,7 @@ impl BillingSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SelectionSpec {
     /// Standard deviations of the predicted difference by which a model must beat the pool's
-    /// best model on average before the router prefers it (κ; 0 ignores the uncertainty).
+    /// incumbent (its best model on average, or by the labels' lead) before the router prefers it (κ; 0 ignores the uncertainty).
     #[serde(default)]
     pub margin: f64,
     /// Per incumbent and challenger model id, the floor by which a challenger's predicted gain

@@ -25,7 +25,7 @@ use crate::exclusion::{Exclusion, Reason};
 use crate::pool::{Pool, PoolModel};
 use crate::predictor::Estimate;
 
-/// How sure the predictor must be before the router leaves the pool's best model on average.
+/// How sure the predictor must be before the router leaves its incumbent ([`Margin::incumbent`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Margin {
     /// Standard deviations of the predicted difference a model must clear (κ; 0: none).
@@ -33,8 +33,8 @@ pub struct Margin {
     /// Each pool model's mean predicted quality over the reference prompts, in pool order.
     pub average: Vec<f64>,
     /// The pool models known only by the prior (at their price, or not even that), in pool
-    /// order; absent ones are known. The best model on average is worth keeping only if it is
-    /// known: an unknown one is but the prior's guess, no incumbent to leave only for a sure
+    /// order; absent ones are known. The incumbent is worth keeping only if it is known: an
+    /// unknown one is but the prior's guess, no incumbent to leave only for a sure
     /// gain.
     pub unknown: Vec<bool>,
     /// `floors[m][b]`: by how much model m's predicted gain over incumbent b is discounted,

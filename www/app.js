@@ -596,7 +596,7 @@ function reasonFor(model, decision, i) {
   if (i === 0) return "Chosen: the most quality for the budget";
   if (r.quality > c.quality && r.cost.usd <= c.cost.usd) {
     return `Predicted better (${pct(r.quality)}), but by less than the predictor is sure of ` +
-      `(a ${pct(r.margin)} margin against the pool's best model on average)`;
+      `(a ${pct(r.margin)} margin against the model the router keeps unless sure)`;
   }
   if (r.quality > c.quality) {
     return `Predicted better (${pct(r.quality)}) but costs US$${usd(r.cost.usd - c.cost.usd)} more ` +
