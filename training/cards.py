@@ -218,6 +218,11 @@ def main():
                 {**s, "accuracy": float(1 / (1 + np.exp(-(train.logit(s["accuracy"])
                                                            + gap.get(s["benchmark"], (0, 0))[0]))))}
                 for s in published[m]["scores"]]
+            # The same, each score counting for fewer questions as its mapping is less sure:
+            # the spread of the gaps behind its offset, or the typical offset where none is
+            # measured (the tables' own benchmarks map exactly).
+            cards["published, offset, sure"] = [
+                {**s, "sd": train.mapping_sd(s["benchmark"], gap)} for s in cards["published, offset"]]
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
         for name, card in cards.items():
@@ -225,7 +230,10 @@ def main():
             for s in card:
                 at, questions = family_rows(rows, ref, specs, s["benchmark"],
                                             s.get("subject"))
-                fams.append((zz[at], s["accuracy"], s.get("n", questions)))
+                n = s.get("n", questions)
+                if "sd" in s:
+                    n = train.effective_questions(s["accuracy"], n, s["sd"])
+                fams.append((zz[at], s["accuracy"], n))
             heads[f"card: {name}"] = fit_card(mean, precision, fams)
             heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True)
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
@@ -266,7 +274,7 @@ def main():
 def report(out):
     names = ["prior", "prior at its price", "card: own", "card: own, level", "card: published",
              "card: published, level", "card: published, offset", "card: published, offset, level",
-             "25 probes", "100 probes"]
+             "card: published, offset, sure, level", "25 probes", "100 probes"]
     print(f"scored on fold {out.get('eval_fold', 0)}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
           "model's labels (95 % bootstrap interval)\n")
     print("| model left out | table (pool) | rows | with its labels | "

@@ -175,7 +175,39 @@ def offsets(published, rows, idx, y, models, specs, left_out=None):
             if len(have) >= 30:
                 gaps.setdefault(s["benchmark"], []).append(
                     logit(np.mean(y[have, j])) - logit(s["accuracy"]))
-    return {b: (float(np.mean(g)), len(g)) for b, g in gaps.items()}
+    return {b: (float(np.mean(g)), len(g), gap_sd(g)) for b, g in gaps.items()}
+
+
+def gap_sd(gaps):
+    """How far a new model's gap may lie from the mean of `gaps` (logits): their sample sd,
+    widened by the mean's own error (√(1 + 1/n)); NaN from fewer than two."""
+    g = np.asarray(gaps, float)
+    return float(np.std(g, ddof=1) * np.sqrt(1 + 1 / len(g))) if len(g) > 1 else float("nan")
+
+
+def unmapped_sd(gaps):
+    """The sd of an outside benchmark whose gap no labelled model measured: the root mean square
+    of the measured offsets, how far such a benchmark typically sits from its family."""
+    offsets = [v[0] for v in gaps.values()]
+    return float(np.sqrt(np.mean(np.square(offsets)))) if offsets else 0.0
+
+
+def mapping_sd(name, gaps):
+    """How sure a benchmark's mapping onto its family is (logits): 0 for the tables' own, the
+    spread of the measured gaps for an outside one with an offset (gap_sd), the typical offset
+    for one with none or too few (unmapped_sd)."""
+    if name not in OUTSIDE_NAMES:
+        return 0.0
+    sd = gaps[name][2] if name in gaps else float("nan")
+    return unmapped_sd(gaps) if np.isnan(sd) else sd
+
+
+def effective_questions(accuracy, questions, sd):
+    """Questions a score on its family's scale counts for once the mapping's own uncertainty
+    (`sd` logits) is added: by the delta method its variance is a(1 − a)/n + (a(1 − a)·sd)².
+    Tried for cards (cards.py, "sure"); it does not ship (training/REPORT.md)."""
+    a = float(np.clip(accuracy, 1e-3, 1 - 1e-3))
+    return 1.0 / (1.0 / questions + a * (1 - a) * sd ** 2)
 
 
 def with_offsets(specs, gaps):
@@ -184,7 +216,7 @@ def with_offsets(specs, gaps):
     for spec in specs:
         spec = dict(spec)
         if spec["name"] in gaps:
-            offset, n = gaps[spec["name"]]
+            offset, n = gaps[spec["name"]][:2]
             spec["offset"] = round(offset, 4)
             spec["about"] += (f"; scores moved onto the family's scale by {offset:+.2f} logits, "
                               f"the mean gap of {n} labelled models with a published score")
