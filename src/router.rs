@@ -314,36 +314,38 @@ fn unknown(predictor: &Predictor, heads: &[usize]) -> Vec<bool> {
 /// Each pair's floor from the manifest, `[challenger][incumbent]` over these heads; none for a
 /// head the training did not see (added later, or the prior).
 fn floors(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<f64>> {
-    let manifest = predictor.manifest();
-    if manifest.selection.floors.is_empty() {
+    let floors = &predictor.manifest().selection.floors;
+    if floors.is_empty() {
         return Vec::new();
     }
-    let id = |h: usize| manifest.heads.get(h).map(|head| head.id.as_str());
-    (heads.iter())
-        .map(|&m| {
-            (heads.iter())
-                .map(|&b| {
-                    (id(b).zip(id(m)))
-                        .and_then(|(b, m)| manifest.selection.floors.get(b)?.get(m).copied())
-                        .unwrap_or(0.0)
-                })
-                .collect()
-        })
+    by_pair(predictor, heads, |m, b| floors.get(b)?.get(m).copied())
+        .into_iter()
+        .map(|row| row.into_iter().map(|f| f.unwrap_or(0.0)).collect())
         .collect()
 }
 
 /// Each pair's lead by the labels from the manifest, `[m][b]` over these heads; none for a
 /// head the training did not see.
 fn lead(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<Option<f64>>> {
-    let manifest = predictor.manifest();
-    if manifest.selection.lead.is_empty() {
+    let selection = &predictor.manifest().selection;
+    if selection.lead.is_empty() {
         return Vec::new();
     }
+    by_pair(predictor, heads, |m, b| selection.lead(m, b))
+}
+
+/// `value(m, b)` for each pair of these heads' model ids, `[m][b]`.
+fn by_pair<T>(
+    predictor: &Predictor,
+    heads: &[usize],
+    value: impl Fn(&str, &str) -> Option<T>,
+) -> Vec<Vec<Option<T>>> {
+    let manifest = predictor.manifest();
     let id = |h: usize| manifest.heads.get(h).map(|head| head.id.as_str());
     (heads.iter())
         .map(|&m| {
             (heads.iter())
-                .map(|&b| (id(m).zip(id(b))).and_then(|(m, b)| manifest.selection.lead(m, b)))
+                .map(|&b| id(m).zip(id(b)).and_then(|(m, b)| value(m, b)))
                 .collect()
         })
         .collect()
