@@ -245,6 +245,12 @@ def domain_levels(tokens, y, pick, table, domain_of, n_domains, seed, folds=5, l
     return gaps
 
 
+def f32(v):
+    """`v` as the f32 the bundle holds (src/bundle.rs reads f32), written with the fewest
+    digits that read back as that f32: lossless, and the manifest half the size gzipped."""
+    return float(str(np.float32(v)))
+
+
 def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
     (space.class_billing over the rows `pick`, at the pool's prices), for the models with costed
@@ -256,7 +262,6 @@ def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False)
     length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
                                         domain_of, pick, n_domains, geometric=geometric)
     costed = (~np.isnan(true_cost[pick])).any(axis=0)
-    f32 = lambda v: float(np.float32(v))
     return {"answerTokens": [f32(v) for v in length],
             "ratios": {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}}
 
@@ -398,7 +403,6 @@ def main():
     # The heads' uncertainty, from the rows they were fitted on, at the shipped (int8) z.
     cov = space.head_covariance(z[pick], y[pick], theta, bias).astype(np.float32)
 
-    f32 = lambda v: float(np.float32(v))
     max_tokens = space.MAX_TOKENS
     manifest = {
         "format": "routoo-predictor",
