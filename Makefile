@@ -10,7 +10,7 @@ LOGS := target/test-logs
 VENV := training/.venv
 
 .PHONY: demo emulator extension package test wasm tools msrv doc lint-js lint-python lint-types tools-web tools-browser lint test-native test-wasm test-browser \
-        check-counts fixtures train probes research research-inner research-outer venv venv-train fuzz bench clean
+        check-counts fixtures train probes research research-inner research-outer research-cards venv venv-train fuzz bench clean
 
 demo: tools-web wasm
 	node scripts/serve.mjs
@@ -140,6 +140,13 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --billing
 	$(VENV)/bin/python training/outer.py --lead
 	$(VENV)/bin/python training/outer.py --geometric
+	$(MAKE) research-cards
+
+# Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),
+# scored on fold 1 (where the card's design was chosen) and then on fold 0.
+research-cards: venv-train
+	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
+	$(VENV)/bin/python training/cards.py
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
