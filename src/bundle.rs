@@ -299,7 +299,8 @@ impl BillingSpec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SelectionSpec {
     /// Standard deviations of the predicted difference by which a model must beat the pool's
-    /// incumbent (its best model on average, or by the labels' lead) before the router prefers it (κ; 0 ignores the uncertainty).
+    /// incumbent (ahead of the most others, by `lead` or on average) before the router prefers
+    /// it (κ; 0 ignores the uncertainty).
     #[serde(default)]
     pub margin: f64,
     /// Per incumbent and challenger model id, the floor by which a challenger's predicted gain

@@ -2,8 +2,9 @@
 //!
 //! The margin is what a model gives up for the predictor's uncertainty: every model but the
 //! incumbent must beat it by κ standard deviations of the predicted difference, so the router
-//! leaves a strong default only when it is sure. The incumbent is the model best on average,
-//! where the training labels compared two models by the labels (`selection.lead`).
+//! leaves a strong default only when it is sure. The incumbent is the model ahead of the most
+//! others: by the training labels where they compared two models (`selection.lead`), else by
+//! the mean prediction on the reference prompts.
 //!
 //! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
 //! challenger's predicted gain over that model, never below it: the sd covers the head's own
@@ -93,28 +94,8 @@ impl Margin {
             unknown: (keep.iter())
                 .map(|&i| self.unknown.get(i).copied().unwrap_or(false))
                 .collect(),
-            floors: if self.floors.is_empty() {
-                Vec::new()
-            } else {
-                (keep.iter())
-                    .map(|&m| {
-                        let row = self.floors.get(m).map_or(&[][..], Vec::as_slice);
-                        keep.iter().map(|&b| pick(row, b)).collect()
-                    })
-                    .collect()
-            },
-            lead: if self.lead.is_empty() {
-                Vec::new()
-            } else {
-                (keep.iter())
-                    .map(|&m| {
-                        let row = self.lead.get(m).map_or(&[][..], Vec::as_slice);
-                        (keep.iter())
-                            .map(|&b| row.get(b).copied().flatten())
-                            .collect()
-                    })
-                    .collect()
-            },
+            floors: pairs_over(&self.floors, keep, 0.0),
+            lead: pairs_over(&self.lead, keep, None),
         }
     }
 
@@ -141,13 +122,22 @@ impl Margin {
     }
 
     /// What each allowed model gives up, in the order of `allowed` (indices into the pool):
-    /// 0 for the incumbent ([`Margin::incumbent`]), κ·√(sd² + sd_best²) for
-    /// the others, and then, where what is left is predicted above the best model, that gain
-    /// discounted by the pair's floor, never below the best model; nothing at all when that
-    /// best model is known only by the prior. Each is a constant of the prompt, so selection
-    /// stays an argmax of quality − handicap − λ·cost.
+    /// 0 for the incumbent ([`Margin::incumbent`]), κ·√(sd² + sd_best²) for the others, and
+    /// then, where what is left is predicted above the incumbent, that gain discounted by the
+    /// pair's floor, never below the incumbent; nothing at all when the incumbent is known only
+    /// by the prior. Each is a constant of the prompt, so selection stays an argmax of
+    /// quality − handicap − λ·cost.
     pub fn handicaps(&self, estimates: &[Estimate], allowed: &[usize]) -> Vec<f64> {
-        let best = self.incumbent(allowed);
+        self.handicaps_against(estimates, allowed, self.incumbent(allowed))
+    }
+
+    /// [`Margin::handicaps`] against an incumbent already found for `allowed`.
+    fn handicaps_against(
+        &self,
+        estimates: &[Estimate],
+        allowed: &[usize],
+        best: Option<usize>,
+    ) -> Vec<f64> {
         let sd = |m: usize| estimates.get(m).map_or(0.0, |e| e.sd);
         let unknown = |m: usize| self.unknown.get(m).copied().unwrap_or(false);
         allowed
@@ -171,6 +161,22 @@ impl Margin {
             })
             .collect()
     }
+}
+
+/// A pair matrix (`[m][b]`, in pool order) over the models `keep`, in that order, `missing`
+/// where it has no value; empty stays empty.
+fn pairs_over<T: Copy>(pairs: &[Vec<T>], keep: &[usize], missing: T) -> Vec<Vec<T>> {
+    if pairs.is_empty() {
+        return Vec::new();
+    }
+    (keep.iter())
+        .map(|&m| {
+            let row = pairs.get(m).map_or(&[][..], Vec::as_slice);
+            (keep.iter())
+                .map(|&b| row.get(b).copied().unwrap_or(missing))
+                .collect()
+        })
+        .collect()
 }
 
 /// What a request allows, beyond the budget.
@@ -438,6 +444,9 @@ impl BudgetCurve {
         for (r, &m) in by_id.iter().enumerate() {
             id_rank[m] = r;
         }
+        // The incumbent depends on the allowed models alone, and they seldom change from one
+        // reference prompt to the next: found once per set, not once per prompt.
+        let mut incumbent: Option<(Vec<usize>, Option<usize>)> = None;
         let options: Vec<Vec<(f64, f64, usize)>> = chars
             .iter()
             .zip(estimates)
@@ -452,9 +461,19 @@ impl BudgetCurve {
                     })
                     .collect();
                 let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
-                (allowed.iter().zip(margin.handicaps(es, &indices)))
-                    .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
-                    .collect()
+                let best = match &incumbent {
+                    Some((set, best)) if *set == indices => *best,
+                    _ => {
+                        let best = margin.incumbent(&indices);
+                        incumbent = Some((indices.clone(), best));
+                        best
+                    }
+                };
+                (allowed
+                    .iter()
+                    .zip(margin.handicaps_against(es, &indices, best)))
+                .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
+                .collect()
             })
             .collect();
         let points = lambda_grid()
