@@ -140,27 +140,34 @@ def number(v, name):
     return f"{100 * v:+.2f} pt" if gain_like(name) else f"{v:.3f}"
 
 
-def with_billing(where, rows, pick, lead=False, geometric=False):
-    """The bundle in `where` as train.py now writes it: the same files, and the manifest's
-    `billing` from the training rows `pick` (issue 23, item 4's cost side), so the two differ
-    in nothing else; with `lead`, also the selection's lead by the labels of those rows
-    (issue 23, item 1), in `bundle-lead`."""
+# Each variant of a bundle as train.py now writes it: {name: (with_billing's options, the scores
+# it is compared with)}; scored into eval-<name>.
+VARIANTS = {
+    "billing": ({}, "eval"),
+    "lead": ({"lead": True}, "eval-billing"),
+    "geometric": ({"lead": True, "geometric": True}, "eval-lead"),
+}
+
+
+def with_billing(where, rows, pick, name="billing", lead=False, geometric=False):
+    """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
+    the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
+    the two differ in nothing else; with `lead`, also the selection's lead by the labels of
+    those rows (issue 23, item 1); with `geometric`, cost ratios shrunk in logs."""
     import train
-    src = where / "bundle"
-    dst = where / ("bundle-geometric" if geometric else "bundle-lead" if lead else "bundle-billing")
+    src, dst = where / "bundle", where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
     for path in src.iterdir():
         shutil.copyfile(path, dst / path.name)
     manifest = json.loads((src / "predictor.json").read_text())
     order = [h["id"] for h in manifest["heads"]]
-    _, true_cost = space.label_matrix(rows, order)
+    y, true_cost = space.label_matrix(rows, order)
     domains, domain_of = space.domain_classes(rows)
     if domains != manifest["encoder"]["domains"]:
         raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
                                         geometric)
     if lead:
-        y, _ = space.label_matrix(rows, order)
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return dst
@@ -178,7 +185,7 @@ def cell(values, name):
                    if len(got) < len(values) else "")
 
 
-def compare(before="eval", after="eval-billing"):
+def compare(before, after):
     """Markdown: each figure's mean ± sd over the inner folds, scored from `before` and `after`."""
     runs = [[figures(load(WORK / f"inner-{f}" / d)) for f in FOLDS
              if (WORK / f"inner-{f}" / d).exists()] for d in (before, after)]
@@ -244,31 +251,18 @@ def main():
         inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
         folds = np.array([space.fold_of(space.question_key(r, p))
                           for r, p in zip(inner_rows, inner_prompts)])
-    if args.billing:
-        for f in FOLDS:
-            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f))
-            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-billing",
-                     evaluations)
-        compare()
-        return
-    if args.lead:
-        for f in FOLDS:
-            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f),
-                                  lead=True)
-            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-lead",
-                     evaluations)
-        compare("eval-billing", "eval-lead")
-        return
-    if args.geometric:
-        for f in FOLDS:
-            bundle = with_billing(WORK / f"inner-{f}", inner_rows, np.flatnonzero(folds != f),
-                                  lead=True, geometric=True)
-            evaluate(bundle, WORK / f"inner-{f}" / "data", WORK / f"inner-{f}" / "eval-geometric",
-                     evaluations)
-        compare("eval-lead", "eval-geometric")
-        return
+    for name, (options, before) in VARIANTS.items():
+        if getattr(args, name):
+            for f in FOLDS:
+                where = WORK / f"inner-{f}"
+                bundle = with_billing(where, inner_rows, np.flatnonzero(folds != f), name,
+                                      **options)
+                evaluate(bundle, where / "data", where / f"eval-{name}", evaluations)
+            compare(before, f"eval-{name}")
+            return
     if args.outer_lead:
-        bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), lead=True)
+        bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), "lead",
+                              **VARIANTS["lead"][0])
         evaluate(bundle, WORK / "outer" / "data", WORK / "outer" / "eval-lead", evaluations)
     table("eval-lead" if args.outer_lead else "eval")
 
