@@ -140,6 +140,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --billing
 	$(VENV)/bin/python training/outer.py --lead
 	$(VENV)/bin/python training/outer.py --geometric
+	$(VENV)/bin/python training/outer.py --tradeoff
 	$(MAKE) research-cards
 
 # Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),
@@ -188,10 +189,12 @@ research-inner: venv-train
 
 # Issue 23, item 3: the shipped design scored on the outer split, which nothing else reads.
 # Run once for a design frozen in a commit (c89e298); the closing note names that commit. Then
-# a second look, not blind, for the design frozen in 612c343 (billing and the lead).
+# a second look, not blind, for the design frozen in 612c343 (billing and the lead), and a third
+# for the incumbent at each trade-off.
 research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer
 	$(VENV)/bin/python training/outer.py --outer-lead
+	$(VENV)/bin/python training/outer.py --outer-tradeoff
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

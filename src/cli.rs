@@ -171,7 +171,19 @@ enum Command {
         /// Seed of the bootstrap's draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Which model the margin keeps: at each trade-off the one ahead in quality less
+        /// λ·cost, as the router does (`tradeoff`), or the top one at every budget (`top`: the
+        /// rule before, for comparison).
+        #[arg(long, value_enum, default_value_t = Incumbent::Tradeoff)]
+        incumbent: Incumbent,
     },
+}
+
+/// `eval --incumbent`.
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum Incumbent {
+    Top,
+    Tradeoff,
 }
 
 #[derive(Args)]
@@ -359,9 +371,13 @@ fn run(cli: Cli) -> Result<()> {
             models,
             bootstrap,
             seed,
+            incumbent,
         } => {
             let router = common.router()?;
-            let inputs = table_inputs(&router, &data, models)?;
+            let mut inputs = table_inputs(&router, &data, models)?;
+            if incumbent == Incumbent::Top {
+                inputs.margin = inputs.margin.with_costs(Vec::new());
+            }
             let report = EvalOutput {
                 report: routoo::eval::evaluate(&inputs),
                 intervals: (bootstrap > 0)

@@ -4,7 +4,12 @@
 //! incumbent must beat it by κ standard deviations of the predicted difference, so the router
 //! leaves a strong default only when it is sure. The incumbent is the model ahead of the most
 //! others: by the training labels where they compared two models (`selection.lead`), else by
-//! the mean prediction on the reference prompts.
+//! the mean prediction on the reference prompts; each comparison made at the trade-off λ, in
+//! quality less λ times the models' mean cost, so at every budget the default is the single
+//! model best there, not only at the top. One prompt can therefore go to a cheaper model at a
+//! larger budget (the default there is dearer, and the cheap one surely beats it); the
+//! expected spend of the budget curve never falls as the budget grows. Batch plans keep the
+//! top incumbent, so that a larger budget always takes a longer prefix of the same moves.
 //!
 //! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
 //! challenger's predicted gain over that model, never below it: the sd covers the head's own
@@ -45,7 +50,17 @@ pub struct Margin {
     /// order; absent where they shared too few. Where the labels compare two models they, not
     /// the reference average, say which is ahead (see [`Margin::incumbent`]).
     pub lead: Vec<Vec<Option<f64>>>,
+    /// Each pool model's mean estimated US$ per request over the reference prompts, in pool
+    /// order. With them the incumbent depends on the trade-off: at λ the one ahead of the most
+    /// others in quality − λ·cost ([`Margin::incumbent_at`]), so at every budget the router
+    /// leaves the single model best there only when it is sure. Empty: one incumbent, the
+    /// top one, at every λ.
+    pub cost: Vec<f64>,
 }
+
+/// The incumbents along λ, as [`Margin::incumbents`] gives them: `(from, incumbent)` by
+/// increasing `from`.
+pub type Incumbents = Vec<(f64, Option<usize>)>;
 
 /// How far below the incumbent a challenger whose gain its floor discounts to nothing stays:
 /// enough that the incumbent wins at λ = 0, too little to matter once cost counts.
@@ -64,6 +79,7 @@ impl Margin {
             unknown: Vec::new(),
             floors: Vec::new(),
             lead: Vec::new(),
+            cost: Vec::new(),
         }
     }
 
@@ -85,6 +101,13 @@ impl Margin {
         self
     }
 
+    /// The same margin, with each model's mean estimated cost per request (see
+    /// [`Margin::cost`]).
+    pub fn with_costs(mut self, cost: Vec<f64>) -> Margin {
+        self.cost = cost;
+        self
+    }
+
     /// The margin over the models `keep` (indices into its pool), in that order.
     pub fn subset(&self, keep: &[usize]) -> Margin {
         let pick = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
@@ -96,23 +119,133 @@ impl Margin {
                 .collect(),
             floors: pairs_over(&self.floors, keep, 0.0),
             lead: pairs_over(&self.lead, keep, None),
+            cost: if self.cost.is_empty() {
+                Vec::new()
+            } else {
+                keep.iter().map(|&i| pick(&self.cost, i)).collect()
+            },
         }
     }
 
-    /// The allowed model the router keeps unless another is surely better: the one ahead of
-    /// the most others (the first of equals by reference average, then pool order). Of two
-    /// models the labels compared, the one they put ahead is ahead; of others, the one with
-    /// the higher reference average. With no leads this is the best model on average. The
+    /// The allowed model the router keeps at λ = 0 unless another is surely better: the one
+    /// ahead of the most others (the first of equals by reference average, then pool order).
+    /// Of two models the labels compared, the one they put ahead is ahead; of others, the one
+    /// with the higher reference average. With no leads this is the best model on average. The
     /// labels decide where they can because the reference prompts mix every table, so a
     /// model's average there can rank it above one that beats it on every row both answered.
     pub fn incumbent(&self, allowed: &[usize]) -> Option<usize> {
-        let average = |m: usize| self.average.get(m).copied().unwrap_or(0.0);
-        let lead = |m: usize, b: usize| self.lead.get(m).and_then(|r| r.get(b)).copied().flatten();
-        let ahead = |m: usize, b: usize| lead(m, b).map_or(average(m) > average(b), |d| d > 0.0);
+        self.incumbent_at(allowed, 0.0)
+    }
+
+    /// The incumbent at trade-off `lambda`: as [`Margin::incumbent`], each comparison made in
+    /// quality − λ·cost (a lead less λ times the difference of the two models' mean costs).
+    /// Without costs, the incumbent at λ = 0.
+    pub fn incumbent_at(&self, allowed: &[usize], lambda: f64) -> Option<usize> {
+        let ahead = |m: usize, b: usize| {
+            let (lead, cost) = self.edge(m, b);
+            lead - lambda * cost > 0.0
+        };
         let wins = |m: usize| allowed.iter().filter(|&&b| b != m && ahead(m, b)).count();
-        (allowed.iter().map(|&m| (m, wins(m))))
+        let wins: Vec<usize> = allowed.iter().map(|&m| wins(m)).collect();
+        self.most_wins(allowed, &wins, lambda)
+    }
+
+    /// The incumbents over the whole range of λ, as `(from, incumbent)` by increasing `from`:
+    /// each holds from its λ up to the next one's (the first from 0, the last without end).
+    /// One entry without costs. The comparisons change sign only where a lead or a difference
+    /// of averages equals λ times a difference of costs, so those λ split the range, and the
+    /// sign changes are applied as λ passes them (O(k² log k + cuts·k) for k models, not a
+    /// fresh count per cut).
+    pub fn incumbents(&self, allowed: &[usize]) -> Incumbents {
+        let first = (0.0, self.incumbent_at(allowed, 0.0));
+        if self.cost.is_empty() {
+            return vec![first];
+        }
+        let k = allowed.len();
+        let crossing = |(lead, cost): (f64, f64)| {
+            let t = lead / cost;
+            (cost != 0.0 && t.is_finite() && t >= 0.0).then_some(t)
+        };
+        let mut flips: Vec<(f64, usize, usize)> = Vec::new();
+        let mut cuts: Vec<f64> = Vec::new();
+        for i in 0..k {
+            for j in (0..k).filter(|&j| j != i) {
+                let (m, b) = (allowed[i], allowed[j]);
+                if let Some(t) = crossing(self.edge(m, b)) {
+                    flips.push((t, i, j));
+                    cuts.push(t);
+                }
+                // Ties in wins go to the higher average less λ·cost, which can change here.
+                let worth = (
+                    self.average_of(m) - self.average_of(b),
+                    self.cost_of(m) - self.cost_of(b),
+                );
+                cuts.extend(crossing(worth));
+            }
+        }
+        cuts.retain(|&t| t > 0.0);
+        cuts.sort_by(f64::total_cmp);
+        cuts.dedup();
+        flips.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Between two cuts nothing changes sign: each range is judged at its middle.
+        let middles =
+            (cuts.windows(2).map(|w| 0.5 * (w[0] + w[1]))).chain(cuts.last().map(|&t| 2.0 * t));
+        let ahead = |i: usize, j: usize, lambda: f64| {
+            let (lead, cost) = self.edge(allowed[i], allowed[j]);
+            lead - lambda * cost > 0.0
+        };
+        let mut state: Vec<Vec<bool>> = (0..k)
+            .map(|i| (0..k).map(|j| i != j && ahead(i, j, 0.0)).collect())
+            .collect();
+        let mut wins: Vec<usize> = state
+            .iter()
+            .map(|r| r.iter().filter(|&&a| a).count())
+            .collect();
+        let mut out = vec![first];
+        let mut next = 0;
+        for (&from, lambda) in cuts.iter().zip(middles) {
+            while let Some(&(_, i, j)) = flips.get(next).filter(|f| f.0 <= lambda) {
+                let now = ahead(i, j, lambda);
+                if now != state[i][j] {
+                    state[i][j] = now;
+                    wins[i] = if now { wins[i] + 1 } else { wins[i] - 1 };
+                }
+                next += 1;
+            }
+            let best = self.most_wins(allowed, &wins, lambda);
+            if out.last().map(|l| l.1) != Some(best) {
+                out.push((from, best));
+            }
+        }
+        out
+    }
+
+    /// m's lead over b as (a, c): at trade-off λ, m is ahead when a − λ·c > 0. `a` is the
+    /// labels' lead where they compared the two, else the difference of reference averages;
+    /// `c` the difference of mean costs (0 without costs).
+    fn edge(&self, m: usize, b: usize) -> (f64, f64) {
+        let lead = self.lead.get(m).and_then(|r| r.get(b)).copied().flatten();
+        (
+            lead.unwrap_or(self.average_of(m) - self.average_of(b)),
+            self.cost_of(m) - self.cost_of(b),
+        )
+    }
+
+    fn average_of(&self, m: usize) -> f64 {
+        self.average.get(m).copied().unwrap_or(0.0)
+    }
+
+    fn cost_of(&self, m: usize) -> f64 {
+        self.cost.get(m).copied().unwrap_or(0.0)
+    }
+
+    /// The allowed model with the most wins (`wins` in the order of `allowed`); of equals the
+    /// one with the higher average less λ·cost, then the first.
+    fn most_wins(&self, allowed: &[usize], wins: &[usize], lambda: f64) -> Option<usize> {
+        let worth = |m: usize| self.average_of(m) - lambda * self.cost_of(m);
+        (allowed.iter().copied().zip(wins.iter().copied()))
             .reduce(|(a, wa), (b, wb)| {
-                if wb > wa || (wb == wa && average(b) > average(a)) {
+                if wb > wa || (wb == wa && worth(b) > worth(a)) {
                     (b, wb)
                 } else {
                     (a, wa)
@@ -131,8 +264,14 @@ impl Margin {
         self.handicaps_against(estimates, allowed, self.incumbent(allowed))
     }
 
+    /// [`Margin::handicaps`] against the incumbent at trade-off `lambda`
+    /// ([`Margin::incumbent_at`]).
+    pub fn handicaps_at(&self, estimates: &[Estimate], allowed: &[usize], lambda: f64) -> Vec<f64> {
+        self.handicaps_against(estimates, allowed, self.incumbent_at(allowed, lambda))
+    }
+
     /// [`Margin::handicaps`] against an incumbent already found for `allowed`.
-    fn handicaps_against(
+    pub(crate) fn handicaps_against(
         &self,
         estimates: &[Estimate],
         allowed: &[usize],
@@ -268,6 +407,21 @@ pub fn rank(
     margin: &Margin,
     constraints: &Constraints,
 ) -> (Vec<Candidate>, Vec<Exclusion>) {
+    rank_by(pool, estimates, chars, lambda, constraints, |allowed| {
+        margin.handicaps_at(estimates, allowed, lambda)
+    })
+}
+
+/// [`rank`], each allowed model's handicap given by `handicaps` (from the indices of the
+/// allowed models, in the order it must answer).
+pub(crate) fn rank_by(
+    pool: &Pool,
+    estimates: &[Estimate],
+    chars: usize,
+    lambda: f64,
+    constraints: &Constraints,
+    handicaps: impl FnOnce(&[usize]) -> Vec<f64>,
+) -> (Vec<Candidate>, Vec<Exclusion>) {
     let mut allowed = Vec::with_capacity(pool.models.len());
     let mut excluded = Vec::new();
     for (m, model) in pool.models.iter().enumerate().take(estimates.len()) {
@@ -282,7 +436,7 @@ pub fn rank(
         }
     }
     let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
-    let handicaps = margin.handicaps(estimates, &indices);
+    let handicaps = handicaps(&indices);
     let mut candidates: Vec<Candidate> = allowed
         .into_iter()
         .zip(handicaps)
@@ -444,10 +598,12 @@ impl BudgetCurve {
         for (r, &m) in by_id.iter().enumerate() {
             id_rank[m] = r;
         }
-        // The incumbent depends on the allowed models alone, and they seldom change from one
-        // reference prompt to the next: found once per set, not once per prompt.
-        let mut incumbent: Option<(Vec<usize>, Option<usize>)> = None;
-        let options: Vec<Vec<(f64, f64, usize)>> = chars
+        // The incumbents depend on the allowed models alone, and they seldom change from one
+        // reference prompt to the next: found once per set, not once per prompt. Each prompt
+        // gets its options against each incumbent of its set, with the λ it holds from.
+        let mut schedule: Option<(Vec<usize>, Incumbents)> = None;
+        type Options = Vec<(f64, f64, usize)>;
+        let options: Vec<Vec<(f64, Options)>> = chars
             .iter()
             .zip(estimates)
             .map(|(&c, es)| {
@@ -461,25 +617,33 @@ impl BudgetCurve {
                     })
                     .collect();
                 let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
-                let best = match &incumbent {
-                    Some((set, best)) if *set == indices => *best,
+                let incumbents = match &schedule {
+                    Some((set, incumbents)) if *set == indices => incumbents.clone(),
                     _ => {
-                        let best = margin.incumbent(&indices);
-                        incumbent = Some((indices.clone(), best));
-                        best
+                        let incumbents = margin.incumbents(&indices);
+                        schedule = Some((indices.clone(), incumbents.clone()));
+                        incumbents
                     }
                 };
-                (allowed
-                    .iter()
-                    .zip(margin.handicaps_against(es, &indices, best)))
-                .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
-                .collect()
+                (incumbents.into_iter())
+                    .map(|(from, best)| {
+                        let handicaps = margin.handicaps_against(es, &indices, best);
+                        let values = (allowed.iter().zip(handicaps))
+                            .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
+                            .collect();
+                        (from, values)
+                    })
+                    .collect()
             })
             .collect();
         let points = lambda_grid()
             .map(|lambda| {
                 let (mut spend, mut q, mut n) = (0.0, 0.0, 0usize);
-                for models in &options {
+                for by_incumbent in &options {
+                    let Some((_, models)) = by_incumbent.iter().rev().find(|o| o.0 <= lambda)
+                    else {
+                        continue;
+                    };
                     let best = models.iter().min_by(|a, b| {
                         let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
                         sb.total_cmp(&sa)
@@ -498,6 +662,17 @@ impl BudgetCurve {
                     cost_per_1k: spend / n * 1000.0,
                     quality: q / n,
                 }
+            })
+            .collect::<Vec<_>>();
+        // Where the incumbent changes, a larger λ can spend more than a smaller one did: such
+        // a point is never the smallest λ a budget fits, so dropping it keeps spend falling
+        // as λ rises and changes no budget's choice.
+        let mut least = f64::INFINITY;
+        let points = (points.into_iter())
+            .filter(|p| {
+                let keep = p.cost_per_1k <= least;
+                least = least.min(p.cost_per_1k);
+                keep
             })
             .collect();
         BudgetCurve { points }

@@ -269,6 +269,7 @@ mod tests {
                 unknown: Vec::new(),
                 floors: Vec::new(),
                 lead: Vec::new(),
+                cost: Vec::new(),
             },
         }
     }

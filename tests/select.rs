@@ -61,6 +61,7 @@ prop_compose! {
             unknown: Vec::new(),
             floors: Vec::new(),
             lead: Vec::new(),
+            cost: Vec::new(),
         };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
@@ -260,6 +261,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
         unknown: Vec::new(),
         floors: Vec::new(),
         lead: Vec::new(),
+        cost: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
         let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
@@ -291,6 +293,7 @@ fn where_the_labels_compare_two_models_they_say_which_is_kept() {
         unknown: Vec::new(),
         floors: Vec::new(),
         lead: Vec::new(),
+        cost: Vec::new(),
     };
     let by_labels = by_average
         .clone()
@@ -322,6 +325,114 @@ fn where_the_labels_compare_two_models_they_say_which_is_kept() {
 }
 
 #[test]
+fn at_each_trade_off_the_model_ahead_in_quality_less_cost_is_kept() {
+    // dear, mid, cheap: averages 0.9, 0.8, 0.6 at mean costs 10, 1 and 0.1 US$.
+    let margin = Margin {
+        kappa: 1.0,
+        average: vec![0.9, 0.8, 0.6],
+        ..Margin::default()
+    }
+    .with_costs(vec![10.0, 1.0, 0.1]);
+    let all = [0, 1, 2];
+    // dear leaves mid's lead at 0.1 / 9 and cheap's at 0.3 / 9.9; mid leaves cheap's at 0.2 / 0.9.
+    let by_average = margin.incumbents(&all);
+    assert_eq!(
+        by_average.iter().map(|e| e.1).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2)]
+    );
+    assert_eq!(by_average[0].0, 0.0);
+    assert!(
+        (by_average[1].0 - 0.1 / 9.0).abs() < 1e-12,
+        "{by_average:?}"
+    );
+    assert!(
+        (by_average[2].0 - 0.2 / 0.9).abs() < 1e-12,
+        "{by_average:?}"
+    );
+    for (lambda, want) in [
+        (0.0, 0),
+        (0.005, 0),
+        (0.02, 1),
+        (0.1, 1),
+        (0.5, 2),
+        (1e6, 2),
+    ] {
+        assert_eq!(margin.incumbent_at(&all, lambda), Some(want), "λ {lambda}");
+    }
+    // Labels that put cheap ahead of mid on the rows both answered: cheap is kept from the
+    // point where it is ahead of dear too (0.3 / 9.9); between, the three each lead one other
+    // and mid has the best average less λ·cost.
+    let labelled = margin.clone().with_lead(vec![
+        vec![None, None, None],
+        vec![None, None, Some(-0.01)],
+        vec![None, Some(0.01), None],
+    ]);
+    let by_labels = labelled.incumbents(&all);
+    assert_eq!(
+        by_labels.iter().map(|e| e.1).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2)]
+    );
+    assert!((by_labels[2].0 - 0.3 / 9.9).abs() < 1e-12, "{by_labels:?}");
+    // Without costs one incumbent holds throughout: the top one.
+    let top = Margin {
+        cost: Vec::new(),
+        ..margin.clone()
+    };
+    assert_eq!(top.incumbents(&all), [(0.0, Some(0))]);
+    assert_eq!(top.incumbent_at(&all, 1e6), Some(0));
+    // rank weighs the challengers against the incumbent of its λ: at 0.1, mid gives up nothing
+    // and the others their κ·√(sd² + sd_mid²).
+    let pool = Pool {
+        expected_output_tokens: 100,
+        models: vec![
+            model(0, 10.0, 10.0, 100_000, 100),
+            model(1, 1.0, 1.0, 100_000, 100),
+            model(2, 0.1, 0.1, 100_000, 100),
+        ],
+    };
+    let es = [estimate(0.9, 0.03), estimate(0.8, 0.04), estimate(0.6, 0.0)];
+    let (ranked, _) = rank(&pool, &es, 400, 0.1, &margin, &Constraints::default());
+    let margin_of = |id: &str| ranked.iter().find(|c| c.model == id).unwrap().margin;
+    assert_eq!(margin_of("m1"), 0.0);
+    assert!((margin_of("m0") - 0.05).abs() < 1e-12, "{ranked:?}");
+    assert!((margin_of("m2") - 0.04).abs() < 1e-12, "{ranked:?}");
+}
+
+proptest! {
+    /// The incumbents found along λ by following each comparison's change of sign are those
+    /// counted afresh at any λ.
+    #[test]
+    fn the_incumbents_along_lambda_are_those_counted_at_each_lambda(
+        models in prop::collection::vec((0.0..1.0f64, prop::sample::select(vec![0.0, 0.1, 0.1, 1.0, 3.0, 20.0])), 1..9),
+        leads in prop::collection::vec(prop::option::of(-0.3..0.3f64), 64),
+        keep in prop::collection::vec(any::<bool>(), 8),
+        lambdas in prop::collection::vec(prop_oneof![0.0..0.1f64, 0.0..10.0f64, 0.0..1e4f64], 1..30),
+    ) {
+        let k = models.len();
+        let lead = |m: usize, b: usize| match m.cmp(&b) {
+            std::cmp::Ordering::Less => leads[m * 8 + b],
+            std::cmp::Ordering::Greater => leads[b * 8 + m].map(|d| -d),
+            std::cmp::Ordering::Equal => None,
+        };
+        let margin = Margin {
+            kappa: 1.0,
+            average: models.iter().map(|m| m.0).collect(),
+            ..Margin::default()
+        }
+        .with_lead((0..k).map(|m| (0..k).map(|b| lead(m, b)).collect()).collect())
+        .with_costs(models.iter().map(|m| m.1).collect());
+        let allowed: Vec<usize> = (0..k).filter(|&m| keep[m]).collect();
+        let schedule = margin.incumbents(&allowed);
+        prop_assert_eq!(schedule[0], (0.0, margin.incumbent(&allowed)));
+        prop_assert!(schedule.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 != w[1].1), "{:?}", schedule);
+        for lambda in lambdas.into_iter().filter(|&l| l > 0.0) {
+            let held = schedule.iter().rev().find(|e| e.0 <= lambda).unwrap().1;
+            prop_assert_eq!(held, margin.incumbent_at(&allowed, lambda), "λ {} {:?}", lambda, schedule);
+        }
+    }
+}
+
+#[test]
 fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
     let pool = dear_and_cheap();
     let margin = |floor: f64| Margin {
@@ -330,6 +441,7 @@ fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
         unknown: Vec::new(),
         floors: vec![vec![0.0, 0.0], vec![floor, 0.0]],
         lead: Vec::new(),
+        cost: Vec::new(),
     };
     let top = |estimates: &[Estimate], margin: &Margin, lambda: f64| {
         let (ranked, _) = rank(
@@ -373,6 +485,9 @@ fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
 fn the_real_router_spends_more_only_when_the_budget_grows() {
     let router = common::router();
     let budgets = [0.0, 0.01, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0];
+    // One prompt may go to a cheaper model at a larger budget (its incumbent there is a
+    // dearer model, and the cheap one is surely better than that); the expected spend of the
+    // budget's curve point never falls, and λ never rises.
     for prompt in common::prompts() {
         let prediction = router.predict(&prompt).unwrap();
         let mut last: Option<(f64, f64)> = None;
@@ -382,14 +497,12 @@ fn the_real_router_spends_more_only_when_the_budget_grows() {
                 ..Default::default()
             };
             let d = router.decide(&prediction, &options).unwrap();
-            if let Some((cost, lambda)) = last {
+            let spend = router.curve().point_for(b).unwrap().cost_per_1k;
+            if let Some((before, lambda)) = last {
                 assert!(d.lambda <= lambda, "λ rose with the budget");
-                assert!(
-                    d.choice.cost.usd >= cost,
-                    "budget {b} chose a cheaper model"
-                );
+                assert!(spend >= before, "budget {b} spends less than a smaller one");
             }
-            last = Some((d.choice.cost.usd, d.lambda));
+            last = Some((spend, d.lambda));
         }
     }
     let curve = router.curve();
@@ -877,6 +990,7 @@ fn an_unknown_best_model_is_no_incumbent_to_keep() {
         unknown: Vec::new(),
         floors: Vec::new(),
         lead: Vec::new(),
+        cost: Vec::new(),
     };
     let known = margin.handicaps(&estimates, &[0, 1, 2, 3]);
     assert_eq!(known[0], 0.0);
@@ -1238,6 +1352,8 @@ mod regret {
             floors in prop::collection::vec(prop::sample::select(vec![0.0, 0.0, 0.02, 0.1, 1.0]), 36),
             // Some pairs compared by labels, which may name another incumbent than the average.
             leads in prop::collection::vec(prop::option::of(-0.3..0.3f64), 36),
+            // The incumbent at each trade-off, or the top one throughout.
+            tradeoff in any::<bool>(),
         ) -> Inputs {
             let pool = Pool {
                 expected_output_tokens: 200,
@@ -1272,6 +1388,11 @@ mod regret {
             inputs.margin = Margin::over(kappa, &estimates)
                 .with_floors((0..k).map(|m| (0..k).map(|b| floors[m * 6 + b]).collect()).collect())
                 .with_lead((0..k).map(|m| (0..k).map(|b| lead(m, b)).collect()).collect());
+            if tradeoff {
+                let n = inputs.cost.len() as f64;
+                let mean = (0..k).map(|m| inputs.cost.iter().map(|c| c[m]).sum::<f64>() / n);
+                inputs.margin = inputs.margin.with_costs(mean.collect());
+            }
             inputs
         }
     }

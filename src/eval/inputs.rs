@@ -1,9 +1,14 @@
 //! What an evaluation reads: the router's estimates and the table's truth, row by row.
 
+use std::collections::HashMap;
+
 use crate::cost::{self, Billing};
 use crate::pool::Pool;
 use crate::predictor::Estimate;
-use crate::select::{self, Candidate, Constraints, Margin};
+use crate::select::{self, Candidate, Constraints, Incumbents, Margin};
+
+/// Every row's candidates and their indices into the pool, from the λ an incumbent holds from.
+pub(super) type Segment = (f64, Vec<Vec<Candidate>>, Vec<Vec<usize>>);
 
 /// What the router knows and what the table says, for the rows and models evaluated.
 ///
@@ -115,6 +120,72 @@ impl Inputs {
             .collect()
     }
 
+    /// [`Inputs::candidates`] against each incumbent the margin keeps along λ
+    /// ([`Margin::incumbents`]), as `(from, candidates, indices)` by increasing `from`: each
+    /// holds from its λ up to the next one's. One entry, from 0, when the incumbent never
+    /// changes.
+    pub(super) fn candidates_by_incumbent(&self) -> Vec<Segment> {
+        let (candidates, index) = self.candidates();
+        if self.margin.cost.is_empty() {
+            return vec![(0.0, candidates, index)];
+        }
+        // Each row's allowed models in pool order (what the incumbent is chosen among), and
+        // the incumbents of each distinct set, found once.
+        let allowed: Vec<Vec<usize>> = (index.iter())
+            .map(|i| {
+                let mut set = i.clone();
+                set.sort_unstable();
+                set
+            })
+            .collect();
+        let mut schedules: HashMap<&[usize], Incumbents> = HashMap::new();
+        for set in &allowed {
+            schedules
+                .entry(set.as_slice())
+                .or_insert_with(|| self.margin.incumbents(set));
+        }
+        let mut froms: Vec<f64> = schedules.values().flatten().map(|e| e.0).collect();
+        froms.sort_by(f64::total_cmp);
+        froms.dedup();
+        if froms.len() == 1 {
+            return vec![(0.0, candidates, index)];
+        }
+        let none = Constraints::default();
+        (froms.into_iter())
+            .map(|from| {
+                let (candidates, index) = (0..self.correct.len())
+                    .map(|r| {
+                        let estimates = self.estimates(r);
+                        let schedule = &schedules[allowed[r].as_slice()];
+                        let best = (schedule.iter().rev())
+                            .find(|e| e.0 <= from)
+                            .and_then(|e| e.1);
+                        let (ranked, _) = select::rank_by(
+                            &self.pool,
+                            &estimates,
+                            self.chars[r],
+                            0.0,
+                            &none,
+                            |a| self.margin.handicaps_against(&estimates, a, best),
+                        );
+                        let index = self.indices(&ranked);
+                        (ranked, index)
+                    })
+                    .unzip();
+                (from, candidates, index)
+            })
+            .collect()
+    }
+
+    fn indices(&self, ranked: &[Candidate]) -> Vec<usize> {
+        (ranked.iter())
+            .map(|c| {
+                let at = self.pool.models.iter().position(|m| m.id == c.model);
+                at.unwrap_or(0)
+            })
+            .collect()
+    }
+
     /// The models the router may choose on each row, priced by [`select::rank`] (the code the
     /// browser ranks with), as indices into the pool.
     pub(super) fn candidates(&self) -> (Vec<Vec<Candidate>>, Vec<Vec<usize>>) {
@@ -129,13 +200,7 @@ impl Inputs {
                     &self.margin,
                     &none,
                 );
-                let index = ranked
-                    .iter()
-                    .map(|c| {
-                        let at = self.pool.models.iter().position(|m| m.id == c.model);
-                        at.unwrap_or(0)
-                    })
-                    .collect();
+                let index = self.indices(&ranked);
                 (ranked, index)
             })
             .unzip()

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::hull::{LambdaPath, Move};
+use crate::select::Candidate;
 
 pub use self::bootstrap::{intervals, Interval, Intervals};
 pub use self::inputs::Inputs;
@@ -88,46 +89,12 @@ pub struct Report {
 /// routing walks) instead of sampling a grid, and sees every routing the router can make.
 /// Returns the points no cheaper point matches in accuracy, by increasing λ.
 fn sweep(inputs: &Inputs) -> Vec<Point> {
-    let n = inputs.correct.len();
-    let (candidates, index) = inputs.candidates();
-    let path = LambdaPath::new(&candidates);
-    let model = |r: usize, step: usize| -> Option<usize> {
-        let h = path.hulls[r].get(step)?;
-        index[r].get(h.candidate).copied()
-    };
-    // Counts are exact; the spend is summed with Neumaier's compensation so that a point
-    // routing every row to one model costs what that model does, to the last bit or two.
-    let (mut right, mut spend) = (0i64, Sum::default());
-    for r in 0..n {
-        // A row no model can take (context windows) goes to the first model.
-        let m = model(r, 0).unwrap_or(0);
-        right += i64::from(inputs.correct[r][m]);
-        spend.add(inputs.cost[r][m]);
-    }
+    let segments = inputs.candidates_by_incumbent();
     let mut points = Vec::new();
-    let point = |lambda: f64, right: i64, spend: &Sum| Point {
-        lambda,
-        accuracy: right as f64 / n.max(1) as f64,
-        mean_cost: spend.value() / n.max(1) as f64,
-    };
-    let mut i = 0;
-    while i < path.moves.len() {
-        let rate = path.moves[i].rate;
-        points.push(point(rate, right, &spend));
-        // Moves at one rate happen together: between two rates the routing is fixed.
-        while i < path.moves.len() && path.moves[i].rate == rate {
-            let Move {
-                prompt: r, step: j, ..
-            } = path.moves[i];
-            if let (Some(from), Some(to)) = (model(r, j - 1), model(r, j)) {
-                right += i64::from(inputs.correct[r][to]) - i64::from(inputs.correct[r][from]);
-                spend.add(inputs.cost[r][to]);
-                spend.add(-inputs.cost[r][from]);
-            }
-            i += 1;
-        }
+    for (s, (from, candidates, index)) in segments.iter().enumerate() {
+        let until = segments.get(s + 1).map_or(f64::INFINITY, |next| next.0);
+        walk(inputs, candidates, index, *from, until, &mut points);
     }
-    points.push(point(0.0, right, &spend));
     // Keep what a budget can buy: each point must beat every cheaper one in accuracy.
     points.sort_by(|a, b| {
         a.mean_cost
@@ -142,6 +109,63 @@ fn sweep(inputs: &Inputs) -> Vec<Point> {
     });
     points.sort_by(|a, b| a.lambda.total_cmp(&b.lambda));
     points
+}
+
+/// The routings of [`sweep`] whose λ lies in `[from, until)`, where every row's options are
+/// `candidates` (one incumbent holds there), pushed onto `points`: the path's states in turn,
+/// each valid from the next move's rate up to its own.
+fn walk(
+    inputs: &Inputs,
+    candidates: &[Vec<Candidate>],
+    index: &[Vec<usize>],
+    from: f64,
+    until: f64,
+    points: &mut Vec<Point>,
+) {
+    let n = inputs.correct.len();
+    let path = LambdaPath::new(candidates);
+    let model = |r: usize, step: usize| -> Option<usize> {
+        let h = path.hulls[r].get(step)?;
+        index[r].get(h.candidate).copied()
+    };
+    // Counts are exact; the spend is summed with Neumaier's compensation so that a point
+    // routing every row to one model costs what that model does, to the last bit or two.
+    let (mut right, mut spend) = (0i64, Sum::default());
+    for r in 0..n {
+        // A row no model can take (context windows) goes to the first model.
+        let m = model(r, 0).unwrap_or(0);
+        right += i64::from(inputs.correct[r][m]);
+        spend.add(inputs.cost[r][m]);
+    }
+    let point = |lambda: f64, right: i64, spend: &Sum| Point {
+        lambda,
+        accuracy: right as f64 / n.max(1) as f64,
+        mean_cost: spend.value() / n.max(1) as f64,
+    };
+    // The state before the moves at rate `below` holds for λ from `below` up to `above`.
+    let (mut i, mut above) = (0, f64::INFINITY);
+    loop {
+        let below = path.moves.get(i).map_or(0.0, |m| m.rate);
+        if below < until && above > from {
+            points.push(point(below.max(from), right, &spend));
+        }
+        if i >= path.moves.len() {
+            break;
+        }
+        // Moves at one rate happen together: between two rates the routing is fixed.
+        while i < path.moves.len() && path.moves[i].rate == below {
+            let Move {
+                prompt: r, step: j, ..
+            } = path.moves[i];
+            if let (Some(from), Some(to)) = (model(r, j - 1), model(r, j)) {
+                right += i64::from(inputs.correct[r][to]) - i64::from(inputs.correct[r][from]);
+                spend.add(inputs.cost[r][to]);
+                spend.add(-inputs.cost[r][from]);
+            }
+            i += 1;
+        }
+        above = below;
+    }
 }
 
 /// Relative slack when comparing the router's mean cost with a model's: both are sums of the
