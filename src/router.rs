@@ -292,8 +292,7 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, Budge
     let margin = Margin::over(predictor.manifest().selection.margin, &reference)
         .with_unknown(unknown(predictor, &heads))
         .with_floors(floors(predictor, &heads))
-        .with_lead(lead(predictor, &heads))
-        .with_costs(mean_costs(pool, chars, &reference));
+        .with_lead(lead(predictor, &heads));
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
 }

@@ -4,12 +4,12 @@
 //! incumbent must beat it by κ standard deviations of the predicted difference, so the router
 //! leaves a strong default only when it is sure. The incumbent is the model ahead of the most
 //! others: by the training labels where they compared two models (`selection.lead`), else by
-//! the mean prediction on the reference prompts; each comparison made at the trade-off λ, in
-//! quality less λ times the models' mean cost, so at every budget the default is the single
-//! model best there, not only at the top. One prompt can therefore go to a cheaper model at a
-//! larger budget (the default there is dearer, and the cheap one surely beats it); the
-//! expected spend of the budget curve never falls as the budget grows. Batch plans keep the
-//! top incumbent, so that a larger budget always takes a longer prefix of the same moves.
+//! the mean prediction on the reference prompts. Given the models' mean costs
+//! ([`Margin::with_costs`]), each comparison is made at the trade-off λ, in quality less λ
+//! times mean cost, so at every budget the default is the single model best there; `routoo
+//! eval --incumbent tradeoff` measures that rule. The router does not route by it yet: across
+//! incumbents the curve's expected accuracy (quality less margin) can fall as the budget
+//! grows, and one prompt can go to a cheaper model at a larger budget.
 //!
 //! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
 //! challenger's predicted gain over that model, never below it: the sd covers the head's own
