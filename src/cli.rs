@@ -375,8 +375,9 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let router = common.router()?;
             let mut inputs = table_inputs(&router, &data, models)?;
-            if incumbent == Incumbent::Top {
-                inputs.margin = inputs.margin.with_costs(Vec::new());
+            if incumbent == Incumbent::Tradeoff {
+                let costs = router.mean_costs(&inputs.pool)?;
+                inputs.margin = inputs.margin.with_costs(costs);
             }
             let report = EvalOutput {
                 report: routoo::eval::evaluate(&inputs),

@@ -288,11 +288,11 @@ fn place_scored(
 fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, BudgetCurve)> {
     let heads = head_indices(predictor, pool)?;
     let reference = reference_estimates(predictor, &heads);
-    let chars = &predictor.manifest().reference.chars;
     let margin = Margin::over(predictor.manifest().selection.margin, &reference)
         .with_unknown(unknown(predictor, &heads))
         .with_floors(floors(predictor, &heads))
         .with_lead(lead(predictor, &heads));
+    let chars = &predictor.manifest().reference.chars;
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
 }
@@ -353,20 +353,6 @@ fn by_pair<T>(
 }
 
 /// The reference prompts' estimates for the given heads: `[prompt][model]`.
-/// Each pool model's mean estimated US$ per request over the reference prompts (`chars[p]`
-/// long, `reference[p]` their estimates), in pool order.
-fn mean_costs(pool: &Pool, chars: &[usize], reference: &[Vec<Estimate>]) -> Vec<f64> {
-    let n = reference.len().max(1) as f64;
-    (pool.models.iter().enumerate())
-        .map(|(m, model)| {
-            (chars.iter().zip(reference))
-                .filter_map(|(&c, es)| Some(cost::estimate(pool, model, c, es.get(m)?.billing).usd))
-                .sum::<f64>()
-                / n
-        })
-        .collect()
-}
-
 fn reference_estimates(predictor: &Predictor, heads: &[usize]) -> Vec<Vec<Estimate>> {
     (predictor.reference().iter())
         .map(|p| heads.iter().map(|&h| p[h]).collect())
@@ -492,14 +478,31 @@ impl Router {
     /// `routoo eval` needs for the models it evaluates).
     pub fn margin_for(&self, pool: &Pool) -> Result<Margin> {
         let heads = head_indices(&self.predictor, pool)?;
+        Ok(Margin::over(
+            self.predictor.manifest().selection.margin,
+            &reference_estimates(&self.predictor, &heads),
+        )
+        .with_floors(floors(&self.predictor, &heads))
+        .with_lead(lead(&self.predictor, &heads)))
+    }
+
+    /// Each model of `pool` (of this predictor's models) at its mean estimated US$ per request
+    /// over the reference prompts, in pool order: what [`Margin::with_costs`] takes to choose
+    /// the incumbent at each trade-off (measured by `routoo eval --incumbent tradeoff`, not
+    /// how the router routes).
+    pub fn mean_costs(&self, pool: &Pool) -> Result<Vec<f64>> {
+        let heads = head_indices(&self.predictor, pool)?;
         let reference = reference_estimates(&self.predictor, &heads);
         let chars = &self.predictor.manifest().reference.chars;
-        Ok(
-            Margin::over(self.predictor.manifest().selection.margin, &reference)
-                .with_floors(floors(&self.predictor, &heads))
-                .with_lead(lead(&self.predictor, &heads))
-                .with_costs(mean_costs(pool, chars, &reference)),
-        )
+        let n = reference.len().max(1) as f64;
+        Ok((pool.models.iter().enumerate())
+            .map(|(m, model)| {
+                (chars.iter().zip(&reference))
+                    .map(|(&c, es)| cost::estimate(pool, model, c, es[m].billing).usd)
+                    .sum::<f64>()
+                    / n
+            })
+            .collect())
     }
 
     /// Predicted quality of every head for a prompt.

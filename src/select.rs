@@ -157,9 +157,8 @@ impl Margin {
     /// sign changes are applied as λ passes them (O(k² log k + cuts·k) for k models, not a
     /// fresh count per cut).
     pub fn incumbents(&self, allowed: &[usize]) -> Incumbents {
-        let first = (0.0, self.incumbent_at(allowed, 0.0));
         if self.cost.is_empty() {
-            return vec![first];
+            return vec![(0.0, self.incumbent_at(allowed, 0.0))];
         }
         let k = allowed.len();
         let crossing = |(lead, cost): (f64, f64)| {
@@ -201,7 +200,7 @@ impl Margin {
             .iter()
             .map(|r| r.iter().filter(|&&a| a).count())
             .collect();
-        let mut out = vec![first];
+        let mut out = vec![(0.0, self.most_wins(allowed, &wins, 0.0))];
         let mut next = 0;
         for (&from, lambda) in cuts.iter().zip(middles) {
             while let Some(&(_, i, j)) = flips.get(next).filter(|f| f.0 <= lambda) {

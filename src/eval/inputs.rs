@@ -147,34 +147,28 @@ impl Inputs {
         let mut froms: Vec<f64> = schedules.values().flatten().map(|e| e.0).collect();
         froms.sort_by(f64::total_cmp);
         froms.dedup();
-        if froms.len() == 1 {
-            return vec![(0.0, candidates, index)];
-        }
+        // Every schedule starts at λ = 0, with the incumbent `candidates` were ranked against.
+        let mut segments = vec![(0.0, candidates, index)];
         let none = Constraints::default();
-        (froms.into_iter())
-            .map(|from| {
-                let (candidates, index) = (0..self.correct.len())
-                    .map(|r| {
-                        let estimates = self.estimates(r);
-                        let schedule = &schedules[allowed[r].as_slice()];
-                        let best = (schedule.iter().rev())
-                            .find(|e| e.0 <= from)
-                            .and_then(|e| e.1);
-                        let (ranked, _) = select::rank_by(
-                            &self.pool,
-                            &estimates,
-                            self.chars[r],
-                            0.0,
-                            &none,
-                            |a| self.margin.handicaps_against(&estimates, a, best),
-                        );
-                        let index = self.indices(&ranked);
-                        (ranked, index)
-                    })
-                    .unzip();
-                (from, candidates, index)
-            })
-            .collect()
+        segments.extend((froms.into_iter().skip(1)).map(|from| {
+            let (candidates, index) = (0..self.correct.len())
+                .map(|r| {
+                    let estimates = self.estimates(r);
+                    let schedule = &schedules[allowed[r].as_slice()];
+                    let best = (schedule.iter().rev())
+                        .find(|e| e.0 <= from)
+                        .and_then(|e| e.1);
+                    let (ranked, _) =
+                        select::rank_by(&self.pool, &estimates, self.chars[r], 0.0, &none, |a| {
+                            self.margin.handicaps_against(&estimates, a, best)
+                        });
+                    let index = self.indices(&ranked);
+                    (ranked, index)
+                })
+                .unzip();
+            (from, candidates, index)
+        }));
+        segments
     }
 
     fn indices(&self, ranked: &[Candidate]) -> Vec<usize> {
