@@ -171,10 +171,10 @@ enum Command {
         /// Seed of the bootstrap's draws.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Which model the margin keeps: the top one at every budget, as the router does
-        /// (`top`), or at each trade-off the one ahead in quality less λ·cost (`tradeoff`:
-        /// measured, not yet how the router routes).
-        #[arg(long, value_enum, default_value_t = Incumbent::Top)]
+        /// Which model the margin keeps: at each trade-off the one ahead in quality less
+        /// λ·cost, as the router does (`tradeoff`), or the top one at every budget, as it did
+        /// before (`top`).
+        #[arg(long, value_enum, default_value_t = Incumbent::Tradeoff)]
         incumbent: Incumbent,
     },
 }
@@ -375,9 +375,8 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let router = common.router()?;
             let mut inputs = table_inputs(&router, &data, models)?;
-            if incumbent == Incumbent::Tradeoff {
-                let costs = router.mean_costs(&inputs.pool)?;
-                inputs.margin = inputs.margin.with_costs(costs);
+            if incumbent == Incumbent::Top {
+                inputs.margin = inputs.margin.with_costs(Vec::new());
             }
             let report = EvalOutput {
                 report: routoo::eval::evaluate(&inputs),

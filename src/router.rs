@@ -293,8 +293,23 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, Budge
         .with_floors(floors(predictor, &heads))
         .with_lead(lead(predictor, &heads));
     let chars = &predictor.manifest().reference.chars;
+    let margin = margin.with_costs(mean_costs(pool, chars, &reference));
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
+}
+
+/// Each pool model's mean estimated US$ per request over the reference prompts (`chars`,
+/// `reference[prompt][model]`), in pool order.
+fn mean_costs(pool: &Pool, chars: &[usize], reference: &[Vec<Estimate>]) -> Vec<f64> {
+    let n = reference.len().max(1) as f64;
+    (pool.models.iter().enumerate())
+        .map(|(m, model)| {
+            (chars.iter().zip(reference))
+                .map(|(&c, es)| cost::estimate(pool, model, c, es[m].billing).usd)
+                .sum::<f64>()
+                / n
+        })
+        .collect()
 }
 
 /// Which of these heads stand for a model known only by the prior: the prior itself, or a
@@ -475,34 +490,18 @@ impl Router {
     }
 
     /// The margin the selector would apply over another pool of this predictor's models (as
-    /// `routoo eval` needs for the models it evaluates).
+    /// `routoo eval` needs for the models it evaluates), at each trade-off keeping the model
+    /// best there by their mean costs at the router's prices.
     pub fn margin_for(&self, pool: &Pool) -> Result<Margin> {
-        let heads = head_indices(&self.predictor, pool)?;
-        Ok(Margin::over(
-            self.predictor.manifest().selection.margin,
-            &reference_estimates(&self.predictor, &heads),
-        )
-        .with_floors(floors(&self.predictor, &heads))
-        .with_lead(lead(&self.predictor, &heads)))
-    }
-
-    /// Each model of `pool` (of this predictor's models) at its mean estimated US$ per request
-    /// over the reference prompts, in pool order: what [`Margin::with_costs`] takes to choose
-    /// the incumbent at each trade-off (measured by `routoo eval --incumbent tradeoff`, not
-    /// how the router routes).
-    pub fn mean_costs(&self, pool: &Pool) -> Result<Vec<f64>> {
         let heads = head_indices(&self.predictor, pool)?;
         let reference = reference_estimates(&self.predictor, &heads);
         let chars = &self.predictor.manifest().reference.chars;
-        let n = reference.len().max(1) as f64;
-        Ok((pool.models.iter().enumerate())
-            .map(|(m, model)| {
-                (chars.iter().zip(&reference))
-                    .map(|(&c, es)| cost::estimate(pool, model, c, es[m].billing).usd)
-                    .sum::<f64>()
-                    / n
-            })
-            .collect())
+        Ok(
+            Margin::over(self.predictor.manifest().selection.margin, &reference)
+                .with_floors(floors(&self.predictor, &heads))
+                .with_lead(lead(&self.predictor, &heads))
+                .with_costs(mean_costs(pool, chars, &reference)),
+        )
     }
 
     /// Predicted quality of every head for a prompt.

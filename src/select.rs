@@ -6,10 +6,10 @@
 //! others: by the training labels where they compared two models (`selection.lead`), else by
 //! the mean prediction on the reference prompts. Given the models' mean costs
 //! ([`Margin::with_costs`]), each comparison is made at the trade-off λ, in quality less λ
-//! times mean cost, so at every budget the default is the single model best there; `routoo
-//! eval --incumbent tradeoff` measures that rule. The router does not route by it yet: across
-//! incumbents the curve's expected accuracy (quality less margin) can fall as the budget
-//! grows, and one prompt can go to a cheaper model at a larger budget.
+//! times mean cost, so at every budget the default is the single model best there. The
+//! budget curve judges every point against the top incumbent, one scale, and keeps only the
+//! points no cheaper one beats ([`BudgetCurve`]); one prompt can still go to a cheaper model at
+//! a larger budget, when the dearer default there is surely beaten by it.
 //!
 //! A pair's floor (fitted on out-of-fold predictions, `selection.floors`) then discounts a
 //! challenger's predicted gain over that model, never below it: the sd covers the head's own
@@ -560,7 +560,7 @@ pub struct CurvePoint {
     /// Mean estimated US$ per 1,000 requests over the reference prompts.
     pub cost_per_1k: f64,
     /// Expected accuracy over the reference prompts: the mean of the chosen models' quality
-    /// less margin, so it never falls as λ falls.
+    /// less their margin against the top incumbent, so it never falls as λ falls.
     pub quality: f64,
 }
 
@@ -571,6 +571,32 @@ pub struct CurvePoint {
 pub struct BudgetCurve {
     /// Points by increasing λ; the first has λ = 0.
     pub points: Vec<CurvePoint>,
+}
+
+/// The points a budget can buy, by increasing λ: spend and quality both fall as λ rises.
+///
+/// With one incumbent they do already. Where the incumbent changes, a larger λ can spend more
+/// than a smaller one, or a smaller λ spend more for less quality (all of it judged against
+/// the top incumbent, so one scale): such a point is never worth buying, and a budget goes to
+/// the next point that fits instead. The λ = 0 point, the best by that scale, always stays.
+fn frontier(points: Vec<CurvePoint>) -> Vec<CurvePoint> {
+    let mut least = f64::INFINITY;
+    let mut points: Vec<CurvePoint> = (points.into_iter())
+        .filter(|p| {
+            let keep = p.cost_per_1k <= least;
+            least = least.min(p.cost_per_1k);
+            keep
+        })
+        .collect();
+    let mut most = f64::NEG_INFINITY;
+    points.reverse();
+    points.retain(|p| {
+        let keep = p.quality >= most;
+        most = most.max(p.quality);
+        keep
+    });
+    points.reverse();
+    points
 }
 
 /// λ grid: 0, then 25 steps a decade from 1e-2 to 1e8 quality per US$.
@@ -587,9 +613,9 @@ impl BudgetCurve {
         estimates: &[Vec<Estimate>],
         margin: &Margin,
     ) -> BudgetCurve {
-        // Each prompt's allowed models, priced once: (quality − margin, US$, rank of the id).
-        // The top of `rank` at a λ is the best of these by score, then cost, then id, as
-        // `compare` orders.
+        // Each prompt's allowed models, priced once: (quality − margin, US$, rank of the id,
+        // quality − margin against the top incumbent). The top of `rank` at a λ is the best of
+        // these by score, then cost, then id, as `compare` orders.
         let none = Constraints::default();
         let mut by_id: Vec<usize> = (0..pool.models.len()).collect();
         by_id.sort_by(|&a, &b| pool.models[a].id.cmp(&pool.models[b].id));
@@ -601,7 +627,7 @@ impl BudgetCurve {
         // reference prompt to the next: found once per set, not once per prompt. Each prompt
         // gets its options against each incumbent of its set, with the λ it holds from.
         let mut schedule: Option<(Vec<usize>, Incumbents)> = None;
-        type Options = Vec<(f64, f64, usize)>;
+        type Options = Vec<(f64, f64, usize, f64)>;
         let options: Vec<Vec<(f64, Options)>> = chars
             .iter()
             .zip(estimates)
@@ -624,11 +650,15 @@ impl BudgetCurve {
                         incumbents
                     }
                 };
+                let top = incumbents.first().and_then(|i| i.1);
+                let against_top = margin.handicaps_against(es, &indices, top);
                 (incumbents.into_iter())
                     .map(|(from, best)| {
                         let handicaps = margin.handicaps_against(es, &indices, best);
-                        let values = (allowed.iter().zip(handicaps))
-                            .map(|(&(m, usd), h)| (es[m].quality - h, usd, id_rank[m]))
+                        let values = (allowed.iter().zip(handicaps).zip(&against_top))
+                            .map(|((&(m, usd), h), t)| {
+                                (es[m].quality - h, usd, id_rank[m], es[m].quality - t)
+                            })
                             .collect();
                         (from, values)
                     })
@@ -649,7 +679,7 @@ impl BudgetCurve {
                             .then(a.1.total_cmp(&b.1))
                             .then(a.2.cmp(&b.2))
                     });
-                    if let Some(&(value, usd, _)) = best {
+                    if let Some(&(_, usd, _, value)) = best {
                         spend += usd;
                         q += value;
                         n += 1;
@@ -663,18 +693,9 @@ impl BudgetCurve {
                 }
             })
             .collect::<Vec<_>>();
-        // Where the incumbent changes, a larger λ can spend more than a smaller one did: such
-        // a point is never the smallest λ a budget fits, so dropping it keeps spend falling
-        // as λ rises and changes no budget's choice.
-        let mut least = f64::INFINITY;
-        let points = (points.into_iter())
-            .filter(|p| {
-                let keep = p.cost_per_1k <= least;
-                least = least.min(p.cost_per_1k);
-                keep
-            })
-            .collect();
-        BudgetCurve { points }
+        BudgetCurve {
+            points: frontier(points),
+        }
     }
 
     /// The smallest λ whose expected spend fits `per_1k` US$ per 1,000 requests; the largest λ
@@ -712,5 +733,32 @@ pub(crate) mod testing {
             },
             score: quality,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{frontier, CurvePoint};
+
+    #[test]
+    fn the_frontier_drops_points_that_spend_more_or_expect_less_than_a_cheaper_one() {
+        let p = |lambda, cost_per_1k, quality| CurvePoint {
+            lambda,
+            cost_per_1k,
+            quality,
+        };
+        let points = vec![
+            p(0.0, 9.0, 0.90),
+            p(1.0, 5.0, 0.80),
+            // Spends more than λ = 1 did: never the smallest λ a budget fits.
+            p(2.0, 6.0, 0.85),
+            // Spends more than λ = 4 for less: a budget that fits it buys λ = 4 instead.
+            p(3.0, 4.0, 0.70),
+            p(4.0, 3.0, 0.75),
+            p(5.0, 3.0, 0.75),
+            p(6.0, 1.0, 0.60),
+        ];
+        let kept: Vec<f64> = frontier(points).iter().map(|p| p.lambda).collect();
+        assert_eq!(kept, [0.0, 1.0, 4.0, 5.0, 6.0]);
     }
 }

@@ -485,23 +485,25 @@ fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
 fn the_real_router_spends_more_only_when_the_budget_grows() {
     let router = common::router();
     let budgets = [0.0, 0.01, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0];
+    // One prompt may go to a cheaper model at a larger budget (its incumbent there is a
+    // dearer model, and the cheap one is surely better than that); λ never rises, and the
+    // budget's curve point never spends less nor expects less.
     for prompt in common::prompts() {
         let prediction = router.predict(&prompt).unwrap();
-        let mut last: Option<(f64, f64)> = None;
+        let mut last: Option<(f64, f64, f64)> = None;
         for b in budgets {
             let options = RouteOptions {
                 budget: Some(b),
                 ..Default::default()
             };
             let d = router.decide(&prediction, &options).unwrap();
-            if let Some((cost, lambda)) = last {
+            let point = *router.curve().point_for(b).unwrap();
+            if let Some((spend, quality, lambda)) = last {
                 assert!(d.lambda <= lambda, "λ rose with the budget");
-                assert!(
-                    d.choice.cost.usd >= cost,
-                    "budget {b} chose a cheaper model"
-                );
+                assert!(point.cost_per_1k >= spend, "budget {b} spends less");
+                assert!(point.quality >= quality, "budget {b} expects less");
             }
-            last = Some((d.choice.cost.usd, d.lambda));
+            last = Some((point.cost_per_1k, point.quality, d.lambda));
         }
     }
     let curve = router.curve();
@@ -511,6 +513,23 @@ fn the_real_router_spends_more_only_when_the_budget_grows() {
         cheap <= 0.1 && rich <= 5.0 && rich > cheap,
         "{cheap} {rich}"
     );
+}
+
+/// The default pool's labelled models change incumbent along λ, and still every point of the
+/// budget curve spends less and expects less than the one before it, from λ = 0 on.
+#[test]
+fn across_incumbents_the_budget_curve_falls_in_spend_and_in_quality() {
+    let router = common::router();
+    let all: Vec<usize> = (0..router.pool().models.len()).collect();
+    let schedule = router.margin().incumbents(&all);
+    assert!(schedule.len() > 1, "one incumbent throughout: {schedule:?}");
+    let points = &router.curve().points;
+    assert_eq!(points[0].lambda, 0.0);
+    for w in points.windows(2) {
+        assert!(w[1].lambda > w[0].lambda);
+        assert!(w[1].cost_per_1k <= w[0].cost_per_1k, "{w:?}");
+        assert!(w[1].quality <= w[0].quality, "{w:?}");
+    }
 }
 
 #[test]
