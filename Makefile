@@ -141,6 +141,8 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --lead
 	$(VENV)/bin/python training/outer.py --geometric
 	$(VENV)/bin/python training/outer.py --tradeoff
+	$(VENV)/bin/python training/outer.py --unshrunk
+	$(VENV)/bin/python training/transfer_levels.py
 	$(MAKE) research-cards
 
 # Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),

@@ -143,21 +143,25 @@ def number(v, name):
 
 # Each variant of a bundle as train.py now writes it: {name: (with_billing's options, the scores
 # it is compared with, routoo eval's own options)}; scored into eval-<name>.
-# Every variant but the last keeps the top incumbent at every budget, as they were scored.
+# The first three keep the top incumbent at every budget, as they were scored.
 TOP = ("--incumbent", "top")
+TRADEOFF = ("--incumbent", "tradeoff")
 VARIANTS = {
     "billing": ({}, "eval", TOP),
     "lead": ({"lead": True}, "eval-billing", TOP),
     "geometric": ({"lead": True, "geometric": True}, "eval-lead", TOP),
-    "tradeoff": ({"lead": True}, "eval-lead", ("--incumbent", "tradeoff")),
+    "tradeoff": ({"lead": True}, "eval-lead", TRADEOFF),
+    "unshrunk": ({"lead": True, "prior_rows": 0}, "eval-tradeoff", TRADEOFF),
 }
 
 
-def with_billing(where, rows, pick, name="billing", lead=False, geometric=False):
+def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
+                 prior_rows=space.COST_PRIOR_ROWS):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
-    those rows (issue 23, item 1); with `geometric`, cost ratios shrunk in logs."""
+    those rows (issue 23, item 1); with `geometric`, cost ratios shrunk in logs; `prior_rows`,
+    how many rows' worth of a model's overall ratio each class's ratio is shrunk by."""
     import train
     src, dst = where / "bundle", where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -170,7 +174,7 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False)
     if domains != manifest["encoder"]["domains"]:
         raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
-                                        geometric)
+                                        geometric, prior_rows)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -243,6 +247,9 @@ def main():
                     help="as --lead, the margin keeping at each trade-off the model ahead in "
                          "quality less lambda times cost (routoo eval --incumbent tradeoff); "
                          "compare")
+    ap.add_argument("--unshrunk", action="store_true",
+                    help="as --tradeoff, each class's cost ratio not shrunk towards the model's "
+                         "overall ratio (classes of too few rows still take it); compare")
     ap.add_argument("--outer-tradeoff", action="store_true",
                     help="a third look at the outer split: --outer-lead's bundle scored with the "
                          "incumbent at each trade-off, beside --tradeoff's inner folds")

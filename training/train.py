@@ -251,7 +251,8 @@ def f32(v):
     return float(str(np.float32(v)))
 
 
-def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False):
+def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
+            prior_rows=space.COST_PRIOR_ROWS):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
     (space.class_billing over the rows `pick`, at the pool's prices), for the models with costed
     rows. The router weighs the classes by the domains it infers from the prompt (training/
@@ -260,7 +261,8 @@ def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False)
     p_in = np.array([price[m]["priceIn"] for m in order]) / 1e6
     p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
     length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
-                                        domain_of, pick, n_domains, geometric=geometric)
+                                        domain_of, pick, n_domains, prior_rows=prior_rows,
+                                        geometric=geometric)
     costed = (~np.isnan(true_cost[pick])).any(axis=0)
     return {"answerTokens": [f32(v) for v in length],
             "ratios": {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}}

@@ -1,0 +1,144 @@
+"""Issues 22 and 23: how a head fitted on one table predicts a model's level on the others, and
+whether the other models' shifts between tables predict it better.
+
+The local pool entries borrow FormationEval-only heads: fitted on one domain, they carry that
+domain's level everywhere (qwen3-8b is predicted 0.76 on a proof, above every API model). This
+script measures that on models the tables label more than once. With one inner fold's bundle
+(its encoder and z fixed; `outer.py --inner` writes them), for every model labelled on two
+tables or more and every source table S with enough training rows, a head is refitted on the
+model's training rows of S alone (L2-regularised logistic regression on z, the N(0, 1) prior of
+the heads' covariance) and scored on the held fold's rows of every other table T it labels:
+
+- `one table`: that head as it is, what a FormationEval-only head does today;
+- `shifted`: its logit moved, in each domain class d of T, so that its mean there is the model's
+  training accuracy on S plus the mean shift from S to d (in logits) of the other models
+  labelled on both (their training accuracies): the level the tables say a model has there,
+  given where it stands on S;
+- `every table`: the head fitted on all of its training rows (the bundle's), for reference.
+
+    python training/transfer_levels.py [--fold 0]
+"""
+
+import argparse
+import json
+import pathlib
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+import space
+import train
+from data import ROOT, read_rows
+
+WORK = ROOT / "training" / "work" / "outer-check"
+LEAST = 100     # training rows of S a refit rests on
+LEAST_D = 30    # training rows in a class for a model's accuracy there
+
+
+def logit(p):
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return np.log(p / (1 - p))
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def log_loss(p, y):
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
+    args = ap.parse_args()
+    bundle = WORK / f"inner-{args.fold}" / "bundle"
+    manifest = json.loads((bundle / "predictor.json").read_text())
+    rows, prompts = space.without_outer(*read_rows(args.data))
+    folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
+    order = [h["id"] for h in manifest["heads"]]
+    theta = np.array([h["weights"] for h in manifest["heads"]])
+    bias = np.array([h["bias"] for h in manifest["heads"]])
+    y, _ = space.label_matrix(rows, order)
+    classes, domain = space.domain_classes(rows)
+    if classes != manifest["encoder"]["domains"]:
+        raise SystemExit("the bundle's domains are not the rows' classes")
+    z = train.encode_all((bundle / "encoder.onnx").read_bytes(), space.tokenize(prompts))
+    table = np.array([r["table"] for r in rows])
+    fit, held = folds != args.fold, folds == args.fold
+
+    def accuracy(j, at):
+        have = at & ~np.isnan(y[:, j])
+        return (y[have, j].mean(), have.sum()) if have.any() else (np.nan, 0)
+
+    results = []
+    for j, m in enumerate(order):
+        tables = sorted({t for t in np.unique(table) if (~np.isnan(y[table == t, j])).any()})
+        if len(tables) < 2:
+            continue
+        for s in tables:
+            src = fit & (table == s) & ~np.isnan(y[:, j])
+            if src.sum() < LEAST or len(np.unique(y[src, j])) < 2:
+                continue
+            head = LogisticRegression(C=1.0, max_iter=2000).fit(z[src], y[src, j])
+            acc_s, _ = accuracy(j, fit & (table == s))
+            for t in (t for t in tables if t != s):
+                at = held & (table == t) & ~np.isnan(y[:, j])
+                if at.sum() < 30:
+                    continue
+                plain = head.decision_function(z[at])
+                shifted = plain.copy()
+                for d in np.unique(domain[at]):
+                    # Where the other models labelled on S and in d stand, relative to S.
+                    shifts = []
+                    for k in range(len(order)):
+                        if k == j:
+                            continue
+                        a_s, n_s = accuracy(k, fit & (table == s))
+                        a_d, n_d = accuracy(k, fit & (domain == d))
+                        if n_s >= LEAST_D and n_d >= LEAST_D:
+                            shifts.append(logit(a_d) - logit(a_s))
+                    if not shifts:
+                        continue
+                    target = logit(acc_s) + np.mean(shifts)
+                    ref = fit & (domain == d)
+                    now = logit(sigmoid(head.decision_function(z[ref])).mean())
+                    shifted[domain[at] == d] += target - now
+                full = z[at] @ theta[j] + bias[j]
+                truth = y[at, j]
+                results.append({
+                    "model": m, "source": s, "target": t, "rows": int(at.sum()),
+                    "true": float(truth.mean()),
+                    **{name: (float(sigmoid(v).mean()), log_loss(sigmoid(v), truth))
+                       for name, v in (("one table", plain), ("shifted", shifted),
+                                       ("every table", full))},
+                })
+                print(f"{m}: {s} -> {t}", flush=True)
+    names = ("one table", "shifted", "every table")
+    print("\n| model | from | to | rows | true | " + " | ".join(names) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(names))
+    for r in results:
+        print(f"| {r['model']} | {r['source']} | {r['target']} | {r['rows']} | {r['true']:.3f} | "
+              + " | ".join(f"{r[n][0]:.3f} ({r[n][1]:.3f})" for n in names) + " |")
+    err = {n: np.array([abs(r[n][0] - r["true"]) for r in results]) for n in names}
+    loss = {n: np.array([r[n][1] for r in results]) for n in names}
+    rng = np.random.default_rng(0)
+    draws = rng.integers(0, len(results), (1000, len(results)))
+    print(f"\n{len(results)} cases (model, from, to). Mean |predicted − true accuracy| and mean "
+          "log loss, with 95 % intervals over cases (bootstrap):")
+    for n in names:
+        e, ll = err[n][draws].mean(1), loss[n][draws].mean(1)
+        print(f"- {n}: |error| {err[n].mean():.3f} [{np.quantile(e, 0.025):.3f}, "
+              f"{np.quantile(e, 0.975):.3f}], log loss {loss[n].mean():.3f} "
+              f"[{np.quantile(ll, 0.025):.3f}, {np.quantile(ll, 0.975):.3f}]")
+    gap = (err["one table"] - err["shifted"])[draws].mean(1)
+    print(f"- one table less shifted, |error|: {(err['one table'] - err['shifted']).mean():+.3f} "
+          f"[{np.quantile(gap, 0.025):+.3f}, {np.quantile(gap, 0.975):+.3f}]; shifted better in "
+          f"{int((err['shifted'] < err['one table']).sum())} of {len(results)}")
+
+
+if __name__ == "__main__":
+    main()
