@@ -139,6 +139,9 @@ pub enum Basis {
     Like {
         /// That model.
         model: String,
+        /// The tables that labelled it (file stems; empty when its head does not say): a head
+        /// fitted on one table's domain carries that level to every prompt.
+        tables: Vec<String>,
     },
     /// An average model's (the prior): nothing is known of this one.
     Prior,
@@ -182,7 +185,11 @@ impl std::fmt::Display for Basis {
                 f,
                 "prior at its price (an average model at US${index} per 1M in + 4 out)"
             ),
-            Basis::Like { model } => write!(f, "like {model}"),
+            Basis::Like { model, tables } => match tables.as_slice() {
+                [] => write!(f, "like {model}"),
+                [one] => write!(f, "like {model} (labelled on {one} only)"),
+                many => write!(f, "like {model} (labelled on {})", many.join(", ")),
+            },
             Basis::Prior => write!(f, "prior alone (an average model)"),
             Basis::Unstated => write!(f, "own head (basis not stated)"),
         }
@@ -697,6 +704,10 @@ impl Router {
                 None => Basis::Unstated,
                 Some(head) if head.id != m.id => Basis::Like {
                     model: head.id.clone(),
+                    tables: head
+                        .labels
+                        .as_ref()
+                        .map_or_else(Vec::new, |l| l.tables.clone()),
                 },
                 Some(head) => match (&head.labels, &head.evidence) {
                     (_, Some(e)) if e.scores.is_empty() && e.probes == 0 && e.price.is_some() => {

@@ -616,6 +616,19 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
         "as unsure as the prior: {mystery:?} {prior:?}"
     );
     assert!(matches!(router.bases()[2], routoo::Basis::Price { .. }));
+    // The borrowed one says whose head it has, and which tables labelled that model.
+    let lender = match &router.bases()[0] {
+        routoo::Basis::Labels { tables, .. } => tables.clone(),
+        other => panic!("the lender is labelled: {other:?}"),
+    };
+    assert_eq!(
+        router.bases()[1],
+        routoo::Basis::Like {
+            model: sonnet.id.clone(),
+            tables: lender.clone()
+        }
+    );
+    assert!(router.bases()[1].to_string().contains(&lender.join(", ")));
     assert!(of("mystery").margin > 0.0);
     assert_ne!(
         d.choice.model, "mystery",

@@ -118,7 +118,11 @@ function basisNodes(basis) {
   const text = (t) => [document.createTextNode(t)];
   switch (basis?.kind) {
     case "labels": return text(`labelled: ${basis.rows.toLocaleString("en")} rows of ${basis.tables.join(", ")}`);
-    case "like": return text(`estimates borrowed from ${basis.model}`);
+    case "like": {
+      const on = basis.tables ?? [];
+      const labels = on.length === 1 ? ` (labelled on ${on[0]} only)` : on.length ? ` (labelled on ${on.join(", ")})` : "";
+      return text(`estimates borrowed from ${basis.model}${labels}`);
+    }
     case "prior": return text("uncalibrated: routed as an average model");
     case "price": return text(`uncalibrated: an average model at its price (US$${basis.index} per 1M in + 4 out)`);
     case "evidence": {

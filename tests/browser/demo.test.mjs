@@ -685,7 +685,7 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     const row = (id) => `#pool tr[data-model="${id}"]`;
     assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), false, "historical starts off");
     assert.match(await p.textContent(`${row(old.id)} th`), /historical: no longer served/);
-    assert.match(await p.textContent(`${row("lender-next")} th`), new RegExp(`estimates borrowed from ${lender.id}`));
+    assert.match(await p.textContent(`${row("lender-next")} th`), new RegExp(`estimates borrowed from ${lender.id} \\(labelled on [a-z0-9-]+`));
     assert.match(await p.textContent(`${row("mystery")} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
     const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
     assert.equal(await meter("lender-next"), await meter(lender.id), "a borrowed model is estimated as its lender");
