@@ -84,6 +84,9 @@ def main():
             if src.sum() < LEAST or len(np.unique(y[src, j])) < 2:
                 continue
             head = LogisticRegression(C=1.0, max_iter=2000).fit(z[src], y[src, j])
+            # The head's own uncertainty (Laplace, as the bundle's heads state theirs).
+            cov = space.head_covariance(z[src], y[src, j][:, None], head.coef_,
+                                        head.intercept_)[0]
             acc_s, _ = accuracy(j, fit & (table == s))
             for t in (t for t in tables if t != s):
                 at = held & (table == t) & ~np.isnan(y[:, j])
@@ -109,20 +112,22 @@ def main():
                     shifted[domain[at] == d] += target - now
                 full = z[at] @ theta[j] + bias[j]
                 truth = y[at, j]
+                sd = space.quality_sd(z[at], sigmoid(plain)[:, None], cov[None])[:, 0]
                 results.append({
                     "model": m, "source": s, "target": t, "rows": int(at.sum()),
-                    "true": float(truth.mean()),
+                    "true": float(truth.mean()), "sd": float(sd.mean()),
                     **{name: (float(sigmoid(v).mean()), log_loss(sigmoid(v), truth))
                        for name, v in (("one table", plain), ("shifted", shifted),
                                        ("every table", full))},
                 })
                 print(f"{m}: {s} -> {t}", flush=True)
     names = ("one table", "shifted", "every table")
-    print("\n| model | from | to | rows | true | " + " | ".join(names) + " |")
-    print("|---|---|---|---|---|" + "---|" * len(names))
+    print("\n| model | from | to | rows | true | " + " | ".join(names) + " | stated sd |")
+    print("|---|---|---|---|---|" + "---|" * len(names) + "---|")
     for r in results:
         print(f"| {r['model']} | {r['source']} | {r['target']} | {r['rows']} | {r['true']:.3f} | "
-              + " | ".join(f"{r[n][0]:.3f} ({r[n][1]:.3f})" for n in names) + " |")
+              + " | ".join(f"{r[n][0]:.3f} ({r[n][1]:.3f})" for n in names)
+              + f" | {r['sd']:.3f} |")
     err = {n: np.array([abs(r[n][0] - r["true"]) for r in results]) for n in names}
     loss = {n: np.array([r[n][1] for r in results]) for n in names}
     rng = np.random.default_rng(0)
@@ -134,6 +139,10 @@ def main():
         print(f"- {n}: |error| {err[n].mean():.3f} [{np.quantile(e, 0.025):.3f}, "
               f"{np.quantile(e, 0.975):.3f}], log loss {loss[n].mean():.3f} "
               f"[{np.quantile(ll, 0.025):.3f}, {np.quantile(ll, 0.975):.3f}]")
+    sd = np.array([r["sd"] for r in results])
+    within = err["one table"] <= sd
+    print(f"- the one-table head's stated sd (mean over the target's rows): {sd.mean():.3f}; its "
+          f"level error is within it in {int(within.sum())} of {len(results)} cases")
     gap = (err["one table"] - err["shifted"])[draws].mean(1)
     print(f"- one table less shifted, |error|: {(err['one table'] - err['shifted']).mean():+.3f} "
           f"[{np.quantile(gap, 0.025):+.3f}, {np.quantile(gap, 0.975):+.3f}]; shifted better in "
