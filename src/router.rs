@@ -295,14 +295,26 @@ fn place_scored(
 fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, BudgetCurve)> {
     let heads = head_indices(predictor, pool)?;
     let reference = reference_estimates(predictor, &heads);
-    let margin = Margin::over(predictor.manifest().selection.margin, &reference)
-        .with_unknown(unknown(predictor, &heads))
-        .with_floors(floors(predictor, &heads))
-        .with_lead(lead(predictor, &heads));
+    let margin =
+        margin_over(predictor, pool, &heads, &reference).with_unknown(unknown(predictor, &heads));
     let chars = &predictor.manifest().reference.chars;
-    let margin = margin.with_costs(mean_costs(pool, chars, &reference));
     let curve = BudgetCurve::trace(pool, chars, &reference, &margin);
     Ok((heads, margin, curve))
+}
+
+/// The margin over `pool` (its heads, their reference estimates): κ, the floors, the lead by
+/// the labels and the mean costs that choose the incumbent at each trade-off.
+fn margin_over(
+    predictor: &Predictor,
+    pool: &Pool,
+    heads: &[usize],
+    reference: &[Vec<Estimate>],
+) -> Margin {
+    let chars = &predictor.manifest().reference.chars;
+    Margin::over(predictor.manifest().selection.margin, reference)
+        .with_floors(floors(predictor, heads))
+        .with_lead(lead(predictor, heads))
+        .with_costs(mean_costs(pool, chars, reference))
 }
 
 /// Each pool model's mean estimated US$ per request over the reference prompts (`chars`,
@@ -502,13 +514,7 @@ impl Router {
     pub fn margin_for(&self, pool: &Pool) -> Result<Margin> {
         let heads = head_indices(&self.predictor, pool)?;
         let reference = reference_estimates(&self.predictor, &heads);
-        let chars = &self.predictor.manifest().reference.chars;
-        Ok(
-            Margin::over(self.predictor.manifest().selection.margin, &reference)
-                .with_floors(floors(&self.predictor, &heads))
-                .with_lead(lead(&self.predictor, &heads))
-                .with_costs(mean_costs(pool, chars, &reference)),
-        )
+        Ok(margin_over(&self.predictor, pool, &heads, &reference))
     }
 
     /// Predicted quality of every head for a prompt.

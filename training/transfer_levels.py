@@ -24,6 +24,7 @@ import json
 import pathlib
 
 import numpy as np
+from scipy.special import expit as sigmoid
 from sklearn.linear_model import LogisticRegression
 
 import space
@@ -33,15 +34,6 @@ from data import ROOT, read_rows
 WORK = ROOT / "training" / "work" / "outer-check"
 LEAST = 100     # training rows of S a refit rests on
 LEAST_D = 30    # training rows in a class for a model's accuracy there
-
-
-def logit(p):
-    p = np.clip(p, 1e-3, 1 - 1e-3)
-    return np.log(p / (1 - p))
-
-
-def sigmoid(x):
-    return 1 / (1 + np.exp(-x))
 
 
 def log_loss(p, y):
@@ -103,12 +95,12 @@ def main():
                         a_s, n_s = accuracy(k, fit & (table == s))
                         a_d, n_d = accuracy(k, fit & (domain == d))
                         if n_s >= LEAST_D and n_d >= LEAST_D:
-                            shifts.append(logit(a_d) - logit(a_s))
+                            shifts.append(train.logit(a_d) - train.logit(a_s))
                     if not shifts:
                         continue
-                    target = logit(acc_s) + np.mean(shifts)
+                    target = train.logit(acc_s) + np.mean(shifts)
                     ref = fit & (domain == d)
-                    now = logit(sigmoid(head.decision_function(z[ref])).mean())
+                    now = train.logit(sigmoid(head.decision_function(z[ref])).mean())
                     shifted[domain[at] == d] += target - now
                 full = z[at] @ theta[j] + bias[j]
                 truth = y[at, j]
