@@ -237,7 +237,7 @@ fuzz:
 bench: wasm tools-browser
 	@[ benches/web/node_modules/.package-lock.json -nt benches/web/package-lock.json ] || \
 	  npm ci --prefix benches/web --ignore-scripts --no-audit --no-fund
-	cargo bench --bench predict
+	cargo bench --bench predict --bench router
 	node scripts/bench-browser.mjs
 	node scripts/bench-transformers.mjs
 

@@ -96,6 +96,8 @@ pub struct Predictor {
     prior: Option<Head>,
     /// Every head's estimate on each reference prompt, then the prior's: `[prompt][head]`.
     reference: Vec<Vec<Estimate>>,
+    /// Every head's covariance packed for [`sd`] ([`packed`]), then the prior's.
+    packed: Vec<Option<Vec<f64>>>,
 }
 
 /// The training prompts' vectors (int8) and, per head, their labels.
@@ -169,7 +171,12 @@ impl Predictor {
             neighbours,
             prior,
             reference: Vec::new(),
+            packed: Vec::new(),
         };
+        predictor.packed = (predictor.manifest.heads.iter())
+            .chain(&predictor.prior)
+            .map(packed)
+            .collect();
         predictor.estimate_reference();
         Ok(predictor)
     }
@@ -215,20 +222,27 @@ impl Predictor {
             }
         }
         let rows = self.manifest.neighbours.rows;
+        let before = self.manifest.heads.len();
+        let mut changed = Vec::with_capacity(file.heads.len());
         for head in &file.heads {
             match self.manifest.heads.iter().position(|h| h.id == head.id) {
                 Some(at) => {
                     self.manifest.heads[at] = head.clone();
+                    self.packed[at] = packed(head);
                     self.neighbours.labels[at * rows..(at + 1) * rows].fill(UNLABELLED);
+                    changed.push(at);
                 }
                 None => {
                     self.manifest.heads.push(head.clone());
+                    self.packed
+                        .insert(self.manifest.heads.len() - 1, packed(head));
                     let len = self.neighbours.labels.len();
                     self.neighbours.labels.resize(len + rows, UNLABELLED);
+                    changed.push(self.manifest.heads.len() - 1);
                 }
             }
         }
-        self.estimate_reference();
+        self.estimate_reference_of(before, &changed);
         Ok(())
     }
 
@@ -306,33 +320,54 @@ impl Predictor {
     /// Every head's estimate, in head order, for a position `z` in the shared space; then the
     /// prior's, when the predictor has one ([`Predictor::prior_index`]).
     pub fn estimate(&self, z: &[f32]) -> Vec<Estimate> {
-        let spec = &self.manifest.neighbours;
-        let (similarity, order) = if spec.k > 0 {
+        let at = self.at(z);
+        let heads = (0..self.manifest.heads.len()).map(|h| self.head_estimate(h, &at));
+        let prior = self.prior.iter().map(|head| {
+            let p = head_probability(&head.weights, head.bias, z);
+            Estimate {
+                quality: p,
+                sd: self.spread(self.manifest.heads.len(), &at.x, p),
+                billing: None,
+            }
+        });
+        heads.chain(prior).collect()
+    }
+
+    /// What every head's estimate at `z` shares: its neighbours and (z, 1).
+    fn at<'z>(&self, z: &'z [f32]) -> At<'z> {
+        let (similarity, order) = if self.manifest.neighbours.k > 0 {
             let similarity = self.similarities(&unit(z));
             let order = Self::by_similarity(&similarity);
             (similarity, order)
         } else {
             (Vec::new(), Vec::new())
         };
-        let own = |head: &Head| head_probability(&head.weights, head.bias, z);
-        let spread = |head: &Head, p: f64| head.covariance.as_deref().map_or(0.0, |c| sd(c, z, p));
-        let heads = (self.manifest.heads.iter().enumerate()).map(|(h, head)| {
-            let p = own(head);
-            Estimate {
-                quality: self.nearest(h, p, &similarity, &order),
-                sd: spread(head, p),
-                billing: self.billing(head, z),
-            }
-        });
-        let prior = self.prior.iter().map(|head| {
-            let p = own(head);
-            Estimate {
-                quality: p,
-                sd: spread(head, p),
-                billing: None,
-            }
-        });
-        heads.chain(prior).collect()
+        At {
+            z,
+            x: z.iter().map(|&v| f64::from(v)).chain([1.0]).collect(),
+            similarity,
+            order,
+        }
+    }
+
+    /// The sd of head `h` (the prior after the heads) at `x` = (z, 1) for its probability `p`;
+    /// 0 without a covariance.
+    fn spread(&self, h: usize, x: &[f64], p: f64) -> f64 {
+        match self.packed.get(h) {
+            Some(Some(cov)) => sd(cov, x, p),
+            _ => 0.0,
+        }
+    }
+
+    /// Head `h`'s estimate at a position ([`Predictor::at`]).
+    fn head_estimate(&self, h: usize, at: &At) -> Estimate {
+        let head = &self.manifest.heads[h];
+        let p = head_probability(&head.weights, head.bias, at.z);
+        Estimate {
+            quality: self.nearest(h, p, &at.similarity, &at.order),
+            sd: self.spread(h, &at.x, p),
+            billing: self.billing(head, at.z),
+        }
     }
 
     /// How the routing data billed `head`'s model at `z`: its ratios by domain, weighed by the
@@ -350,6 +385,24 @@ impl Predictor {
         self.reference = (self.manifest.reference.z.iter())
             .map(|z| self.estimate(z))
             .collect();
+    }
+
+    /// The reference estimates again for the heads at `changed` only (replaced, or appended
+    /// after the first `before`), the prior's kept: a calibration or a placed model adds a few
+    /// heads to a hundred, and estimating every head again took most of a load in the browser.
+    fn estimate_reference_of(&mut self, before: usize, changed: &[usize]) {
+        let mut reference = std::mem::take(&mut self.reference);
+        let heads = self.manifest.heads.len();
+        for (row, z) in reference.iter_mut().zip(&self.manifest.reference.z) {
+            let at = self.at(z);
+            let prior = row.split_off(before.min(row.len()));
+            row.resize_with(heads, Estimate::default);
+            for &h in changed {
+                row[h] = self.head_estimate(h, &at);
+            }
+            row.extend(prior);
+        }
+        self.reference = reference;
     }
 
     /// Where [`Predictor::estimate`] puts the prior's estimate (after every head), if the
@@ -451,16 +504,69 @@ fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Standard deviation of a head's probability `p` at `z` under the covariance `cov` of
-/// (weights, bias): the delta method, p(1 − p)·√(xᵀ·cov·x) with x = (z, 1). The kNN correction
+/// What the estimates at one position share ([`Predictor::at`]).
+struct At<'z> {
+    z: &'z [f32],
+    /// (z, 1), for the heads' covariances.
+    x: Vec<f64>,
+    similarity: Vec<f32>,
+    order: Vec<u32>,
+}
+
+/// A head's covariance of (weights, bias) as [`sd`] reads it: each row's upper triangle in f64,
+/// off-diagonal entries doubled, as the quadratic form xᵀ·cov·x counts them twice. Half the
+/// products, and none converted: this is most of estimating a head in a space of tens of
+/// dimensions. `None` without a covariance, or with one that is not square in the head's space.
+fn packed(head: &Head) -> Option<Vec<f64>> {
+    let cov = head.covariance.as_deref()?;
+    let side = head.weights.len() + 1;
+    if cov.len() != side * side {
+        return None;
+    }
+    let mut out = Vec::with_capacity(side * (side + 1) / 2);
+    for i in 0..side {
+        out.push(f64::from(cov[i * side + i]));
+        for j in i + 1..side {
+            out.push(f64::from(cov[i * side + j]) + f64::from(cov[j * side + i]));
+        }
+    }
+    Some(out)
+}
+
+/// Standard deviation of a head's probability `p` at `z` under the covariance of (weights,
+/// bias), [`packed`]: the delta method, p(1 − p)·√(xᵀ·cov·x) with `x` = (z, 1). The kNN correction
 /// is left out: it only moves the estimate toward labels the head was fitted on.
-fn sd(cov: &[f32], z: &[f32], p: f64) -> f64 {
-    let x = |i: usize| z.get(i).map_or(1.0, |&v| f64::from(v));
-    let side = z.len() + 1;
-    let variance: f64 = (cov.chunks_exact(side).enumerate())
-        .map(|(i, row)| x(i) * (0..side).map(|j| f64::from(row[j]) * x(j)).sum::<f64>())
-        .sum();
-    p * (1.0 - p) * variance.max(0.0).sqrt()
+fn sd(packed: &[f64], x: &[f64], p: f64) -> f64 {
+    let (mut variance, mut rest) = (0.0, packed);
+    for (i, &xi) in x.iter().enumerate() {
+        let Some((row, tail)) = rest.split_at_checked(x.len() - i) else {
+            return 0.0;
+        };
+        variance += xi * dot_f64(row, &x[i..]);
+        rest = tail;
+    }
+    p * (1.0 - p) * f64::max(variance, 0.0).sqrt()
+}
+
+/// Σ row·x (of equal length) in four independent sums: one running sum waits on each add. Plain
+/// indexing, as the wasm is built for size and left `zip`'s set-up uninlined in this loop.
+fn dot_f64(row: &[f64], x: &[f64]) -> f64 {
+    let n = row.len().min(x.len());
+    let (row, x) = (&row[..n], &x[..n]);
+    let mut sums = [0.0f64; 4];
+    let mut j = 0;
+    while j + 4 <= n {
+        sums[0] += row[j] * x[j];
+        sums[1] += row[j + 1] * x[j + 1];
+        sums[2] += row[j + 2] * x[j + 2];
+        sums[3] += row[j + 3] * x[j + 3];
+        j += 4;
+    }
+    while j < n {
+        sums[0] += row[j] * x[j];
+        j += 1;
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3])
 }
 
 /// The first twelve hex digits of a digest, for messages.
@@ -507,4 +613,56 @@ fn load_encoder(bytes: &[u8]) -> Result<Plan> {
         .into_optimized()
         .and_then(|m| m.into_runnable())
         .map_err(|e| Error::Encoder(format!("cannot prepare the ONNX graph: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{packed, sd};
+    use crate::bundle::Head;
+
+    #[test]
+    fn the_packed_covariance_gives_the_quadratic_form_of_the_full_one() {
+        let dim = 6;
+        let side = dim + 1;
+        // A = B·Bᵀ with an uneven B: symmetric, positive definite, entries of both signs.
+        let b: Vec<f64> = (0..side * side)
+            .map(|k| ((k * 37 % 11) as f64 - 5.0) / 3.0)
+            .collect();
+        let cov: Vec<f32> = (0..side * side)
+            .map(|k| {
+                let (i, j) = (k / side, k % side);
+                (0..side)
+                    .map(|t| b[i * side + t] * b[j * side + t])
+                    .sum::<f64>() as f32
+            })
+            .collect();
+        let head = Head {
+            id: "m".into(),
+            weights: vec![0.0; dim],
+            bias: 0.0,
+            covariance: Some(cov.clone()),
+            labels: None,
+            evidence: None,
+        };
+        let z: Vec<f64> = (0..dim).map(|i| (i as f64 - 2.5) / 4.0).collect();
+        let x: Vec<f64> = z.iter().copied().chain([1.0]).collect();
+        let full: f64 = (0..side)
+            .map(|i| {
+                (0..side)
+                    .map(|j| x[i] * f64::from(cov[i * side + j]) * x[j])
+                    .sum::<f64>()
+            })
+            .sum();
+        let p = 0.3;
+        let want = p * (1.0 - p) * full.sqrt();
+        let got = sd(&packed(&head).unwrap(), &x, p);
+        assert!((got - want).abs() <= 1e-12 * want, "{got} vs {want}");
+
+        // A covariance that does not fit the head's space is none.
+        let short = Head {
+            covariance: Some(cov[1..].to_vec()),
+            ..head
+        };
+        assert_eq!(packed(&short), None);
+    }
 }

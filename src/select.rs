@@ -599,6 +599,38 @@ fn frontier(points: Vec<CurvePoint>) -> Vec<CurvePoint> {
     points
 }
 
+/// The best of a prompt's options (value, US$, id rank, value against the top incumbent) at
+/// λ: the most value less λ·US$, then the cheaper, then the lower id rank.
+fn best_at(options: &[(f64, f64, usize, f64)], lambda: f64) -> Option<&(f64, f64, usize, f64)> {
+    options.iter().min_by(|a, b| {
+        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
+        sb.total_cmp(&sa)
+            .then(a.1.total_cmp(&b.1))
+            .then(a.2.cmp(&b.2))
+    })
+}
+
+/// The options no other option beats at every λ ≥ 0: an option worth as much or more for no
+/// more US$ (the cheaper, then the lower id rank, on a tie) wins wherever the other would, as
+/// [`best_at`] compares them, so leaving it out changes no choice. Most of a pool is dominated on a
+/// prompt, and the λ sweep then looks at a few options instead of every model.
+fn undominated(mut options: Vec<(f64, f64, usize, f64)>) -> Vec<(f64, f64, usize, f64)> {
+    options.sort_by(|a, b| {
+        (a.1.total_cmp(&b.1))
+            .then(b.0.total_cmp(&a.0))
+            .then(a.2.cmp(&b.2))
+    });
+    let mut best: Option<f64> = None;
+    options.retain(|o| {
+        let keep = best.is_none_or(|b| o.0.total_cmp(&b).is_gt());
+        if keep {
+            best = Some(o.0);
+        }
+        keep
+    });
+    options
+}
+
 /// λ grid: 0, then 25 steps a decade from 1e-2 to 1e8 quality per US$.
 fn lambda_grid() -> impl Iterator<Item = f64> {
     std::iter::once(0.0).chain((0..=250).map(|i| 10f64.powf(-2.0 + f64::from(i) / 25.0)))
@@ -660,7 +692,7 @@ impl BudgetCurve {
                                 (es[m].quality - h, usd, id_rank[m], es[m].quality - t)
                             })
                             .collect();
-                        (from, values)
+                        (from, undominated(values))
                     })
                     .collect()
             })
@@ -673,13 +705,7 @@ impl BudgetCurve {
                     else {
                         continue;
                     };
-                    let best = models.iter().min_by(|a, b| {
-                        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
-                        sb.total_cmp(&sa)
-                            .then(a.1.total_cmp(&b.1))
-                            .then(a.2.cmp(&b.2))
-                    });
-                    if let Some(&(_, usd, _, value)) = best {
+                    if let Some(&(_, usd, _, value)) = best_at(models, lambda) {
                         spend += usd;
                         q += value;
                         n += 1;
@@ -738,7 +764,42 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::{frontier, CurvePoint};
+    use super::{best_at, frontier, lambda_grid, undominated, CurvePoint};
+
+    #[test]
+    fn leaving_out_the_dominated_options_changes_no_choice_at_any_lambda() {
+        // Coarse values and costs, so ties in value, in cost and in both are common.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut draw = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut kept = 0;
+        for _ in 0..300 {
+            let options: Vec<(f64, f64, usize, f64)> = (0..12)
+                .map(|rank| {
+                    let value = draw(8) as f64 / 8.0;
+                    let usd = draw(6) as f64 * 1e-3;
+                    (value, usd, rank, value)
+                })
+                .collect();
+            let few = undominated(options.clone());
+            kept += few.len();
+            for lambda in lambda_grid() {
+                assert_eq!(
+                    best_at(&options, lambda),
+                    best_at(&few, lambda),
+                    "λ {lambda}"
+                );
+            }
+        }
+        assert!(
+            kept < 300 * 12 / 2,
+            "most options are dominated: {kept} kept"
+        );
+    }
 
     #[test]
     fn the_frontier_drops_points_that_spend_more_or_expect_less_than_a_cheaper_one() {

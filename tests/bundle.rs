@@ -141,6 +141,40 @@ fn predictions_match_the_native_fixture() {
     }
 }
 
+/// Adding heads re-estimates the reference prompts for those heads only; what it keeps is what
+/// estimating every head again would give, the prior's estimate last.
+#[test]
+fn added_heads_leave_the_reference_estimates_as_a_full_estimate_gives() {
+    let mut predictor = common::predictor();
+    let heads = &predictor.manifest().heads;
+    let mut replaced = heads[1].clone();
+    replaced.bias += 0.5;
+    let mut added = heads[0].clone();
+    added.id = "a-new-model".into();
+    added.weights.iter_mut().for_each(|w| *w *= -1.0);
+    let file = routoo::heads::HeadsFile {
+        format: routoo::heads::HEADS_FORMAT.into(),
+        encoder: predictor.manifest().encoder.sha256.clone(),
+        heads: vec![replaced, added],
+        calibrations: Vec::new(),
+    };
+    let before = predictor.reference()[0].clone();
+    predictor.add_heads(&file).unwrap();
+    let n = predictor.manifest().heads.len();
+    assert_eq!(predictor.prior_index(), Some(n));
+    for (row, z) in predictor
+        .reference()
+        .iter()
+        .zip(&predictor.manifest().reference.z)
+    {
+        assert_eq!(row, &predictor.estimate(z));
+    }
+    let after = &predictor.reference()[0];
+    assert_eq!(after.len(), before.len() + 1);
+    assert_ne!(after[1], before[1], "the replaced head was estimated again");
+    assert_eq!(after[0], before[0]);
+}
+
 /// The shipped heads are calibrated on the routing data: over every 10th row of each table in
 /// `../shared/data` (rows the bundle was fitted on; `training/REPORT.md` has the out-of-fold
 /// figures), the predictions beat each model's base rate in Brier score and their expected
