@@ -164,6 +164,7 @@ impl Predictor {
         let prior = Prior::from_heads(&heads)
             .ok()
             .map(|p| p.head("(uncalibrated)"));
+        let covariances = manifest.heads.iter().chain(&prior).map(packed).collect();
         let mut predictor = Predictor {
             manifest,
             tokenizer,
@@ -171,12 +172,8 @@ impl Predictor {
             neighbours,
             prior,
             reference: Vec::new(),
-            packed: Vec::new(),
+            packed: covariances,
         };
-        predictor.packed = (predictor.manifest.heads.iter())
-            .chain(&predictor.prior)
-            .map(packed)
-            .collect();
         predictor.estimate_reference();
         Ok(predictor)
     }

@@ -686,7 +686,12 @@ impl BudgetCurve {
                 let against_top = margin.handicaps_against(es, &indices, top);
                 (incumbents.into_iter())
                     .map(|(from, best)| {
-                        let handicaps = margin.handicaps_against(es, &indices, best);
+                        // The first incumbent is the top one, whose handicaps are at hand.
+                        let handicaps = if best == top {
+                            against_top.clone()
+                        } else {
+                            margin.handicaps_against(es, &indices, best)
+                        };
                         let values = (allowed.iter().zip(handicaps).zip(&against_top))
                             .map(|((&(m, usd), h), t)| {
                                 (es[m].quality - h, usd, id_rank[m], es[m].quality - t)
