@@ -98,6 +98,8 @@ pub struct Predictor {
     reference: Vec<Vec<Estimate>>,
     /// Every head's covariance packed for [`sd`] ([`packed`]), then the prior's.
     packed: Vec<Option<Vec<f64>>>,
+    /// Per head, the z coordinates of the domains its labels do not cover ([`outside`]).
+    outside: Vec<Option<Vec<usize>>>,
 }
 
 /// The training prompts' vectors (int8) and, per head, their labels.
@@ -165,6 +167,9 @@ impl Predictor {
             .ok()
             .map(|p| p.head("(uncalibrated)"));
         let covariances = manifest.heads.iter().chain(&prior).map(packed).collect();
+        let outside = (manifest.heads.iter())
+            .map(|h| outside(&manifest, h))
+            .collect();
         let mut predictor = Predictor {
             manifest,
             tokenizer,
@@ -173,6 +178,7 @@ impl Predictor {
             prior,
             reference: Vec::new(),
             packed: covariances,
+            outside,
         };
         predictor.estimate_reference();
         Ok(predictor)
@@ -214,6 +220,7 @@ impl Predictor {
         let mut seen = std::collections::HashSet::new();
         for head in &file.heads {
             head.check(encoder.dim).map_err(Error::Heads)?;
+            encoder.check_covered(head).map_err(Error::Heads)?;
             if !seen.insert(head.id.as_str()) {
                 return Err(Error::Heads(format!("head {:?} appears twice", head.id)));
             }
@@ -226,10 +233,12 @@ impl Predictor {
                 Some(at) => {
                     self.manifest.heads[at] = head.clone();
                     self.packed[at] = packed(head);
+                    self.outside[at] = outside(&self.manifest, head);
                     self.neighbours.labels[at * rows..(at + 1) * rows].fill(UNLABELLED);
                     changed.push(at);
                 }
                 None => {
+                    self.outside.push(outside(&self.manifest, head));
                     self.manifest.heads.push(head.clone());
                     self.packed
                         .insert(self.manifest.heads.len() - 1, packed(head));
@@ -344,6 +353,7 @@ impl Predictor {
             x: z.iter().map(|&v| f64::from(v)).chain([1.0]).collect(),
             similarity,
             order,
+            prior_logit: (self.prior.as_ref()).map(|p| head_logit(&p.weights, p.bias, z)),
         }
     }
 
@@ -359,12 +369,28 @@ impl Predictor {
     /// Head `h`'s estimate at a position ([`Predictor::at`]).
     fn head_estimate(&self, h: usize, at: &At) -> Estimate {
         let head = &self.manifest.heads[h];
-        let p = head_probability(&head.weights, head.bias, at.z);
+        let p = sigmoid(self.transferred(h, head_logit(&head.weights, head.bias, at.z), at));
         Estimate {
             quality: self.nearest(h, p, &at.similarity, &at.order),
             sd: self.spread(h, &at.x, p),
             billing: self.billing(head, at.z),
         }
+    }
+
+    /// Head `h`'s `logit` at a position, drawn toward the prior's on the prompt's domain mass
+    /// outside the domains its labels cover, by the bundle's [`TransferSpec`]: a level fitted
+    /// on one domain is an unsure guess at another's.
+    fn transferred(&self, h: usize, logit: f64, at: &At) -> f64 {
+        let spec = self.manifest.transfer.as_ref();
+        let outside = self.outside.get(h).and_then(Option::as_ref);
+        let (Some(spec), Some(outside), Some(toward)) = (spec, outside, at.prior_logit) else {
+            return logit;
+        };
+        let mass: f64 = (outside.iter())
+            .filter_map(|&i| at.z.get(i))
+            .map(|&v| f64::from(v))
+            .sum();
+        logit + mass.clamp(0.0, 1.0) * (1.0 - spec.weight) * (toward - logit)
     }
 
     /// How the routing data billed `head`'s model at `z`: its ratios by domain, weighed by the
@@ -400,6 +426,12 @@ impl Predictor {
             row.extend(prior);
         }
         self.reference = reference;
+    }
+
+    /// Whether head `h`'s estimate is drawn toward the prior's outside the domains its labels
+    /// cover ([`crate::bundle::TransferSpec`]): its labels leave some domain uncovered.
+    pub fn transfers(&self, h: usize) -> bool {
+        self.prior.is_some() && matches!(self.outside.get(h), Some(Some(_)))
     }
 
     /// Where [`Predictor::estimate`] puts the prior's estimate (after every head), if the
@@ -497,8 +529,30 @@ fn dot(w: &[f32], x: &[f32]) -> f64 {
 
 /// sigmoid(w · x + b), accumulated in f64 so native and wasm round alike.
 fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
-    let z = dot(weights, x) + f64::from(bias);
-    1.0 / (1.0 + (-z).exp())
+    sigmoid(head_logit(weights, bias, x))
+}
+
+fn head_logit(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
+    dot(weights, x) + f64::from(bias)
+}
+
+fn sigmoid(logit: f64) -> f64 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
+/// The z coordinates of the encoder's domains that `head`'s labels do not cover, when the
+/// bundle says how a head transfers there ([`crate::bundle::TransferSpec`]); `None` where the
+/// head is trusted everywhere: its labels do not name their domains, or cover them all.
+fn outside(manifest: &Manifest, head: &Head) -> Option<Vec<usize>> {
+    manifest.transfer.as_ref()?;
+    let covered = &head.labels.as_ref()?.domains;
+    let domains = &manifest.encoder.domains;
+    let first = manifest.encoder.dim.checked_sub(domains.len())?;
+    let out: Vec<usize> = (domains.iter().enumerate())
+        .filter(|(_, d)| !covered.is_empty() && !covered.contains(d))
+        .map(|(i, _)| first + i)
+        .collect();
+    (!out.is_empty()).then_some(out)
 }
 
 /// What the estimates at one position share ([`Predictor::at`]).
@@ -508,6 +562,8 @@ struct At<'z> {
     x: Vec<f64>,
     similarity: Vec<f32>,
     order: Vec<u32>,
+    /// The prior's logit, which a head is drawn toward outside its domains.
+    prior_logit: Option<f64>,
 }
 
 /// A head's covariance of (weights, bias) as [`sd`] reads it: each row's upper triangle in f64,

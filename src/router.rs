@@ -139,9 +139,13 @@ pub enum Basis {
     Like {
         /// That model.
         model: String,
-        /// The tables that labelled it (file stems; empty when its head does not say): a head
-        /// fitted on one table's domain carries that level to every prompt.
+        /// The tables that labelled it (file stems; empty when its head does not say).
         tables: Vec<String>,
+        /// The domains those labels cover (empty when its head does not say).
+        domains: Vec<String>,
+        /// Outside them, the share of its head's logit the estimate keeps; the rest is an
+        /// average model's ([`crate::bundle::TransferSpec`]). `None` where it is kept whole.
+        keeps: Option<f64>,
     },
     /// An average model's (the prior): nothing is known of this one.
     Prior,
@@ -185,11 +189,28 @@ impl std::fmt::Display for Basis {
                 f,
                 "prior at its price (an average model at US${index} per 1M in + 4 out)"
             ),
-            Basis::Like { model, tables } => match tables.as_slice() {
-                [] => write!(f, "like {model}"),
-                [one] => write!(f, "like {model} (labelled on {one} only)"),
-                many => write!(f, "like {model} (labelled on {})", many.join(", ")),
-            },
+            Basis::Like {
+                model,
+                tables,
+                keeps,
+                ..
+            } => {
+                match tables.as_slice() {
+                    [] => write!(f, "like {model}"),
+                    [one] => write!(f, "like {model} (labelled on {one} only"),
+                    many => write!(f, "like {model} (labelled on {}", many.join(", ")),
+                }?;
+                match (tables.is_empty(), keeps) {
+                    (true, _) => Ok(()),
+                    (false, None) => write!(f, ")"),
+                    (false, Some(w)) => write!(
+                        f,
+                        "; elsewhere {:.0} % its level, {:.0} % an average model's)",
+                        100.0 * w,
+                        100.0 * (1.0 - w)
+                    ),
+                }
+            }
             Basis::Prior => write!(f, "prior alone (an average model)"),
             Basis::Unstated => write!(f, "own head (basis not stated)"),
         }
@@ -710,10 +731,13 @@ impl Router {
                 None => Basis::Unstated,
                 Some(head) if head.id != m.id => Basis::Like {
                     model: head.id.clone(),
-                    tables: head
-                        .labels
-                        .as_ref()
-                        .map_or_else(Vec::new, |l| l.tables.clone()),
+                    tables: (head.labels.as_ref()).map_or_else(Vec::new, |l| l.tables.clone()),
+                    domains: (head.labels.as_ref()).map_or_else(Vec::new, |l| l.domains.clone()),
+                    keeps: self
+                        .predictor
+                        .transfers(h)
+                        .then(|| manifest.transfer.as_ref().map(|t| t.weight))
+                        .flatten(),
                 },
                 Some(head) => match (&head.labels, &head.evidence) {
                     (_, Some(e)) if e.scores.is_empty() && e.probes == 0 && e.price.is_some() => {

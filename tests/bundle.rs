@@ -175,6 +175,76 @@ fn added_heads_leave_the_reference_estimates_as_a_full_estimate_gives() {
     assert_eq!(after[0], before[0]);
 }
 
+/// A head whose labels cover one domain keeps its own estimate on that domain's reference
+/// prompts and is drawn toward the prior's (an average model) on the others, by the bundle's
+/// transfer weight and the prompt's domain mass outside; the prior's own estimate stays.
+#[test]
+fn a_head_is_drawn_toward_the_prior_outside_the_domains_its_labels_cover() {
+    let predictor = common::predictor();
+    let manifest = predictor.manifest();
+    let keep = (manifest.transfer.as_ref())
+        .expect("the bundle says how heads transfer")
+        .weight;
+    // The same bundle without the transfer: every head's own estimate.
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&common::read("www/models/predictor.json")).unwrap();
+    json.as_object_mut().unwrap().remove("transfer");
+    let file = |name: &str| common::read(&format!("www/models/{name}"));
+    let own = routoo::Predictor::from_bytes(
+        &serde_json::to_vec(&json).unwrap(),
+        &file(&manifest.encoder.file),
+        &file(&manifest.tokenizer.file),
+        &file(&manifest.neighbours.file),
+    )
+    .unwrap();
+    let prior = predictor.prior_index().unwrap();
+    let narrow = (manifest.heads.iter())
+        .position(|h| h.labels.as_ref().is_some_and(|l| l.domains.len() == 1))
+        .expect("a head labelled on one domain");
+    let domain = &manifest.heads[narrow].labels.as_ref().unwrap().domains[0];
+    let domains = &manifest.encoder.domains;
+    let at =
+        manifest.encoder.dim - domains.len() + domains.iter().position(|d| d == domain).unwrap();
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let (mut inside, mut moved, mut drawn, mut apart) = (Vec::new(), Vec::new(), 0.0, 0.0);
+    for (z, benchmark) in manifest
+        .reference
+        .z
+        .iter()
+        .zip(&manifest.reference.benchmark)
+    {
+        let (got, was) = (predictor.estimate(z), own.estimate(z));
+        assert_eq!(got[prior], was[prior]);
+        let (g, o, t) = (got[narrow].quality, was[narrow].quality, was[prior].quality);
+        let outside = 1.0 - f64::from(z[at]);
+        let want = logit(o) + outside.clamp(0.0, 1.0) * (1.0 - keep) * (logit(t) - logit(o));
+        assert!(
+            (logit(g) - want).abs() < 1e-6,
+            "{g} vs {want} (own {o}, prior {t})"
+        );
+        if domain.starts_with(benchmark.as_str()) {
+            inside.push((g - o).abs());
+        } else {
+            moved.push((g - o).abs());
+            drawn += (g - t).abs();
+            apart += (o - t).abs();
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // On its own domain's prompts the encoder puts a little mass elsewhere: a little moves.
+    assert!(
+        !inside.is_empty() && mean(&inside) < 0.25 * mean(&moved),
+        "moved {} on its own domain, {} elsewhere",
+        mean(&inside),
+        mean(&moved)
+    );
+    // Most of the way to the prior: it keeps `keep` of its logit where all the mass is outside.
+    assert!(
+        drawn < 0.5 * apart,
+        "elsewhere {drawn} from the prior, against {apart} before"
+    );
+}
+
 /// The shipped heads are calibrated on the routing data: over every 10th row of each table in
 /// `../shared/data` (rows the bundle was fitted on; `training/REPORT.md` has the out-of-fold
 /// figures), the predictions beat each model's base rate in Brier score and their expected

@@ -386,6 +386,22 @@ fn manifests_from_elsewhere_are_refused() {
         "{err}"
     );
     manifest["encoder"]["domains"] = domains;
+    // Labels that cover a domain the encoder does not name; a transfer weight out of [0, 1].
+    let labels = manifest["heads"][0]["labels"].clone();
+    manifest["heads"][0]["labels"] =
+        serde_json::json!({"tables": ["mmlu"], "rows": 40, "domains": ["astrology"]});
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(
+        err.to_string().contains("cover domain \"astrology\""),
+        "{err}"
+    );
+    manifest["heads"][0]["labels"] = labels;
+    manifest["transfer"] = serde_json::json!({"weight": 1.5});
+    let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
+    assert!(err.to_string().contains("weight 1.5 is not in [0, 1]"), "{err}");
+    manifest["transfer"] = serde_json::json!({"weight": f64::NAN});
+    assert!(load(&manifest, &encoder, &tokenizer).is_err());
+    manifest.as_object_mut().unwrap().remove("transfer");
     manifest["heads"][0]["weights"] = serde_json::json!([1.0, 2.0]);
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
     assert!(err.to_string().contains("has 2 weights"), "{err}");

@@ -571,6 +571,7 @@ fn a_new_pool_takes_effect_and_a_bad_one_changes_nothing() {
 #[test]
 fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
     let predictor = common::predictor();
+    let predictor_domains = predictor.manifest().encoder.domains.clone();
     let base = Pool::default_pool().unwrap();
     let prompt = "Prove that there are infinitely many primes.";
     // The labelled model predicted best on the prompt: a model to beat.
@@ -621,13 +622,21 @@ fn borrowed_and_uncalibrated_models_are_routed_and_say_so() {
         routoo::Basis::Labels { tables, .. } => tables.clone(),
         other => panic!("the lender is labelled: {other:?}"),
     };
-    assert_eq!(
-        router.bases()[1],
+    match &router.bases()[1] {
         routoo::Basis::Like {
-            model: sonnet.id.clone(),
-            tables: lender.clone()
+            model,
+            tables,
+            domains,
+            keeps,
+        } => {
+            assert_eq!((model, tables), (&sonnet.id, &lender));
+            // Drawn toward an average model only where its labels leave a domain uncovered.
+            let all = &predictor_domains;
+            assert!(!domains.is_empty() && domains.iter().all(|d| all.contains(d)));
+            assert_eq!(keeps.is_some(), domains.len() < all.len(), "{domains:?}");
         }
-    );
+        other => panic!("the borrowed one is like its lender: {other:?}"),
+    }
     assert!(router.bases()[1].to_string().contains(&lender.join(", ")));
     assert!(of("mystery").margin > 0.0);
     assert_ne!(
@@ -1085,8 +1094,9 @@ fn a_minimum_quality_takes_the_cheapest_model_that_reaches_it() {
         let value = routoo::Candidate::value;
         let best = free.ranked.iter().map(value).fold(f64::MIN, f64::max);
         let lowest = free.ranked.iter().map(value).fold(f64::MAX, f64::min);
-        // A bar between the weakest and the strongest value splits the pool.
-        let min = (best + lowest) / 2.0;
+        // A bar between the weakest and the strongest value splits the pool; a chance is no
+        // less than 0, and a value (quality less margin) may be.
+        let min = (best + lowest.max(0.0)) / 2.0;
         let with = |budget: Option<f64>| RouteOptions {
             min_quality: Some(min),
             budget,

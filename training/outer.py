@@ -152,16 +152,19 @@ VARIANTS = {
     "geometric": ({"lead": True, "geometric": True}, "eval-lead", TOP),
     "tradeoff": ({"lead": True}, "eval-lead", TRADEOFF),
     "unshrunk": ({"lead": True, "prior_rows": 0}, "eval-tradeoff", TRADEOFF),
+    "transfer": ({"lead": True, "transfer": True}, "eval-tradeoff", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
-                 prior_rows=space.COST_PRIOR_ROWS):
+                 prior_rows=space.COST_PRIOR_ROWS, transfer=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
     those rows (issue 23, item 1); with `geometric`, cost ratios shrunk in logs; `prior_rows`,
-    how many rows' worth of a model's overall ratio each class's ratio is shrunk by."""
+    how many rows' worth of a model's overall ratio each class's ratio is shrunk by; with
+    `transfer`, each head's labels name the domains they cover and the manifest says how a head
+    is drawn toward the prior outside them (issue 22)."""
     import train
     src, dst = where / "bundle", where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -177,6 +180,10 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                                         geometric, prior_rows)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
+    if transfer:
+        for head in manifest["heads"]:
+            head["labels"] = train.labelled(rows, pick, head["id"], domains, domain_of)
+        manifest["transfer"] = train.transfer_spec()
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return dst
 
@@ -250,6 +257,9 @@ def main():
     ap.add_argument("--unshrunk", action="store_true",
                     help="as --tradeoff, each class's cost ratio not shrunk towards the model's "
                          "overall ratio (classes of too few rows still take it); compare")
+    ap.add_argument("--transfer", action="store_true",
+                    help="as --tradeoff, each head drawn toward the prior outside the domains "
+                         "its labels cover (train.py's transfer); compare")
     ap.add_argument("--outer-tradeoff", action="store_true",
                     help="a third look at the outer split: --outer-lead's bundle scored with the "
                          "incumbent at each trade-off, beside --tradeoff's inner folds")

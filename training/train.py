@@ -86,14 +86,34 @@ def unit(z):
     return np.where(n > 0, z / np.where(n > 0, n, 1), z)
 
 
-def head_probability(z, theta, bias):
-    return 1.0 / (1.0 + np.exp(-(theta.astype(np.float64) @ z.astype(np.float64)
-                                 + bias.astype(np.float64))))
+def head_probability(z, theta, bias, transfer=None):
+    """Every head's probability at z; with `transfer` (transfer_of), each logit drawn toward
+    the prior's on z's domain mass outside the domains the head's labels cover, as
+    src/predictor.rs (`transferred`) does."""
+    z = z.astype(np.float64)
+    logit = theta.astype(np.float64) @ z + bias.astype(np.float64)
+    if transfer is not None:
+        outside, prior_theta, prior_bias, keep = transfer
+        mass = np.clip(outside @ z[len(z) - outside.shape[1]:], 0.0, 1.0)
+        logit = logit + mass * (1.0 - keep) * (prior_theta @ z + prior_bias - logit)
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
-def predict(z, theta, bias, knn):
+def transfer_of(heads, domains, theta, bias, keep):
+    """What head_probability needs to draw heads toward the prior outside their domains:
+    [head, domain] outside (none for a head whose labels name no domain), and the prior's
+    weights and bias as src/heads.rs (`Prior::from_heads`) takes them, rounded to f32."""
+    outside = np.array([[bool(h["labels"]["domains"]) and d not in h["labels"]["domains"]
+                         for d in domains] for h in heads], dtype=np.float64)
+    broad = probes.broad([h["labels"]["rows"] for h in heads])
+    prior_theta = theta[broad].astype(np.float64).mean(0).astype(np.float32)
+    prior_bias = np.float32(bias[broad].astype(np.float64).mean())
+    return outside, prior_theta.astype(np.float64), np.float64(prior_bias), keep
+
+
+def predict(z, theta, bias, knn, transfer=None):
     """Every head's quality for one prompt's z, as src/predictor.rs computes it."""
-    own = head_probability(z, theta, bias)
+    own = head_probability(z, theta, bias, transfer)
     if knn["k"] == 0:
         return own
     sims = (knn["keys"].astype(np.float32) @ unit(z).astype(np.float32)) / np.float32(127)
@@ -124,10 +144,29 @@ def reference_rows(rows, pick, size, rng):
     return np.array(sorted(ref))
 
 
-def labelled(rows, pick, model):
-    """What a head was fitted on: the tables and the number of rows labelling the model."""
-    at = [rows[i] for i in pick if model in rows[i]["labels"]]
-    return {"tables": sorted({r["table"] for r in at}), "rows": len(at)}
+# A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
+# below this, the level there is borrowed (training/transfer_levels.py, LEAST_D).
+COVERS = 30
+
+# Outside the domains a head's labels cover, its logit keeps this share of its own and takes
+# the rest from the prior's (src/bundle.rs, TransferSpec). Chosen on inner fold 0's transfer
+# cases, confirmed on folds 1 and 2 (transfer_levels.py --weight 0.3; training/REPORT.md).
+TRANSFER_WEIGHT = 0.3
+
+
+def transfer_spec():
+    return {"weight": TRANSFER_WEIGHT,
+            "about": "outside the domains its labels cover, a head keeps this share of its "
+                     "logit and takes the rest from the prior's (training/transfer_levels.py)"}
+
+
+def labelled(rows, pick, model, domains, domain_of):
+    """What a head was fitted on: the tables and the number of rows labelling the model, and
+    the domain classes where it has COVERS rows or more."""
+    at = [i for i in pick if model in rows[i]["labels"]]
+    count = np.bincount(domain_of[at], minlength=len(domains)) if at else np.zeros(len(domains))
+    return {"tables": sorted({rows[i]["table"] for i in at}), "rows": len(at),
+            "domains": [d for d, n in zip(domains, count) if n >= COVERS]}
 
 
 def benchmarks(rows, ref):
@@ -420,7 +459,7 @@ def main():
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
         "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j]),
                    "covariance": [f32(v) for v in cov[j].ravel()],
-                   "labels": labelled(rows, pick, m)}
+                   "labels": labelled(rows, pick, m, domains, domain_of)}
                   for j, m in enumerate(order)],
         "neighbours": {"file": neighbours.name, "sha256": sha256(neighbours), "rows": 0,
                        "k": knn["k"], "temperature": knn["temperature"],
@@ -432,6 +471,7 @@ def main():
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
         "selection": {"margin": MARGIN, "floors": floors, "lead": selection_lead(y, pick, order)},
         "billing": billing(rows, order, true_cost, pick, domain_of, len(domains)),
+        "transfer": transfer_spec(),
         "provenance": {
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
@@ -471,14 +511,17 @@ def main():
     (args.fixtures / "embeddings.json").write_text(json.dumps({
         "about": "z for prompts.json from www/models/encoder.onnx by onnxruntime (train.py).",
         "embeddings": [[round(float(v), 7) for v in row] for row in fz]}) + "\n")
+    transfer = transfer_of(manifest["heads"], domains, theta, bias, TRANSFER_WEIGHT)
     (args.fixtures / "python.json").write_text(json.dumps({
         "about": "Each head's quality and its standard deviation for prompts.json as train.py "
                  "computes them; the Rust predictor must agree within 1e-4.",
         "models": order,
-        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn)] for zz in fz],
+        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn, transfer)]
+                    for zz in fz],
         # As src/predictor.rs computes it, in f64.
         "sd": [[round(float(v), 7) for v in row] for row in space.quality_sd(
-            fz.astype(np.float64), np.array([head_probability(zz, theta, bias) for zz in fz]),
+            fz.astype(np.float64),
+            np.array([head_probability(zz, theta, bias, transfer) for zz in fz]),
             cov.astype(np.float64))],
     }) + "\n")
 

@@ -120,7 +120,10 @@ function basisNodes(basis) {
     case "labels": return text(`labelled: ${basis.rows.toLocaleString("en")} rows of ${basis.tables.join(", ")}`);
     case "like": {
       const on = basis.tables ?? [];
-      const labels = on.length === 1 ? ` (labelled on ${on[0]} only)` : on.length ? ` (labelled on ${on.join(", ")})` : "";
+      const elsewhere = basis.keeps == null ? ""
+        : `; elsewhere ${Math.round(100 * basis.keeps)} % its level, ${Math.round(100 * (1 - basis.keeps))} % an average model's`;
+      const labels = on.length === 1 ? ` (labelled on ${on[0]} only${elsewhere})`
+        : on.length ? ` (labelled on ${on.join(", ")}${elsewhere})` : "";
       return text(`estimates borrowed from ${basis.model}${labels}`);
     }
     case "prior": return text("uncalibrated: routed as an average model");

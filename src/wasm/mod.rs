@@ -207,7 +207,7 @@ export type Basis =
 | { kind: "labels"; tables: string[]; rows: number }
 | { kind: "evidence"; scores: Score[]; probes: number }
 | { kind: "price"; index: number }
-| { kind: "like"; model: string; tables: string[] }
+| { kind: "like"; model: string; tables: string[]; domains: string[]; keeps: number | null }
 | { kind: "prior" }
 | { kind: "unstated" };
 
