@@ -50,15 +50,20 @@ pub struct Manifest {
     pub provenance: serde_json::Value,
 }
 
-/// How far a head fitted on a few domains is trusted in the others: on the share of a prompt's
-/// domain mass outside its [`Labels::domains`], its logit is drawn toward the prior's (an
-/// average model) and keeps `weight` of its own. Measured by `training/transfer_levels.py`: a
-/// head fitted on one table was off by 12 points of accuracy on another, the blend by 9.
+/// How far a head fitted on a few domains is trusted in the others. Where a prompt's domain
+/// mass outside its [`Labels::domains`] exceeds `inside`, its logit is drawn toward the prior's
+/// (an average model), in proportion to the excess, up to keeping `weight` of its own where all
+/// the mass is outside. Measured by `training/transfer_levels.py`: a head fitted on one table
+/// was off by 12 points of accuracy on another, the blend by 9.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TransferSpec {
     /// The share of its own logit a head keeps outside its domains, in [0, 1].
     pub weight: f64,
+    /// The share of a prompt's mass outside a head's domains below which nothing moves, in
+    /// [0, 1): the encoder spreads a prompt over near domains.
+    #[serde(default)]
+    pub inside: f64,
     /// Free text: where the weight comes from.
     #[serde(default)]
     pub about: String,
@@ -421,10 +426,10 @@ impl Manifest {
             self.encoder.check_covered(head).map_err(Error::Manifest)?;
         }
         if let Some(t) = &self.transfer {
-            if !(0.0..=1.0).contains(&t.weight) {
+            if !(0.0..=1.0).contains(&t.weight) || !(0.0..1.0).contains(&t.inside) {
                 return Err(Error::Manifest(format!(
-                    "transfer: weight {} is not in [0, 1]",
-                    t.weight
+                    "transfer: weight {} is not in [0, 1], or inside {} not in [0, 1)",
+                    t.weight, t.inside
                 )));
             }
         }

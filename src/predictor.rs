@@ -377,9 +377,10 @@ impl Predictor {
         }
     }
 
-    /// Head `h`'s `logit` at a position, drawn toward the prior's on the prompt's domain mass
-    /// outside the domains its labels cover, by the bundle's [`TransferSpec`]: a level fitted
-    /// on one domain is an unsure guess at another's.
+    /// Head `h`'s `logit` at a position, drawn toward the prior's where the prompt's domain
+    /// mass lies mostly outside the domains its labels cover, by the bundle's
+    /// [`crate::bundle::TransferSpec`]: a level fitted on one domain is an unsure guess at
+    /// another's.
     fn transferred(&self, h: usize, logit: f64, at: &At) -> f64 {
         let spec = self.manifest.transfer.as_ref();
         let outside = self.outside.get(h).and_then(Option::as_ref);
@@ -390,7 +391,8 @@ impl Predictor {
             .filter_map(|&i| at.z.get(i))
             .map(|&v| f64::from(v))
             .sum();
-        logit + mass.clamp(0.0, 1.0) * (1.0 - spec.weight) * (toward - logit)
+        let share = ((mass - spec.inside) / (1.0 - spec.inside)).clamp(0.0, 1.0);
+        logit + share * (1.0 - spec.weight) * (toward - logit)
     }
 
     /// How the routing data billed `head`'s model at `z`: its ratios by domain, weighed by the

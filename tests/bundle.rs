@@ -177,14 +177,14 @@ fn added_heads_leave_the_reference_estimates_as_a_full_estimate_gives() {
 
 /// A head whose labels cover one domain keeps its own estimate on that domain's reference
 /// prompts and is drawn toward the prior's (an average model) on the others, by the bundle's
-/// transfer weight and the prompt's domain mass outside; the prior's own estimate stays.
+/// transfer weight and the prompt's domain mass outside beyond `inside`; the prior's own
+/// estimate stays.
 #[test]
 fn a_head_is_drawn_toward_the_prior_outside_the_domains_its_labels_cover() {
     let predictor = common::predictor();
     let manifest = predictor.manifest();
-    let keep = (manifest.transfer.as_ref())
-        .expect("the bundle says how heads transfer")
-        .weight;
+    let spec = (manifest.transfer.as_ref()).expect("the bundle says how heads transfer");
+    let (keep, inside_up_to) = (spec.weight, spec.inside);
     // The same bundle without the transfer: every head's own estimate.
     let mut json: serde_json::Value =
         serde_json::from_slice(&common::read("www/models/predictor.json")).unwrap();
@@ -217,7 +217,8 @@ fn a_head_is_drawn_toward_the_prior_outside_the_domains_its_labels_cover() {
         assert_eq!(got[prior], was[prior]);
         let (g, o, t) = (got[narrow].quality, was[narrow].quality, was[prior].quality);
         let outside = 1.0 - f64::from(z[at]);
-        let want = logit(o) + outside.clamp(0.0, 1.0) * (1.0 - keep) * (logit(t) - logit(o));
+        let share = ((outside - inside_up_to) / (1.0 - inside_up_to)).clamp(0.0, 1.0);
+        let want = logit(o) + share * (1.0 - keep) * (logit(t) - logit(o));
         assert!(
             (logit(g) - want).abs() < 1e-6,
             "{g} vs {want} (own {o}, prior {t})"

@@ -398,7 +398,10 @@ fn manifests_from_elsewhere_are_refused() {
     manifest["heads"][0]["labels"] = labels;
     manifest["transfer"] = serde_json::json!({"weight": 1.5});
     let err = load(&manifest, &encoder, &tokenizer).unwrap_err();
-    assert!(err.to_string().contains("weight 1.5 is not in [0, 1]"), "{err}");
+    assert!(
+        err.to_string().contains("weight 1.5 is not in [0, 1]"),
+        "{err}"
+    );
     manifest["transfer"] = serde_json::json!({"weight": f64::NAN});
     assert!(load(&manifest, &encoder, &tokenizer).is_err());
     manifest.as_object_mut().unwrap().remove("transfer");

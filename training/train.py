@@ -94,7 +94,7 @@ def head_probability(z, theta, bias, transfer=None):
     logit = theta.astype(np.float64) @ z + bias.astype(np.float64)
     if transfer is not None:
         outside, prior_theta, prior_bias, keep = transfer
-        mass = np.clip(outside @ z[len(z) - outside.shape[1]:], 0.0, 1.0)
+        mass = outside_share(outside @ z[len(z) - outside.shape[1]:])
         logit = logit + mass * (1.0 - keep) * (prior_theta @ z + prior_bias - logit)
     return 1.0 / (1.0 + np.exp(-logit))
 
@@ -145,8 +145,15 @@ def reference_rows(rows, pick, size, rng):
 
 
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
-# below this, the level there is borrowed (training/transfer_levels.py, LEAST_D).
+# below this, its level there is borrowed (training/transfer_levels.py).
 COVERS = 30
+
+# The share of a prompt's domain mass outside a head's classes below which nothing moves, and
+# above which the head is drawn toward the prior in proportion (src/bundle.rs, TransferSpec):
+# the encoder spreads a prompt of one class over near ones (a median of 0.16 of a held row's
+# mass falls outside its model's classes), and a head is drawn only where a prompt is mostly
+# outside, as a FormationEval-only head is on a proof.
+INSIDE = 0.5
 
 # Outside the domains a head's labels cover, its logit keeps this share of its own and takes
 # the rest from the prior's (src/bundle.rs, TransferSpec). Chosen on inner fold 0's transfer
@@ -155,7 +162,7 @@ TRANSFER_WEIGHT = 0.3
 
 
 def transfer_spec():
-    return {"weight": TRANSFER_WEIGHT,
+    return {"weight": TRANSFER_WEIGHT, "inside": INSIDE,
             "about": "outside the domains its labels cover, a head keeps this share of its "
                      "logit and takes the rest from the prior's (training/transfer_levels.py)"}
 
@@ -167,6 +174,12 @@ def labelled(rows, pick, model, domains, domain_of):
     count = np.bincount(domain_of[at], minlength=len(domains)) if at else np.zeros(len(domains))
     return {"tables": sorted({rows[i]["table"] for i in at}), "rows": len(at),
             "domains": [d for d, n in zip(domains, count) if n >= COVERS]}
+
+
+def outside_share(mass):
+    """How much of the way a head is drawn toward the prior at a prompt whose domain mass
+    outside its classes is `mass`: 0 up to INSIDE, then in proportion to 1."""
+    return np.clip((mass - INSIDE) / (1.0 - INSIDE), 0.0, 1.0)
 
 
 def benchmarks(rows, ref):

@@ -15,8 +15,9 @@ the heads' covariance) and scored on the held fold's rows of every other table T
   labelled on both (their training accuracies): the level the tables say a model has there,
   given where it stands on S;
 - `every table`: the head fitted on all of its training rows (the bundle's), for reference;
-- `prior`: on the prompt's domain mass outside the classes the model's S rows cover (z's domain
-  coordinates), the mean of the other broad heads (an average model) instead of the head;
+- `prior`: on the prompt's domain mass outside the classes the model's S rows cover (train.COVERS
+  rows or more of the class), beyond train.INSIDE (train.outside_share), the mean of the other
+  broad heads (an average model) instead of the head;
 - `blend w`: there, w × the one-table head's logit + (1 − w) × the average model's, for a grid
   of w; `--weight W` names the shipped one, whose logit level error sets the sd it adds.
 
@@ -93,7 +94,7 @@ def main():
                                         head.intercept_)[0]
             acc_s, _ = accuracy(j, fit & (table == s))
             # The classes S covers for this model, as train.py's `labelled` records them.
-            covered = np.array([(src & (domain == d)).sum() >= LEAST_D
+            covered = np.array([(src & (domain == d)).sum() >= train.COVERS
                                 for d in range(len(classes))])
             others = [k for k in probes.broad(rows_of) if k != j]
             avg_theta, avg_bias = theta[others].mean(0), bias[others].mean()
@@ -120,7 +121,7 @@ def main():
                     now = train.logit(sigmoid(head.decision_function(z[ref])).mean())
                     shifted[domain[at] == d] += target - now
                 full = z[at] @ theta[j] + bias[j]
-                u = q[at][:, ~covered].sum(1)
+                u = train.outside_share(q[at][:, ~covered].sum(1))
                 average = z[at] @ avg_theta + avg_bias
                 blends = {f"blend {w:.1f}": plain + u * (1 - w) * (average - plain)
                           for w in GRID}
