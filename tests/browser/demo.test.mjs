@@ -674,7 +674,10 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     // A historical model, and a labelled one served today to lend its head.
     const old = pool.models.find((m) => m.historical);
     const lender = pool.models.find((m) => !m.uncalibrated && !m.like && !m.scores && m.priceOut > 0);
+    // And a local entry's lender, a head one table fitted: trusted only on that table's domain.
+    const narrow = pool.models.find((m) => m.like && m.priceOut === 0);
     pool.models.push({ ...lender, id: "lender-next", apiModel: "lender-next", like: lender.id, historical: false },
+      { ...lender, id: "narrow-next", apiModel: "narrow-next", like: narrow.like, historical: false },
       { ...lender, id: "mystery", apiModel: "mystery-1", uncalibrated: true, priceDate: "2026-11-30", historical: false });
     writeFileSync(`${root}/pool.json`, JSON.stringify(pool));
     writeBuildInfo(root);
@@ -686,6 +689,8 @@ test("historical, borrowed and uncalibrated models: off by default, explained, a
     assert.equal(await p.isChecked(`${row(old.id)} input[type=checkbox]`), false, "historical starts off");
     assert.match(await p.textContent(`${row(old.id)} th`), /historical: no longer served/);
     assert.match(await p.textContent(`${row("lender-next")} th`), new RegExp(`estimates borrowed from ${lender.id} \\(labelled on [a-z0-9-]+`));
+    assert.match(await p.textContent(`${row("narrow-next")} th`),
+      new RegExp(`estimates borrowed from ${narrow.like} \\(labelled on [a-z0-9-]+ only; elsewhere \\d+ % its level, \\d+ % an average model's\\)`));
     assert.match(await p.textContent(`${row("mystery")} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
     const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
     assert.equal(await meter("lender-next"), await meter(lender.id), "a borrowed model is estimated as its lender");
