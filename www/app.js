@@ -120,7 +120,7 @@ function basisNodes(basis) {
     case "labels": return text(`labelled: ${basis.rows.toLocaleString("en")} rows of ${basis.tables.join(", ")}`);
     case "like": {
       const on = basis.tables ?? [];
-      const elsewhere = basis.keeps == null ? ""
+      const elsewhere = basis.keeps === null || basis.keeps === undefined ? ""
         : `; elsewhere ${Math.round(100 * basis.keeps)} % its level, ${Math.round(100 * (1 - basis.keeps))} % an average model's`;
       const labels = on.length === 1 ? ` (labelled on ${on[0]} only${elsewhere})`
         : on.length ? ` (labelled on ${on.join(", ")}${elsewhere})` : "";
