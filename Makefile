@@ -144,7 +144,10 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --geometric
 	$(VENV)/bin/python training/outer.py --tradeoff
 	$(VENV)/bin/python training/outer.py --unshrunk
+	$(VENV)/bin/python training/outer.py --transfer
 	$(VENV)/bin/python training/transfer_levels.py
+	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
+	$(VENV)/bin/python training/predecessors.py
 	$(MAKE) research-cards
 
 # Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),
