@@ -158,8 +158,8 @@ impl EncoderSpec {
     /// Fails, naming the head and the domain, when `head`'s labels say they cover a domain
     /// this encoder does not name.
     pub fn check_covered(&self, head: &Head) -> std::result::Result<(), String> {
-        let covered = head.labels.iter().flat_map(|l| &l.domains);
-        match covered.clone().find(|d| !self.domains.contains(d)) {
+        let mut covered = head.labels.iter().flat_map(|l| &l.domains);
+        match covered.find(|d| !self.domains.contains(d)) {
             Some(d) => Err(format!(
                 "head {:?}: its labels cover domain {d:?}, which the encoder does not name",
                 head.id

@@ -328,8 +328,9 @@ impl Predictor {
     pub fn estimate(&self, z: &[f32]) -> Vec<Estimate> {
         let at = self.at(z);
         let heads = (0..self.manifest.heads.len()).map(|h| self.head_estimate(h, &at));
-        let prior = self.prior.iter().map(|head| {
-            let p = head_probability(&head.weights, head.bias, z);
+        // The prior's logit is at hand: heads outside their domains are drawn toward it.
+        let prior = at.prior_logit.map(|logit| {
+            let p = sigmoid(logit);
             Estimate {
                 quality: p,
                 sd: self.spread(self.manifest.heads.len(), &at.x, p),
@@ -430,10 +431,12 @@ impl Predictor {
         self.reference = reference;
     }
 
-    /// Whether head `h`'s estimate is drawn toward the prior's outside the domains its labels
-    /// cover ([`crate::bundle::TransferSpec`]): its labels leave some domain uncovered.
-    pub fn transfers(&self, h: usize) -> bool {
-        self.prior.is_some() && matches!(self.outside.get(h), Some(Some(_)))
+    /// The share of its logit head `h` keeps where a prompt lies wholly outside the domains its
+    /// labels cover ([`crate::bundle::TransferSpec`]); `None` where it is kept whole: its labels
+    /// leave no domain uncovered, or the bundle says nothing of transfer.
+    pub fn keeps(&self, h: usize) -> Option<f64> {
+        let drawn = self.prior.is_some() && matches!(self.outside.get(h), Some(Some(_)));
+        drawn.then(|| self.manifest.transfer.as_ref().map(|t| t.weight))?
     }
 
     /// Where [`Predictor::estimate`] puts the prior's estimate (after every head), if the
@@ -529,11 +532,7 @@ fn dot(w: &[f32], x: &[f32]) -> f64 {
         .sum()
 }
 
-/// sigmoid(w · x + b), accumulated in f64 so native and wasm round alike.
-fn head_probability(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
-    sigmoid(head_logit(weights, bias, x))
-}
-
+/// w · x + b, accumulated in f64 so native and wasm round alike.
 fn head_logit(weights: &[f32], bias: f32, x: &[f32]) -> f64 {
     dot(weights, x) + f64::from(bias)
 }
@@ -548,10 +547,13 @@ fn sigmoid(logit: f64) -> f64 {
 fn outside(manifest: &Manifest, head: &Head) -> Option<Vec<usize>> {
     manifest.transfer.as_ref()?;
     let covered = &head.labels.as_ref()?.domains;
+    if covered.is_empty() {
+        return None;
+    }
     let domains = &manifest.encoder.domains;
     let first = manifest.encoder.dim.checked_sub(domains.len())?;
     let out: Vec<usize> = (domains.iter().enumerate())
-        .filter(|(_, d)| !covered.is_empty() && !covered.contains(d))
+        .filter(|(_, d)| !covered.contains(d))
         .map(|(i, _)| first + i)
         .collect();
     (!out.is_empty()).then_some(out)

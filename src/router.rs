@@ -733,11 +733,7 @@ impl Router {
                     model: head.id.clone(),
                     tables: (head.labels.as_ref()).map_or_else(Vec::new, |l| l.tables.clone()),
                     domains: (head.labels.as_ref()).map_or_else(Vec::new, |l| l.domains.clone()),
-                    keeps: self
-                        .predictor
-                        .transfers(h)
-                        .then(|| manifest.transfer.as_ref().map(|t| t.weight))
-                        .flatten(),
+                    keeps: self.predictor.keeps(h),
                 },
                 Some(head) => match (&head.labels, &head.evidence) {
                     (_, Some(e)) if e.scores.is_empty() && e.probes == 0 && e.price.is_some() => {
