@@ -145,6 +145,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --tradeoff
 	$(VENV)/bin/python training/outer.py --unshrunk
 	$(VENV)/bin/python training/outer.py --transfer
+	$(VENV)/bin/python training/outer.py --balance
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	$(VENV)/bin/python training/predecessors.py

@@ -60,9 +60,11 @@ def evaluate(bundle, data, out, evaluations, extra=()):
 def run(label, keep, train_args, evaluations):
     where = WORK / label
     split.write(where / "data", keep)
+    # The frozen design c89e298: every row alike in the domain classifier's loss.
     subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--fit-on", "inner",
-                    "--out", str(where / "bundle"), *train_args], check=True)
-    # The frozen design c89e298 kept the top incumbent at every budget.
+                    "--domain-balance", "0", "--out", str(where / "bundle"), *train_args],
+                   check=True)
+    # It kept the top incumbent at every budget.
     evaluate(where / "bundle", where / "data", where / "eval", evaluations, TOP)
 
 
@@ -153,11 +155,13 @@ VARIANTS = {
     "tradeoff": ({"lead": True}, "eval-lead", TRADEOFF),
     "unshrunk": ({"lead": True, "prior_rows": 0}, "eval-tradeoff", TRADEOFF),
     "transfer": ({"lead": True, "transfer": True}, "eval-tradeoff", TRADEOFF),
+    "balance": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1")},
+                "eval-transfer", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
-                 prior_rows=space.COST_PRIOR_ROWS, transfer=False):
+                 prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle"):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -166,7 +170,7 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     `transfer`, each head's labels name the domains they cover and the manifest says how a head
     is drawn toward the prior outside them (issue 22)."""
     import train
-    src, dst = where / "bundle", where / f"bundle-{name}"
+    src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
     for path in src.iterdir():
         shutil.copyfile(path, dst / path.name)
@@ -260,6 +264,10 @@ def main():
     ap.add_argument("--transfer", action="store_true",
                     help="as --tradeoff, each head drawn toward the prior outside the domains "
                          "its labels cover (train.py's transfer); compare")
+    ap.add_argument("--balance", action="store_true",
+                    help="as --transfer, each fold's encoder trained anew with its domain "
+                         "classifier's classes weighed by the inverse of their row counts "
+                         "(train.py --domain-balance 1); compare")
     ap.add_argument("--outer-tradeoff", action="store_true",
                     help="a third look at the outer split: --outer-lead's bundle scored with the "
                          "incumbent at each trade-off, beside --tradeoff's inner folds")
@@ -283,8 +291,16 @@ def main():
                           for r, p in zip(inner_rows, inner_prompts)])
     for name, (options, before, extra) in VARIANTS.items():
         if getattr(args, name):
+            options = dict(options)
+            train_args = options.pop("train", None)
             for f in FOLDS:
                 where = WORK / f"inner-{f}"
+                if train_args:
+                    # A design of the encoder itself: the fold's bundle trained anew.
+                    options["base"] = f"base-{name}"
+                    subprocess.run([sys.executable, str(ROOT / "training" / "train.py"),
+                                    "--fit-on", "inner", "--hold-fold", str(f), *train_args,
+                                    "--out", str(where / options["base"])], check=True)
                 bundle = with_billing(where, inner_rows, np.flatnonzero(folds != f), name,
                                       **options)
                 evaluate(bundle, where / "data", where / f"eval-{name}", evaluations, extra)

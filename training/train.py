@@ -385,7 +385,11 @@ def main():
     ap.add_argument("--level-folds", type=int, default=0,
                     help="set each head's level per domain from a cross-validation of this "
                          "many folds on the training rows (domain_levels); 0: not at all")
+    ap.add_argument("--domain-balance", type=float, default=space.DOMAIN_BALANCE,
+                    help="weigh each domain class's rows by its row count to the minus this in "
+                         "the domain classifier's loss (0: every row alike)")
     args = ap.parse_args()
+    space.DOMAIN_BALANCE = args.domain_balance
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     shipped = ROOT / "www" / "models"
