@@ -57,13 +57,17 @@ def evaluate(bundle, data, out, evaluations, extra=()):
         print(f"  {name}: {json.loads(result.stdout)['rows']} rows", flush=True)
 
 
+def train_inner(out, *train_args):
+    """train.py on the inner rows into `out`."""
+    subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--fit-on", "inner",
+                    "--out", str(out), *train_args], check=True)
+
+
 def run(label, keep, train_args, evaluations):
     where = WORK / label
     split.write(where / "data", keep)
     # The frozen design c89e298: every row alike in the domain classifier's loss.
-    subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--fit-on", "inner",
-                    "--domain-balance", "0", "--out", str(where / "bundle"), *train_args],
-                   check=True)
+    train_inner(where / "bundle", "--domain-balance", "0", *train_args)
     # It kept the top incumbent at every budget.
     evaluate(where / "bundle", where / "data", where / "eval", evaluations, TOP)
 
@@ -293,14 +297,13 @@ def main():
         if getattr(args, name):
             options = dict(options)
             train_args = options.pop("train", None)
+            if train_args:
+                options["base"] = f"base-{name}"
             for f in FOLDS:
                 where = WORK / f"inner-{f}"
                 if train_args:
                     # A design of the encoder itself: the fold's bundle trained anew.
-                    options["base"] = f"base-{name}"
-                    subprocess.run([sys.executable, str(ROOT / "training" / "train.py"),
-                                    "--fit-on", "inner", "--hold-fold", str(f), *train_args,
-                                    "--out", str(where / options["base"])], check=True)
+                    train_inner(where / options["base"], "--hold-fold", str(f), *train_args)
                 bundle = with_billing(where, inner_rows, np.flatnonzero(folds != f), name,
                                       **options)
                 evaluate(bundle, where / "data", where / f"eval-{name}", evaluations, extra)

@@ -307,15 +307,14 @@ def bags(token_ids, idx):
 
 def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, epochs=40,
               batch=256, lr=3e-3, weight_decay=1e-4, table_l2=1e-3, seed=0, log="",
-              weights=None, domains=None, domain_weight=1.0, domain_lr=1.0, domain_balance=None):
+              weights=None, domains=None, domain_weight=1.0, domain_lr=1.0):
     """Fits the space on rows `train` (a grouped 10 % of them held out to pick the epoch);
     `weights` [row, model], if given, weighs each label in the loss (see `table_weights`);
     `domains` (a class per row, see `domain_classes`) adds the domain coordinates to z, learned
     as a classifier of the prompt's text (cross-entropy × `domain_weight`, its weights learning
     `domain_lr` times as fast as the rest: Adam's step, not the loss's weight, bounds how sharp
     the classifier gets in the epochs the labels allow; each class's rows weighted by its count
-    to the power −`domain_balance`, DOMAIN_BALANCE by default, so a small benchmark is not
-    taken for a large one)."""
+    to the power −DOMAIN_BALANCE, so a small benchmark is not taken for a large one)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     train = np.asarray(train)
@@ -325,12 +324,12 @@ def fit_space(inputs, y, train, *, table=None, tune_table=False, k=SPACE_DIM, ep
     n_domains = int(domains.max()) + 1 if domains is not None else 0
     model = Space(y.shape[1], dim_in, k, table, tune_table, n_domains)
     dt = torch.tensor(domains, dtype=torch.long) if domains is not None else None
-    balance = DOMAIN_BALANCE if domain_balance is None else domain_balance
     class_weight = None
-    if domains is not None and balance:
+    if domains is not None and DOMAIN_BALANCE:
         count = np.bincount(domains[fit_rows], minlength=n_domains).astype(np.float64)
-        class_weight = torch.tensor(np.where(count > 0, np.maximum(count, 1) ** -balance, 0.0),
-                                    dtype=torch.float32)
+        class_weight = torch.tensor(
+            np.where(count > 0, np.maximum(count, 1) ** -DOMAIN_BALANCE, 0.0),
+            dtype=torch.float32)
     params = [p for n, p in model.named_parameters()
               if not n.startswith("table") and not n.startswith("domain")]
     groups = [{"params": params, "weight_decay": weight_decay}]

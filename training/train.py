@@ -389,6 +389,7 @@ def main():
                     help="weigh each domain class's rows by its row count to the minus this in "
                          "the domain classifier's loss (0: every row alike)")
     args = ap.parse_args()
+    # Every fit of this run reads it: the space, the floors' folds and the levels' folds.
     space.DOMAIN_BALANCE = args.domain_balance
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
