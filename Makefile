@@ -146,6 +146,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --unshrunk
 	$(VENV)/bin/python training/outer.py --transfer
 	$(VENV)/bin/python training/outer.py --balance
+	$(VENV)/bin/python training/outer.py --inferred
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	$(VENV)/bin/python training/predecessors.py
@@ -197,12 +198,16 @@ research-inner: venv-train
 
 # Issue 23, item 3: the shipped design scored on the outer split, which nothing else reads.
 # Run once for a design frozen in a commit (c89e298); the closing note names that commit. Then
-# a second look, not blind, for the design frozen in 612c343 (billing and the lead), and a third
-# for the incumbent at each trade-off.
+# a second look, not blind, for the design frozen in 612c343 (billing and the lead), a third
+# for the incumbent at each trade-off, and later ones for the transfer and the balanced
+# classifier (with coverage by the table's class, and by the class the encoder infers).
 research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer
 	$(VENV)/bin/python training/outer.py --outer-lead
 	$(VENV)/bin/python training/outer.py --outer-tradeoff
+	$(VENV)/bin/python training/outer.py --outer-transfer
+	$(VENV)/bin/python training/outer.py --outer-balance
+	$(VENV)/bin/python training/outer.py --outer-inferred
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

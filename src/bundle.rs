@@ -148,8 +148,9 @@ pub struct Labels {
     /// Their rows labelling it.
     pub rows: u32,
     /// The encoder's domains ([`EncoderSpec::domains`]) those rows cover well enough to set the
-    /// model's level there; empty when the bundle does not say. Elsewhere the head's level is
-    /// borrowed from another domain, and [`TransferSpec`] says how far to trust it.
+    /// model's level there, each row counted in the domain the encoder puts it in; empty when
+    /// the bundle does not say. Elsewhere the head's level is borrowed from another domain, and
+    /// [`TransferSpec`] says how far to trust it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
 }

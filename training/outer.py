@@ -14,6 +14,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --billing # the inner folds' bundles with and without `billing`
     python training/outer.py --lead    # ... with billing, and with the selection's lead too
     python training/outer.py --outer-lead  # a second look at the outer split, for that design
+    python training/outer.py --outer-balance  # a later look, for the balanced classifier
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -61,6 +62,11 @@ def train_inner(out, *train_args):
     """train.py on the inner rows into `out`."""
     subprocess.run([sys.executable, str(ROOT / "training" / "train.py"), "--fit-on", "inner",
                     "--out", str(out), *train_args], check=True)
+
+
+def held_fold(f):
+    """The rows inner fold f holds out, by question key."""
+    return lambda key: not space.is_outer(key) and space.fold_of(key) == f
 
 
 def run(label, keep, train_args, evaluations):
@@ -151,6 +157,8 @@ def number(v, name):
 # it is compared with, routoo eval's own options)}; scored into eval-<name>.
 # The first three keep the top incumbent at every budget, as they were scored.
 TOP = ("--incumbent", "top")
+# The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
+LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred")
 TRADEOFF = ("--incumbent", "tradeoff")
 VARIANTS = {
     "billing": ({}, "eval", TOP),
@@ -161,18 +169,22 @@ VARIANTS = {
     "transfer": ({"lead": True, "transfer": True}, "eval-tradeoff", TRADEOFF),
     "balance": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1")},
                 "eval-transfer", TRADEOFF),
+    # The same encoders, a head's classes counted by the class the encoder infers for its rows.
+    "inferred": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                  "base": "base-balance", "inferred": True}, "eval-balance", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
-                 prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle"):
+                 prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
     those rows (issue 23, item 1); with `geometric`, cost ratios shrunk in logs; `prior_rows`,
     how many rows' worth of a model's overall ratio each class's ratio is shrunk by; with
     `transfer`, each head's labels name the domains they cover and the manifest says how a head
-    is drawn toward the prior outside them (issue 22)."""
+    is drawn toward the prior outside them (issue 22): counted by the rows' classes, or, given
+    the rows' `prompts`, by the class the bundle's encoder infers for each (train.labelled)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -189,8 +201,12 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     if transfer:
+        inferred = domain_of
+        if prompts is not None:
+            z = train.encode_all((src / "encoder.onnx").read_bytes(), space.tokenize(prompts))
+            inferred = z[:, -len(domains):].argmax(1)
         for head in manifest["heads"]:
-            head["labels"] = train.labelled(rows, pick, head["id"], domains, domain_of)
+            head["labels"] = train.labelled(rows, pick, head["id"], domains, inferred)
         manifest["transfer"] = train.transfer_spec()
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return dst
@@ -214,7 +230,7 @@ def compare(before, after):
              if (WORK / f"inner-{f}" / d).exists()] for d in (before, after)]
     print(f"| figure | {before} ({len(runs[0])} folds) | {after} ({len(runs[1])} folds) |")
     print("|---|---|---|")
-    for name in runs[0][0]:
+    for name in next((run[0] for run in runs if run), {}):
         print(f"| {name} | " + " | ".join(cell([f[name][0] for f in run if name in f], name)
                                           for run in runs) + " |")
 
@@ -272,12 +288,25 @@ def main():
                     help="as --transfer, each fold's encoder trained anew with its domain "
                          "classifier's classes weighed by the inverse of their row counts "
                          "(train.py --domain-balance 1); compare")
+    ap.add_argument("--inferred", action="store_true",
+                    help="as --balance (its encoders), a head's classes counted by the class the "
+                         "encoder infers for its rows (train.labelled); compare with --balance")
+    ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
+                    default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
                     help="a third look at the outer split: --outer-lead's bundle scored with the "
                          "incumbent at each trade-off, beside --tradeoff's inner folds")
+    ap.add_argument("--outer-transfer", action="store_true",
+                    help="a fourth look: --outer-tradeoff's with the transfer, as it shipped "
+                         "before --balance")
+    ap.add_argument("--outer-balance", action="store_true",
+                    help="a fifth look: the outer bundle trained anew as --balance trains it, "
+                         "with billing, the lead and the transfer")
+    ap.add_argument("--outer-inferred", action="store_true",
+                    help="a sixth look: --outer-balance's encoder, with --inferred's transfer")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
-    looks = {name: getattr(args, f"outer_{name}") for name in ("lead", "tradeoff")}
+    looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}
     if args.inner or args.outer or variant or any(looks.values()):
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "routoo"], cwd=ROOT,
                        check=True)
@@ -285,8 +314,7 @@ def main():
         evaluations = space.evaluations(rows)
     if args.inner:
         for f in FOLDS:
-            run(f"inner-{f}", lambda key, f=f: not space.is_outer(key) and space.fold_of(key) == f,
-                ["--hold-fold", str(f)], evaluations)
+            run(f"inner-{f}", held_fold(f), ["--hold-fold", str(f)], evaluations)
     if args.outer:
         run("outer", space.is_outer, [], evaluations)
     if variant or any(looks.values()):
@@ -297,12 +325,16 @@ def main():
         if getattr(args, name):
             options = dict(options)
             train_args = options.pop("train", None)
+            if options.pop("inferred", False):
+                options["prompts"] = inner_prompts
             if train_args:
-                options["base"] = f"base-{name}"
-            for f in FOLDS:
+                options.setdefault("base", f"base-{name}")
+            for f in args.folds:
                 where = WORK / f"inner-{f}"
-                if train_args:
-                    # A design of the encoder itself: the fold's bundle trained anew.
+                if not (where / "data").exists():
+                    split.write(where / "data", held_fold(f))
+                # A design of the encoder itself: the fold's bundle trained anew, once.
+                if train_args and not (where / options["base"] / "predictor.json").exists():
                     train_inner(where / options["base"], "--hold-fold", str(f), *train_args)
                 bundle = with_billing(where, inner_rows, np.flatnonzero(folds != f), name,
                                       **options)
@@ -314,6 +346,16 @@ def main():
     for name, asked in looks.items():
         if asked:
             options, _, extra = VARIANTS[name]
+            options = dict(options)
+            train_args = options.pop("train", None)
+            if options.pop("inferred", False):
+                options["prompts"] = inner_prompts
+            if not (WORK / "outer" / "bundle").exists():
+                raise SystemExit("no outer bundle: run --outer first")
+            if train_args:
+                options.setdefault("base", f"base-{name}")
+                if not (WORK / "outer" / options["base"] / "predictor.json").exists():
+                    train_inner(WORK / "outer" / options["base"], *train_args)
             bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), name,
                                   **options)
             evaluate(bundle, WORK / "outer" / "data", WORK / "outer" / f"eval-{name}",

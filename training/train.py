@@ -144,6 +144,11 @@ def reference_rows(rows, pick, size, rng):
     return np.array(sorted(ref))
 
 
+# The domain classifier's class weights in the shipped bundle (space.DOMAIN_BALANCE): at 1 each
+# class weighs alike, so a small benchmark is not taken for MMLU (training/REPORT.md, "A balanced
+# domain classifier").
+SHIPPED_DOMAIN_BALANCE = 1.0
+
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
 # below this, its level there is borrowed (training/transfer_levels.py).
 COVERS = 30
@@ -167,11 +172,13 @@ def transfer_spec():
                      "logit and takes the rest from the prior's (training/transfer_levels.py)"}
 
 
-def labelled(rows, pick, model, domains, domain_of):
+def labelled(rows, pick, model, domains, inferred):
     """What a head was fitted on: the tables and the number of rows labelling the model, and
-    the domain classes where it has COVERS rows or more."""
+    the domain classes where it has COVERS rows or more. A row's class is `inferred`: where the
+    encoder puts it (the argmax of z's domain coordinates), as the transfer reads a prompt; with
+    balanced classes MMLU's questions go to their MMLU-Pro subject (training/REPORT.md)."""
     at = [i for i in pick if model in rows[i]["labels"]]
-    count = np.bincount(domain_of[at], minlength=len(domains)) if at else np.zeros(len(domains))
+    count = np.bincount(inferred[at], minlength=len(domains)) if at else np.zeros(len(domains))
     return {"tables": sorted({rows[i]["table"] for i in at}), "rows": len(at),
             "domains": [d for d, n in zip(domains, count) if n >= COVERS]}
 
@@ -385,7 +392,7 @@ def main():
     ap.add_argument("--level-folds", type=int, default=0,
                     help="set each head's level per domain from a cross-validation of this "
                          "many folds on the training rows (domain_levels); 0: not at all")
-    ap.add_argument("--domain-balance", type=float, default=space.DOMAIN_BALANCE,
+    ap.add_argument("--domain-balance", type=float, default=SHIPPED_DOMAIN_BALANCE,
                     help="weigh each domain class's rows by its row count to the minus this in "
                          "the domain classifier's loss (0: every row alike)")
     args = ap.parse_args()
@@ -449,6 +456,7 @@ def main():
     neighbours.write_bytes(knn["keys"].tobytes() + knn["labels"].tobytes())
 
     pick = np.flatnonzero(every)
+    inferred = z[:, -len(domains):].argmax(1)
     floors = {}
     if args.floor_folds:
         keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]
@@ -477,7 +485,7 @@ def main():
         "tokenizer": {"file": "tokenizer.json", "sha256": sha256(args.out / "tokenizer.json")},
         "heads": [{"id": m, "weights": [f32(w) for w in theta[j]], "bias": f32(bias[j]),
                    "covariance": [f32(v) for v in cov[j].ravel()],
-                   "labels": labelled(rows, pick, m, domains, domain_of)}
+                   "labels": labelled(rows, pick, m, domains, inferred)}
                   for j, m in enumerate(order)],
         "neighbours": {"file": neighbours.name, "sha256": sha256(neighbours), "rows": 0,
                        "k": knn["k"], "temperature": knn["temperature"],

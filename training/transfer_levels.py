@@ -16,12 +16,12 @@ the heads' covariance) and scored on the held fold's rows of every other table T
   given where it stands on S;
 - `every table`: the head fitted on all of its training rows (the bundle's), for reference;
 - `prior`: on the prompt's domain mass outside the classes the model's S rows cover (train.COVERS
-  rows or more of the class), beyond train.INSIDE (train.outside_share), the mean of the other
+  rows or more the encoder puts in the class), beyond train.INSIDE (train.outside_share), the mean of the other
   broad heads (an average model) instead of the head;
 - `blend w`: there, w × the one-table head's logit + (1 − w) × the average model's, for a grid
   of w; `--weight W` names the shipped one, whose logit level error sets the sd it adds.
 
-    python training/transfer_levels.py [--fold 0]
+    python training/transfer_levels.py [--fold 0] [--bundle base-balance]
 """
 
 import argparse
@@ -52,13 +52,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fold", type=int, default=0)
+    ap.add_argument("--bundle", default="bundle",
+                    help="the fold's bundle folder (outer.py --balance trains base-balance)")
     ap.add_argument("--weight", type=float, default=None,
                     help="the blend weight to check (else only the grid is printed)")
     ap.add_argument("--sd", type=float, default=None,
                     help="the logit sd per unit of mass outside to check (another fold's rms)")
     ap.add_argument("--data", default=ROOT.parent / "shared" / "data", type=pathlib.Path)
     args = ap.parse_args()
-    bundle = WORK / f"inner-{args.fold}" / "bundle"
+    bundle = WORK / f"inner-{args.fold}" / args.bundle
     manifest = json.loads((bundle / "predictor.json").read_text())
     rows, prompts = space.without_outer(*read_rows(args.data))
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
@@ -93,8 +95,9 @@ def main():
             cov = space.head_covariance(z[src], y[src, j][:, None], head.coef_,
                                         head.intercept_)[0]
             acc_s, _ = accuracy(j, fit & (table == s))
-            # The classes S covers for this model, as train.py's `labelled` records them.
-            covered = np.array([(src & (domain == d)).sum() >= train.COVERS
+            # The classes S covers for this model, as train.py's `labelled` records them: by
+            # the class the encoder infers for each row.
+            covered = np.array([(src & (q.argmax(1) == d)).sum() >= train.COVERS
                                 for d in range(len(classes))])
             others = [k for k in probes.broad(rows_of) if k != j]
             avg_theta, avg_bias = theta[others].mean(0), bias[others].mean()
