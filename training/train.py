@@ -506,6 +506,7 @@ def main():
             "level_folds": args.level_folds,
             "floor_folds": args.floor_folds,
             "fit_on": args.fit_on,
+            "domain_balance": args.domain_balance,
             "hold_fold": hold,
             "folds": f"{space.FOLDS} folds by sha256(question) (training/space.py); "
                      "--fit-on train leaves fold 0 out, --fit-on inner the outer split",
