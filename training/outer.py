@@ -212,6 +212,20 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     return dst
 
 
+def variant_bundle(name, where, rows, prompts, pick, hold=()):
+    """Variant `name`'s bundle in `where` (with_billing on the training rows `pick`). A variant
+    of the encoder itself trains its base there first, once (`hold`: train.py's fold options)."""
+    options = dict(VARIANTS[name][0])
+    train_args = options.pop("train", None)
+    if options.pop("inferred", False):
+        options["prompts"] = prompts
+    if train_args:
+        options.setdefault("base", f"base-{name}")
+        if not (where / options["base"] / "predictor.json").exists():
+            train_inner(where / options["base"], *hold, *train_args)
+    return with_billing(where, rows, pick, name, **options)
+
+
 def cell(values, name):
     """Mean ± sd over folds of one figure, with how many folds had none."""
     got = [v for v in values if v is not None]
@@ -321,23 +335,14 @@ def main():
         inner_rows, inner_prompts = space.without_outer(*read_rows(split.DATA))
         folds = np.array([space.fold_of(space.question_key(r, p))
                           for r, p in zip(inner_rows, inner_prompts)])
-    for name, (options, before, extra) in VARIANTS.items():
+    for name, (_, before, extra) in VARIANTS.items():
         if getattr(args, name):
-            options = dict(options)
-            train_args = options.pop("train", None)
-            if options.pop("inferred", False):
-                options["prompts"] = inner_prompts
-            if train_args:
-                options.setdefault("base", f"base-{name}")
             for f in args.folds:
                 where = WORK / f"inner-{f}"
                 if not (where / "data").exists():
                     split.write(where / "data", held_fold(f))
-                # A design of the encoder itself: the fold's bundle trained anew, once.
-                if train_args and not (where / options["base"] / "predictor.json").exists():
-                    train_inner(where / options["base"], "--hold-fold", str(f), *train_args)
-                bundle = with_billing(where, inner_rows, np.flatnonzero(folds != f), name,
-                                      **options)
+                bundle = variant_bundle(name, where, inner_rows, inner_prompts,
+                                        np.flatnonzero(folds != f), ("--hold-fold", str(f)))
                 evaluate(bundle, where / "data", where / f"eval-{name}", evaluations, extra)
             compare(before, f"eval-{name}")
             return
@@ -345,19 +350,11 @@ def main():
     # folds: not blind, as REPORT.md says.
     for name, asked in looks.items():
         if asked:
-            options, _, extra = VARIANTS[name]
-            options = dict(options)
-            train_args = options.pop("train", None)
-            if options.pop("inferred", False):
-                options["prompts"] = inner_prompts
             if not (WORK / "outer" / "bundle").exists():
                 raise SystemExit("no outer bundle: run --outer first")
-            if train_args:
-                options.setdefault("base", f"base-{name}")
-                if not (WORK / "outer" / options["base"] / "predictor.json").exists():
-                    train_inner(WORK / "outer" / options["base"], *train_args)
-            bundle = with_billing(WORK / "outer", inner_rows, np.arange(len(inner_rows)), name,
-                                  **options)
+            extra = VARIANTS[name][2]
+            bundle = variant_bundle(name, WORK / "outer", inner_rows, inner_prompts,
+                                    np.arange(len(inner_rows)))
             evaluate(bundle, WORK / "outer" / "data", WORK / "outer" / f"eval-{name}",
                      evaluations, extra)
             table(f"eval-{name}")
