@@ -149,6 +149,8 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --inferred
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
+	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \
+		--bundle base-balance --covered inferred || exit 1; done
 	$(VENV)/bin/python training/predecessors.py
 	$(MAKE) research-cards
 

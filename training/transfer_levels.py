@@ -16,12 +16,13 @@ the heads' covariance) and scored on the held fold's rows of every other table T
   given where it stands on S;
 - `every table`: the head fitted on all of its training rows (the bundle's), for reference;
 - `prior`: on the prompt's domain mass outside the classes the model's S rows cover (train.COVERS
-  rows or more the encoder puts in the class), beyond train.INSIDE (train.outside_share), the mean of the other
-  broad heads (an average model) instead of the head;
+  rows or more in the class: the table's, or with `--covered inferred` the encoder's), beyond
+  train.INSIDE (train.outside_share), the mean of the other broad heads (an average model)
+  instead of the head;
 - `blend w`: there, w × the one-table head's logit + (1 − w) × the average model's, for a grid
   of w; `--weight W` names the shipped one, whose logit level error sets the sd it adds.
 
-    python training/transfer_levels.py [--fold 0] [--bundle base-balance]
+    python training/transfer_levels.py [--fold 0] [--bundle base-balance --covered inferred]
 """
 
 import argparse
@@ -54,6 +55,9 @@ def main():
     ap.add_argument("--fold", type=int, default=0)
     ap.add_argument("--bundle", default="bundle",
                     help="the fold's bundle folder (outer.py --balance trains base-balance)")
+    ap.add_argument("--covered", choices=("table", "inferred"), default="table",
+                    help="count a source row in its table's class (as measured with every row "
+                         "alike) or in the class the encoder infers (as train.labelled now does)")
     ap.add_argument("--weight", type=float, default=None,
                     help="the blend weight to check (else only the grid is printed)")
     ap.add_argument("--sd", type=float, default=None,
@@ -73,6 +77,7 @@ def main():
         raise SystemExit("the bundle's domains are not the rows' classes")
     z = train.encode_all((bundle / "encoder.onnx").read_bytes(), space.tokenize(prompts))
     q = z[:, -len(classes):]  # the prompt's inferred domain, as probabilities
+    row_class = q.argmax(1) if args.covered == "inferred" else domain
     rows_of = np.array([h["labels"]["rows"] for h in manifest["heads"]])
     table = np.array([r["table"] for r in rows])
     fit, held = folds != args.fold, folds == args.fold
@@ -95,9 +100,8 @@ def main():
             cov = space.head_covariance(z[src], y[src, j][:, None], head.coef_,
                                         head.intercept_)[0]
             acc_s, _ = accuracy(j, fit & (table == s))
-            # The classes S covers for this model, as train.py's `labelled` records them: by
-            # the class the encoder infers for each row.
-            covered = np.array([(src & (q.argmax(1) == d)).sum() >= train.COVERS
+            # The classes S covers for this model, as train.py's `labelled` records them.
+            covered = np.array([(src & (row_class == d)).sum() >= train.COVERS
                                 for d in range(len(classes))])
             others = [k for k in probes.broad(rows_of) if k != j]
             avg_theta, avg_bias = theta[others].mean(0), bias[others].mean()
