@@ -14,7 +14,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --billing # the inner folds' bundles with and without `billing`
     python training/outer.py --lead    # ... with billing, and with the selection's lead too
     python training/outer.py --outer-lead  # a second look at the outer split, for that design
-    python training/outer.py --outer-balance  # a later look, for the balanced classifier
+    python training/outer.py --outer-inferred  # a later look, for the balanced classifier
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -69,11 +69,21 @@ def held_fold(f):
     return lambda key: not space.is_outer(key) and space.fold_of(key) == f
 
 
+def as_frozen(bundle):
+    """The frozen design c89e298 drew no head toward the prior: train.py's transfer is taken
+    out (the variants that study it put it back)."""
+    path = bundle / "predictor.json"
+    manifest = json.loads(path.read_text())
+    manifest.pop("transfer", None)
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def run(label, keep, train_args, evaluations):
     where = WORK / label
     split.write(where / "data", keep)
     # The frozen design c89e298: every row alike in the domain classifier's loss.
     train_inner(where / "bundle", "--domain-balance", "0", *train_args)
+    as_frozen(where / "bundle")
     # It kept the top incumbent at every budget.
     evaluate(where / "bundle", where / "data", where / "eval", evaluations, TOP)
 
@@ -157,9 +167,9 @@ def number(v, name):
 # it is compared with, routoo eval's own options)}; scored into eval-<name>.
 # The first three keep the top incumbent at every budget, as they were scored.
 TOP = ("--incumbent", "top")
+TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
 LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred")
-TRADEOFF = ("--incumbent", "tradeoff")
 VARIANTS = {
     "billing": ({}, "eval", TOP),
     "lead": ({"lead": True}, "eval-billing", TOP),
