@@ -211,12 +211,12 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     if transfer:
-        inferred = domain_of
+        row_class = domain_of
         if prompts is not None:
             z = train.encode_all((src / "encoder.onnx").read_bytes(), space.tokenize(prompts))
-            inferred = z[:, -len(domains):].argmax(1)
+            row_class = train.inferred_classes(z, len(domains))
         for head in manifest["heads"]:
-            head["labels"] = train.labelled(rows, pick, head["id"], domains, inferred)
+            head["labels"] = train.labelled(rows, pick, head["id"], domains, row_class)
         manifest["transfer"] = train.transfer_spec()
     (dst / "predictor.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return dst

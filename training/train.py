@@ -172,11 +172,17 @@ def transfer_spec():
                      "logit and takes the rest from the prior's (training/transfer_levels.py)"}
 
 
+def inferred_classes(z, n_domains):
+    """Each row's domain class as the encoder infers it: the argmax of z's last `n_domains`
+    coordinates (the transfer reads a prompt's domain from the same coordinates)."""
+    return z[:, -n_domains:].argmax(1)
+
+
 def labelled(rows, pick, model, domains, inferred):
     """What a head was fitted on: the tables and the number of rows labelling the model, and
     the domain classes where it has COVERS rows or more. A row's class is `inferred`: where the
-    encoder puts it (the argmax of z's domain coordinates), as the transfer reads a prompt; with
-    balanced classes MMLU's questions go to their MMLU-Pro subject (training/REPORT.md)."""
+    encoder puts it (inferred_classes), as the transfer reads a prompt; with balanced classes
+    MMLU's questions go to their MMLU-Pro subject (training/REPORT.md)."""
     at = [i for i in pick if model in rows[i]["labels"]]
     count = np.bincount(inferred[at], minlength=len(domains)) if at else np.zeros(len(domains))
     return {"tables": sorted({rows[i]["table"] for i in at}), "rows": len(at),
@@ -456,7 +462,7 @@ def main():
     neighbours.write_bytes(knn["keys"].tobytes() + knn["labels"].tobytes())
 
     pick = np.flatnonzero(every)
-    inferred = z[:, -len(domains):].argmax(1)
+    inferred = inferred_classes(z, len(domains))
     floors = {}
     if args.floor_folds:
         keys = [space.question_key(r, p) for r, p in zip(rows, prompts)]

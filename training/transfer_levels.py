@@ -77,7 +77,7 @@ def main():
         raise SystemExit("the bundle's domains are not the rows' classes")
     z = train.encode_all((bundle / "encoder.onnx").read_bytes(), space.tokenize(prompts))
     q = z[:, -len(classes):]  # the prompt's inferred domain, as probabilities
-    row_class = q.argmax(1) if args.covered == "inferred" else domain
+    row_class = train.inferred_classes(z, len(classes)) if args.covered == "inferred" else domain
     rows_of = np.array([h["labels"]["rows"] for h in manifest["heads"]])
     table = np.array([r["table"] for r in rows])
     fit, held = folds != args.fold, folds == args.fold
