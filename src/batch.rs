@@ -100,7 +100,7 @@ pub fn plan(candidates: &[Vec<Candidate>], budget_total: f64) -> Result<BatchPla
         .zip(candidates)
         .map(|((h, &s), c)| {
             let mut chosen = c[h[s].candidate].clone();
-            chosen.score = chosen.value() - lambda * chosen.cost.usd;
+            chosen.score = chosen.value() - lambda * chosen.weighed();
             chosen
         })
         .collect();

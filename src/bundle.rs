@@ -358,6 +358,11 @@ pub struct SelectionSpec {
     /// model ahead of the most others.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub lead: BTreeMap<String, BTreeMap<String, f64>>,
+    /// The cost estimate's resolution, a share of a model's estimated cost: a model other than
+    /// the incumbent counts as cheaper than it only by more than this share of its own estimate
+    /// (see [`crate::select::Margin::cost_margin`]). 0 when absent.
+    #[serde(default, rename = "costMargin", skip_serializing_if = "is_zero")]
+    pub cost_margin: f64,
 }
 
 impl SelectionSpec {
@@ -495,6 +500,12 @@ impl Manifest {
         if !margin.is_finite() || margin < 0.0 {
             return Err(Error::Manifest(format!(
                 "selection margin {margin} is not a number of standard deviations, 0 or more"
+            )));
+        }
+        let cost_margin = self.selection.cost_margin;
+        if !(0.0..=1.0).contains(&cost_margin) {
+            return Err(Error::Manifest(format!(
+                "selection cost margin {cost_margin} is not a share of a cost, 0 to 1"
             )));
         }
         for (incumbent, challengers) in &self.selection.floors {

@@ -363,6 +363,7 @@ impl Plan {
                 provider: target.provider.clone(),
                 quality: 0.0,
                 margin: 0.0,
+                premium: 0.0,
                 cost: cost::estimate(&self.pool, target, probe.message.chars().count(), None),
                 score: 0.0,
             };

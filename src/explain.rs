@@ -146,6 +146,7 @@ mod tests {
             provider: "p".into(),
             quality,
             margin,
+            premium: 0.0,
             cost: CostEstimate {
                 input_tokens: 10,
                 output_tokens: 10,

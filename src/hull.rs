@@ -35,8 +35,10 @@ pub(crate) fn upper_hull(points: &[(f64, f64)]) -> Vec<usize> {
 /// A point of a prompt's hull.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct HullPoint {
-    /// Estimated US$.
+    /// Estimated US$ (what is spent).
     pub cost: f64,
+    /// The US$ weighed against value ([`Candidate::weighed`]): the hull's abscissa.
+    pub weighed: f64,
     /// Quality less margin.
     pub value: f64,
     /// Index into the prompt's candidates.
@@ -54,13 +56,17 @@ pub(crate) struct Move {
     pub step: usize,
 }
 
-/// A prompt's hull, cheapest first.
+/// A prompt's hull, cheapest first by weighed US$.
 fn hull(candidates: &[Candidate]) -> Vec<HullPoint> {
-    let points: Vec<(f64, f64)> = candidates.iter().map(|c| (c.cost.usd, c.value())).collect();
+    let points: Vec<(f64, f64)> = candidates
+        .iter()
+        .map(|c| (c.weighed(), c.value()))
+        .collect();
     upper_hull(&points)
         .into_iter()
         .map(|i| HullPoint {
-            cost: points[i].0,
+            cost: candidates[i].cost.usd,
+            weighed: points[i].0,
             value: points[i].1,
             candidate: i,
         })
@@ -86,7 +92,8 @@ impl LambdaPath {
         let mut moves = Vec::new();
         for (prompt, h) in hulls.iter().enumerate() {
             for step in 1..h.len() {
-                let rate = (h[step].value - h[step - 1].value) / (h[step].cost - h[step - 1].cost);
+                let rate =
+                    (h[step].value - h[step - 1].value) / (h[step].weighed - h[step - 1].weighed);
                 moves.push(Move { rate, prompt, step });
             }
         }

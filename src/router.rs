@@ -324,18 +324,20 @@ fn bind(predictor: &Predictor, pool: &Pool) -> Result<(Vec<usize>, Margin, Budge
 }
 
 /// The margin over `pool` (its heads, their reference estimates): κ, the floors, the lead by
-/// the labels and the mean costs that choose the incumbent at each trade-off.
+/// the labels, the mean costs that choose the incumbent at each trade-off and the cost
+/// estimate's resolution.
 fn margin_over(
     predictor: &Predictor,
     pool: &Pool,
     heads: &[usize],
     reference: &[Vec<Estimate>],
 ) -> Margin {
-    let chars = &predictor.manifest().reference.chars;
-    Margin::over(predictor.manifest().selection.margin, reference)
+    let manifest = predictor.manifest();
+    Margin::over(manifest.selection.margin, reference)
         .with_floors(floors(predictor, heads))
         .with_lead(lead(predictor, heads))
-        .with_costs(mean_costs(pool, chars, reference))
+        .with_costs(mean_costs(pool, &manifest.reference.chars, reference))
+        .with_cost_margin(manifest.selection.cost_margin)
 }
 
 /// Each pool model's mean estimated US$ per request over the reference prompts (`chars`,

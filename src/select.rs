@@ -56,6 +56,13 @@ pub struct Margin {
     /// leaves the single model best there only when it is sure. Empty: one incumbent, the
     /// top one, at every λ.
     pub cost: Vec<f64>,
+    /// The cost estimate's resolution, a share of a model's estimated cost: a model other
+    /// than the incumbent counts as cheaper than it only by more than this share of its own
+    /// estimate (its cost weighs `1 + cost_margin` times in the choice). Among models whose
+    /// costs lie closer than the estimate can tell, the router keeps the incumbent at every
+    /// budget it cannot tell them apart by, so the curve's cheapest point is the cheapest
+    /// model's and not a mix that costs more (0: none).
+    pub cost_margin: f64,
 }
 
 /// The incumbents along λ, as [`Margin::incumbents`] gives them: `(from, incumbent)` by
@@ -80,6 +87,7 @@ impl Margin {
             floors: Vec::new(),
             lead: Vec::new(),
             cost: Vec::new(),
+            cost_margin: 0.0,
         }
     }
 
@@ -108,6 +116,12 @@ impl Margin {
         self
     }
 
+    /// The same margin, with the cost estimate's resolution (see [`Margin::cost_margin`]).
+    pub fn with_cost_margin(mut self, cost_margin: f64) -> Margin {
+        self.cost_margin = cost_margin;
+        self
+    }
+
     /// The margin over the models `keep` (indices into its pool), in that order.
     pub fn subset(&self, keep: &[usize]) -> Margin {
         let pick = |v: &[f64], i: usize| v.get(i).copied().unwrap_or(0.0);
@@ -124,6 +138,7 @@ impl Margin {
             } else {
                 keep.iter().map(|&i| pick(&self.cost, i)).collect()
             },
+            cost_margin: self.cost_margin,
         }
     }
 
@@ -269,6 +284,19 @@ impl Margin {
         self.handicaps_against(estimates, allowed, self.incumbent_at(allowed, lambda))
     }
 
+    /// The share by which each allowed model's estimated cost weighs more in the choice, in
+    /// the order of `allowed`: [`Margin::cost_margin`] for every model but the incumbent
+    /// `best`, 0 for it (and for all when there is none).
+    pub(crate) fn premiums_against(&self, allowed: &[usize], best: Option<usize>) -> Vec<f64> {
+        let margin = self.cost_margin.max(0.0);
+        (allowed.iter())
+            .map(|&m| match best {
+                Some(b) if b != m => margin,
+                _ => 0.0,
+            })
+            .collect()
+    }
+
     /// [`Margin::handicaps`] against an incumbent already found for `allowed`.
     pub(crate) fn handicaps_against(
         &self,
@@ -383,7 +411,10 @@ pub struct Candidate {
     pub margin: f64,
     /// Estimated cost.
     pub cost: CostEstimate,
-    /// quality − margin − λ·cost: what the router maximises.
+    /// The share by which its estimated cost weighs more in the choice: the cost estimate's
+    /// resolution for a model that is not the incumbent, 0 for it; see [`Margin::cost_margin`].
+    pub premium: f64,
+    /// quality − margin − λ·cost·(1 + premium): what the router maximises.
     pub score: f64,
 }
 
@@ -391,6 +422,11 @@ impl Candidate {
     /// quality − margin: what the router weighs against cost.
     pub fn value(&self) -> f64 {
         self.quality - self.margin
+    }
+
+    /// The US$ the router weighs against value: its estimate times 1 + premium.
+    pub fn weighed(&self) -> f64 {
+        self.cost.usd * (1.0 + self.premium)
     }
 }
 
@@ -406,20 +442,27 @@ pub fn rank(
     margin: &Margin,
     constraints: &Constraints,
 ) -> (Vec<Candidate>, Vec<Exclusion>) {
-    rank_by(pool, estimates, chars, lambda, constraints, |allowed| {
-        margin.handicaps_at(estimates, allowed, lambda)
-    })
+    rank_by(
+        pool,
+        estimates,
+        chars,
+        lambda,
+        constraints,
+        margin,
+        |allowed| margin.incumbent_at(allowed, lambda),
+    )
 }
 
-/// [`rank`], each allowed model's handicap given by `handicaps` (from the indices of the
-/// allowed models, in the order it must answer).
+/// [`rank`], against the incumbent `incumbent` finds among the allowed models (from their
+/// indices into the pool, in pool order).
 pub(crate) fn rank_by(
     pool: &Pool,
     estimates: &[Estimate],
     chars: usize,
     lambda: f64,
     constraints: &Constraints,
-    handicaps: impl FnOnce(&[usize]) -> Vec<f64>,
+    margin: &Margin,
+    incumbent: impl FnOnce(&[usize]) -> Option<usize>,
 ) -> (Vec<Candidate>, Vec<Exclusion>) {
     let mut allowed = Vec::with_capacity(pool.models.len());
     let mut excluded = Vec::new();
@@ -435,18 +478,19 @@ pub(crate) fn rank_by(
         }
     }
     let indices: Vec<usize> = allowed.iter().map(|a| a.0).collect();
-    let handicaps = handicaps(&indices);
-    let mut candidates: Vec<Candidate> = allowed
-        .into_iter()
-        .zip(handicaps)
-        .map(|((m, cost), handicap)| {
+    let best = incumbent(&indices);
+    let handicaps = margin.handicaps_against(estimates, &indices, best);
+    let premiums = margin.premiums_against(&indices, best);
+    let mut candidates: Vec<Candidate> = (allowed.into_iter().zip(handicaps).zip(premiums))
+        .map(|(((m, cost), handicap), premium)| {
             let (model, quality) = (&pool.models[m], estimates[m].quality);
             Candidate {
                 model: model.id.clone(),
                 provider: model.provider.clone(),
                 quality,
                 margin: handicap,
-                score: quality - handicap - lambda * cost.usd,
+                premium,
+                score: quality - handicap - lambda * cost.usd * (1.0 + premium),
                 cost,
             }
         })
@@ -504,7 +548,7 @@ pub fn at_least(
 fn compare(a: &Candidate, b: &Candidate) -> Ordering {
     b.score
         .total_cmp(&a.score)
-        .then(a.cost.usd.total_cmp(&b.cost.usd))
+        .then(a.weighed().total_cmp(&b.weighed()))
         .then_with(|| a.model.cmp(&b.model))
 }
 
@@ -599,32 +643,47 @@ fn frontier(points: Vec<CurvePoint>) -> Vec<CurvePoint> {
     points
 }
 
-/// The best of a prompt's options (value, US$, id rank, value against the top incumbent) at
-/// λ: the most value less λ·US$, then the cheaper, then the lower id rank.
-fn best_at(options: &[(f64, f64, usize, f64)], lambda: f64) -> Option<&(f64, f64, usize, f64)> {
+/// One of a prompt's options on the budget curve.
+#[derive(Debug, Clone, Copy)]
+struct Choice {
+    /// Quality less margin against the incumbent of its λ.
+    value: f64,
+    /// The US$ weighed against value (the estimate times 1 + premium).
+    weighed: f64,
+    /// Estimated US$ (what is spent).
+    usd: f64,
+    /// Rank of the model's id.
+    rank: usize,
+    /// Quality less margin against the top incumbent.
+    against_top: f64,
+}
+
+/// The best of a prompt's options at λ: the most value less λ times weighed US$, then the
+/// cheaper by that, then the lower id rank.
+fn best_at(options: &[Choice], lambda: f64) -> Option<&Choice> {
     options.iter().min_by(|a, b| {
-        let (sa, sb) = (a.0 - lambda * a.1, b.0 - lambda * b.1);
+        let (sa, sb) = (a.value - lambda * a.weighed, b.value - lambda * b.weighed);
         sb.total_cmp(&sa)
-            .then(a.1.total_cmp(&b.1))
-            .then(a.2.cmp(&b.2))
+            .then(a.weighed.total_cmp(&b.weighed))
+            .then(a.rank.cmp(&b.rank))
     })
 }
 
 /// The options no other option beats at every λ ≥ 0: an option worth as much or more for no
-/// more US$ (the cheaper, then the lower id rank, on a tie) wins wherever the other would, as
-/// [`best_at`] compares them, so leaving it out changes no choice. Most of a pool is dominated on a
-/// prompt, and the λ sweep then looks at a few options instead of every model.
-fn undominated(mut options: Vec<(f64, f64, usize, f64)>) -> Vec<(f64, f64, usize, f64)> {
+/// more weighed US$ (the cheaper, then the lower id rank, on a tie) wins wherever the other
+/// would, as [`best_at`] compares them, so leaving it out changes no choice. Most of a pool is
+/// dominated on a prompt, and the λ sweep then looks at a few options instead of every model.
+fn undominated(mut options: Vec<Choice>) -> Vec<Choice> {
     options.sort_by(|a, b| {
-        (a.1.total_cmp(&b.1))
-            .then(b.0.total_cmp(&a.0))
-            .then(a.2.cmp(&b.2))
+        (a.weighed.total_cmp(&b.weighed))
+            .then(b.value.total_cmp(&a.value))
+            .then(a.rank.cmp(&b.rank))
     });
     let mut best: Option<f64> = None;
     options.retain(|o| {
-        let keep = best.is_none_or(|b| o.0.total_cmp(&b).is_gt());
+        let keep = best.is_none_or(|b| o.value.total_cmp(&b).is_gt());
         if keep {
-            best = Some(o.0);
+            best = Some(o.value);
         }
         keep
     });
@@ -645,9 +704,8 @@ impl BudgetCurve {
         estimates: &[Vec<Estimate>],
         margin: &Margin,
     ) -> BudgetCurve {
-        // Each prompt's allowed models, priced once: (quality − margin, US$, rank of the id,
-        // quality − margin against the top incumbent). The top of `rank` at a λ is the best of
-        // these by score, then cost, then id, as `compare` orders.
+        // Each prompt's allowed models, priced once. The top of `rank` at a λ is the best of
+        // these by score, then weighed cost, then id, as `compare` orders.
         let none = Constraints::default();
         let mut by_id: Vec<usize> = (0..pool.models.len()).collect();
         by_id.sort_by(|&a, &b| pool.models[a].id.cmp(&pool.models[b].id));
@@ -659,7 +717,7 @@ impl BudgetCurve {
         // reference prompt to the next: found once per set, not once per prompt. Each prompt
         // gets its options against each incumbent of its set, with the λ it holds from.
         let mut schedule: Option<(Vec<usize>, Incumbents)> = None;
-        type Options = Vec<(f64, f64, usize, f64)>;
+        type Options = Vec<Choice>;
         let options: Vec<Vec<(f64, Options)>> = chars
             .iter()
             .zip(estimates)
@@ -692,9 +750,15 @@ impl BudgetCurve {
                         } else {
                             margin.handicaps_against(es, &indices, best)
                         };
-                        let values = (allowed.iter().zip(handicaps).zip(&against_top))
-                            .map(|((&(m, usd), h), t)| {
-                                (es[m].quality - h, usd, id_rank[m], es[m].quality - t)
+                        let premiums = margin.premiums_against(&indices, best);
+                        let values = (allowed.iter().zip(handicaps).zip(premiums))
+                            .zip(&against_top)
+                            .map(|(((&(m, usd), h), p), t)| Choice {
+                                value: es[m].quality - h,
+                                weighed: usd * (1.0 + p),
+                                usd,
+                                rank: id_rank[m],
+                                against_top: es[m].quality - t,
                             })
                             .collect();
                         (from, undominated(values))
@@ -710,9 +774,9 @@ impl BudgetCurve {
                     else {
                         continue;
                     };
-                    if let Some(&(_, usd, _, value)) = best_at(models, lambda) {
-                        spend += usd;
-                        q += value;
+                    if let Some(o) = best_at(models, lambda) {
+                        spend += o.usd;
+                        q += o.against_top;
                         n += 1;
                     }
                 }
@@ -757,6 +821,7 @@ pub(crate) mod testing {
             provider: "test".into(),
             quality,
             margin: 0.0,
+            premium: 0.0,
             cost: CostEstimate {
                 input_tokens: 1,
                 output_tokens: 1,
@@ -769,7 +834,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::{best_at, frontier, lambda_grid, undominated, CurvePoint};
+    use super::{best_at, frontier, lambda_grid, undominated, Choice, CurvePoint};
 
     #[test]
     fn leaving_out_the_dominated_options_changes_no_choice_at_any_lambda() {
@@ -783,21 +848,26 @@ mod tests {
         };
         let mut kept = 0;
         for _ in 0..300 {
-            let options: Vec<(f64, f64, usize, f64)> = (0..12)
+            let options: Vec<Choice> = (0..12)
                 .map(|rank| {
                     let value = draw(8) as f64 / 8.0;
                     let usd = draw(6) as f64 * 1e-3;
-                    (value, usd, rank, value)
+                    // Some weigh more than they spend, as a challenger under a cost margin.
+                    let weighed = usd * (1.0 + draw(2) as f64 * 0.05);
+                    Choice {
+                        value,
+                        weighed,
+                        usd,
+                        rank,
+                        against_top: value,
+                    }
                 })
                 .collect();
             let few = undominated(options.clone());
             kept += few.len();
             for lambda in lambda_grid() {
-                assert_eq!(
-                    best_at(&options, lambda),
-                    best_at(&few, lambda),
-                    "λ {lambda}"
-                );
+                let rank = |o: &[Choice]| best_at(o, lambda).map(|c| c.rank);
+                assert_eq!(rank(&options), rank(&few), "λ {lambda}");
             }
         }
         assert!(

@@ -270,6 +270,7 @@ mod tests {
                 floors: Vec::new(),
                 lead: Vec::new(),
                 cost: Vec::new(),
+                cost_margin: 0.0,
             },
         }
     }

@@ -62,6 +62,7 @@ prop_compose! {
             floors: Vec::new(),
             lead: Vec::new(),
             cost: Vec::new(),
+        cost_margin: 0.0,
         };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }
@@ -262,6 +263,7 @@ fn the_best_model_on_average_is_left_only_for_a_sure_margin() {
         floors: Vec::new(),
         lead: Vec::new(),
         cost: Vec::new(),
+        cost_margin: 0.0,
     };
     let top = |estimates: &[Estimate], margin: &Margin, c: &Constraints| {
         let (ranked, _) = rank(&pool, estimates, 400, 0.0, margin, c);
@@ -294,6 +296,7 @@ fn where_the_labels_compare_two_models_they_say_which_is_kept() {
         floors: Vec::new(),
         lead: Vec::new(),
         cost: Vec::new(),
+        cost_margin: 0.0,
     };
     let by_labels = by_average
         .clone()
@@ -442,6 +445,7 @@ fn a_pair_floor_discounts_only_a_gain_over_the_best_model_and_never_below_it() {
         floors: vec![vec![0.0, 0.0], vec![floor, 0.0]],
         lead: Vec::new(),
         cost: Vec::new(),
+        cost_margin: 0.0,
     };
     let top = |estimates: &[Estimate], margin: &Margin, lambda: f64| {
         let (ranked, _) = rank(
@@ -1031,6 +1035,7 @@ fn an_unknown_best_model_is_no_incumbent_to_keep() {
         floors: Vec::new(),
         lead: Vec::new(),
         cost: Vec::new(),
+        cost_margin: 0.0,
     };
     let known = margin.handicaps(&estimates, &[0, 1, 2, 3]);
     assert_eq!(known[0], 0.0);
@@ -1494,6 +1499,154 @@ mod regret {
                     prop_assert!(chance(pick) >= chance(best), "row {r}: {pick} is truly worse than {best}");
                 }
             }
+        }
+    }
+
+    /// A row: its prompt's length, and per model (right, predicted quality, the estimate's
+    /// error as a share of `err`, in [−1, 1]).
+    type Row = (usize, Vec<(bool, f64, f64)>);
+
+    /// A table whose costs the router estimates within a relative error `err` of the truth:
+    /// each model's estimate on a row is its true cost (at list prices) times 1 + err·e, with
+    /// e in [−1, 1] given per row and model. The incumbent changes with the trade-off, by mean
+    /// estimated cost.
+    fn misestimated(prices: &[(f64, f64)], rows: &[Row], err: f64, cost_margin: f64) -> Inputs {
+        let pool = Pool {
+            expected_output_tokens: 200,
+            models: (prices.iter().enumerate())
+                .map(|(i, p)| model(i, p.0, p.1, 1_000_000, 100))
+                .collect(),
+        };
+        let k = prices.len();
+        // The estimate's error, carried as the billing the router reads.
+        let billing = |f: f64| routoo::cost::Billing {
+            input_scale: f,
+            output_tokens: 200.0 * f,
+        };
+        let mut inputs = Inputs {
+            billing: (rows.iter())
+                .map(|r| {
+                    (0..k)
+                        .map(|m| Some(billing(1.0 + err * r.1[m].2)))
+                        .collect()
+                })
+                .collect(),
+            chars: rows.iter().map(|r| r.0).collect(),
+            correct: rows
+                .iter()
+                .map(|r| r.1.iter().map(|m| m.0).collect())
+                .collect(),
+            cost: (rows.iter())
+                .map(|r| {
+                    (pool.models.iter())
+                        .map(|m| routoo::cost::estimate(&pool, m, r.0, None).usd)
+                        .collect()
+                })
+                .collect(),
+            quality: rows
+                .iter()
+                .map(|r| r.1.iter().map(|m| m.1).collect())
+                .collect(),
+            sd: rows.iter().map(|r| vec![0.05; r.1.len()]).collect(),
+            pool,
+            margin: Margin::default(),
+        };
+        let estimates: Vec<Vec<Estimate>> = (0..rows.len()).map(|r| inputs.estimates(r)).collect();
+        let n = rows.len().max(1) as f64;
+        let mean: Vec<f64> = (0..k)
+            .map(|m| {
+                (0..rows.len())
+                    .map(|r| estimate_of(&inputs, r, m))
+                    .sum::<f64>()
+                    / n
+            })
+            .collect();
+        inputs.margin = Margin::over(1.0, &estimates)
+            .with_costs(mean)
+            .with_cost_margin(cost_margin);
+        inputs
+    }
+
+    /// The router's estimated US$ for model `m` on row `r`.
+    fn estimate_of(inputs: &Inputs, r: usize, m: usize) -> f64 {
+        let billing = inputs.billing[r][m];
+        routoo::cost::estimate(
+            &inputs.pool,
+            &inputs.pool.models[m],
+            inputs.chars[r],
+            billing,
+        )
+        .usd
+    }
+
+    /// The cheapest point of the curve, and the true mean cost of the incumbent at λ = ∞ (the
+    /// model cheapest by mean estimate).
+    fn bottom(inputs: &Inputs) -> (f64, f64) {
+        let report = evaluate(inputs);
+        let cheapest = (report.curve.iter().map(|p| p.mean_cost)).fold(f64::INFINITY, f64::min);
+        let all: Vec<usize> = (0..inputs.pool.models.len()).collect();
+        let last = inputs
+            .margin
+            .incumbents(&all)
+            .last()
+            .and_then(|i| i.1)
+            .unwrap();
+        (
+            cheapest,
+            report.models[&inputs.pool.models[last].id].mean_cost,
+        )
+    }
+
+    #[test]
+    fn a_cost_margin_keeps_the_cheapest_model_at_the_bottom_where_estimates_cannot_order_costs() {
+        // Two models a few per cent apart in price, each estimated 3 % off on alternate rows:
+        // on every other row the dearer one looks cheaper.
+        let prices = [(1.00, 1.00), (1.02, 1.02)];
+        let rows: Vec<Row> = (0..40)
+            .map(|r| {
+                let sign = if r % 2 == 0 { 1.0 } else { -1.0 };
+                (400, vec![(r % 3 == 0, 0.4, sign), (r % 2 == 0, 0.5, -sign)])
+            })
+            .collect();
+        let (without, cheapest) = bottom(&misestimated(&prices, &rows, 0.03, 0.0));
+        assert!(
+            without > cheapest * (1.0 + 1e-9),
+            "without a margin the bottom mixes in the dearer model: {without} against {cheapest}"
+        );
+        let (with, cheapest) = bottom(&misestimated(&prices, &rows, 0.03, 0.07));
+        assert!(
+            with <= cheapest * (1.0 + 1e-12),
+            "with one the bottom is the cheapest model: {with} against {cheapest}"
+        );
+    }
+
+    prop_compose! {
+        /// Prices, rows of (right, predicted quality, estimate error in [−1, 1]) per model, the
+        /// estimate's relative error and a cost margin wide enough for it.
+        fn misestimated_table()(models in 2usize..6)(
+            prices in prop::collection::vec((0.05..3.0f64, 0.0..6.0f64), models),
+            rows in prop::collection::vec(
+                (1usize..6000, prop::collection::vec((any::<bool>(), 0.0..1.0f64, -1.0..1.0f64), models)),
+                1..30,
+            ),
+            err in 0.0..0.1f64,
+        ) -> Inputs {
+            // (1 − err)(1 + margin) ≥ 1 + err: a challenger that looks cheaper by the margin is.
+            let margin = (1.0 + err) / (1.0 - err) - 1.0;
+            misestimated(&prices, &rows, err, margin)
+        }
+    }
+
+    proptest! {
+        /// With a cost margin at least the estimate's error, a model leaves the incumbent at
+        /// λ = ∞ only for one truly cheaper on that row, so the curve's cheapest point never
+        /// costs more than that incumbent: the curve has a point at its cost.
+        #[test]
+        fn with_a_cost_margin_the_curve_reaches_down_to_the_incumbent_at_the_bottom(
+            inputs in misestimated_table()
+        ) {
+            let (bottom, incumbent) = bottom(&inputs);
+            prop_assert!(bottom <= incumbent * (1.0 + 1e-9), "{bottom} above {incumbent}");
         }
     }
 

@@ -15,6 +15,8 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --lead    # ... with billing, and with the selection's lead too
     python training/outer.py --outer-lead  # a second look at the outer split, for that design
     python training/outer.py --outer-inferred  # a later look, for the balanced classifier
+    python training/outer.py --cost-margin     # as --inferred, with the selection's cost margin
+    python training/outer.py --outer-cost-margin  # a later look at that
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -75,6 +77,7 @@ def as_frozen(bundle):
     path = bundle / "predictor.json"
     manifest = json.loads(path.read_text())
     manifest.pop("transfer", None)
+    manifest["selection"].pop("costMargin", None)
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
 
@@ -169,7 +172,7 @@ def number(v, name):
 TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
-LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred")
+LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin")
 VARIANTS = {
     "billing": ({}, "eval", TOP),
     "lead": ({"lead": True}, "eval-billing", TOP),
@@ -182,11 +185,17 @@ VARIANTS = {
     # The same encoders, a head's classes counted by the class the encoder infers for its rows.
     "inferred": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
                   "base": "base-balance", "inferred": True}, "eval-balance", TRADEOFF),
+    # The same bundles, a challenger cheaper than the incumbent only by more than 5 % of its
+    # estimate (train.COST_MARGIN).
+    "cost_margin": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                     "base": "base-balance", "inferred": True, "cost_margin": 0.05},
+                    "eval-inferred", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
-                 prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None):
+                 prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
+                 cost_margin=0.0):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -194,7 +203,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     how many rows' worth of a model's overall ratio each class's ratio is shrunk by; with
     `transfer`, each head's labels name the domains they cover and the manifest says how a head
     is drawn toward the prior outside them (issue 22): counted by the rows' classes, or, given
-    the rows' `prompts`, by the class the bundle's encoder infers for each (train.labelled)."""
+    the rows' `prompts`, by the class the bundle's encoder infers for each (train.labelled);
+    `cost_margin`, the selection's cost margin (0: none, as every variant before it ran)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -210,6 +220,9 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                                         geometric, prior_rows)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
+    manifest["selection"].pop("costMargin", None)
+    if cost_margin:
+        manifest["selection"]["costMargin"] = cost_margin
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -315,6 +328,9 @@ def main():
     ap.add_argument("--inferred", action="store_true",
                     help="as --balance (its encoders), a head's classes counted by the class the "
                          "encoder infers for its rows (train.labelled); compare with --balance")
+    ap.add_argument("--cost-margin", action="store_true",
+                    help="as --inferred, a challenger counted cheaper than the incumbent only by "
+                         "more than 5 %% of its estimate (train.COST_MARGIN); compare")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
@@ -328,6 +344,8 @@ def main():
                          "with billing, the lead and the transfer")
     ap.add_argument("--outer-inferred", action="store_true",
                     help="a sixth look: --outer-balance's encoder, with --inferred's transfer")
+    ap.add_argument("--outer-cost-margin", action="store_true",
+                    help="a seventh look: --outer-inferred's bundle with the cost margin")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
     looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}

@@ -149,6 +149,13 @@ def reference_rows(rows, pick, size, rng):
 # domain classifier").
 SHIPPED_DOMAIN_BALANCE = 1.0
 
+# The cost estimate's resolution (src/select.rs, Margin::cost_margin): a model other than the
+# incumbent counts as cheaper only by more than this share of its own estimate, so the curve's
+# cheapest point stays the cheapest model's where the estimate cannot order near-equal costs.
+# Chosen on the inner folds among 0.02, 0.05 and 0.2 by a rule fixed before the runs
+# (outer.py --cost-margin; training/REPORT.md, "A cost margin").
+COST_MARGIN = 0.05
+
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
 # below this, its level there is borrowed (training/transfer_levels.py).
 COVERS = 30
@@ -501,7 +508,8 @@ def main():
                       "benchmark": [rows[i]["benchmark"] for i in ref],
                       "subject": [rows[i]["subject"] for i in ref]},
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
-        "selection": {"margin": MARGIN, "floors": floors, "lead": selection_lead(y, pick, order)},
+        "selection": {"margin": MARGIN, "floors": floors, "lead": selection_lead(y, pick, order),
+                      "costMargin": COST_MARGIN},
         "billing": billing(rows, order, true_cost, pick, domain_of, len(domains)),
         "transfer": transfer_spec(),
         "provenance": {

@@ -158,10 +158,15 @@ impl Inputs {
                     let best = (schedule.iter().rev())
                         .find(|e| e.0 <= from)
                         .and_then(|e| e.1);
-                    let (ranked, _) =
-                        select::rank_by(&self.pool, &estimates, self.chars[r], 0.0, &none, |a| {
-                            self.margin.handicaps_against(&estimates, a, best)
-                        });
+                    let (ranked, _) = select::rank_by(
+                        &self.pool,
+                        &estimates,
+                        self.chars[r],
+                        0.0,
+                        &none,
+                        &self.margin,
+                        |_| best,
+                    );
                     let index = self.indices(&ranked);
                     (ranked, index)
                 })

@@ -616,6 +616,7 @@ mod tests {
                 provider: m.provider.clone(),
                 quality: 0.5,
                 margin: 0.0,
+                premium: 0.0,
                 cost: CostEstimate {
                     input_tokens: 1,
                     output_tokens: 1,
@@ -868,6 +869,7 @@ mod tests {
                 provider: m.provider.clone(),
                 quality: 0.5,
                 margin: 0.0,
+                premium: 0.0,
                 cost: CostEstimate { input_tokens: 1, output_tokens: 1, usd: 0.0 },
                 score: 0.5,
             }).collect();

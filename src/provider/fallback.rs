@@ -180,6 +180,7 @@ mod tests {
                 provider: provider.into(),
                 quality: 0.5,
                 margin: 0.0,
+                premium: 0.0,
                 cost: CostEstimate {
                     input_tokens: 1,
                     output_tokens: 1,

@@ -250,7 +250,10 @@ export interface Candidate {
   /** What the selector discounts for the estimate's uncertainty. */
   margin: number;
   cost: CostEstimate;
-  /** quality - margin - λ·cost: what the ranking sorts by. */
+  /** Share by which its cost weighs more in the choice: the cost estimate's resolution for a
+   * model that is not the incumbent, 0 for it. */
+  premium: number;
+  /** quality - margin - λ·cost·(1 + premium): what the ranking sorts by. */
   score: number;
 }
 

@@ -139,6 +139,7 @@ pub fn candidate(model: &str, provider: &str, quality: f64, usd: f64) -> routoo:
         provider: provider.into(),
         quality,
         margin: 0.0,
+        premium: 0.0,
         cost: routoo::cost::CostEstimate {
             input_tokens: 1,
             output_tokens: 1,
