@@ -61,7 +61,8 @@ pub struct Margin {
     /// estimate (its cost weighs `1 + cost_margin` times in the choice). Among models whose
     /// costs lie closer than the estimate can tell, the router keeps the incumbent at every
     /// budget it cannot tell them apart by, so the curve's cheapest point is the cheapest
-    /// model's and not a mix that costs more (0: none).
+    /// model's and not a mix that costs more (0: none). Like the handicaps, it keeps only an
+    /// incumbent that is known, not one known only by the prior.
     pub cost_margin: f64,
 }
 
@@ -286,12 +287,14 @@ impl Margin {
 
     /// The share by which each allowed model's estimated cost weighs more in the choice, in
     /// the order of `allowed`: [`Margin::cost_margin`] for every model but the incumbent
-    /// `best`, 0 for it (and for all when there is none).
+    /// `best`, 0 for it; 0 for all when there is none or it is known only by the prior, as
+    /// with the handicaps (no incumbent to keep).
     pub(crate) fn premiums_against(&self, allowed: &[usize], best: Option<usize>) -> Vec<f64> {
         let margin = self.cost_margin.max(0.0);
+        let unknown = |m: usize| self.unknown.get(m).copied().unwrap_or(false);
         (allowed.iter())
             .map(|&m| match best {
-                Some(b) if b != m => margin,
+                Some(b) if b != m && !unknown(b) => margin,
                 _ => 0.0,
             })
             .collect()
