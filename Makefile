@@ -147,6 +147,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --transfer
 	$(VENV)/bin/python training/outer.py --balance
 	$(VENV)/bin/python training/outer.py --inferred
+	$(VENV)/bin/python training/outer.py --cost-margin
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \
@@ -202,7 +203,8 @@ research-inner: venv-train
 # Run once for a design frozen in a commit (c89e298); the closing note names that commit. Then
 # a second look, not blind, for the design frozen in 612c343 (billing and the lead), a third
 # for the incumbent at each trade-off, and later ones for the transfer and the balanced
-# classifier (with coverage by the table's class, and by the class the encoder infers).
+# classifier (with coverage by the table's class, and by the class the encoder infers), and
+# the cost margin.
 research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer
 	$(VENV)/bin/python training/outer.py --outer-lead
@@ -210,6 +212,7 @@ research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer-transfer
 	$(VENV)/bin/python training/outer.py --outer-balance
 	$(VENV)/bin/python training/outer.py --outer-inferred
+	$(VENV)/bin/python training/outer.py --outer-cost-margin
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.
