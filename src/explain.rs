@@ -101,6 +101,14 @@ fn against(rule: Rule, lambda: f64, w: &Candidate, r: &Candidate) -> String {
              λ = {lambda:.1} per US$ pays for"
         );
     }
+    if better > 0.0 && dearer <= 0.0 && r.premium > 0.0 {
+        return format!(
+            "; {name} is predicted {better:.3} better for ~US${:.5} less, closer than the cost \
+             estimate can tell apart (its cost counts {:.2}×), not enough at λ = {lambda:.1}",
+            -dearer,
+            1.0 + r.premium
+        );
+    }
     if better < 0.0 && dearer < 0.0 {
         return format!(
             "; {name} costs ~US${:.5} less but is predicted {:.3} worse",
@@ -176,6 +184,22 @@ mod tests {
         let s = sentence(Rule::Best, 0.0, &dear, Some(&unsure), &[]);
         assert!(
             s.contains("unsure is predicted higher (0.850) but less surely"),
+            "{s}"
+        );
+        // A challenger a hair cheaper and better, held back by the cost margin.
+        let kept = candidate("kept", 0.80, 0.0, 0.0100);
+        let close = Candidate {
+            premium: 0.05,
+            ..candidate("close", 0.81, 0.0, 0.0099)
+        };
+        let score = |c: &Candidate| c.value() - 40.0 * c.weighed();
+        assert!(
+            score(&kept) > score(&close),
+            "the margin holds it back at λ = 40"
+        );
+        let s = sentence(Rule::Budget, 40.0, &kept, Some(&close), &[]);
+        assert!(
+            s.contains("close is predicted 0.010 better for ~US$0.00010 less, closer than the cost estimate can tell apart (its cost counts 1.05×)"),
             "{s}"
         );
         let s = sentence(Rule::CheapestAbove { min: 0.75 }, 0.0, &dear, None, &[]);
