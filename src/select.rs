@@ -429,8 +429,13 @@ impl Candidate {
 
     /// The US$ the router weighs against value: its estimate times 1 + premium.
     pub fn weighed(&self) -> f64 {
-        self.cost.usd * (1.0 + self.premium)
+        weigh(self.cost.usd, self.premium)
     }
+}
+
+/// Estimated US$ as the choice weighs it, at a premium (see [`Margin::cost_margin`]).
+fn weigh(usd: f64, premium: f64) -> f64 {
+    usd * (1.0 + premium)
 }
 
 /// Splits the pool into candidates ranked best first and excluded models.
@@ -486,16 +491,18 @@ pub(crate) fn rank_by(
     let premiums = margin.premiums_against(&indices, best);
     let mut candidates: Vec<Candidate> = (allowed.into_iter().zip(handicaps).zip(premiums))
         .map(|(((m, cost), handicap), premium)| {
-            let (model, quality) = (&pool.models[m], estimates[m].quality);
-            Candidate {
+            let model = &pool.models[m];
+            let mut candidate = Candidate {
                 model: model.id.clone(),
                 provider: model.provider.clone(),
-                quality,
+                quality: estimates[m].quality,
                 margin: handicap,
                 premium,
-                score: quality - handicap - lambda * cost.usd * (1.0 + premium),
+                score: 0.0,
                 cost,
-            }
+            };
+            candidate.score = candidate.value() - lambda * candidate.weighed();
+            candidate
         })
         .collect();
     candidates.sort_by(compare);
@@ -758,7 +765,7 @@ impl BudgetCurve {
                             .zip(&against_top)
                             .map(|(((&(m, usd), h), p), t)| Choice {
                                 value: es[m].quality - h,
-                                weighed: usd * (1.0 + p),
+                                weighed: weigh(usd, p),
                                 usd,
                                 rank: id_rank[m],
                                 against_top: es[m].quality - t,

@@ -62,7 +62,7 @@ prop_compose! {
             floors: Vec::new(),
             lead: Vec::new(),
             cost: Vec::new(),
-        cost_margin: 0.0,
+            cost_margin: 0.0,
         };
         (Pool { expected_output_tokens: out, models }, estimates, margin)
     }

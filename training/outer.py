@@ -72,8 +72,9 @@ def held_fold(f):
 
 
 def as_frozen(bundle):
-    """The frozen design c89e298 drew no head toward the prior: train.py's transfer is taken
-    out (the variants that study it put it back)."""
+    """The frozen design c89e298 drew no head toward the prior and had no cost margin:
+    train.py's transfer and cost margin are taken out (the variants that study them put them
+    back)."""
     path = bundle / "predictor.json"
     manifest = json.loads(path.read_text())
     manifest.pop("transfer", None)
@@ -185,17 +186,17 @@ VARIANTS = {
     # The same encoders, a head's classes counted by the class the encoder infers for its rows.
     "inferred": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
                   "base": "base-balance", "inferred": True}, "eval-balance", TRADEOFF),
-    # The same bundles, a challenger cheaper than the incumbent only by more than 5 % of its
-    # estimate (train.COST_MARGIN).
+    # The same bundles, a challenger cheaper than the incumbent only by more than the share of
+    # its estimate that train.py ships (train.COST_MARGIN).
     "cost_margin": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                     "base": "base-balance", "inferred": True, "cost_margin": 0.05},
+                     "base": "base-balance", "inferred": True, "cost_margin": True},
                     "eval-inferred", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
-                 cost_margin=0.0):
+                 cost_margin=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -204,7 +205,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     `transfer`, each head's labels name the domains they cover and the manifest says how a head
     is drawn toward the prior outside them (issue 22): counted by the rows' classes, or, given
     the rows' `prompts`, by the class the bundle's encoder infers for each (train.labelled);
-    `cost_margin`, the selection's cost margin (0: none, as every variant before it ran)."""
+    with `cost_margin`, the selection's cost margin train.py ships (without: none, as every
+    variant before it ran)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -222,7 +224,7 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     manifest["selection"].pop("costMargin", None)
     if cost_margin:
-        manifest["selection"]["costMargin"] = cost_margin
+        manifest["selection"]["costMargin"] = train.COST_MARGIN
     if transfer:
         row_class = domain_of
         if prompts is not None:
