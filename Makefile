@@ -148,6 +148,10 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --balance
 	$(VENV)/bin/python training/outer.py --inferred
 	$(VENV)/bin/python training/outer.py --cost-margin
+	$(VENV)/bin/python training/outer.py --preamble
+	$(VENV)/bin/python training/outer.py --endings
+	$(VENV)/bin/python training/outer.py --endings-e01
+	$(VENV)/bin/python training/outer.py --endings-e0
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \
@@ -213,6 +217,7 @@ research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer-balance
 	$(VENV)/bin/python training/outer.py --outer-inferred
 	$(VENV)/bin/python training/outer.py --outer-cost-margin
+	$(VENV)/bin/python training/outer.py --outer-endings-e0
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of
 # one labelled model places no other), so that no price in force on the day moves them.

@@ -246,6 +246,10 @@ pub struct Reference {
     /// Each reference prompt's subject within its benchmark ("" where it has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subject: Vec<String>,
+    /// Each reference prompt's ending among the billing's ([`BillingSpec::ending_of`]); empty
+    /// where the bundle does not say, and the billing then weighs the domains alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ending: Vec<u16>,
 }
 
 /// A benchmark a card may name, and the reference prompts it stands for.
@@ -289,13 +293,37 @@ pub struct BillingSpec {
     /// The answer tokens the tables billed in each domain (the median over its costed answers at
     /// list prices: one for a letter, a chain of thought's length for worked answers).
     pub answer_tokens: Vec<f32>,
+    /// Tokens each domain's requests were billed at the input price besides the prompt's own
+    /// (a harness's fixed preamble, as on FormationEval); empty where the tables billed none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_tokens: Vec<f32>,
     /// Per model id, in each domain: what its answers were billed ÷ its list prices at that
     /// domain's answer length. Models without an entry keep the pool's estimate.
     pub ratios: BTreeMap<String, Vec<f32>>,
+    /// Last words of prompts that tell the domains' billing conventions apart (a template's
+    /// `Answer:` asks for one letter), learned from the tables; empty in older bundles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endings: Vec<Ending>,
+    /// The share of each domain's prompts that end in none of `endings`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other: Vec<f32>,
 }
 
-/// Longest answer a domain's billing may state, in tokens.
+/// A prompt's last word, and the share of each domain's prompts that end with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ending {
+    /// The word, compared exactly with a prompt's last whitespace-separated word.
+    pub text: String,
+    /// Per domain, the share of its prompts that end with `text`.
+    pub share: Vec<f32>,
+}
+
+/// Longest answer (or preamble) a domain's billing may state, in tokens.
 const MAX_BILLED_ANSWER: f32 = 1e6;
+/// Most prompt endings a billing may list, and their longest text in bytes.
+const MAX_ENDINGS: usize = 64;
+const MAX_ENDING_BYTES: usize = 64;
 /// Largest billed ÷ estimated ratio a model may have in a domain.
 const MAX_BILLING_RATIO: f32 = 1e4;
 
@@ -318,6 +346,20 @@ impl BillingSpec {
                 "billing: answer length {l} is not 1 to {MAX_BILLED_ANSWER} tokens"
             ));
         }
+        if !self.input_tokens.is_empty() && self.input_tokens.len() != domains {
+            return Err(format!(
+                "billing: {} input preambles for {domains} domains",
+                self.input_tokens.len()
+            ));
+        }
+        if let Some(t) =
+            (self.input_tokens.iter()).find(|t| !(0.0..=MAX_BILLED_ANSWER).contains(*t))
+        {
+            return Err(format!(
+                "billing: input preamble {t} is not 0 to {MAX_BILLED_ANSWER} tokens"
+            ));
+        }
+        self.check_endings(domains)?;
         for (id, ratios) in &self.ratios {
             if !has_head(id) {
                 return Err(format!("billing names {id:?}, which has no head"));
@@ -335,6 +377,69 @@ impl BillingSpec {
             }
         }
         Ok(())
+    }
+
+    fn check_endings(&self, domains: usize) -> std::result::Result<(), String> {
+        if self.endings.is_empty() {
+            return match self.other.is_empty() {
+                true => Ok(()),
+                false => Err("billing: shares of other endings without any ending".into()),
+            };
+        }
+        if self.endings.len() > MAX_ENDINGS {
+            return Err(format!(
+                "billing: {} prompt endings, at most {MAX_ENDINGS}",
+                self.endings.len()
+            ));
+        }
+        let shares = (self.endings.iter())
+            .map(|e| (e.text.as_str(), &e.share))
+            .chain([("(none of them)", &self.other)]);
+        if let Some(e) = (self.endings.iter()).find(|e| {
+            e.text.is_empty()
+                || e.text.len() > MAX_ENDING_BYTES
+                || e.text.contains(char::is_whitespace)
+        }) {
+            return Err(format!(
+                "billing: prompt ending {:?} is not one word of 1 to {MAX_ENDING_BYTES} bytes",
+                e.text
+            ));
+        }
+        for (text, share) in shares {
+            if share.len() != domains {
+                return Err(format!(
+                    "billing: ending {text:?} has {} shares for {domains} domains",
+                    share.len()
+                ));
+            }
+            if let Some(v) = share.iter().find(|v| !(0.0..=1.0).contains(*v)) {
+                return Err(format!(
+                    "billing: ending {text:?} has share {v}, not 0 to 1"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Which of `endings` `prompt` ends with, as an index; `endings.len()` for none of them.
+    /// `None` when the billing lists no endings.
+    pub fn ending_of(&self, prompt: &str) -> Option<usize> {
+        if self.endings.is_empty() {
+            return None;
+        }
+        let last = prompt.split_whitespace().next_back().unwrap_or_default();
+        let i = self.endings.iter().position(|e| e.text == last);
+        Some(i.unwrap_or(self.endings.len()))
+    }
+
+    /// The share of each domain's prompts that end as ending `i` ([`BillingSpec::ending_of`])
+    /// does: how likely each domain makes that ending.
+    pub fn likelihood(&self, i: usize) -> Option<&[f32]> {
+        match self.endings.get(i) {
+            Some(e) => Some(&e.share),
+            None if i == self.endings.len() => Some(&self.other),
+            None => None,
+        }
     }
 }
 
@@ -495,6 +600,21 @@ impl Manifest {
             billing
                 .check(domains.len(), |id| self.head(id).is_some())
                 .map_err(Error::Manifest)?;
+        }
+        if !r.ending.is_empty() {
+            let listed = self.billing.as_ref().map_or(0, |b| b.endings.len());
+            if r.ending.len() != r.z.len() || listed == 0 {
+                return Err(Error::Manifest(format!(
+                    "reference: {} endings for {} prompts and {listed} listed endings",
+                    r.ending.len(),
+                    r.z.len()
+                )));
+            }
+            if let Some(e) = r.ending.iter().find(|&&e| usize::from(e) > listed) {
+                return Err(Error::Manifest(format!(
+                    "reference: ending {e} of {listed} listed endings"
+                )));
+            }
         }
         let margin = self.selection.margin;
         if !margin.is_finite() || margin < 0.0 {

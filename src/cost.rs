@@ -89,31 +89,80 @@ pub fn max_tokens_within(
 pub struct Billing {
     /// Billed input ÷ input tokens at the list price.
     pub input_scale: f64,
+    /// Tokens billed at the list input price besides the prompt's (a harness's preamble).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub input_tokens: f64,
     /// Billed answer tokens at the list output price.
     pub output_tokens: f64,
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// One domain class's billing convention, per domain: the answer tokens, the preamble's input
+/// tokens (empty for none) and one model's ratio of billed to list prices.
+#[derive(Debug, Clone, Copy)]
+pub struct Classes<'a> {
+    /// Answer tokens billed in each domain.
+    pub answer_tokens: &'a [f32],
+    /// Preamble tokens billed in each domain; empty when none.
+    pub input_tokens: &'a [f32],
+    /// The model's ratio of billed to estimated cost in each domain.
+    pub ratios: &'a [f32],
+}
+
 impl Billing {
-    /// The billing of a model whose ratio in domain k is `ratios[k]`, where an answer in domain
-    /// k bills `answer_tokens[k]`, for a prompt in domain k with probability `domains[k]`:
-    /// Σ p_k·r_k for the input, Σ p_k·r_k·L_k for the answer. `None` when the three lengths
-    /// differ or the weights are not a distribution.
-    pub fn weigh(domains: &[f32], answer_tokens: &[f32], ratios: &[f32]) -> Option<Billing> {
-        if domains.len() != answer_tokens.len() || domains.len() != ratios.len() {
+    /// The billing of a model by `classes`, for a prompt in domain k with probability
+    /// `domains[k]`, times `likelihood[k]` (how likely domain k makes the prompt's ending) when
+    /// given and not zero everywhere: Σ p_k·r_k for the input, Σ p_k·r_k·T_k for the preamble,
+    /// Σ p_k·r_k·L_k for the answer. `None` when the lengths differ or the weights are not a
+    /// distribution.
+    pub fn weigh(
+        domains: &[f32],
+        likelihood: Option<&[f32]>,
+        classes: Classes<'_>,
+    ) -> Option<Billing> {
+        let n = domains.len();
+        if classes.answer_tokens.len() != n
+            || classes.ratios.len() != n
+            || !(classes.input_tokens.is_empty() || classes.input_tokens.len() == n)
+            || likelihood.is_some_and(|l| l.len() != n)
+        {
             return None;
         }
-        let (mut scale, mut tokens, mut mass) = (0.0, 0.0, 0.0);
-        for ((&p, &l), &r) in domains.iter().zip(answer_tokens).zip(ratios) {
-            let (p, l, r) = (f64::from(p), f64::from(l), f64::from(r));
-            scale += p * r;
-            tokens += p * r * l;
-            mass += p;
-        }
+        let mass: f64 = domains.iter().map(|&p| f64::from(p)).sum();
         // The encoder's softmax sums to 1; anything else is not a domain distribution.
-        let ok = (mass - 1.0).abs() < 1e-3 && scale.is_finite() && tokens.is_finite();
-        ok.then(|| Billing {
-            input_scale: scale / mass,
-            output_tokens: tokens / mass,
+        if (mass - 1.0).abs() >= 1e-3 {
+            return None;
+        }
+        let mut weights: Vec<f64> = domains.iter().map(|&p| f64::from(p)).collect();
+        if let Some(l) = likelihood {
+            let cued: Vec<f64> = (weights.iter().zip(l))
+                .map(|(p, &l)| p * f64::from(l))
+                .collect();
+            let total: f64 = cued.iter().sum();
+            // An ending no domain the prompt may be in shows: the domains alone decide.
+            if total > 1e-9 && total.is_finite() {
+                weights = cued.into_iter().map(|w| w / total * mass).collect();
+            }
+        }
+        let preambles = (classes.input_tokens.iter().copied()).chain(std::iter::repeat(0.0));
+        let (mut scale, mut before, mut tokens) = (0.0, 0.0, 0.0);
+        let each = (weights.iter().zip(classes.answer_tokens))
+            .zip(classes.ratios)
+            .zip(preambles);
+        for (((w, &l), &r), t) in each {
+            let (p, r) = (w / mass, f64::from(r));
+            scale += p * r;
+            before += p * r * f64::from(t);
+            tokens += p * r * f64::from(l);
+        }
+        let ok = scale.is_finite() && before.is_finite() && tokens.is_finite();
+        ok.then_some(Billing {
+            input_scale: scale,
+            input_tokens: before,
+            output_tokens: tokens,
         })
     }
 }
@@ -152,7 +201,7 @@ pub fn estimate(
         Some(b) => CostEstimate {
             input_tokens,
             output_tokens: b.output_tokens.round().max(1.0) as u64,
-            usd: (input_tokens as f64 * b.input_scale * model.price_in
+            usd: ((input_tokens as f64 * b.input_scale + b.input_tokens) * model.price_in
                 + b.output_tokens * model.price_out)
                 / 1e6,
         },
@@ -169,16 +218,27 @@ mod tests {
         // thought in domain 1 (200 tokens, at the list price). The spec is f32, so these hold
         // to f32's precision.
         let (lengths, ratios) = ([1.0, 200.0], [0.1, 1.0]);
-        let sure = Billing::weigh(&[1.0, 0.0], &lengths, &ratios).unwrap();
+        let classes = Classes {
+            answer_tokens: &lengths,
+            input_tokens: &[],
+            ratios: &ratios,
+        };
+        let sure = Billing::weigh(&[1.0, 0.0], None, classes).unwrap();
         assert!((sure.input_scale - 0.1).abs() < 1e-6);
         assert!((sure.output_tokens - 0.1).abs() < 1e-6);
-        let half = Billing::weigh(&[0.5, 0.5], &lengths, &ratios).unwrap();
+        assert_eq!(sure.input_tokens, 0.0);
+        let half = Billing::weigh(&[0.5, 0.5], None, classes).unwrap();
         assert!((half.input_scale - 0.55).abs() < 1e-6);
         assert!((half.output_tokens - 100.05).abs() < 1e-6);
         // Not a distribution, or lengths that differ: no billing, never a panic.
-        assert_eq!(Billing::weigh(&[0.5, 0.1], &lengths, &ratios), None);
-        assert_eq!(Billing::weigh(&[1.0], &lengths, &ratios), None);
-
+        assert_eq!(Billing::weigh(&[0.5, 0.1], None, classes), None);
+        assert_eq!(Billing::weigh(&[1.0], None, classes), None);
+        assert_eq!(Billing::weigh(&[0.5, 0.5], Some(&[1.0]), classes), None);
+        let odd = Classes {
+            input_tokens: &[1.0],
+            ..classes
+        };
+        assert_eq!(Billing::weigh(&[0.5, 0.5], None, odd), None);
         let pool = Pool::default_pool().unwrap();
         let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
         let flat = estimate(&pool, gpt4, 400, None);
@@ -189,6 +249,39 @@ mod tests {
         let usd =
             (100.0 * half.input_scale * gpt4.price_in + half.output_tokens * gpt4.price_out) / 1e6;
         assert!((billed.usd - usd).abs() < 1e-15);
+    }
+
+    #[test]
+    fn an_ending_reweighs_the_domains_and_a_preamble_bills_at_the_input_price() {
+        // Domain 0 bills one letter after a 50-token preamble and all its prompts end alike;
+        // domain 1 bills a chain of thought and a tenth of its prompts end so.
+        let classes = Classes {
+            answer_tokens: &[1.0, 200.0],
+            input_tokens: &[50.0, 0.0],
+            ratios: &[1.0, 1.0],
+        };
+        let (cued, other) = ([1.0, 0.1], [0.0, 0.9]);
+        let plain = Billing::weigh(&[0.5, 0.5], None, classes).unwrap();
+        let letter = Billing::weigh(&[0.5, 0.5], Some(&cued), classes).unwrap();
+        let free = Billing::weigh(&[0.5, 0.5], Some(&other), classes).unwrap();
+        assert!((plain.output_tokens - 100.5).abs() < 1e-9);
+        // 0.5·1 : 0.5·0.1, so 10/11 of the mass on the letter.
+        assert!((letter.output_tokens - (10.0 + 200.0) / 11.0).abs() < 1e-4);
+        assert!((letter.input_tokens - 500.0 / 11.0).abs() < 1e-4);
+        // No prompt of domain 0 ends otherwise: all on the chain of thought.
+        assert!((free.output_tokens - 200.0).abs() < 1e-4);
+        assert_eq!(free.input_tokens, 0.0);
+        // An ending neither domain shows leaves the domains to decide.
+        let none = Billing::weigh(&[0.5, 0.5], Some(&[0.0, 0.0]), classes).unwrap();
+        assert_eq!(none, plain);
+
+        let pool = Pool::default_pool().unwrap();
+        let gpt4 = pool.model("gpt-4-1106-preview").unwrap();
+        let c = estimate(&pool, gpt4, 400, Some(letter));
+        let usd = ((100.0 * letter.input_scale + letter.input_tokens) * gpt4.price_in
+            + letter.output_tokens * gpt4.price_out)
+            / 1e6;
+        assert!((c.usd - usd).abs() < 1e-15);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tract_onnx::prelude::*;
 
 use crate::bundle::Head;
 use crate::bundle::{self, Manifest};
-use crate::cost::Billing;
+use crate::cost::{Billing, Classes};
 use crate::error::{Error, Result};
 use crate::heads::{HeadsFile, Prior};
 
@@ -300,7 +300,8 @@ impl Predictor {
     /// Estimates, for every head, how likely that model is to answer the prompt well.
     pub fn predict(&self, prompt: &str) -> Result<Prediction> {
         let (z, tokens, truncated) = self.embed(prompt)?;
-        let estimates = self.estimate(&z);
+        let ending = (self.manifest.billing.as_ref()).and_then(|b| b.ending_of(prompt));
+        let estimates = self.estimate_ending(&z, ending);
         let quality = self
             .manifest
             .heads
@@ -326,7 +327,13 @@ impl Predictor {
     /// Every head's estimate, in head order, for a position `z` in the shared space; then the
     /// prior's, when the predictor has one ([`Predictor::prior_index`]).
     pub fn estimate(&self, z: &[f32]) -> Vec<Estimate> {
-        let at = self.at(z);
+        self.estimate_ending(z, None)
+    }
+
+    /// [`Predictor::estimate`] for a prompt whose last word is the billing's ending `ending`
+    /// ([`crate::bundle::BillingSpec::ending_of`]); `None` where it is not known.
+    pub fn estimate_ending(&self, z: &[f32], ending: Option<usize>) -> Vec<Estimate> {
+        let at = self.at(z, ending);
         let heads = (0..self.manifest.heads.len()).map(|h| self.head_estimate(h, &at));
         // The prior's logit is at hand: heads outside their domains are drawn toward it.
         let prior = at.prior_logit.map(|logit| {
@@ -341,7 +348,7 @@ impl Predictor {
     }
 
     /// What every head's estimate at `z` shares: its neighbours and (z, 1).
-    fn at<'z>(&self, z: &'z [f32]) -> At<'z> {
+    fn at<'z>(&self, z: &'z [f32], ending: Option<usize>) -> At<'z> {
         let (similarity, order) = if self.manifest.neighbours.k > 0 {
             let similarity = self.similarities(&unit(z));
             let order = Self::by_similarity(&similarity);
@@ -355,6 +362,7 @@ impl Predictor {
             similarity,
             order,
             prior_logit: (self.prior.as_ref()).map(|p| head_logit(&p.weights, p.bias, z)),
+            ending,
         }
     }
 
@@ -374,7 +382,7 @@ impl Predictor {
         Estimate {
             quality: self.nearest(h, p, &at.similarity, &at.order),
             sd: self.spread(h, &at.x, p),
-            billing: self.billing(head, at.z),
+            billing: self.billing(head, at),
         }
     }
 
@@ -396,20 +404,29 @@ impl Predictor {
         logit + share * (1.0 - spec.weight) * (toward - logit)
     }
 
-    /// How the routing data billed `head`'s model at `z`: its ratios by domain, weighed by the
-    /// domain probabilities in z's last coordinates; `None` for a model it never billed.
-    fn billing(&self, head: &Head, z: &[f32]) -> Option<Billing> {
+    /// How the routing data billed `head`'s model at a position: its ratios by domain, weighed
+    /// by the domain probabilities in z's last coordinates and by how likely each domain makes
+    /// the prompt's ending; `None` for a model it never billed.
+    fn billing(&self, head: &Head, at: &At) -> Option<Billing> {
         let spec = self.manifest.billing.as_ref()?;
         let ratios = spec.ratios.get(&head.id)?;
+        let z = at.z;
         let domains = z.get(z.len().checked_sub(spec.answer_tokens.len())?..)?;
-        Billing::weigh(domains, &spec.answer_tokens, ratios)
+        let likelihood = at.ending.and_then(|i| spec.likelihood(i));
+        let classes = Classes {
+            answer_tokens: &spec.answer_tokens,
+            input_tokens: &spec.input_tokens,
+            ratios,
+        };
+        Billing::weigh(domains, likelihood, classes)
     }
 
     /// Every head's estimate on the reference prompts, once per set of heads, not per pool: the
     /// budget curve of every pool reads these.
     fn estimate_reference(&mut self) {
-        self.reference = (self.manifest.reference.z.iter())
-            .map(|z| self.estimate(z))
+        let reference = &self.manifest.reference;
+        self.reference = (reference.z.iter().enumerate())
+            .map(|(i, z)| self.estimate_ending(z, self.reference_ending(i)))
             .collect();
     }
 
@@ -419,8 +436,12 @@ impl Predictor {
     fn estimate_reference_of(&mut self, before: usize, changed: &[usize]) {
         let mut reference = std::mem::take(&mut self.reference);
         let heads = self.manifest.heads.len();
-        for (row, z) in reference.iter_mut().zip(&self.manifest.reference.z) {
-            let at = self.at(z);
+        for (i, (row, z)) in reference
+            .iter_mut()
+            .zip(&self.manifest.reference.z)
+            .enumerate()
+        {
+            let at = self.at(z, self.reference_ending(i));
             let prior = row.split_off(before.min(row.len()));
             row.resize_with(heads, Estimate::default);
             for &h in changed {
@@ -429,6 +450,11 @@ impl Predictor {
             row.extend(prior);
         }
         self.reference = reference;
+    }
+
+    /// Reference prompt `i`'s ending among the billing's, where the bundle says.
+    fn reference_ending(&self, i: usize) -> Option<usize> {
+        (self.manifest.reference.ending.get(i)).map(|&e| usize::from(e))
     }
 
     /// The share of its logit head `h` keeps where a prompt lies wholly outside the domains its
@@ -568,6 +594,8 @@ struct At<'z> {
     order: Vec<u32>,
     /// The prior's logit, which a head is drawn toward outside its domains.
     prior_logit: Option<f64>,
+    /// The prompt's ending among the billing's, where known.
+    ending: Option<usize>,
 }
 
 /// A head's covariance of (weights, bias) as [`sd`] reads it: each row's upper triangle in f64,

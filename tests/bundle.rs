@@ -162,12 +162,10 @@ fn added_heads_leave_the_reference_estimates_as_a_full_estimate_gives() {
     predictor.add_heads(&file).unwrap();
     let n = predictor.manifest().heads.len();
     assert_eq!(predictor.prior_index(), Some(n));
-    for (row, z) in predictor
-        .reference()
-        .iter()
-        .zip(&predictor.manifest().reference.z)
-    {
-        assert_eq!(row, &predictor.estimate(z));
+    let reference = &predictor.manifest().reference;
+    for (i, (row, z)) in predictor.reference().iter().zip(&reference.z).enumerate() {
+        let ending = reference.ending.get(i).map(|&e| usize::from(e));
+        assert_eq!(row, &predictor.estimate_ending(z, ending));
     }
     let after = &predictor.reference()[0];
     assert_eq!(after.len(), before.len() + 1);

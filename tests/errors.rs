@@ -270,6 +270,8 @@ fn billing(m: &mut serde_json::Value, ratio: f64, tokens: f64) -> String {
         "answerTokens": vec![tokens; domains],
         "ratios": { id.as_str(): vec![ratio; domains] },
     });
+    // The reference prompts' endings were the shipped billing's.
+    m["reference"].as_object_mut().unwrap().remove("ending");
     id
 }
 
@@ -290,11 +292,76 @@ fn a_bundles_billing_sets_the_cost_of_the_models_it_billed() {
     assert_eq!(other.billing, None, "{} was not billed", other.model);
 }
 
+/// [`billing`], with domain 0 billing one token after a 10-token preamble and every other
+/// domain `tokens`; domain 0's prompts all end in `Answer:`, the others' never.
+fn cued_billing(m: &mut serde_json::Value, ratio: f64, tokens: f64) -> String {
+    let id = billing(m, ratio, tokens);
+    let domains = m["encoder"]["domains"].as_array().unwrap().len();
+    let only = |first: f64, rest: f64| {
+        let mut v = vec![rest; domains];
+        v[0] = first;
+        v
+    };
+    m["billing"]["answerTokens"] = serde_json::json!(only(1.0, tokens));
+    m["billing"]["inputTokens"] = serde_json::json!(only(10.0, 0.0));
+    m["billing"]["endings"] = serde_json::json!([{ "text": "Answer:", "share": only(1.0, 0.0) }]);
+    m["billing"]["other"] = serde_json::json!(only(0.0, 1.0));
+    id
+}
+
+#[test]
+fn a_prompts_last_word_tells_how_its_answer_is_billed() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let billed = cued_billing(&mut manifest, 0.5, 200.0);
+    let predictor = load(&manifest, &encoder, &tokenizer).unwrap();
+    let billing = |prompt: &str| {
+        let p = predictor.predict(prompt).unwrap();
+        p.estimate_of(&billed).unwrap().billing.unwrap()
+    };
+    let question = "Which organelle hosts the Krebs cycle?";
+    // Only domain 0 ends in "Answer:": one letter after the preamble, at half price.
+    let letter = billing(&format!("{question}\nAnswer:"));
+    assert!((letter.output_tokens - 0.5).abs() < 1e-5, "{letter:?}");
+    assert!((letter.input_tokens - 5.0).abs() < 1e-5, "{letter:?}");
+    // Without it, never domain 0: the long answer, no preamble.
+    let free = billing(question);
+    assert!((free.output_tokens - 100.0).abs() < 1e-4, "{free:?}");
+    assert_eq!(free.input_tokens, 0.0);
+    // The word must be the last one, whole.
+    let near = |a: routoo::cost::Billing, b: routoo::cost::Billing| {
+        (a.output_tokens - b.output_tokens).abs() < 1e-6
+            && (a.input_tokens - b.input_tokens).abs() < 1e-6
+    };
+    assert!(near(billing(&format!("{question} Answer:  \n")), letter));
+    assert!(near(billing(&format!("{question} Answer: B")), free));
+    assert!(near(billing(&format!("{question} FinalAnswer:")), free));
+}
+
 #[test]
 fn bad_billings_are_refused() {
-    let cases: [(&str, Spoil); 4] = [
+    let cases: [(&str, Spoil); 9] = [
         ("ratio 0 is not above 0", |m| {
             billing(m, 0.0, 1.0);
+        }),
+        ("input preamble -1 is not 0 to", |m| {
+            cued_billing(m, 1.0, 1.0);
+            m["billing"]["inputTokens"][0] = serde_json::json!(-1.0);
+        }),
+        ("input preambles for", |m| {
+            cued_billing(m, 1.0, 1.0);
+            m["billing"]["inputTokens"].as_array_mut().unwrap().pop();
+        }),
+        ("ending \"Answer:\" has share 1.5, not 0 to 1", |m| {
+            cued_billing(m, 1.0, 1.0);
+            m["billing"]["endings"][0]["share"][0] = serde_json::json!(1.5);
+        }),
+        ("prompt ending \"two words\" is not one word", |m| {
+            cued_billing(m, 1.0, 1.0);
+            m["billing"]["endings"][0]["text"] = serde_json::json!("two words");
+        }),
+        ("reference: 1 endings for", |m| {
+            cued_billing(m, 1.0, 1.0);
+            m["reference"]["ending"] = serde_json::json!([1]);
         }),
         ("answer length 0.5 is not 1 to", |m| {
             billing(m, 1.0, 0.5);

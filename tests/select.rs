@@ -216,6 +216,7 @@ fn a_models_billing_prices_it_in_ranking_and_in_the_budget_curve() {
     };
     let billed = |scale: f64| Billing {
         input_scale: scale,
+        input_tokens: 0.0,
         output_tokens: 100.0 * scale,
     };
     let mut estimates = [estimate(0.6, 0.0), estimate(0.6, 0.0)];
@@ -1521,6 +1522,7 @@ mod regret {
         // The estimate's error, carried as the billing the router reads.
         let billing = |f: f64| routoo::cost::Billing {
             input_scale: f,
+            input_tokens: 0.0,
             output_tokens: 200.0 * f,
         };
         let mut inputs = Inputs {

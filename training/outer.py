@@ -17,6 +17,10 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --outer-inferred  # a later look, for the balanced classifier
     python training/outer.py --cost-margin     # as --inferred, with the selection's cost margin
     python training/outer.py --outer-cost-margin  # a later look at that
+    python training/outer.py --preamble        # billing by preambles; then --endings (and
+                                               # prompt endings), --endings-e01, --endings-e0
+                                               # (no cost margin: what ships), one per run
+    python training/outer.py --outer-endings-e0   # a later look at that
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -173,7 +177,7 @@ def number(v, name):
 TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
-LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin")
+LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0")
 VARIANTS = {
     "billing": ({}, "eval", TOP),
     "lead": ({"lead": True}, "eval-billing", TOP),
@@ -186,17 +190,33 @@ VARIANTS = {
     # The same encoders, a head's classes counted by the class the encoder infers for its rows.
     "inferred": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
                   "base": "base-balance", "inferred": True}, "eval-balance", TRADEOFF),
-    # The same bundles, a challenger cheaper than the incumbent only by more than the share of
-    # its estimate that train.py ships (train.COST_MARGIN).
+    # The same bundles, a challenger cheaper than the incumbent only by more than 5 % of its
+    # estimate (shipped until the billing read prompt endings).
     "cost_margin": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                     "base": "base-balance", "inferred": True, "cost_margin": True},
+                     "base": "base-balance", "inferred": True, "cost_margin": 0.05},
                     "eval-inferred", TRADEOFF),
+    # The same bundles, each class's billing read as a preamble and an answer length where one
+    # line explains it (space.billing_convention).
+    "preamble": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                  "base": "base-balance", "inferred": True, "cost_margin": 0.05,
+                  "preamble": True}, "eval-cost_margin", TRADEOFF),
+    # ... and the billing classes weighed by the prompt's last word (space.billing_endings).
+    "endings": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                 "base": "base-balance", "inferred": True, "cost_margin": 0.05,
+                 "preamble": True, "endings": True}, "eval-preamble", TRADEOFF),
+    # ... with a cost margin of 1 %, and of none: what ships (train.COST_MARGIN).
+    "endings_e01": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                     "base": "base-balance", "inferred": True, "cost_margin": 0.01,
+                     "preamble": True, "endings": True}, "eval-endings", TRADEOFF),
+    "endings_e0": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+                    "base": "base-balance", "inferred": True, "cost_margin": 0.0,
+                    "preamble": True, "endings": True}, "eval-cost_margin", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
-                 cost_margin=False):
+                 cost_margin=None, preamble=False, endings=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -205,8 +225,10 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     `transfer`, each head's labels name the domains they cover and the manifest says how a head
     is drawn toward the prior outside them (issue 22): counted by the rows' classes, or, given
     the rows' `prompts`, by the class the bundle's encoder infers for each (train.labelled);
-    with `cost_margin`, the selection's cost margin train.py ships (without: none, as every
-    variant before it ran)."""
+    `cost_margin`, the selection's cost margin (without: none stated, as every variant before
+    it ran); with `preamble`, billing conventions with a preamble; with
+    `endings` (and the rows' `prompts`), the prompt endings that weigh the billing classes (the
+    reference prompts' endings are left unsaid: `routoo eval` routes the rows themselves)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -219,12 +241,14 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     if domains != manifest["encoder"]["domains"]:
         raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
-                                        geometric, prior_rows)
+                                        geometric, prior_rows,
+                                        prompts=prompts if endings else None, preamble=preamble)
+    manifest["reference"].pop("ending", None)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     manifest["selection"].pop("costMargin", None)
-    if cost_margin:
-        manifest["selection"]["costMargin"] = train.COST_MARGIN
+    if cost_margin is not None:
+        manifest["selection"]["costMargin"] = cost_margin
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -332,7 +356,18 @@ def main():
                          "encoder infers for its rows (train.labelled); compare with --balance")
     ap.add_argument("--cost-margin", action="store_true",
                     help="as --inferred, a challenger counted cheaper than the incumbent only by "
-                         "more than 5 %% of its estimate (train.COST_MARGIN); compare")
+                         "more than 5 %% of its estimate (shipped until --endings-e0); compare")
+    ap.add_argument("--preamble", action="store_true",
+                    help="as --cost-margin, a class's billing read as a preamble and an answer "
+                         "length where one line explains it (space.billing_convention); compare")
+    ap.add_argument("--endings", action="store_true",
+                    help="as --preamble, the billing classes weighed by how often each ends a "
+                         "prompt with its last word (space.billing_endings); compare")
+    ap.add_argument("--endings-e01", action="store_true",
+                    help="as --endings, with a cost margin of 1 %%; compare")
+    ap.add_argument("--endings-e0", action="store_true",
+                    help="as --endings, with no cost margin (what ships); compare with "
+                         "--cost-margin")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
@@ -348,6 +383,9 @@ def main():
                     help="a sixth look: --outer-balance's encoder, with --inferred's transfer")
     ap.add_argument("--outer-cost-margin", action="store_true",
                     help="a seventh look: --outer-inferred's bundle with the cost margin")
+    ap.add_argument("--outer-endings-e0", action="store_true",
+                    help="an eighth look: --outer-inferred's bundle with preambles and prompt "
+                         "endings in the billing, and no cost margin")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
     looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}

@@ -47,6 +47,14 @@ DOMAIN_BALANCE = 0.0
 COST_PRIOR_ROWS = 10
 # The fewest costed rows a billing line rests on (cost_lines).
 COST_LEAST_ROWS = 30
+# A class's billing reads as a preamble and an answer length when one such line explains its
+# billed costs to within this share (billing_convention): a table that computed its costs.
+CONVENTION_FIT = 0.05
+# A prompt's last word is a billing cue when at least this share of the training rows end with
+# it (billing_endings); at most this many, and no longer than src/bundle.rs allows.
+ENDING_SHARE = 0.01
+MAX_ENDINGS = 16
+MAX_ENDING_BYTES = 64
 
 
 
@@ -679,17 +687,93 @@ def answer_lengths(true_cost, tokens_in, price_in, price_out, domain, train, n_d
     return out
 
 
+def least_absolute(x, y, iterations=100):
+    """Coefficients of the line through (x, y) with the least absolute deviation (iteratively
+    reweighted least squares), and that median absolute deviation."""
+    w = np.ones(len(y))
+    coef = np.zeros(x.shape[1])
+    for _ in range(iterations):
+        coef = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)[0]
+        w = 1 / np.sqrt(np.maximum(np.abs(y - x @ coef), 1e-6))
+    return coef, float(np.median(np.abs(y - x @ coef)))
+
+
+def billing_convention(true_cost, tokens_in, price_in, price_out, domain, train, n_domains):
+    """([class] preamble tokens, [class] answer tokens) from the `train` rows. Where the class's
+    billed costs, in input tokens, are its prompts' tokens plus a fixed preamble plus an answer
+    length at each model's output ÷ input price, to within CONVENTION_FIT (a least-absolute fit
+    over its costed (row, model) pairs; a table that computed its costs, as FormationEval's add
+    ~50 tokens to each prompt), both as fitted; otherwise no preamble and answer_lengths'."""
+    train = np.asarray(train)
+    length = answer_lengths(true_cost, tokens_in, price_in, price_out, domain, train, n_domains)
+    preamble = np.zeros(n_domains)
+    for d in range(n_domains):
+        at = train[domain[train] == d]
+        c = true_cost[at]
+        ok = np.isfinite(c) & (price_in[None] > 0) & (price_out[None] > 0)
+        r, m = np.nonzero(ok)
+        k = price_out[m] / price_in[m]
+        if len(np.unique(k)) < 2:
+            continue
+        billed = c[r, m] / price_in[m]
+        (o, l), mad = least_absolute(np.stack([np.ones_like(k), k], 1), billed - tokens_in[at][r])
+        if o >= 0 and l >= 1 and mad <= CONVENTION_FIT * np.median(billed):
+            preamble[d], length[d] = o, l
+    return preamble, length
+
+
+def prompt_ending(prompt):
+    """A prompt's last whitespace-separated word ("" for none), as src/bundle.rs reads it."""
+    words = prompt.split()
+    return words[-1] if words else ""
+
+
+def billing_endings(prompts, domain, train, n_domains):
+    """([(word, share [class])], other [class]) from the `train` rows: the last words that end
+    at least ENDING_SHARE of them (at most MAX_ENDINGS, the commonest), each with the share of
+    each class's rows that end with it, and the share that end otherwise; counts smoothed by
+    half a row, so that no class rules an ending out on rows it never saw."""
+    train = np.asarray(train)
+    ends = [prompt_ending(prompts[i]) for i in train]
+    counts = {}
+    for e in ends:
+        counts[e] = counts.get(e, 0) + 1
+    words = sorted((e for e, c in counts.items()
+                    if e and len(e.encode()) <= MAX_ENDING_BYTES and c >= ENDING_SHARE * len(ends)),
+                   key=lambda e: (-counts[e], e))[:MAX_ENDINGS]
+    index = {e: j for j, e in enumerate(words)}
+    n = np.zeros((len(words) + 1, n_domains))
+    for e, d in zip(ends, domain[train]):
+        n[index.get(e, len(words)), d] += 1
+    share = (n + 0.5) / (n.sum(axis=0, keepdims=True) + 0.5 * len(n))
+    return [(w, share[j]) for j, w in enumerate(words)], share[-1]
+
+
+def ending_index(prompt, words):
+    """`prompt`'s ending among `words` (billing_endings), len(words) for none."""
+    e = prompt_ending(prompt)
+    return next((j for j, w in enumerate(words) if w == e), len(words))
+
+
 def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
-                  prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS, geometric=False):
-    """(answer tokens [class], ratios [class, model]) from the `train` rows: each class's answer
-    length (answer_lengths), and each model's ratio of billed to the pool's prices (US$ per
-    token, `p_in`, `p_out`) at that length, on its rows of each class (cost_ratios). What the
-    bundle's `billing` holds (train.py) and class_estimates weighs."""
-    length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
-    # Each row at its own class's length: what the ratios are taken against.
-    own = tokens_in[:, None] * p_in[None] + length[domain][:, None] * p_out[None]
-    return length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows, least,
-                               geometric)
+                  prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS, geometric=False,
+                  preamble=True):
+    """(preamble tokens [class], answer tokens [class], ratios [class, model]) from the `train`
+    rows: each class's billing convention (billing_convention; without `preamble`, none and
+    answer_lengths'), and each model's ratio of billed to the pool's prices (US$ per token,
+    `p_in`, `p_out`) by it, on its rows of each class (cost_ratios). What the bundle's
+    `billing` holds (train.py) and class_estimates weighs."""
+    if preamble:
+        before, length = billing_convention(true_cost, tokens_in, p_in, p_out, domain, train,
+                                            n_domains)
+    else:
+        before = np.zeros(n_domains)
+        length = answer_lengths(true_cost, tokens_in, p_in, p_out, domain, train, n_domains)
+    # Each row at its own class's convention: what the ratios are taken against.
+    own = ((tokens_in + before[domain])[:, None] * p_in[None]
+           + length[domain][:, None] * p_out[None])
+    return before, length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows,
+                                       least, geometric)
 
 
 def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,
@@ -710,12 +794,13 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     out = base.copy()
     for f in range(FOLDS):
         test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
-        length, ratio = class_billing(true_cost, tokens_in, p_in, p_out, domain, train,
-                                      n_domains, prior_rows, least)
+        # Without preambles, as the research training/REPORT.md reports on this model ran.
+        before, length, ratio = class_billing(true_cost, tokens_in, p_in, p_out, domain, train,
+                                              n_domains, prior_rows, least, preamble=False)
 
-        # [row, model, class]: the pool's prices at each class's answer length.
-        def at(idx, length=length):
-            return (tokens_in[idx, None, None] * p_in[None, :, None]
+        # [row, model, class]: the pool's prices by each class's convention.
+        def at(idx, before=before, length=length):
+            return ((tokens_in[idx, None, None] + before[None, None, :]) * p_in[None, :, None]
                     + length[None, None, :] * p_out[None, :, None])
 
         costed = (~np.isnan(true_cost[train])).any(axis=0)

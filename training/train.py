@@ -150,11 +150,12 @@ def reference_rows(rows, pick, size, rng):
 SHIPPED_DOMAIN_BALANCE = 1.0
 
 # The cost estimate's resolution (src/select.rs, Margin::cost_margin): a model other than the
-# incumbent counts as cheaper only by more than this share of its own estimate, so the curve's
-# cheapest point stays the cheapest model's where the estimate cannot order near-equal costs.
-# Chosen on the inner folds among 0.02, 0.05 and 0.2 by a rule fixed before the runs
-# (outer.py --cost-margin; training/REPORT.md, "A cost margin").
-COST_MARGIN = 0.05
+# incumbent counts as cheaper only by more than this share of its own estimate. 0.05 shipped
+# while the estimate could not order FormationEval's near-equal costs; with the billing read by
+# preambles and prompt endings it can, and 0 was chosen among 0, 0.01 and 0.05 on the inner
+# folds (outer.py --endings-e0; training/REPORT.md, "Billing by a preamble and the prompt's
+# last word").
+COST_MARGIN = 0.0
 
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
 # below this, its level there is borrowed (training/transfer_levels.py).
@@ -324,20 +325,37 @@ def f32(v):
 
 
 def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
-            prior_rows=space.COST_PRIOR_ROWS):
+            prior_rows=space.COST_PRIOR_ROWS, prompts=None, preamble=True):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
-    (space.class_billing over the rows `pick`, at the pool's prices), for the models with costed
-    rows. The router weighs the classes by the domains it infers from the prompt (training/
-    REPORT.md, "The cost side")."""
+    (space.class_billing over the rows `pick`, at the pool's prices; `preamble`, whether a
+    class's convention may have one), for the models with costed rows; given the rows'
+    `prompts`, also the last words that tell the classes apart (space.billing_endings). The
+    router weighs the classes by the domains it infers from the prompt and by its last word
+    (training/REPORT.md, "The cost side", "A prompt's last word")."""
     price = {m["id"]: m for m in space.prices()["models"]}
     p_in = np.array([price[m]["priceIn"] for m in order]) / 1e6
     p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
-    length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
-                                        domain_of, pick, n_domains, prior_rows=prior_rows,
-                                        geometric=geometric)
+    before, length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
+                                                domain_of, pick, n_domains, prior_rows=prior_rows,
+                                                geometric=geometric, preamble=preamble)
     costed = (~np.isnan(true_cost[pick])).any(axis=0)
-    return {"answerTokens": [f32(v) for v in length],
-            "ratios": {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}}
+    out = {"answerTokens": [f32(v) for v in length]}
+    if before.any():
+        out["inputTokens"] = [f32(v) for v in before]
+    out["ratios"] = {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}
+    if prompts is not None:
+        endings, other = space.billing_endings(prompts, domain_of, pick, n_domains)
+        if endings:
+            out["endings"] = [{"text": w, "share": [f32(v) for v in share]}
+                              for w, share in endings]
+            out["other"] = [f32(v) for v in other]
+    return out
+
+
+def reference_endings(billing, prompts, ref):
+    """Each reference prompt's ending among `billing`'s (space.ending_index); none without."""
+    words = [e["text"] for e in billing.get("endings", [])]
+    return [space.ending_index(prompts[i], words) for i in ref] if words else []
 
 
 def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds=5):
@@ -483,6 +501,7 @@ def main():
     # The heads' uncertainty, from the rows they were fitted on, at the shipped (int8) z.
     cov = space.head_covariance(z[pick], y[pick], theta, bias).astype(np.float32)
 
+    bill = billing(rows, order, true_cost, pick, domain_of, len(domains), prompts=prompts)
     max_tokens = space.MAX_TOKENS
     manifest = {
         "format": "routoo-predictor",
@@ -506,11 +525,12 @@ def main():
         "reference": {"chars": [len(prompts[i]) for i in ref],
                       "z": [[f32(v) for v in z[i]] for i in ref],
                       "benchmark": [rows[i]["benchmark"] for i in ref],
-                      "subject": [rows[i]["subject"] for i in ref]},
+                      "subject": [rows[i]["subject"] for i in ref],
+                      "ending": reference_endings(bill, prompts, ref)},
         "benchmarks": with_offsets(specs, offsets(published, rows, pick, y, order, by_name)),
         "selection": {"margin": MARGIN, "floors": floors, "lead": selection_lead(y, pick, order),
                       "costMargin": COST_MARGIN},
-        "billing": billing(rows, order, true_cost, pick, domain_of, len(domains)),
+        "billing": bill,
         "transfer": transfer_spec(),
         "provenance": {
             "script": "training/train.py",

@@ -216,7 +216,7 @@ export interface Pool { expectedOutputTokens?: number; models: PoolModel[] }
 
 /** How the routing data billed a labelled model's answers to such a prompt: its input at
  * `inputScale` times the list price, `outputTokens` of answer at the output price. */
-export interface Billing { inputScale: number; outputTokens: number }
+export interface Billing { inputScale: number; inputTokens?: number; outputTokens: number }
 
 /** A predicted chance of a good answer, and its standard deviation; with `billing` where the
  * routing data billed the model, which its cost estimate then follows. */
