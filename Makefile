@@ -152,6 +152,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --endings
 	$(VENV)/bin/python training/outer.py --endings-e01
 	$(VENV)/bin/python training/outer.py --endings-e0
+	$(VENV)/bin/python training/outer.py --alike
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \

@@ -211,12 +211,17 @@ VARIANTS = {
     "endings_e0": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
                     "base": "base-balance", "inferred": True, "cost_margin": 0.0,
                     "preamble": True, "endings": True}, "eval-cost_margin", TRADEOFF),
+    # ... each class's cost ratio drawn toward the model's in classes of like answer lengths.
+    "alike": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+               "base": "base-balance", "inferred": True, "cost_margin": 0.0,
+               "preamble": True, "endings": True, "by_convention": True},
+              "eval-endings_e0", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
-                 cost_margin=None, preamble=False, endings=False):
+                 cost_margin=None, preamble=False, endings=False, by_convention=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -228,7 +233,9 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     `cost_margin`, the selection's cost margin (without: none stated, as every variant before
     it ran); with `preamble`, billing conventions with a preamble; with
     `endings` (and the rows' `prompts`), the prompt endings that weigh the billing classes (the
-    reference prompts' endings are left unsaid: `routoo eval` routes the rows themselves)."""
+    reference prompts' endings are left unsaid: `routoo eval` routes the rows themselves); with
+    `by_convention`, a class's cost ratio drawn toward the model's in classes of like answer
+    lengths (space.class_billing)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -242,7 +249,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
         raise SystemExit(f"{where.name}: the bundle's domains are not the rows' classes")
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
                                         geometric, prior_rows,
-                                        prompts=prompts if endings else None, preamble=preamble)
+                                        prompts=prompts if endings else None, preamble=preamble,
+                                        by_convention=by_convention)
     manifest["reference"].pop("ending", None)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
@@ -368,6 +376,10 @@ def main():
     ap.add_argument("--endings-e0", action="store_true",
                     help="as --endings, with no cost margin (what ships); compare with "
                          "--cost-margin")
+    ap.add_argument("--alike", action="store_true",
+                    help="as --endings-e0, a class's cost ratio drawn toward the model's in the "
+                         "classes whose answer lengths are within a factor of two (not over all "
+                         "its rows); compare")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",

@@ -274,13 +274,14 @@ def pool_estimate(rows, models, pool):
 
 
 def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_PRIOR_ROWS,
-                least=0, geometric=False):
+                least=0, geometric=False, alike=None):
     """[class, model]: what a model's answers truly cost over `estimate`, on the `train` rows of
     each domain class (a ratio of sums), shrunk towards the model's ratio over all its rows by
     `prior_rows` rows' worth, or that overall ratio where it has fewer than `least` costed rows
-    in the class; 1 for a model with no costed row. It carries what
-    list prices × a flat answer length miss: how long a model answers each kind of prompt, and
-    what the table was billed at."""
+    in the class; 1 for a model with no costed row. With `alike` ([class, class] bool), a
+    class's overall ratio is the model's over the rows of the classes alike it, where it has
+    any. It carries what list prices × a flat answer length miss: how long a model answers each
+    kind of prompt, and what the table was billed at."""
     train = np.asarray(train)
     c, e = true_cost[train], estimate[train]
     have = ~np.isnan(c) & (e > 0)
@@ -288,7 +289,16 @@ def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_P
     with np.errstate(invalid="ignore", divide="ignore"):
         overall = np.where(e.sum(0) > 0, c.sum(0) / e.sum(0), 1.0)
     out = np.tile(overall, (n_domains, 1))
+    # [class, model]: the prior each class's ratio is shrunk towards.
+    prior = out.copy()
+    if alike is not None:
+        for d in range(n_domains):
+            near = np.isin(domain[train], np.flatnonzero(alike[d]))
+            cs, es = c[near].sum(0), e[near].sum(0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prior[d] = np.where(es > 0, cs / es, overall)
     for d in range(n_domains):
+        overall = prior[d]
         at = domain[train] == d
         n = have[at].sum(0)
         mean_e = np.where(n > 0, e[at].sum(0) / np.maximum(n, 1), 0.0)
@@ -757,12 +767,14 @@ def ending_index(prompt, words):
 
 def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
                   prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS, geometric=False,
-                  preamble=True):
+                  preamble=True, by_convention=False):
     """(preamble tokens [class], answer tokens [class], ratios [class, model]) from the `train`
     rows: each class's billing convention (billing_convention; without `preamble`, none and
     answer_lengths'), and each model's ratio of billed to the pool's prices (US$ per token,
-    `p_in`, `p_out`) by it, on its rows of each class (cost_ratios). What the bundle's
-    `billing` holds (train.py) and class_estimates weighs."""
+    `p_in`, `p_out`) by it, on its rows of each class (cost_ratios; `by_convention`, each
+    class's ratio drawn toward the model's over the classes whose answer lengths are within a
+    factor of two of its own, not over all its rows). What the bundle's `billing` holds
+    (train.py) and class_estimates weighs."""
     if preamble:
         before, length = billing_convention(true_cost, tokens_in, p_in, p_out, domain, train,
                                             n_domains)
@@ -772,8 +784,13 @@ def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
     # Each row at its own class's convention: what the ratios are taken against.
     own = ((tokens_in + before[domain])[:, None] * p_in[None]
            + length[domain][:, None] * p_out[None])
+    alike = None
+    if by_convention:
+        # Classes whose answers are billed within a factor of two of each other's length.
+        alike = np.maximum(length[:, None], length[None]) <= 2 * np.minimum(length[:, None],
+                                                                              length[None])
     return before, length, cost_ratios(true_cost, own, domain, train, n_domains, prior_rows,
-                                       least, geometric)
+                                       least, geometric, alike)
 
 
 def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,

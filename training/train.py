@@ -325,7 +325,8 @@ def f32(v):
 
 
 def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
-            prior_rows=space.COST_PRIOR_ROWS, prompts=None, preamble=True):
+            prior_rows=space.COST_PRIOR_ROWS, prompts=None, preamble=True,
+            by_convention=False):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
     (space.class_billing over the rows `pick`, at the pool's prices; `preamble`, whether a
     class's convention may have one), for the models with costed rows; given the rows'
@@ -337,7 +338,8 @@ def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
     p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
     before, length, ratio = space.class_billing(true_cost, space.prompt_tokens(rows), p_in, p_out,
                                                 domain_of, pick, n_domains, prior_rows=prior_rows,
-                                                geometric=geometric, preamble=preamble)
+                                                geometric=geometric, preamble=preamble,
+                                                by_convention=by_convention)
     costed = (~np.isnan(true_cost[pick])).any(axis=0)
     out = {"answerTokens": [f32(v) for v in length]}
     if before.any():
