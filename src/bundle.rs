@@ -392,9 +392,6 @@ impl BillingSpec {
                 self.endings.len()
             ));
         }
-        let shares = (self.endings.iter())
-            .map(|e| (e.text.as_str(), &e.share))
-            .chain([("(none of them)", &self.other)]);
         if let Some(e) = (self.endings.iter()).find(|e| {
             e.text.is_empty()
                 || e.text.len() > MAX_ENDING_BYTES
@@ -405,6 +402,9 @@ impl BillingSpec {
                 e.text
             ));
         }
+        let shares = (self.endings.iter())
+            .map(|e| (e.text.as_str(), &e.share))
+            .chain([("(none of them)", &self.other)]);
         for (text, share) in shares {
             if share.len() != domains {
                 return Err(format!(

@@ -178,6 +178,11 @@ TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
 LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0")
+# with_billing's options of --inferred, which the later variants build on; and of those with a
+# billing by preambles and prompt endings.
+INFERRED = {"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
+            "base": "base-balance", "inferred": True}
+ENDINGS = {**INFERRED, "preamble": True, "endings": True}
 VARIANTS = {
     "billing": ({}, "eval", TOP),
     "lead": ({"lead": True}, "eval-billing", TOP),
@@ -188,34 +193,22 @@ VARIANTS = {
     "balance": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1")},
                 "eval-transfer", TRADEOFF),
     # The same encoders, a head's classes counted by the class the encoder infers for its rows.
-    "inferred": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                  "base": "base-balance", "inferred": True}, "eval-balance", TRADEOFF),
+    "inferred": (INFERRED, "eval-balance", TRADEOFF),
     # The same bundles, a challenger cheaper than the incumbent only by more than 5 % of its
     # estimate (shipped until the billing read prompt endings).
-    "cost_margin": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                     "base": "base-balance", "inferred": True, "cost_margin": 0.05},
-                    "eval-inferred", TRADEOFF),
+    "cost_margin": ({**INFERRED, "cost_margin": 0.05}, "eval-inferred", TRADEOFF),
     # The same bundles, each class's billing read as a preamble and an answer length where one
     # line explains it (space.billing_convention).
-    "preamble": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                  "base": "base-balance", "inferred": True, "cost_margin": 0.05,
-                  "preamble": True}, "eval-cost_margin", TRADEOFF),
+    "preamble": ({**INFERRED, "cost_margin": 0.05, "preamble": True}, "eval-cost_margin",
+                 TRADEOFF),
     # ... and the billing classes weighed by the prompt's last word (space.billing_endings).
-    "endings": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                 "base": "base-balance", "inferred": True, "cost_margin": 0.05,
-                 "preamble": True, "endings": True}, "eval-preamble", TRADEOFF),
+    "endings": ({**ENDINGS, "cost_margin": 0.05}, "eval-preamble", TRADEOFF),
     # ... with a cost margin of 1 %, and of none: what ships (train.COST_MARGIN).
-    "endings_e01": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                     "base": "base-balance", "inferred": True, "cost_margin": 0.01,
-                     "preamble": True, "endings": True}, "eval-endings", TRADEOFF),
-    "endings_e0": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-                    "base": "base-balance", "inferred": True, "cost_margin": 0.0,
-                    "preamble": True, "endings": True}, "eval-cost_margin", TRADEOFF),
+    "endings_e01": ({**ENDINGS, "cost_margin": 0.01}, "eval-endings", TRADEOFF),
+    "endings_e0": ({**ENDINGS, "cost_margin": 0.0}, "eval-cost_margin", TRADEOFF),
     # ... each class's cost ratio drawn toward the model's in classes of like answer lengths.
-    "alike": ({"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
-               "base": "base-balance", "inferred": True, "cost_margin": 0.0,
-               "preamble": True, "endings": True, "by_convention": True},
-              "eval-endings_e0", TRADEOFF),
+    "alike": ({**ENDINGS, "cost_margin": 0.0, "by_convention": True}, "eval-endings_e0",
+              TRADEOFF),
 }
 
 

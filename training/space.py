@@ -288,21 +288,20 @@ def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_P
     c, e = np.where(have, c, 0.0), np.where(have, e, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         overall = np.where(e.sum(0) > 0, c.sum(0) / e.sum(0), 1.0)
-    out = np.tile(overall, (n_domains, 1))
-    # [class, model]: the prior each class's ratio is shrunk towards.
-    prior = out.copy()
+    # [class, model]: the ratio each class's is shrunk towards.
+    prior = np.tile(overall, (n_domains, 1))
     if alike is not None:
         for d in range(n_domains):
             near = np.isin(domain[train], np.flatnonzero(alike[d]))
             cs, es = c[near].sum(0), e[near].sum(0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 prior[d] = np.where(es > 0, cs / es, overall)
-    for d in range(n_domains):
-        overall = prior[d]
+    out = np.empty_like(prior)
+    for d, toward in enumerate(prior):
         at = domain[train] == d
         n = have[at].sum(0)
         mean_e = np.where(n > 0, e[at].sum(0) / np.maximum(n, 1), 0.0)
-        num = c[at].sum(0) + prior_rows * overall * mean_e
+        num = c[at].sum(0) + prior_rows * toward * mean_e
         den = e[at].sum(0) + prior_rows * mean_e
         shrunk = num / np.where(den > 0, den, 1.0)
         if geometric:
@@ -310,9 +309,9 @@ def cost_ratios(true_cost, estimate, domain, train, n_domains, prior_rows=COST_P
             # other classes is not pulled up by a few rows' worth of them.
             with np.errstate(invalid="ignore", divide="ignore"):
                 own = c[at].sum(0) / e[at].sum(0)
-                logs = (n * np.log(own) + prior_rows * np.log(overall)) / (n + prior_rows)
-            shrunk = np.where((own > 0) & (overall > 0), np.exp(logs), shrunk)
-        out[d] = np.where((den > 0) & (n >= least), shrunk, overall)
+                logs = (n * np.log(own) + prior_rows * np.log(toward)) / (n + prior_rows)
+            shrunk = np.where((own > 0) & (toward > 0), np.exp(logs), shrunk)
+        out[d] = np.where((den > 0) & (n >= least), shrunk, toward)
     return out
 
 
@@ -812,12 +811,12 @@ def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None,
     for f in range(FOLDS):
         test, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
         # Without preambles, as the research training/REPORT.md reports on this model ran.
-        before, length, ratio = class_billing(true_cost, tokens_in, p_in, p_out, domain, train,
-                                              n_domains, prior_rows, least, preamble=False)
+        _, length, ratio = class_billing(true_cost, tokens_in, p_in, p_out, domain, train,
+                                         n_domains, prior_rows, least, preamble=False)
 
-        # [row, model, class]: the pool's prices by each class's convention.
-        def at(idx, before=before, length=length):
-            return ((tokens_in[idx, None, None] + before[None, None, :]) * p_in[None, :, None]
+        # [row, model, class]: the pool's prices at each class's answer length.
+        def at(idx, length=length):
+            return (tokens_in[idx, None, None] * p_in[None, :, None]
                     + length[None, None, :] * p_out[None, :, None])
 
         costed = (~np.isnan(true_cost[train])).any(axis=0)
