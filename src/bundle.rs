@@ -300,6 +300,11 @@ pub struct BillingSpec {
     /// Per model id, in each domain: what its answers were billed ÷ its list prices at that
     /// domain's answer length. Models without an entry keep the pool's estimate.
     pub ratios: BTreeMap<String, Vec<f32>>,
+    /// Per model id, where a table billed its answers at another ratio than its input (another
+    /// provider's prices): that ratio in each domain, `ratios` then being the input's. Models
+    /// without an entry are billed at `ratios` throughout.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub output_ratios: BTreeMap<String, Vec<f32>>,
     /// Last words of prompts that tell the domains' billing conventions apart (a template's
     /// `Answer:` asks for one letter), learned from the tables; empty in older bundles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -326,6 +331,27 @@ const MAX_ENDINGS: usize = 64;
 const MAX_ENDING_BYTES: usize = 64;
 /// Largest billed ÷ estimated ratio a model may have in a domain.
 const MAX_BILLING_RATIO: f32 = 1e4;
+
+/// One ratio per domain, each above 0 and at most MAX_BILLING_RATIO.
+fn check_ratios(
+    id: &str,
+    what: &str,
+    ratios: &[f32],
+    domains: usize,
+) -> std::result::Result<(), String> {
+    if ratios.len() != domains {
+        return Err(format!(
+            "billing of {id:?}: {} {what} for {domains} domains",
+            ratios.len()
+        ));
+    }
+    match (ratios.iter()).find(|r| !(*r > &0.0 && *r <= &MAX_BILLING_RATIO)) {
+        Some(r) => Err(format!(
+            "billing of {id:?}: ratio {r} is not above 0 and at most {MAX_BILLING_RATIO}"
+        )),
+        None => Ok(()),
+    }
+}
 
 impl BillingSpec {
     fn check(
@@ -364,19 +390,25 @@ impl BillingSpec {
             if !has_head(id) {
                 return Err(format!("billing names {id:?}, which has no head"));
             }
-            if ratios.len() != domains {
+            check_ratios(id, "ratios", ratios, domains)?;
+        }
+        for (id, ratios) in &self.output_ratios {
+            if !self.ratios.contains_key(id) {
                 return Err(format!(
-                    "billing of {id:?}: {} ratios for {domains} domains",
-                    ratios.len()
+                    "billing gives output ratios for {id:?} but no ratios"
                 ));
             }
-            if let Some(r) = (ratios.iter()).find(|r| !(*r > &0.0 && *r <= &MAX_BILLING_RATIO)) {
-                return Err(format!(
-                    "billing of {id:?}: ratio {r} is not above 0 and at most {MAX_BILLING_RATIO}"
-                ));
-            }
+            check_ratios(id, "output ratios", ratios, domains)?;
         }
         Ok(())
+    }
+
+    /// `id`'s output ratios in each domain: its own where the billing gives them, else its
+    /// ratios.
+    pub fn output_ratios(&self, id: &str) -> Option<&[f32]> {
+        (self.output_ratios.get(id))
+            .or_else(|| self.ratios.get(id))
+            .map(Vec::as_slice)
     }
 
     fn check_endings(&self, domains: usize) -> std::result::Result<(), String> {

@@ -108,16 +108,20 @@ pub struct Classes<'a> {
     pub answer_tokens: &'a [f32],
     /// Preamble tokens billed in each domain; empty when none.
     pub input_tokens: &'a [f32],
-    /// The model's ratio of billed to estimated cost in each domain.
+    /// The model's ratio of billed to estimated cost in each domain (of its input, where
+    /// `output_ratios` is not empty).
     pub ratios: &'a [f32],
+    /// The model's ratio of billed to estimated answer cost in each domain; empty when it is
+    /// `ratios`.
+    pub output_ratios: &'a [f32],
 }
 
 impl Billing {
     /// The billing of a model by `classes`, for a prompt in domain k with probability
     /// `domains[k]`, times `likelihood[k]` (how likely domain k makes the prompt's ending) when
     /// given and not zero everywhere: Σ p_k·r_k for the input, Σ p_k·r_k·T_k for the preamble,
-    /// Σ p_k·r_k·L_k for the answer. `None` when the lengths differ or the weights are not a
-    /// distribution.
+    /// Σ p_k·o_k·L_k for the answer (o the output ratios, else r). `None` when the lengths
+    /// differ or the weights are not a distribution.
     pub fn weigh(
         domains: &[f32],
         likelihood: Option<&[f32]>,
@@ -126,6 +130,7 @@ impl Billing {
         let n = domains.len();
         if classes.answer_tokens.len() != n
             || classes.ratios.len() != n
+            || !(classes.output_ratios.is_empty() || classes.output_ratios.len() == n)
             || !(classes.input_tokens.is_empty() || classes.input_tokens.len() == n)
             || likelihood.is_some_and(|l| l.len() != n)
         {
@@ -148,15 +153,19 @@ impl Billing {
             }
         }
         let preambles = (classes.input_tokens.iter().copied()).chain(std::iter::repeat(0.0));
+        let outputs = match classes.output_ratios {
+            [] => classes.ratios,
+            o => o,
+        };
         let (mut scale, mut before, mut tokens) = (0.0, 0.0, 0.0);
         let each = (weights.iter().zip(classes.answer_tokens))
-            .zip(classes.ratios)
+            .zip(classes.ratios.iter().zip(outputs))
             .zip(preambles);
-        for (((w, &l), &r), t) in each {
+        for (((w, &l), (&r, &o)), t) in each {
             let (p, r) = (w / mass, f64::from(r));
             scale += p * r;
             before += p * r * f64::from(t);
-            tokens += p * r * f64::from(l);
+            tokens += p * f64::from(o) * f64::from(l);
         }
         let ok = scale.is_finite() && before.is_finite() && tokens.is_finite();
         ok.then_some(Billing {
@@ -222,6 +231,7 @@ mod tests {
             answer_tokens: &lengths,
             input_tokens: &[],
             ratios: &ratios,
+            output_ratios: &[],
         };
         let sure = Billing::weigh(&[1.0, 0.0], None, classes).unwrap();
         assert!((sure.input_scale - 0.1).abs() < 1e-6);
@@ -259,6 +269,7 @@ mod tests {
             answer_tokens: &[1.0, 200.0],
             input_tokens: &[50.0, 0.0],
             ratios: &[1.0, 1.0],
+            output_ratios: &[],
         };
         let (cued, other) = ([1.0, 0.1], [0.0, 0.9]);
         let plain = Billing::weigh(&[0.5, 0.5], None, classes).unwrap();
@@ -282,6 +293,43 @@ mod tests {
             + letter.output_tokens * gpt4.price_out)
             / 1e6;
         assert!((c.usd - usd).abs() < 1e-15);
+    }
+
+    #[test]
+    fn output_ratios_bill_the_answer_apart_from_the_input() {
+        // Billed at another provider's prices: input at 0.02 and output at 0.03 of a list
+        // 0.22 / 0.22, after a 50-token preamble, one letter of answer.
+        let (r_in, r_out) = (0.02 / 0.22, 0.03 / 0.22);
+        let classes = Classes {
+            answer_tokens: &[1.0, 200.0],
+            input_tokens: &[50.0, 0.0],
+            ratios: &[r_in, 1.0],
+            output_ratios: &[r_out, 1.0],
+        };
+        let b = Billing::weigh(&[1.0, 0.0], None, classes).unwrap();
+        assert!((b.input_scale - f64::from(r_in)).abs() < 1e-7);
+        assert!((b.input_tokens - 50.0 * f64::from(r_in)).abs() < 1e-5);
+        assert!((b.output_tokens - f64::from(r_out)).abs() < 1e-7);
+        // At list prices of 0.22 / 0.22, a 128-token prompt costs what the table billed.
+        let usd = ((128.0 * b.input_scale + b.input_tokens) * 0.22 + b.output_tokens * 0.22) / 1e6;
+        assert!((usd - (178.0 * 0.02 + 0.03) / 1e6).abs() < 1e-12);
+        // One ratio for both would charge the answer at the input's.
+        let one = Billing::weigh(
+            &[1.0, 0.0],
+            None,
+            Classes {
+                output_ratios: &[],
+                ..classes
+            },
+        )
+        .unwrap();
+        assert!((one.output_tokens - f64::from(r_in)).abs() < 1e-7);
+        // Output ratios for other domains than the ratios: no billing.
+        let odd = Classes {
+            output_ratios: &[1.0],
+            ..classes
+        };
+        assert_eq!(Billing::weigh(&[1.0, 0.0], None, odd), None);
     }
 
     #[test]

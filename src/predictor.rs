@@ -417,6 +417,7 @@ impl Predictor {
             answer_tokens: &spec.answer_tokens,
             input_tokens: &spec.input_tokens,
             ratios,
+            output_ratios: spec.output_ratios(&head.id).unwrap_or(ratios),
         };
         Billing::weigh(domains, likelihood, classes)
     }

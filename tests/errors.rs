@@ -338,8 +338,25 @@ fn a_prompts_last_word_tells_how_its_answer_is_billed() {
 }
 
 #[test]
+fn output_ratios_bill_a_models_answer_apart_from_its_input() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let billed = billing(&mut manifest, 0.5, 3.0);
+    let domains = manifest["encoder"]["domains"].as_array().unwrap().len();
+    manifest["billing"]["outputRatios"] =
+        serde_json::json!({ billed.as_str(): vec![2.0; domains] });
+    let prediction = load(&manifest, &encoder, &tokenizer)
+        .unwrap()
+        .predict("Which organelle hosts the Krebs cycle?")
+        .unwrap();
+    let b = prediction.estimate_of(&billed).unwrap().billing.unwrap();
+    // The input at half its list price, the 3-token answer at twice its own.
+    assert!((b.input_scale - 0.5).abs() < 1e-5, "{b:?}");
+    assert!((b.output_tokens - 6.0).abs() < 1e-4, "{b:?}");
+}
+
+#[test]
 fn bad_billings_are_refused() {
-    let cases: [(&str, Spoil); 9] = [
+    let cases: [(&str, Spoil); 12] = [
         ("ratio 0 is not above 0", |m| {
             billing(m, 0.0, 1.0);
         }),
@@ -369,6 +386,21 @@ fn bad_billings_are_refused() {
         ("answer lengths for", |m| {
             billing(m, 1.0, 1.0);
             m["billing"]["answerTokens"].as_array_mut().unwrap().pop();
+        }),
+        ("output ratios for \"no-such-model\" but no ratios", |m| {
+            let id = billing(m, 1.0, 1.0);
+            let ratios = m["billing"]["ratios"][id.as_str()].clone();
+            m["billing"]["outputRatios"] = serde_json::json!({ "no-such-model": ratios });
+        }),
+        ("output ratios for", |m| {
+            let id = billing(m, 1.0, 1.0);
+            m["billing"]["outputRatios"] = serde_json::json!({ id.as_str(): [1.0] });
+        }),
+        ("ratio inf is not above 0", |m| {
+            let id = billing(m, 1.0, 1.0);
+            let mut ratios = m["billing"]["ratios"][id.as_str()].clone();
+            ratios[0] = serde_json::json!(1e39);
+            m["billing"]["outputRatios"] = serde_json::json!({ id.as_str(): ratios });
         }),
         ("billing names \"no-such-model\"", |m| {
             let id = billing(m, 1.0, 1.0);

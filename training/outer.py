@@ -21,6 +21,7 @@ without one inner fold and scored on it, so the inner and outer figures are meas
                                                # prompt endings), --endings-e01, --endings-e0
                                                # (no cost margin: what ships), one per run
     python training/outer.py --outer-endings-e0   # a later look at that
+    python training/outer.py --split       # as --endings-e0, input and output at two ratios
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -177,7 +178,8 @@ def number(v, name):
 TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
-LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0")
+LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0",
+         "split")
 # with_billing's options of --inferred, which the later variants build on; and of those with a
 # billing by preambles and prompt endings.
 INFERRED = {"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
@@ -209,12 +211,15 @@ VARIANTS = {
     # ... each class's cost ratio drawn toward the model's in classes of like answer lengths.
     "alike": ({**ENDINGS, "cost_margin": 0.0, "by_convention": True}, "eval-endings_e0",
               TRADEOFF),
+    # ... input and output billed at two ratios where one line explains a model's bills.
+    "split": ({**ENDINGS, "cost_margin": 0.0, "split": True}, "eval-endings_e0", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
-                 cost_margin=None, preamble=False, endings=False, by_convention=False):
+                 cost_margin=None, preamble=False, endings=False, by_convention=False,
+                 split=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -228,7 +233,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     `endings` (and the rows' `prompts`), the prompt endings that weigh the billing classes (the
     reference prompts' endings are left unsaid: `routoo eval` routes the rows themselves); with
     `by_convention`, a class's cost ratio drawn toward the model's in classes of like answer
-    lengths (space.class_billing)."""
+    lengths (space.class_billing); with `split`, input and output at two ratios where one line
+    explains a model's bills in a class (space.split_ratios)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -243,7 +249,7 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     manifest["billing"] = train.billing(rows, order, true_cost, pick, domain_of, len(domains),
                                         geometric, prior_rows,
                                         prompts=prompts if endings else None, preamble=preamble,
-                                        by_convention=by_convention)
+                                        by_convention=by_convention, split=split)
     manifest["reference"].pop("ending", None)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
@@ -373,6 +379,9 @@ def main():
                     help="as --endings-e0, a class's cost ratio drawn toward the model's in the "
                          "classes whose answer lengths are within a factor of two (not over all "
                          "its rows); compare")
+    ap.add_argument("--split", action="store_true",
+                    help="as --endings-e0, a model's input and output billed at two ratios where "
+                         "one line explains its bills in a class; compare")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
@@ -391,6 +400,9 @@ def main():
     ap.add_argument("--outer-endings-e0", action="store_true",
                     help="an eighth look: --outer-inferred's bundle with preambles and prompt "
                          "endings in the billing, and no cost margin")
+    ap.add_argument("--outer-split", action="store_true",
+                    help="a ninth look: --outer-endings-e0's with input and output billed at two "
+                         "ratios")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
     looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}

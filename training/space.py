@@ -792,6 +792,35 @@ def class_billing(true_cost, tokens_in, p_in, p_out, domain, train, n_domains,
                                        least, geometric, alike)
 
 
+def split_ratios(true_cost, tokens_in, p_in, p_out, domain, train, before, length, ratio,
+                 least=COST_LEAST_ROWS):
+    """([class, model] input ratios, [class, model] output ratios) from the `train` rows: where a
+    model's bills in a class are its input at one ratio of its list input price plus the class's
+    answer at another of its output price, to within CONVENTION_FIT (a least-absolute fit over
+    at least `least` costed rows; both ratios positive), those two; elsewhere `ratio` for both.
+    A table that billed a model at another provider's prices (FormationEval's Llama 3.1 8B at
+    0.02 / 0.03 US$ per million tokens against the pool's 0.22 / 0.22) charges input and output
+    at different ratios, which one ratio cannot give; on near-equal prices the difference orders
+    the models."""
+    train = np.asarray(train)
+    ratio_in, ratio_out = ratio.copy(), ratio.copy()
+    for d in range(len(length)):
+        at = train[domain[train] == d]
+        for j in range(ratio.shape[1]):
+            c = true_cost[at, j]
+            ok = np.isfinite(c)
+            if ok.sum() < least or p_in[j] <= 0 or p_out[j] <= 0:
+                continue
+            a = (tokens_in[at][ok] + before[d]) * p_in[j]
+            if np.ptp(a) <= 0:
+                continue
+            x = np.stack([a, np.full(len(a), length[d] * p_out[j])], 1)
+            (r_in, r_out), mad = least_absolute(x, c[ok])
+            if r_in > 0 and r_out > 0 and mad <= CONVENTION_FIT * np.median(c[ok]):
+                ratio_in[d, j], ratio_out[d, j] = r_in, r_out
+    return ratio_in, ratio_out
+
+
 def class_estimates(rows, models, pool, true_cost, domain, folds, inferred=None, sharpen=1.0,
                     prior_rows=COST_PRIOR_ROWS, least=COST_LEAST_ROWS):
     """[row, model] out of fold, for every model with costed training rows: in each domain class,

@@ -326,13 +326,15 @@ def f32(v):
 
 def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
             prior_rows=space.COST_PRIOR_ROWS, prompts=None, preamble=True,
-            by_convention=False):
+            by_convention=False, split=False):
     """The manifest's `billing`: how the tables billed each model's answers by domain class
     (space.class_billing over the rows `pick`, at the pool's prices; `preamble`, whether a
     class's convention may have one), for the models with costed rows; given the rows'
     `prompts`, also the last words that tell the classes apart (space.billing_endings). The
     router weighs the classes by the domains it infers from the prompt and by its last word
-    (training/REPORT.md, "The cost side", "A prompt's last word")."""
+    (training/REPORT.md, "The cost side", "A prompt's last word"). With `split` (researched,
+    not shipped), a model's input and output are billed at two ratios where one line explains
+    its bills (space.split_ratios; `outputRatios`, for the models where they differ)."""
     price = {m["id"]: m for m in space.prices()["models"]}
     p_in = np.array([price[m]["priceIn"] for m in order]) / 1e6
     p_out = np.array([price[m]["priceOut"] for m in order]) / 1e6
@@ -344,7 +346,15 @@ def billing(rows, order, true_cost, pick, domain_of, n_domains, geometric=False,
     out = {"answerTokens": [f32(v) for v in length]}
     if before.any():
         out["inputTokens"] = [f32(v) for v in before]
+    ratio_out = ratio
+    if split:
+        ratio, ratio_out = space.split_ratios(true_cost, space.prompt_tokens(rows), p_in, p_out,
+                                              domain_of, pick, before, length, ratio)
     out["ratios"] = {m: [f32(v) for v in ratio[:, j]] for j, m in enumerate(order) if costed[j]}
+    differ = {m: [f32(v) for v in ratio_out[:, j]] for j, m in enumerate(order)
+              if costed[j] and not np.array_equal(ratio_out[:, j], ratio[:, j])}
+    if differ:
+        out["outputRatios"] = differ
     if prompts is not None:
         endings, other = space.billing_endings(prompts, domain_of, pick, n_domains)
         if endings:
