@@ -22,6 +22,8 @@ without one inner fold and scored on it, so the inner and outer figures are meas
                                                # (no cost margin: what ships), one per run
     python training/outer.py --outer-endings-e0   # a later look at that
     python training/outer.py --split       # as --endings-e0, input and output at two ratios
+    python training/outer.py --levels      # ... a head's level per class (also --levels-fe,
+                                           # --levels-pro, --levels-inferred)
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -213,13 +215,59 @@ VARIANTS = {
               TRADEOFF),
     # ... input and output billed at two ratios where one line explains a model's bills.
     "split": ({**ENDINGS, "cost_margin": 0.0, "split": True}, "eval-endings_e0", TRADEOFF),
+    # ... each head's level per domain class set to its training accuracy there: every class,
+    # FormationEval's, MMLU-Pro's, and every class by where the encoder puts a row.
+    "levels": ({**ENDINGS, "cost_margin": 0.0, "levels": "table"}, "eval-endings_e0",
+               TRADEOFF),
+    "levels_fe": ({**ENDINGS, "cost_margin": 0.0, "levels": "table",
+                   "levels_of": "formationeval"}, "eval-endings_e0", TRADEOFF),
+    "levels_pro": ({**ENDINGS, "cost_margin": 0.0, "levels": "table", "levels_of": "mmlu-pro/"},
+                   "eval-endings_e0", TRADEOFF),
+    "levels_inferred": ({**ENDINGS, "cost_margin": 0.0, "levels": "inferred"},
+                        "eval-endings_e0", TRADEOFF),
 }
+
+
+def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30, steps=50):
+    """Moves each head's weight on the domain coordinates so that its mean predicted chance on
+    the rows `pick` (positions `z`) of each domain class where it has `least` labels equals its
+    accuracy there. A row's class is `classes` (the table's), or with None the one z's domain
+    coordinates put it in; `only`, a class name or a prefix ending in "/", limits the classes.
+    A scratch of the levels per class train.py's --level-folds fits out of fold."""
+    n = len(domains)
+    z = z.astype(np.float64)
+    mass = z[:, -n:]
+    inferred = mass.argmax(1)
+
+    def chosen(d):
+        name = domains[d]
+        return only is None or name == only or (only.endswith("/") and name.startswith(only))
+
+    for head in manifest["heads"]:
+        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
+        if not len(at):
+            continue
+        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
+        c = inferred[at] if classes is None else classes[at]
+        use = [d for d in np.unique(c) if (c == d).sum() >= least and chosen(d)]
+        if not use:
+            continue
+        w = np.array(head["weights"], dtype=np.float64)
+        base = z[at] @ w + head["bias"]
+        delta = np.zeros(n)
+        for _ in range(steps):
+            p = 1 / (1 + np.exp(-(base + mass[at] @ delta)))
+            for d in use:
+                s = c == d
+                delta[d] += (y[s].mean() - p[s].mean()) / max((p[s] * (1 - p[s])).mean(), 1e-3)
+        w[-n:] += delta
+        head["weights"] = [float(np.float32(v)) for v in w]
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
                  cost_margin=None, preamble=False, endings=False, by_convention=False,
-                 split=False):
+                 split=False, levels=None, levels_of=None):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -234,7 +282,10 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     reference prompts' endings are left unsaid: `routoo eval` routes the rows themselves); with
     `by_convention`, a class's cost ratio drawn toward the model's in classes of like answer
     lengths (space.class_billing); with `split`, input and output at two ratios where one line
-    explains a model's bills in a class (space.split_ratios)."""
+    explains a model's bills in a class (space.split_ratios); with `levels` ("table" or
+    "inferred", and the rows' `prompts`), each head's level per domain class set to its accuracy
+    on the training rows there (shift_levels; `levels_of`, a class name or a prefix ending in
+    "/", only those classes)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -256,6 +307,11 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     manifest["selection"].pop("costMargin", None)
     if cost_margin is not None:
         manifest["selection"]["costMargin"] = cost_margin
+    if levels:
+        z = train.encode_all((src / "encoder.onnx").read_bytes(),
+                             space.tokenize([prompts[i] for i in pick]))
+        shift_levels(manifest, rows, pick, z, domain_of[pick] if levels == "table" else None,
+                     domains, levels_of)
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -382,6 +438,12 @@ def main():
     ap.add_argument("--split", action="store_true",
                     help="as --endings-e0, a model's input and output billed at two ratios where "
                          "one line explains its bills in a class; compare")
+    for name, what in (("levels", "every domain class"), ("levels-fe", "FormationEval's class"),
+                       ("levels-pro", "MMLU-Pro's classes"),
+                       ("levels-inferred", "every class, a row's the one the encoder infers")):
+        ap.add_argument(f"--{name}", action="store_true",
+                        help=f"as --endings-e0, each head's level in {what} set to its training "
+                             "accuracy there (not shipped); compare")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
