@@ -46,6 +46,11 @@ pub struct Manifest {
     /// How a head's level carries to the domains its labels do not cover.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferSpec>,
+    /// Per model id, a shift of its logit in each domain of `encoder.domains`, weighed as the
+    /// billing weighs the domains (by the encoder's probabilities and the prompt's ending):
+    /// where a head shared by several tables misses one table's level. Empty: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub levels: BTreeMap<String, Vec<f32>>,
     /// Where the bundle came from.
     pub provenance: serde_json::Value,
 }
@@ -329,6 +334,8 @@ const MAX_BILLED_ANSWER: f32 = 1e6;
 /// Most prompt endings a billing may list, and their longest text in bytes.
 const MAX_ENDINGS: usize = 64;
 const MAX_ENDING_BYTES: usize = 64;
+/// Largest shift of a head's logit a level may state, in logits.
+const MAX_LEVEL: f32 = 10.0;
 /// Largest billed ÷ estimated ratio a model may have in a domain.
 const MAX_BILLING_RATIO: f32 = 1e4;
 
@@ -632,6 +639,28 @@ impl Manifest {
             billing
                 .check(domains.len(), |id| self.head(id).is_some())
                 .map_err(Error::Manifest)?;
+        }
+        for (id, shifts) in &self.levels {
+            if self.head(id).is_none() {
+                return Err(Error::Manifest(format!(
+                    "levels name {id:?}, which has no head"
+                )));
+            }
+            if shifts.len() != domains.len() {
+                return Err(Error::Manifest(format!(
+                    "levels of {id:?}: {} shifts for {} domains",
+                    shifts.len(),
+                    domains.len()
+                )));
+            }
+            if let Some(v) = shifts
+                .iter()
+                .find(|v| !(-MAX_LEVEL..=MAX_LEVEL).contains(*v))
+            {
+                return Err(Error::Manifest(format!(
+                    "levels of {id:?}: shift {v} is not within ±{MAX_LEVEL} logits"
+                )));
+            }
         }
         if !r.ending.is_empty() {
             let listed = self.billing.as_ref().map_or(0, |b| b.endings.len());

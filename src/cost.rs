@@ -132,26 +132,10 @@ impl Billing {
             || classes.ratios.len() != n
             || !(classes.output_ratios.is_empty() || classes.output_ratios.len() == n)
             || !(classes.input_tokens.is_empty() || classes.input_tokens.len() == n)
-            || likelihood.is_some_and(|l| l.len() != n)
         {
             return None;
         }
-        let mass: f64 = domains.iter().map(|&p| f64::from(p)).sum();
-        // The encoder's softmax sums to 1; anything else is not a domain distribution.
-        if (mass - 1.0).abs() >= 1e-3 {
-            return None;
-        }
-        let mut weights: Vec<f64> = domains.iter().map(|&p| f64::from(p)).collect();
-        if let Some(l) = likelihood {
-            let cued: Vec<f64> = (weights.iter().zip(l))
-                .map(|(p, &l)| p * f64::from(l))
-                .collect();
-            let total: f64 = cued.iter().sum();
-            // An ending no domain the prompt may be in shows: the domains alone decide.
-            if total > 1e-9 && total.is_finite() {
-                weights = cued.into_iter().map(|w| w / total * mass).collect();
-            }
-        }
+        let (weights, mass) = cued(domains, likelihood)?;
         let preambles = (classes.input_tokens.iter().copied()).chain(std::iter::repeat(0.0));
         let outputs = match classes.output_ratios {
             [] => classes.ratios,
@@ -174,6 +158,33 @@ impl Billing {
             output_tokens: tokens,
         })
     }
+}
+
+/// The domains of a prompt as a billing weighs them: the probabilities `domains` times
+/// `likelihood[k]` (how likely domain k makes the prompt's ending), rescaled to the mass of
+/// `domains`, or `domains` alone where no domain shows the ending; with that mass. `None` when
+/// the lengths differ or `domains` is not a distribution.
+pub fn cued(domains: &[f32], likelihood: Option<&[f32]>) -> Option<(Vec<f64>, f64)> {
+    if likelihood.is_some_and(|l| l.len() != domains.len()) {
+        return None;
+    }
+    let mass: f64 = domains.iter().map(|&p| f64::from(p)).sum();
+    // The encoder's softmax sums to 1; anything else is not a domain distribution.
+    if (mass - 1.0).abs() >= 1e-3 {
+        return None;
+    }
+    let mut weights: Vec<f64> = domains.iter().map(|&p| f64::from(p)).collect();
+    if let Some(l) = likelihood {
+        let cued: Vec<f64> = (weights.iter().zip(l))
+            .map(|(p, &l)| p * f64::from(l))
+            .collect();
+        let total: f64 = cued.iter().sum();
+        // An ending no domain the prompt may be in shows: the domains alone decide.
+        if total > 1e-9 && total.is_finite() {
+            weights = cued.into_iter().map(|w| w / total * mass).collect();
+        }
+    }
+    Some((weights, mass))
 }
 
 /// What one request to one model is expected to cost.

@@ -378,7 +378,8 @@ impl Predictor {
     /// Head `h`'s estimate at a position ([`Predictor::at`]).
     fn head_estimate(&self, h: usize, at: &At) -> Estimate {
         let head = &self.manifest.heads[h];
-        let p = sigmoid(self.transferred(h, head_logit(&head.weights, head.bias, at.z), at));
+        let logit = head_logit(&head.weights, head.bias, at.z) + self.level(head, at);
+        let p = sigmoid(self.transferred(h, logit, at));
         Estimate {
             quality: self.nearest(h, p, &at.similarity, &at.order),
             sd: self.spread(h, &at.x, p),
@@ -402,6 +403,26 @@ impl Predictor {
             .sum();
         let share = ((mass - spec.inside) / (1.0 - spec.inside)).clamp(0.0, 1.0);
         logit + share * (1.0 - spec.weight) * (toward - logit)
+    }
+
+    /// The bundle's shift of `head`'s logit at a position: its level in each domain, weighed as
+    /// the billing weighs the domains; 0 where the bundle gives it none.
+    fn level(&self, head: &Head, at: &At) -> f64 {
+        let Some(shifts) = self.manifest.levels.get(&head.id) else {
+            return 0.0;
+        };
+        let z = at.z;
+        let Some(domains) = z.len().checked_sub(shifts.len()).and_then(|i| z.get(i..)) else {
+            return 0.0;
+        };
+        let spec = self.manifest.billing.as_ref();
+        let likelihood = (at.ending).and_then(|i| spec.and_then(|s| s.likelihood(i)));
+        match crate::cost::cued(domains, likelihood) {
+            Some((weights, mass)) => (weights.iter().zip(shifts))
+                .map(|(w, &d)| w / mass * f64::from(d))
+                .sum(),
+            None => 0.0,
+        }
     }
 
     /// How the routing data billed `head`'s model at a position: its ratios by domain, weighed

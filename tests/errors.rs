@@ -355,8 +355,36 @@ fn output_ratios_bill_a_models_answer_apart_from_its_input() {
 }
 
 #[test]
+fn a_bundles_levels_shift_a_heads_logit_by_the_domains_a_prompt_ends_in() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let id = cued_billing(&mut manifest, 1.0, 200.0);
+    manifest.as_object_mut().unwrap().remove("levels");
+    let quality = |m: &serde_json::Value, prompt: &str| {
+        let p = load(m, &encoder, &tokenizer)
+            .unwrap()
+            .predict(prompt)
+            .unwrap();
+        p.quality_of(&id).unwrap()
+    };
+    let logit = |p: f64| (p / (1.0 - p)).ln();
+    let question = "Which organelle hosts the Krebs cycle?";
+    let letter = format!("{question}\nAnswer:");
+    let (before_letter, before_free) = (quality(&manifest, &letter), quality(&manifest, question));
+    // One logit in domain 0, which every prompt ending in "Answer:" is taken for.
+    let domains = manifest["encoder"]["domains"].as_array().unwrap().len();
+    let mut shifts = vec![0.0; domains];
+    shifts[0] = 1.0;
+    manifest["levels"] = serde_json::json!({ id.as_str(): shifts });
+    let shifted = logit(quality(&manifest, &letter)) - logit(before_letter);
+    assert!((shifted - 1.0).abs() < 1e-3, "{shifted}");
+    // No other prompt of domain 0 ends otherwise: no shift.
+    let free = logit(quality(&manifest, question)) - logit(before_free);
+    assert!(free.abs() < 1e-6, "{free}");
+}
+
+#[test]
 fn bad_billings_are_refused() {
-    let cases: [(&str, Spoil); 12] = [
+    let cases: [(&str, Spoil); 15] = [
         ("ratio 0 is not above 0", |m| {
             billing(m, 0.0, 1.0);
         }),
@@ -401,6 +429,19 @@ fn bad_billings_are_refused() {
             let mut ratios = m["billing"]["ratios"][id.as_str()].clone();
             ratios[0] = serde_json::json!(1e39);
             m["billing"]["outputRatios"] = serde_json::json!({ id.as_str(): ratios });
+        }),
+        ("levels name \"no-such-model\"", |m| {
+            let domains = m["encoder"]["domains"].as_array().unwrap().len();
+            m["levels"] = serde_json::json!({ "no-such-model": vec![0.0; domains] });
+        }),
+        ("shifts for", |m| {
+            let id = billing(m, 1.0, 1.0);
+            m["levels"] = serde_json::json!({ id.as_str(): [0.0] });
+        }),
+        ("shift 11 is not within ±10 logits", |m| {
+            let id = billing(m, 1.0, 1.0);
+            let domains = m["encoder"]["domains"].as_array().unwrap().len();
+            m["levels"] = serde_json::json!({ id.as_str(): vec![11.0; domains] });
         }),
         ("billing names \"no-such-model\"", |m| {
             let id = billing(m, 1.0, 1.0);

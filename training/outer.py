@@ -85,6 +85,7 @@ def as_frozen(bundle):
     path = bundle / "predictor.json"
     manifest = json.loads(path.read_text())
     manifest.pop("transfer", None)
+    manifest.pop("levels", None)
     manifest["selection"].pop("costMargin", None)
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
@@ -225,43 +226,14 @@ VARIANTS = {
                    "eval-endings_e0", TRADEOFF),
     "levels_inferred": ({**ENDINGS, "cost_margin": 0.0, "levels": "inferred"},
                         "eval-endings_e0", TRADEOFF),
+    # ... the levels apart from the heads (the manifest's `levels`), the domains weighed by the
+    # prompt's ending as the billing weighs them, so a table's ending keeps its own levels:
+    # every class, and MMLU-Pro's.
+    "levels_cued": ({**ENDINGS, "cost_margin": 0.0, "levels": "cued"}, "eval-endings_e0",
+                    TRADEOFF),
+    "levels_cued_pro": ({**ENDINGS, "cost_margin": 0.0, "levels": "cued",
+                         "levels_of": "mmlu-pro/"}, "eval-endings_e0", TRADEOFF),
 }
-
-
-def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30, steps=50):
-    """Moves each head's weight on the domain coordinates so that its mean predicted chance on
-    the rows `pick` (positions `z`) of each domain class where it has `least` labels equals its
-    accuracy there. A row's class is `classes` (the table's), or with None the one z's domain
-    coordinates put it in; `only`, a class name or a prefix ending in "/", limits the classes.
-    A scratch of the levels per class train.py's --level-folds fits out of fold."""
-    n = len(domains)
-    z = z.astype(np.float64)
-    mass = z[:, -n:]
-    inferred = mass.argmax(1)
-
-    def chosen(d):
-        name = domains[d]
-        return only is None or name == only or (only.endswith("/") and name.startswith(only))
-
-    for head in manifest["heads"]:
-        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
-        if not len(at):
-            continue
-        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
-        c = inferred[at] if classes is None else classes[at]
-        use = [d for d in np.unique(c) if (c == d).sum() >= least and chosen(d)]
-        if not use:
-            continue
-        w = np.array(head["weights"], dtype=np.float64)
-        base = z[at] @ w + head["bias"]
-        delta = np.zeros(n)
-        for _ in range(steps):
-            p = 1 / (1 + np.exp(-(base + mass[at] @ delta)))
-            for d in use:
-                s = c == d
-                delta[d] += (y[s].mean() - p[s].mean()) / max((p[s] * (1 - p[s])).mean(), 1e-3)
-        w[-n:] += delta
-        head["weights"] = [float(np.float32(v)) for v in w]
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
@@ -302,6 +274,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                                         prompts=prompts if endings else None, preamble=preamble,
                                         by_convention=by_convention, split=split)
     manifest["reference"].pop("ending", None)
+    # What train.py now adds, each variant states for itself.
+    manifest.pop("levels", None)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     manifest["selection"].pop("costMargin", None)
@@ -310,8 +284,12 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     if levels:
         z = train.encode_all((src / "encoder.onnx").read_bytes(),
                              space.tokenize([prompts[i] for i in pick]))
-        shift_levels(manifest, rows, pick, z, domain_of[pick] if levels == "table" else None,
-                     domains, levels_of)
+        cued = levels == "cued"
+        train.shift_levels(manifest, rows, pick, z,
+                           None if levels == "inferred" else domain_of[pick], domains, levels_of,
+                           weights=train.cued_mass(manifest, prompts, pick,
+                                                   z[:, -len(domains):].astype(np.float64))
+                           if cued else None)
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -440,7 +418,10 @@ def main():
                          "one line explains its bills in a class; compare")
     for name, what in (("levels", "every domain class"), ("levels-fe", "FormationEval's class"),
                        ("levels-pro", "MMLU-Pro's classes"),
-                       ("levels-inferred", "every class, a row's the one the encoder infers")):
+                       ("levels-inferred", "every class, a row's the one the encoder infers"),
+                       ("levels-cued", ("every class, apart from the heads and weighed by "
+                                        "the prompt's ending")),
+                       ("levels-cued-pro", "MMLU-Pro's classes, as --levels-cued")):
         ap.add_argument(f"--{name}", action="store_true",
                         help=f"as --endings-e0, each head's level in {what} set to its training "
                              "accuracy there (not shipped); compare")

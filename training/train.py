@@ -86,12 +86,15 @@ def unit(z):
     return np.where(n > 0, z / np.where(n > 0, n, 1), z)
 
 
-def head_probability(z, theta, bias, transfer=None):
-    """Every head's probability at z; with `transfer` (transfer_of), each logit drawn toward
-    the prior's on z's domain mass outside the domains the head's labels cover, as
-    src/predictor.rs (`transferred`) does."""
+def head_probability(z, theta, bias, transfer=None, level=None):
+    """Every head's probability at z; with `level` ([head]), each logit shifted by it first
+    (level_at); with `transfer` (transfer_of), each logit drawn toward the prior's on z's domain
+    mass outside the domains the head's labels cover, as src/predictor.rs (`transferred`)
+    does."""
     z = z.astype(np.float64)
     logit = theta.astype(np.float64) @ z + bias.astype(np.float64)
+    if level is not None:
+        logit = logit + level
     if transfer is not None:
         outside, prior_theta, prior_bias, keep = transfer
         mass = outside_share(outside @ z[len(z) - outside.shape[1]:])
@@ -111,9 +114,17 @@ def transfer_of(heads, domains, theta, bias, keep):
     return outside, prior_theta.astype(np.float64), np.float64(prior_bias), keep
 
 
-def predict(z, theta, bias, knn, transfer=None):
+def level_at(manifest, order, weights):
+    """[head]: each head's level shift for a prompt whose domains, weighed as the billing weighs
+    them (cued_mass), are `weights`, as src/predictor.rs (`level`) computes it."""
+    levels = manifest.get("levels", {})
+    return np.array([float(np.asarray(levels[m], dtype=np.float64) @ weights) if m in levels
+                     else 0.0 for m in order])
+
+
+def predict(z, theta, bias, knn, transfer=None, level=None):
     """Every head's quality for one prompt's z, as src/predictor.rs computes it."""
-    own = head_probability(z, theta, bias, transfer)
+    own = head_probability(z, theta, bias, transfer, level)
     if knn["k"] == 0:
         return own
     sims = (knn["keys"].astype(np.float32) @ unit(z).astype(np.float32)) / np.float32(127)
@@ -156,6 +167,11 @@ SHIPPED_DOMAIN_BALANCE = 1.0
 # folds (outer.py --endings-e0; training/REPORT.md, "Billing by a preamble and the prompt's
 # last word").
 COST_MARGIN = 0.0
+# Levels per domain class (shift_levels, weighed as the billing weighs the domains): on the
+# classes of a benchmark's subjects (training/REPORT.md, "A level per class, by the prompt's
+# ending"); None: no levels.
+SUBJECTS = "*/"
+LEVELS_OF = SUBJECTS
 
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
 # below this, its level there is borrowed (training/transfer_levels.py).
@@ -370,6 +386,70 @@ def reference_endings(billing, prompts, ref):
     return [space.ending_index(prompts[i], words) for i in ref] if words else []
 
 
+def cued_mass(manifest, prompts, pick, mass):
+    """[row, domain]: the domain probabilities `mass` of the rows `pick` weighed by how likely
+    each domain makes the row's prompt ending, as src/cost.rs `cued` weighs them."""
+    billing = manifest.get("billing", {})
+    words = [e["text"] for e in billing.get("endings", [])]
+    if not words:
+        return mass
+    shares = np.array([e["share"] for e in billing["endings"]] + [billing["other"]])
+    like = shares[[space.ending_index(prompts[i], words) for i in pick]]
+    cued = mass * like
+    total = cued.sum(1, keepdims=True)
+    return np.where(total > 1e-9, cued / np.where(total > 1e-9, total, 1.0), mass)
+
+
+def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30, steps=50,
+                 weights=None):
+    """Moves each head's weight on the domain coordinates so that its mean predicted chance on
+    the rows `pick` (positions `z`) of each domain class where it has `least` labels equals its
+    accuracy there. A row's class is `classes` (the table's), or with None the one z's domain
+    coordinates put it in; `only`, a class name, a prefix ending in "/", or SUBJECTS (the
+    classes of one benchmark's subject), limits the classes.
+    A scratch of the levels per class train.py's --level-folds fits out of fold. With
+    `weights` ([row, domain], cued_mass) the shifts are not put in the heads: they weigh the
+    domains by `weights` and go to the manifest's `levels`, which the router weighs alike."""
+    n = len(domains)
+    z = z.astype(np.float64)
+    mass = z[:, -n:] if weights is None else weights
+    inferred = mass.argmax(1)
+    levels = {}
+
+    def chosen(d):
+        name = domains[d]
+        if only is None:
+            return True
+        if only == SUBJECTS:
+            return "/" in name
+        return name == only or (only.endswith("/") and name.startswith(only))
+
+    for head in manifest["heads"]:
+        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
+        if not len(at):
+            continue
+        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
+        c = inferred[at] if classes is None else classes[at]
+        use = [d for d in np.unique(c) if (c == d).sum() >= least and chosen(d)]
+        if not use:
+            continue
+        w = np.array(head["weights"], dtype=np.float64)
+        base = z[at] @ w + head["bias"]
+        delta = np.zeros(n)
+        for _ in range(steps):
+            p = 1 / (1 + np.exp(-(base + mass[at] @ delta)))
+            for d in use:
+                s = c == d
+                delta[d] += (y[s].mean() - p[s].mean()) / max((p[s] * (1 - p[s])).mean(), 1e-3)
+        if weights is None:
+            w[-n:] += delta
+            head["weights"] = [float(np.float32(v)) for v in w]
+        else:
+            levels[head["id"]] = [float(np.float32(v)) for v in np.clip(delta, -10, 10)]
+    if levels:
+        manifest["levels"] = levels
+
+
 def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds=5):
     """{incumbent: {challenger: floor}}: for each ordered pair of models that share enough
     labelled rows, the floor research.pair_floors fits on out-of-fold predictions of a
@@ -545,6 +625,7 @@ def main():
         "billing": bill,
         "transfer": transfer_spec(),
         "provenance": {
+            "levels_of": LEVELS_OF,
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
                      for t in sorted(args.data.glob("*.csv"))],
@@ -565,6 +646,11 @@ def main():
                       "grouped 10 % of the training rows)",
         },
     }
+    if LEVELS_OF is not None:
+        shift_levels(manifest, rows, pick, z[pick], domain_of[pick], domains, LEVELS_OF,
+                     weights=cued_mass(manifest, prompts, pick,
+                                       z[pick][:, -len(domains):].astype(np.float64)))
+        print(f"levels: {len(manifest.get('levels', {}))} heads", flush=True)
     out = args.out / "predictor.json"
     out.write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes), {encoder} ({encoder.stat().st_size} "
@@ -585,16 +671,21 @@ def main():
         "about": "z for prompts.json from www/models/encoder.onnx by onnxruntime (train.py).",
         "embeddings": [[round(float(v), 7) for v in row] for row in fz]}) + "\n")
     transfer = transfer_of(manifest["heads"], domains, theta, bias, TRANSFER_WEIGHT)
+    # Each fixture prompt's domains as the billing weighs them, for the levels.
+    cued = cued_mass(manifest, fixture_prompts, np.arange(len(fixture_prompts)),
+                     fz[:, -len(domains):].astype(np.float64))
+    level = [level_at(manifest, order, w) for w in cued]
     (args.fixtures / "python.json").write_text(json.dumps({
         "about": "Each head's quality and its standard deviation for prompts.json as train.py "
                  "computes them; the Rust predictor must agree within 1e-4.",
         "models": order,
-        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn, transfer)]
-                    for zz in fz],
+        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn, transfer, lv)]
+                    for zz, lv in zip(fz, level)],
         # As src/predictor.rs computes it, in f64.
         "sd": [[round(float(v), 7) for v in row] for row in space.quality_sd(
             fz.astype(np.float64),
-            np.array([head_probability(zz, theta, bias, transfer) for zz in fz]),
+            np.array([head_probability(zz, theta, bias, transfer, lv)
+                      for zz, lv in zip(fz, level)]),
             cov.astype(np.float64))],
     }) + "\n")
 
