@@ -290,6 +290,22 @@ fn a_bundles_billing_sets_the_cost_of_the_models_it_billed() {
     assert!((b.output_tokens - 1.5).abs() < 1e-5, "{b:?}");
     let other = &prediction.quality[1];
     assert_eq!(other.billing, None, "{} was not billed", other.model);
+
+    // Output ratios bill the answer apart: the input still at half its list price, the 3-token
+    // answer at twice its own.
+    let domains = manifest["encoder"]["domains"].as_array().unwrap().len();
+    manifest["billing"]["outputRatios"] =
+        serde_json::json!({ billed.as_str(): vec![2.0; domains] });
+    let b = load(&manifest, &encoder, &tokenizer)
+        .unwrap()
+        .predict("Which organelle hosts the Krebs cycle?")
+        .unwrap()
+        .estimate_of(&billed)
+        .unwrap()
+        .billing
+        .unwrap();
+    assert!((b.input_scale - 0.5).abs() < 1e-5, "{b:?}");
+    assert!((b.output_tokens - 6.0).abs() < 1e-4, "{b:?}");
 }
 
 /// [`billing`], with domain 0 billing one token after a 10-token preamble and every other
@@ -335,23 +351,6 @@ fn a_prompts_last_word_tells_how_its_answer_is_billed() {
     assert!(near(billing(&format!("{question} Answer:  \n")), letter));
     assert!(near(billing(&format!("{question} Answer: B")), free));
     assert!(near(billing(&format!("{question} FinalAnswer:")), free));
-}
-
-#[test]
-fn output_ratios_bill_a_models_answer_apart_from_its_input() {
-    let (mut manifest, encoder, tokenizer) = parts();
-    let billed = billing(&mut manifest, 0.5, 3.0);
-    let domains = manifest["encoder"]["domains"].as_array().unwrap().len();
-    manifest["billing"]["outputRatios"] =
-        serde_json::json!({ billed.as_str(): vec![2.0; domains] });
-    let prediction = load(&manifest, &encoder, &tokenizer)
-        .unwrap()
-        .predict("Which organelle hosts the Krebs cycle?")
-        .unwrap();
-    let b = prediction.estimate_of(&billed).unwrap().billing.unwrap();
-    // The input at half its list price, the 3-token answer at twice its own.
-    assert!((b.input_scale - 0.5).abs() < 1e-5, "{b:?}");
-    assert!((b.output_tokens - 6.0).abs() < 1e-4, "{b:?}");
 }
 
 #[test]

@@ -23,7 +23,9 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --outer-endings-e0   # a later look at that
     python training/outer.py --split       # as --endings-e0, input and output at two ratios
     python training/outer.py --levels      # ... a head's level per class (also --levels-fe,
-                                           # --levels-pro, --levels-inferred)
+                                           # --levels-pro, --levels-inferred, --levels-cued,
+                                           # --levels-cued-pro: what ships)
+    python training/outer.py --outer-levels-cued-pro   # a later look at that
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -182,7 +184,7 @@ TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
 LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0",
-         "split")
+         "split", "levels_cued_pro")
 # with_billing's options of --inferred, which the later variants build on; and of those with a
 # billing by preambles and prompt endings.
 INFERRED = {"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
@@ -446,6 +448,9 @@ def main():
     ap.add_argument("--outer-split", action="store_true",
                     help="a ninth look: --outer-endings-e0's with input and output billed at two "
                          "ratios")
+    ap.add_argument("--outer-levels-cued-pro", action="store_true",
+                    help="a tenth look: --outer-endings-e0's with levels per MMLU-Pro class, "
+                         "weighed by the prompt's ending (what ships)")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
     looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}
