@@ -347,7 +347,8 @@ impl Predictor {
         heads.chain(prior).collect()
     }
 
-    /// What every head's estimate at `z` shares: its neighbours and (z, 1).
+    /// What every head's estimate at `z` shares: its neighbours, (z, 1) and, where the bundle
+    /// has levels, the domains weighed as the billing weighs them.
     fn at<'z>(&self, z: &'z [f32], ending: Option<usize>) -> At<'z> {
         let (similarity, order) = if self.manifest.neighbours.k > 0 {
             let similarity = self.similarities(&unit(z));
@@ -363,6 +364,26 @@ impl Predictor {
             order,
             prior_logit: (self.prior.as_ref()).map(|p| head_logit(&p.weights, p.bias, z)),
             ending,
+            cued: self.cued(z, ending),
+        }
+    }
+
+    /// Each domain's share of a prompt at `z` with `ending`, as the billing weighs the domains
+    /// (by the encoder's probabilities and the prompt's ending): what the levels are weighed by.
+    /// Empty where the bundle has no levels.
+    fn cued(&self, z: &[f32], ending: Option<usize>) -> Vec<f64> {
+        if self.manifest.levels.is_empty() {
+            return Vec::new();
+        }
+        let n = self.manifest.encoder.domains.len();
+        let Some(domains) = z.len().checked_sub(n).and_then(|i| z.get(i..)) else {
+            return Vec::new();
+        };
+        let spec = self.manifest.billing.as_ref();
+        let likelihood = ending.and_then(|i| spec.and_then(|s| s.likelihood(i)));
+        match crate::cost::cued(domains, likelihood) {
+            Some((weights, mass)) => weights.iter().map(|w| w / mass).collect(),
+            None => Vec::new(),
         }
     }
 
@@ -408,18 +429,9 @@ impl Predictor {
     /// The bundle's shift of `head`'s logit at a position: its level in each domain, weighed as
     /// the billing weighs the domains; 0 where the bundle gives it none.
     fn level(&self, head: &Head, at: &At) -> f64 {
-        let Some(shifts) = self.manifest.levels.get(&head.id) else {
-            return 0.0;
-        };
-        let z = at.z;
-        let Some(domains) = z.len().checked_sub(shifts.len()).and_then(|i| z.get(i..)) else {
-            return 0.0;
-        };
-        let spec = self.manifest.billing.as_ref();
-        let likelihood = (at.ending).and_then(|i| spec.and_then(|s| s.likelihood(i)));
-        match crate::cost::cued(domains, likelihood) {
-            Some((weights, mass)) => (weights.iter().zip(shifts))
-                .map(|(w, &d)| w / mass * f64::from(d))
+        match self.manifest.levels.get(&head.id) {
+            Some(shifts) => (at.cued.iter().zip(shifts))
+                .map(|(w, &d)| w * f64::from(d))
                 .sum(),
             None => 0.0,
         }
@@ -618,6 +630,8 @@ struct At<'z> {
     prior_logit: Option<f64>,
     /// The prompt's ending among the billing's, where known.
     ending: Option<usize>,
+    /// [`Predictor::cued`]: each domain's weight for the levels; empty without levels.
+    cued: Vec<f64>,
 }
 
 /// A head's covariance of (weights, bias) as [`sd`] reads it: each row's upper triangle in f64,

@@ -25,6 +25,7 @@ import json
 import numpy as np
 
 import outer
+import research
 import space
 import split
 from data import read_rows
@@ -42,24 +43,6 @@ def matrices(rows, idx, models):
     y = np.array([[rows[i]["labels"][m] for m in models] for i in keep], dtype=np.float64)
     c = np.array([[rows[i]["cost"][m] for m in models] for i in keep], dtype=np.float64)
     return y.reshape(len(keep), len(models)), c.reshape(len(keep), len(models))
-
-
-def hull(accuracy, cost):
-    """The models some λ ≥ 0 makes best in accuracy − λ·cost (ties to the cheaper)."""
-    on = set()
-    order = np.lexsort((cost, -accuracy))
-    j = int(order[0])
-    on.add(j)
-    # Walk the upper-left frontier: from each point, the next is the one whose slope down to
-    # it is steepest among the cheaper models.
-    while True:
-        cheaper = np.flatnonzero(cost < cost[j])
-        if not len(cheaper):
-            return sorted(on)
-        slope = (accuracy[j] - accuracy[cheaper]) / (cost[j] - cost[cheaper])
-        best = cheaper[np.lexsort((cost[cheaper], slope))][0]
-        j = int(best)
-        on.add(j)
 
 
 def gains(y, c, curve):
@@ -86,7 +69,8 @@ def null_router(rows, train, held, models, seed=0):
     """(worst gain, model, sure losses) of the null router on rows `held`, chosen on `train`."""
     ty, tc = matrices(rows, train, models)
     hy, hc = matrices(rows, held, models)
-    curve = hull(ty.mean(0), tc.mean(0))
+    # The models some λ ≥ 0 makes best on the training rows.
+    curve = [m for _, _, m in research.upper_hull(tc.mean(0), ty.mean(0))]
     g = gains(hy, hc, curve)
     rng = np.random.default_rng(seed)
     draws = np.array([gains(hy[ix], hc[ix], curve)

@@ -406,10 +406,10 @@ def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30,
     the rows `pick` (positions `z`) of each domain class where it has `least` labels equals its
     accuracy there. A row's class is `classes` (the table's), or with None the one z's domain
     coordinates put it in; `only`, a class name, a prefix ending in "/", or SUBJECTS (the
-    classes of one benchmark's subject), limits the classes.
-    A scratch of the levels per class train.py's --level-folds fits out of fold. With
-    `weights` ([row, domain], cued_mass) the shifts are not put in the heads: they weigh the
-    domains by `weights` and go to the manifest's `levels`, which the router weighs alike."""
+    classes of one benchmark's subject), limits the classes. Fitted on the rows themselves,
+    where --level-folds fits out of fold. With `weights` ([row, domain], cued_mass) the shifts
+    are not put in the heads: they weigh the domains by `weights` and go to the manifest's
+    `levels`, which the router weighs alike (what ships, LEVELS_OF)."""
     n = len(domains)
     z = z.astype(np.float64)
     mass = z[:, -n:] if weights is None else weights
