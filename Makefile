@@ -154,7 +154,8 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --endings-e0
 	$(VENV)/bin/python training/outer.py --alike
 	$(VENV)/bin/python training/outer.py --split
-	for v in levels levels-fe levels-pro levels-inferred levels-cued levels-cued-pro; do $(VENV)/bin/python training/outer.py --$$v || exit 1; done
+	for v in levels levels-fe levels-pro levels-inferred levels-cued levels-cued-pro \
+		accuracy accuracy-only; do $(VENV)/bin/python training/outer.py --$$v || exit 1; done
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \
@@ -222,6 +223,7 @@ research-outer: venv-train
 	$(VENV)/bin/python training/outer.py --outer-cost-margin
 	$(VENV)/bin/python training/outer.py --outer-endings-e0
 	$(VENV)/bin/python training/outer.py --outer-levels-cued-pro
+	$(VENV)/bin/python training/outer.py --outer-accuracy-only
 	$(VENV)/bin/python training/floor.py
 
 # The native predictions the browser tests compare against: the bundle's heads only (a pool of

@@ -51,6 +51,13 @@ pub struct Manifest {
     /// where a head shared by several tables misses one table's level. Empty: none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub levels: BTreeMap<String, Vec<f32>>,
+    /// Per model id, its accuracy on the routing data's questions of each domain of
+    /// `encoder.domains` where it answered enough of them (`null` elsewhere). At a prompt, each
+    /// such domain's weight (as the levels weigh the domains) takes that accuracy in place of the
+    /// head's estimate: in a benchmark's subject the measured level routes better than the
+    /// heads' per-prompt differences among models. Empty: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accuracy: BTreeMap<String, Vec<Option<f32>>>,
     /// Where the bundle came from.
     pub provenance: serde_json::Value,
 }
@@ -659,6 +666,29 @@ impl Manifest {
             {
                 return Err(Error::Manifest(format!(
                     "levels of {id:?}: shift {v} is not within ±{MAX_LEVEL} logits"
+                )));
+            }
+        }
+        for (id, measured) in &self.accuracy {
+            if self.head(id).is_none() {
+                return Err(Error::Manifest(format!(
+                    "accuracy names {id:?}, which has no head"
+                )));
+            }
+            if measured.len() != domains.len() {
+                return Err(Error::Manifest(format!(
+                    "accuracy of {id:?}: {} values for {} domains",
+                    measured.len(),
+                    domains.len()
+                )));
+            }
+            if let Some(v) = measured
+                .iter()
+                .flatten()
+                .find(|v| !(0.0..=1.0).contains(*v))
+            {
+                return Err(Error::Manifest(format!(
+                    "accuracy of {id:?}: {v} is not a share from 0 to 1"
                 )));
             }
         }

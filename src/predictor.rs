@@ -369,10 +369,10 @@ impl Predictor {
     }
 
     /// Each domain's share of a prompt at `z` with `ending`, as the billing weighs the domains
-    /// (by the encoder's probabilities and the prompt's ending): what the levels are weighed by.
-    /// Empty where the bundle has no levels.
+    /// (by the encoder's probabilities and the prompt's ending): what the levels and measured
+    /// accuracies are weighed by. Empty where the bundle has neither.
     fn cued(&self, z: &[f32], ending: Option<usize>) -> Vec<f64> {
-        if self.manifest.levels.is_empty() {
+        if self.manifest.levels.is_empty() && self.manifest.accuracy.is_empty() {
             return Vec::new();
         }
         let n = self.manifest.encoder.domains.len();
@@ -401,8 +401,9 @@ impl Predictor {
         let head = &self.manifest.heads[h];
         let logit = head_logit(&head.weights, head.bias, at.z) + self.level(head, at);
         let p = sigmoid(self.transferred(h, logit, at));
+        let own = self.nearest(h, p, &at.similarity, &at.order);
         Estimate {
-            quality: self.nearest(h, p, &at.similarity, &at.order),
+            quality: self.measured(head, own, at),
             sd: self.spread(h, &at.x, p),
             billing: self.billing(head, at),
         }
@@ -435,6 +436,22 @@ impl Predictor {
                 .sum(),
             None => 0.0,
         }
+    }
+
+    /// `own`, `head`'s estimate at a position, with each domain where the bundle measured the
+    /// model's accuracy taking its weight (as the levels are weighed) at that accuracy.
+    fn measured(&self, head: &Head, own: f64, at: &At) -> f64 {
+        let Some(measured) = self.manifest.accuracy.get(&head.id) else {
+            return own;
+        };
+        let (mut weight, mut sum) = (0.0, 0.0);
+        for (w, a) in at.cued.iter().zip(measured) {
+            if let Some(a) = a {
+                weight += w;
+                sum += w * f64::from(*a);
+            }
+        }
+        sum + (1.0 - weight).max(0.0) * own
     }
 
     /// How the routing data billed `head`'s model at a position: its ratios by domain, weighed
@@ -630,7 +647,8 @@ struct At<'z> {
     prior_logit: Option<f64>,
     /// The prompt's ending among the billing's, where known.
     ending: Option<usize>,
-    /// [`Predictor::cued`]: each domain's weight for the levels; empty without levels.
+    /// [`Predictor::cued`]: each domain's weight for the levels and measured accuracies; empty
+    /// without either.
     cued: Vec<f64>,
 }
 

@@ -382,8 +382,39 @@ fn a_bundles_levels_shift_a_heads_logit_by_the_domains_a_prompt_ends_in() {
 }
 
 #[test]
+fn a_bundles_measured_accuracy_takes_a_heads_place_in_the_domains_a_prompt_ends_in() {
+    let (mut manifest, encoder, tokenizer) = parts();
+    let id = cued_billing(&mut manifest, 1.0, 200.0);
+    manifest.as_object_mut().unwrap().remove("levels");
+    manifest.as_object_mut().unwrap().remove("accuracy");
+    let quality = |m: &serde_json::Value, prompt: &str| {
+        let p = load(m, &encoder, &tokenizer)
+            .unwrap()
+            .predict(prompt)
+            .unwrap();
+        p.quality_of(&id).unwrap()
+    };
+    let question = "Which organelle hosts the Krebs cycle?";
+    let letter = format!("{question}\nAnswer:");
+    let before_free = quality(&manifest, question);
+    // Measured in domain 0 only, which every prompt ending in "Answer:" is taken for.
+    let domains = manifest["encoder"]["domains"].as_array().unwrap().len();
+    let mut measured = vec![serde_json::Value::Null; domains];
+    measured[0] = serde_json::json!(0.9);
+    manifest["accuracy"] = serde_json::json!({ id.as_str(): measured });
+    let at_letter = quality(&manifest, &letter);
+    assert!((at_letter - 0.9).abs() < 1e-6, "{at_letter}");
+    // A prompt of no measured domain keeps the head's own estimate.
+    let free = quality(&manifest, question);
+    assert!(
+        (free - before_free).abs() < 1e-9,
+        "{free} against {before_free}"
+    );
+}
+
+#[test]
 fn bad_billings_are_refused() {
-    let cases: [(&str, Spoil); 15] = [
+    let cases: [(&str, Spoil); 18] = [
         ("ratio 0 is not above 0", |m| {
             billing(m, 0.0, 1.0);
         }),
@@ -441,6 +472,21 @@ fn bad_billings_are_refused() {
             let id = billing(m, 1.0, 1.0);
             let domains = m["encoder"]["domains"].as_array().unwrap().len();
             m["levels"] = serde_json::json!({ id.as_str(): vec![11.0; domains] });
+        }),
+        ("accuracy names \"no-such-model\"", |m| {
+            let domains = m["encoder"]["domains"].as_array().unwrap().len();
+            m["accuracy"] = serde_json::json!({ "no-such-model": vec![0.5; domains] });
+        }),
+        ("values for", |m| {
+            let id = billing(m, 1.0, 1.0);
+            m["accuracy"] = serde_json::json!({ id.as_str(): [0.5] });
+        }),
+        ("1.5 is not a share from 0 to 1", |m| {
+            let id = billing(m, 1.0, 1.0);
+            let domains = m["encoder"]["domains"].as_array().unwrap().len();
+            let mut measured = vec![serde_json::Value::Null; domains];
+            measured[0] = serde_json::json!(1.5);
+            m["accuracy"] = serde_json::json!({ id.as_str(): measured });
         }),
         ("billing names \"no-such-model\"", |m| {
             let id = billing(m, 1.0, 1.0);

@@ -88,6 +88,7 @@ def as_frozen(bundle):
     manifest = json.loads(path.read_text())
     manifest.pop("transfer", None)
     manifest.pop("levels", None)
+    manifest.pop("accuracy", None)
     manifest["selection"].pop("costMargin", None)
     path.write_text(json.dumps(manifest, indent=1) + "\n")
 
@@ -184,7 +185,7 @@ TOP = ("--incumbent", "top")
 TRADEOFF = ("--incumbent", "tradeoff")
 # The variants judged on the outer split too (--outer-<name>), each after the inner folds chose it.
 LOOKS = ("lead", "tradeoff", "transfer", "balance", "inferred", "cost_margin", "endings_e0",
-         "split", "levels_cued_pro")
+         "split", "levels_cued_pro", "accuracy_only")
 # with_billing's options of --inferred, which the later variants build on; and of those with a
 # billing by preambles and prompt endings.
 INFERRED = {"lead": True, "transfer": True, "train": ("--domain-balance", "1"),
@@ -235,13 +236,19 @@ VARIANTS = {
                     TRADEOFF),
     "levels_cued_pro": ({**ENDINGS, "cost_margin": 0.0, "levels": "cued",
                          "levels_of": "mmlu-pro/"}, "eval-endings_e0", TRADEOFF),
+    # ... each head's accuracy in a benchmark's subject classes in the place of its estimate,
+    # by the same weights as the levels: with the levels, and instead of them.
+    "accuracy": ({**ENDINGS, "cost_margin": 0.0, "levels": "cued", "levels_of": "mmlu-pro/",
+                  "accuracy": True}, "eval-levels_cued_pro", TRADEOFF),
+    "accuracy_only": ({**ENDINGS, "cost_margin": 0.0, "accuracy": True}, "eval-levels_cued_pro",
+                      TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
                  cost_margin=None, preamble=False, endings=False, by_convention=False,
-                 split=False, levels=None, levels_of=None):
+                 split=False, levels=None, levels_of=None, accuracy=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -278,6 +285,7 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     manifest["reference"].pop("ending", None)
     # What train.py now adds, each variant states for itself.
     manifest.pop("levels", None)
+    manifest.pop("accuracy", None)
     if lead:
         manifest["selection"]["lead"] = train.selection_lead(y, pick, order)
     manifest["selection"].pop("costMargin", None)
@@ -292,6 +300,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                            weights=train.cued_mass(manifest, prompts, pick,
                                                    z[:, -len(domains):].astype(np.float64))
                            if cued else None)
+    if accuracy:
+        train.class_accuracy(manifest, rows, pick, domain_of[pick], domains)
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -427,6 +437,12 @@ def main():
         ap.add_argument(f"--{name}", action="store_true",
                         help=f"as --endings-e0, each head's level in {what} set to its training "
                              "accuracy there (not shipped); compare")
+    for name, what in (("accuracy", "with the levels of --levels-cued-pro"),
+                       ("accuracy-only", "without levels")):
+        ap.add_argument(f"--{name}", action="store_true",
+                        help=f"as --endings-e0, each head's accuracy in a benchmark's subject "
+                             f"classes in the place of its estimate there, {what}; compare with "
+                             "--levels-cued-pro")
     ap.add_argument("--folds", type=lambda v: [int(f) for f in v.split(",")],
                     default=list(FOLDS), help="the inner folds a variant scores, e.g. 0,1")
     ap.add_argument("--outer-tradeoff", action="store_true",
@@ -451,6 +467,9 @@ def main():
     ap.add_argument("--outer-levels-cued-pro", action="store_true",
                     help="a tenth look: --outer-endings-e0's with levels per MMLU-Pro class, "
                          "weighed by the prompt's ending (what ships)")
+    ap.add_argument("--outer-accuracy-only", action="store_true",
+                    help="an eleventh look: --outer-endings-e0's with each head's accuracy in "
+                         "MMLU-Pro's classes in the place of its estimate (what ships)")
     args = ap.parse_args()
     variant = any(getattr(args, name) for name in VARIANTS)
     looks = {name: getattr(args, f"outer_{name}") for name in LOOKS}

@@ -168,10 +168,15 @@ SHIPPED_DOMAIN_BALANCE = 1.0
 # last word").
 COST_MARGIN = 0.0
 # Levels per domain class (shift_levels, weighed as the billing weighs the domains): on the
-# classes of a benchmark's subjects (training/REPORT.md, "A level per class, by the prompt's
-# ending"); None: no levels.
+# classes of a benchmark's subjects they shipped (training/REPORT.md, "A level per class, by the
+# prompt's ending") until each head's accuracy there took their place (ACCURACY_OF); None: no
+# levels.
 SUBJECTS = "*/"
-LEVELS_OF = SUBJECTS
+LEVELS_OF = None
+# Each head's accuracy per domain class in the place of its estimate, by the same weights
+# (class_accuracy): on the classes of a benchmark's subjects (training/REPORT.md, "A subject's
+# measured accuracy in the place of the heads"); None: none.
+ACCURACY_OF = SUBJECTS
 
 # A head's labelled rows in a domain class for its labels to cover it (src/bundle.rs, Labels):
 # below this, its level there is borrowed (training/transfer_levels.py).
@@ -450,6 +455,45 @@ def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30,
         manifest["levels"] = levels
 
 
+def class_accuracy(manifest, rows, pick, classes, domains, only=SUBJECTS, least=30):
+    """The manifest's `accuracy`: per head, its accuracy on the rows `pick` of each domain class
+    (`classes`, the table's, as shift_levels counts them) of `only` where it has `least`
+    labels; None elsewhere. The router puts these in the place of the head's estimate by each
+    domain's cued weight (src/predictor.rs, `measured`)."""
+    def chosen(name):
+        return "/" in name if only == SUBJECTS else name == only or (
+            only.endswith("/") and name.startswith(only))
+
+    out = {}
+    for head in manifest["heads"]:
+        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
+        if not len(at):
+            continue
+        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
+        c = classes[at]
+        measured = [float(np.float32(y[c == d].mean())) if chosen(domains[d])
+                    and (c == d).sum() >= least else None for d in range(len(domains))]
+        if any(v is not None for v in measured):
+            out[head["id"]] = measured
+    if out:
+        manifest["accuracy"] = out
+
+
+def measured_at(manifest, order, weights, own):
+    """[head]: each head's estimate `own` with each domain whose accuracy the manifest measured
+    taking its weight in `weights` (cued_mass) at that accuracy, as src/predictor.rs
+    (`measured`) does."""
+    accuracy = manifest.get("accuracy", {})
+    out = np.array(own, dtype=np.float64)
+    for h, m in enumerate(order):
+        if m not in accuracy:
+            continue
+        w = np.array([weights[d] if a is not None else 0.0 for d, a in enumerate(accuracy[m])])
+        a = np.array([a if a is not None else 0.0 for a in accuracy[m]], dtype=np.float64)
+        out[h] = float(w @ a) + max(1.0 - w.sum(), 0.0) * out[h]
+    return out
+
+
 def selection_floors(tokens, y, pick, keys, table, domain_of, order, seed, folds=5):
     """{incumbent: {challenger: floor}}: for each ordered pair of models that share enough
     labelled rows, the floor research.pair_floors fits on out-of-fold predictions of a
@@ -626,6 +670,7 @@ def main():
         "transfer": transfer_spec(),
         "provenance": {
             "levels_of": LEVELS_OF,
+            "accuracy_of": ACCURACY_OF,
             "script": "training/train.py",
             "data": [{"file": t.name, "sha256": sha256(t), "rows": len(read_table(t)[0])}
                      for t in sorted(args.data.glob("*.csv"))],
@@ -651,6 +696,9 @@ def main():
                      weights=cued_mass(manifest, prompts, pick,
                                        z[pick][:, -len(domains):].astype(np.float64)))
         print(f"levels: {len(manifest.get('levels', {}))} heads", flush=True)
+    if ACCURACY_OF is not None:
+        class_accuracy(manifest, rows, pick, domain_of[pick], domains, ACCURACY_OF)
+        print(f"accuracy: {len(manifest.get('accuracy', {}))} heads", flush=True)
     out = args.out / "predictor.json"
     out.write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes), {encoder} ({encoder.stat().st_size} "
@@ -671,7 +719,7 @@ def main():
         "about": "z for prompts.json from www/models/encoder.onnx by onnxruntime (train.py).",
         "embeddings": [[round(float(v), 7) for v in row] for row in fz]}) + "\n")
     transfer = transfer_of(manifest["heads"], domains, theta, bias, TRANSFER_WEIGHT)
-    # Each fixture prompt's domains as the billing weighs them, for the levels.
+    # Each fixture prompt's domains as the billing weighs them, for the levels and accuracies.
     cued = cued_mass(manifest, fixture_prompts, np.arange(len(fixture_prompts)),
                      fz[:, -len(domains):].astype(np.float64))
     level = [level_at(manifest, order, w) for w in cued]
@@ -679,8 +727,9 @@ def main():
         "about": "Each head's quality and its standard deviation for prompts.json as train.py "
                  "computes them; the Rust predictor must agree within 1e-4.",
         "models": order,
-        "quality": [[round(float(v), 7) for v in predict(zz, theta, bias, knn, transfer, lv)]
-                    for zz, lv in zip(fz, level)],
+        "quality": [[round(float(v), 7) for v in measured_at(
+            manifest, order, w, predict(zz, theta, bias, knn, transfer, lv))]
+            for zz, lv, w in zip(fz, level, cued)],
         # As src/predictor.rs computes it, in f64.
         "sd": [[round(float(v), 7) for v in row] for row in space.quality_sd(
             fz.astype(np.float64),
