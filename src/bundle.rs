@@ -550,6 +550,23 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// One model's values per domain in the manifest's `field` (`levels`, `accuracy`): its
+    /// head exists, and it has a value for each of the encoder's domains.
+    fn check_per_domain(&self, field: &str, id: &str, values: usize) -> Result<()> {
+        if self.head(id).is_none() {
+            return Err(Error::Manifest(format!(
+                "{field} names {id:?}, which has no head"
+            )));
+        }
+        let domains = self.encoder.domains.len();
+        if values != domains {
+            return Err(Error::Manifest(format!(
+                "{field} of {id:?}: {values} values for {domains} domains"
+            )));
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<()> {
         if self.encoder.dim == 0 || self.encoder.max_tokens < 3 {
             return Err(Error::Manifest(format!(
@@ -648,18 +665,7 @@ impl Manifest {
                 .map_err(Error::Manifest)?;
         }
         for (id, shifts) in &self.levels {
-            if self.head(id).is_none() {
-                return Err(Error::Manifest(format!(
-                    "levels name {id:?}, which has no head"
-                )));
-            }
-            if shifts.len() != domains.len() {
-                return Err(Error::Manifest(format!(
-                    "levels of {id:?}: {} shifts for {} domains",
-                    shifts.len(),
-                    domains.len()
-                )));
-            }
+            self.check_per_domain("levels", id, shifts.len())?;
             if let Some(v) = shifts
                 .iter()
                 .find(|v| !(-MAX_LEVEL..=MAX_LEVEL).contains(*v))
@@ -670,18 +676,7 @@ impl Manifest {
             }
         }
         for (id, measured) in &self.accuracy {
-            if self.head(id).is_none() {
-                return Err(Error::Manifest(format!(
-                    "accuracy names {id:?}, which has no head"
-                )));
-            }
-            if measured.len() != domains.len() {
-                return Err(Error::Manifest(format!(
-                    "accuracy of {id:?}: {} values for {} domains",
-                    measured.len(),
-                    domains.len()
-                )));
-            }
+            self.check_per_domain("accuracy", id, measured.len())?;
             if let Some(v) = measured
                 .iter()
                 .flatten()

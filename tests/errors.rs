@@ -460,11 +460,11 @@ fn bad_billings_are_refused() {
             ratios[0] = serde_json::json!(1e39);
             m["billing"]["outputRatios"] = serde_json::json!({ id.as_str(): ratios });
         }),
-        ("levels name \"no-such-model\"", |m| {
+        ("levels names \"no-such-model\"", |m| {
             let domains = m["encoder"]["domains"].as_array().unwrap().len();
             m["levels"] = serde_json::json!({ "no-such-model": vec![0.0; domains] });
         }),
-        ("shifts for", |m| {
+        ("1 values for", |m| {
             let id = billing(m, 1.0, 1.0);
             m["levels"] = serde_json::json!({ id.as_str(): [0.0] });
         }),
@@ -477,7 +477,7 @@ fn bad_billings_are_refused() {
             let domains = m["encoder"]["domains"].as_array().unwrap().len();
             m["accuracy"] = serde_json::json!({ "no-such-model": vec![0.5; domains] });
         }),
-        ("values for", |m| {
+        ("accuracy of", |m| {
             let id = billing(m, 1.0, 1.0);
             m["accuracy"] = serde_json::json!({ id.as_str(): [0.5] });
         }),
