@@ -155,7 +155,7 @@ research: venv-train
 	$(VENV)/bin/python training/outer.py --alike
 	$(VENV)/bin/python training/outer.py --split
 	for v in levels levels-fe levels-pro levels-inferred levels-cued levels-cued-pro \
-		accuracy accuracy-only; do $(VENV)/bin/python training/outer.py --$$v || exit 1; done
+		accuracy accuracy-only accuracy-fe accuracy-mmlu accuracy-mmlu-one; do $(VENV)/bin/python training/outer.py --$$v || exit 1; done
 	$(VENV)/bin/python training/transfer_levels.py
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3; done
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \

@@ -242,13 +242,21 @@ VARIANTS = {
                   "accuracy": True}, "eval-levels_cued_pro", TRADEOFF),
     "accuracy_only": ({**ENDINGS, "cost_margin": 0.0, "accuracy": True}, "eval-levels_cued_pro",
                       TRADEOFF),
+    # ... and in FormationEval's class, or MMLU's (for every head, or for those MMLU alone
+    # labels).
+    "accuracy_fe": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "formationeval")},
+                    "eval-accuracy_only", TRADEOFF),
+    "accuracy_mmlu": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "mmlu")},
+                      "eval-accuracy_only", TRADEOFF),
+    "accuracy_mmlu_one": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "mmlu"),
+                           "one_table": True}, "eval-accuracy_only", TRADEOFF),
 }
 
 
 def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                  prior_rows=space.COST_PRIOR_ROWS, transfer=False, base="bundle", prompts=None,
                  cost_margin=None, preamble=False, endings=False, by_convention=False,
-                 split=False, levels=None, levels_of=None, accuracy=False):
+                 split=False, levels=None, levels_of=None, accuracy=False, one_table=False):
     """The bundle in `where` as train.py now writes it, in `bundle-<name>`: the same files, and
     the manifest's `billing` from the training rows `pick` (issue 23, item 4's cost side), so
     the two differ in nothing else; with `lead`, also the selection's lead by the labels of
@@ -266,7 +274,10 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     explains a model's bills in a class (space.split_ratios); with `levels` ("table" or
     "inferred", and the rows' `prompts`), each head's level per domain class set to its accuracy
     on the training rows there (shift_levels; `levels_of`, a class name or a prefix ending in
-    "/", only those classes)."""
+    "/", only those classes); with `accuracy`, each head's accuracy on the training rows of each
+    subject class in the place of its estimate (train.class_accuracy), or, as a tuple, of the
+    classes each of its entries names (`one_table`: those after the subject classes for the
+    heads one table labels only)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -300,8 +311,9 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                            weights=train.cued_mass(manifest, prompts, pick,
                                                    z[:, -len(domains):].astype(np.float64))
                            if cued else None)
-    if accuracy:
-        train.class_accuracy(manifest, rows, pick, domain_of[pick], domains)
+    for only in (() if not accuracy else (train.SUBJECTS,) if accuracy is True else accuracy):
+        train.class_accuracy(manifest, rows, pick, domain_of[pick], domains, only,
+                             one_table=one_table and only != train.SUBJECTS)
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -438,7 +450,10 @@ def main():
                         help=f"as --endings-e0, each head's level in {what} set to its training "
                              "accuracy there (not shipped); compare")
     for name, what in (("accuracy", "with the levels of --levels-cued-pro"),
-                       ("accuracy-only", "without levels")):
+                       ("accuracy-only", "without levels (what ships)"),
+                       ("accuracy-fe", "and in FormationEval's class"),
+                       ("accuracy-mmlu", "and in MMLU's class"),
+                       ("accuracy-mmlu-one", "and in MMLU's class, for MMLU's heads alone")):
         ap.add_argument(f"--{name}", action="store_true",
                         help=f"as --endings-e0, each head's accuracy in a benchmark's subject "
                              f"classes in the place of its estimate there, {what}; compare with "

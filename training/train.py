@@ -455,24 +455,28 @@ def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30,
         manifest["levels"] = levels
 
 
-def class_accuracy(manifest, rows, pick, classes, domains, only=SUBJECTS, least=30):
-    """The manifest's `accuracy`: per head, its accuracy on the rows `pick` of each domain class
-    (`classes`, the table's, as shift_levels counts them) of `only` where it has `least`
-    labels; None elsewhere. The router puts these in the place of the head's estimate by each
-    domain's cued weight (src/predictor.rs, `measured`)."""
+def class_accuracy(manifest, rows, pick, classes, domains, only=SUBJECTS, least=30,
+                   one_table=False):
+    """Adds to the manifest's `accuracy`: per head, its accuracy on the rows `pick` of each
+    domain class (`classes`, the table's, as shift_levels counts them) of `only` where it has
+    `least` labels; None elsewhere (a class measured before keeps its value). With `one_table`,
+    only heads whose rows `pick` come from one table. The router puts these in the place of the
+    head's estimate by each domain's cued weight (src/predictor.rs, `measured`)."""
     def chosen(name):
         return "/" in name if only == SUBJECTS else name == only or (
             only.endswith("/") and name.startswith(only))
 
-    out = {}
+    out = manifest.get("accuracy", {})
     for head in manifest["heads"]:
         at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
-        if not len(at):
+        if not len(at) or (one_table and len({rows[pick[k]]["table"] for k in at}) > 1):
             continue
         y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
         c = classes[at]
         measured = [float(np.float32(y[c == d].mean())) if chosen(domains[d])
                     and (c == d).sum() >= least else None for d in range(len(domains))]
+        before = out.get(head["id"], [None] * len(domains))
+        measured = [b if b is not None else m for b, m in zip(before, measured)]
         if any(v is not None for v in measured):
             out[head["id"]] = measured
     if out:
