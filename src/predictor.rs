@@ -348,7 +348,7 @@ impl Predictor {
     }
 
     /// What every head's estimate at `z` shares: its neighbours, (z, 1) and, where the bundle
-    /// has levels, the domains weighed as the billing weighs them.
+    /// has levels or measured accuracies, the domains weighed as the billing weighs them.
     fn at<'z>(&self, z: &'z [f32], ending: Option<usize>) -> At<'z> {
         let (similarity, order) = if self.manifest.neighbours.k > 0 {
             let similarity = self.similarities(&unit(z));

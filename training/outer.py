@@ -24,8 +24,9 @@ without one inner fold and scored on it, so the inner and outer figures are meas
     python training/outer.py --split       # as --endings-e0, input and output at two ratios
     python training/outer.py --levels      # ... a head's level per class (also --levels-fe,
                                            # --levels-pro, --levels-inferred, --levels-cued,
-                                           # --levels-cued-pro: what ships)
-    python training/outer.py --outer-levels-cued-pro   # a later look at that
+                                           # --levels-cued-pro, shipped until --accuracy-only)
+    python training/outer.py --accuracy-only   # a head's accuracy per subject class: what ships
+    python training/outer.py --outer-accuracy-only   # a later look at that
     python training/outer.py --geometric   # as --lead, cost ratios shrunk in logs (not shipped)
 
 Each outer figure carries one-sided 95 % bounds from a paired bootstrap over its questions; a
@@ -244,11 +245,11 @@ VARIANTS = {
                       TRADEOFF),
     # ... and in FormationEval's class, or MMLU's (for every head, or for those MMLU alone
     # labels).
-    "accuracy_fe": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "formationeval")},
+    "accuracy_fe": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("formationeval",)},
                     "eval-accuracy_only", TRADEOFF),
-    "accuracy_mmlu": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "mmlu")},
+    "accuracy_mmlu": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("mmlu",)},
                       "eval-accuracy_only", TRADEOFF),
-    "accuracy_mmlu_one": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("*/", "mmlu"),
+    "accuracy_mmlu_one": ({**ENDINGS, "cost_margin": 0.0, "accuracy": ("mmlu",),
                            "one_table": True}, "eval-accuracy_only", TRADEOFF),
 }
 
@@ -275,9 +276,8 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
     "inferred", and the rows' `prompts`), each head's level per domain class set to its accuracy
     on the training rows there (shift_levels; `levels_of`, a class name or a prefix ending in
     "/", only those classes); with `accuracy`, each head's accuracy on the training rows of each
-    subject class in the place of its estimate (train.class_accuracy), or, as a tuple, of the
-    classes each of its entries names (`one_table`: those after the subject classes for the
-    heads one table labels only)."""
+    subject class in the place of its estimate (train.class_accuracy), and, as a tuple, in the
+    classes it names too (`one_table`: those only for the heads one table labels)."""
     import train
     src, dst = where / base, where / f"bundle-{name}"
     dst.mkdir(exist_ok=True)
@@ -311,9 +311,11 @@ def with_billing(where, rows, pick, name="billing", lead=False, geometric=False,
                            weights=train.cued_mass(manifest, prompts, pick,
                                                    z[:, -len(domains):].astype(np.float64))
                            if cued else None)
-    for only in (() if not accuracy else (train.SUBJECTS,) if accuracy is True else accuracy):
+    if accuracy:
+        train.class_accuracy(manifest, rows, pick, domain_of[pick], domains)
+    for only in (accuracy if isinstance(accuracy, tuple) else ()):
         train.class_accuracy(manifest, rows, pick, domain_of[pick], domains, only,
-                             one_table=one_table and only != train.SUBJECTS)
+                             one_table=one_table)
     if transfer:
         row_class = domain_of
         if prompts is not None:
@@ -481,7 +483,7 @@ def main():
                          "ratios")
     ap.add_argument("--outer-levels-cued-pro", action="store_true",
                     help="a tenth look: --outer-endings-e0's with levels per MMLU-Pro class, "
-                         "weighed by the prompt's ending (what ships)")
+                         "weighed by the prompt's ending (shipped until --accuracy-only)")
     ap.add_argument("--outer-accuracy-only", action="store_true",
                     help="an eleventh look: --outer-endings-e0's with each head's accuracy in "
                          "MMLU-Pro's classes in the place of its estimate (what ships)")

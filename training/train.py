@@ -405,6 +405,22 @@ def cued_mass(manifest, prompts, pick, mass):
     return np.where(total > 1e-9, cued / np.where(total > 1e-9, total, 1.0), mass)
 
 
+def in_class(name, only):
+    """Whether domain class `name` is among `only`: a class name, a prefix ending in "/",
+    SUBJECTS (the classes of one benchmark's subjects), or None (every class)."""
+    if only is None:
+        return True
+    if only == SUBJECTS:
+        return "/" in name
+    return name == only or (only.endswith("/") and name.startswith(only))
+
+
+def labelled_rows(rows, pick, model):
+    """(positions in `pick` of the rows that label `model`, its labels there)."""
+    at = np.array([k for k, i in enumerate(pick) if model in rows[i]["labels"]], int)
+    return at, np.array([rows[pick[k]]["labels"][model] for k in at], dtype=np.float64)
+
+
 def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30, steps=50,
                  weights=None):
     """Moves each head's weight on the domain coordinates so that its mean predicted chance on
@@ -414,28 +430,20 @@ def shift_levels(manifest, rows, pick, z, classes, domains, only=None, least=30,
     classes of one benchmark's subject), limits the classes. Fitted on the rows themselves,
     where --level-folds fits out of fold. With `weights` ([row, domain], cued_mass) the shifts
     are not put in the heads: they weigh the domains by `weights` and go to the manifest's
-    `levels`, which the router weighs alike (what ships, LEVELS_OF)."""
+    `levels`, which the router weighs alike (LEVELS_OF: shipped until class_accuracy took their
+    place)."""
     n = len(domains)
     z = z.astype(np.float64)
     mass = z[:, -n:] if weights is None else weights
     inferred = mass.argmax(1)
     levels = {}
 
-    def chosen(d):
-        name = domains[d]
-        if only is None:
-            return True
-        if only == SUBJECTS:
-            return "/" in name
-        return name == only or (only.endswith("/") and name.startswith(only))
-
     for head in manifest["heads"]:
-        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
+        at, y = labelled_rows(rows, pick, head["id"])
         if not len(at):
             continue
-        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
         c = inferred[at] if classes is None else classes[at]
-        use = [d for d in np.unique(c) if (c == d).sum() >= least and chosen(d)]
+        use = [d for d in np.unique(c) if (c == d).sum() >= least and in_class(domains[d], only)]
         if not use:
             continue
         w = np.array(head["weights"], dtype=np.float64)
@@ -462,18 +470,13 @@ def class_accuracy(manifest, rows, pick, classes, domains, only=SUBJECTS, least=
     `least` labels; None elsewhere (a class measured before keeps its value). With `one_table`,
     only heads whose rows `pick` come from one table. The router puts these in the place of the
     head's estimate by each domain's cued weight (src/predictor.rs, `measured`)."""
-    def chosen(name):
-        return "/" in name if only == SUBJECTS else name == only or (
-            only.endswith("/") and name.startswith(only))
-
     out = manifest.get("accuracy", {})
     for head in manifest["heads"]:
-        at = np.array([k for k, i in enumerate(pick) if head["id"] in rows[i]["labels"]], int)
+        at, y = labelled_rows(rows, pick, head["id"])
         if not len(at) or (one_table and len({rows[pick[k]]["table"] for k in at}) > 1):
             continue
-        y = np.array([rows[pick[k]]["labels"][head["id"]] for k in at], dtype=np.float64)
         c = classes[at]
-        measured = [float(np.float32(y[c == d].mean())) if chosen(domains[d])
+        measured = [float(np.float32(y[c == d].mean())) if in_class(domains[d], only)
                     and (c == d).sum() >= least else None for d in range(len(domains))]
         before = out.get(head["id"], [None] * len(domains))
         measured = [b if b is not None else m for b, m in zip(before, measured)]
