@@ -165,9 +165,18 @@ research: venv-train
 
 # Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),
 # scored on fold 1 (where the card's design was chosen) and then on fold 0.
+# Then the same in the shipped space (domain coordinates, the outer split left out), with cards by
+# subject (where a card moving the domain coordinates was chosen, on fold 1).
+SUBJECT_CARDS := card: own, by subject, level;card: own, by subject, level and domains;card: own, by subject, level, then domains;card: own, level
+SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
 	$(VENV)/bin/python training/cards.py
+	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--out training/work/cards-domains-fold$$f.json || exit 1; done
+	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(SUBJECT_CARDS)" --models $(SUBJECT_MODELS) \
+		--out training/work/cards-subject-fold$$f.json || exit 1; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

@@ -226,6 +226,7 @@ fn target(score: &Score, manifest: &Manifest) -> Result<MeanScore> {
         z: prompts.iter().map(|&p| reference.z[p].clone()).collect(),
         accuracy: on_family_scale(score.accuracy, spec.offset),
         questions: score.n.map_or(questions, f64::from),
+        by_subject: score.subject.is_some(),
     })
 }
 

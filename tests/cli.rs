@@ -920,6 +920,78 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
     assert!(high > low + 0.3, "{low} {high}");
     assert!(low < 0.45 && high > 0.75, "{low} {high}");
 
+    // Scores by subject set a shape, not only a level: a card right on MMLU-Pro's maths and
+    // sciences and weak on the humanities puts the model at least 0.2 higher on maths than
+    // on history questions (issue 23), as 100 probes do.
+    let subjects = [
+        ("math", 0.9),
+        ("physics", 0.9),
+        ("chemistry", 0.9),
+        ("engineering", 0.9),
+        ("history", 0.3),
+        ("law", 0.3),
+        ("philosophy", 0.3),
+        ("psychology", 0.3),
+    ];
+    let scores: Vec<serde_json::Value> = (subjects.iter())
+        .map(|(subject, accuracy)| {
+            serde_json::json!({"benchmark": "mmlu-pro", "subject": subject,
+                               "accuracy": accuracy, "source": "https://x.test/card",
+                               "date": "2026-10-26"})
+        })
+        .collect();
+    let card = dir.join("card-subjects.json");
+    let text = serde_json::json!({"model": "gpt-6.1-terra", "scores": scores});
+    std::fs::write(&card, text.to_string()).unwrap();
+    let heads = dir.join("heads-subjects.json");
+    let (ok, _, stderr) = routoo(&[
+        "calibrate",
+        "--model",
+        "gpt-6.1-terra",
+        "--scores",
+        card.to_str().unwrap(),
+        "--out",
+        heads.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let mean_on = |subject: &str| -> f64 {
+        let questions = common::questions_of("mmlu-pro", subject, 40, &Default::default());
+        assert_eq!(
+            questions.len(),
+            40,
+            "the tables hold 40 {subject} questions"
+        );
+        let file = dir.join(format!("{subject}.json"));
+        std::fs::write(
+            &file,
+            serde_json::json!({ "prompts": questions }).to_string(),
+        )
+        .unwrap();
+        let (ok, stdout, stderr) = routoo(&[
+            "predict",
+            "--heads",
+            heads.to_str().unwrap(),
+            "--prompts",
+            file.to_str().unwrap(),
+        ]);
+        assert!(ok, "{stderr}");
+        let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let qs: Vec<f64> = (out.as_array().unwrap().iter())
+            .filter_map(|p| {
+                let mut q = p["quality"].as_array()?.iter();
+                q.find(|q| q["model"] == "gpt-6.1-terra")?["quality"].as_f64()
+            })
+            .collect();
+        assert_eq!(qs.len(), 40);
+        qs.iter().sum::<f64>() / qs.len() as f64
+    };
+    let (maths, history) = (mean_on("math"), mean_on("history"));
+    eprintln!("card by subject: MMLU-Pro maths {maths:.3}, history {history:.3}");
+    assert!(
+        maths - history >= 0.2,
+        "maths {maths:.3} is not 0.2 above history {history:.3}"
+    );
+
     // Bad cards: each refused before anything is written, naming the problem.
     let refuse = |card: serde_json::Value, says: &str| {
         let path = dir.join("bad.json");

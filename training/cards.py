@@ -47,10 +47,13 @@ def family_rows(rows, ref, specs, name, subject=None):
     return out, spec["questions"]
 
 
-def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False):
+def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
     scoring: src/heads.rs::fit_evidence. With `level`, only the bias moves (the prior's shape
-    kept, its level set by the scores)."""
+    kept, its level set by the scores); `moving` (indices of θ and b) names what moves instead,
+    e.g. the domain coordinates and the bias."""
+    if level:
+        moving = [len(mean) - 1]
     def aug(z):
         return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
     fam = [(aug(z), a, n) for z, a, n in families]
@@ -76,9 +79,9 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False)
             g = (x * (q * (1 - q))[:, None]).mean(axis=0)
             grad += -n * (a / m - (1 - a) / (1 - m)) * g
             hess += n / (m * (1 - m)) * np.outer(g, g)
-        if level:
+        if moving is not None:
             step = np.zeros_like(w)
-            step[-1] = grad[-1] / hess[-1, -1]
+            step[moving] = np.linalg.solve(hess[np.ix_(moving, moving)], grad[moving])
         else:
             step = np.linalg.solve(hess, grad)
         scale, before = 1.0, objective(w)
@@ -151,14 +154,23 @@ def main():
                     type=pathlib.Path)
     ap.add_argument("--fit-only", action="store_true", help="fit and cache the spaces only")
     ap.add_argument("--report", action="store_true")
+    ap.add_argument("--outer", choices=["include", "exclude"], default="include",
+                    help="exclude: leave the outer split's questions out (space.is_outer)")
+    ap.add_argument("--domains", action="store_true",
+                    help="the space with domain coordinates (the shipped design), its prior "
+                    "widened along them as routoo's is, and a card variant that moves them")
     ap.add_argument("--eval-fold", type=int, default=0, choices=[0, 1, 2, 3, 4],
                     help="score on this fold; 1-4 are training rows of the other heads, for "
                     "choosing a design without looking at fold 0")
+    ap.add_argument("--only", type=lambda v: v.split(";"), default=None,
+                    help="score only these variants (names separated by ;) beside the prior")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
     torch.set_num_threads(1)
     rows, prompts = read_rows(args.data)
+    if args.outer == "exclude":
+        rows, prompts = space.without_outer(rows, prompts)
     folds = np.array([space.fold_of(space.question_key(r, p)) for r, p in zip(rows, prompts)])
     models = sorted({m for r in rows for m in r["labels"]})
     y, _ = space.label_matrix(rows, models)
@@ -168,14 +180,18 @@ def main():
     train_idx, test = np.flatnonzero(folds != 0), folds == args.eval_fold
     ref = train.reference_rows(rows, train_idx, 1000, np.random.default_rng(0))
     specs = {b["name"]: b for b in train.benchmarks(rows, ref)}
-    cache = args.out.parent / "cards"
+    cache = args.out.parent / ("cards" + ("-inner" if args.outer == "exclude" else "")
+                               + ("-domains" if args.domains else ""))
+    fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
+    if args.domains:
+        fit["domains"] = space.domain_classes(rows)[1]
+        space.DOMAIN_BALANCE = train.SHIPPED_DOMAIN_BALANCE
     cache.mkdir(parents=True, exist_ok=True)
     published = json.loads(args.published.read_text()) if args.published.exists() else {}
 
     def fitted(name, labels):
         """(p, z, theta, bias) of the space fitted on folds 1-4 with `labels`, cached."""
-        return space.fit_cached(cache / f"{name}.npz", tokens, labels, train_idx,
-                                k=space.SPACE_DIM, weight_decay=1e-4, table=table)
+        return space.fit_cached(cache / f"{name}.npz", tokens, labels, train_idx, **fit)
 
     if args.fit_only:
         for m in args.models.split(","):
@@ -191,7 +207,8 @@ def main():
     cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
              if (c["table"], c["id"]) in where
              and folds[where[(c["table"], c["id"])]] not in (0, args.eval_fold)]
-    out = {"prior_scale": PRIOR_SCALE, "eval_fold": args.eval_fold, "models": {}}
+    out = {"prior_scale": PRIOR_SCALE, "eval_fold": args.eval_fold, "outer": args.outer,
+           "domains": args.domains, "models": {}}
     for m in args.models.split(","):
         j = models.index(m)
         y_out = y.copy()
@@ -199,6 +216,10 @@ def main():
         p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = probes.prior_heads((~np.isnan(y[train_idx])).sum(axis=0), j)
         mean, precision = probes.prior_of(theta[others], bias[others], PRIOR_SCALE)
+        if args.domains:
+            # The domain coordinates follow the space's k learned ones; b is last.
+            precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1,
+                                     probes.DOMAIN_PRIOR_SCALE)
         zz = z.astype(np.float64)
 
         # Card (b): its accuracy per benchmark on the training rows it is labelled on.
@@ -208,6 +229,17 @@ def main():
             own.setdefault(rows[i]["benchmark"], []).append(y[i, j])
         cards = {"own": [{"benchmark": b, "accuracy": float(np.mean(v)), "n": len(v)}
                          for b, v in sorted(own.items())]}
+        # The same by subject, where a benchmark has subjects: a card that says "good at
+        # maths, weak at law".
+        by_subject = {}
+        for i in mine:
+            if rows[i]["subject"]:
+                by_subject.setdefault((rows[i]["benchmark"], rows[i]["subject"]), []).append(y[i, j])
+        if by_subject:
+            cards["own, by subject"] = [
+                {"benchmark": b, "subject": s, "accuracy": float(np.mean(v)), "n": len(v)}
+                for (b, s), v in sorted(by_subject.items())
+                if family_rows(rows, ref, specs, b, s)[0]]
         if isinstance(published.get(m), dict):
             cards["published"] = published[m]["scores"]
             # The same scores moved onto their families' scale by the other models' gaps
@@ -226,6 +258,9 @@ def main():
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
         for name, card in cards.items():
+            if args.only and not any(f"card: {name}, {v}" in args.only for v in
+                                     ("level", "level and domains", "level, then domains")):
+                continue
             fams = []
             for s in card:
                 at, questions = family_rows(rows, ref, specs, s["benchmark"],
@@ -236,8 +271,19 @@ def main():
                 fams.append((zz[at], s["accuracy"], n))
             heads[f"card: {name}"] = fit_card(mean, precision, fams)
             heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True)
+            if args.domains:
+                shape = list(range(space.SPACE_DIM, len(mean)))
+                heads[f"card: {name}, level and domains"] = fit_card(
+                    mean, precision, fams, moving=shape)
+                # The level first, then the shape about it: the prior re-centred on the
+                # levelled head, so the domain coordinates take what differs by subject and
+                # the bias keeps the level the other tables' prompts see.
+                heads[f"card: {name}, level, then domains"] = fit_card(
+                    heads[f"card: {name}, level"], precision, fams, moving=shape)
+        if args.only:
+            heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
-        if len(idx):
+        if len(idx) and not args.only:
             groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
             order = probes.choose(zz[idx], theta[others], bias[others], groups, 100, 10, 50)
             for n in (25, 100):
@@ -274,8 +320,15 @@ def main():
 def report(out):
     names = ["prior", "prior at its price", "card: own", "card: own, level", "card: published",
              "card: published, level", "card: published, offset", "card: published, offset, level",
-             "card: published, offset, sure, level", "25 probes", "100 probes"]
-    print(f"scored on fold {out.get('eval_fold', 0)}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
+             "card: published, offset, sure, level", "card: own, level and domains",
+             "card: own, by subject, level", "card: own, by subject, level and domains",
+             "card: own, by subject, level, then domains", "card: own, level, then domains",
+             "card: published, offset, level, then domains",
+             "card: published, offset, level and domains", "25 probes", "100 probes"]
+    names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
+                                     for c in r["tables"].values())]
+    print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
+          f"domain coordinates {'yes' if out.get('domains') else 'no'}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
           "model's labels (95 % bootstrap interval)\n")
     print("| model left out | table (pool) | rows | with its labels | "
           + " | ".join(names) + " |")
