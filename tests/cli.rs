@@ -873,6 +873,27 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
         serde_json::json!({ "prompts": mmlu_pro }).to_string(),
     )
     .unwrap();
+    // The placed model's mean estimate over a file of prompts.
+    let mean_quality = |heads: &std::path::Path, prompts: &std::path::Path| -> f64 {
+        let (ok, stdout, stderr) = routoo(&[
+            "predict",
+            "--heads",
+            heads.to_str().unwrap(),
+            "--prompts",
+            prompts.to_str().unwrap(),
+        ]);
+        assert!(ok, "{stderr}");
+        let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let qs: Vec<f64> = (out.as_array().unwrap().iter())
+            .map(|p| {
+                let q = p["quality"].as_array().unwrap().iter();
+                let mut q = q.filter(|q| q["model"] == "gpt-6.1-terra");
+                q.next().unwrap()["quality"].as_f64().unwrap()
+            })
+            .collect();
+        assert!(!qs.is_empty());
+        qs.iter().sum::<f64>() / qs.len() as f64
+    };
     let place = |accuracy: f64| -> f64 {
         let card = dir.join(format!("card-{accuracy}.json"));
         let text = serde_json::json!({"model": "gpt-6.1-terra", "scores": [
@@ -897,23 +918,7 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
         let kept = &file["calibrations"][0];
         assert_eq!(kept["card"]["scores"][0]["accuracy"], accuracy);
         assert_eq!(kept["graded"], 0);
-        let (ok, stdout, stderr) = routoo(&[
-            "predict",
-            "--heads",
-            heads.to_str().unwrap(),
-            "--prompts",
-            prompts.to_str().unwrap(),
-        ]);
-        assert!(ok, "{stderr}");
-        let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        let qs: Vec<f64> = (out.as_array().unwrap().iter())
-            .map(|p| {
-                let q = p["quality"].as_array().unwrap().iter();
-                let mut q = q.filter(|q| q["model"] == "gpt-6.1-terra");
-                q.next().unwrap()["quality"].as_f64().unwrap()
-            })
-            .collect();
-        qs.iter().sum::<f64>() / qs.len() as f64
+        mean_quality(&heads, &prompts)
     };
     let (low, high) = (place(0.3), place(0.9));
     eprintln!("mean estimate on MMLU-Pro probes: card 0.3 -> {low:.3}, card 0.9 -> {high:.3}");
@@ -967,23 +972,7 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
             serde_json::json!({ "prompts": questions }).to_string(),
         )
         .unwrap();
-        let (ok, stdout, stderr) = routoo(&[
-            "predict",
-            "--heads",
-            heads.to_str().unwrap(),
-            "--prompts",
-            file.to_str().unwrap(),
-        ]);
-        assert!(ok, "{stderr}");
-        let out: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-        let qs: Vec<f64> = (out.as_array().unwrap().iter())
-            .filter_map(|p| {
-                let mut q = p["quality"].as_array()?.iter();
-                q.find(|q| q["model"] == "gpt-6.1-terra")?["quality"].as_f64()
-            })
-            .collect();
-        assert_eq!(qs.len(), 40);
-        qs.iter().sum::<f64>() / qs.len() as f64
+        mean_quality(&heads, &file)
     };
     let (maths, history) = (mean_on("math"), mean_on("history"));
     eprintln!("card by subject: MMLU-Pro maths {maths:.3}, history {history:.3}");
