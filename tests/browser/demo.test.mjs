@@ -920,6 +920,11 @@ test("From published scores: a card places a model without a call, and each row 
     delete entry.uncalibrated;
     pool.models.push({ ...entry, id: "carded-weak", apiModel: "carded-weak", scores: score(0.35) },
       { ...entry, id: "carded-strong", apiModel: "carded-strong", scores: score(0.85) });
+    // Two cards by subject, alike on average: one strong in maths, one in history.
+    const bySubject = (maths, history) => [["math", maths], ["physics", maths], ["history", history], ["philosophy", history]]
+      .map(([subject, accuracy]) => ({ benchmark: "mmlu-pro", subject, accuracy, source: "https://example.test/card", date: "2026-11-01" }));
+    pool.models.push({ ...entry, id: "carded-scientist", apiModel: "carded-scientist", scores: bySubject(0.9, 0.3) },
+      { ...entry, id: "carded-historian", apiModel: "carded-historian", scores: bySubject(0.3, 0.9) });
   }, async (p, pool, root) => {
     await routed(p, () => p.fill("#prompt", "Which of these best explains why the Treaty of Westphalia mattered? " +
       "(A) it ended the Thirty Years' War (B) it founded the UN (C) it unified Italy (D) it split Korea"));
@@ -927,6 +932,9 @@ test("From published scores: a card places a model without a call, and each row 
     const meter = (id) => p.locator(`${row(id)} meter`).evaluate((m) => m.value);
     assert.ok(await meter("carded-strong") > await meter("carded-weak") + 0.2,
       `${await meter("carded-strong")} vs ${await meter("carded-weak")}`);
+    // On a history question the card by subject puts the historian ahead.
+    assert.ok(await meter("carded-historian") > await meter("carded-scientist") + 0.2,
+      `${await meter("carded-historian")} vs ${await meter("carded-scientist")}`);
     assert.match(await p.textContent(`${row("carded-strong")} th`), /placed from published scores: mmlu-pro 85(\.0)? ?%, 2026-11-01/);
     assert.equal(await p.getAttribute(`${row("carded-strong")} th a`, "href"), "https://example.test/card");
     assert.match(await p.textContent(`${row(today.id)} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
