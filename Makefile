@@ -177,6 +177,9 @@ research-cards: venv-train
 	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "$(SUBJECT_CARDS)" --models $(SUBJECT_MODELS) \
 		--out training/work/cards-subject-fold$$f.json || exit 1; done
+	$(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold 1 \
+		--only "card: own, level, then domains;card: published, offset, level, then domains;card: own, level;card: published, offset, level" \
+		--out training/work/cards-then-fold1.json
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
