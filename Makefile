@@ -180,6 +180,8 @@ research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold 1 \
 		--only "card: own, level, then domains;card: published, offset, level, then domains;card: own, level;card: published, offset, level" \
 		--out training/work/cards-then-fold1.json
+	for c in d random; do $(VENV)/bin/python training/lomo.py --domains --outer exclude --test-fold 1 \
+		--criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the
