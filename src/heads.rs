@@ -56,8 +56,8 @@ pub struct Prior {
     covariance: Vec<f64>,
     /// Its inverse.
     precision: Vec<f64>,
-    /// The domain coordinates of θ (z's inferred benchmark and subject), which a card moves
-    /// with the bias ([`fit_evidence`]); empty outside a calibration's prior.
+    /// The domain coordinates of θ (z's inferred benchmark and subject), which a card's scores
+    /// by subject move after the bias ([`fit_evidence`]); empty outside a calibration's prior.
     domains: std::ops::Range<usize>,
 }
 
@@ -293,7 +293,7 @@ pub struct MeanScore {
     /// How many answers it is worth: the more, the tighter the fit holds the mean to it.
     pub questions: f64,
     /// The score is of one subject of its benchmark ("maths", "law"): a card of such scores
-    /// says a shape, so the fit moves the domain coordinates with the bias ([`fit_evidence`]).
+    /// says a shape, so the fit moves the domain coordinates after the bias ([`fit_evidence`]).
     pub by_subject: bool,
 }
 
@@ -319,7 +319,8 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
 /// model's MMLU-Pro accuracy by subject came within 0.1 points of its labels on the mean, where
 /// the level alone lost 0.5–0.8 (training/REPORT.md, "Cards in the shipped space, and cards by
 /// subject"). Benchmark-wide scores moving them too lost on the mean, so those set the level
-/// only. The covariance is the full posterior's, so the margin still says how little a card tells.
+/// only. The covariance is the full posterior's, so the margin still says how little a card
+/// tells.
 pub fn fit_evidence(
     id: &str,
     prior: &Prior,
