@@ -168,6 +168,7 @@ research: venv-train
 # Then the same in the shipped space (domain coordinates, the outer split left out), with cards by
 # subject (where a card moving the domain coordinates was chosen, on fold 1).
 SUBJECT_CARDS := card: own, by subject, level;card: own, by subject, level and domains;card: own, by subject, level, then domains;card: own, level
+PUBLISHED_MODELS := gpt-4o-2024-05-13,gpt-4o-mini-2024-07-18,llama-3.1-70b-instruct,llama-3.1-8b-instruct,gemini-1.5-flash-001,gemini-1.5-pro-001,o4-mini-medium,o3-mini-high,gpt-4.1,gpt-4.1-mini
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
@@ -180,6 +181,9 @@ research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold 1 \
 		--only "card: own, level, then domains;card: published, offset, level, then domains;card: own, level;card: published, offset, level" \
 		--out training/work/cards-then-fold1.json
+	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--drop mmlu --only "card: published, offset, level" --models $(PUBLISHED_MODELS) \
+		--out training/work/cards-nommlu-fold$$f.json || exit 1; done
 	for c in d random; do $(VENV)/bin/python training/lomo.py --domains --outer exclude --test-fold 1 \
 		--criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
 

@@ -162,6 +162,8 @@ def main():
     ap.add_argument("--eval-fold", type=int, default=0, choices=[0, 1, 2, 3, 4],
                     help="score on this fold; 1-4 are training rows of the other heads, for "
                     "choosing a design without looking at fold 0")
+    ap.add_argument("--drop", type=lambda v: v.split(","), default=[],
+                    help="leave these benchmarks' scores out of the published cards")
     ap.add_argument("--only", type=lambda v: v.split(";"), default=None,
                     help="score only these variants (names separated by ;) beside the prior")
     args = ap.parse_args()
@@ -188,6 +190,9 @@ def main():
         space.DOMAIN_BALANCE = train.SHIPPED_DOMAIN_BALANCE
     cache.mkdir(parents=True, exist_ok=True)
     published = json.loads(args.published.read_text()) if args.published.exists() else {}
+    for card in published.values():
+        if isinstance(card, dict):
+            card["scores"] = [s for s in card["scores"] if s["benchmark"] not in args.drop]
 
     def fitted(name, labels):
         """(p, z, theta, bias) of the space fitted on folds 1-4 with `labels`, cached."""
