@@ -873,6 +873,19 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
         serde_json::json!({ "prompts": mmlu_pro }).to_string(),
     )
     .unwrap();
+    // `calibrate --scores` of gpt-6.1-terra from a card file: (success, stderr).
+    let calibrate_card = |card: &std::path::Path, heads: &std::path::Path| -> (bool, String) {
+        let (ok, _, stderr) = routoo(&[
+            "calibrate",
+            "--model",
+            "gpt-6.1-terra",
+            "--scores",
+            card.to_str().unwrap(),
+            "--out",
+            heads.to_str().unwrap(),
+        ]);
+        (ok, stderr)
+    };
     // The placed model's mean estimate over a file of prompts.
     let mean_quality = |heads: &std::path::Path, prompts: &std::path::Path| -> f64 {
         let (ok, stdout, stderr) = routoo(&[
@@ -949,15 +962,7 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
     let text = serde_json::json!({"model": "gpt-6.1-terra", "scores": scores});
     std::fs::write(&card, text.to_string()).unwrap();
     let heads = dir.join("heads-subjects.json");
-    let (ok, _, stderr) = routoo(&[
-        "calibrate",
-        "--model",
-        "gpt-6.1-terra",
-        "--scores",
-        card.to_str().unwrap(),
-        "--out",
-        heads.to_str().unwrap(),
-    ]);
+    let (ok, stderr) = calibrate_card(&card, &heads);
     assert!(ok, "{stderr}");
     let mean_on = |subject: &str| -> f64 {
         let questions = common::questions_of("mmlu-pro", subject, 40, &Default::default());
@@ -986,15 +991,7 @@ fn calibrate_from_published_scores_places_a_model_without_a_call() {
         let path = dir.join("bad.json");
         std::fs::write(&path, card.to_string()).unwrap();
         let heads = dir.join("bad-heads.json");
-        let (ok, _, stderr) = routoo(&[
-            "calibrate",
-            "--model",
-            "gpt-6.1-terra",
-            "--scores",
-            path.to_str().unwrap(),
-            "--out",
-            heads.to_str().unwrap(),
-        ]);
+        let (ok, stderr) = calibrate_card(&path, &heads);
         assert!(!ok && stderr.contains(says), "{says}: {stderr}");
         assert!(!heads.exists());
     };
