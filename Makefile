@@ -169,6 +169,7 @@ research: venv-train
 # subject (where a card moving the domain coordinates was chosen, on fold 1).
 SUBJECT_CARDS := card: own, by subject, level;card: own, by subject, level and domains;card: own, by subject, level, then domains;card: own, level
 PUBLISHED_MODELS := gpt-4o-2024-05-13,gpt-4o-mini-2024-07-18,llama-3.1-70b-instruct,llama-3.1-8b-instruct,gemini-1.5-flash-001,gemini-1.5-pro-001,o4-mini-medium,o3-mini-high,gpt-4.1,gpt-4.1-mini
+SHIFT_CARDS := card: published, offset, level;card: published, offset, shifted, level;card: published, offset, pooled, level;card: own, level;card: own, shifted, level;card: own, pooled, level;card: own, by subject, level, then domains;card: own, by subject, shifted, level, then domains
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
@@ -184,6 +185,8 @@ research-cards: venv-train
 	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--drop mmlu --only "card: published, offset, level" --models $(PUBLISHED_MODELS) \
 		--out training/work/cards-nommlu-fold$$f.json || exit 1; done
+	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(SHIFT_CARDS)" --out training/work/cards-shifted-fold$$f.json || exit 1; done
 	for c in d random; do $(VENV)/bin/python training/lomo.py --domains --outer exclude --test-fold 1 \
 		--criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
 

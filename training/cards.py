@@ -47,11 +47,42 @@ def family_rows(rows, ref, specs, name, subject=None):
     return out, spec["questions"]
 
 
-def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None):
+def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None,
+             shared=None):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
     scoring: src/heads.rs::fit_evidence. With `level`, only the bias moves (the prior's shape
     kept, its level set by the scores); `moving` (indices of θ and b) names what moves instead,
-    e.g. the domain coordinates and the bias."""
+    e.g. the domain coordinates and the bias. `shared`, one (benchmark, sd) per family, gives
+    each benchmark with sd > 0 its own shift of the logits, N(0, sd²): the gap between the
+    harness that published its scores and the table's, which all its scores share."""
+    if shared is not None and any(sd > 0 for _, sd in shared):
+        keys = sorted({k for k, sd in shared if sd > 0})
+        sd_of = dict(shared)
+        k0 = len(mean)
+        prec = np.zeros((k0 + len(keys), k0 + len(keys)))
+        prec[:k0, :k0] = precision
+        for i, k in enumerate(keys):
+            prec[k0 + i, k0 + i] = 1 / sd_of[k] ** 2
+        fams = []
+        for (z, a, n), (k, sd) in zip(families, shared):
+            onehot = np.zeros((len(z), len(keys)))
+            if sd > 0:
+                onehot[:, keys.index(k)] = 1
+            # The bias stays last: the shifts go before it.
+            fams.append((np.hstack([z, onehot]), a, n))
+        ext = np.concatenate([mean[:-1], np.zeros(len(keys)), mean[-1:]])
+        prec_full = np.zeros_like(prec)
+        order = list(range(k0 - 1)) + list(range(k0, k0 + len(keys))) + [k0 - 1]
+        prec_full[:] = prec[np.ix_(order, order)]
+        zp = None if z_probe is None else np.hstack([z_probe, np.zeros((len(z_probe), len(keys)))])
+        extra = list(range(k0 - 1, k0 - 1 + len(keys)))
+        mv = None
+        if level:
+            mv = extra + [len(ext) - 1]
+        elif moving is not None:
+            mv = [i if i < k0 - 1 else len(ext) - 1 for i in moving] + extra
+        w = fit_card(ext, prec_full, fams, zp, y_probe, moving=mv)
+        return np.concatenate([w[:k0 - 1], w[-1:]])
     if level:
         moving = [len(mean) - 1]
     def aug(z):
@@ -95,6 +126,43 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
         if moved < 1e-9:
             break
     return w
+
+
+def implied_level(t, a):
+    """The shift of logits `t` whose mean probability is `a`, and that mean's
+    slope there: one score's level, the shape held."""
+    a = float(np.clip(a, 1e-3, 1 - 1e-3))
+    d = 0.0
+    for _ in range(100):
+        q = 1 / (1 + np.exp(-(t + d)))
+        g = float((q * (1 - q)).mean())
+        step = (q.mean() - a) / max(g, 1e-9)
+        d -= float(np.clip(step, -5, 5))
+        if abs(step) < 1e-10:
+            break
+    q = 1 / (1 + np.exp(-(t + d)))
+    return d, float((q * (1 - q)).mean())
+
+
+def pooled(fams, mean):
+    """`fams` with each score's questions cut so its implied level's variance gains the
+    between-benchmark spread τ² (DerSimonian and Laird): scores that disagree on the level
+    count alike, whatever their size."""
+    levels, variances = [], []
+    for z, a, n in fams:
+        t = z @ mean[:-1] + mean[-1]
+        d, g = implied_level(t, a)
+        levels.append(d)
+        aa = float(np.clip(a, 1e-3, 1 - 1e-3))
+        variances.append(aa * (1 - aa) / (n * g * g))
+    if len(fams) < 2:
+        return fams
+    w = 1 / np.array(variances)
+    lv = np.array(levels)
+    centre = (w * lv).sum() / w.sum()
+    q = (w * (lv - centre) ** 2).sum()
+    tau2 = max(0.0, (q - (len(fams) - 1)) / (w.sum() - (w * w).sum() / w.sum()))
+    return [(z, a, n * v / (v + tau2)) for (z, a, n), v in zip(fams, variances)]
 
 
 def log_price(model, pool):
@@ -227,6 +295,17 @@ def main():
                                      probes.DOMAIN_PRIOR_SCALE)
         zz = z.astype(np.float64)
 
+        # The other models' gaps between published scores and the tables (rows of folds 1-4
+        # outside the scored fold; never this model's labels).
+        gap = train.offsets(published, rows, [i for i in train_idx if not test[i]], y,
+                            models, specs, m)
+
+        def shifted(card, gap=gap):
+            """`card` with a shared shift for each benchmark no offset maps: a table's own
+            benchmark scored by another harness, or an outside one no model measured."""
+            return [{**s, "shift": 0.0 if s["benchmark"] in gap else train.unmapped_sd(gap)}
+                    for s in card]
+
         # Card (b): its accuracy per benchmark on the training rows it is labelled on.
         mine = [i for i in train_idx if not np.isnan(y[i, j]) and not test[i]]
         own = {}
@@ -240,17 +319,17 @@ def main():
         for i in mine:
             if rows[i]["subject"]:
                 by_subject.setdefault((rows[i]["benchmark"], rows[i]["subject"]), []).append(y[i, j])
+        cards["own, pooled"] = [{**s, "pooled": True} for s in cards["own"]]
         if by_subject:
             cards["own, by subject"] = [
                 {"benchmark": b, "subject": s, "accuracy": float(np.mean(v)), "n": len(v)}
                 for (b, s), v in sorted(by_subject.items())
                 if family_rows(rows, ref, specs, b, s)[0]]
+            cards["own, by subject, shifted"] = shifted(cards["own, by subject"])
+        cards["own, shifted"] = shifted(cards["own"])
         if isinstance(published.get(m), dict):
             cards["published"] = published[m]["scores"]
-            # The same scores moved onto their families' scale by the other models' gaps
-            # (rows of folds 1-4 outside the scored fold; never this model's labels).
-            gap = train.offsets(published, rows, [i for i in train_idx if not test[i]], y,
-                                models, specs, m)
+            # The same scores moved onto their families' scale by the other models' gaps.
             cards["published, offset"] = [
                 {**s, "accuracy": float(1 / (1 + np.exp(-(train.logit(s["accuracy"])
                                                            + gap.get(s["benchmark"], (0, 0))[0]))))}
@@ -260,6 +339,11 @@ def main():
             # measured (the tables' own benchmarks map exactly).
             cards["published, offset, sure"] = [
                 {**s, "sd": train.mapping_sd(s["benchmark"], gap)} for s in cards["published, offset"]]
+            # Each score's implied level weighed as in a random-effects meta-analysis: the
+            # spread between benchmarks' levels caps what one large benchmark can say.
+            cards["published, offset, pooled"] = [
+                {**s, "pooled": True} for s in cards["published, offset"]]
+            cards["published, offset, shifted"] = shifted(cards["published, offset"])
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
         for name, card in cards.items():
@@ -274,17 +358,21 @@ def main():
                 if "sd" in s:
                     n = train.effective_questions(s["accuracy"], n, s["sd"])
                 fams.append((zz[at], s["accuracy"], n))
-            heads[f"card: {name}"] = fit_card(mean, precision, fams)
-            heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True)
+            if any(s.get("pooled") for s in card):
+                fams = pooled(fams, mean)
+            shared = [(s["benchmark"], s.get("shift", 0.0)) for s in card]
+            heads[f"card: {name}"] = fit_card(mean, precision, fams, shared=shared)
+            heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True,
+                                                     shared=shared)
             if args.domains:
                 shape = list(range(space.SPACE_DIM, len(mean)))
                 heads[f"card: {name}, level and domains"] = fit_card(
-                    mean, precision, fams, moving=shape)
+                    mean, precision, fams, moving=shape, shared=shared)
                 # The level first, then the shape about it: the prior re-centred on the
                 # levelled head, so the domain coordinates take what differs by subject and
                 # the bias keeps the level the other tables' prompts see.
                 heads[f"card: {name}, level, then domains"] = fit_card(
-                    heads[f"card: {name}, level"], precision, fams, moving=shape)
+                    heads[f"card: {name}, level"], precision, fams, moving=shape, shared=shared)
         if args.only:
             heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
@@ -325,7 +413,11 @@ def main():
 def report(out):
     names = ["prior", "prior at its price", "card: own", "card: own, level", "card: published",
              "card: published, level", "card: published, offset", "card: published, offset, level",
-             "card: published, offset, sure, level", "card: own, level and domains",
+             "card: published, offset, sure, level",
+             "card: published, offset, pooled, level",
+             "card: own, pooled, level", "card: own, shifted, level",
+             "card: published, offset, shifted, level",
+             "card: own, by subject, shifted, level, then domains", "card: own, level and domains",
              "card: own, by subject, level", "card: own, by subject, level and domains",
              "card: own, by subject, level, then domains", "card: own, level, then domains",
              "card: published, offset, level, then domains",
