@@ -169,6 +169,7 @@ research: venv-train
 # subject (where a card moving the domain coordinates was chosen, on fold 1).
 SUBJECT_CARDS := card: own, by subject, level;card: own, by subject, level and domains;card: own, by subject, level, then domains;card: own, level
 PUBLISHED_MODELS := gpt-4o-2024-05-13,gpt-4o-mini-2024-07-18,llama-3.1-70b-instruct,llama-3.1-8b-instruct,gemini-1.5-flash-001,gemini-1.5-pro-001,o4-mini-medium,o3-mini-high,gpt-4.1,gpt-4.1-mini
+LOMO_DOM = $(VENV)/bin/python training/lomo.py --domains --outer exclude
 SHIFT_CARDS := card: published, offset, level;card: published, offset, shifted, level;card: published, offset, pooled, level;card: own, level;card: own, shifted, level;card: own, pooled, level;card: own, by subject, level, then domains;card: own, by subject, shifted, level, then domains
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
@@ -188,7 +189,16 @@ research-cards: venv-train
 	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "$(SHIFT_CARDS)" --out training/work/cards-shifted-fold$$f.json || exit 1; done
 	for c in d random; do $(VENV)/bin/python training/lomo.py --domains --outer exclude --test-fold 1 \
-		--criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
+		--fit full --criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
+	$(LOMO_DOM) --test-fold 1 --fit level --out training/work/lomo-dom-level.json
+	$(LOMO_DOM) --test-fold 1 --out training/work/lomo-dom-then.json
+	$(LOMO_DOM) --test-fold 1 --fit full --item-offsets 1 --out training/work/lomo-dom-items.json
+	$(LOMO_DOM) --test-fold 1 --item-offsets 1 --out training/work/lomo-dom-then-items.json
+	$(LOMO_DOM) --test-fold 2 --out training/work/lomo-f2-then.json
+	$(LOMO_DOM) --test-fold 2 --fit full --out training/work/lomo-f2-d.json
+	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "25 probes;100 probes;25 probes, full;100 probes, full" \
+		--out training/work/cards-probes-fold$$f.json || exit 1; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

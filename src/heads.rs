@@ -319,8 +319,11 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
 /// model's MMLU-Pro accuracy by subject came within 0.1 points of its labels on the mean, where
 /// the level alone lost 0.5–0.8 (training/REPORT.md, "Cards in the shipped space, and cards by
 /// subject"). Benchmark-wide scores moving them too lost on the mean, so those set the level
-/// only. The covariance is the full posterior's, so the margin still says how little a card
-/// tells.
+/// only. Probes follow the same two steps, the level and then the domain coordinates: moving
+/// every coordinate, 100 probes placed a model worse than the prior alone on the mean, left out
+/// in the space with domain coordinates (training/REPORT.md, "Probes set the level, then the
+/// domains"). In a space without domain coordinates probes move everything. The covariance is
+/// the full posterior's, so the margin still says how little the evidence tells.
 pub fn fit_evidence(
     id: &str,
     prior: &Prior,
@@ -474,18 +477,20 @@ pub fn fit_evidence(
         }
         Ok((w, hessian))
     };
-    let (w, hessian) = if !graded.is_empty() {
+    // The evidence sets the level (the bias) first. Probes, or scores that name a subject,
+    // then move the domain coordinates about that level, under the prior re-centred on the
+    // levelled head, so the bias keeps the level every other prompt sees.
+    let shape: Vec<usize> = (prior.domains.clone())
+        .filter(|&i| i + 1 < n)
+        .chain([n - 1])
+        .collect();
+    let shaped = !graded.is_empty() || scores.iter().any(|s| s.by_subject);
+    let (w, hessian) = if !graded.is_empty() && shape.len() == 1 {
+        // A space without domain coordinates: probes move everything.
         newton(&prior.mean, None)?
     } else {
-        // Scores alone set the level (the bias); where one names a subject, the domain
-        // coordinates then take what differs by subject about that level, under the prior
-        // re-centred on the levelled head, so the bias keeps the level every other prompt sees.
         let (level, hessian) = newton(&prior.mean, Some(&[n - 1]))?;
-        let shape: Vec<usize> = (prior.domains.clone())
-            .filter(|&i| i + 1 < n)
-            .chain([n - 1])
-            .collect();
-        if scores.iter().any(|s| s.by_subject) && shape.len() > 1 {
+        if shaped && shape.len() > 1 {
             newton(&level, Some(&shape))?
         } else {
             (level, hessian)
@@ -765,6 +770,32 @@ mod tests {
         ] {
             assert!(fit_evidence("new", &prior, &[], &[bad]).is_err());
         }
+    }
+
+    #[test]
+    fn probes_set_the_level_then_the_domains_where_the_prior_names_them() {
+        let heads = population();
+        let prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        // Right wherever the domain coordinate is 1, wrong where it is 0.
+        let graded: Vec<(Vec<f32>, bool)> = (0..40)
+            .map(|i| (vec![(i % 5) as f32 / 4.0, (i % 2) as f32], i % 2 == 1))
+            .collect();
+        let mut domains = prior.clone();
+        domains.domains = 1..2;
+        let shaped = fit("new", &domains, &graded).unwrap();
+        let p = prior.head("p");
+        assert_eq!(
+            shaped.weights[0], p.weights[0],
+            "the learned coordinate is the prior's"
+        );
+        assert!(
+            shaped.weights[1] > p.weights[1] + 0.5,
+            "{:?}",
+            shaped.weights
+        );
+        // Without domain coordinates, probes move everything.
+        let free = fit("new", &prior, &graded).unwrap();
+        assert_ne!(free.weights[0], p.weights[0]);
     }
 
     #[test]

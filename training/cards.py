@@ -48,13 +48,15 @@ def family_rows(rows, ref, specs, name, subject=None):
 
 
 def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None,
-             shared=None):
+             shared=None, probe_offset=None):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
     scoring: src/heads.rs::fit_evidence. With `level`, only the bias moves (the prior's shape
     kept, its level set by the scores); `moving` (indices of θ and b) names what moves instead,
     e.g. the domain coordinates and the bias. `shared`, one (benchmark, sd) per family, gives
     each benchmark with sd > 0 its own shift of the logits, N(0, sd²): the gap between the
-    harness that published its scores and the table's, which all its scores share."""
+    harness that published its scores and the table's, which all its scores share.
+    `probe_offset`, one per probe, is added to its logit: how much easier the probe is than its
+    position says (`item_offsets`)."""
     if shared is not None and any(sd > 0 for _, sd in shared):
         keys = sorted({k for k, sd in shared if sd > 0})
         sd_of = dict(shared)
@@ -81,7 +83,7 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
             mv = extra + [len(ext) - 1]
         elif moving is not None:
             mv = [i if i < k0 - 1 else len(ext) - 1 for i in moving] + extra
-        w = fit_card(ext, prec_full, fams, zp, y_probe, moving=mv)
+        w = fit_card(ext, prec_full, fams, zp, y_probe, moving=mv, probe_offset=probe_offset)
         return np.concatenate([w[:k0 - 1], w[-1:]])
     if level:
         moving = [len(mean) - 1]
@@ -90,9 +92,10 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     fam = [(aug(z), a, n) for z, a, n in families]
     xp = aug(z_probe) if z_probe is not None and len(z_probe) else np.zeros((0, len(mean)))
     yp = y_probe if y_probe is not None else np.zeros(0)
+    off = np.zeros(len(xp)) if probe_offset is None else np.asarray(probe_offset, np.float64)
 
     def objective(v):
-        t = xp @ v
+        t = xp @ v + off
         out = (np.logaddexp(0, t) - yp * t).sum() + 0.5 * (v - mean) @ precision @ (v - mean)
         for x, a, n in fam:
             m = np.clip((1 / (1 + np.exp(-(x @ v)))).mean(), 1e-12, 1 - 1e-12)
@@ -101,7 +104,7 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
 
     w = mean.copy()
     for _ in range(100):
-        p = 1 / (1 + np.exp(-(xp @ w)))
+        p = 1 / (1 + np.exp(-(xp @ w + off)))
         grad = xp.T @ (p - yp) + precision @ (w - mean)
         hess = (xp * (p * (1 - p))[:, None]).T @ xp + precision
         for x, a, n in fam:
@@ -126,6 +129,21 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
         if moved < 1e-9:
             break
     return w
+
+
+def item_offsets(t, y, tau):
+    """Per row, the shift of the logits `t` (rows × heads) that the heads' answers `y` (NaN
+    where a head has none) say it needs, under a N(0, τ²) prior: how much easier a question is
+    than its position says, as an item's difficulty in item response theory."""
+    have = ~np.isnan(y)
+    yy = np.where(have, y, 0.0)
+    d = np.zeros(len(t))
+    for _ in range(50):
+        q = 1 / (1 + np.exp(-(t + d[:, None])))
+        grad = ((q - yy) * have).sum(axis=1) + d / tau ** 2
+        hess = (q * (1 - q) * have).sum(axis=1) + 1 / tau ** 2
+        d -= grad / hess
+    return d
 
 
 def implied_level(t, a):
@@ -288,11 +306,10 @@ def main():
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = probes.prior_heads((~np.isnan(y[train_idx])).sum(axis=0), j)
-        mean, precision = probes.prior_of(theta[others], bias[others], PRIOR_SCALE)
-        if args.domains:
-            # The domain coordinates follow the space's k learned ones; b is last.
-            precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1,
-                                     probes.DOMAIN_PRIOR_SCALE)
+        # The domain coordinates follow the space's k learned ones.
+        mean, precision = probes.calibration_prior(
+            theta[others], bias[others], PRIOR_SCALE,
+            range(space.SPACE_DIM, theta.shape[1]) if args.domains else None)
         zz = z.astype(np.float64)
 
         # The other models' gaps between published scores and the tables (rows of folds 1-4
@@ -373,16 +390,25 @@ def main():
                 # the bias keeps the level the other tables' prompts see.
                 heads[f"card: {name}, level, then domains"] = fit_card(
                     heads[f"card: {name}, level"], precision, fams, moving=shape, shared=shared)
-        if args.only:
-            heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
-        if len(idx) and not args.only:
+        if len(idx) and (not args.only or any(v.endswith(("probes", "full")) for v in args.only)):
             groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
             order = probes.choose(zz[idx], theta[others], bias[others], groups, 100, 10, 50)
             for n in (25, 100):
                 sel = idx[order[:n]]
-                heads[f"{n} probes"] = fit_card(mean, precision, [], zz[sel],
-                                                y[sel, j].astype(np.float64))
+                yp = y[sel, j].astype(np.float64)
+                full = fit_card(mean, precision, [], zz[sel], yp)
+                if args.domains:
+                    # As routoo calibrate does: the level, then the domain coordinates.
+                    level = fit_card(mean, precision, [], zz[sel], yp, level=True)
+                    heads[f"{n} probes"] = fit_card(
+                        level, precision, [], zz[sel], yp,
+                        moving=list(range(space.SPACE_DIM, len(mean))))
+                    heads[f"{n} probes, full"] = full
+                else:
+                    heads[f"{n} probes"] = full
+        if args.only:
+            heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
         res = {"cards": cards, "tables": {}}
         tables = sorted({rows[i]["table"] for i in np.flatnonzero(test & ~np.isnan(y[:, j]))})
         for t in tables:
@@ -401,7 +427,7 @@ def main():
                 cell["variants"][name] = {"aiq": v, "vs_full": v - full,
                                           "vs_full_ci": interval(boots[name] - full_boot)}
             for name, boot in boots.items():
-                if name != "prior" and not name.endswith("probes"):
+                if name != "prior":
                     cell["variants"][name]["vs_prior_ci"] = interval(boot - boots["prior"])
             res["tables"][t] = cell
         out["models"][m] = res
@@ -421,7 +447,8 @@ def report(out):
              "card: own, by subject, level", "card: own, by subject, level and domains",
              "card: own, by subject, level, then domains", "card: own, level, then domains",
              "card: published, offset, level, then domains",
-             "card: published, offset, level and domains", "25 probes", "100 probes"]
+             "card: published, offset, level and domains", "25 probes", "100 probes",
+             "25 probes, full", "100 probes, full"]
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
@@ -431,7 +458,7 @@ def report(out):
           + " | ".join(names) + " |")
     print("|---|---|---|---|" + "---|" * len(names))
     gaps = {n: [] for n in names}
-    card_vs_prior = {n: [] for n in names if n != "prior" and not n.endswith("probes")}
+    card_vs_prior = {n: [] for n in names if n != "prior"}
     for m, res in out["models"].items():
         for t, cell in res["tables"].items():
             cells = []

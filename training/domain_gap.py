@@ -52,10 +52,11 @@ def main():
         theta = model.theta.detach().numpy().astype(np.float64)
         bias = model.bias.detach().numpy().astype(np.float64)
         heads = probes.prior_heads((~np.isnan(y[train])).sum(axis=0), -1)
-        mean, precision = probes.prior_of(theta[heads], bias[heads], cards.PRIOR_SCALE)
-        if "domains" in extra:
-            # The domain coordinates follow the space's k learned ones; b is last.
-            precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1, args.domain_scale)
+        # The domain coordinates follow the space's k learned ones.
+        mean, precision = probes.calibration_prior(
+            theta[heads], bias[heads], cards.PRIOR_SCALE,
+            range(space.SPACE_DIM, theta.shape[1]) if "domains" in extra else None,
+            args.domain_scale)
         groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in pool]
         order = probes.choose(z[pool], theta[heads], bias[heads], groups, args.probes, 10, 200)
         sent = pool[order[:args.probes]]

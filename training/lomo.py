@@ -23,6 +23,7 @@ import torch
 import cards
 import probes
 import space
+import train as train_mod
 from data import ROOT, read_rows
 
 MODELS = ["gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022", "gemini-1.5-flash-002",
@@ -31,11 +32,20 @@ MODELS = ["gpt-4o-mini-2024-07-18", "claude-3-5-sonnet-20241022", "gemini-1.5-fl
 PROBES = [0, 25, 50, 100, 200]
 
 
-def fit_head(mean, precision, z, y):
-    """The posterior mode of (θ, b) and its Laplace covariance: src/calibrate.rs::fit."""
-    w = cards.fit_card(mean, precision, [], z, y)
+def fit_head(mean, precision, z, y, how="full", domains=None, offset=None):
+    """The posterior mode of (θ, b) and its Laplace covariance: src/calibrate.rs::fit. `how`:
+    "full" moves everything; "level" only the bias; "level, then domains" (ships) the bias,
+    then the domain coordinates (`domains`, indices of θ) and the bias about it, as a card by
+    subject does (src/heads.rs::fit_evidence), or everything where there are none."""
+    if how == "full" or not len(z) or not len(domains):
+        w = cards.fit_card(mean, precision, [], z, y, probe_offset=offset)
+    else:
+        w = cards.fit_card(mean, precision, [], z, y, level=True, probe_offset=offset)
+        if how == "level, then domains":
+            w = cards.fit_card(w, precision, [], z, y, moving=list(domains) + [len(mean) - 1],
+                               probe_offset=offset)
     x = np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
-    p = 1 / (1 + np.exp(-(x @ w)))
+    p = 1 / (1 + np.exp(-(x @ w + (0 if offset is None else offset))))
     hess = (x * (p * (1 - p))[:, None]).T @ x + precision
     return w, np.linalg.inv(hess)
 
@@ -55,7 +65,14 @@ def main():
     ap.add_argument("--outer", choices=["include", "exclude"], default="include",
                     help="exclude: leave the outer split's questions out (space.is_outer)")
     ap.add_argument("--domains", action="store_true",
-                    help="the space with domain coordinates (space.py's +domains designs)")
+                    help="the space with domain coordinates, its classes weighed as the bundle's")
+    ap.add_argument("--fit", default="level, then domains",
+                    choices=["full", "level", "level, then domains"],
+                    help="what the probes move (default: what routoo calibrate does; in a space "
+                    "without domain coordinates, everything)")
+    ap.add_argument("--item-offsets", type=float, default=None, metavar="TAU",
+                    help="give each probe its difficulty beyond its position, from the other "
+                    "models' answers, under a N(0, TAU²) prior (cards.item_offsets)")
     ap.add_argument("--domain-scale", type=float, default=probes.DOMAIN_PRIOR_SCALE,
                     help="the prior's variance along the domain coordinates times this "
                          "(default: what routoo calibrate uses)")
@@ -75,6 +92,7 @@ def main():
     fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
     if args.domains:
         fit["domains"] = space.domain_classes(rows)[1]
+        space.DOMAIN_BALANCE = train_mod.SHIPPED_DOMAIN_BALANCE
     pool = space.prices()
     train, test = np.flatnonzero(folds != args.test_fold), folds == args.test_fold
 
@@ -86,7 +104,7 @@ def main():
 
     cache = args.out.parent / ("lomo" + ("" if args.test_fold == 0 else f"-fold{args.test_fold}")
                                + ("-inner" if args.outer == "exclude" else "")
-                               + ("-domains" if args.domains else ""))
+                               + ("-domains-balanced" if args.domains else ""))
     cache.mkdir(parents=True, exist_ok=True)
 
     def fitted(name, labels):
@@ -95,6 +113,7 @@ def main():
 
     p_full, _, _, _ = fitted("full", y)
     out = {"probes": PROBES, "criterion": args.criterion, "prior_scale": args.prior_scale,
+           "fit": args.fit, "item_offsets": args.item_offsets,
            "outer": args.outer, "domains": args.domains, "domain_scale": args.domain_scale,
            "full": space.score(rows, models, p_full, test, pool), "models": {}}
     for m in args.models.split(","):
@@ -103,9 +122,10 @@ def main():
         y_out[:, j] = np.nan
         p, z, theta, bias = fitted(f"without-{m}", y_out)
         others = probes.prior_heads((~np.isnan(y[train])).sum(axis=0), j)
-        mean, precision = probes.prior_of(theta[others], bias[others], args.prior_scale)
-        # The domain coordinates follow the space's k learned ones; b is last.
-        precision = probes.widen(precision, space.SPACE_DIM, len(mean) - 1, args.domain_scale)
+        # The domain coordinates follow the space's k learned ones.
+        mean, precision = probes.calibration_prior(
+            theta[others], bias[others], args.prior_scale,
+            range(space.SPACE_DIM, theta.shape[1]) if args.domains else None, args.domain_scale)
         mine = [(i, c) for i, c in cands if not np.isnan(y[i, j])]
         idx = np.array([i for i, _ in mine])
         groups = [(c["benchmark"], c["subject"]) for _, c in mine]
@@ -114,10 +134,18 @@ def main():
                               max(1, int(probes.BENCHMARK_SHARE * max(PROBES))),
                               criterion=args.criterion)
         labelled = np.flatnonzero((folds != args.test_fold) & ~np.isnan(y[:, j]))
+        offsets = None
+        if args.item_offsets:
+            rest = [k for k in range(len(models)) if k != j]
+            pp = np.clip(p[:, rest], 1e-6, 1 - 1e-6)
+            offsets = cards.item_offsets(np.log(pp / (1 - pp)), y[:, rest], args.item_offsets)
         runs = {}
         for n in PROBES + ["all"]:
             sel = labelled if n == "all" else idx[order[:n]]
-            w, _ = fit_head(mean, precision, z[sel].astype(np.float64), y[sel, j].astype(np.float64))
+            w, _ = fit_head(mean, precision, z[sel].astype(np.float64),
+                            y[sel, j].astype(np.float64), args.fit,
+                            range(space.SPACE_DIM, theta.shape[1]),
+                            None if offsets is None or n == "all" else offsets[sel])
             q = p.copy()
             q[:, j] = 1 / (1 + np.exp(-(z.astype(np.float64) @ w[:-1] + w[-1])))
             per_bench = {}
@@ -144,7 +172,8 @@ def aiq(scores, name):
 def report(out):
     """Markdown: per model, the AIQ of each evaluation it takes part in, full vs N probes."""
     cols = [str(n) for n in out["probes"]] + ["all"]
-    print(f"criterion {out.get('criterion')}, prior scale {out.get('prior_scale')}\n")
+    print(f"criterion {out.get('criterion')}, prior scale {out.get('prior_scale')}, "
+          f"fit {out.get('fit', 'full')}, item offsets {out.get('item_offsets')}\n")
     print("| model | evaluation | trained with its labels | " + " | ".join(
         f"{c} probes" if c != "all" else "all its labels" for c in cols) + " |")
     print("|---|---|---|" + "---|" * len(cols))

@@ -131,6 +131,17 @@ def prior_of(theta, bias, scale):
     return np.hstack([theta, bias[:, None]]).mean(axis=0), prior_precision(theta, bias) / scale
 
 
+def calibration_prior(theta, bias, scale=PRIOR_SCALE, domains=None,
+                      domain_scale=DOMAIN_PRIOR_SCALE):
+    """(mean, precision) of `routoo calibrate`'s prior over these heads (src/heads.rs,
+    Prior::for_calibration): the covariance times `scale`, and along the domain coordinates
+    `domains` (a range of θ's indices; None: a space without them) times `domain_scale` more."""
+    mean, precision = prior_of(theta, bias, scale)
+    if domains is not None:
+        precision = widen(precision, domains.start, domains.stop, domain_scale)
+    return mean, precision
+
+
 def widen(precision, start, stop, scale):
     """The prior's precision with its variance along coordinates [start, stop) times `scale`
     (their covariances with the rest times √scale, so it stays a covariance)."""
