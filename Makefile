@@ -194,6 +194,9 @@ research-cards: venv-train
 	$(LOMO_DOM) --test-fold 1 --out training/work/lomo-dom-then.json
 	$(LOMO_DOM) --test-fold 1 --fit full --item-offsets 1 --out training/work/lomo-dom-items.json
 	$(LOMO_DOM) --test-fold 1 --item-offsets 1 --out training/work/lomo-dom-then-items.json
+	$(LOMO_DOM) --test-fold 1 --domain-scale 4 --out training/work/lomo-dom-then-ds4.json
+	$(LOMO_DOM) --test-fold 1 --domain-scale 16 --out training/work/lomo-dom-then-ds16.json
+	$(LOMO_DOM) --test-fold 1 --prior-scale 0.5 --out training/work/lomo-dom-then-ps05.json
 	$(LOMO_DOM) --test-fold 2 --out training/work/lomo-f2-then.json
 	$(LOMO_DOM) --test-fold 2 --fit full --out training/work/lomo-f2-d.json
 	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
