@@ -183,6 +183,19 @@ def pooled(fams, mean):
     return [(z, a, n * v / (v + tau2)) for (z, a, n), v in zip(fams, variances)]
 
 
+def family_classes(spec, classes):
+    """The domain classes a benchmark's family covers: its benchmarks, or their subjects."""
+    out = []
+    for part in spec["family"]:
+        b, subjects = part["benchmark"], part.get("subjects")
+        for c in classes:
+            whole = c == b and subjects is None
+            if whole or (c.startswith(b + "/")
+                         and (subjects is None or c[len(b) + 1:] in subjects)):
+                out.append(c)
+    return out
+
+
 def log_price(model, pool):
     """log of a model's price for a short prompt and a long answer (US$ per 1M tokens, in + 4 out)."""
     p = next(x for x in pool["models"] if x["id"] == model)
@@ -271,8 +284,9 @@ def main():
     cache = args.out.parent / ("cards" + ("-inner" if args.outer == "exclude" else "")
                                + ("-domains" if args.domains else ""))
     fit = {"k": space.SPACE_DIM, "weight_decay": 1e-4, "table": table}
+    classes = []
     if args.domains:
-        fit["domains"] = space.domain_classes(rows)[1]
+        classes, fit["domains"] = space.domain_classes(rows)
         space.DOMAIN_BALANCE = train.SHIPPED_DOMAIN_BALANCE
     cache.mkdir(parents=True, exist_ok=True)
     published = json.loads(args.published.read_text()) if args.published.exists() else {}
@@ -365,7 +379,8 @@ def main():
             mean, bias[others], [models[k] for k in others], m, pool)}
         for name, card in cards.items():
             if args.only and not any(f"card: {name}, {v}" in args.only for v in
-                                     ("level", "level and domains", "level, then domains")):
+                                     ("level", "level and domains", "level, then domains",
+                                      "level, then own domains")):
                 continue
             fams = []
             for s in card:
@@ -390,6 +405,13 @@ def main():
                 # the bias keeps the level the other tables' prompts see.
                 heads[f"card: {name}, level, then domains"] = fit_card(
                     heads[f"card: {name}, level"], precision, fams, moving=shape, shared=shared)
+                # Each score moves only its own family's classes: a maker's MMLU sets MMLU's
+                # level, not MMLU-Pro's.
+                own = sorted({space.SPACE_DIM + classes.index(c) for s in card
+                              for c in family_classes(specs[s["benchmark"]], classes)})
+                heads[f"card: {name}, level, then own domains"] = fit_card(
+                    heads[f"card: {name}, level"], precision, fams,
+                    moving=own + [len(mean) - 1], shared=shared)
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
         if len(idx) and (not args.only or any(v.endswith(("probes", "full")) for v in args.only)):
             groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
@@ -448,7 +470,8 @@ def report(out):
              "card: own, by subject, level, then domains", "card: own, level, then domains",
              "card: published, offset, level, then domains",
              "card: published, offset, level and domains", "25 probes", "100 probes",
-             "25 probes, full", "100 probes, full"]
+             "25 probes, full", "100 probes, full", "card: published, offset, level, then own domains",
+             "card: own, level, then own domains"]
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
