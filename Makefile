@@ -202,7 +202,7 @@ research-cards: venv-train
 	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "card: published, offset, level;card: published, offset, level, then own domains;card: own, level;card: own, level, then own domains" \
 		--out training/work/cards-owndom-fold$$f.json || exit 1; done
-	for f in 1 0; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+	for f in 1 0 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "25 probes;100 probes;25 probes, full;100 probes, full" \
 		--out training/work/cards-probes-fold$$f.json || exit 1; done
 
