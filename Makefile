@@ -199,6 +199,7 @@ research-cards: venv-train
 	$(LOMO_DOM) --test-fold 1 --prior-scale 0.5 --out training/work/lomo-dom-then-ps05.json
 	$(LOMO_DOM) --test-fold 2 --out training/work/lomo-f2-then.json
 	$(LOMO_DOM) --test-fold 2 --fit full --out training/work/lomo-f2-d.json
+	$(LOMO_DOM) --test-fold 2 --item-offsets 1 --out training/work/lomo-f2-then-items.json
 	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "card: published, offset, level;card: published, offset, level, then own domains;card: own, level;card: own, level, then own domains" \
 		--out training/work/cards-owndom-fold$$f.json || exit 1; done
