@@ -188,8 +188,8 @@ research-cards: venv-train
 		--out training/work/cards-nommlu-fold$$f.json || exit 1; done
 	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "$(SHIFT_CARDS)" --out training/work/cards-shifted-fold$$f.json || exit 1; done
-	for c in d random; do $(VENV)/bin/python training/lomo.py --domains --outer exclude --test-fold 1 \
-		--fit full --criterion $$c --out training/work/lomo-dom-$$c.json || exit 1; done
+	for c in d random; do $(LOMO_DOM) --test-fold 1 --fit full --criterion $$c \
+		--out training/work/lomo-dom-$$c.json || exit 1; done
 	$(LOMO_DOM) --test-fold 1 --fit level --out training/work/lomo-dom-level.json
 	$(LOMO_DOM) --test-fold 1 --out training/work/lomo-dom-then.json
 	$(LOMO_DOM) --test-fold 1 --fit full --item-offsets 1 --out training/work/lomo-dom-items.json

@@ -73,9 +73,8 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
             # The bias stays last: the shifts go before it.
             fams.append((np.hstack([z, onehot]), a, n))
         ext = np.concatenate([mean[:-1], np.zeros(len(keys)), mean[-1:]])
-        prec_full = np.zeros_like(prec)
         order = list(range(k0 - 1)) + list(range(k0, k0 + len(keys))) + [k0 - 1]
-        prec_full[:] = prec[np.ix_(order, order)]
+        prec_full = prec[np.ix_(order, order)]
         zp = None if z_probe is None else np.hstack([z_probe, np.zeros((len(z_probe), len(keys)))])
         extra = list(range(k0 - 1, k0 - 1 + len(keys)))
         mv = None
@@ -131,6 +130,19 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
+def fit_probes(mean, precision, z, y, how="level, then domains", domains=None, offset=None):
+    """A head from graded probes as `routoo calibrate` fits it (src/heads.rs::fit_evidence):
+    the level, then the domain coordinates (`domains`, indices of θ) with the bias about it;
+    everything where there are none. `how` "full" moves everything, "level" only the bias."""
+    if how == "full" or not len(z) or not domains:
+        return fit_card(mean, precision, [], z, y, probe_offset=offset)
+    w = fit_card(mean, precision, [], z, y, level=True, probe_offset=offset)
+    if how == "level, then domains":
+        w = fit_card(w, precision, [], z, y, moving=list(domains) + [len(mean) - 1],
+                     probe_offset=offset)
+    return w
+
+
 def item_offsets(t, y, tau):
     """Per row, the shift of the logits `t` (rows × heads) that the heads' answers `y` (NaN
     where a head has none) say it needs, under a N(0, τ²) prior: how much easier a question is
@@ -166,6 +178,8 @@ def pooled(fams, mean):
     """`fams` with each score's questions cut so its implied level's variance gains the
     between-benchmark spread τ² (DerSimonian and Laird): scores that disagree on the level
     count alike, whatever their size."""
+    if len(fams) < 2:
+        return fams
     levels, variances = [], []
     for z, a, n in fams:
         t = z @ mean[:-1] + mean[-1]
@@ -173,8 +187,6 @@ def pooled(fams, mean):
         levels.append(d)
         aa = float(np.clip(a, 1e-3, 1 - 1e-3))
         variances.append(aa * (1 - aa) / (n * g * g))
-    if len(fams) < 2:
-        return fams
     w = 1 / np.array(variances)
     lv = np.array(levels)
     centre = (w * lv).sum() / w.sum()
@@ -419,16 +431,10 @@ def main():
             for n in (25, 100):
                 sel = idx[order[:n]]
                 yp = y[sel, j].astype(np.float64)
-                full = fit_card(mean, precision, [], zz[sel], yp)
-                if args.domains:
-                    # As routoo calibrate does: the level, then the domain coordinates.
-                    level = fit_card(mean, precision, [], zz[sel], yp, level=True)
-                    heads[f"{n} probes"] = fit_card(
-                        level, precision, [], zz[sel], yp,
-                        moving=list(range(space.SPACE_DIM, len(mean))))
-                    heads[f"{n} probes, full"] = full
-                else:
-                    heads[f"{n} probes"] = full
+                domains = range(space.SPACE_DIM, len(mean) - 1)
+                heads[f"{n} probes"] = fit_probes(mean, precision, zz[sel], yp, domains=domains)
+                if len(domains):
+                    heads[f"{n} probes, full"] = fit_probes(mean, precision, zz[sel], yp, "full")
         if args.only:
             heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
         res = {"cards": cards, "tables": {}}

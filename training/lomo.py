@@ -37,13 +37,7 @@ def fit_head(mean, precision, z, y, how="full", domains=None, offset=None):
     "full" moves everything; "level" only the bias; "level, then domains" (ships) the bias,
     then the domain coordinates (`domains`, indices of θ) and the bias about it, as a card by
     subject does (src/heads.rs::fit_evidence), or everything where there are none."""
-    if how == "full" or not len(z) or not len(domains):
-        w = cards.fit_card(mean, precision, [], z, y, probe_offset=offset)
-    else:
-        w = cards.fit_card(mean, precision, [], z, y, level=True, probe_offset=offset)
-        if how == "level, then domains":
-            w = cards.fit_card(w, precision, [], z, y, moving=list(domains) + [len(mean) - 1],
-                               probe_offset=offset)
+    w = cards.fit_probes(mean, precision, z, y, how, domains, offset)
     x = np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
     p = 1 / (1 + np.exp(-(x @ w + (0 if offset is None else offset))))
     hess = (x * (p * (1 - p))[:, None]).T @ x + precision
