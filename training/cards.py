@@ -48,7 +48,7 @@ def family_rows(rows, ref, specs, name, subject=None):
 
 
 def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None,
-             shared=None, probe_offset=None):
+             shared=None, probe_offset=None, level_sd=None):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
     scoring: src/heads.rs::fit_evidence. With `level`, only the bias moves (the prior's shape
     kept, its level set by the scores); `moving` (indices of θ and b) names what moves instead,
@@ -56,7 +56,15 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     each benchmark with sd > 0 its own shift of the logits, N(0, sd²): the gap between the
     harness that published its scores and the table's, which all its scores share.
     `probe_offset`, one per probe, is added to its logit: how much easier the probe is than its
-    position says (`item_offsets`)."""
+    position says (`item_offsets`). `level_sd` (with `level`) replaces the prior's hold on the
+    bias by N(its mean, level_sd²): the spread of the models' levels, not of a bias whose
+    coordinates are held at the prior's mean (`level_spread`)."""
+    if level and level_sd is not None:
+        b = len(mean) - 1
+        precision = precision.copy()
+        precision[b, :] = 0
+        precision[:, b] = 0
+        precision[b, b] = 1 / level_sd ** 2
     if shared is not None and any(sd > 0 for _, sd in shared):
         keys = sorted({k for k, sd in shared if sd > 0})
         sd_of = dict(shared)
@@ -130,13 +138,20 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
-def fit_probes(mean, precision, z, y, how="level, then domains", domains=None, offset=None):
+def level_spread(theta, bias, z, scale=1.0):
+    """The sd of the heads' levels, their mean logit over the positions `z`, times √scale: how
+    far apart models sit, where the prior's hold on a bias with θ at its mean is far tighter."""
+    return float(np.std(theta @ z.mean(axis=0) + bias) * np.sqrt(scale))
+
+
+def fit_probes(mean, precision, z, y, how="level, then domains", domains=None, offset=None,
+               level_sd=None):
     """A head from graded probes as `routoo calibrate` fits it (src/heads.rs::fit_evidence):
     the level, then the domain coordinates (`domains`, indices of θ) with the bias about it;
     everything where there are none. `how` "full" moves everything, "level" only the bias."""
     if how == "full" or not len(z) or not domains:
         return fit_card(mean, precision, [], z, y, probe_offset=offset)
-    w = fit_card(mean, precision, [], z, y, level=True, probe_offset=offset)
+    w = fit_card(mean, precision, [], z, y, level=True, probe_offset=offset, level_sd=level_sd)
     if how == "level, then domains":
         w = fit_card(w, precision, [], z, y, moving=list(domains) + [len(mean) - 1],
                      probe_offset=offset)
@@ -337,6 +352,8 @@ def main():
             theta[others], bias[others], PRIOR_SCALE,
             range(space.SPACE_DIM, theta.shape[1]) if args.domains else None)
         zz = z.astype(np.float64)
+        # How far apart the prior's models sit in level, over the reference prompts.
+        spread = level_spread(theta[others], bias[others], zz[ref])
 
         # The other models' gaps between published scores and the tables (rows of folds 1-4
         # outside the scored fold; never this model's labels).
@@ -392,7 +409,9 @@ def main():
         for name, card in cards.items():
             if args.only and not any(f"card: {name}, {v}" in args.only for v in
                                      ("level", "level and domains", "level, then domains",
-                                      "level, then own domains")):
+                                      "level, then own domains", "wide level",
+                                      "wide level, then domains",
+                                      "wide level, then plain domains")):
                 continue
             fams = []
             for s in card:
@@ -408,8 +427,17 @@ def main():
             heads[f"card: {name}"] = fit_card(mean, precision, fams, shared=shared)
             heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True,
                                                      shared=shared)
+            # The level held only as far as the models' levels spread.
+            heads[f"card: {name}, wide level"] = fit_card(mean, precision, fams, level=True,
+                                                          shared=shared, level_sd=spread)
             if args.domains:
                 shape = list(range(space.SPACE_DIM, len(mean)))
+                heads[f"card: {name}, wide level, then domains"] = fit_card(
+                    heads[f"card: {name}, wide level"], precision, fams, moving=shape,
+                    shared=shared)
+                # The harness's shift sets the level only; the shape is the table's.
+                heads[f"card: {name}, wide level, then plain domains"] = fit_card(
+                    heads[f"card: {name}, wide level"], precision, fams, moving=shape)
                 heads[f"card: {name}, level and domains"] = fit_card(
                     mean, precision, fams, moving=shape, shared=shared)
                 # The level first, then the shape about it: the prior re-centred on the
@@ -425,7 +453,7 @@ def main():
                     heads[f"card: {name}, level"], precision, fams,
                     moving=own + [len(mean) - 1], shared=shared)
         idx = np.array([i for i, c in cands if not np.isnan(y[i, j])])
-        if len(idx) and (not args.only or any(v.endswith(("probes", "full")) for v in args.only)):
+        if len(idx) and (not args.only or any("probes" in v for v in args.only)):
             groups = [(rows[i]["benchmark"], rows[i]["subject"]) for i in idx]
             order = probes.choose(zz[idx], theta[others], bias[others], groups, 100, 10, 50)
             for n in (25, 100):
@@ -433,6 +461,8 @@ def main():
                 yp = y[sel, j].astype(np.float64)
                 domains = range(space.SPACE_DIM, len(mean) - 1)
                 heads[f"{n} probes"] = fit_probes(mean, precision, zz[sel], yp, domains=domains)
+                heads[f"{n} probes, wide level"] = fit_probes(
+                    mean, precision, zz[sel], yp, domains=domains, level_sd=spread)
                 if len(domains):
                     heads[f"{n} probes, full"] = fit_probes(mean, precision, zz[sel], yp, "full")
         if args.only:
@@ -477,7 +507,13 @@ def report(out):
              "card: published, offset, level, then domains",
              "card: published, offset, level and domains", "25 probes", "100 probes",
              "25 probes, full", "100 probes, full", "card: published, offset, level, then own domains",
-             "card: own, level, then own domains"]
+             "card: own, level, then own domains", "card: own, wide level",
+             "card: own, shifted, wide level", "card: published, offset, wide level",
+             "card: published, offset, shifted, wide level",
+             "card: own, by subject, wide level, then domains",
+             "card: own, by subject, shifted, wide level, then domains",
+             "card: own, by subject, shifted, wide level, then plain domains",
+             "25 probes, wide level", "100 probes, wide level"]
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
