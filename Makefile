@@ -171,6 +171,11 @@ SUBJECT_CARDS := card: own, by subject, level;card: own, by subject, level and d
 PUBLISHED_MODELS := gpt-4o-2024-05-13,gpt-4o-mini-2024-07-18,llama-3.1-70b-instruct,llama-3.1-8b-instruct,gemini-1.5-flash-001,gemini-1.5-pro-001,o4-mini-medium,o3-mini-high,gpt-4.1,gpt-4.1-mini
 LOMO_DOM = $(VENV)/bin/python training/lomo.py --domains --outer exclude
 SHIFT_CARDS := card: published, offset, level;card: published, offset, shifted, level;card: published, offset, pooled, level;card: own, level;card: own, shifted, level;card: own, pooled, level;card: own, by subject, level, then domains;card: own, by subject, shifted, level, then domains
+# A card's level under the models' spread (with and without the harness's shift), chosen on
+# folds 1 and 2, then what ships against what shipped on folds 3 and 4, which no card's design saw.
+WIDE_CARDS := card: own, level;card: own, wide level;card: own, shifted, wide level;card: published, offset, level;card: published, offset, wide level;card: published, offset, shifted, wide level;card: own, by subject, level, then domains;card: own, by subject, wide level, then domains;card: own, by subject, shifted, wide level, then domains;25 probes;100 probes;25 probes, wide level;100 probes, wide level
+WIDE_SUBJECT_CARDS := card: own, by subject, level, then domains;card: own, by subject, shifted, wide level, then plain domains;card: own, by subject, shifted, wide level
+WIDE_FRESH_CARDS := card: own, level;card: own, shifted, wide level;card: published, offset, level;card: published, offset, shifted, wide level;card: own, by subject, level, then domains;card: own, by subject, shifted, wide level, then plain domains
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
@@ -206,6 +211,12 @@ research-cards: venv-train
 	for f in 1 0 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "25 probes;100 probes;25 probes, full;100 probes, full" \
 		--out training/work/cards-probes-fold$$f.json || exit 1; done
+	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(WIDE_CARDS)" --out training/work/cards-wide-fold$$f.json || exit 1; done
+	for f in 1 2; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(WIDE_SUBJECT_CARDS)" --out training/work/cards-wide-subject-fold$$f.json || exit 1; done
+	for f in 3 4; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(WIDE_FRESH_CARDS)" --out training/work/cards-wide-fold$$f.json || exit 1; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

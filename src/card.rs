@@ -18,6 +18,10 @@ pub const MAX_CARD_BYTES: usize = 256 * 1024;
 /// Questions a score counts for when neither the card nor the bundle gives a number.
 pub const DEFAULT_QUESTIONS: u32 = 100;
 
+/// A harness's spread about a family's scale when the bundle measured no offset (logits):
+/// about the shipped bundle's (0.84, from GPQA Diamond, MATH and HumanEval).
+pub const DEFAULT_HARNESS_SD: f64 = 0.8;
+
 /// A model's published scores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,7 +231,27 @@ fn target(score: &Score, manifest: &Manifest) -> Result<MeanScore> {
         accuracy: on_family_scale(score.accuracy, spec.offset),
         questions: score.n.map_or(questions, f64::from),
         by_subject: score.subject.is_some(),
+        harness_sd: if spec.offset != 0.0 && spec.offset.is_finite() {
+            0.0
+        } else {
+            harness_spread(manifest)
+        },
+        benchmark: name,
     })
+}
+
+/// How far a harness no model measured may sit from a family's scale, in logits: the root
+/// mean square of the bundle's measured offsets (a routing table's own benchmark scored by a
+/// maker's harness is such a case), or [`DEFAULT_HARNESS_SD`] where it measured none.
+pub fn harness_spread(manifest: &Manifest) -> f64 {
+    let measured: Vec<f64> = (manifest.benchmarks.iter())
+        .map(|b| b.offset)
+        .filter(|o| *o != 0.0 && o.is_finite())
+        .collect();
+    if measured.is_empty() {
+        return DEFAULT_HARNESS_SD;
+    }
+    (measured.iter().map(|o| o * o).sum::<f64>() / measured.len() as f64).sqrt()
 }
 
 /// A published accuracy moved onto its family's scale by the benchmark's offset (logits).

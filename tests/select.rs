@@ -732,7 +732,8 @@ fn conversations_are_routed_on_the_last_turn_and_priced_whole() {
 }
 
 /// A pool model with published scores and no head of its own is placed from them when the
-/// router binds: a higher MMLU-Pro score puts it higher on MMLU-Pro's prompts, the basis names
+/// router binds: a higher GPQA Diamond score (a benchmark whose gap to its family, MMLU-Pro's
+/// sciences, the bundle measured) puts it higher on MMLU-Pro's prompts, the basis names
 /// the scores, a user's own head stands over it, and changed scores place it again.
 #[test]
 fn models_with_published_scores_are_placed_from_them_and_say_so() {
@@ -745,7 +746,7 @@ fn models_with_published_scores_are_placed_from_them_and_say_so() {
         id: id.into(),
         uncalibrated: false,
         scores: vec![routoo::card::Score {
-            benchmark: "MMLU-Pro".into(),
+            benchmark: "GPQA Diamond".into(),
             subject: None,
             accuracy,
             n: None,
@@ -780,7 +781,7 @@ fn models_with_published_scores_are_placed_from_them_and_say_so() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(router.bases()[1].to_string().contains("MMLU-Pro"));
+    assert!(router.bases()[1].to_string().contains("GPQA Diamond"));
 
     // Changed scores place it again.
     let mut raised = pool.clone();

@@ -915,7 +915,9 @@ test("From published scores: a card places a model without a call, and each row 
   let today;
   await onCopy((pool) => {
     today = pool.models.find((m) => m.uncalibrated && !m.historical);
-    const score = (accuracy) => [{ benchmark: "mmlu-pro", accuracy, source: "https://example.test/card", date: "2026-11-01" }];
+    // GPQA Diamond: a benchmark whose gap to its family the bundle measured, so its score
+    // sets the level in full (a table's own benchmark from an unknown harness moves it less).
+    const score = (accuracy) => [{ benchmark: "GPQA Diamond", accuracy, source: "https://example.test/card", date: "2026-11-01" }];
     const entry = { ...today };
     delete entry.uncalibrated;
     pool.models.push({ ...entry, id: "carded-weak", apiModel: "carded-weak", scores: score(0.35) },
@@ -935,7 +937,7 @@ test("From published scores: a card places a model without a call, and each row 
     // On a history question the card by subject puts the historian ahead.
     assert.ok(await meter("carded-historian") > await meter("carded-scientist") + 0.2,
       `${await meter("carded-historian")} vs ${await meter("carded-scientist")}`);
-    assert.match(await p.textContent(`${row("carded-strong")} th`), /placed from published scores: mmlu-pro 85(\.0)? ?%, 2026-11-01/);
+    assert.match(await p.textContent(`${row("carded-strong")} th`), /placed from published scores: GPQA Diamond 85(\.0)? ?%, 2026-11-01/);
     assert.equal(await p.getAttribute(`${row("carded-strong")} th a`, "href"), "https://example.test/card");
     assert.match(await p.textContent(`${row(today.id)} th`), /uncalibrated: an average model at its price \(US\$[\d.]+ per 1M in \+ 4 out\)/);
     const labelled = pool.models.find((m) => !m.uncalibrated && !m.like && !m.scores && !m.historical);
