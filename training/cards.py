@@ -406,6 +406,7 @@ def main():
             cards["published, offset, shifted"] = shifted(cards["published, offset"])
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
+        evidence = {}
         for name, card in cards.items():
             if args.only and not any(f"card: {name}, {v}" in args.only for v in
                                      ("level", "level and domains", "level, then domains",
@@ -424,6 +425,7 @@ def main():
             if any(s.get("pooled") for s in card):
                 fams = pooled(fams, mean)
             shared = [(s["benchmark"], s.get("shift", 0.0)) for s in card]
+            evidence[name] = (fams, shared)
             heads[f"card: {name}"] = fit_card(mean, precision, fams, shared=shared)
             heads[f"card: {name}, level"] = fit_card(mean, precision, fams, level=True,
                                                      shared=shared)
@@ -461,6 +463,18 @@ def main():
                 yp = y[sel, j].astype(np.float64)
                 domains = range(space.SPACE_DIM, len(mean) - 1)
                 heads[f"{n} probes"] = fit_probes(mean, precision, zz[sel], yp, domains=domains)
+                # A published card sharpened by probes, as `routoo calibrate --scores --probes`
+                # fits it: the level from both, then the shape from both.
+                for card_name, how in (("published, offset", "before"),
+                                       ("published, offset, shifted", "ships")):
+                    if card_name not in evidence or not len(domains):
+                        continue
+                    fams, shared = evidence[card_name]
+                    level_sd = spread if how == "ships" else None
+                    lvl = fit_card(mean, precision, fams, zz[sel], yp, level=True,
+                                   shared=shared, level_sd=level_sd)
+                    heads[f"card and {n} probes ({how})"] = fit_card(
+                        lvl, precision, fams, zz[sel], yp, moving=list(domains) + [len(mean) - 1])
                 heads[f"{n} probes, wide level"] = fit_probes(
                     mean, precision, zz[sel], yp, domains=domains, level_sd=spread)
                 if len(domains):
@@ -513,7 +527,9 @@ def report(out):
              "card: own, by subject, wide level, then domains",
              "card: own, by subject, shifted, wide level, then domains",
              "card: own, by subject, shifted, wide level, then plain domains",
-             "25 probes, wide level", "100 probes, wide level"]
+             "25 probes, wide level", "100 probes, wide level", "card and 25 probes (before)",
+             "card and 25 probes (ships)", "card and 100 probes (before)",
+             "card and 100 probes (ships)"]
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
