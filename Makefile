@@ -176,6 +176,10 @@ SHIFT_CARDS := card: published, offset, level;card: published, offset, shifted, 
 WIDE_CARDS := card: own, level;card: own, wide level;card: own, shifted, wide level;card: published, offset, level;card: published, offset, wide level;card: published, offset, shifted, wide level;card: own, by subject, level, then domains;card: own, by subject, wide level, then domains;card: own, by subject, shifted, wide level, then domains;25 probes;100 probes;25 probes, wide level;100 probes, wide level
 WIDE_SUBJECT_CARDS := card: own, by subject, level, then domains;card: own, by subject, shifted, wide level, then plain domains;card: own, by subject, shifted, wide level
 WIDE_FRESH_CARDS := card: own, level;card: own, shifted, wide level;card: published, offset, level;card: published, offset, shifted, wide level;card: own, by subject, level, then domains;card: own, by subject, shifted, wide level, then plain domains
+# A published card sharpened by probes: the fit before, the level step above, and the shape
+# from the probes alone (chosen on fold 1, checked on folds 4 and 3).
+CARD_PROBES := card: published, offset, level;card: published, offset, shifted, wide level;25 probes;100 probes;card and 25 probes (before);card and 25 probes (ships);card and 100 probes (before);card and 100 probes (ships)
+CARD_PROBES_SHAPE := $(CARD_PROBES);card and 25 probes (probes shape);card and 100 probes (probes shape);card and 25 probes (card level, probes shape);card and 100 probes (card level, probes shape)
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
@@ -217,6 +221,12 @@ research-cards: venv-train
 		--only "$(WIDE_SUBJECT_CARDS)" --out training/work/cards-wide-subject-fold$$f.json || exit 1; done
 	for f in 3 4; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "$(WIDE_FRESH_CARDS)" --out training/work/cards-wide-fold$$f.json || exit 1; done
+	for f in 1 3; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(CARD_PROBES)" --models $(PUBLISHED_MODELS) \
+		--out training/work/cards-withprobes-fold$$f.json || exit 1; done
+	for f in 1 4 3; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
+		--only "$(CARD_PROBES_SHAPE)" --models $(PUBLISHED_MODELS) \
+		--out training/work/cards-withprobes2-fold$$f.json || exit 1; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

@@ -370,8 +370,11 @@ pub fn fit(id: &str, prior: &Prior, graded: &[(Vec<f32>, bool)]) -> Result<Head>
 /// whose θ stays at the mean, and each benchmark whose harness's gap to its family no model
 /// measured (a routing table's own benchmark scored by a maker, an outside one with no offset)
 /// may sit a shift away, one its scores share (training/REPORT.md, "A card's level under the
-/// models' spread"). The covariance is the full posterior's, so the margin still says how
-/// little the evidence tells.
+/// models' spread"). With probes, benchmark-wide scores still set only the level: the shape is
+/// the probes' and the subject scores' (a card with 25 or 100 probes, left out, gained about
+/// +0.9 points on the prior's mean where holding the card's scores in the shape step too had
+/// gained +0.2; training/REPORT.md, same section). The covariance is the full posterior's, so
+/// the margin still says how little the evidence tells.
 pub fn fit_evidence(
     id: &str,
     prior: &Prior,
@@ -422,7 +425,7 @@ pub fn fit_evidence(
         m.clamp(1e-12, 1.0 - 1e-12)
     };
     // The prior's penalty is about `center`: its mean, or a card's levelled head.
-    let objective = |w: &[f64], center: &[f64]| {
+    let objective = |w: &[f64], center: &[f64], families: &[(Vec<Vec<f64>>, f64, f64)]| {
         let d: Vec<f64> = w.iter().zip(center).map(|(a, b)| a - b).collect();
         let penalty = 0.5 * quad(&prior.precision, &d, n);
         let nll: f64 = rows
@@ -444,7 +447,10 @@ pub fn fit_evidence(
     };
     // Damped Newton from `center`, moving only the coordinates `moving` (all: None); the
     // mode and the Hessian there.
-    let newton = |center: &[f64], moving: Option<&[usize]>| -> Result<(Vec<f64>, Vec<f64>)> {
+    let newton = |center: &[f64],
+                  moving: Option<&[usize]>,
+                  families: &[(Vec<Vec<f64>>, f64, f64)]|
+     -> Result<(Vec<f64>, Vec<f64>)> {
         let mut w = center.to_vec();
         let mut hessian = prior.precision.clone();
         for _ in 0..100 {
@@ -465,7 +471,7 @@ pub fn fit_evidence(
                     }
                 }
             }
-            for (xs, a, q) in &families {
+            for (xs, a, q) in families {
                 let m = mean_of(&w, xs);
                 // g = ∂m/∂(θ, b)
                 let mut g = vec![0.0; n];
@@ -503,12 +509,12 @@ pub fn fit_evidence(
                 None => solve(&hessian, &grad, n).ok_or_else(singular)?,
             };
             // Damped Newton: halve the step until the objective does not rise.
-            let before = objective(&w, center);
+            let before = objective(&w, center, families);
             let mut scale = 1.0;
             let mut next: Vec<f64> = w.clone();
             for _ in 0..30 {
                 next = w.iter().zip(&step).map(|(a, s)| a - scale * s).collect();
-                if objective(&next, center) <= before + 1e-12 {
+                if objective(&next, center, families) <= before + 1e-12 {
                     break;
                 }
                 scale /= 2.0;
@@ -533,9 +539,15 @@ pub fn fit_evidence(
         .chain([n - 1])
         .collect();
     let shaped = !graded.is_empty() || scores.iter().any(|s| s.by_subject);
+    // The shape is the probes' and the scores by subject's: a benchmark-wide score sets the
+    // level only.
+    let shaping: Vec<(Vec<Vec<f64>>, f64, f64)> = (families.iter().zip(scores))
+        .filter(|(_, s)| s.by_subject)
+        .map(|(f, _)| f.clone())
+        .collect();
     let (w, hessian) = if !graded.is_empty() && shape.len() == 1 {
         // A space without domain coordinates: probes move everything.
-        newton(&prior.mean, None)?
+        newton(&prior.mean, None, &families)?
     } else {
         let (level, hessian) = match prior.level_sd {
             // Left out, a model's published card so placed was at worst 0.25–0.89 points
@@ -544,10 +556,10 @@ pub fn fit_evidence(
             Some(level_sd) if !scores.is_empty() => {
                 level_under_spread(prior, level_sd, &rows, &families, scores)?
             }
-            _ => newton(&prior.mean, Some(&[n - 1]))?,
+            _ => newton(&prior.mean, Some(&[n - 1]), &families)?,
         };
         if shaped && shape.len() > 1 {
-            newton(&level, Some(&shape))?
+            newton(&level, Some(&shape), &shaping)?
         } else {
             (level, hessian)
         }
@@ -1032,6 +1044,39 @@ mod tests {
             fit("new", &grip, &graded).unwrap(),
         );
         assert_eq!((a.weights, a.bias), (b.weights, b.bias));
+    }
+
+    #[test]
+    fn with_probes_a_benchmark_wide_score_sets_the_level_and_the_probes_the_shape() {
+        let heads = population();
+        let mut prior = Prior::from_heads(&heads.iter().collect::<Vec<_>>()).unwrap();
+        prior.domains = 1..2;
+        // Probes right wherever the domain coordinate is 1, wrong where it is 0.
+        let graded: Vec<(Vec<f32>, bool)> = (0..40)
+            .map(|i| (vec![(i % 5) as f32 / 4.0, (i % 2) as f32], i % 2 == 1))
+            .collect();
+        // A large benchmark-wide score of 0.3 whose prompts all lie in the second domain: it
+        // lowers the level; held in the shape step too, it would bend the shape against the
+        // probes.
+        let score = MeanScore {
+            z: (0..20).map(|i| vec![(i % 5) as f32 / 4.0, 1.0]).collect(),
+            accuracy: 0.3,
+            questions: 1000.0,
+            by_subject: false,
+            benchmark: "b".into(),
+            harness_sd: 0.0,
+        };
+        let both = fit_evidence("new", &prior, &graded, &[score]).unwrap();
+        let probes = fit("new", &prior, &graded).unwrap();
+        let p = prior.head("p");
+        assert!(both.bias < probes.bias, "the score lowers the level");
+        assert!(
+            both.weights[1] > p.weights[1] + 0.5,
+            "the shape is the probes': {:?} (probes alone {:?}, prior {:?})",
+            both.weights,
+            probes.weights,
+            p.weights
+        );
     }
 
     #[test]

@@ -463,8 +463,8 @@ def main():
                 yp = y[sel, j].astype(np.float64)
                 domains = range(space.SPACE_DIM, len(mean) - 1)
                 heads[f"{n} probes"] = fit_probes(mean, precision, zz[sel], yp, domains=domains)
-                # A published card sharpened by probes, as `routoo calibrate --scores --probes`
-                # fits it: the level from both, then the shape from both.
+                # A published card sharpened by probes: the level from both, then the shape
+                # from both ("ships" names 6d0abca's fit; what ships now is "probes shape").
                 for card_name, how in (("published, offset", "before"),
                                        ("published, offset, shifted", "ships")):
                     if card_name not in evidence or not len(domains):
@@ -475,6 +475,17 @@ def main():
                                    shared=shared, level_sd=level_sd)
                     heads[f"card and {n} probes ({how})"] = fit_card(
                         lvl, precision, fams, zz[sel], yp, moving=list(domains) + [len(mean) - 1])
+                    if how != "ships":
+                        continue
+                    # The shape from the probes alone (a benchmark-wide score sets the level
+                    # only): after the level from both, or from the card alone.
+                    shape = list(domains) + [len(mean) - 1]
+                    heads[f"card and {n} probes (probes shape)"] = fit_card(
+                        lvl, precision, [], zz[sel], yp, moving=shape)
+                    card_level = fit_card(mean, precision, fams, level=True, shared=shared,
+                                          level_sd=level_sd)
+                    heads[f"card and {n} probes (card level, probes shape)"] = fit_card(
+                        card_level, precision, [], zz[sel], yp, moving=shape)
                 heads[f"{n} probes, wide level"] = fit_probes(
                     mean, precision, zz[sel], yp, domains=domains, level_sd=spread)
                 if len(domains):
@@ -529,7 +540,9 @@ def report(out):
              "card: own, by subject, shifted, wide level, then plain domains",
              "25 probes, wide level", "100 probes, wide level", "card and 25 probes (before)",
              "card and 25 probes (ships)", "card and 100 probes (before)",
-             "card and 100 probes (ships)"]
+             "card and 100 probes (ships)", "card and 25 probes (probes shape)",
+             "card and 100 probes (probes shape)", "card and 25 probes (card level, probes shape)",
+             "card and 100 probes (card level, probes shape)"]
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
