@@ -139,7 +139,10 @@ impl Card {
 
     /// Each score as the reference prompts it stands for, in `manifest`'s bundle.
     pub fn targets(&self, manifest: &Manifest) -> Result<Vec<MeanScore>> {
-        self.scores.iter().map(|s| target(s, manifest)).collect()
+        let harness = harness_spread(manifest);
+        (self.scores.iter())
+            .map(|s| target(s, manifest, harness))
+            .collect()
     }
 }
 
@@ -169,7 +172,9 @@ pub fn known_benchmarks(manifest: &Manifest) -> Vec<String> {
     manifest.benchmarks.iter().map(|b| b.name.clone()).collect()
 }
 
-fn target(score: &Score, manifest: &Manifest) -> Result<MeanScore> {
+/// `harness`: the sd of a shift a benchmark with no measured offset may sit at
+/// ([`harness_spread`]).
+fn target(score: &Score, manifest: &Manifest, harness: f64) -> Result<MeanScore> {
     let name = normalise(&score.benchmark);
     let reference = &manifest.reference;
     let Some(spec) = manifest.benchmarks.iter().find(|b| b.name == name) else {
@@ -234,7 +239,7 @@ fn target(score: &Score, manifest: &Manifest) -> Result<MeanScore> {
         harness_sd: if spec.offset != 0.0 && spec.offset.is_finite() {
             0.0
         } else {
-            harness_spread(manifest)
+            harness
         },
         benchmark: name,
     })

@@ -96,8 +96,6 @@ pub fn price_index(price_in: f64, price_out: f64) -> f64 {
     price_in + 4.0 * price_out
 }
 
-/// The heads a prior is taken over: those trained on [`PRIOR_MIN_ROWS`] labelled rows or more
-/// when two or more are, else all.
 /// The sd of the heads' levels, their mean logit over the positions `z`: how far apart models
 /// sit. `None` without two heads of z's dimension or without positions.
 fn level_spread(heads: &[&Head], z: &[Vec<f32>]) -> Option<f64> {
@@ -125,6 +123,8 @@ fn level_spread(heads: &[&Head], z: &[Vec<f32>]) -> Option<f64> {
     Some(var.sqrt()).filter(|sd| sd.is_finite() && *sd > 0.0)
 }
 
+/// The heads a prior is taken over: those trained on [`PRIOR_MIN_ROWS`] labelled rows or more
+/// when two or more are, else all.
 fn broad<'a>(heads: &[&'a Head]) -> Vec<&'a Head> {
     let broad: Vec<&Head> = (heads.iter().copied())
         .filter(|h| h.labels.as_ref().is_some_and(|l| l.rows >= PRIOR_MIN_ROWS))
@@ -419,11 +419,6 @@ pub fn fit_evidence(
             )
         })
         .collect();
-    // The mean prediction over a family, kept inside (0, 1) so its logarithms stay finite.
-    let mean_of = |w: &[f64], xs: &[Vec<f64>]| {
-        let m = xs.iter().map(|x| sigmoid(dot(w, x))).sum::<f64>() / xs.len() as f64;
-        m.clamp(1e-12, 1.0 - 1e-12)
-    };
     // The prior's penalty is about `center`: its mean, or a card's levelled head.
     let objective = |w: &[f64], center: &[f64], families: &[(Vec<Vec<f64>>, f64, f64)]| {
         let d: Vec<f64> = w.iter().zip(center).map(|(a, b)| a - b).collect();
@@ -462,34 +457,7 @@ pub fn fit_evidence(
                 })
                 .collect();
             hessian.clone_from(&prior.precision);
-            for (x, y) in &rows {
-                let p = sigmoid(dot(&w, x));
-                for i in 0..n {
-                    grad[i] += (p - y) * x[i];
-                    for j in 0..n {
-                        hessian[i * n + j] += p * (1.0 - p) * x[i] * x[j];
-                    }
-                }
-            }
-            for (xs, a, q) in families {
-                let m = mean_of(&w, xs);
-                // g = ∂m/∂(θ, b)
-                let mut g = vec![0.0; n];
-                for x in xs {
-                    let p = sigmoid(dot(&w, x));
-                    for i in 0..n {
-                        g[i] += p * (1.0 - p) * x[i] / xs.len() as f64;
-                    }
-                }
-                let slope = -q * (a / m - (1.0 - a) / (1.0 - m));
-                let info = q / (m * (1.0 - m));
-                for i in 0..n {
-                    grad[i] += slope * g[i];
-                    for j in 0..n {
-                        hessian[i * n + j] += info * g[i] * g[j];
-                    }
-                }
-            }
+            add_evidence(&w, &rows, families, |_| 0.0, &mut grad, &mut hessian);
             let singular = || Error::Heads("the fit's Hessian is singular".into());
             let step = match moving {
                 // Newton's step in the moving coordinates alone, the others held.
@@ -539,12 +507,6 @@ pub fn fit_evidence(
         .chain([n - 1])
         .collect();
     let shaped = !graded.is_empty() || scores.iter().any(|s| s.by_subject);
-    // The shape is the probes' and the scores by subject's: a benchmark-wide score sets the
-    // level only.
-    let shaping: Vec<(Vec<Vec<f64>>, f64, f64)> = (families.iter().zip(scores))
-        .filter(|(_, s)| s.by_subject)
-        .map(|(f, _)| f.clone())
-        .collect();
     let (w, hessian) = if !graded.is_empty() && shape.len() == 1 {
         // A space without domain coordinates: probes move everything.
         newton(&prior.mean, None, &families)?
@@ -559,6 +521,12 @@ pub fn fit_evidence(
             _ => newton(&prior.mean, Some(&[n - 1]), &families)?,
         };
         if shaped && shape.len() > 1 {
+            // The shape is the probes' and the scores by subject's: a benchmark-wide score
+            // sets the level only.
+            let shaping: Vec<(Vec<Vec<f64>>, f64, f64)> = (families.iter().zip(scores))
+                .filter(|(_, s)| s.by_subject)
+                .map(|(f, _)| f.clone())
+                .collect();
             newton(&level, Some(&shape), &shaping)?
         } else {
             (level, hessian)
@@ -692,33 +660,60 @@ fn level_under_spread(
     w[n - 1] += u[0];
     // The curvature at the level, under the prior's own precision.
     let mut hessian = prior.precision.clone();
-    let mut add = |g: &[f64], weight: f64| {
+    let harness = |f: usize| key_of[f].map_or(0.0, |k| keys[k].1);
+    add_evidence(&w, rows, families, harness, &mut vec![0.0; n], &mut hessian);
+    Ok((w, hessian))
+}
+
+/// The mean prediction of (θ, b) = `w` over a family, kept inside (0, 1) so its logarithms
+/// stay finite.
+fn mean_of(w: &[f64], xs: &[Vec<f64>]) -> f64 {
+    let m = xs.iter().map(|x| sigmoid(dot(w, x))).sum::<f64>() / xs.len() as f64;
+    m.clamp(1e-12, 1.0 - 1e-12)
+}
+
+/// Adds the evidence's gradient and Fisher information at (θ, b) = `w` to `grad` and
+/// `hessian`: each probe as a Bernoulli answer, each family's score as a binomial on its mean
+/// prediction. A family whose harness may sit a shift of sd `harness(f)` away informs as the
+/// fewer questions the shift leaves it (marginalised: q / (1 + q·m(1 − m)·sd²)).
+fn add_evidence(
+    w: &[f64],
+    rows: &[(Vec<f64>, f64)],
+    families: &[(Vec<Vec<f64>>, f64, f64)],
+    harness: impl Fn(usize) -> f64,
+    grad: &mut [f64],
+    hessian: &mut [f64],
+) {
+    let n = w.len();
+    for (x, y) in rows {
+        let p = sigmoid(dot(w, x));
         for i in 0..n {
+            grad[i] += (p - y) * x[i];
             for j in 0..n {
-                hessian[i * n + j] += weight * g[i] * g[j];
+                hessian[i * n + j] += p * (1.0 - p) * x[i] * x[j];
             }
         }
-    };
-    for (x, _) in rows {
-        let p = sigmoid(dot(&w, x));
-        add(x, p * (1.0 - p));
     }
-    for (f, (xs, _, q)) in families.iter().enumerate() {
+    for (f, (xs, a, q)) in families.iter().enumerate() {
+        let m = mean_of(w, xs);
+        // g = ∂m/∂(θ, b)
         let mut g = vec![0.0; n];
-        let mut m = 0.0;
         for x in xs {
-            let p = sigmoid(dot(&w, x));
-            m += p / xs.len() as f64;
+            let p = sigmoid(dot(w, x));
             for i in 0..n {
                 g[i] += p * (1.0 - p) * x[i] / xs.len() as f64;
             }
         }
-        let m = m.clamp(1e-12, 1.0 - 1e-12);
-        let sd = key_of[f].map_or(0.0, |k| keys[k].1);
-        let questions = q / (1.0 + q * m * (1.0 - m) * sd * sd);
-        add(&g, questions / (m * (1.0 - m)));
+        let slope = -q * (a / m - (1.0 - a) / (1.0 - m));
+        let sd = harness(f);
+        let info = q / (1.0 + q * m * (1.0 - m) * sd * sd) / (m * (1.0 - m));
+        for i in 0..n {
+            grad[i] += slope * g[i];
+            for j in 0..n {
+                hessian[i * n + j] += info * g[i] * g[j];
+            }
+        }
     }
-    Ok((w, hessian))
 }
 
 fn sigmoid(t: f64) -> f64 {

@@ -138,10 +138,10 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
-def level_spread(theta, bias, z, scale=1.0):
-    """The sd of the heads' levels, their mean logit over the positions `z`, times √scale: how
-    far apart models sit, where the prior's hold on a bias with θ at its mean is far tighter."""
-    return float(np.std(theta @ z.mean(axis=0) + bias) * np.sqrt(scale))
+def level_spread(theta, bias, z):
+    """The sd of the heads' levels, their mean logit over the positions `z`: how far apart
+    models sit, where the prior's hold on a bias with θ at its mean is far tighter."""
+    return float(np.std(theta @ z.mean(axis=0) + bias))
 
 
 def fit_probes(mean, precision, z, y, how="level, then domains", domains=None, offset=None,
@@ -473,19 +473,19 @@ def main():
                     level_sd = spread if how == "ships" else None
                     lvl = fit_card(mean, precision, fams, zz[sel], yp, level=True,
                                    shared=shared, level_sd=level_sd)
+                    shape = list(domains) + [len(mean) - 1]
                     heads[f"card and {n} probes ({how})"] = fit_card(
-                        lvl, precision, fams, zz[sel], yp, moving=list(domains) + [len(mean) - 1])
+                        lvl, precision, fams, zz[sel], yp, moving=shape)
                     if how != "ships":
                         continue
                     # The shape from the probes alone (a benchmark-wide score sets the level
-                    # only): after the level from both, or from the card alone.
-                    shape = list(domains) + [len(mean) - 1]
+                    # only): after the level from both, or from the card alone (its head
+                    # above).
                     heads[f"card and {n} probes (probes shape)"] = fit_card(
                         lvl, precision, [], zz[sel], yp, moving=shape)
-                    card_level = fit_card(mean, precision, fams, level=True, shared=shared,
-                                          level_sd=level_sd)
                     heads[f"card and {n} probes (card level, probes shape)"] = fit_card(
-                        card_level, precision, [], zz[sel], yp, moving=shape)
+                        heads[f"card: {card_name}, wide level"], precision, [], zz[sel], yp,
+                        moving=shape)
                 heads[f"{n} probes, wide level"] = fit_probes(
                     mean, precision, zz[sel], yp, domains=domains, level_sd=spread)
                 if len(domains):
