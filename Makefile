@@ -181,6 +181,10 @@ WIDE_FRESH_CARDS := card: own, level;card: own, shifted, wide level;card: publis
 CARD_PROBES := card: published, offset, level;card: published, offset, shifted, wide level;25 probes;100 probes;card and 25 probes (before);card and 25 probes (ships);card and 100 probes (before);card and 100 probes (ships)
 CARD_PROBES_SHAPE := $(CARD_PROBES);card and 25 probes (probes shape);card and 100 probes (probes shape);card and 25 probes (card level, probes shape);card and 100 probes (card level, probes shape)
 SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,llama-3.1-8b-instruct
+# What ships (a published card, an own card, a card by subject, probes, a card with probes),
+# routed under the selector's margin as the bundle ships it (κ = 1, each head's sd from the
+# covariance routoo keeps with it), and again without, on all four folds.
+SHIPPED_CARDS := card: own, shifted, wide level;card: published, offset, shifted, wide level;card: own, by subject, shifted, wide level, then plain domains;25 probes;100 probes;card and 25 probes (probes shape);card and 100 probes (probes shape)
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
 	$(VENV)/bin/python training/cards.py
@@ -227,6 +231,9 @@ research-cards: venv-train
 	for f in 1 4 3; do $(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold $$f \
 		--only "$(CARD_PROBES_SHAPE)" --models $(PUBLISHED_MODELS) \
 		--out training/work/cards-withprobes2-fold$$f.json || exit 1; done
+	for k in 1 0; do for f in 1 2 3 4; do $(VENV)/bin/python training/cards.py --domains \
+		--outer exclude --eval-fold $$f --only "$(SHIPPED_CARDS)" --kappa $$k \
+		--out training/work/cards-margin$$k-fold$$f.json || exit 1; done; done
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

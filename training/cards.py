@@ -138,6 +138,42 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
+def laplace(w, precision, families=(), harness=None, z_probe=None, y_probe=None):
+    """The covariance routoo keeps with a fitted head (src/heads.rs::fit_evidence): the inverse
+    of the prior's precision plus the evidence's Fisher information at `w`, each family's score
+    counting for the fewer questions a harness shift of sd `harness[f]` leaves it."""
+    def aug(z):
+        return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
+    h = precision.copy()
+    if z_probe is not None and len(z_probe):
+        x = aug(z_probe)
+        p = 1 / (1 + np.exp(-(x @ w)))
+        h += (x * (p * (1 - p))[:, None]).T @ x
+    for f, (z, a, n) in enumerate(families):
+        x = aug(z)
+        q = 1 / (1 + np.exp(-(x @ w)))
+        m = float(np.clip(q.mean(), 1e-12, 1 - 1e-12))
+        g = (x * (q * (1 - q))[:, None]).mean(axis=0)
+        sd = harness[f] if harness is not None else 0.0
+        h += n / (1 + n * m * (1 - m) * sd * sd) / (m * (1 - m)) * np.outer(g, g)
+    return np.linalg.inv(h)
+
+
+def quality_sd(z, p, cov):
+    """The sd of one head's predicted probabilities `p` at rows `z` under its covariance, by
+    the delta method (space.quality_sd for one head)."""
+    x = np.hstack([z, np.ones((len(z), 1))])
+    return p * (1 - p) * np.sqrt(np.maximum(((x @ cov) * x).sum(axis=1), 0))
+
+
+def margined(q, sd, cols, kappa):
+    """`q` with the columns `cols` as the selector compares them under a margin of κ sds
+    (research.with_margin; the incumbent is the best on average over every row)."""
+    out = q.copy()
+    out[:, cols] = research.with_margin(q[:, cols], sd, kappa, q[:, cols].mean(axis=0))
+    return out
+
+
 def level_spread(theta, bias, z):
     """The sd of the heads' levels, their mean logit over the positions `z`: how far apart
     models sit, where the prior's hold on a bias with θ at its mean is far tighter."""
@@ -292,6 +328,10 @@ def main():
                     help="leave these benchmarks' scores out of the published cards")
     ap.add_argument("--only", type=lambda v: v.split(";"), default=None,
                     help="score only these variants (names separated by ;) beside the prior")
+    ap.add_argument("--kappa", type=float, default=0.0,
+                    help="route under the selector's margin of κ sds (the bundle ships 1), each "
+                    "head's sd from the covariance routoo keeps with it; variants whose "
+                    "covariance is not reproduced here are left out")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
@@ -334,13 +374,18 @@ def main():
                 y_out[:, models.index(m)] = np.nan
                 fitted(f"without-{m}", y_out)
         return
-    p_full, _, _, _ = fitted("full", y)
+    p_full, z_full, theta_full, bias_full = fitted("full", y)
+
+    def covariance(z, labels, theta, bias, k):
+        """Model k's covariance as the space's heads are scored with one (space.held_out)."""
+        return space.head_covariance(z[train_idx], labels[train_idx][:, [k]], theta[[k]],
+                                     bias[[k]])[0]
     where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
     cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
              if (c["table"], c["id"]) in where
              and folds[where[(c["table"], c["id"])]] not in (0, args.eval_fold)]
     out = {"prior_scale": PRIOR_SCALE, "eval_fold": args.eval_fold, "outer": args.outer,
-           "domains": args.domains, "models": {}}
+           "domains": args.domains, "kappa": args.kappa, "models": {}}
     for m in args.models.split(","):
         j = models.index(m)
         y_out = y.copy()
@@ -406,6 +451,8 @@ def main():
             cards["published, offset, shifted"] = shifted(cards["published, offset"])
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
+        # Each head's covariance as routoo keeps it (fit_evidence's last curvature).
+        covs = {"prior": np.linalg.inv(precision), "prior at its price": np.linalg.inv(precision)}
         evidence = {}
         for name, card in cards.items():
             if args.only and not any(f"card: {name}, {v}" in args.only for v in
@@ -432,6 +479,8 @@ def main():
             # The level held only as far as the models' levels spread.
             heads[f"card: {name}, wide level"] = fit_card(mean, precision, fams, level=True,
                                                           shared=shared, level_sd=spread)
+            covs[f"card: {name}, wide level"] = laplace(
+                heads[f"card: {name}, wide level"], precision, fams, [sd for _, sd in shared])
             if args.domains:
                 shape = list(range(space.SPACE_DIM, len(mean)))
                 heads[f"card: {name}, wide level, then domains"] = fit_card(
@@ -440,6 +489,10 @@ def main():
                 # The harness's shift sets the level only; the shape is the table's.
                 heads[f"card: {name}, wide level, then plain domains"] = fit_card(
                     heads[f"card: {name}, wide level"], precision, fams, moving=shape)
+                if all(s.get("subject") is not None for s in card):
+                    # The shape step's curvature: the scores by subject, no shift.
+                    covs[f"card: {name}, wide level, then plain domains"] = laplace(
+                        heads[f"card: {name}, wide level, then plain domains"], precision, fams)
                 heads[f"card: {name}, level and domains"] = fit_card(
                     mean, precision, fams, moving=shape, shared=shared)
                 # The level first, then the shape about it: the prior re-centred on the
@@ -463,6 +516,7 @@ def main():
                 yp = y[sel, j].astype(np.float64)
                 domains = range(space.SPACE_DIM, len(mean) - 1)
                 heads[f"{n} probes"] = fit_probes(mean, precision, zz[sel], yp, domains=domains)
+                covs[f"{n} probes"] = laplace(heads[f"{n} probes"], precision, z_probe=zz[sel])
                 # A published card sharpened by probes: the level from both, then the shape
                 # from both ("ships" names 6d0abca's fit; what ships now is "probes shape").
                 for card_name, how in (("published, offset", "before"),
@@ -483,6 +537,10 @@ def main():
                     # above).
                     heads[f"card and {n} probes (probes shape)"] = fit_card(
                         lvl, precision, [], zz[sel], yp, moving=shape)
+                    # The shape step's curvature: the probes alone.
+                    covs[f"card and {n} probes (probes shape)"] = laplace(
+                        heads[f"card and {n} probes (probes shape)"], precision,
+                        z_probe=zz[sel])
                     heads[f"card and {n} probes (card level, probes shape)"] = fit_card(
                         heads[f"card: {card_name}, wide level"], precision, [], zz[sel], yp,
                         moving=shape)
@@ -492,6 +550,8 @@ def main():
                     heads[f"{n} probes, full"] = fit_probes(mean, precision, zz[sel], yp, "full")
         if args.only:
             heads = {k: v for k, v in heads.items() if k == "prior" or k in args.only}
+        if args.kappa > 0:
+            heads = {k: v for k, v in heads.items() if k in covs}
         res = {"cards": cards, "tables": {}}
         tables = sorted({rows[i]["table"] for i in np.flatnonzero(test & ~np.isnan(y[:, j]))})
         for t in tables:
@@ -500,12 +560,25 @@ def main():
                      and all(k in rows[i]["labels"] for k in ms)]
             if len(idx_t) < 30:
                 continue
-            full, full_boot = aiq_boot(rows, idx_t, ms, p_full, models, pool, t)
+            cols = [models.index(k) for k in ms]
+            q_full = p_full
+            if args.kappa > 0:
+                sd = np.stack([quality_sd(z_full, p_full[:, k],
+                                          covariance(z_full, y, theta_full, bias_full, k))
+                               for k in cols], axis=1)
+                q_full = margined(p_full, sd, cols, args.kappa)
+                # The others' sds in the space fitted without M; M's column is each variant's.
+                sd_out = np.stack([quality_sd(zz, p[:, k], covariance(zz, y_out, theta, bias, k))
+                                   if k != j else np.zeros(len(p)) for k in cols], axis=1)
+            full, full_boot = aiq_boot(rows, idx_t, ms, q_full, models, pool, t)
             cell = {"pool": ms, "rows": len(idx_t), "full": full, "variants": {}}
             boots = {}
             for name, w in heads.items():
                 q = p.copy()
                 q[:, j] = 1 / (1 + np.exp(-(zz @ w[:-1] + w[-1])))
+                if args.kappa > 0:
+                    sd_out[:, cols.index(j)] = quality_sd(zz, q[:, j], covs[name])
+                    q = margined(q, sd_out, cols, args.kappa)
                 v, boots[name] = aiq_boot(rows, idx_t, ms, q, models, pool, t)
                 cell["variants"][name] = {"aiq": v, "vs_full": v - full,
                                           "vs_full_ci": interval(boots[name] - full_boot)}
@@ -546,7 +619,8 @@ def report(out):
     names = [n for n in names if any(n in c["variants"] for r in out["models"].values()
                                      for c in r["tables"].values())]
     print(f"scored on fold {out.get('eval_fold', 0)}; outer split {out.get('outer', 'include')}d; "
-          f"domain coordinates {'yes' if out.get('domains') else 'no'}; prior scale {out['prior_scale']}; AIQ points against the same pool trained with the "
+          f"domain coordinates {'yes' if out.get('domains') else 'no'}; prior scale {out['prior_scale']}; "
+          f"margin κ = {out.get('kappa', 0.0)}; AIQ points against the same pool trained with the "
           "model's labels (95 % bootstrap interval)\n")
     print("| model left out | table (pool) | rows | with its labels | "
           + " | ".join(names) + " |")
