@@ -9,7 +9,8 @@ accuracies on the training rows, (c) a card of the scores its maker or a leaderb
 AIQ of a small pool per table that labels M: M with the table's cheapest, best and one middle
 model (by accuracy and price on the training rows), so that one model's placement shows. The
 reference is the same pool in the space fitted with M's labels. Intervals: 300 bootstrap
-resamples of the test rows, paired across variants.
+resamples of the test rows, paired across variants. With --kappa, every pool is routed under the
+selector's margin as the router routes it, each head's sd from its covariance.
 
     training/.venv/bin/python training/cards.py            # writes training/work/cards.json
     training/.venv/bin/python training/cards.py --report   # prints the tables of REPORT.md
@@ -166,9 +167,12 @@ def quality_sd(z, p, cov):
     return p * (1 - p) * np.sqrt(np.maximum(((x @ cov) * x).sum(axis=1), 0))
 
 
-def margined(q, sd, cols, kappa):
+def margined(q, sd, cols, kappa, unknown=None):
     """`q` with the columns `cols` as the selector compares them under a margin of κ sds
-    (research.with_margin; the incumbent is the best on average over every row)."""
+    (research.with_margin; the incumbent is the best on average over every row). An incumbent
+    known only by the prior (column `unknown`) keeps no one out, as src/select.rs."""
+    if unknown is not None and cols[int(np.argmax(q[:, cols].mean(axis=0)))] == unknown:
+        return q
     out = q.copy()
     out[:, cols] = research.with_margin(q[:, cols], sd, kappa, q[:, cols].mean(axis=0))
     return out
@@ -546,6 +550,8 @@ def main():
                         moving=shape)
                 heads[f"{n} probes, wide level"] = fit_probes(
                     mean, precision, zz[sel], yp, domains=domains, level_sd=spread)
+                covs[f"{n} probes, wide level"] = laplace(heads[f"{n} probes, wide level"],
+                                                          precision, z_probe=zz[sel])
                 if len(domains):
                     heads[f"{n} probes, full"] = fit_probes(mean, precision, zz[sel], yp, "full")
         if args.only:
@@ -578,7 +584,8 @@ def main():
                 q[:, j] = 1 / (1 + np.exp(-(zz @ w[:-1] + w[-1])))
                 if args.kappa > 0:
                     sd_out[:, cols.index(j)] = quality_sd(zz, q[:, j], covs[name])
-                    q = margined(q, sd_out, cols, args.kappa)
+                    q = margined(q, sd_out, cols, args.kappa,
+                                 j if name in ("prior", "prior at its price") else None)
                 v, boots[name] = aiq_boot(rows, idx_t, ms, q, models, pool, t)
                 cell["variants"][name] = {"aiq": v, "vs_full": v - full,
                                           "vs_full_ci": interval(boots[name] - full_boot)}
