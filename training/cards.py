@@ -48,6 +48,11 @@ def family_rows(rows, ref, specs, name, subject=None):
     return out, spec["questions"]
 
 
+def augment(z):
+    """Prompt positions with the bias's 1 appended."""
+    return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
+
+
 def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False, moving=None,
              shared=None, probe_offset=None, level_sd=None):
     """The posterior mode of (θ, b) given mean scores over families (and probes), by Fisher
@@ -95,10 +100,8 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
         return np.concatenate([w[:k0 - 1], w[-1:]])
     if level:
         moving = [len(mean) - 1]
-    def aug(z):
-        return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
-    fam = [(aug(z), a, n) for z, a, n in families]
-    xp = aug(z_probe) if z_probe is not None and len(z_probe) else np.zeros((0, len(mean)))
+    fam = [(augment(z), a, n) for z, a, n in families]
+    xp = augment(z_probe) if z_probe is not None and len(z_probe) else np.zeros((0, len(mean)))
     yp = y_probe if y_probe is not None else np.zeros(0)
     off = np.zeros(len(xp)) if probe_offset is None else np.asarray(probe_offset, np.float64)
 
@@ -139,19 +142,17 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
-def laplace(w, precision, families=(), harness=None, z_probe=None, y_probe=None):
+def laplace(w, precision, families=(), harness=None, z_probe=None):
     """The covariance routoo keeps with a fitted head (src/heads.rs::fit_evidence): the inverse
     of the prior's precision plus the evidence's Fisher information at `w`, each family's score
     counting for the fewer questions a harness shift of sd `harness[f]` leaves it."""
-    def aug(z):
-        return np.hstack([z, np.ones((len(z), 1))]).astype(np.float64)
     h = precision.copy()
     if z_probe is not None and len(z_probe):
-        x = aug(z_probe)
+        x = augment(z_probe)
         p = 1 / (1 + np.exp(-(x @ w)))
         h += (x * (p * (1 - p))[:, None]).T @ x
     for f, (z, a, n) in enumerate(families):
-        x = aug(z)
+        x = augment(z)
         q = 1 / (1 + np.exp(-(x @ w)))
         m = float(np.clip(q.mean(), 1e-12, 1 - 1e-12))
         g = (x * (q * (1 - q))[:, None]).mean(axis=0)
@@ -161,20 +162,19 @@ def laplace(w, precision, families=(), harness=None, z_probe=None, y_probe=None)
 
 
 def quality_sd(z, p, cov):
-    """The sd of one head's predicted probabilities `p` at rows `z` under its covariance, by
-    the delta method (space.quality_sd for one head)."""
-    x = np.hstack([z, np.ones((len(z), 1))])
-    return p * (1 - p) * np.sqrt(np.maximum(((x @ cov) * x).sum(axis=1), 0))
+    """space.quality_sd for one head's probabilities `p` and covariance `cov`."""
+    return space.quality_sd(z, p[:, None], cov[None])[:, 0]
 
 
 def margined(q, sd, cols, kappa, unknown=None):
     """`q` with the columns `cols` as the selector compares them under a margin of κ sds
     (research.with_margin; the incumbent is the best on average over every row). An incumbent
     known only by the prior (column `unknown`) keeps no one out, as src/select.rs."""
-    if unknown is not None and cols[int(np.argmax(q[:, cols].mean(axis=0)))] == unknown:
+    average = q[:, cols].mean(axis=0)
+    if unknown is not None and cols[int(np.argmax(average))] == unknown:
         return q
     out = q.copy()
-    out[:, cols] = research.with_margin(q[:, cols], sd, kappa, q[:, cols].mean(axis=0))
+    out[:, cols] = research.with_margin(q[:, cols], sd, kappa, average)
     return out
 
 
@@ -384,6 +384,9 @@ def main():
         """Model k's covariance as the space's heads are scored with one (space.held_out)."""
         return space.head_covariance(z[train_idx], labels[train_idx][:, [k]], theta[[k]],
                                      bias[[k]])[0]
+
+    # Each model's sd in the full fit, computed once (a dict: the same models recur in pools).
+    sd_full = {}
     where = {(r["table"], r["id"]): i for i, r in enumerate(rows)}
     cands = [(where[(c["table"], c["id"])], c) for c in probes.candidates(args.data)
              if (c["table"], c["id"]) in where
@@ -456,7 +459,9 @@ def main():
         heads = {"prior": mean, "prior at its price": priced_prior(
             mean, bias[others], [models[k] for k in others], m, pool)}
         # Each head's covariance as routoo keeps it (fit_evidence's last curvature).
-        covs = {"prior": np.linalg.inv(precision), "prior at its price": np.linalg.inv(precision)}
+        unplaced = np.linalg.inv(precision)
+        covs = {"prior": unplaced, "prior at its price": unplaced}
+        sd_without = {}
         evidence = {}
         for name, card in cards.items():
             if args.only and not any(f"card: {name}, {v}" in args.only for v in
@@ -569,13 +574,17 @@ def main():
             cols = [models.index(k) for k in ms]
             q_full = p_full
             if args.kappa > 0:
-                sd = np.stack([quality_sd(z_full, p_full[:, k],
-                                          covariance(z_full, y, theta_full, bias_full, k))
-                               for k in cols], axis=1)
-                q_full = margined(p_full, sd, cols, args.kappa)
+                for k in cols:
+                    if k not in sd_full:
+                        sd_full[k] = quality_sd(z_full, p_full[:, k], covariance(
+                            z_full, y, theta_full, bias_full, k))
+                    if k != j and k not in sd_without:
+                        sd_without[k] = quality_sd(zz, p[:, k],
+                                                   covariance(zz, y_out, theta, bias, k))
+                q_full = margined(p_full, np.stack([sd_full[k] for k in cols], axis=1), cols,
+                                  args.kappa)
                 # The others' sds in the space fitted without M; M's column is each variant's.
-                sd_out = np.stack([quality_sd(zz, p[:, k], covariance(zz, y_out, theta, bias, k))
-                                   if k != j else np.zeros(len(p)) for k in cols], axis=1)
+                sd_out = np.stack([sd_without.get(k, np.zeros(len(p))) for k in cols], axis=1)
             full, full_boot = aiq_boot(rows, idx_t, ms, q_full, models, pool, t)
             cell = {"pool": ms, "rows": len(idx_t), "full": full, "variants": {}}
             boots = {}
