@@ -185,6 +185,7 @@ SUBJECT_MODELS := gpt-4o-2024-05-13,gemini-1.5-pro-002,llama-3.1-70b-instruct,ll
 # routed under the selector's margin as the bundle ships it (κ = 1, each head's sd from the
 # covariance routoo keeps with it), and again without, on all four folds.
 SHIPPED_CARDS := card: own, shifted, wide level;card: published, offset, shifted, wide level;card: own, by subject, shifted, wide level, then plain domains;25 probes;100 probes;card and 25 probes (probes shape);card and 100 probes (probes shape)
+MARGIN1_FOLDS := training/work/cards-margin1-fold1.json,training/work/cards-margin1-fold2.json,training/work/cards-margin1-fold3.json,training/work/cards-margin1-fold4.json
 research-cards: venv-train
 	$(VENV)/bin/python training/cards.py --eval-fold 1 --out training/work/cards-f1.json
 	$(VENV)/bin/python training/cards.py
@@ -234,6 +235,11 @@ research-cards: venv-train
 	for k in 1 0; do for f in 1 2 3 4; do $(VENV)/bin/python training/cards.py --domains \
 		--outer exclude --eval-fold $$f --only "$(SHIPPED_CARDS)" --kappa $$k \
 		--out training/work/cards-margin$$k-fold$$f.json || exit 1; done; done
+	# Each pair over folds 1-4 together: four times the questions behind each interval.
+	$(VENV)/bin/python training/cards.py --pool-folds $(MARGIN1_FOLDS) --models $(PUBLISHED_MODELS) \
+		--only "card: published, offset, shifted, wide level" > training/work/cards-margin1-pooled-published.md
+	$(VENV)/bin/python training/cards.py --pool-folds $(MARGIN1_FOLDS) \
+		--only "card: own, shifted, wide level;100 probes" > training/work/cards-margin1-pooled-own.md
 
 # Issue 23 on the inner rows (the outer split left out): v3 against the domain space, the
 # subject-level lookup against the router (the pool's prices and true costs), the lookup on the

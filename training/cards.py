@@ -14,6 +14,8 @@ selector's margin as the router routes it, each head's sd from its covariance.
 
     training/.venv/bin/python training/cards.py            # writes training/work/cards.json
     training/.venv/bin/python training/cards.py --report   # prints the tables of REPORT.md
+    training/.venv/bin/python training/cards.py --pool-folds A.json,B.json  # each pair over
+                                                          # several runs' held folds together
 """
 
 import argparse
@@ -117,13 +119,10 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     for _ in range(100):
         p = 1 / (1 + np.exp(-(xp @ w + off)))
         grad = xp.T @ (p - yp) + precision @ (w - mean)
-        hess = (xp * (p * (1 - p))[:, None]).T @ xp + precision
-        for x, a, n in fam:
-            q = 1 / (1 + np.exp(-(x @ w)))
-            m = np.clip(q.mean(), 1e-12, 1 - 1e-12)
-            g = (x * (q * (1 - q))[:, None]).mean(axis=0)
+        terms = [mean_score(x, w) for x, _, _ in fam]
+        for (m, g), (_, a, n) in zip(terms, fam):
             grad += -n * (a / m - (1 - a) / (1 - m)) * g
-            hess += n / (m * (1 - m)) * np.outer(g, g)
+        hess = information(precision, xp, p, terms, [n for _, _, n in fam])
         if moving is not None:
             step = np.zeros_like(w)
             step[moving] = np.linalg.solve(hess[np.ix_(moving, moving)], grad[moving])
@@ -142,23 +141,34 @@ def fit_card(mean, precision, families, z_probe=None, y_probe=None, level=False,
     return w
 
 
+def mean_score(x, w):
+    """A family's mean predicted score at `w` over its prompts `x` (bias appended), and its
+    gradient in (θ, b)."""
+    q = 1 / (1 + np.exp(-(x @ w)))
+    m = np.clip(q.mean(), 1e-12, 1 - 1e-12)
+    return m, (x * (q * (1 - q))[:, None]).mean(axis=0)
+
+
+def information(precision, xp, p, terms, counts):
+    """The prior's precision plus the Fisher information of probes `xp` answered with
+    probabilities `p` and of mean scores `terms` ((m, g) of mean_score), each counting for
+    `counts` questions: fit_card's Newton matrix and laplace's inverse covariance."""
+    h = (xp * (p * (1 - p))[:, None]).T @ xp + precision
+    for (m, g), n in zip(terms, counts):
+        h += n / (m * (1 - m)) * np.outer(g, g)
+    return h
+
+
 def laplace(w, precision, families=(), harness=None, z_probe=None):
     """The covariance routoo keeps with a fitted head (src/heads.rs::fit_evidence): the inverse
     of the prior's precision plus the evidence's Fisher information at `w`, each family's score
     counting for the fewer questions a harness shift of sd `harness[f]` leaves it."""
-    h = precision.copy()
-    if z_probe is not None and len(z_probe):
-        x = augment(z_probe)
-        p = 1 / (1 + np.exp(-(x @ w)))
-        h += (x * (p * (1 - p))[:, None]).T @ x
-    for f, (z, a, n) in enumerate(families):
-        x = augment(z)
-        q = 1 / (1 + np.exp(-(x @ w)))
-        m = float(np.clip(q.mean(), 1e-12, 1 - 1e-12))
-        g = (x * (q * (1 - q))[:, None]).mean(axis=0)
-        sd = harness[f] if harness is not None else 0.0
-        h += n / (1 + n * m * (1 - m) * sd * sd) / (m * (1 - m)) * np.outer(g, g)
-    return np.linalg.inv(h)
+    xp = augment(z_probe) if z_probe is not None and len(z_probe) else np.zeros((0, len(w)))
+    terms = [mean_score(augment(z), w) for z, _, _ in families]
+    sds = harness if harness is not None else [0.0] * len(families)
+    counts = [n / (1 + n * m * (1 - m) * sd * sd) for (m, _), (_, _, n), sd in
+              zip(terms, families, sds)]
+    return np.linalg.inv(information(precision, xp, 1 / (1 + np.exp(-(xp @ w))), terms, counts))
 
 
 def quality_sd(z, p, cov):
@@ -293,15 +303,19 @@ def small_pool(rows, train_idx, table, m, y, models, pool):
     return [m] + sorted(set(pick))
 
 
-def aiq_boot(rows, idx, ms, quality, models, pool, table, seed=0):
-    """AIQ on the rows and its bootstrap resamples (the same resamples for every variant)."""
+def pool_rows(rows, idx, ms, quality, models, pool, table):
+    """(correct, true cost, estimated cost, quality) of pool `ms` on rows `idx`."""
     correct, cost, est = research.matrices(rows, idx, ms, pool, space.OUTPUT_TOKENS.get(table, 1))
-    q = quality[np.ix_(idx, [models.index(k) for k in ms])]
+    return correct, cost, est, quality[np.ix_(idx, [models.index(k) for k in ms])]
+
+
+def aiq_boot(ms, correct, cost, est, q, seed=0):
+    """AIQ on the rows and its bootstrap resamples (the same resamples for every variant)."""
     point = research.report(ms, correct, cost, q, est)["aiq"]
     rng = np.random.default_rng(seed)
     boot = []
     for _ in range(BOOT):
-        s = rng.integers(0, len(idx), len(idx))
+        s = rng.integers(0, len(correct), len(correct))
         boot.append(research.report(ms, correct[s], cost[s], q[s], est[s])["aiq"])
     return point, np.array(boot)
 
@@ -336,9 +350,15 @@ def main():
                     help="route under the selector's margin of κ sds (the bundle ships 1), each "
                     "head's sd from the covariance routoo keeps with it; variants whose "
                     "covariance is not reproduced here are left out")
+    ap.add_argument("--pool-folds", type=lambda v: [pathlib.Path(x) for x in v.split(",")],
+                    help="runs' JSON files (comma-separated), each with its rows beside it: "
+                    "score each pair over their folds' rows together")
     args = ap.parse_args()
     if args.report:
         return report(json.loads(args.out.read_text()))
+    if args.pool_folds:
+        models = args.models.split(",") if args.models != ",".join(MODELS) else None
+        return pool_folds(args.pool_folds, args.only, models)
     torch.set_num_threads(1)
     rows, prompts = read_rows(args.data)
     if args.outer == "exclude":
@@ -393,6 +413,7 @@ def main():
              and folds[where[(c["table"], c["id"])]] not in (0, args.eval_fold)]
     out = {"prior_scale": PRIOR_SCALE, "eval_fold": args.eval_fold, "outer": args.outer,
            "domains": args.domains, "kappa": args.kappa, "models": {}}
+    kept = {}  # each pool's rows, for --pool-folds
     for m in args.models.split(","):
         j = models.index(m)
         y_out = y.copy()
@@ -585,7 +606,11 @@ def main():
                                   args.kappa)
                 # The others' sds in the space fitted without M; M's column is each variant's.
                 sd_out = np.stack([sd_without.get(k, np.zeros(len(p))) for k in cols], axis=1)
-            full, full_boot = aiq_boot(rows, idx_t, ms, q_full, models, pool, t)
+            correct, cost, est, qf = pool_rows(rows, idx_t, ms, q_full, models, pool, t)
+            key = f"{m}|{t}|"
+            kept.update({key + "correct": correct, key + "cost": cost, key + "est": est,
+                         key + "q|full": qf})
+            full, full_boot = aiq_boot(ms, correct, cost, est, qf)
             cell = {"pool": ms, "rows": len(idx_t), "full": full, "variants": {}}
             boots = {}
             for name, w in heads.items():
@@ -595,7 +620,8 @@ def main():
                     sd_out[:, cols.index(j)] = quality_sd(zz, q[:, j], covs[name])
                     q = margined(q, sd_out, cols, args.kappa,
                                  j if name in ("prior", "prior at its price") else None)
-                v, boots[name] = aiq_boot(rows, idx_t, ms, q, models, pool, t)
+                kept[key + "q|" + name] = q[np.ix_(idx_t, cols)]
+                v, boots[name] = aiq_boot(ms, correct, cost, est, kept[key + "q|" + name])
                 cell["variants"][name] = {"aiq": v, "vs_full": v - full,
                                           "vs_full_ci": interval(boots[name] - full_boot)}
             for name, boot in boots.items():
@@ -605,7 +631,63 @@ def main():
         out["models"][m] = res
         print(f"  {m} done", flush=True)
         args.out.write_text(json.dumps(out, indent=1, default=float))
+        np.savez_compressed(rows_path(args.out), **kept)
     report(out)
+
+
+def rows_path(out):
+    """Where a run keeps each pool's rows beside its JSON, for --pool-folds."""
+    return out.with_suffix(".rows.npz")
+
+
+def pool_folds(outs, only=None, models=None):
+    """Each model-table pair over the rows of several held folds, each row routed by the fit
+    that did not see it: the per-fold intervals, on 4 times the questions. `only` and `models`
+    narrow it to those variants (beside the prior) and models left out."""
+    runs = [(json.loads(o.read_text()), np.load(rows_path(o))) for o in outs]
+    first = runs[0][0]
+    print(f"folds {', '.join(str(r['eval_fold']) for r, _ in runs)} pooled; margin κ = "
+          f"{first.get('kappa', 0.0)}; AIQ points against the prior alone and against full "
+          "labels (95 % bootstrap interval over the pooled questions)\n")
+    summary = {}
+    print("| model left out | table | rows | variant | against the prior | against full labels |")
+    print("|---|---|---|---|---|---|")
+    for m, res in first["models"].items():
+        if models is not None and m not in models:
+            continue
+        for t, cell in res["tables"].items():
+            cells = [r["models"].get(m, {}).get("tables", {}).get(t) for r, _ in runs]
+            if any(c is None or c["pool"] != cell["pool"] for c in cells):
+                print(f"| {m} | {t} | – | not pooled: the pool differs by fold | | |")
+                continue
+            key = f"{m}|{t}|"
+            cat = {k: np.concatenate([a[key + k] for _, a in runs])
+                   for k in ("correct", "cost", "est")}
+            names = [n for n in cell["variants"] if all(key + "q|" + n in a for _, a in runs)
+                     and (only is None or n == "prior" or n in only)]
+            scored = {}
+            for n in ["full"] + names:
+                q = np.concatenate([a[key + "q|" + n] for _, a in runs])
+                scored[n] = aiq_boot(cell["pool"], cat["correct"], cat["cost"], cat["est"], q)
+            for n in names:
+                if n == "prior":
+                    continue
+                d_prior = scored[n][0] - scored["prior"][0]
+                lo_p, hi_p = interval(scored[n][1] - scored["prior"][1])
+                d_full = scored[n][0] - scored["full"][0]
+                lo_f, hi_f = interval(scored[n][1] - scored["full"][1])
+                summary.setdefault(n, []).append((d_prior, hi_p, d_full, f"{m} on {t}"))
+                print(f"| {m} | {t} | {len(cat['correct'])} | {n} | {100 * d_prior:+.2f} "
+                      f"[{100 * lo_p:+.2f}, {100 * hi_p:+.2f}] | {100 * d_full:+.2f} "
+                      f"[{100 * lo_f:+.2f}, {100 * hi_f:+.2f}] |", flush=True)
+    print("\n| variant | pairs | against the prior: mean | worst | pairs below −0.2 | surely "
+          "below 0 | against full labels: mean |")
+    print("|---|---|---|---|---|---|---|")
+    for n, d in summary.items():
+        worst = min(d)
+        print(f"| {n} | {len(d)} | {100 * np.mean([x[0] for x in d]):+.2f} | "
+              f"{100 * worst[0]:+.2f} ({worst[3]}) | {sum(x[0] < -0.002 for x in d)} | "
+              f"{sum(x[1] < 0 for x in d)} | {100 * np.mean([x[2] for x in d]):+.2f} |")
 
 
 def report(out):
