@@ -235,6 +235,8 @@ research-cards: venv-train
 	for k in 1 0; do for f in 1 2 3 4; do $(VENV)/bin/python training/cards.py --domains \
 		--outer exclude --eval-fold $$f --only "$(SHIPPED_CARDS)" --kappa $$k \
 		--out training/work/cards-margin$$k-fold$$f.json || exit 1; done; done
+	$(VENV)/bin/python training/cards.py --domains --outer exclude --eval-fold 0 --only "$(SHIPPED_CARDS)" \
+		--kappa 1 --out training/work/cards-margin1-fold0.json
 	# Each pair over folds 1-4 together: four times the questions behind each interval.
 	$(VENV)/bin/python training/cards.py --pool-folds $(MARGIN1_FOLDS) --models $(PUBLISHED_MODELS) \
 		--only "card: published, offset, shifted, wide level" > training/work/cards-margin1-pooled-published.md
