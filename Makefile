@@ -276,6 +276,7 @@ research-inner: venv-train
 		--designs static+domains+margin --out $(INNER)-domains || exit 1; done
 	$(VENV)/bin/python training/space.py --outer exclude --domain-lr 10 --designs static+domains+margin --out $(INNER)-domain-lr
 	$(VENV)/bin/python training/space.py --outer exclude --designs oracle,subject-oracle,lookup --out $(INNER)-bounds
+	$(VENV)/bin/python training/space.py --outer exclude --designs category-lookup,lookup --out $(INNER)-categories
 	$(VENV)/bin/python training/bounds.py --router $(INNER)-domains --lookup $(INNER)-bounds --runs \
 		"oracle=$(INNER)-bounds:oracle" "subject oracle=$(INNER)-bounds:subject-oracle" "lookup=$(INNER)-bounds:lookup" \
 		"router, the pool's estimate=$(INNER)-domains/results-flat.json:static+domains+margin κ=1, the pool's estimate" \

@@ -239,6 +239,27 @@ def lookup(rows, v, train, test, least=5):
     return out
 
 
+def categories(rows, prompts):
+    """`rows` with each question of a benchmark that shares questions with a table of fewer
+    subjects (MMLU's 57 with MMLU-Pro's 14) given the subject its matched questions carry
+    there most often (by the first line of the text; unmatched subjects keep their own):
+    the lookup at the coarser table's grain."""
+    from collections import Counter, defaultdict
+    first = lambda p: re.sub(r"\W+", " ", p.strip().split("\n")[0]).strip().lower()[:120]
+    count = Counter((r["benchmark"], r["subject"]) for r in rows)
+    width = Counter(b for b, _ in count)
+    seen = defaultdict(set)
+    for r, p in zip(rows, prompts):
+        seen[first(p)].add((r["benchmark"], r["subject"]))
+    votes = defaultdict(Counter)
+    for r, p in zip(rows, prompts):
+        for b, s in seen[first(p)]:
+            if width[b] < width[r["benchmark"]]:
+                votes[(r["benchmark"], r["subject"])][s] += 1
+    return [{**r, "subject": votes[(r["benchmark"], r["subject"])].most_common(1)[0][0]}
+            if votes.get((r["benchmark"], r["subject"])) else r for r in rows]
+
+
 def class_levels(domain, y, train, least=5):
     """[class, model]: each model's accuracy on the `train` rows of each domain class, its
     accuracy over all of `train` where it has fewer than `least` labels in the class."""
@@ -537,6 +558,10 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
             # ... and each model's accuracy in the row's benchmark and subject over every row
             # scored, the scored row included: the best a router that knows only subjects can do.
             oof[test] = lookup(rows, y, np.arange(n), test)
+        elif name == "category-lookup":
+            # The lookup with MMLU's subjects grouped as MMLU-Pro's categories: what a class
+            # per category could give at best.
+            oof[test] = lookup(categories(rows, prompts), y, train, test)
         elif name == "class-lookup":
             # The lookup on the domain classes the encoder infers, read here from the table.
             oof[test] = class_levels(fit["domains"], y, train)[fit["domains"][test]]
