@@ -543,6 +543,8 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
     n_domains = int(fit["domains"].max()) + 1 if "domains" in name.split("+") else 0
     dom = np.full((n, n_domains), np.nan)
     models = sorted({m for r in rows for m in r["labels"]})
+    # The same for every fold: grouped once.
+    grouped = categories(rows, prompts) if name == "category-lookup" else None
     for f in range(FOLDS):
         test = np.flatnonzero(folds == f)
         train = np.flatnonzero(folds != f)
@@ -561,7 +563,7 @@ def run_design(name, rows, prompts, x, tokens, table, y, folds, fit):
         elif name == "category-lookup":
             # The lookup with MMLU's subjects grouped as MMLU-Pro's categories: what a class
             # per category could give at best.
-            oof[test] = lookup(categories(rows, prompts), y, train, test)
+            oof[test] = lookup(grouped, y, train, test)
         elif name == "class-lookup":
             # The lookup on the domain classes the encoder infers, read here from the table.
             oof[test] = class_levels(fit["domains"], y, train)[fit["domains"][test]]
