@@ -218,13 +218,19 @@ pub fn estimate(
                 usd: price(model, input_tokens, output_tokens),
             }
         }
-        Some(b) => CostEstimate {
-            input_tokens,
-            output_tokens: b.output_tokens.round().max(1.0) as u64,
-            usd: ((input_tokens as f64 * b.input_scale + b.input_tokens) * model.price_in
-                + b.output_tokens * model.price_out)
-                / 1e6,
-        },
+        Some(b) => {
+            // What this user's answers were billed outweighs what the routing data's were.
+            let output = model
+                .observed_output
+                .map_or(b.output_tokens, |o| o.blend(b.output_tokens));
+            CostEstimate {
+                input_tokens,
+                output_tokens: output.round().max(1.0) as u64,
+                usd: ((input_tokens as f64 * b.input_scale + b.input_tokens) * model.price_in
+                    + output * model.price_out)
+                    / 1e6,
+            }
+        }
     }
 }
 

@@ -94,6 +94,77 @@ pub struct PoolModel {
     /// routed only among the models that list it. None by default.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub supports: Vec<Capability>,
+    /// The output tokens its answers were really billed for (thinking included), kept from
+    /// each answer's usage: the cost estimate moves from the expected output toward it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_output: Option<ObservedOutput>,
+}
+
+/// What a model's recent answers were billed as output, thinking included: their number and
+/// mean. A page keeps one per model from each answer's usage ([`ObservedOutput::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObservedOutput {
+    /// Answers behind the mean: 1 to [`ObservedOutput::WINDOW`].
+    pub answers: u32,
+    /// Mean output tokens billed per answer.
+    pub mean_tokens: f64,
+}
+
+impl ObservedOutput {
+    /// Answers the mean remembers at full weight; older ones fade, so a model's new habits
+    /// (another reasoning effort, a new version under the same id) show within about as many.
+    pub const WINDOW: u32 = 50;
+    /// Answers the stated expectation counts for: one long answer moves the estimate, one
+    /// answer does not set it.
+    pub const PRIOR_ANSWERS: f64 = 3.0;
+
+    /// The record after one more answer billed `output_tokens` as output.
+    pub fn observe(previous: Option<ObservedOutput>, output_tokens: u64) -> ObservedOutput {
+        let x = output_tokens.min(u64::from(u32::MAX)) as f64;
+        match previous {
+            None => ObservedOutput {
+                answers: 1,
+                mean_tokens: x,
+            },
+            Some(p) => {
+                let answers = p.answers.saturating_add(1).clamp(1, Self::WINDOW);
+                ObservedOutput {
+                    answers,
+                    mean_tokens: p.mean_tokens + (x - p.mean_tokens) / f64::from(answers),
+                }
+            }
+        }
+    }
+
+    /// Expected output tokens: `stated` (the pool's or the model's expectation) counted as
+    /// [`ObservedOutput::PRIOR_ANSWERS`] answers beside the observed ones; at least 1.
+    pub fn blend(&self, stated: f64) -> f64 {
+        let n = f64::from(self.answers);
+        ((Self::PRIOR_ANSWERS * stated + n * self.mean_tokens) / (Self::PRIOR_ANSWERS + n)).max(1.0)
+    }
+
+    /// Why the record cannot be (a count outside 1 to the window, a mean no answer has).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if !(1..=Self::WINDOW).contains(&self.answers) {
+            return Err(format!(
+                "answers is {}; a record counts 1 to {} answers",
+                self.answers,
+                Self::WINDOW
+            ));
+        }
+        if !self.mean_tokens.is_finite()
+            || self.mean_tokens < 0.0
+            || self.mean_tokens > f64::from(u32::MAX)
+        {
+            return Err(format!(
+                "meanTokens is {}; a mean of output tokens is 0 to {}",
+                self.mean_tokens,
+                u32::MAX
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Something a request may need of a model beyond text.
@@ -273,11 +344,16 @@ impl Pool {
         Ok(())
     }
 
-    /// Output tokens expected of a model's answer.
+    /// Output tokens expected of a model's answer: its stated expectation (the model's, else
+    /// the pool's), moved toward what its answers were billed where that was observed.
     pub fn output_tokens(&self, model: &PoolModel) -> u32 {
-        model
+        let stated = model
             .expected_output_tokens
-            .unwrap_or(self.expected_output_tokens)
+            .unwrap_or(self.expected_output_tokens);
+        match model.observed_output {
+            Some(o) => o.blend(f64::from(stated)).round().min(f64::from(u32::MAX)) as u32,
+            None => stated,
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -391,6 +467,11 @@ impl Pool {
                     )));
                 }
             }
+            if let Some(observed) = &m.observed_output {
+                observed.check().map_err(|e| {
+                    Error::Pool(format!("model {:?} has an observedOutput whose {e}", m.id))
+                })?;
+            }
             if m.context_window == 0 {
                 return Err(Error::Pool(format!(
                     "model {:?} has a context window of 0 tokens",
@@ -405,6 +486,77 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observed_answers_move_the_expected_output_and_old_ones_fade() {
+        let mut pool = Pool::default_pool().unwrap();
+        let i = (pool.models.iter())
+            .position(|m| m.thinking_room.is_some())
+            .unwrap();
+        let stated = pool.output_tokens(&pool.models[i]);
+        // One answer that thought for 2,000 tokens: a quarter of the way there, not all.
+        let one = ObservedOutput::observe(None, 2_000);
+        assert_eq!((one.answers, one.mean_tokens), (1, 2_000.0));
+        pool.models[i].observed_output = Some(one);
+        let after_one = pool.output_tokens(&pool.models[i]);
+        let expect = (3.0 * f64::from(stated) + 2_000.0) / 4.0;
+        assert_eq!(after_one, expect.round() as u32);
+        assert!(after_one > stated && after_one < 2_000);
+        // Many more: the estimate is nearly what was billed, and the count stops at the window.
+        let mut record = one;
+        for _ in 0..200 {
+            record = ObservedOutput::observe(Some(record), 2_000);
+        }
+        assert_eq!(record.answers, ObservedOutput::WINDOW);
+        pool.models[i].observed_output = Some(record);
+        assert!(pool.output_tokens(&pool.models[i]) > 1_900);
+        // A model whose answers turned short: within a window's worth of answers, most of
+        // the long ones are forgotten (a share (1 - 1/50)^50 = 0.36 of the excess is left).
+        for _ in 0..ObservedOutput::WINDOW {
+            record = ObservedOutput::observe(Some(record), 100);
+        }
+        let left = (record.mean_tokens - 100.0) / 1_900.0;
+        assert!((0.3..0.4).contains(&left), "{}", record.mean_tokens);
+        // The estimate is what the cost charges.
+        pool.models[i].observed_output = Some(record);
+        let cost = crate::cost::estimate(&pool, &pool.models[i], 400, None);
+        assert_eq!(
+            cost.output_tokens,
+            u64::from(pool.output_tokens(&pool.models[i]))
+        );
+    }
+
+    #[test]
+    fn a_stored_record_that_cannot_be_is_refused_naming_it() {
+        let pool = Pool::default_pool().unwrap();
+        let id = pool.models[0].id.clone();
+        for (record, says) in [
+            (
+                serde_json::json!({"answers": 0, "meanTokens": 10}),
+                "answers is 0",
+            ),
+            (
+                serde_json::json!({"answers": 51, "meanTokens": 10}),
+                "answers is 51",
+            ),
+            (
+                serde_json::json!({"answers": 2, "meanTokens": -1}),
+                "meanTokens is -1",
+            ),
+            (
+                serde_json::json!({"answers": 2, "meanTokens": 1e12}),
+                "meanTokens is",
+            ),
+        ] {
+            let mut json = serde_json::to_value(&pool).unwrap();
+            json["models"][0]["observedOutput"] = record;
+            let e = Pool::from_json(&json.to_string()).unwrap_err().to_string();
+            assert!(e.contains(&id) && e.contains(says), "{e}");
+        }
+        let mut json = serde_json::to_value(&pool).unwrap();
+        json["models"][0]["observedOutput"] = serde_json::json!({"answers": 2, "mean": 10});
+        assert!(Pool::from_json(&json.to_string()).is_err());
+    }
 
     #[test]
     fn a_pool_past_the_model_count_is_refused_before_the_rest_is_built() {

@@ -10,7 +10,7 @@ const $ = (id) => document.getElementById(id);
 // The provider emulator, where a dev server announces it (`make demo`); a deployed page has none.
 const EMULATOR = document.querySelector('meta[name="routoo-emulator"]')?.content;
 const STORE = { pool: "routoo.pool", keys: "routoo.keys", emulator: "routoo.emulator", budget: "routoo.budget",
-  local: "routoo.local" };
+  local: "routoo.local", observed: "routoo.observed", observedEmulated: "routoo.observed-emulator" };
 
 const state = {
   defaults: null, // pool.json
@@ -25,6 +25,9 @@ const state = {
   calibrating: null,
   chat: [], // the conversation's finished turns: [{role, content}]
   sending: null, // the prompt of the ask in flight
+  // What each model's answers were billed as output, by id: the providers' and, apart, the
+  // emulator's, so that a test's answers never move a real model's estimate.
+  observed: { real: {}, emulated: {} },
 };
 
 /** What the router reads and sends: the prompt alone, or after the conversation so far. */
@@ -66,6 +69,11 @@ const validEdits = (e) => isObject(e)
   && ids(e.off) && ids(e.on)
   && (e.prices === undefined || (isObject(e.prices) && Object.values(e.prices).every((p) => isObject(p)
     && Object.entries(p).every(([k, v]) => (k === "priceIn" || k === "priceOut") && isPrice(v)))));
+/** What a page may have stored of a model's billed output (Router.observeOutput's records). */
+const validObserved = (o) => isObject(o) && Object.keys(o).length <= 1000
+  && Object.values(o).every((r) => isObject(r) && Object.keys(r).length === 2
+    && Number.isInteger(r.answers) && r.answers >= 1 && r.answers <= 50
+    && typeof r.meanTokens === "number" && Number.isFinite(r.meanTokens) && r.meanTokens >= 0 && r.meanTokens <= 2 ** 32);
 const validKeys = (k) => isObject(k) && Object.values(k).every((v) => typeof v === "string");
 function save(key, value) {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage off: memory only */ }
@@ -156,7 +164,29 @@ function routedPool() {
   // The emulator stands in for the providers; models served on this machine join it only
   // when local models are on.
   const emulated = (m) => !$("emulator").checked || !isServerModel(m) || $("local").checked;
-  return { ...state.defaults, models: models().filter((m) => isOn(m) && emulated(m)).map(called) };
+  const observed = observedBook();
+  const withObserved = (m) => (observed[m.id] ? { ...m, observedOutput: observed[m.id] } : m);
+  return { ...state.defaults, models: models().filter((m) => isOn(m) && emulated(m)).map(called).map(withObserved) };
+}
+
+/** The records of billed output that apply: the emulator's while it stands in, else the providers'. */
+function observedBook() {
+  return $("emulator").checked ? state.observed.emulated : state.observed.real;
+}
+
+/** Keeps what the answer was billed as output in its model's record, and prices with it from now on. */
+async function observeAnswer(reply) {
+  const tokens = reply.answer.usage?.outputTokens;
+  if (typeof tokens !== "number") return false;
+  const book = observedBook();
+  book[reply.model] = await loaded().observeOutput(book[reply.model] ?? null, tokens);
+  save(book === state.observed.real ? STORE.observed : STORE.observedEmulated, book);
+  await loaded().setPool(routedPool());
+  state.priced = await pricedModels(loaded());
+  state.curve = await loaded().curve();
+  showBudget();
+  route();
+  return true;
 }
 
 function callKeys() {
@@ -705,9 +735,17 @@ function renderPool() {
     else if (rank >= 0) status = reasonFor(m, decision, rank);
     else status = decision ? "" : "Usable";
 
+    const cost = rank >= 0 ? decision.ranked[rank].cost : null;
+    const record = observedBook()[m.id];
+    const writes = document.createElement("small");
+    writes.className = "observed";
+    if (cost && record) {
+      writes.textContent = `${cost.outputTokens.toLocaleString("en")} tokens out, from ${record.answers} ` +
+        `answer${record.answers === 1 ? "" : "s"}`;
+    }
     const cells = [
       [use], [name, document.createElement("br"), provider, ...calibrateIt], [meter, " ", qText],
-      [rank >= 0 ? `US$${usd(decision.ranked[rank].cost.usd)}` : "—"],
+      cost ? [`US$${usd(cost.usd)}`, ...(record ? [document.createElement("br"), writes] : [])] : ["—"],
       [price("priceIn")], [price("priceOut")], [status],
     ];
     for (const [i, content] of cells.entries()) {
@@ -1285,6 +1323,14 @@ function finish({ reply, error, spent }) {
     (reply.maxTokens < callLimit(models().find((m) => m.id === reply.model))
       ? ` · answer limit lowered to ${reply.maxTokens} tokens to fit the cap` : "");
   showSpend();
+  // data-observed says when the next route prices with this answer's billed output.
+  meta.dataset.observed = "pending";
+  observeAnswer(reply)
+    .then((kept) => { meta.dataset.observed = kept ? "kept" : "unreported"; })
+    .catch((e) => {
+      meta.dataset.observed = "failed";
+      showError(`The answer's billed output was not kept: ${e.message}`);
+    });
 }
 
 function showError(message) {
@@ -1300,6 +1346,7 @@ function hideError() {
 async function main() {
   state.edits = { off: [], on: [], prices: {}, ...load(STORE.pool, {}, validEdits) };
   state.keys = load(STORE.keys, {}, validKeys);
+  state.observed = { real: load(STORE.observed, {}, validObserved), emulated: load(STORE.observedEmulated, {}, validObserved) };
   $("remember").checked = Object.keys(state.keys).length > 0;
   $("emulator").checked = Boolean(EMULATOR) && load(STORE.emulator, false, (v) => typeof v === "boolean");
   $("emulator").closest(".check").hidden = !EMULATOR;

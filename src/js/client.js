@@ -9,7 +9,7 @@ const METHODS = ["addHeads", "ask", "bases", "calibrate", "calibrationOutlook", 
   "predict", "refitHeads", "route", "routeBatch", "servingPool", "serveChat", "setDate", "setPool", "suggestPool",
   "uncallable"];
 /** Router's static methods, which a `RouterWorker` offers as its own. */
-const STATICS = ["askDefaults", "checkEntry", "originOf"];
+const STATICS = ["askDefaults", "checkEntry", "observeOutput", "originOf"];
 
 /**
  * A router in a Worker: the methods of `Router`, each returning a promise. Callbacks

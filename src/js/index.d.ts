@@ -1,5 +1,5 @@
 export * from "./routoo.js";
-import type { Router, HeadsFile, AskCall, Policy } from "./routoo.js";
+import type { Router, HeadsFile, AskCall, ObservedOutput, Policy } from "./routoo.js";
 
 /** Bytes loaded so far, of `total`. */
 export interface LoadProgress { loaded: number; total: number }
@@ -90,6 +90,8 @@ export class RouterWorker {
   askDefaults(): Promise<ReturnType<typeof Router.askDefaults>>;
   /** `Router.checkEntry(pool, model)`, asked of the worker. */
   checkEntry(...args: Parameters<typeof Router.checkEntry>): Promise<void>;
+  /** `Router.observeOutput(previous, outputTokens)`, asked of the worker. */
+  observeOutput(previous: ObservedOutput | null | undefined, outputTokens: number): Promise<ReturnType<typeof Router.observeOutput>>;
   /** `Router.originOf(baseUrl)`, asked of the worker. */
   originOf(baseUrl: string): Promise<ReturnType<typeof Router.originOf>>;
   /** `Router.fetch`: the function stays on this side, each request goes to the worker. */

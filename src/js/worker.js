@@ -3,7 +3,7 @@ import { loadRouter } from "./loader.js";
 
 let router;
 /** Router's static methods the page may call. */
-const STATICS = ["askDefaults", "checkEntry", "originOf"];
+const STATICS = ["askDefaults", "checkEntry", "observeOutput", "originOf"];
 const controllers = new Map();
 
 const post = (m) => self.postMessage(m);

@@ -176,7 +176,14 @@ export interface PoolModel {
   /** Scheduled price changes, oldest first: from `from` (a UTC day) on, `in` / `out` US$ per
    *  1M tokens; before the first, priceIn / priceOut. A router prices by its `date()`. */
   prices?: { from: string; in: number; out: number }[];
+  /** What its answers were really billed as output (`Router.observeOutput` keeps it): cost
+   *  estimates move from the expected output toward it. */
+  observedOutput?: ObservedOutput;
 }
+
+/** A model's recent answers: how many (1 to 50; older ones fade) and the mean output tokens
+ *  each was billed, thinking included. */
+export interface ObservedOutput { answers: number; meanTokens: number }
 
 /** One published score: `accuracy` (0-1) on a benchmark the bundle maps, where and when. */
 export interface Score {
@@ -974,6 +981,34 @@ impl JsRouter {
         let entry: PoolModel =
             strict(model).map_err(|e| js_error(format!("invalid model: {e}")))?;
         pool.admit(&entry).map_err(js_error)
+    }
+
+    /// A model's record of billed output after one more answer that was billed
+    /// `outputTokens` as output (thinking included: `answer.usage.outputTokens`). Keep it in
+    /// the pool entry's `observedOutput`: cost estimates move from the expected output toward it.
+    #[wasm_bindgen(js_name = observeOutput, unchecked_return_type = "ObservedOutput")]
+    pub fn observe_output(
+        #[wasm_bindgen(unchecked_param_type = "ObservedOutput | null | undefined")]
+        previous: JsValue,
+        #[wasm_bindgen(js_name = outputTokens)] output_tokens: f64,
+    ) -> Result<JsValue, JsError> {
+        if !output_tokens.is_finite() || output_tokens < 0.0 || output_tokens.fract() != 0.0 {
+            return Err(js_error(format!(
+                "outputTokens is {output_tokens}; give the whole number of output tokens an answer was billed"
+            )));
+        }
+        let previous: Option<crate::pool::ObservedOutput> = if previous.is_null_or_undefined() {
+            None
+        } else {
+            Some(strict(previous).map_err(|e| js_error(format!("invalid observedOutput: {e}")))?)
+        };
+        if let Some(Err(e)) = previous.map(|p| p.check()) {
+            return Err(js_error(format!("invalid observedOutput: {e}")));
+        }
+        to_js(&crate::pool::ObservedOutput::observe(
+            previous,
+            output_tokens as u64,
+        ))
     }
 
     /// What `ask` uses for what its call leaves out (`maxTokens`, the timeouts).

@@ -65,8 +65,10 @@ async function firstEstimate(p, url, whileLoading = async () => {}) {
 
 async function send(p) {
   await p.click("#send");
+  // Done when the answer is in and its billed output prices the next route.
   await p.waitForFunction(() => document.getElementById("send").disabled === false &&
-    document.getElementById("answer").getAttribute("aria-busy") === "false", null, { timeout: 60_000 });
+    document.getElementById("answer").getAttribute("aria-busy") === "false" &&
+    document.getElementById("answer-meta").dataset.observed !== "pending", null, { timeout: 60_000 });
 }
 
 test("first load shows progress, then estimates for a typed prompt", async () => {
@@ -250,9 +252,10 @@ test("a 401 says so and keeps the prompt; a 500 shows the fallback; Stop stops",
   await shot(page, "06-fallback");
 
   // The answer began a conversation and freed the box: start afresh with the prompt.
+  // The answer that came back taught the page what its model bills: the choice may move.
   await page.click("#new-chat");
   await routed(page, () => page.fill("#prompt", prompt));
-  emulator.script(apiModel(first), ["stall"]);
+  emulator.script(apiModel(await page.getAttribute("#choice", "data-model")), ["stall"]);
   await page.click("#send");
   await page.waitForFunction(() => /Asking/.test(document.getElementById("answer-meta").textContent));
   await page.click("#stop");
@@ -336,6 +339,51 @@ test("the session's spend counts the thinking a model bills, and its cap holds a
   assert.match(await page.textContent("#error"), /session cap of US\$[\d.e-]+ is reached/);
   assert.equal(emulator.calls.filter((c) => c.method === "POST").length, posts, "nothing sent past the cap");
   await page.fill("#cap-session", "");
+});
+
+test("what a model's answers are billed as output, thinking included, moves its estimate, apart from the emulator's", async () => {
+  if (await page.isEnabled("#new-chat")) await page.click("#new-chat");
+  const prompt = "Is 89 prime? Think it through.";
+  await routed(page, () => page.fill("#prompt", prompt));
+  const id = await page.getAttribute("#choice", "data-model");
+  const model = POOL.models.find((m) => m.id === id);
+  const row = `#pool tr[data-model="${id}"]`;
+  const costOf = async () => Number((await page.textContent(`${row} td:nth-child(4)`)).match(/US\$([\d.e-]+)/)[1]);
+  const observedText = () => page.evaluate((sel) => document.querySelector(sel)?.textContent ?? "", `${row} small.observed`);
+  const stored = (key) => page.evaluate((k) => JSON.parse(localStorage.getItem(k) ?? "{}"), key);
+  // Earlier tests' answers may have started a record for this model: it goes on from there.
+  const prev = (await stored("routoo.observed-emulator"))[id];
+  const stated = model.expectedOutputTokens ?? POOL.expectedOutputTokens ?? 256;
+  const expectOf = (r) => (r ? Math.round((3 * stated + r.answers * r.meanTokens) / (3 + r.answers)) : stated);
+  const before = await costOf();
+  // An answer far from what the model was expected to write: long thinking, or none.
+  const thinking = expectOf(prev) > 500 ? 0 : 900;
+  emulator.script(model.apiModel, [thinking ? `think:${thinking}` : "ok"]);
+  await send(page);
+  assert.equal(await page.isHidden("#error"), true, await page.textContent("#error"));
+  const out = Number((await page.textContent("#answer-meta")).match(/([\d,]+) out/)[1].replace(/,/g, ""));
+  // The record is kept for the emulator's answers only, never for a provider's model.
+  await page.waitForFunction(([m, n]) =>
+    JSON.parse(localStorage.getItem("routoo.observed-emulator") ?? "{}")[m]?.answers === n, [id, (prev?.answers ?? 0) + 1]);
+  const record = (await stored("routoo.observed-emulator"))[id];
+  const mean = prev ? prev.meanTokens + (out - prev.meanTokens) / (prev.answers + 1) : out;
+  assert.ok(Math.abs(record.meanTokens - mean) < 1e-6, `mean ${record.meanTokens}, expected ${mean}`);
+  assert.equal((await stored("routoo.observed"))[id], undefined);
+  // The same prompt again: the estimate follows what the model was billed.
+  await routed(page, () => page.fill("#prompt", prompt));
+  const writes = await observedText();
+  const shown = Number(writes.match(/^([\d,]+) tokens out, from \d+ answers?$/)?.[1].replace(/,/g, ""));
+  assert.equal(shown, expectOf(record), writes);
+  const after = await costOf();
+  assert.notEqual(shown, expectOf(prev), "the answer moved the expected output");
+  assert.equal(after > before, shown > expectOf(prev),
+    `US$${before} for ${expectOf(prev)} tokens out before its answer, US$${after} for ${shown} after`);
+  // Without the emulator the providers' record applies, where nothing was observed.
+  await routed(page, () => page.uncheck("#emulator"));
+  await routed(page, () => page.fill("#prompt", `${prompt} `));
+  assert.equal(await observedText(), "");
+  await routed(page, () => page.check("#emulator"));
+  if (await page.isEnabled("#new-chat")) await page.click("#new-chat");
 });
 
 test("Suggest a pool: at most K models and what each adds; using it leaves only those on", async () => {
@@ -516,11 +564,14 @@ test("corrupt or smuggled saved settings are dropped with a notice, and the page
   }, items);
   await p.goto(site.url);
   await setUp({ "routoo.pool": JSON.stringify({ off: 5 }), "routoo.keys": "{not json",
-    "routoo.budget": JSON.stringify({ x: 1 }) });
+    "routoo.budget": JSON.stringify({ x: 1 }),
+    "routoo.observed": JSON.stringify({ [POOL.models[0].id]: { answers: 0, meanTokens: 5 } }) });
   await firstEstimate(p, site.url);
   assert.equal(await p.isHidden("#notice"), false);
   const text = await p.textContent("#notice");
-  for (const what of ["pool", "keys", "budget"]) assert.match(text, new RegExp(`Saved ${what} settings were unreadable`));
+  for (const what of ["pool", "keys", "budget", "observed"]) {
+    assert.match(text, new RegExp(`Saved ${what} settings were unreadable`));
+  }
   assert.equal(await p.evaluate(() => localStorage.getItem("routoo.pool")), null);
   await routed(p, () => p.fill("#prompt", "What is the capital of France?"));
   assert.ok(await p.getAttribute("#choice", "data-model"), "the page routes");

@@ -82,8 +82,10 @@ test("the declared types describe what every method returns (a --strict compile 
       "ModelQuality[]": r.poolEstimates("hi"),
       Suggestion: r.suggestPool(1, 2),
       AskDefaults: window.routoo.Router.askDefaults(),
+      ObservedOutput: window.routoo.Router.observeOutput(window.routoo.Router.observeOutput(null, 700), 1300),
     };
   });
+  assert.deepEqual(outputs.ObservedOutput, { answers: 2, meanTokens: 1000 });
   const kinds = new Set(outputs.Decision.excluded.map((e) => e.reason.kind));
   assert.deepEqual([...kinds].sort(), ["contextWindow", "excluded", "maxCost", "maxLatency", "noKey"]);
   const names = Object.keys(outputs).map((t) => t.replace("[]", ""));
@@ -101,6 +103,26 @@ test("the declared types describe what every method returns (a --strict compile 
     out = e.stdout || e.message;
   }
   assert.equal(out, "", "every output fits its type, with no field the type leaves out");
+});
+
+test("a record of billed output is refused, as an Error naming it, when no answers could make it", async () => {
+  const refused = await page.evaluate(() => {
+    const { Router } = window.routoo;
+    const why = (previous, tokens) => {
+      try { Router.observeOutput(previous, tokens); return null; } catch (e) {
+        return e instanceof Error ? e.message : `not an Error: ${e}`;
+      }
+    };
+    return [why(null, -1), why(null, 1.5), why(null, Number.NaN), why({ answers: 0, meanTokens: 3 }, 1),
+      why({ answers: 1, meanTokens: -3 }, 1), why({ answers: 1, meanTokens: 3, extra: 1 }, 1), why("many", 1)];
+  });
+  assert.match(refused[0], /outputTokens is -1/);
+  assert.match(refused[1], /outputTokens is 1.5/);
+  assert.match(refused[2], /outputTokens is NaN/);
+  assert.match(refused[3], /invalid observedOutput: answers is 0/);
+  assert.match(refused[4], /invalid observedOutput: meanTokens is -3/);
+  assert.match(refused[5], /invalid observedOutput: .*extra/);
+  assert.match(refused[6], /invalid observedOutput/);
 });
 
 test("routeBatch keeps a batch within its total budget", async () => {

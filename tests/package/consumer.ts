@@ -1,5 +1,5 @@
 // A TypeScript user of the published package: compiles only if routoo.d.ts describes the API.
-import init, { Router, type AskCall, type AskEvent, type Reply, type RouteOptions } from "../../pkg/routoo.js";
+import init, { Router, type AskCall, type AskEvent, type ObservedOutput, type Reply, type RouteOptions } from "../../pkg/routoo.js";
 
 export async function main(out: HTMLElement): Promise<number> {
   await init();
@@ -28,6 +28,9 @@ export async function main(out: HTMLElement): Promise<number> {
   const point = router.curvePoint(1);
   const accuracy: number = point?.quality ?? 0;
   const limit: number = Router.askDefaults().maxTokens;
+  const habit: ObservedOutput = Router.observeOutput(null, 700);
+  const writes: number = Router.observeOutput(habit, 1300).meanTokens;
+  console.log(writes);
   const chat = [{ role: "user" as const, content: "Hi" }];
   const decided: number = router.route(chat).choice.cost.usd;
   console.log(spent, reasons, accuracy, limit, decided);
