@@ -161,6 +161,8 @@ research: venv-train
 	for f in 0 1 2; do $(VENV)/bin/python training/transfer_levels.py --fold $$f --weight 0.3 \
 		--bundle base-balance --covered inferred || exit 1; done
 	$(VENV)/bin/python training/predecessors.py
+	$(VENV)/bin/python training/output_tokens.py
+	$(VENV)/bin/python training/output_tokens.py --observe
 	$(MAKE) research-cards
 
 # Issue 22, item 2: a model left out, placed from the prior, cards and probes (training/cards.py),

@@ -169,6 +169,13 @@ function routedPool() {
   return { ...state.defaults, models: models().filter((m) => isOn(m) && emulated(m)).map(called).map(withObserved) };
 }
 
+/** Gives the router the pool as the page has it now, and reads back its prices and curve. */
+async function repool() {
+  await loaded().setPool(routedPool());
+  state.priced = await pricedModels(loaded());
+  state.curve = await loaded().curve();
+}
+
 /** The records of billed output that apply: the emulator's while it stands in, else the providers'. */
 function observedBook() {
   return $("emulator").checked ? state.observed.emulated : state.observed.real;
@@ -181,9 +188,7 @@ async function observeAnswer(reply) {
   const book = observedBook();
   book[reply.model] = await loaded().observeOutput(book[reply.model] ?? null, tokens);
   save(book === state.observed.real ? STORE.observed : STORE.observedEmulated, book);
-  await loaded().setPool(routedPool());
-  state.priced = await pricedModels(loaded());
-  state.curve = await loaded().curve();
+  await repool();
   showBudget();
   route();
   return true;
@@ -775,9 +780,7 @@ async function poolChanged() {
   save(STORE.pool, state.edits);
   if (!state.ready) return renderPool();
   try {
-    await loaded().setPool(routedPool());
-    state.priced = await pricedModels(loaded());
-    state.curve = await loaded().curve();
+    await repool();
     hideError();
     showBudget();
   } catch (e) {

@@ -354,7 +354,7 @@ test("what a model's answers are billed as output, thinking included, moves its 
   // Earlier tests' answers may have started a record for this model: it goes on from there.
   const prev = (await stored("routoo.observed-emulator"))[id];
   const stated = model.expectedOutputTokens ?? POOL.expectedOutputTokens ?? 256;
-  const expectOf = (r) => (r ? Math.round((3 * stated + r.answers * r.meanTokens) / (3 + r.answers)) : stated);
+  const expectOf = (r) => (r ? Math.round((0.5 * stated + r.answers * r.meanTokens) / (0.5 + r.answers)) : stated);
   const before = await costOf();
   // An answer far from what the model was expected to write: long thinking, or none.
   const thinking = expectOf(prev) > 500 ? 0 : 900;
