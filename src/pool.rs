@@ -352,7 +352,8 @@ impl Pool {
             .expected_output_tokens
             .unwrap_or(self.expected_output_tokens);
         match model.observed_output {
-            Some(o) => o.blend(f64::from(stated)).round().min(f64::from(u32::MAX)) as u32,
+            // `as` saturates: a blend past u32::MAX is u32::MAX.
+            Some(o) => o.blend(f64::from(stated)).round() as u32,
             None => stated,
         }
     }

@@ -73,7 +73,7 @@ const validEdits = (e) => isObject(e)
 const validObserved = (o) => isObject(o) && Object.keys(o).length <= 1000
   && Object.values(o).every((r) => isObject(r) && Object.keys(r).length === 2
     && Number.isInteger(r.answers) && r.answers >= 1 && r.answers <= 50
-    && typeof r.meanTokens === "number" && Number.isFinite(r.meanTokens) && r.meanTokens >= 0 && r.meanTokens <= 2 ** 32);
+    && typeof r.meanTokens === "number" && Number.isFinite(r.meanTokens) && r.meanTokens >= 0 && r.meanTokens <= 2 ** 32 - 1);
 const validKeys = (k) => isObject(k) && Object.values(k).every((v) => typeof v === "string");
 function save(key, value) {
   try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* storage off: memory only */ }
@@ -1087,9 +1087,8 @@ async function addModel(heads) {
   state.added = next;
   try {
     await loaded().addHeads(heads);
-    await loaded().setPool(routedPool());
-    state.priced = await pricedModels(loaded());
-    [state.curve, state.keyOrigins] = await Promise.all([loaded().curve(), loaded().keyOrigins()]);
+    await repool();
+    state.keyOrigins = await loaded().keyOrigins();
   } catch (e) {
     state.added = previous;
     throw e;

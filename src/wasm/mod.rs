@@ -997,14 +997,13 @@ impl JsRouter {
                 "outputTokens is {output_tokens}; give the whole number of output tokens an answer was billed"
             )));
         }
-        let previous: Option<crate::pool::ObservedOutput> = if previous.is_null_or_undefined() {
+        let previous = if previous.is_null_or_undefined() {
             None
         } else {
-            Some(strict(previous).map_err(|e| js_error(format!("invalid observedOutput: {e}")))?)
+            let record =
+                strict(previous).and_then(|p: crate::pool::ObservedOutput| p.check().map(|()| p));
+            Some(record.map_err(|e| js_error(format!("invalid observedOutput: {e}")))?)
         };
-        if let Some(Err(e)) = previous.map(|p| p.check()) {
-            return Err(js_error(format!("invalid observedOutput: {e}")));
-        }
         to_js(&crate::pool::ObservedOutput::observe(
             previous,
             output_tokens as u64,
